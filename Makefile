@@ -1,0 +1,30 @@
+# The two commands of the README: `make run` and `make test`. Both install what is missing.
+SWIFT ?= swift
+BIN := .build/debug/meshwatchd
+
+.PHONY: deps build run test bench clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build --product meshwatchd
+
+# With no PROMETHEUS_URL: a demo Prometheus on generated Istio data, started and stopped here.
+run: build
+ifdef PROMETHEUS_URL
+	$(BIN) health --prometheus-url "$(PROMETHEUS_URL)"
+else
+	$(BIN) demo
+endif
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: deps
+	$(SWIFT) build -c release --product MeshBench
+	.build/release/MeshBench
+
+clean:
+	rm -rf .build

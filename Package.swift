@@ -1,0 +1,85 @@
+// swift-tools-version:6.0
+// meshwatchd: the on-call engineer's first five minutes for a service mesh, automated.
+// Module boundaries follow ../shared/DESIGN.md: each module imports only those below it.
+import PackageDescription
+
+let package = Package(
+    name: "meshwatchd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "meshwatchd", targets: ["MeshWatchd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C shims over the system libraries.
+        .target(
+            name: "CCurl",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+
+        // One small async HTTP client on libcurl, used for every HTTP call.
+        .target(
+            name: "MeshHTTP",
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The Prometheus HTTP API: queries, the response model and its fast decoder.
+        .target(
+            name: "PromClient",
+            dependencies: [
+                "MeshHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Synthetic Istio series, a real Prometheus over them, and the JSONDecoder reference
+        // model. Used by the tests, the benchmark and the demo.
+        .target(
+            name: "MeshFixtures",
+            dependencies: [
+                "MeshHTTP",
+                "PromClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "MeshWatchd",
+            dependencies: [
+                "MeshHTTP",
+                "PromClient",
+                "MeshFixtures",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // `make bench`: decode throughput against Foundation's JSONDecoder and Python's json.
+        .executableTarget(
+            name: "MeshBench",
+            dependencies: ["PromClient", "MeshFixtures"]
+        ),
+
+        .testTarget(
+            name: "MeshHTTPTests",
+            dependencies: ["CCurl", "MeshHTTP", "MeshFixtures", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Resources")]
+        ),
+        .testTarget(
+            name: "PromClientTests",
+            dependencies: ["PromClient", "MeshHTTP", "MeshFixtures"],
+            resources: [.copy("Resources")]
+        ),
+    ]
+)

@@ -1,0 +1,111 @@
+import Foundation
+
+/// A helper program started for a test or the demo, stopped with SIGTERM (then SIGKILL)
+/// and never left behind. Its stderr goes to a file so a failure can show it.
+///
+/// Starting, reading and stopping block, so the async entry points run them on a Dispatch
+/// thread: Swift's cooperative pool (two threads here) must never wait on a child.
+public final class ChildProcess: @unchecked Sendable {
+    // @unchecked: `process` and the pipe are set in `init` and only read afterwards;
+    // `Process` is safe to query and signal from any thread.
+    public let name: String
+    public let stderrPath: String
+    private let process: Process
+    private let stdout: Pipe
+
+    /// Starts the program; blocking (fork and exec), so prefer `launch`.
+    public init(name: String, executable: String, arguments: [String], workingDirectory: String? = nil,
+                environment: [String: String]? = nil) throws {
+        self.name = name
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        if let environment { process.environment = environment }
+        stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardInput = FileHandle.nullDevice
+        stderrPath = NSTemporaryDirectory() + "meshwatchd-\(name)-\(UUID().uuidString).stderr"
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        // A child inherits the spawning thread's signal mask, and Dispatch's worker threads
+        // block every signal: without this, SIGTERM would never reach the child.
+        var empty = sigset_t()
+        var saved = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        try process.run()
+    }
+
+    /// Starts the program off the cooperative pool.
+    public static func launch(name: String, executable: String, arguments: [String],
+                              workingDirectory: String? = nil, environment: [String: String]? = nil) async throws -> ChildProcess {
+        try await offPool {
+            try ChildProcess(name: name, executable: executable, arguments: arguments,
+                             workingDirectory: workingDirectory, environment: environment)
+        }
+    }
+
+    /// A last resort for a child nobody stopped: SIGKILL, without waiting.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    public var isRunning: Bool { process.isRunning }
+    public var processIdentifier: Int32 { process.processIdentifier }
+
+    /// The first line the program writes to stdout, or nil if it closes stdout first.
+    public func firstLine() async -> String? {
+        await offPool { self.readLineBlocking() }
+    }
+
+    private func readLineBlocking() -> String? {
+        var bytes: [UInt8] = []
+        let handle = stdout.fileHandleForReading
+        while true {
+            guard let byte = handle.readData(ofLength: 1).first else {
+                return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
+            }
+            if byte == UInt8(ascii: "\n") { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(byte)
+        }
+    }
+
+    /// What the process wrote to stderr so far, at most the last `limit` bytes.
+    public func stderrTail(limit: Int = 4096) -> String {
+        guard let data = FileManager.default.contents(atPath: stderrPath) else { return "" }
+        return String(decoding: data.suffix(limit), as: UTF8.self)
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; returns once the process has exited.
+    public func stop(grace: Duration = .seconds(5)) async {
+        await offPool { self.stopBlocking(grace: grace) }
+    }
+
+    /// `stop` for synchronous callers that are not on the cooperative pool.
+    public func stopBlocking(grace: Duration = .seconds(5)) {
+        if process.isRunning {
+            process.terminate()
+            let deadline = ContinuousClock.now.advanced(by: grace)
+            while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: stderrPath)
+    }
+}
+
+/// Runs blocking work on a Dispatch thread and waits for it without holding a pool thread.
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}
+
+/// `offPool` for work that cannot fail.
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: work()) }
+    }
+}

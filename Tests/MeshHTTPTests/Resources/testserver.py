@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""A loopback HTTP(S) server for meshwatchd's HTTP client tests.
+
+Prints its port on the first line of stdout, then serves until terminated.
+  --cert/--key       serve TLS with this certificate
+  --client-ca        require a client certificate signed by this CA
+Routes: /echo (the request as JSON), /hang (never answers), /slow?ms=N, /big?bytes=N[&chunked=1],
+/status/N (that status, with Retry-After: 7). A request line with an absolute URI (as sent to a
+proxy) is answered like /echo, so the server doubles as a recording proxy.
+"""
+import argparse, json, ssl, sys, time, urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def respond(self, status, body, headers=()):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def handle_any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        target = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(target.query))
+        path = target.path
+        if path == "/hang":
+            time.sleep(120)
+            return
+        if path == "/slow":
+            time.sleep(int(query.get("ms", "100")) / 1000)
+            path = "/echo"
+        if path == "/big":
+            size = int(query["bytes"])
+            if query.get("chunked"):
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b"x" * 65536
+                sent = 0
+                while sent < size:
+                    part = chunk[: min(len(chunk), size - sent)]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                    sent += len(part)
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self.respond(200, b"x" * size)
+            return
+        if path.startswith("/status/"):
+            status = int(path.split("/")[2])
+            self.respond(status, b'{"error":"told to fail"}', [("Retry-After", "7")])
+            return
+        cert = None
+        if isinstance(self.connection, ssl.SSLSocket):
+            peer = self.connection.getpeercert()
+            if peer:
+                cert = dict(x[0] for x in peer.get("subject", ()))
+        echo = {
+            "method": self.command,
+            "path": self.path,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "body": body.decode("utf-8", "replace"),
+            "client_port": self.client_address[1],
+            "client_cert": cert,
+        }
+        self.respond(200, json.dumps(echo).encode(), [("Content-Type", "application/json"), ("X-Test", "yes")])
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--client-ca")
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    if args.cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+        if args.client_ca:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(args.client_ca)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages meshwatchd builds, tests and demos with, when missing.
+# Safe to run again: it only calls apt-get when something is absent, and `apt-get update` once.
+set -euo pipefail
+
+packages=(
+  libcurl4-openssl-dev   # every HTTP call goes through libcurl
+  libsystemd-dev         # sd_notify and the journal
+  pkg-config
+  prometheus             # promtool and the real Prometheus the tests and demo query
+  python3                # the tests' loopback HTTP server and the benchmark's baseline
+  openssl                # the tests' throwaway certificate authority
+  ca-certificates
+)
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "install-deps: the Swift toolchain (6.0 or newer) is not on PATH; install it from swift.org first" >&2
+  exit 1
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing ${missing[*]}; run as root (or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# Debian's package starts a Prometheus on 0.0.0.0:9090 where systemd runs. meshwatchd only
+# needs the binaries (tests start their own on loopback), so stop the one we just brought in.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [[ -d /run/systemd/system ]]; then
+  systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  echo "install-deps: stopped and disabled the packaged prometheus.service (meshwatchd starts its own on 127.0.0.1)"
+fi
