@@ -13,9 +13,11 @@ public final class ChildProcess: @unchecked Sendable {
     private let process: Process
     private let stdout: Pipe
 
-    /// Starts the program; blocking (fork and exec), so prefer `launch`.
+    /// Starts the program; blocking (fork and exec), so prefer `launch`. Unless
+    /// `readsStdout`, stdout joins stderr in the log file, so a chatty child never fills a
+    /// pipe nobody reads.
     public init(name: String, executable: String, arguments: [String], workingDirectory: String? = nil,
-                environment: [String: String]? = nil) throws {
+                environment: [String: String]? = nil, readsStdout: Bool = false) throws {
         self.name = name
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -23,11 +25,12 @@ public final class ChildProcess: @unchecked Sendable {
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         if let environment { process.environment = environment }
         stdout = Pipe()
-        process.standardOutput = stdout
         process.standardInput = FileHandle.nullDevice
         stderrPath = NSTemporaryDirectory() + "meshwatchd-\(name)-\(UUID().uuidString).stderr"
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        process.standardError = log
+        process.standardOutput = readsStdout ? stdout : log
         // A child inherits the spawning thread's signal mask, and Dispatch's worker threads
         // block every signal: without this, SIGTERM would never reach the child.
         var empty = sigset_t()
@@ -40,10 +43,11 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Starts the program off the cooperative pool.
     public static func launch(name: String, executable: String, arguments: [String],
-                              workingDirectory: String? = nil, environment: [String: String]? = nil) async throws -> ChildProcess {
+                              workingDirectory: String? = nil, environment: [String: String]? = nil,
+                              readsStdout: Bool = false) async throws -> ChildProcess {
         try await offPool {
             try ChildProcess(name: name, executable: executable, arguments: arguments,
-                             workingDirectory: workingDirectory, environment: environment)
+                             workingDirectory: workingDirectory, environment: environment, readsStdout: readsStdout)
         }
     }
 
@@ -72,10 +76,18 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    /// What the process wrote to stderr so far, at most the last `limit` bytes.
+    /// What the process wrote to stderr (and stdout, unless read) so far, at most the last `limit` bytes.
     public func stderrTail(limit: Int = 4096) -> String {
         guard let data = FileManager.default.contents(atPath: stderrPath) else { return "" }
         return String(decoding: data.suffix(limit), as: UTF8.self)
+    }
+
+    /// Waits for the program to exit by itself and returns its exit status.
+    public func waitForExit() async -> Int32 {
+        await offPool {
+            self.process.waitUntilExit()
+            return self.process.terminationStatus
+        }
     }
 
     /// SIGTERM, then SIGKILL after `grace`; returns once the process has exited.

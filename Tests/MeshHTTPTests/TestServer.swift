@@ -22,7 +22,7 @@ func withTestServer<T: Sendable>(
         arguments += ["--cert", tls.serverCertificate, "--key", tls.serverKey]
         if requireClientCertificate { arguments += ["--client-ca", tls.caCertificate] }
     }
-    let process = try await ChildProcess.launch(name: "testserver", executable: "/usr/bin/python3", arguments: arguments)
+    let process = try await ChildProcess.launch(name: "testserver", executable: "/usr/bin/python3", arguments: arguments, readsStdout: true)
     do {
         guard let line = await process.firstLine(), let port = Int(line) else {
             throw TestServerError("test server did not start: \(process.stderrTail())")

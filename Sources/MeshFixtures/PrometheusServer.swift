@@ -1,0 +1,109 @@
+import Foundation
+import MeshHTTP
+import PromClient
+
+/// A real Prometheus (Debian's `prometheus` binary) on 127.0.0.1, serving backfilled data.
+public struct PrometheusServer: Sendable {
+    public let url: String
+    public let port: Int
+    public let dataDirectory: String
+}
+
+public struct PrometheusServerError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Backfills `openMetrics` with promtool, starts Prometheus over a private copy of the
+/// blocks on a free loopback port, waits until it is ready, runs `body`, and stops
+/// Prometheus and removes its files whatever `body` does.
+public func withPrometheus<T: Sendable>(
+    openMetrics: String,
+    prometheus: String = "/usr/bin/prometheus",
+    promtool: String = "/usr/bin/promtool",
+    _ body: (PrometheusServer) async throws -> T
+) async throws -> T {
+    let blocks = try await BackfillCache.shared.blocks(for: openMetrics, promtool: promtool)
+    let root = NSTemporaryDirectory() + "meshwatchd-prometheus-" + UUID().uuidString
+    let data = root + "/data"
+    try await offPool {
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: blocks, toPath: data)
+        // No scrape jobs: this Prometheus only answers queries over the backfilled blocks.
+        try "global:\n  scrape_interval: 15s\n".write(toFile: root + "/prometheus.yml", atomically: true, encoding: .utf8)
+    }
+    defer { try? FileManager.default.removeItem(atPath: root) }
+
+    var lastError = ""
+    // A port found free may be taken before Prometheus binds it: try a few.
+    for _ in 0..<3 {
+        let port = try LoopbackPort.free()
+        let process = try await ChildProcess.launch(name: "prometheus", executable: prometheus, arguments: [
+            "--config.file=\(root)/prometheus.yml",
+            "--storage.tsdb.path=\(data)",
+            "--storage.tsdb.retention.time=100y",
+            "--web.listen-address=127.0.0.1:\(port)",
+            "--log.level=warn",
+        ], workingDirectory: root)
+        let server = PrometheusServer(url: "http://127.0.0.1:\(port)", port: port, dataDirectory: data)
+        if await waitUntilReady(server, process: process) {
+            do {
+                let result = try await body(server)
+                await process.stop()
+                return result
+            } catch {
+                await process.stop()
+                throw error
+            }
+        }
+        lastError = process.stderrTail()
+        await process.stop()
+    }
+    throw PrometheusServerError(description: "Prometheus did not become ready: \(lastError)")
+}
+
+private func waitUntilReady(_ server: PrometheusServer, process: ChildProcess) async -> Bool {
+    let http = HTTPClient(configuration: .init(connectTimeout: .milliseconds(500), timeout: .seconds(1)))
+    defer { http.shutdown() }
+    guard let client = try? PrometheusClient(baseURL: server.url, http: http) else { return false }
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline, process.isRunning {
+        if await client.isReady() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return false
+}
+
+/// Backfilled blocks by content, made once per process: many tests share one dataset and
+/// each Prometheus gets a copy.
+actor BackfillCache {
+    static let shared = BackfillCache()
+    private var directories: [Int: Task<String, any Error>] = [:]
+
+    func blocks(for openMetrics: String, promtool: String) async throws -> String {
+        let key = openMetrics.hashValue
+        if let existing = directories[key] { return try await existing.value }
+        let task = Task { try await Self.backfill(openMetrics, promtool: promtool) }
+        directories[key] = task
+        return try await task.value
+    }
+
+    private static func backfill(_ openMetrics: String, promtool: String) async throws -> String {
+        let root = NSTemporaryDirectory() + "meshwatchd-backfill-" + UUID().uuidString
+        let input = root + "/series.om"
+        let output = root + "/blocks"
+        try await offPool {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try openMetrics.write(toFile: input, atomically: false, encoding: .utf8)
+        }
+        let process = try await ChildProcess.launch(name: "promtool", executable: promtool, arguments: [
+            "tsdb", "create-blocks-from", "openmetrics", input, output,
+        ])
+        let status = await process.waitForExit()
+        guard status == 0 else {
+            throw PrometheusServerError(description: "promtool backfill failed (\(status)): \(process.stderrTail())")
+        }
+        await process.stop()
+        try? FileManager.default.removeItem(atPath: input)
+        return output
+    }
+}
