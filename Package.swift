@@ -51,7 +51,8 @@ let package = Package(
                 "MeshHTTP",
                 "PromClient",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            resources: [.copy("Resources/testserver.py")]
         ),
 
         .executableTarget(
@@ -73,8 +74,7 @@ let package = Package(
 
         .testTarget(
             name: "MeshHTTPTests",
-            dependencies: ["CCurl", "MeshHTTP", "MeshFixtures", .product(name: "Logging", package: "swift-log")],
-            resources: [.copy("Resources")]
+            dependencies: ["CCurl", "MeshHTTP", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "PromClientTests",

@@ -11,6 +11,7 @@ public struct PrometheusServer: Sendable {
 
 public struct PrometheusServerError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Backfills `openMetrics` with promtool, starts Prometheus over a private copy of the
@@ -20,6 +21,7 @@ public func withPrometheus<T: Sendable>(
     openMetrics: String,
     prometheus: String = "/usr/bin/prometheus",
     promtool: String = "/usr/bin/promtool",
+    routePrefix: String? = nil,
     _ body: (PrometheusServer) async throws -> T
 ) async throws -> T {
     let blocks = try await BackfillCache.shared.blocks(for: openMetrics, promtool: promtool)
@@ -43,8 +45,9 @@ public func withPrometheus<T: Sendable>(
             "--storage.tsdb.retention.time=100y",
             "--web.listen-address=127.0.0.1:\(port)",
             "--log.level=warn",
-        ], workingDirectory: root)
-        let server = PrometheusServer(url: "http://127.0.0.1:\(port)", port: port, dataDirectory: data)
+        ] + (routePrefix.map { ["--web.route-prefix=\($0)", "--web.external-url=http://127.0.0.1:\(port)\($0)"] } ?? []),
+        workingDirectory: root)
+        let server = PrometheusServer(url: "http://127.0.0.1:\(port)\(routePrefix ?? "")", port: port, dataDirectory: data)
         if await waitUntilReady(server, process: process) {
             do {
                 let result = try await body(server)

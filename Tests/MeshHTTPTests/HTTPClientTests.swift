@@ -48,7 +48,7 @@ struct HTTPClientTests {
         try await withTestServer { server async throws in
             let client = HTTPClient()
             var ports: Set<Int> = []
-            for _ in 0..<5 { ports.insert(try Echo(try await client.get(server.url("/echo")).body).client_port) }
+            for _ in 0..<5 { ports.insert(try Echo(try await client.get(server.url("/echo")).body).clientPort) }
             #expect(ports.count == 1)
         }
     }

@@ -50,7 +50,7 @@ struct TLSTests {
                 caFile: certificates.caCertificate, certificateFile: certificates.clientCertificate,
                 keyFile: certificates.clientKey)))
             let echo = try Echo(try await identified.get(server.url("/echo")).body)
-            #expect(echo.client_cert?["commonName"] == "meshwatchd-client")
+            #expect(echo.clientCertificate?["commonName"] == "meshwatchd-client")
         }
     }
 }

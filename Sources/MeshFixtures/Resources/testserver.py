@@ -5,7 +5,8 @@ Prints its port on the first line of stdout, then serves until terminated.
   --cert/--key       serve TLS with this certificate
   --client-ca        require a client certificate signed by this CA
 Routes: /echo (the request as JSON), /hang (never answers), /slow?ms=N, /big?bytes=N[&chunked=1],
-/status/N (that status, with Retry-After: 7). A request line with an absolute URI (as sent to a
+/status/N (that status, with Retry-After: 7), and any path ending in /api/v1/query or
+/api/v1/query_range answers a Prometheus string result holding the echo. A request line with an absolute URI (as sent to a
 proxy) is answered like /echo, so the server doubles as a recording proxy.
 """
 import argparse, json, ssl, sys, time, urllib.parse
@@ -71,6 +72,10 @@ class Handler(BaseHTTPRequestHandler):
             "client_port": self.client_address[1],
             "client_cert": cert,
         }
+        if path.endswith("/api/v1/query") or path.endswith("/api/v1/query_range"):
+            result = {"status": "success", "data": {"resultType": "string", "result": [0, json.dumps(echo)]}}
+            self.respond(200, json.dumps(result).encode(), [("Content-Type", "application/json")])
+            return
         self.respond(200, json.dumps(echo).encode(), [("Content-Type", "application/json"), ("X-Test", "yes")])
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
