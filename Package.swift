@@ -77,6 +77,10 @@ let package = Package(
             dependencies: ["CCurl", "MeshHTTP", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
+            name: "MeshWatchdTests",
+            dependencies: ["MeshWatchd", "PromClient", "MeshHTTP", "MeshFixtures"]
+        ),
+        .testTarget(
             name: "PromClientTests",
             dependencies: ["PromClient", "MeshHTTP", "MeshFixtures"],
             resources: [.copy("Resources")]

@@ -80,6 +80,7 @@ public struct PrometheusError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
+        if let httpError { return "Prometheus request failed: \(httpError)" }
         var text = "Prometheus \(kind)"
         if let status { text += " (HTTP \(status))" }
         text += " from \(endpoint): \(message)"

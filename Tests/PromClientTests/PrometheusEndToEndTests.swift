@@ -112,10 +112,11 @@ struct PrometheusEndToEndTests {
     @Test("an unreachable Prometheus fails fast with a retryable transport error")
     func unreachable() async throws {
         let port = try LoopbackPort.free()
-        let client = try PrometheusClient(baseURL: "http://127.0.0.1:\(port)", http: HTTPClient())
+        let http = HTTPClient(configuration: .init(connectTimeout: .seconds(30)))
+        let client = try PrometheusClient(baseURL: "http://127.0.0.1:\(port)", http: http)
         let start = ContinuousClock.now
         let error = await #expect(throws: PrometheusError.self) { try await client.query("up", at: Date()) }
-        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(ContinuousClock.now - start < .seconds(10), "refusal must not wait for the 30 s connect timeout")
         #expect(error?.kind == .transport)
         #expect(error?.httpError?.kind == .connectionRefused)
         #expect(error?.isRetryable == true)
@@ -132,7 +133,7 @@ struct PrometheusEndToEndTests {
         }
         let elapsed = ContinuousClock.now - start
         #expect(elapsed >= .milliseconds(500))
-        #expect(elapsed < .seconds(6), "took \(elapsed)")
+        #expect(elapsed < .seconds(20), "took \(elapsed)")
         #expect(error?.httpError?.kind == .timeout)
         #expect(error?.isRetryable == true)
     }

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MeshHTTP
+import PromClient
+
+/// How to reach Prometheus: shared by every command that queries it.
+struct PrometheusOptions: ParsableArguments {
+    @Option(name: .customLong("prometheus-url"), help: "Prometheus base URL, with any path prefix (http://host:9090/prometheus).")
+    var url: String
+
+    @Option(name: .customLong("header"), help: ArgumentHelp("Extra request header, e.g. 'X-Scope-OrgID: team-a' (repeatable).",
+                                                            valueName: "name: value"))
+    var headers: [String] = []
+
+    @Option(help: "File holding a bearer token; re-read when it changes.")
+    var bearerTokenFile: String?
+
+    @Option(help: "PEM file of the CAs that sign Prometheus's certificate.")
+    var caFile: String?
+
+    @Option(help: "PEM client certificate for mutual TLS.")
+    var certFile: String?
+
+    @Option(help: "PEM key of the client certificate.")
+    var keyFile: String?
+
+    @Flag(help: "Do not verify Prometheus's TLS certificate (logged as a warning).")
+    var insecureSkipVerify = false
+
+    @Option(help: "Per-query timeout in seconds.")
+    var queryTimeout: Double = 10
+
+    func validate() throws {
+        for header in headers where !header.contains(":") {
+            throw ValidationError("--header must look like 'Name: value', got '\(header)'")
+        }
+        guard queryTimeout > 0 else { throw ValidationError("--query-timeout must be positive") }
+        if (certFile == nil) != (keyFile == nil) {
+            throw ValidationError("--cert-file and --key-file go together")
+        }
+    }
+
+    var timeout: Duration { .milliseconds(Int64(queryTimeout * 1000)) }
+
+    func makeClient(logger: Logger) throws -> PrometheusClient {
+        let parsedHeaders = headers.map { header -> (name: String, value: String) in
+            let parts = header.split(separator: ":", maxSplits: 1)
+            return (String(parts[0]).trimmingCharacters(in: .whitespaces),
+                    parts.count > 1 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : "")
+        }
+        let configuration = HTTPClientConfiguration(
+            timeout: timeout + .seconds(5),
+            tls: .init(caFile: caFile, certificateFile: certFile, keyFile: keyFile, insecureSkipVerify: insecureSkipVerify),
+            authentication: bearerTokenFile.map { .bearerTokenFile($0) } ?? .none,
+            proxy: .fromEnvironment(ProcessInfo.processInfo.environment)
+        )
+        do {
+            return try PrometheusClient(baseURL: url, headers: parsedHeaders,
+                                        http: HTTPClient(configuration: configuration, logger: logger))
+        } catch {
+            throw ValidationError("--prometheus-url: \(error.message)")
+        }
+    }
+}
