@@ -14,15 +14,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        // C shims over the system libraries.
+        // C shim over libcurl's variadic calls. The libsystemd shim (sd_notify, the journal)
+        // arrives with its first user, the daemon.
         .target(
             name: "CCurl",
             linkerSettings: [.linkedLibrary("curl")]
-        ),
-        .systemLibrary(
-            name: "CSystemd",
-            pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev"])]
         ),
 
         // One small async HTTP client on libcurl, used for every HTTP call.
