@@ -13,7 +13,7 @@ struct TLSTests {
 
             let untrusting = HTTPClient()
             let error = await #expect(throws: HTTPError.self) { try await untrusting.get(server.url("/echo")) }
-            #expect(error?.kind == .tls)
+            #expect(error?.kind == .tls, "\(String(describing: error))")
             #expect(error?.isRetryable == false)
 
             let trusting = HTTPClient(configuration: .init(tls: .init(caFile: certificates.caCertificate)))
@@ -44,7 +44,7 @@ struct TLSTests {
 
             let anonymous = HTTPClient(configuration: .init(tls: .init(caFile: certificates.caCertificate)))
             let error = await #expect(throws: HTTPError.self) { try await anonymous.get(server.url("/echo")) }
-            #expect(error?.kind == .tls)
+            #expect(error?.kind == .tls, "\(String(describing: error))")
 
             let identified = HTTPClient(configuration: .init(tls: .init(
                 caFile: certificates.caCertificate, certificateFile: certificates.clientCertificate,

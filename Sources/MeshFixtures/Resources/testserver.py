@@ -9,12 +9,34 @@ Routes: /echo (the request as JSON), /hang (never answers), /slow?ms=N, /big?byt
 /api/v1/query_range answers a Prometheus string result holding the echo. A request line with an absolute URI (as sent to a
 proxy) is answered like /echo, so the server doubles as a recording proxy.
 """
-import argparse, json, ssl, sys, time, urllib.parse
+import argparse, json, os, socket, ssl, sys, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        # TLS handshakes run here, in the connection's own thread, and a refused handshake
+        # ends as production servers end it: the alert, then FIN, then draining what the
+        # client already sent (under TLS 1.3 its request follows its Finished at once), so
+        # the kernel never answers with an RST that would destroy the alert unread.
+        if isinstance(self.request, ssl.SSLSocket):
+            try:
+                self.request.do_handshake()
+            except (ssl.SSLError, OSError):
+                raw = socket.socket(fileno=os.dup(self.request.fileno()))
+                try:
+                    raw.shutdown(socket.SHUT_WR)
+                    raw.settimeout(2)
+                    while raw.recv(65536):
+                        pass
+                except OSError:
+                    pass
+                finally:
+                    raw.close()
+                raise
+        super().setup()
 
     def log_message(self, *args):
         pass
@@ -95,7 +117,7 @@ def main():
         if args.client_ca:
             context.verify_mode = ssl.CERT_REQUIRED
             context.load_verify_locations(args.client_ca)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 
