@@ -1,6 +1,20 @@
 import Foundation
 import MeshHTTP
 import PromClient
+import Synchronization
+
+private let directoriesToRemove = Mutex<[String]>([])
+private let removalRegistered: Void = {
+    atexit {
+        for directory in directoriesToRemove.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: directory) }
+    }
+}()
+
+/// Removes `directory` when the process exits normally.
+func removeAtExit(_ directory: String) {
+    _ = removalRegistered
+    directoriesToRemove.withLock { $0.append(directory) }
+}
 
 /// A real Prometheus (Debian's `prometheus` binary) on 127.0.0.1, serving backfilled data.
 public struct PrometheusServer: Sendable {
@@ -77,21 +91,21 @@ private func waitUntilReady(_ server: PrometheusServer, process: ChildProcess) a
 }
 
 /// Backfilled blocks by content, made once per process: many tests share one dataset and
-/// each Prometheus gets a copy.
+/// each Prometheus gets a copy. The blocks are removed when the process exits.
 actor BackfillCache {
     static let shared = BackfillCache()
-    private var directories: [Int: Task<String, any Error>] = [:]
+    private var directories: [String: Task<String, any Error>] = [:]
 
     func blocks(for openMetrics: String, promtool: String) async throws -> String {
-        let key = openMetrics.hashValue
-        if let existing = directories[key] { return try await existing.value }
+        if let existing = directories[openMetrics] { return try await existing.value }
         let task = Task { try await Self.backfill(openMetrics, promtool: promtool) }
-        directories[key] = task
+        directories[openMetrics] = task
         return try await task.value
     }
 
     private static func backfill(_ openMetrics: String, promtool: String) async throws -> String {
         let root = NSTemporaryDirectory() + "meshwatchd-backfill-" + UUID().uuidString
+        removeAtExit(root)
         let input = root + "/series.om"
         let output = root + "/blocks"
         try await offPool {
