@@ -15,7 +15,9 @@ public final class ListeningSocket: Sendable {
     public let port: Int
     private let descriptor: Int32
 
-    public init() throws {
+    /// `backlog` bounds the connections the kernel completes without an accept; once it is
+    /// full, Linux drops further SYNs and a client's connect hangs.
+    public init(backlog: Int32 = 16) throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
         var address = sockaddr_in()
@@ -25,7 +27,7 @@ public final class ListeningSocket: Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic -> Bool in
-                Glibc.bind(descriptor, generic, length) == 0 && listen(descriptor, 16) == 0
+                Glibc.bind(descriptor, generic, length) == 0 && listen(descriptor, backlog) == 0
                     && getsockname(descriptor, generic, &length) == 0
             }
         }

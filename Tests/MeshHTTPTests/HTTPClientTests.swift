@@ -253,3 +253,36 @@ struct HTTPClientTests {
         #expect(ProxySettings.fromEnvironment([:]) == .none)
     }
 }
+
+@Suite("HTTPClient connect timeout")
+struct ConnectTimeoutTests {
+    @Test("a connect that gets no answer ends at the connect timeout, well before the total timeout")
+    func connectTimeout() async throws {
+        // A listener whose one-slot backlog is filled by plain sockets: the kernel drops
+        // the client's SYN, as an unreachable host would, without leaving loopback.
+        let listener = try ListeningSocket(backlog: 0)
+        var fillers: [Int32] = []
+        defer { fillers.forEach { close($0) } }
+        for _ in 0..<3 {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(listener.port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            _ = fcntl(descriptor, F_SETFL, O_NONBLOCK)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            fillers.append(descriptor)
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        let client = HTTPClient(configuration: .init(connectTimeout: .milliseconds(400), timeout: .seconds(60)))
+        let start = ContinuousClock.now
+        let error = await #expect(throws: HTTPError.self) { try await client.get("http://127.0.0.1:\(listener.port)/") }
+        let elapsed = ContinuousClock.now - start
+        #expect(error?.kind == .timeout, "\(String(describing: error))")
+        #expect(error?.message.lowercased().contains("connect") == true, "\(String(describing: error))")
+        #expect(elapsed >= .milliseconds(400))
+        #expect(elapsed < .seconds(20), "took \(elapsed); the total timeout is 60 s")
+    }
+}
