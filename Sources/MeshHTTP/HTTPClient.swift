@@ -65,9 +65,9 @@ public final class HTTPClient: Sendable {
         case .bearerToken(let token):
             headers.append("Authorization: Bearer \(token)")
             secrets.append(token)
-        case .bearerTokenFile:
+        case .bearerTokenFile(let path):
             do {
-                let token = try tokenFile!.token()
+                let token = try (tokenFile ?? BearerTokenFile(path: path)).token()
                 headers.append("Authorization: Bearer \(token)")
                 secrets.append(token)
             } catch {

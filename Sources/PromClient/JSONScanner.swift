@@ -64,6 +64,20 @@ struct JSONScanner {
         return false
     }
 
+    /// Consumes `{` and tells whether the object has members (false: `}` came at once).
+    @inline(__always)
+    mutating func enterObject() throws(ResponseDecodingError) -> Bool {
+        try expect(UInt8(ascii: "{"))
+        return try !consume(UInt8(ascii: "}"))
+    }
+
+    /// Consumes `[` and tells whether the array has elements (false: `]` came at once).
+    @inline(__always)
+    mutating func enterArray() throws(ResponseDecodingError) -> Bool {
+        try expect(UInt8(ascii: "["))
+        return try !consume(UInt8(ascii: "]"))
+    }
+
     /// After a member or element: true when another follows (`,`), false at `close`.
     @inline(__always)
     mutating func another(close: UInt8) throws(ResponseDecodingError) -> Bool {
@@ -147,15 +161,13 @@ struct JSONScanner {
         case UInt8(ascii: "\""):
             _ = try stringSpan()
         case UInt8(ascii: "{"):
-            index += 1
-            if try consume(UInt8(ascii: "}")) { return }
+            guard try enterObject() else { return }
             repeat {
                 _ = try key()
                 try skipValue()
             } while try another(close: UInt8(ascii: "}"))
         case UInt8(ascii: "["):
-            index += 1
-            if try consume(UInt8(ascii: "]")) { return }
+            guard try enterArray() else { return }
             repeat { try skipValue() } while try another(close: UInt8(ascii: "]"))
         default:
             let start = index

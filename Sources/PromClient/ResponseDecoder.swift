@@ -45,8 +45,7 @@ private struct Reader {
     mutating func envelope() throws(ResponseDecodingError) -> APIResponse {
         var response = APIResponse(status: "")
         var dataStart: Int?
-        try scanner.expect(UInt8(ascii: "{"))
-        if try !scanner.consume(UInt8(ascii: "}")) {
+        if try scanner.enterObject() {
             repeat {
                 let key = try scanner.key()
                 if scanner.span(key, is: "status") {
@@ -84,8 +83,7 @@ private struct Reader {
     private mutating func data() throws(ResponseDecodingError) -> QueryResult? {
         var resultType: String?
         var resultStart: Int?
-        try scanner.expect(UInt8(ascii: "{"))
-        if try scanner.consume(UInt8(ascii: "}")) { return nil }
+        guard try scanner.enterObject() else { return nil }
         var result: QueryResult?
         repeat {
             let key = try scanner.key()
@@ -131,13 +129,11 @@ private struct Reader {
 
     private mutating func vector() throws(ResponseDecodingError) -> [Sample] {
         var samples: [Sample] = []
-        try scanner.expect(UInt8(ascii: "["))
-        if try scanner.consume(UInt8(ascii: "]")) { return samples }
+        guard try scanner.enterArray() else { return samples }
         repeat {
             var labels = Labels.empty
             var value: SamplePoint?
-            try scanner.expect(UInt8(ascii: "{"))
-            if try !scanner.consume(UInt8(ascii: "}")) {
+            if try scanner.enterObject() {
                 repeat {
                     let key = try scanner.key()
                     if scanner.span(key, is: "metric") {
@@ -156,20 +152,17 @@ private struct Reader {
 
     private mutating func matrix() throws(ResponseDecodingError) -> [Series] {
         var series: [Series] = []
-        try scanner.expect(UInt8(ascii: "["))
-        if try scanner.consume(UInt8(ascii: "]")) { return series }
+        guard try scanner.enterArray() else { return series }
         repeat {
             var labels = Labels.empty
             var points: [SamplePoint] = []
-            try scanner.expect(UInt8(ascii: "{"))
-            if try !scanner.consume(UInt8(ascii: "}")) {
+            if try scanner.enterObject() {
                 repeat {
                     let key = try scanner.key()
                     if scanner.span(key, is: "metric") {
                         labels = try metric()
                     } else if scanner.span(key, is: "values") {
-                        try scanner.expect(UInt8(ascii: "["))
-                        if try !scanner.consume(UInt8(ascii: "]")) {
+                        if try scanner.enterArray() {
                             repeat { points.append(try point()) } while try scanner.another(close: UInt8(ascii: "]"))
                         }
                     } else {
@@ -197,8 +190,7 @@ private struct Reader {
     private mutating func metric() throws(ResponseDecodingError) -> Labels {
         var labels: [Label] = []
         labels.reserveCapacity(12)
-        try scanner.expect(UInt8(ascii: "{"))
-        if try scanner.consume(UInt8(ascii: "}")) { return .empty }
+        guard try scanner.enterObject() else { return .empty }
         var fingerprint = Labels.fingerprintSeed
         var fast = true
         var previousName: JSONScanner.Span?
@@ -229,8 +221,7 @@ private struct Reader {
     private mutating func stringArray() throws(ResponseDecodingError) -> [String] {
         if try scanner.null() { return [] }
         var strings: [String] = []
-        try scanner.expect(UInt8(ascii: "["))
-        if try scanner.consume(UInt8(ascii: "]")) { return strings }
+        guard try scanner.enterArray() else { return strings }
         repeat { strings.append(try scanner.string()) } while try scanner.another(close: UInt8(ascii: "]"))
         return strings
     }
