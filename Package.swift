@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // C shim over libcurl's variadic calls. The libsystemd shim (sd_notify, the journal)
@@ -30,10 +31,26 @@ let package = Package(
             ]
         ),
 
+        // Label sets and samples: the values PromClient decodes and AlertEngine evaluates.
+        // Pure values, no I/O.
+        .target(name: "MetricModel"),
+
+        // Rule files, the built-in packs, evaluation, the alert state machine, templating,
+        // snapshot and restore. Pure logic: it asks an `InstantQuerying` for samples.
+        .target(
+            name: "AlertEngine",
+            dependencies: [
+                "MetricModel",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // The Prometheus HTTP API: queries, the response model and its fast decoder.
         .target(
             name: "PromClient",
             dependencies: [
+                "MetricModel",
                 "MeshHTTP",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -44,6 +61,7 @@ let package = Package(
         .target(
             name: "MeshFixtures",
             dependencies: [
+                "MetricModel",
                 "MeshHTTP",
                 "PromClient",
                 .product(name: "Logging", package: "swift-log"),
@@ -54,6 +72,8 @@ let package = Package(
         .executableTarget(
             name: "MeshWatchd",
             dependencies: [
+                "MetricModel",
+                "AlertEngine",
                 "MeshHTTP",
                 "PromClient",
                 "MeshFixtures",
@@ -65,7 +85,7 @@ let package = Package(
         // `make bench`: decode throughput against Foundation's JSONDecoder and Python's json.
         .executableTarget(
             name: "MeshBench",
-            dependencies: ["PromClient", "MeshFixtures"]
+            dependencies: ["MetricModel", "AlertEngine", "PromClient", "MeshFixtures"]
         ),
 
         .testTarget(
@@ -73,12 +93,16 @@ let package = Package(
             dependencies: ["CCurl", "MeshHTTP", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
+            name: "AlertEngineTests",
+            dependencies: ["AlertEngine", "MetricModel", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "MeshWatchdTests",
-            dependencies: ["MeshWatchd", "PromClient", "MeshHTTP", "MeshFixtures"]
+            dependencies: ["MeshWatchd", "MetricModel", "AlertEngine", "PromClient", "MeshHTTP", "MeshFixtures"]
         ),
         .testTarget(
             name: "PromClientTests",
-            dependencies: ["PromClient", "MeshHTTP", "MeshFixtures"],
+            dependencies: ["MetricModel", "PromClient", "MeshHTTP", "MeshFixtures"],
             resources: [.copy("Resources")]
         ),
     ]

@@ -4,6 +4,7 @@
 import Foundation
 import MeshFixtures
 import PromClient
+import MetricModel
 
 let seriesCount = 10_000
 let body = SyntheticResponses.vector(series: seriesCount)

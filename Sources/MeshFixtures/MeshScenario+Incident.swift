@@ -1,4 +1,5 @@
 import Foundation
+import MetricModel
 
 extension MeshScenario {
     /// The incident of the demo and the end-to-end tests: an hour of a small mesh in which

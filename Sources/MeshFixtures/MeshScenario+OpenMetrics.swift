@@ -1,4 +1,5 @@
 import Foundation
+import MetricModel
 
 extension MeshScenario {
     /// The scenario as OpenMetrics text: one family after another, each series in

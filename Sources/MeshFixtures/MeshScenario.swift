@@ -1,4 +1,5 @@
 import Foundation
+import MetricModel
 
 /// A service of the synthetic mesh: its traffic, errors, latency and security, and the
 /// step changes that make an incident (a 5xx spike, a latency rise) at chosen times.

@@ -1,5 +1,6 @@
 import Foundation
 import PromClient
+import MetricModel
 
 /// Foundation's `JSONDecoder` reading the same responses as `ResponseDecoder`: the
 /// yardstick for differential tests and the benchmark. Slow by design; never used by the

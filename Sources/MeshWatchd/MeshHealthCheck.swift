@@ -1,5 +1,6 @@
 import Foundation
 import PromClient
+import MetricModel
 
 /// The runbook's daily health check, per destination service: traffic, 5xx share, P95
 /// latency and mTLS coverage, plus istiod and the nearest certificate expiry.

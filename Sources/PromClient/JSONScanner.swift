@@ -1,4 +1,5 @@
 import Foundation
+import MetricModel
 
 /// A failure to read a response body as the Prometheus API's JSON.
 public struct ResponseDecodingError: Error, Sendable, CustomStringConvertible {

@@ -1,3 +1,5 @@
+import MetricModel
+
 /// What a Prometheus query endpoint answered: the envelope with its result or its error.
 public struct APIResponse: Sendable, Equatable {
     /// `success` or `error`.

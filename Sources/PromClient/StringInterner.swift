@@ -1,4 +1,5 @@
 import Foundation
+import MetricModel
 
 /// Reuses one `String` for byte sequences that repeat within a response: label names
 /// always do, and label values (service names, namespaces, codes) mostly do. Saves an

@@ -2,6 +2,7 @@ import Foundation
 import MeshFixtures
 @testable import PromClient
 import Testing
+import MetricModel
 
 @Suite("ResponseDecoder on recorded and generated responses")
 struct ResponseDecoderTests {

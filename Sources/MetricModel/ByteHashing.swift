@@ -1,12 +1,12 @@
 /// Word-at-a-time byte hashing and scanning for the decoder's hot loops.
-enum ByteHashing {
+package enum ByteHashing {
     private static let multiplier: UInt64 = 0x9E37_79B9_7F4A_7C15
 
     /// Mixes `bytes` into `hash` eight bytes at a time, then a length-and-separator word, so
     /// that `("ab", "c")` and `("a", "bc")` differ. Deterministic across runs and platforms
     /// (little-endian loads).
     @inline(__always)
-    static func mix(_ hash: UInt64, _ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+    package static func mix(_ hash: UInt64, _ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var hash = hash
         let count = bytes.count
         guard let base = bytes.baseAddress else { return round(hash, 0xff) }
@@ -37,7 +37,7 @@ enum ByteHashing {
 
     /// Offset of the first `"`, `\` or control character at or after `start`, or `end`.
     @inline(__always)
-    static func firstSpecial(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int {
+    package static func firstSpecial(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let raw = UnsafeRawPointer(base)

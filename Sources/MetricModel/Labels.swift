@@ -34,7 +34,7 @@ public struct Labels: Hashable, Sendable, RandomAccessCollection, CustomStringCo
 
     /// For decoders that have already checked the order and hashed the bytes as
     /// `fingerprint(of:)` does.
-    init(presorted labels: [Label], fingerprint: UInt64) {
+    package init(presorted labels: [Label], fingerprint: UInt64) {
         self.labels = labels
         self.fingerprint = fingerprint
     }
@@ -74,10 +74,10 @@ public struct Labels: Hashable, Sendable, RandomAccessCollection, CustomStringCo
         return true
     }
 
-    static let fingerprintSeed: UInt64 = 0xcbf2_9ce4_8422_2325
+    package static let fingerprintSeed: UInt64 = 0xcbf2_9ce4_8422_2325
 
     @inline(__always)
-    static func mixFingerprint(_ hash: UInt64, _ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+    package static func mixFingerprint(_ hash: UInt64, _ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         ByteHashing.mix(hash, bytes)
     }
 
