@@ -94,7 +94,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AlertEngineTests",
-            dependencies: ["AlertEngine", "MetricModel", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["AlertEngine", "MetricModel", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "MeshWatchdTests",

@@ -1,0 +1,65 @@
+import MetricModel
+
+/// One alerting rule as a rule file defines it, with its templates parsed.
+public struct AlertRule: Sendable {
+    public var name: String
+    public var expression: String
+    /// `for`: how long an instance stays pending before it fires.
+    public var holdDuration: Duration
+    public var keepFiringFor: Duration
+    /// Label templates, sorted by name.
+    public var labels: [(name: String, template: String)]
+    public var annotations: [(name: String, template: String)]
+
+    let labelTemplates: [(name: String, template: Result<Template, TemplateError>)]
+    let annotationTemplates: [(name: String, template: Result<Template, TemplateError>)]
+
+    public init(name: String, expression: String, holdDuration: Duration = .zero, keepFiringFor: Duration = .zero,
+                labels: [(name: String, template: String)] = [], annotations: [(name: String, template: String)] = []) {
+        self.name = name
+        self.expression = expression
+        self.holdDuration = holdDuration
+        self.keepFiringFor = keepFiringFor
+        self.labels = labels.sorted { $0.name < $1.name }
+        self.annotations = annotations.sorted { $0.name < $1.name }
+        // Prometheus names alert templates `__alert_<name>`; errors quote that name.
+        let templateName = "__alert_" + name
+        func parse(_ source: String) -> Result<Template, TemplateError> {
+            do throws(TemplateError) { return .success(try Template(source, name: templateName)) } catch { return .failure(error) }
+        }
+        labelTemplates = self.labels.map { ($0.name, parse($0.template)) }
+        annotationTemplates = self.annotations.map { ($0.name, parse($0.template)) }
+    }
+
+    /// A stable identity for restoring state across restarts: a rule whose name, query,
+    /// `for` or labels changed starts afresh.
+    public var identity: String {
+        let labelText = labels.map { "\($0.name)=\($0.template)" }.joined(separator: ",")
+        var hash = Labels.fingerprintSeed
+        for part in [name, expression, "\(holdDuration)", labelText] {
+            var text = part
+            text.withUTF8 { hash = Labels.mixFingerprint(hash, $0) }
+        }
+        return "\(name)/\(String(hash, radix: 16))"
+    }
+}
+
+/// A group of rules evaluated together on one interval, as in a rule file.
+public struct RuleGroup: Sendable {
+    public var name: String
+    /// nil uses the global evaluation interval.
+    public var interval: Duration?
+    /// At most this many alert instances per rule (0: no limit); past it the rule fails.
+    public var limit: Int
+    public var rules: [AlertRule]
+    /// Where the group was read from, for messages.
+    public var file: String
+
+    public init(name: String, interval: Duration? = nil, limit: Int = 0, rules: [AlertRule], file: String = "") {
+        self.name = name
+        self.interval = interval
+        self.limit = limit
+        self.rules = rules
+        self.file = file
+    }
+}

@@ -1,0 +1,22 @@
+import Foundation
+
+/// A change of one instance's state in one evaluation, for notification and for replay's
+/// timeline.
+public struct AlertTransition: Sendable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        /// A new instance started pending.
+        case pending
+        /// The instance fired (from pending, or at once when `for` is 0).
+        case firing
+        /// A firing instance's series is gone (past `keep_firing_for`).
+        case resolved
+        /// A pending instance's series vanished before it fired; it is dropped.
+        case inactive
+    }
+
+    public var kind: Kind
+    public var group: String
+    public var rule: String
+    public var instance: AlertInstance
+    public var at: Date
+}

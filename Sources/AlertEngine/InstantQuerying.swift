@@ -1,0 +1,21 @@
+import Foundation
+import MetricModel
+
+/// What the engine needs from a datasource: the series an expression returns at a time.
+/// A scalar result comes back as one sample with no labels, as Prometheus's rule manager
+/// treats it.
+public protocol InstantQuerying: Sendable {
+    func instantQuery(_ expression: String, at time: Date) async throws -> [Sample]
+}
+
+/// Labels and URL every template sees (Prometheus's `global.external_labels` and
+/// `--web.external-url`).
+public struct EvaluationContext: Sendable {
+    public var externalLabels: [String: String]
+    public var externalURL: String
+
+    public init(externalLabels: [String: String] = [:], externalURL: String = "") {
+        self.externalLabels = externalLabels
+        self.externalURL = externalURL
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+
+/// The active instances of every rule at one time, for the state store.
+public struct EngineSnapshot: Sendable, Codable, Equatable {
+    /// The time of the last evaluation before the snapshot (Prometheus's "down at").
+    public var takenAt: Date
+    /// Instances by rule identity (`AlertRule.identity`).
+    public var rules: [String: [AlertInstance]]
+
+    public init(takenAt: Date, rules: [String: [AlertInstance]]) {
+        self.takenAt = takenAt
+        self.rules = rules
+    }
+}
+
+/// Prometheus's for-state restoration settings (`--rules.alert.for-outage-tolerance`,
+/// `--rules.alert.for-grace-period`).
+public struct RestoreOptions: Sendable {
+    /// A snapshot older than this is ignored: the outage was too long to trust old clocks.
+    public var outageTolerance: Duration = .seconds(3600)
+    /// The least time an alert restored mid-`for` still waits before firing.
+    public var forGracePeriod: Duration = .seconds(600)
+
+    public init(outageTolerance: Duration = .seconds(3600), forGracePeriod: Duration = .seconds(600)) {
+        self.outageTolerance = outageTolerance
+        self.forGracePeriod = forGracePeriod
+    }
+}
+
+extension RuleEngine {
+    public func snapshot(at time: Date) -> EngineSnapshot {
+        var rules: [String: [AlertInstance]] = [:]
+        for group in groups {
+            for state in group.rules where !state.active.isEmpty {
+                rules[state.rule.identity, default: []] += state.active.values.filter { $0.state != .inactive }
+            }
+        }
+        return EngineSnapshot(takenAt: time, rules: rules)
+    }
+
+    /// Restores `for` clocks after a restart, as Prometheus's `RestoreForState` does after the
+    /// first evaluation at `time`: each instance active now that was active before keeps its
+    /// old `activeAt` if it had already served its `for`; one with less than the grace period
+    /// left is pushed to fire one grace period from now; otherwise its clock is moved forward
+    /// by the downtime. Rules whose `for` is shorter than the grace period are not restored.
+    /// Beyond Prometheus, a restored instance keeps `lastSentAt` (and `firedAt` if it was
+    /// firing), so a restart does not page again for an alert that was already sent.
+    ///
+    /// Returns how many instances were restored.
+    @discardableResult
+    public mutating func restore(from snapshot: EngineSnapshot, at time: Date, options: RestoreOptions = RestoreOptions()) -> Int {
+        let downAt = snapshot.takenAt
+        guard time.timeIntervalSince(downAt) <= options.outageTolerance.seconds else { return 0 }
+        let grace = options.forGracePeriod.seconds
+        var restored = 0
+        for groupIndex in groups.indices {
+            for ruleIndex in groups[groupIndex].rules.indices {
+                let rule = groups[groupIndex].rules[ruleIndex].rule
+                let hold = rule.holdDuration.seconds
+                guard hold >= grace, let previous = snapshot.rules[rule.identity] else { continue }
+                let byFingerprint = Dictionary(previous.map { ($0.fingerprint, $0) }, uniquingKeysWith: { first, _ in first })
+                for (fingerprint, var alert) in groups[groupIndex].rules[ruleIndex].active where alert.state != .inactive {
+                    guard let old = byFingerprint[fingerprint], old.state != .inactive else { continue }
+                    var activeAt = old.activeAt
+                    let remaining = hold - downAt.timeIntervalSince(activeAt)
+                    if remaining <= 0 {
+                        // It had already fired; the next evaluation fires it again at once.
+                    } else if remaining < grace {
+                        activeAt = time.addingTimeInterval(grace - hold)
+                    } else {
+                        activeAt = activeAt.addingTimeInterval(time.timeIntervalSince(downAt))
+                    }
+                    alert.activeAt = activeAt
+                    alert.lastSentAt = old.lastSentAt
+                    if old.state == .firing { alert.firedAt = old.firedAt }
+                    groups[groupIndex].rules[ruleIndex].active[fingerprint] = alert
+                    restored += 1
+                }
+            }
+        }
+        return restored
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// Go's `fmt.Sprintf` for what alert templates pass it: strings, floats and booleans with
+/// `%s %v %d %f %e %g %q %x %t %%`, flags, width and precision, and Go's text for
+/// mismatches (`%!d(float64=0.5)`, `%!v(MISSING)`, `%!(EXTRA …)`).
+enum GoPrintf {
+    static func format(_ format: String, _ arguments: [TemplateValue]) -> String {
+        var out = ""
+        var next = 0
+        let characters = Array(format)
+        var index = 0
+        while index < characters.count {
+            let character = characters[index]
+            guard character == "%" else { out.append(character); index += 1; continue }
+            index += 1
+            guard index < characters.count else { out += "%!(NOVERB)"; break }
+            var flags = ""
+            while index < characters.count, "-+ 0#".contains(characters[index]) { flags.append(characters[index]); index += 1 }
+            var width = ""
+            while index < characters.count, characters[index].isNumber { width.append(characters[index]); index += 1 }
+            var precision: String?
+            if index < characters.count, characters[index] == "." {
+                index += 1
+                var digits = ""
+                while index < characters.count, characters[index].isNumber { digits.append(characters[index]); index += 1 }
+                precision = digits.isEmpty ? "0" : digits
+            }
+            guard index < characters.count else { out += "%!(NOVERB)"; break }
+            let verb = characters[index]
+            index += 1
+            if verb == "%" { out += "%"; continue }
+            guard next < arguments.count else { out += "%!\(verb)(MISSING)"; continue }
+            let argument = arguments[next]
+            next += 1
+            out += pad(render(verb: verb, argument: argument, flags: flags, precision: precision), width: Int(width) ?? 0,
+                       left: flags.contains("-"), zero: flags.contains("0") && !flags.contains("-") && isNumeric(argument))
+        }
+        if next < arguments.count {
+            out += "%!(EXTRA " + arguments[next...].map { "\($0.typeName)=\($0.printed)" }.joined(separator: ", ") + ")"
+        }
+        return out
+    }
+
+    private static func isNumeric(_ value: TemplateValue) -> Bool {
+        if case .number = value { return true }
+        return false
+    }
+
+    private static func render(verb: Character, argument: TemplateValue, flags: String, precision: String?) -> String {
+        switch (verb, argument) {
+        case ("v", _), ("s", .string), ("t", .bool):
+            if case .number(let value) = argument, let precision {
+                return cFormat("%\(flags).\(precision)g", value)
+            }
+            if case .string(let text) = argument, let precision, let limit = Int(precision) { return String(text.prefix(limit)) }
+            var text = argument.printed
+            if flags.contains("+"), case .number(let value) = argument, value >= 0 || value.isNaN { text = "+" + text }
+            return text
+        case ("q", .string(let text)):
+            return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t") + "\""
+        case ("x", .string(let text)), ("X", .string(let text)):
+            return text.utf8.map { String(format: verb == "x" ? "%02x" : "%02X", $0) }.joined()
+        case ("f", .number(let value)), ("F", .number(let value)), ("e", .number(let value)), ("E", .number(let value)),
+             ("g", .number(let value)), ("G", .number(let value)):
+            if value.isNaN { return flags.contains("+") ? "+NaN" : "NaN" }
+            if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+            if "gG".contains(verb) && precision == nil {
+                let text = GoFormat.float(value)
+                return flags.contains("+") && value >= 0 ? "+" + text : text
+            }
+            let cVerb = verb == "F" ? "f" : String(verb)
+            return cFormat("%\(flags.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: "0", with: "")).\(precision ?? "6")\(cVerb)", value)
+        default:
+            return "%!\(verb)(\(argument.typeName)=\(argument.printed))"
+        }
+    }
+
+    private static func cFormat(_ format: String, _ value: Double) -> String {
+        String(format: format, value)
+    }
+
+    private static func pad(_ text: String, width: Int, left: Bool, zero: Bool) -> String {
+        guard text.count < width else { return text }
+        let padding = String(repeating: zero ? "0" : " ", count: width - text.count)
+        if left { return text + padding }
+        if zero, let sign = text.first, sign == "-" || sign == "+" { return String(sign) + padding + text.dropFirst() }
+        return padding + text
+    }
+}

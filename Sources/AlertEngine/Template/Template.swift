@@ -1,0 +1,49 @@
+/// A parsed Go `text/template`, the subset Prometheus rule files use: text, `{{ pipeline }}`
+/// actions with `{{-`/`-}}` trimming, comments, variables (`$x := …`), fields (`.Labels.x`,
+/// `$labels.x`), literals, parenthesised pipelines, `|` pipes, and `if`/`else if`/`else`/`end`.
+public struct Template: Sendable {
+    indirect enum Node: Sendable {
+        case text(String)
+        case action(Pipeline)
+        case assign(variable: String, pipeline: Pipeline)
+        case conditional(branches: [(condition: Pipeline, body: [Node])], otherwise: [Node])
+    }
+
+    struct Pipeline: Sendable {
+        var commands: [Command]
+    }
+
+    struct Command: Sendable {
+        var arguments: [Operand]
+    }
+
+    indirect enum Operand: Sendable {
+        case function(String)
+        case field(base: FieldBase, path: [String])
+        case string(String)
+        case number(Double)
+        case bool(Bool)
+        case pipeline(Pipeline)
+    }
+
+    enum FieldBase: Sendable {
+        case dot
+        case variable(String)
+    }
+
+    let nodes: [Node]
+    public let source: String
+
+    /// Parses `source`; `name` appears in error messages, as Go's template name does.
+    public init(_ source: String, name: String = "template") throws(TemplateError) {
+        self.source = source
+        var parser = TemplateParser(source: source, name: name)
+        nodes = try parser.parseDocument()
+    }
+}
+
+/// A template that does not parse or cannot be executed.
+public struct TemplateError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,197 @@
+import Foundation
+
+/// The functions Prometheus gives alert templates, with Go's output to the character.
+enum TemplateFunctions {
+    static func call(_ name: String, _ arguments: [TemplateValue]) throws(TemplateError) -> TemplateValue {
+        func argument(_ index: Int) throws(TemplateError) -> TemplateValue {
+            guard index < arguments.count else {
+                throw TemplateError("wrong number of args for \(name): want \(index + 1) got \(arguments.count)")
+            }
+            return arguments[index]
+        }
+        func number(_ index: Int) throws(TemplateError) -> Double { try float(try argument(index), function: name) }
+        func text(_ index: Int) throws(TemplateError) -> String {
+            let value = try argument(index)
+            guard case .string(let string) = value else {
+                throw TemplateError("error calling \(name): expected string; found \(value.printed)")
+            }
+            return string
+        }
+
+        switch name {
+        case "humanize": return .string(humanize(try number(0)))
+        case "humanize1024": return .string(humanize1024(try number(0)))
+        case "humanizeDuration": return .string(humanizeDuration(try number(0)))
+        case "humanizePercentage": return .string(GoFormat.g4(try number(0) * 100) + "%")
+        case "humanizeTimestamp": return .string(humanizeTimestamp(try number(0)))
+        case "toUpper": return .string(try text(0).uppercased())
+        case "toLower": return .string(try text(0).lowercased())
+        case "title": return .string(title(try text(0)))
+        case "stripPort": return .string(stripPort(try text(0)))
+        case "printf":
+            return .string(GoPrintf.format(try text(0), Array(arguments.dropFirst())))
+        case "reReplaceAll":
+            let pattern = try text(0), replacement = try text(1), input = try text(2)
+            guard let regex = try? NSRegularExpression(pattern: pattern) else {
+                throw TemplateError("error calling reReplaceAll: error parsing regexp: \(pattern)")
+            }
+            let range = NSRange(input.startIndex..., in: input)
+            return .string(regex.stringByReplacingMatches(in: input, range: range, withTemplate: replacement))
+        case "match":
+            let pattern = try text(0), input = try text(1)
+            guard let regex = try? NSRegularExpression(pattern: pattern) else {
+                throw TemplateError("error calling match: error parsing regexp: \(pattern)")
+            }
+            return .bool(regex.firstMatch(in: input, range: NSRange(input.startIndex..., in: input)) != nil)
+        case "eq", "ne", "lt", "le", "gt", "ge":
+            let comparison = try compare(try argument(0), try argument(1), function: name)
+            switch name {
+            case "eq": return .bool(comparison == 0)
+            case "ne": return .bool(comparison != 0)
+            case "lt": return .bool(comparison < 0)
+            case "le": return .bool(comparison <= 0)
+            case "gt": return .bool(comparison > 0)
+            default: return .bool(comparison >= 0)
+            }
+        case "and":
+            guard !arguments.isEmpty else { throw TemplateError("wrong number of args for and") }
+            return arguments.first { !$0.isTrue } ?? arguments.last!
+        case "or":
+            guard !arguments.isEmpty else { throw TemplateError("wrong number of args for or") }
+            return arguments.first { $0.isTrue } ?? arguments.last!
+        case "not": return .bool(!(try argument(0)).isTrue)
+        case "len":
+            switch try argument(0) {
+            case .string(let string): return .number(Double(string.utf8.count))
+            case .map(let map): return .number(Double(map.count))
+            default: throw TemplateError("error calling len: len of unsupported type")
+            }
+        case "index":
+            guard case .map(let map) = try argument(0) else { throw TemplateError("error calling index: not a map") }
+            return map[try text(1)].map(TemplateValue.string) ?? .missing
+        case "query", "first", "label", "value", "sortByLabel", "graphLink", "tableLink":
+            throw TemplateError("function \"\(name)\" is not supported: meshwatchd does not query from templates")
+        default:
+            throw TemplateError("function \"\(name)\" not defined")
+        }
+    }
+
+    /// Prometheus's `convertToFloat`: numbers as they are, strings parsed.
+    static func float(_ value: TemplateValue, function: String) throws(TemplateError) -> Double {
+        switch value {
+        case .number(let number): return number
+        case .string(let text):
+            guard let parsed = Double(text.trimmingCharacters(in: .whitespaces)) else {
+                throw TemplateError("error calling \(function): strconv.ParseFloat: parsing \"\(text)\": invalid syntax")
+            }
+            return parsed
+        default:
+            throw TemplateError("error calling \(function): can't convert \(value.typeName) to float")
+        }
+    }
+
+    private static func compare(_ lhs: TemplateValue, _ rhs: TemplateValue, function: String) throws(TemplateError) -> Int {
+        switch (lhs, rhs) {
+        case (.number(let a), .number(let b)): return a < b ? -1 : (a > b ? 1 : 0)
+        case (.string(let a), .string(let b)): return a < b ? -1 : (a > b ? 1 : 0)
+        case (.bool(let a), .bool(let b)) where function == "eq" || function == "ne": return a == b ? 0 : 1
+        default: throw TemplateError("error calling \(function): incompatible types for comparison")
+        }
+    }
+
+    static func humanize(_ input: Double) -> String {
+        var value = input
+        if value == 0 || value.isNaN || value.isInfinite { return GoFormat.g4(value) }
+        var prefix = ""
+        if abs(value) >= 1 {
+            for candidate in ["k", "M", "G", "T", "P", "E", "Z", "Y"] {
+                if abs(value) < 1000 { break }
+                prefix = candidate
+                value /= 1000
+            }
+        } else {
+            for candidate in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+                if abs(value) >= 1 { break }
+                prefix = candidate
+                value *= 1000
+            }
+        }
+        return GoFormat.g4(value) + prefix
+    }
+
+    static func humanize1024(_ input: Double) -> String {
+        var value = input
+        if abs(value) <= 1 || value.isNaN || value.isInfinite { return GoFormat.g4(value) }
+        var prefix = ""
+        for candidate in ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"] {
+            if abs(value) < 1024 { break }
+            prefix = candidate
+            value /= 1024
+        }
+        return GoFormat.g4(value) + prefix
+    }
+
+    static func humanizeDuration(_ input: Double) -> String {
+        var value = input
+        if value.isNaN || value.isInfinite { return GoFormat.g4(value) }
+        if value == 0 { return GoFormat.g4(value) + "s" }
+        if abs(value) >= 1 {
+            let sign = value < 0 ? "-" : ""
+            value = abs(value)
+            let duration = Int64(value)
+            let seconds = duration % 60, minutes = (duration / 60) % 60
+            let hours = (duration / 3600) % 24, days = duration / 86400
+            if days != 0 { return "\(sign)\(days)d \(hours)h \(minutes)m \(seconds)s" }
+            if hours != 0 { return "\(sign)\(hours)h \(minutes)m \(seconds)s" }
+            if minutes != 0 { return "\(sign)\(minutes)m \(seconds)s" }
+            return sign + GoFormat.g4(value) + "s"
+        }
+        var prefix = ""
+        for candidate in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+            if abs(value) >= 1 { break }
+            prefix = candidate
+            value *= 1000
+        }
+        return GoFormat.g4(value) + prefix + "s"
+    }
+
+    /// Go's `time.Time.String()` in UTC: `2025-06-15 16:01:40.5 +0000 UTC`.
+    static func humanizeTimestamp(_ value: Double) -> String {
+        if value.isNaN || value.isInfinite { return GoFormat.g4(value) }
+        let nanos = Int64((value * 1e9).rounded())
+        var seconds = nanos / 1_000_000_000
+        var fraction = nanos % 1_000_000_000
+        if fraction < 0 { fraction += 1_000_000_000; seconds -= 1 }
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        var text = String(format: "%04d-%02d-%02d %02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                          parts.tm_hour, parts.tm_min, parts.tm_sec)
+        if fraction != 0 {
+            var digits = String(format: "%09lld", fraction)
+            while digits.hasSuffix("0") { digits.removeLast() }
+            text += "." + digits
+        }
+        return text + " +0000 UTC"
+    }
+
+    /// Go's deprecated `strings.Title`: upper-cases the first letter of each word.
+    static func title(_ text: String) -> String {
+        var out = ""
+        var previous: Character = " "
+        for character in text {
+            let startsWord = !(previous.isLetter || previous.isNumber || previous == "_" || previous == "'")
+            out += startsWord ? character.uppercased() : String(character)
+            previous = character
+        }
+        return out
+    }
+
+    static func stripPort(_ hostPort: String) -> String {
+        if hostPort.hasPrefix("["), let close = hostPort.firstIndex(of: "]") {
+            return String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
+        }
+        guard let colon = hostPort.lastIndex(of: ":"), hostPort.firstIndex(of: ":") == colon else { return hostPort }
+        return String(hostPort[..<colon])
+    }
+}

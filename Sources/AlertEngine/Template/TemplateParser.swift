@@ -1,0 +1,117 @@
+/// Parses template source into nodes. Actions are tokenised one at a time.
+struct TemplateParser {
+    let source: [Character]
+    let name: String
+    var index = 0
+
+    init(source: String, name: String) {
+        self.source = Array(source)
+        self.name = name
+    }
+
+    private enum Block { case document, conditional }
+
+    mutating func parseDocument() throws(TemplateError) -> [Template.Node] {
+        let (nodes, terminator) = try parseNodes(in: .document)
+        if let terminator { throw error("unexpected {{\(terminator)}}") }
+        return nodes
+    }
+
+    /// Parses until the end of input or an `else`/`end` action, which it returns.
+    private mutating func parseNodes(in block: Block) throws(TemplateError) -> ([Template.Node], String?) {
+        var nodes: [Template.Node] = []
+        var text = ""
+        while index < source.count {
+            if source[index] == "{", index + 1 < source.count, source[index + 1] == "{" {
+                var start = index + 2
+                var trimLeft = false
+                if start + 1 < source.count, source[start] == "-", source[start + 1] == " " || source[start + 1] == "\t" || source[start + 1] == "\n" {
+                    trimLeft = true
+                    start += 1
+                }
+                guard let close = findClose(from: start) else { throw error("unclosed action") }
+                var end = close
+                var trimRight = false
+                if end - 1 >= start, source[end - 1] == "-", end - 2 >= start, source[end - 2].isWhitespace {
+                    trimRight = true
+                    end -= 1
+                }
+                if trimLeft { while let last = text.last, last.isWhitespace { text.removeLast() } }
+                if !text.isEmpty { nodes.append(.text(text)); text = "" }
+                let body = String(source[start..<end]).trimmingCharacters(in: .whitespacesAndNewlines)
+                index = close + 2
+                if trimRight { while index < source.count, source[index].isWhitespace { index += 1 } }
+                if body.hasPrefix("/*") { continue }
+                var lexer = ActionLexer(body, template: name)
+                let tokens = try lexer.tokens()
+                switch tokens.first {
+                case .identifier("if"):
+                    nodes.append(try parseConditional(Array(tokens.dropFirst())))
+                case .identifier("else"), .identifier("end"):
+                    guard block == .conditional else { throw error("unexpected {{\(body)}}") }
+                    return (nodes, body)
+                case .identifier(let keyword) where ["range", "with", "define", "template", "block"].contains(keyword):
+                    throw error("{{\(keyword)}} is not supported in alert templates")
+                case .variable(let variable) where tokens.count > 1 && (tokens[1] == .declare || tokens[1] == .assign):
+                    var tokenParser = PipelineParser(tokens: Array(tokens.dropFirst(2)), template: name)
+                    nodes.append(.assign(variable: variable, pipeline: try tokenParser.parseAll()))
+                default:
+                    var tokenParser = PipelineParser(tokens: tokens, template: name)
+                    nodes.append(.action(try tokenParser.parseAll()))
+                }
+            } else {
+                text.append(source[index])
+                index += 1
+            }
+        }
+        if !text.isEmpty { nodes.append(.text(text)) }
+        guard block == .document else { throw error("unexpected EOF: missing {{end}}") }
+        return (nodes, nil)
+    }
+
+    private mutating func parseConditional(_ conditionTokens: [ActionToken]) throws(TemplateError) -> Template.Node {
+        var branches: [(condition: Template.Pipeline, body: [Template.Node])] = []
+        var condition = conditionTokens
+        while true {
+            var tokenParser = PipelineParser(tokens: condition, template: name)
+            let pipeline = try tokenParser.parseAll()
+            let (body, terminator) = try parseNodes(in: .conditional)
+            branches.append((pipeline, body))
+            guard let terminator else { throw error("missing {{end}}") }
+            if terminator == "end" { return .conditional(branches: branches, otherwise: []) }
+            var lexer = ActionLexer(terminator, template: name)
+            let tokens = try lexer.tokens()
+            if tokens.count > 1, tokens[1] == .identifier("if") {
+                condition = Array(tokens.dropFirst(2))
+                continue
+            }
+            let (otherwise, end) = try parseNodes(in: .conditional)
+            guard end == "end" else { throw error("expected {{end}} after {{else}}") }
+            return .conditional(branches: branches, otherwise: otherwise)
+        }
+    }
+
+    /// The index of the `}}` that closes the action starting at `from`, skipping strings.
+    private func findClose(from: Int) -> Int? {
+        var position = from
+        var quote: Character?
+        while position + 1 < source.count {
+            let character = source[position]
+            if let open = quote {
+                if character == "\\" && open == "\"" { position += 2; continue }
+                if character == open { quote = nil }
+            } else if character == "\"" || character == "`" {
+                quote = character
+            } else if character == "}" && source[position + 1] == "}" {
+                return position
+            }
+            position += 1
+        }
+        return nil
+    }
+
+    private func error(_ message: String) -> TemplateError {
+        let line = source[..<min(index, source.count)].filter { $0 == "\n" }.count + 1
+        return TemplateError("template: \(name):\(line): \(message)")
+    }
+}

@@ -1,0 +1,78 @@
+import AlertEngine
+import Foundation
+import MetricModel
+import Testing
+
+@Suite("Snapshot and for-state restore after a restart")
+struct RestoreTests {
+    let target = series(["job": "istiod"], 0)
+
+    /// Runs the rule until `downAt`, snapshots, "restarts" at `restartAt` with one evaluation
+    /// and a restore, then evaluates once more at `nextAt`.
+    func restart(hold: Double, runUntil downAt: Double, restartAt: Double, nextAt: Double,
+                 options: RestoreOptions = RestoreOptions()) async throws -> (restored: Int, afterRestore: AlertInstance?, next: [AlertTransition]) {
+        let rule = AlertRule(name: "A", expression: "x", holdDuration: .seconds(hold * 60))
+        let steps = stride(from: 0.0, through: downAt, by: 1).map { ($0, Result<[Sample], ScriptedError>.success([target])) }
+        let (before, _) = await run(rule, steps: steps)
+        var sent = before
+        if let fingerprint = sent.only.active.keys.first, sent.onlyInstance?.state == .firing {
+            sent.markSent(group: "test", rule: "A", fingerprint: fingerprint, at: minute(downAt))
+        }
+        let snapshot = try JSONDecoder().decode(EngineSnapshot.self, from: JSONEncoder().encode(sent.snapshot(at: minute(downAt))))
+
+        var engine = RuleEngine(groups: [RuleGroup(name: "test", rules: [rule])])
+        let datasource = ScriptedDatasource(answers: [minute(restartAt): .success([target]), minute(nextAt): .success([target])])
+        _ = await engine.evaluateAll(at: minute(restartAt), using: datasource, logger: quietLogger)
+        let restored = engine.restore(from: snapshot, at: minute(restartAt), options: options)
+        let afterRestore = engine.onlyInstance
+        let next = await engine.evaluateAll(at: minute(nextAt), using: datasource, logger: quietLogger)
+        return (restored, afterRestore, next)
+    }
+
+    @Test("an alert that had fired keeps its activeAt and last send, and fires again at the next evaluation")
+    func alreadyFiring() async throws {
+        let result = try await restart(hold: 15, runUntil: 20, restartAt: 25, nextAt: 26)
+        #expect(result.restored == 1)
+        #expect(result.afterRestore?.activeAt == minute(0))
+        #expect(result.afterRestore?.lastSentAt == minute(20))
+        #expect(result.next.map(\.kind) == [.firing])
+    }
+
+    @Test("less than the grace period left: fires one grace period after the restart")
+    func withinGrace() async throws {
+        // for 15m, pending since 0, down at 10 (5 min left < 10 min grace), back at 12.
+        let result = try await restart(hold: 15, runUntil: 10, restartAt: 12, nextAt: 13)
+        #expect(result.afterRestore?.activeAt == minute(12 + 10 - 15))
+        #expect(result.next.isEmpty)
+    }
+
+    @Test("more than the grace period left: the clock moves forward by the downtime")
+    func shiftedByDowntime() async throws {
+        // for 30m, pending since 0, down at 5 (25 min left), back at 8: 3 minutes lost.
+        let result = try await restart(hold: 30, runUntil: 5, restartAt: 8, nextAt: 9)
+        #expect(result.afterRestore?.activeAt == minute(3))
+    }
+
+    @Test("a snapshot older than the outage tolerance is ignored")
+    func outageTooLong() async throws {
+        let result = try await restart(hold: 15, runUntil: 20, restartAt: 90, nextAt: 91)
+        #expect(result.restored == 0)
+        #expect(result.afterRestore?.activeAt == minute(90))
+    }
+
+    @Test("rules whose for is shorter than the grace period are not restored")
+    func shortHold() async throws {
+        let result = try await restart(hold: 5, runUntil: 20, restartAt: 22, nextAt: 23)
+        #expect(result.restored == 0)
+        #expect(result.afterRestore?.activeAt == minute(22))
+    }
+
+    @Test("a snapshot survives JSON, NaN values included")
+    func codable() throws {
+        let instance = AlertInstance(labels: Labels(["a": "1"]), annotations: Labels(["s": "x"]), state: .firing, value: .nan,
+                                     activeAt: minute(0), firedAt: minute(2), lastSentAt: minute(2))
+        let snapshot = EngineSnapshot(takenAt: minute(3), rules: ["A/1": [instance]])
+        let decoded = try JSONDecoder().decode(EngineSnapshot.self, from: JSONEncoder().encode(snapshot))
+        #expect(decoded == snapshot)
+    }
+}
