@@ -1,0 +1,73 @@
+@testable import AlertEngine
+import Foundation
+import Testing
+
+@Suite("Templates as Prometheus expands them")
+struct TemplateTests {
+    func expand(_ source: String, labels: [String: String] = ["service": "reviews", "code": "503"], value: Double = 0.1234,
+                external: [String: String] = ["cluster": "prod"]) throws -> String {
+        try Template(source, name: "__alert_Test").execute(TemplateData(labels: labels, externalLabels: external,
+                                                                         externalURL: "http://prom", value: value))
+    }
+
+    @Test("variables and fields", arguments: [
+        ("{{ $labels.service }}", "reviews"), ("{{ .Labels.service }}", "reviews"), ("{{ $value }}", "0.1234"),
+        ("{{ .Value }}", "0.1234"), ("{{ $externalLabels.cluster }}", "prod"), ("{{ .ExternalLabels.cluster }}", "prod"),
+        ("{{ $externalURL }}", "http://prom"), ("{{ $labels.missing }}", "<no value>"),
+        ("a {{- \"b\" -}} c", "abc"), ("x{{/* a comment */}}y", "xy"), ("{{ $x := $labels.code }}{{ $x }}", "503"),
+    ])
+    func variables(source: String, expected: String) throws {
+        #expect(try expand(source) == expected)
+    }
+
+    @Test("functions and pipes", arguments: [
+        ("{{ $value | humanizePercentage }}", "12.34%"), ("{{ humanizePercentage $value }}", "12.34%"),
+        ("{{ 1234567.0 | humanize }}", "1.235M"), ("{{ 0.00123 | humanize }}", "1.23m"), ("{{ 0 | humanize }}", "0"),
+        ("{{ 1048576.0 | humanize1024 }}", "1Mi"), ("{{ 512 | humanize1024 }}", "512"),
+        ("{{ 3661 | humanizeDuration }}", "1h 1m 1s"), ("{{ 90061 | humanizeDuration }}", "1d 1h 1m 1s"),
+        ("{{ 0.5 | humanizeDuration }}", "500ms"), ("{{ 2.5 | humanizeDuration }}", "2.5s"), ("{{ 0 | humanizeDuration }}", "0s"),
+        ("{{ 1750000000 | humanizeTimestamp }}", "2025-06-15 15:06:40 +0000 UTC"),
+        ("{{ 1750000000.5 | humanizeTimestamp }}", "2025-06-15 15:06:40.5 +0000 UTC"),
+        ("{{ printf \"%.2f\" $value }}", "0.12"), ("{{ printf \"%s=%v\" $labels.service $value }}", "reviews=0.1234"),
+        ("{{ printf \"%d\" $value }}", "%!d(float64=0.1234)"), ("{{ printf \"%5.1f|%-6s|\" 3.14159 \"ab\" }}", "  3.1|ab    |"),
+        ("{{ $labels.service | toUpper }}", "REVIEWS"), ("{{ \"ABC\" | toLower }}", "abc"),
+        ("{{ \"hello mesh world\" | title }}", "Hello Mesh World"),
+        (#"{{ reReplaceAll "(.*)\\.svc.*" "$1" "reviews.bookinfo.svc.cluster.local" }}"#, "reviews.bookinfo"),
+        ("{{ \"10.0.0.1:9090\" | stripPort }}", "10.0.0.1"),
+        ("{{ $value | printf \"%.1f\" }}", "0.1"),
+    ])
+    func functions(source: String, expected: String) throws {
+        #expect(try expand(source) == expected)
+    }
+
+    @Test("if, else if, else and comparisons")
+    func conditionals() throws {
+        let source = "{{ if gt $value 0.5 }}high{{ else if gt $value 0.1 }}medium{{ else }}low{{ end }}"
+        #expect(try expand(source, value: 0.9) == "high")
+        #expect(try expand(source, value: 0.2) == "medium")
+        #expect(try expand(source, value: 0.01) == "low")
+        #expect(try expand("{{ if eq $labels.code \"503\" }}unavailable{{ end }}") == "unavailable")
+        #expect(try expand("{{ if and $labels.service (not $labels.missing) }}yes{{ end }}") == "yes")
+        #expect(try expand("{{ if $labels.missing }}set{{ else }}unset{{ end }}") == "unset")
+    }
+
+    @Test("errors: bad syntax fails to parse, bad calls fail to execute, both with Go-like text")
+    func errors() throws {
+        #expect(throws: TemplateError.self) { try Template("{{ if $value }}never closed", name: "t") }
+        #expect(throws: TemplateError.self) { try Template("{{ $value ", name: "t") }
+        #expect(throws: TemplateError.self) { try Template("{{ range $labels }}{{ end }}", name: "t") }
+        let failure = #expect(throws: TemplateError.self) { try expand("{{ humanize $labels.service }}") }
+        #expect(failure?.description.contains("strconv.ParseFloat: parsing \"reviews\": invalid syntax") == true)
+        #expect(throws: TemplateError.self) { try expand("{{ nosuchfunction 1 }}") }
+        #expect(throws: TemplateError.self) { try expand("{{ query \"up\" }}") }
+    }
+
+    @Test("Go's %v for floats", arguments: [
+        (0.1, "0.1"), (1.5, "1.5"), (100, "100"), (123456, "123456"), (1e6, "1e+06"), (1234567, "1.234567e+06"),
+        (0.0001, "0.0001"), (0.00001, "1e-05"), (2.5e-7, "2.5e-07"), (-3, "-3"), (1e21, "1e+21"), (0, "0"),
+        (Double.nan, "NaN"), (Double.infinity, "+Inf"), (-Double.infinity, "-Inf"), (0.30000000000000004, "0.30000000000000004"),
+    ])
+    func goFloat(value: Double, expected: String) {
+        #expect(GoFormat.float(value) == expected)
+    }
+}
