@@ -1,0 +1,184 @@
+import Foundation
+import Yams
+
+/// Reads Prometheus rule files (`groups: [{name, interval, limit, rules: [...]}]`) with the
+/// checks Prometheus's `rulefmt` makes, reporting every problem with file, line and field.
+public struct RuleFileParser {
+    private let file: String
+    private var problems: [RuleFileError.Problem] = []
+    private var warnings: [String] = []
+
+    private static let groupFields: Set<String> = ["name", "interval", "limit", "rules", "query_offset"]
+    private static let ruleFields: Set<String> = ["alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"]
+
+    /// Parses one file's text; `file` names it in messages.
+    public static func parse(_ yaml: String, file: String) throws(RuleFileError) -> LoadedRules {
+        var parser = RuleFileParser(file: file)
+        let groups = parser.parseDocument(yaml)
+        guard parser.problems.isEmpty else { throw RuleFileError(problems: parser.problems) }
+        return LoadedRules(groups: groups, warnings: parser.warnings)
+    }
+
+    private init(file: String) { self.file = file }
+
+    private mutating func problem(_ node: Node?, _ location: String, _ message: String) {
+        problems.append(.init(file: file, line: node?.mark?.line, column: node?.mark?.column, location: location, message: message))
+    }
+
+    private mutating func parseDocument(_ yaml: String) -> [RuleGroup] {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            problems.append(Self.yamlProblem(error, file: file))
+            return []
+        } catch {
+            problems.append(.init(file: file, location: "", message: "\(error)"))
+            return []
+        }
+        guard let root else { return [] }  // an empty file holds no groups, as in Prometheus
+        guard case .mapping(let mapping) = root else {
+            problem(root, "", "a rule file must be a mapping with a \"groups\" list")
+            return []
+        }
+        var groups: [RuleGroup] = []
+        var seen: Set<String> = []
+        for (key, value) in mapping {
+            guard key.string == "groups" else {
+                problem(key, "", "unknown field \"\(key.string ?? "?")\" (a rule file has only \"groups\")")
+                continue
+            }
+            guard case .sequence(let sequence) = value else {
+                problem(value, "", "\"groups\" must be a list")
+                continue
+            }
+            for (index, node) in sequence.enumerated() {
+                guard let group = parseGroup(node, index: index + 1) else { continue }
+                if !seen.insert(group.name).inserted {
+                    problem(node, "group \"\(group.name)\"", "groupname: \"\(group.name)\" is repeated in the same file")
+                }
+                groups.append(group)
+            }
+        }
+        return groups
+    }
+
+    private mutating func parseGroup(_ node: Node, index: Int) -> RuleGroup? {
+        guard case .mapping(let mapping) = node else {
+            problem(node, "group \(index)", "a group must be a mapping")
+            return nil
+        }
+        let name = mapping["name"]?.string ?? ""
+        let location = name.isEmpty ? "group \(index)" : "group \"\(name)\""
+        if name.isEmpty { problem(node, location, "field \"name\" must be set") }
+        for key in mapping.keys where !Self.groupFields.contains(key.string ?? "") {
+            problem(key, location, "unknown field \"\(key.string ?? "?")\" (a group has name, interval, limit, rules)")
+        }
+        var interval: Duration?
+        if let node = mapping["interval"] {
+            interval = duration(node, location + ", field \"interval\"")
+            if interval == .zero { problem(node, location + ", field \"interval\"", "must be positive") }
+        }
+        var limit = 0
+        if let node = mapping["limit"] {
+            if let text = node.string, let value = Int(text), value >= 0 { limit = value } else {
+                problem(node, location + ", field \"limit\"", "must be a whole number ≥ 0, got \(node.string ?? "a non-scalar")")
+            }
+        }
+        var rules: [AlertRule] = []
+        if let rulesNode = mapping["rules"] {
+            if case .sequence(let sequence) = rulesNode {
+                for (ruleIndex, ruleNode) in sequence.enumerated() {
+                    if let rule = parseRule(ruleNode, group: location, index: ruleIndex + 1) { rules.append(rule) }
+                }
+            } else {
+                problem(rulesNode, location + ", field \"rules\"", "must be a list")
+            }
+        }
+        return RuleGroup(name: name, interval: interval, limit: limit, rules: rules, file: file)
+    }
+
+    private mutating func parseRule(_ node: Node, group: String, index: Int) -> AlertRule? {
+        guard case .mapping(let mapping) = node else {
+            problem(node, "\(group), rule \(index)", "a rule must be a mapping")
+            return nil
+        }
+        let alert = mapping["alert"]?.string
+        let record = mapping["record"]?.string
+        let location = "\(group), rule \(index)" + ((alert ?? record).map { ", \"\($0)\"" } ?? "")
+        for key in mapping.keys where !Self.ruleFields.contains(key.string ?? "") {
+            problem(key, location, "unknown field \"\(key.string ?? "?")\"")
+        }
+        if alert != nil && record != nil {
+            problem(node, location, "only one of \"record\" and \"alert\" must be set")
+            return nil
+        }
+        if let record {
+            warnings.append("\(file): \(location): recording rule \"\(record)\" skipped: meshwatchd evaluates alerting rules only")
+            return nil
+        }
+        guard let alert, !alert.isEmpty else {
+            problem(node, location, "one of \"record\" or \"alert\" must be set")
+            return nil
+        }
+        let expression = mapping["expr"]?.string?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if expression.isEmpty { problem(mapping["expr"] ?? node, location + ", field \"expr\"", "field \"expr\" must be set in rule") }
+        let hold = mapping["for"].flatMap { duration($0, location + ", field \"for\"") } ?? .zero
+        let keepFiring = mapping["keep_firing_for"].flatMap { duration($0, location + ", field \"keep_firing_for\"") } ?? .zero
+        let labels = stringMap(mapping["labels"], location + ", field \"labels\"", kind: "label")
+        let annotations = stringMap(mapping["annotations"], location + ", field \"annotations\"", kind: "annotation")
+        let rule = AlertRule(name: alert, expression: expression, holdDuration: hold, keepFiringFor: keepFiring,
+                             labels: labels, annotations: annotations)
+        for (name, template) in rule.labelTemplates + rule.annotationTemplates {
+            if case .failure(let error) = template {
+                let node = mapping["labels"]?.mapping?[name] ?? mapping["annotations"]?.mapping?[name]
+                problem(node, location + ", template \"\(name)\"", "\(error)")
+            }
+        }
+        return expression.isEmpty ? nil : rule
+    }
+
+    private mutating func duration(_ node: Node, _ location: String) -> Duration? {
+        guard let text = node.string, let value = PrometheusDuration.parse(text) else {
+            problem(node, location, "not a valid duration string: \"\(node.string ?? "")\" (use e.g. 30s, 5m, 1h30m)")
+            return nil
+        }
+        return value
+    }
+
+    private mutating func stringMap(_ node: Node?, _ location: String, kind: String) -> [(name: String, template: String)] {
+        guard let node else { return [] }
+        guard case .mapping(let mapping) = node else {
+            problem(node, location, "must be a mapping of names to strings")
+            return []
+        }
+        var result: [(name: String, template: String)] = []
+        for (key, value) in mapping {
+            let name = key.string ?? ""
+            if kind == "label" ? !Self.isValidLabelName(name) : name.isEmpty {
+                problem(key, location, "invalid \(kind) name: \"\(name)\"")
+            }
+            if kind == "label" && name == "__name__" { problem(key, location, "invalid label name: __name__ is reserved") }
+            guard let text = value.string else {
+                problem(value, location, "\(kind) \"\(name)\" must be a string")
+                continue
+            }
+            result.append((name, text))
+        }
+        return result
+    }
+
+    static func isValidLabelName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+    }
+
+    private static func yamlProblem(_ error: YamlError, file: String) -> RuleFileError.Problem {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return .init(file: file, line: mark.line, column: mark.column, location: "", message: "YAML: \(problem)")
+        default:
+            return .init(file: file, location: "", message: "YAML: \(error)")
+        }
+    }
+}
