@@ -1,0 +1,96 @@
+@testable import AlertEngine
+import Foundation
+import Testing
+
+@Suite("Rule files: Prometheus format and its mistakes")
+struct RuleFileParserTests {
+    @Test("a well-formed file loads with durations, limit, labels and annotations; recording rules are skipped with a warning")
+    func wellFormed() throws {
+        let yaml = """
+            groups:
+              - name: mesh
+                interval: 30s
+                limit: 10
+                rules:
+                  - record: job:up:sum
+                    expr: sum by (job) (up)
+                  - alert: IstiodDown
+                    expr: up{job="istiod"} == 0
+                    for: 1m30s
+                    keep_firing_for: 5m
+                    labels:
+                      severity: critical
+                    annotations:
+                      summary: "istiod {{ $labels.instance }} is down"
+            """
+        let loaded = try RuleFileParser.parse(yaml, file: "mesh.yml")
+        #expect(loaded.groups.count == 1)
+        let group = loaded.groups[0]
+        #expect(group.name == "mesh" && group.interval == .seconds(30) && group.limit == 10)
+        #expect(group.rules.map(\.name) == ["IstiodDown"])
+        #expect(group.rules[0].holdDuration == .seconds(90))
+        #expect(group.rules[0].keepFiringFor == .seconds(300))
+        #expect(group.rules[0].labels.map(\.name) == ["severity"])
+        #expect(loaded.warnings.count == 1)
+        #expect(loaded.warnings[0].contains("recording rule \"job:up:sum\" skipped"))
+    }
+
+    @Test("each kind of mistake names the file, the line and the field", arguments: [
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        fro: 5m\n", 6, "unknown field \"fro\""),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        for: 5 minutes\n", 6,
+         "field \"for\": not a valid duration string: \"5 minutes\""),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        labels:\n          bad-name: x\n", 7,
+         "invalid label name: \"bad-name\""),
+        ("groups:\n  - name: g\n    rules: []\n  - name: g\n    rules: []\n", 4, "groupname: \"g\" is repeated in the same file"),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        for: 1m\n", 4, "field \"expr\" must be set in rule"),
+        ("groups:\n  - name: g\n    interval: often\n    rules: []\n", 3, "field \"interval\": not a valid duration string"),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations:\n          s: \"{{ if }}\"\n", 7,
+         "template \"s\""),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        record: b\n        expr: up\n", 4, "only one of \"record\" and \"alert\""),
+        ("groups:\n  - name: [unclosed\n", 3, "YAML:"),
+        ("groups:\n  - rules: []\n", 2, "field \"name\" must be set"),
+    ])
+    func mistakes(yaml: String, line: Int, message: String) {
+        let error = #expect(throws: RuleFileError.self) { try RuleFileParser.parse(yaml, file: "bad.yml") }
+        let problem = error?.problems.first
+        #expect(problem?.file == "bad.yml")
+        #expect(problem?.line == line, "\(error?.description ?? "")")
+        #expect(error?.description.contains(message) == true, "\(error?.description ?? "")")
+    }
+
+    @Test("all problems of a file are reported, not just the first")
+    func allProblems() {
+        let yaml = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        fro: 1m\n      - alert: B\n        expr: up\n        for: soon\n"
+        let error = #expect(throws: RuleFileError.self) { try RuleFileParser.parse(yaml, file: "bad.yml") }
+        #expect(error?.problems.count == 2)
+        #expect(error?.description.contains("rule 2, \"B\"") == true)
+    }
+
+    @Test("durations as Prometheus reads them", arguments: [
+        ("0", 0.0), ("30s", 30), ("5m", 300), ("1h30m", 5400), ("500ms", 0.5), ("2w", 1_209_600), ("1y", 31_536_000),
+    ])
+    func durations(text: String, seconds: Double) {
+        #expect(PrometheusDuration.parse(text)?.seconds == seconds)
+    }
+
+    @Test("invalid durations", arguments: ["", "5", "m", "5 m", "1m1h", "-1m", "1.5h", "5mm"])
+    func invalidDurations(text: String) {
+        #expect(PrometheusDuration.parse(text) == nil)
+    }
+
+    @Test("directories and globs load like rule_files; a pattern matching nothing is an error")
+    func paths() throws {
+        let directory = NSTemporaryDirectory() + "meshwatchd-rules-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for name in ["a.yml", "b.yaml", "notes.txt"] {
+            try "groups:\n  - name: \(name)\n    rules:\n      - alert: X\n        expr: up\n"
+                .write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)
+        }
+        #expect(try RuleFileLoader.load(paths: [directory]).groups.map(\.name) == ["a.yml", "b.yaml"])
+        #expect(try RuleFileLoader.load(paths: [directory + "/*.yml"]).groups.map(\.name) == ["a.yml"])
+        let error = #expect(throws: RuleFileError.self) { try RuleFileLoader.load(paths: [directory + "/*.json"]) }
+        #expect(error?.description.contains("matches no file") == true)
+        #expect(throws: RuleFileError.self) { try RuleFileLoader.load(paths: [directory + "/missing.yml"]) }
+    }
+}
