@@ -98,7 +98,8 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshWatchdTests",
-            dependencies: ["MeshWatchd", "MetricModel", "AlertEngine", "PromClient", "MeshHTTP", "MeshFixtures"]
+            dependencies: ["MeshWatchd", "MetricModel", "AlertEngine", "PromClient", "MeshHTTP", "MeshFixtures",
+                           .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(
             name: "PromClientTests",

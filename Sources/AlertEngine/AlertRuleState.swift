@@ -31,7 +31,8 @@ public struct AlertRuleState: Sendable {
     }
 
     /// Applies one query result at `time`, following Prometheus's `AlertingRule.Eval`:
-    /// build candidate instances (rule labels over series labels, minus `__name__`), merge
+    /// build candidate instances (rule labels over series labels, minus `__name__`, plus
+    /// `alertname`), merge
     /// them into the active map by fingerprint, then walk the map for `for`,
     /// `keep_firing_for`, pending drops and resolved retention. A failed query, two series
     /// with the same label set, or more instances than `limit` set the rule's health to
@@ -153,6 +154,7 @@ public struct AlertRuleState: Sendable {
             // As Prometheus's label builder: setting an empty value removes the label.
             labels[name] = value.isEmpty ? nil : value
         }
+        labels["alertname"] = rule.name
         var annotations: [Label] = []
         annotations.reserveCapacity(rule.annotationTemplates.count)
         for (name, template) in rule.annotationTemplates {

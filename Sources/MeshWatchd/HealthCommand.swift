@@ -43,6 +43,7 @@ struct HealthCommand: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "meshwatchd.health")
+        guard prometheus.url != nil else { throw ValidationError("--prometheus-url is required") }
         let client = try prometheus.makeClient(logger: logger)
         let time = at.flatMap(parseTime) ?? Date()
         let check = MeshHealthCheck(window: window, timeout: prometheus.timeout)

@@ -6,8 +6,9 @@ import PromClient
 
 /// How to reach Prometheus: shared by every command that queries it.
 struct PrometheusOptions: ParsableArguments {
-    @Option(name: .customLong("prometheus-url"), help: "Prometheus base URL, with any path prefix (http://host:9090/prometheus).")
-    var url: String
+    @Option(name: [.customLong("prometheus-url"), .customLong("prometheus")],
+            help: "Prometheus base URL, with any path prefix (http://host:9090/prometheus).")
+    var url: String?
 
     @Option(name: .customLong("header"), help: ArgumentHelp("Extra request header, e.g. 'X-Scope-OrgID: team-a' (repeatable).",
                                                             valueName: "name: value"))
@@ -43,21 +44,29 @@ struct PrometheusOptions: ParsableArguments {
 
     var timeout: Duration { .milliseconds(Int64(queryTimeout * 1000)) }
 
-    func makeClient(logger: Logger) throws -> PrometheusClient {
-        let parsedHeaders = headers.map { header -> (name: String, value: String) in
+    /// A client for `url`, or for the configuration's Prometheus where the flags are silent.
+    func makeClient(logger: Logger, configuration: Configuration.Prometheus? = nil) throws -> PrometheusClient {
+        guard let url = url ?? configuration?.url else {
+            throw ValidationError("no Prometheus: give --prometheus URL or a --config with prometheus.url")
+        }
+        var parsedHeaders = (configuration?.headers ?? [:]).sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
+        parsedHeaders += headers.map { header -> (name: String, value: String) in
             let parts = header.split(separator: ":", maxSplits: 1)
             return (String(parts[0]).trimmingCharacters(in: .whitespaces),
                     parts.count > 1 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : "")
         }
-        let configuration = HTTPClientConfiguration(
+        let tokenFile = bearerTokenFile ?? configuration?.bearerTokenFile
+        let httpConfiguration = HTTPClientConfiguration(
             timeout: timeout + .seconds(5),
-            tls: .init(caFile: caFile, certificateFile: certFile, keyFile: keyFile, insecureSkipVerify: insecureSkipVerify),
-            authentication: bearerTokenFile.map { .bearerTokenFile($0) } ?? .none,
+            tls: .init(caFile: caFile ?? configuration?.caFile, certificateFile: certFile ?? configuration?.certFile,
+                       keyFile: keyFile ?? configuration?.keyFile,
+                       insecureSkipVerify: insecureSkipVerify || (configuration?.insecureSkipVerify ?? false)),
+            authentication: tokenFile.map { .bearerTokenFile($0) } ?? .none,
             proxy: .fromEnvironment(ProcessInfo.processInfo.environment)
         )
         do {
             return try PrometheusClient(baseURL: url, headers: parsedHeaders,
-                                        http: HTTPClient(configuration: configuration, logger: logger))
+                                        http: HTTPClient(configuration: httpConfiguration, logger: logger))
         } catch {
             throw ValidationError("--prometheus-url: \(error.message)")
         }

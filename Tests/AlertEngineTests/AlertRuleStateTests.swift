@@ -19,7 +19,7 @@ struct AlertRuleStateTests {
         #expect(transitions[1].instance.activeAt == minute(0))
         #expect(transitions[1].instance.firedAt == minute(2))
         #expect(transitions[2].instance.resolvedAt == minute(3))
-        #expect(transitions[0].instance.labels == Labels(["job": "istiod", "instance": "a", "severity": "critical"]))
+        #expect(transitions[0].instance.labels == Labels(["alertname": "IstiodDown", "job": "istiod", "instance": "a", "severity": "critical"]))
         #expect(engine.only.active.isEmpty)  // 15.5 min after the resolve
         #expect(engine.only.health == .ok)
     }
@@ -123,7 +123,8 @@ struct AlertRuleStateTests {
             (0, .success([series(["service": "reviews", "owner": "books"], 0.1234)])),
         ])
         let instance = engine.onlyInstance
-        #expect(instance?.labels == Labels(["service": "reviews", "owner": "books", "severity": "critical", "team": "books"]))
+        #expect(instance?.labels == Labels(["alertname": "HighErrorRate", "service": "reviews", "owner": "books", "severity": "critical",
+                                            "team": "books"]))
         #expect(instance?.annotations["summary"] == "reviews at 12.34% of prod-eu")
         #expect(instance?.annotations["broken"]?.hasPrefix("<error expanding template: ") == true)
         #expect(instance?.annotations["broken"]?.contains("strconv.ParseFloat: parsing \"reviews\"") == true)

@@ -1,12 +1,12 @@
 import Foundation
 
 /// Go's number formatting, which alert text must match to the character.
-enum GoFormat {
+public enum GoFormat {
     /// `fmt`'s `%v` for a float64, which is `strconv.FormatFloat(v, 'g', -1, 64)`: the
     /// shortest digits that round-trip, in `%e` form when the decimal exponent is below -4
     /// or at least 6 (strconv's rule for the shortest precision): `0.05`, `123456`,
     /// `1.234567e+06`, `1e-05`.
-    static func float(_ value: Double) -> String {
+    public static func float(_ value: Double) -> String {
         let exponentThreshold = 6
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }

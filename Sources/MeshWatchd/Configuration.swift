@@ -1,0 +1,86 @@
+import AlertEngine
+import Foundation
+
+/// The configuration file, as far as the one-shot commands use it. Keys are snake_case;
+/// every key is optional and has a safe default.
+struct Configuration: Decodable, Sendable {
+    struct Prometheus: Decodable, Sendable {
+        var url: String?
+        var headers: [String: String]?
+        var bearerTokenFile: String?
+        var caFile: String?
+        var certFile: String?
+        var keyFile: String?
+        var insecureSkipVerify: Bool?
+        var queryTimeout: String?
+    }
+
+    struct Pack: Decodable, Sendable {
+        var enabled: Bool?
+        var parameters: [String: String]?
+    }
+
+    var prometheus: Prometheus?
+    var evaluationInterval: String?
+    var externalLabels: [String: String]?
+    var externalUrl: String?
+    var ruleFiles: [String]?
+    var packs: [String: Pack]?
+
+    /// Reads and decodes a file; errors name the file and the key path.
+    static func load(path: String) throws -> Configuration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(file: path, keyPath: "", message: "cannot be read")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            var configuration = try decoder.decode(Configuration.self, from: data)
+            // Rule file paths are relative to the configuration file, as in Prometheus.
+            let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            configuration.ruleFiles = configuration.ruleFiles?.map { $0.hasPrefix("/") ? $0 : base + "/" + $0 }
+            return configuration
+        } catch let error as DecodingError {
+            throw ConfigurationError(decoding: error, file: path)
+        }
+    }
+}
+
+struct ConfigurationError: Error, CustomStringConvertible {
+    var file: String
+    var keyPath: String
+    var message: String
+
+    init(file: String, keyPath: String, message: String) {
+        self.file = file
+        self.keyPath = keyPath
+        self.message = message
+    }
+
+    init(decoding error: DecodingError, file: String) {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.map { key in key.intValue.map { "[\($0)]" } ?? ".\(Self.snakeCase(key.stringValue))" }
+                .joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            self.init(file: file, keyPath: path(context.codingPath), message: "expected \(type)")
+        case .valueNotFound(let type, let context):
+            self.init(file: file, keyPath: path(context.codingPath), message: "expected \(type), found null")
+        case .keyNotFound(let key, let context):
+            self.init(file: file, keyPath: path(context.codingPath + [key]), message: "missing")
+        case .dataCorrupted(let context):
+            self.init(file: file, keyPath: path(context.codingPath), message: "not valid JSON: \(context.debugDescription)")
+        @unknown default:
+            self.init(file: file, keyPath: "", message: "\(error)")
+        }
+    }
+
+    var description: String { keyPath.isEmpty ? "\(file): \(message)" : "\(file): \(keyPath): \(message)" }
+
+    static func snakeCase(_ key: String) -> String {
+        key.reduce(into: "") { out, character in
+            if character.isUppercase { out += "_" + character.lowercased() } else { out.append(character) }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import AlertEngine
+import Foundation
+import MetricModel
+
+/// How `eval` and `replay` print instances and transitions.
+enum InstanceRendering {
+    static func table(_ engine: RuleEngine, at time: Date) -> String {
+        var rows = [["ALERT", "STATE", "VALUE", "ACTIVE SINCE", "LABELS"]]
+        for (_, rule, instance) in engine.instances {
+            rows.append([rule.name, instance.state.rawValue, GoFormat.float(instance.value), timestamp(instance.activeAt),
+                         seriesLabels(instance.labels, rule: rule)])
+        }
+        var lines = ["Evaluated \(engine.groups.reduce(0) { $0 + $1.rules.count }) rules at \(timestamp(time)):", ""]
+        lines += rows.count == 1 ? ["  no alert instances"] : aligned(rows)
+        let failures = engine.groups.flatMap { group in group.rules.filter { $0.health == .err } }
+        if !failures.isEmpty {
+            lines.append("")
+            for rule in failures { lines.append("  rule \(rule.rule.name) failed: \(rule.lastError ?? "unknown error")") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func json(_ engine: RuleEngine, at time: Date) throws -> String {
+        var instances: [[String: Any]] = []
+        for (group, rule, instance) in engine.instances {
+            instances.append(transitionObject(group: group, rule: rule.name, instance: instance, kind: nil, at: time))
+        }
+        let rules = engine.groups.flatMap { group in
+            group.rules.map { state -> [String: Any] in
+                var object: [String: Any] = ["group": group.group.name, "name": state.rule.name, "health": state.health.rawValue]
+                if let error = state.lastError { object["lastError"] = error }
+                return object
+            }
+        }
+        let document: [String: Any] = ["time": timestamp(time), "instances": instances, "rules": rules]
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// One transition or instance as a JSON object (one line of `replay --format jsonl`).
+    static func transitionObject(group: String, rule: String, instance: AlertInstance, kind: AlertTransition.Kind?,
+                                 at time: Date) -> [String: Any] {
+        var object: [String: Any] = [
+            "time": timestamp(time), "group": group, "alert": rule, "state": instance.state.rawValue,
+            "value": GoFormat.float(instance.value), "activeAt": timestamp(instance.activeAt),
+            "labels": Dictionary(uniqueKeysWithValues: instance.labels.map { ($0.name, $0.value) }),
+            "annotations": Dictionary(uniqueKeysWithValues: instance.annotations.map { ($0.name, $0.value) }),
+        ]
+        if let kind { object["transition"] = kind.rawValue }
+        if let firedAt = instance.firedAt { object["firedAt"] = timestamp(firedAt) }
+        if let resolvedAt = instance.resolvedAt { object["resolvedAt"] = timestamp(resolvedAt) }
+        return object
+    }
+
+    /// The instance's labels without the ones every instance of the rule shares.
+    static func seriesLabels(_ labels: Labels, rule: AlertRule) -> String {
+        let ruleLabels = Set(rule.labels.map(\.name) + ["alertname"])
+        return "{" + labels.filter { !ruleLabels.contains($0.name) }.map { "\($0.name)=\"\($0.value)\"" }.joined(separator: ", ") + "}"
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = date.timeIntervalSince1970.truncatingRemainder(dividingBy: 1) == 0
+            ? [.withInternetDateTime] : [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    static func aligned(_ rows: [[String]]) -> [String] {
+        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            "  " + row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import AlertEngine
+import Foundation
+import MetricModel
+import PromClient
+
+/// The engine's datasource on a real Prometheus: instant queries at the evaluation time,
+/// each bounded by the query timeout.
+struct PrometheusDatasource: InstantQuerying {
+    let client: PrometheusClient
+    let timeout: Duration
+
+    func instantQuery(_ expression: String, at time: Date) async throws -> [Sample] {
+        let response = try await client.query(expression, at: time, timeout: timeout)
+        switch response.result {
+        case .vector(let samples):
+            return samples
+        case .scalar(let point):
+            // As Prometheus's rule manager: a scalar is one sample without labels.
+            return [Sample(labels: .empty, point: point)]
+        case .matrix, .string:
+            throw PrometheusError(kind: .badData, message: "rule result is a \(response.result.resultType), not a vector or scalar",
+                                  endpoint: client.baseURL, query: expression)
+        }
+    }
+}

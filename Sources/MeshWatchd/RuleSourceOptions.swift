@@ -1,0 +1,78 @@
+import AlertEngine
+import ArgumentParser
+import Foundation
+import Logging
+
+/// Where the rules come from: a configuration file, or rule files and packs named on the
+/// command line (which then replace the configuration's).
+struct RuleSourceOptions: ParsableArguments {
+    @Option(help: "Configuration file (JSON; see config.example.json).")
+    var config: String?
+
+    @Option(name: .customLong("rules"), help: ArgumentHelp("Rule file, directory or glob, as Prometheus's rule_files (repeatable).",
+                                                           valueName: "path"))
+    var ruleFiles: [String] = []
+
+    @Option(name: .customLong("pack"), help: ArgumentHelp("Built-in rule pack to load: istio (repeatable).", valueName: "name"))
+    var packs: [String] = []
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Pack parameter, e.g. error_rate.threshold=0.02 (repeatable).",
+                                                         valueName: "key=value"))
+    var parameters: [String] = []
+
+    func validate() throws {
+        for pack in packs where pack != "istio" { throw ValidationError("--pack: unknown pack \"\(pack)\" (known: istio)") }
+        for parameter in parameters where !parameter.contains("=") {
+            throw ValidationError("--set must look like key=value, got \"\(parameter)\"")
+        }
+    }
+
+    /// What the engine needs, resolved from the flags over the configuration.
+    struct Resolved {
+        var configuration: Configuration
+        var groups: [RuleGroup]
+        var warnings: [String]
+        var context: EvaluationContext
+        var interval: Duration
+    }
+
+    func resolve() throws -> Resolved {
+        let configuration = try config.map(Configuration.load(path:)) ?? Configuration()
+        let useFlags = !ruleFiles.isEmpty || !packs.isEmpty
+        let files = useFlags ? ruleFiles : (configuration.ruleFiles ?? [])
+        var packParameters: [String: [String: String]] = [:]
+        if !useFlags {
+            for (name, pack) in configuration.packs ?? [:] where pack.enabled ?? true {
+                packParameters[name] = pack.parameters ?? [:]
+            }
+        } else {
+            for pack in packs { packParameters[pack] = [:] }
+        }
+        for parameter in parameters {
+            let parts = parameter.split(separator: "=", maxSplits: 1).map(String.init)
+            for name in packParameters.keys { packParameters[name]?[parts[0]] = parts.count > 1 ? parts[1] : "" }
+        }
+        var groups: [RuleGroup] = []
+        var warnings: [String] = []
+        if !files.isEmpty {
+            let loaded = try RuleFileLoader.load(paths: files)
+            groups += loaded.groups
+            warnings += loaded.warnings
+        }
+        for (name, values) in packParameters.sorted(by: { $0.key < $1.key }) {
+            guard name == "istio" else { throw ValidationError("packs.\(name): unknown pack (known: istio)") }
+            var parameters = IstioPack.Parameters()
+            for (key, value) in values.sorted(by: { $0.key < $1.key }) {
+                do { try parameters.set(key, to: value) } catch { throw ValidationError("pack istio: \(error)") }
+            }
+            groups.append(IstioPack(parameters: parameters).group)
+        }
+        guard !groups.isEmpty else {
+            throw ValidationError("no rules: give --rules PATH, --pack istio, or a --config with rule_files or packs")
+        }
+        let interval = configuration.evaluationInterval.flatMap(PrometheusDuration.parse) ?? .seconds(30)
+        let context = EvaluationContext(externalLabels: configuration.externalLabels ?? [:],
+                                        externalURL: configuration.externalUrl ?? "")
+        return Resolved(configuration: configuration, groups: groups, warnings: warnings, context: context, interval: interval)
+    }
+}
