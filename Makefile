@@ -24,7 +24,8 @@ test: deps
 
 bench: deps
 	$(SWIFT) build -c release --product MeshBench
-	.build/release/MeshBench
+	.build/release/MeshBench decode
+	.build/release/MeshBench engine
 
 clean:
 	rm -rf .build

@@ -35,12 +35,16 @@ let package = Package(
         // Pure values, no I/O.
         .target(name: "MetricModel"),
 
+        // snprintf for one double: Go's %g/%f/%e match C's for finite values.
+        .target(name: "CFormat"),
+
         // Rule files, the built-in packs, evaluation, the alert state machine, templating,
         // snapshot and restore. Pure logic: it asks an `InstantQuerying` for samples.
         .target(
             name: "AlertEngine",
             dependencies: [
                 "MetricModel",
+                "CFormat",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -51,71 +51,78 @@ public struct AlertRuleState: Sendable {
             samples = value
         }
 
-        var candidates: [UInt64: AlertInstance] = [:]
+        // Candidates: the expanded rule labels and annotations of every series, keyed by the
+        // fingerprint of the merged label set, hashed without building it (the set itself is
+        // only built for new instances). Duplicates fail the rule before anything changes.
+        var candidates: [Candidate] = []
         candidates.reserveCapacity(samples.count)
+        var seen = Set<UInt64>(minimumCapacity: samples.count)
         for sample in samples {
-            let candidate = instance(for: sample, at: time, context: context, errors: &outcome.templateErrors)
-            guard candidates.updateValue(candidate, forKey: candidate.fingerprint) == nil else {
+            let candidate = candidate(for: sample, context: context, errors: &outcome.templateErrors)
+            guard seen.insert(candidate.fingerprint).inserted else {
                 health = .err
                 lastError = "vector contains metrics with the same labelset after applying alert labels"
                 return outcome
             }
+            candidates.append(candidate)
         }
 
-        var previousStates: [UInt64: AlertState] = [:]
-        previousStates.reserveCapacity(active.count)
-        for (fingerprint, alert) in active { previousStates[fingerprint] = alert.state }
-
-        for (fingerprint, candidate) in candidates {
-            if var existing = active[fingerprint], existing.state != .inactive {
-                existing.value = candidate.value
-                existing.annotations = candidate.annotations
-                active[fingerprint] = existing
+        // Merge: an instance already pending or firing takes the new value and annotations;
+        // a new one (or one that had resolved) starts pending now.
+        for candidate in candidates {
+            if let index = active.index(forKey: candidate.fingerprint), active.values[index].state != .inactive {
+                active.values[index].value = candidate.sample.value
+                active.values[index].annotations = candidate.annotations
             } else {
-                active[fingerprint] = candidate
+                let instance = AlertInstance(labels: Self.merge(candidate.sample.labels, candidate.overrides),
+                                             annotations: candidate.annotations, state: .pending,
+                                             value: candidate.sample.value, activeAt: time)
+                active[candidate.fingerprint] = instance
+                record(.pending, instance, time, &outcome)
             }
         }
 
+        // Walk: for, keep_firing_for, dropping vanished pending instances, resolving and
+        // retaining resolved ones. Values change in place; removals wait until after.
         var activeOrPending = 0
+        var removals: [UInt64] = []
         let holdSeconds = rule.holdDuration.seconds
         let keepFiringSeconds = rule.keepFiringFor.seconds
-        for fingerprint in Array(active.keys) {
-            guard var alert = active[fingerprint] else { continue }
-            if candidates[fingerprint] == nil {
+        var index = active.startIndex
+        while index != active.endIndex {
+            defer { active.formIndex(after: &index) }
+            let fingerprint = active.keys[index]
+            if !seen.contains(fingerprint) {
                 var keepFiring = false
-                if alert.state == .firing && keepFiringSeconds > 0 {
-                    let since = alert.keepFiringSince ?? time
-                    alert.keepFiringSince = since
+                if active.values[index].state == .firing && keepFiringSeconds > 0 {
+                    let since = active.values[index].keepFiringSince ?? time
+                    active.values[index].keepFiringSince = since
                     keepFiring = time.timeIntervalSince(since) < keepFiringSeconds
                 }
-                if alert.state == .pending
-                    || (alert.resolvedAt.map { time.timeIntervalSince($0) > Self.resolvedRetention } ?? false) {
-                    active[fingerprint] = nil
-                    if alert.state == .pending { record(.inactive, alert, time, &outcome) }
+                let state = active.values[index].state
+                if state == .pending
+                    || (active.values[index].resolvedAt.map { time.timeIntervalSince($0) > Self.resolvedRetention } ?? false) {
+                    removals.append(fingerprint)
+                    if state == .pending { record(.inactive, active.values[index], time, &outcome) }
                     continue
                 }
-                if alert.state != .inactive && !keepFiring {
-                    alert.state = .inactive
-                    alert.resolvedAt = time
-                    record(.resolved, alert, time, &outcome)
+                if state != .inactive && !keepFiring {
+                    active.values[index].state = .inactive
+                    active.values[index].resolvedAt = time
+                    record(.resolved, active.values[index], time, &outcome)
                 }
-                active[fingerprint] = alert
                 if !keepFiring { continue }
             } else {
-                alert.keepFiringSince = nil
+                active.values[index].keepFiringSince = nil
             }
             activeOrPending += 1
-            let before = previousStates[fingerprint] ?? .inactive
-            if alert.state == .pending && before == .inactive && alert.activeAt == time {
-                record(.pending, alert, time, &outcome)
+            if active.values[index].state == .pending && time.timeIntervalSince(active.values[index].activeAt) >= holdSeconds {
+                active.values[index].state = .firing
+                active.values[index].firedAt = time
+                record(.firing, active.values[index], time, &outcome)
             }
-            if alert.state == .pending && time.timeIntervalSince(alert.activeAt) >= holdSeconds {
-                alert.state = .firing
-                alert.firedAt = time
-                record(.firing, alert, time, &outcome)
-            }
-            active[fingerprint] = alert
         }
+        for fingerprint in removals { active[fingerprint] = nil }
 
         if limit > 0 && activeOrPending > limit {
             active = [:]
@@ -139,29 +146,89 @@ public struct AlertRuleState: Sendable {
         outcome.transitions.append(AlertTransition(kind: kind, group: group, rule: rule.name, instance: alert, at: time))
     }
 
-    private func instance(for sample: Sample, at time: Date, context: EvaluationContext,
-                          errors: inout [String]) -> AlertInstance {
-        var seriesLabels: [String: String] = [:]
-        seriesLabels.reserveCapacity(sample.labels.count)
-        for label in sample.labels { seriesLabels[label.name] = label.value }
-        let data = TemplateData(labels: seriesLabels, externalLabels: context.externalLabels,
-                                externalURL: context.externalURL, value: sample.value)
+    /// One returned series with the rule's labels and annotations expanded for it.
+    struct Candidate {
+        var sample: Sample
+        /// The rule's labels and `alertname`, sorted, to set over the series' labels.
+        var overrides: [Label]
+        var annotations: Labels
+        var fingerprint: UInt64
+    }
 
-        var labels = seriesLabels
-        labels["__name__"] = nil
+    private func candidate(for sample: Sample, context: EvaluationContext, errors: inout [String]) -> Candidate {
+        let data = TemplateData(labels: sample.labels, externalLabels: context.externalLabels,
+                                externalURL: context.externalURL, value: sample.value)
+        // The rule's labels (sorted by name at load) and alertname, expanded; an empty value
+        // removes the label, as with Prometheus's label builder.
+        var overrides: [Label] = []
+        overrides.reserveCapacity(rule.labelTemplates.count + 1)
+        var alertnamePlaced = false
         for (name, template) in rule.labelTemplates {
-            let value = Self.expand(template, data, what: "label \(name)", errors: &errors)
-            // As Prometheus's label builder: setting an empty value removes the label.
-            labels[name] = value.isEmpty ? nil : value
+            if !alertnamePlaced && name >= "alertname" {
+                if name != "alertname" { overrides.append(Label(name: "alertname", value: rule.name)) }
+                alertnamePlaced = true
+            }
+            if name == "alertname" { continue }
+            overrides.append(Label(name: name, value: Self.expand(template, data, what: "label \(name)", errors: &errors)))
         }
-        labels["alertname"] = rule.name
+        if !alertnamePlaced { overrides.append(Label(name: "alertname", value: rule.name)) }
+
         var annotations: [Label] = []
         annotations.reserveCapacity(rule.annotationTemplates.count)
         for (name, template) in rule.annotationTemplates {
             annotations.append(Label(name: name, value: Self.expand(template, data, what: "annotation \(name)", errors: &errors)))
         }
-        return AlertInstance(labels: Labels(labels), annotations: Labels(annotations), state: .pending,
-                             value: sample.value, activeAt: time)
+        return Candidate(sample: sample, overrides: overrides, annotations: Labels(sortedUnique: annotations),
+                         fingerprint: Self.mergedFingerprint(sample.labels, overrides))
+    }
+
+    /// The fingerprint `merge(series, overrides)` would have, without building it.
+    static func mergedFingerprint(_ series: Labels, _ overrides: [Label]) -> UInt64 {
+        var hash = Labels.fingerprintSeed
+        func mix(_ label: Label) { hash = Labels.mixFingerprint(hash, label) }
+        var index = 0
+        for label in series where label.name != "__name__" {
+            while index < overrides.count && overrides[index].name < label.name {
+                if !overrides[index].value.isEmpty { mix(overrides[index]) }
+                index += 1
+            }
+            if index < overrides.count && overrides[index].name == label.name {
+                if !overrides[index].value.isEmpty { mix(overrides[index]) }
+                index += 1
+            } else {
+                mix(label)
+            }
+        }
+        while index < overrides.count {
+            if !overrides[index].value.isEmpty { mix(overrides[index]) }
+            index += 1
+        }
+        return hash
+    }
+
+    /// The series' labels without `__name__`, with `overrides` (sorted, unique) set over
+    /// them and empty values removed: one merge of two sorted lists, no sorting.
+    static func merge(_ series: Labels, _ overrides: [Label]) -> Labels {
+        var merged: [Label] = []
+        merged.reserveCapacity(series.count + overrides.count)
+        var index = 0
+        for label in series where label.name != "__name__" {
+            while index < overrides.count && overrides[index].name < label.name {
+                if !overrides[index].value.isEmpty { merged.append(overrides[index]) }
+                index += 1
+            }
+            if index < overrides.count && overrides[index].name == label.name {
+                if !overrides[index].value.isEmpty { merged.append(overrides[index]) }
+                index += 1
+            } else {
+                merged.append(label)
+            }
+        }
+        while index < overrides.count {
+            if !overrides[index].value.isEmpty { merged.append(overrides[index]) }
+            index += 1
+        }
+        return Labels(sortedUnique: merged)
     }
 
     /// Expands a template; a failure becomes Prometheus's error text in the output.

@@ -11,11 +11,11 @@ public protocol InstantQuerying: Sendable {
 /// Labels and URL every template sees (Prometheus's `global.external_labels` and
 /// `--web.external-url`).
 public struct EvaluationContext: Sendable {
-    public var externalLabels: [String: String]
+    public var externalLabels: Labels
     public var externalURL: String
 
     public init(externalLabels: [String: String] = [:], externalURL: String = "") {
-        self.externalLabels = externalLabels
+        self.externalLabels = Labels(externalLabels)
         self.externalURL = externalURL
     }
 }

@@ -62,7 +62,7 @@ public struct RuleEngine: Sendable {
     public var instances: [(group: String, rule: AlertRule, instance: AlertInstance)] {
         groups.flatMap { group in
             group.rules.flatMap { state in
-                state.active.values.sorted { $0.labels.description < $1.labels.description }
+                state.active.values.sorted { Labels.precedes($0.labels, $1.labels) }
                     .map { (group.group.name, state.rule, $0) }
             }
         }

@@ -39,6 +39,21 @@ public struct Labels: Hashable, Sendable, RandomAccessCollection, CustomStringCo
         self.fingerprint = fingerprint
     }
 
+    /// For labels already sorted by name with unique names.
+    package init(sortedUnique labels: [Label]) {
+        self.labels = labels
+        self.fingerprint = Self.fingerprint(of: labels)
+    }
+
+    /// Orders label sets by their labels, name then value, pair by pair.
+    public static func precedes(_ lhs: Labels, _ rhs: Labels) -> Bool {
+        for (left, right) in zip(lhs.labels, rhs.labels) {
+            if left.name != right.name { return left.name < right.name }
+            if left.value != right.value { return left.value < right.value }
+        }
+        return lhs.count < rhs.count
+    }
+
     public init(_ dictionary: [String: String]) {
         self.init(dictionary.map { Label(name: $0.key, value: $0.value) })
     }
@@ -81,14 +96,22 @@ public struct Labels: Hashable, Sendable, RandomAccessCollection, CustomStringCo
         ByteHashing.mix(hash, bytes)
     }
 
-    static func fingerprint(of labels: [Label]) -> UInt64 {
+    /// Mixes one label's name and value into a fingerprint, as `fingerprint(of:)` does.
+    @inline(__always)
+    package static func mixFingerprint(_ hash: UInt64, _ label: Label) -> UInt64 {
+        mixFingerprint(mixFingerprint(hash, label.name), label.value)
+    }
+
+    @inline(__always)
+    package static func mixFingerprint(_ hash: UInt64, _ text: String) -> UInt64 {
+        if let mixed = text.utf8.withContiguousStorageIfAvailable({ mixFingerprint(hash, $0) }) { return mixed }
+        var copy = text
+        return copy.withUTF8 { mixFingerprint(hash, $0) }
+    }
+
+    package static func fingerprint(of labels: [Label]) -> UInt64 {
         var hash = fingerprintSeed
-        for label in labels {
-            var name = label.name
-            var value = label.value
-            name.withUTF8 { hash = mixFingerprint(hash, $0) }
-            value.withUTF8 { hash = mixFingerprint(hash, $0) }
-        }
+        for label in labels { hash = mixFingerprint(hash, label) }
         return hash
     }
 

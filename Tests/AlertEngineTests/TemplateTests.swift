@@ -58,7 +58,7 @@ struct TemplateTests {
         #expect(throws: TemplateError.self) { try Template("{{ range $labels }}{{ end }}", name: "t") }
         let failure = #expect(throws: TemplateError.self) { try expand("{{ humanize $labels.service }}") }
         #expect(failure?.description.contains("strconv.ParseFloat: parsing \"reviews\": invalid syntax") == true)
-        #expect(throws: TemplateError.self) { try expand("{{ nosuchfunction 1 }}") }
+        #expect(throws: TemplateError.self) { try Template("{{ nosuchfunction 1 }}", name: "t") }
         #expect(throws: TemplateError.self) { try expand("{{ query \"up\" }}") }
     }
 

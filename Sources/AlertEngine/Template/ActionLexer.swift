@@ -160,7 +160,12 @@ struct PipelineParser {
                 arguments.append(.pipeline(inner))
             case .identifier("true"): arguments.append(.bool(true))
             case .identifier("false"): arguments.append(.bool(false))
-            case .identifier(let name): arguments.append(.function(name))
+            case .identifier(let name):
+                // As Go's parser: an unknown function fails the template when it is parsed.
+                guard let function = TemplateFunction(rawValue: name) else {
+                    throw TemplateError("template: \(template): function \"\(name)\" not defined")
+                }
+                arguments.append(.function(function))
             case .field(let path): arguments.append(.field(base: .dot, path: path))
             case .variable(let name): arguments.append(.field(base: .variable(name), path: []))
             case .variableField(let name, let path): arguments.append(.field(base: .variable(name), path: path))

@@ -1,3 +1,4 @@
+import CFormat
 import Foundation
 
 /// Go's number formatting, which alert text must match to the character.
@@ -33,29 +34,62 @@ public enum GoFormat {
     /// The shortest round-trip decimal digits of `value` (no leading or trailing zeros) and
     /// the decimal exponent of the first digit, taken from Swift's shortest representation.
     static func decimalDigits(_ value: Double) -> (negative: Bool, digits: String, exponent: Int) {
-        var text = "\(abs(value))"  // e.g. "1234.5", "1e-05", "1.5e+20"
+        // Swift's description is the shortest round-trip form: "1234.5", "1e-05", "1.5e+20".
+        var digits: [UInt8] = []
+        digits.reserveCapacity(20)
+        var pointPosition = -1
         var exponent = 0
-        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            exponent = Int(text[text.index(after: e)...]) ?? 0
-            text = String(text[..<e])
+        var text = abs(value).description
+        text.withUTF8 { bytes in
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: ".") {
+                    pointPosition = digits.count
+                } else if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+                    var sign = 1
+                    var magnitude = 0
+                    index += 1
+                    while index < bytes.count {
+                        let next = bytes[index]
+                        if next == UInt8(ascii: "-") { sign = -1 } else if next >= 0x30 && next <= 0x39 {
+                            magnitude = magnitude * 10 + Int(next - 0x30)
+                        }
+                        index += 1
+                    }
+                    exponent = sign * magnitude
+                    break
+                } else {
+                    digits.append(byte)
+                }
+                index += 1
+            }
         }
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        let whole = String(parts[0])
-        let fraction = parts.count > 1 ? String(parts[1]) : ""
-        var digits = whole + fraction
-        var pointPosition = whole.count
-        while digits.hasPrefix("0") && digits.count > 1 {
-            digits.removeFirst()
-            pointPosition -= 1
-        }
-        while digits.hasSuffix("0") && digits.count > 1 { digits.removeLast() }
-        return (value < 0, digits, pointPosition - 1 + exponent)
+        if pointPosition < 0 { pointPosition = digits.count }
+        var leading = 0
+        while leading < digits.count - 1 && digits[leading] == UInt8(ascii: "0") { leading += 1 }
+        var end = digits.count
+        while end > leading + 1 && digits[end - 1] == UInt8(ascii: "0") { end -= 1 }
+        return (value < 0, String(decoding: digits[leading..<end], as: UTF8.self), pointPosition - leading - 1 + exponent)
     }
 
     /// `%.4g` as Go prints it (C's `%g` for finite values; Go's spelling of NaN and Inf).
     static func g4(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-        return String(format: "%.4g", value)
+        return cFormat("%.4g", value)
+    }
+
+    /// C's printf for one double, without Foundation's `String(format:)` overhead.
+    static func cFormat(_ format: String, _ value: Double) -> String {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer -> String in
+            let needed = Int(mw_format_double(buffer.baseAddress!, 64, format, value))
+            if needed < 64 { return String(cString: buffer.baseAddress!) }
+            // %f of a huge number: ask again with room for all of it.
+            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: needed + 1) { large in
+                _ = mw_format_double(large.baseAddress!, needed + 1, format, value)
+                return String(cString: large.baseAddress!)
+            }
+        }
     }
 }

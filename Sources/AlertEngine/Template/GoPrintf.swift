@@ -77,7 +77,7 @@ enum GoPrintf {
     }
 
     private static func cFormat(_ format: String, _ value: Double) -> String {
-        String(format: format, value)
+        GoFormat.cFormat(format, value)
     }
 
     private static func pad(_ text: String, width: Int, left: Bool, zero: Bool) -> String {

@@ -18,7 +18,7 @@ public struct Template: Sendable {
     }
 
     indirect enum Operand: Sendable {
-        case function(String)
+        case function(TemplateFunction)
         case field(base: FieldBase, path: [String])
         case string(String)
         case number(Double)

@@ -1,8 +1,19 @@
 import Foundation
+import MetricModel
+
+/// A function a template may call, resolved when the template is parsed.
+enum TemplateFunction: String, Sendable {
+    case humanize, humanize1024, humanizeDuration, humanizePercentage, humanizeTimestamp
+    case toUpper, toLower, title, stripPort, printf, reReplaceAll, match
+    case eq, ne, lt, le, gt, ge, and, or, not, len, index
+    // Prometheus has these; meshwatchd's templates cannot query.
+    case query, first, label, value, sortByLabel, graphLink, tableLink
+}
 
 /// The functions Prometheus gives alert templates, with Go's output to the character.
 enum TemplateFunctions {
-    static func call(_ name: String, _ arguments: [TemplateValue]) throws(TemplateError) -> TemplateValue {
+    static func call(_ function: TemplateFunction, _ arguments: [TemplateValue]) throws(TemplateError) -> TemplateValue {
+        let name = function.rawValue
         func argument(_ index: Int) throws(TemplateError) -> TemplateValue {
             guard index < arguments.count else {
                 throw TemplateError("wrong number of args for \(name): want \(index + 1) got \(arguments.count)")
@@ -18,61 +29,59 @@ enum TemplateFunctions {
             return string
         }
 
-        switch name {
-        case "humanize": return .string(humanize(try number(0)))
-        case "humanize1024": return .string(humanize1024(try number(0)))
-        case "humanizeDuration": return .string(humanizeDuration(try number(0)))
-        case "humanizePercentage": return .string(GoFormat.g4(try number(0) * 100) + "%")
-        case "humanizeTimestamp": return .string(humanizeTimestamp(try number(0)))
-        case "toUpper": return .string(try text(0).uppercased())
-        case "toLower": return .string(try text(0).lowercased())
-        case "title": return .string(title(try text(0)))
-        case "stripPort": return .string(stripPort(try text(0)))
-        case "printf":
+        switch function {
+        case .humanize: return .string(humanize(try number(0)))
+        case .humanize1024: return .string(humanize1024(try number(0)))
+        case .humanizeDuration: return .string(humanizeDuration(try number(0)))
+        case .humanizePercentage: return .string(GoFormat.g4(try number(0) * 100) + "%")
+        case .humanizeTimestamp: return .string(humanizeTimestamp(try number(0)))
+        case .toUpper: return .string(try text(0).uppercased())
+        case .toLower: return .string(try text(0).lowercased())
+        case .title: return .string(title(try text(0)))
+        case .stripPort: return .string(stripPort(try text(0)))
+        case .printf:
             return .string(GoPrintf.format(try text(0), Array(arguments.dropFirst())))
-        case "reReplaceAll":
+        case .reReplaceAll:
             let pattern = try text(0), replacement = try text(1), input = try text(2)
             guard let regex = try? NSRegularExpression(pattern: pattern) else {
                 throw TemplateError("error calling reReplaceAll: error parsing regexp: \(pattern)")
             }
             let range = NSRange(input.startIndex..., in: input)
             return .string(regex.stringByReplacingMatches(in: input, range: range, withTemplate: replacement))
-        case "match":
+        case .match:
             let pattern = try text(0), input = try text(1)
             guard let regex = try? NSRegularExpression(pattern: pattern) else {
                 throw TemplateError("error calling match: error parsing regexp: \(pattern)")
             }
             return .bool(regex.firstMatch(in: input, range: NSRange(input.startIndex..., in: input)) != nil)
-        case "eq", "ne", "lt", "le", "gt", "ge":
+        case .eq, .ne, .lt, .le, .gt, .ge:
             let comparison = try compare(try argument(0), try argument(1), function: name)
-            switch name {
-            case "eq": return .bool(comparison == 0)
-            case "ne": return .bool(comparison != 0)
-            case "lt": return .bool(comparison < 0)
-            case "le": return .bool(comparison <= 0)
-            case "gt": return .bool(comparison > 0)
+            switch function {
+            case .eq: return .bool(comparison == 0)
+            case .ne: return .bool(comparison != 0)
+            case .lt: return .bool(comparison < 0)
+            case .le: return .bool(comparison <= 0)
+            case .gt: return .bool(comparison > 0)
             default: return .bool(comparison >= 0)
             }
-        case "and":
+        case .and:
             guard !arguments.isEmpty else { throw TemplateError("wrong number of args for and") }
             return arguments.first { !$0.isTrue } ?? arguments.last!
-        case "or":
+        case .or:
             guard !arguments.isEmpty else { throw TemplateError("wrong number of args for or") }
             return arguments.first { $0.isTrue } ?? arguments.last!
-        case "not": return .bool(!(try argument(0)).isTrue)
-        case "len":
+        case .not: return .bool(!(try argument(0)).isTrue)
+        case .len:
             switch try argument(0) {
             case .string(let string): return .number(Double(string.utf8.count))
             case .map(let map): return .number(Double(map.count))
             default: throw TemplateError("error calling len: len of unsupported type")
             }
-        case "index":
+        case .index:
             guard case .map(let map) = try argument(0) else { throw TemplateError("error calling index: not a map") }
             return map[try text(1)].map(TemplateValue.string) ?? .missing
-        case "query", "first", "label", "value", "sortByLabel", "graphLink", "tableLink":
+        case .query, .first, .label, .value, .sortByLabel, .graphLink, .tableLink:
             throw TemplateError("function \"\(name)\" is not supported: meshwatchd does not query from templates")
-        default:
-            throw TemplateError("function \"\(name)\" not defined")
         }
     }
 

@@ -1,9 +1,11 @@
+import MetricModel
+
 /// A value inside template execution, with Go's printing and truthiness.
 enum TemplateValue: Sendable {
     case string(String)
     case number(Double)
     case bool(Bool)
-    case map([String: String])
+    case map(Labels)
     case record([String: TemplateValue])
     /// Go's invalid value: a missing map key. Printed as `<no value>`.
     case missing
@@ -14,7 +16,7 @@ enum TemplateValue: Sendable {
         case .string(let text): return text
         case .number(let value): return GoFormat.float(value)
         case .bool(let value): return value ? "true" : "false"
-        case .map(let map): return "map[" + map.keys.sorted().map { "\($0):\(map[$0]!)" }.joined(separator: " ") + "]"
+        case .map(let map): return "map[" + map.map { "\($0.name):\($0.value)" }.joined(separator: " ") + "]"
         case .record: return "{…}"
         case .missing: return "<no value>"
         }
@@ -47,16 +49,20 @@ enum TemplateValue: Sendable {
 
 /// What an alert template sees, as Prometheus provides it.
 public struct TemplateData: Sendable {
-    public var labels: [String: String]
-    public var externalLabels: [String: String]
+    public var labels: Labels
+    public var externalLabels: Labels
     public var externalURL: String
     public var value: Double
 
-    public init(labels: [String: String], externalLabels: [String: String] = [:], externalURL: String = "", value: Double) {
+    public init(labels: Labels, externalLabels: Labels = .empty, externalURL: String = "", value: Double) {
         self.labels = labels
         self.externalLabels = externalLabels
         self.externalURL = externalURL
         self.value = value
+    }
+
+    public init(labels: [String: String], externalLabels: [String: String] = [:], externalURL: String = "", value: Double) {
+        self.init(labels: Labels(labels), externalLabels: Labels(externalLabels), externalURL: externalURL, value: value)
     }
 }
 
@@ -64,57 +70,86 @@ extension Template {
     /// Runs the template. Errors carry Go-like text; callers turn them into Prometheus's
     /// `<error expanding template: …>`.
     public func execute(_ data: TemplateData) throws(TemplateError) -> String {
-        let dot = TemplateValue.record([
-            "Labels": .map(data.labels), "ExternalLabels": .map(data.externalLabels),
-            "ExternalURL": .string(data.externalURL), "Value": .number(data.value),
-        ])
-        // Prometheus defines these four by prepending `{{$labels := .Labels}}…` to every template.
-        var variables: [String: TemplateValue] = [
-            "$": dot, "$labels": .map(data.labels), "$externalLabels": .map(data.externalLabels),
-            "$externalURL": .string(data.externalURL), "$value": .number(data.value),
-        ]
+        // Most label templates are plain text: nothing to run.
+        if nodes.count == 1, case .text(let text) = nodes[0] { return text }
+        var scope = Scope(data: data)
         var out = ""
-        try run(nodes, dot: dot, variables: &variables, into: &out)
+        out.reserveCapacity(source.utf8.count + 32)
+        try run(nodes, scope: &scope, into: &out)
         return out
     }
 
-    private func run(_ nodes: [Node], dot: TemplateValue, variables: inout [String: TemplateValue],
-                     into out: inout String) throws(TemplateError) {
+    /// Variables of one execution: Prometheus's four (it prepends `{{$labels := .Labels}}…`
+    /// to every template), `$` and `.`, and any the template assigns.
+    struct Scope {
+        let data: TemplateData
+        var assigned: [String: TemplateValue] = [:]
+
+        var dot: TemplateValue {
+            .record(["Labels": .map(data.labels), "ExternalLabels": .map(data.externalLabels),
+                     "ExternalURL": .string(data.externalURL), "Value": .number(data.value)])
+        }
+
+        func variable(_ name: String) -> TemplateValue? {
+            if let value = assigned[name] { return value }
+            switch name {
+            case "$labels": return .map(data.labels)
+            case "$value": return .number(data.value)
+            case "$externalLabels": return .map(data.externalLabels)
+            case "$externalURL": return .string(data.externalURL)
+            case "$": return dot
+            default: return nil
+            }
+        }
+
+        /// `.Labels`, `.Value`…: the fields of dot, without building it.
+        func dotField(_ name: String) -> TemplateValue? {
+            switch name {
+            case "Labels": return .map(data.labels)
+            case "Value": return .number(data.value)
+            case "ExternalLabels": return .map(data.externalLabels)
+            case "ExternalURL": return .string(data.externalURL)
+            default: return nil
+            }
+        }
+    }
+
+    private func run(_ nodes: [Node], scope: inout Scope, into out: inout String) throws(TemplateError) {
         for node in nodes {
             switch node {
             case .text(let text):
                 out += text
             case .action(let pipeline):
-                out += try evaluate(pipeline, dot: dot, variables: variables).printed
+                out += try evaluate(pipeline, scope: scope).printed
             case .assign(let variable, let pipeline):
-                variables[variable] = try evaluate(pipeline, dot: dot, variables: variables)
+                scope.assigned[variable] = try evaluate(pipeline, scope: scope)
             case .conditional(let branches, let otherwise):
                 var taken = false
-                for branch in branches where try evaluate(branch.condition, dot: dot, variables: variables).isTrue {
-                    try run(branch.body, dot: dot, variables: &variables, into: &out)
+                for branch in branches where try evaluate(branch.condition, scope: scope).isTrue {
+                    try run(branch.body, scope: &scope, into: &out)
                     taken = true
                     break
                 }
-                if !taken { try run(otherwise, dot: dot, variables: &variables, into: &out) }
+                if !taken { try run(otherwise, scope: &scope, into: &out) }
             }
         }
     }
 
-    private func evaluate(_ pipeline: Pipeline, dot: TemplateValue, variables: [String: TemplateValue]) throws(TemplateError) -> TemplateValue {
+    private func evaluate(_ pipeline: Pipeline, scope: Scope) throws(TemplateError) -> TemplateValue {
         var previous: TemplateValue?
         for command in pipeline.commands {
-            previous = try evaluate(command, piped: previous, dot: dot, variables: variables)
+            previous = try evaluate(command, piped: previous, scope: scope)
         }
         return previous ?? .missing
     }
 
-    private func evaluate(_ command: Command, piped: TemplateValue?, dot: TemplateValue,
-                          variables: [String: TemplateValue]) throws(TemplateError) -> TemplateValue {
+    private func evaluate(_ command: Command, piped: TemplateValue?, scope: Scope) throws(TemplateError) -> TemplateValue {
         guard let first = command.arguments.first else { throw TemplateError("empty command") }
         if case .function(let name) = first {
             var arguments: [TemplateValue] = []
+            arguments.reserveCapacity(command.arguments.count)
             for operand in command.arguments.dropFirst() {
-                arguments.append(try value(of: operand, dot: dot, variables: variables))
+                arguments.append(try value(of: operand, scope: scope))
             }
             if let piped { arguments.append(piped) }
             return try TemplateFunctions.call(name, arguments)
@@ -122,25 +157,32 @@ extension Template {
         guard command.arguments.count == 1, piped == nil else {
             throw TemplateError("can't give argument to non-function \(describe(first))")
         }
-        return try value(of: first, dot: dot, variables: variables)
+        return try value(of: first, scope: scope)
     }
 
-    private func value(of operand: Operand, dot: TemplateValue, variables: [String: TemplateValue]) throws(TemplateError) -> TemplateValue {
+    private func value(of operand: Operand, scope: Scope) throws(TemplateError) -> TemplateValue {
         switch operand {
         case .string(let text): return .string(text)
         case .number(let value): return .number(value)
         case .bool(let value): return .bool(value)
-        case .pipeline(let pipeline): return try evaluate(pipeline, dot: dot, variables: variables)
+        case .pipeline(let pipeline): return try evaluate(pipeline, scope: scope)
         case .function(let name): return try TemplateFunctions.call(name, [])
         case .field(let base, let path):
             var current: TemplateValue
+            var remaining = path[...]
             switch base {
-            case .dot: current = dot
+            case .dot:
+                if let first = remaining.first, let field = scope.dotField(first) {
+                    current = field
+                    remaining = remaining.dropFirst()
+                } else {
+                    current = scope.dot
+                }
             case .variable(let name):
-                guard let bound = variables[name] else { throw TemplateError("undefined variable \"\(name)\"") }
+                guard let bound = scope.variable(name) else { throw TemplateError("undefined variable \"\(name)\"") }
                 current = bound
             }
-            for field in path {
+            for field in remaining {
                 switch current {
                 case .record(let fields):
                     guard let next = fields[field] else { throw TemplateError("can't evaluate field \(field)") }
