@@ -33,7 +33,7 @@ enum InstanceRendering {
             }
         }
         let document: [String: Any] = ["time": timestamp(time), "instances": instances, "rules": rules]
-        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -100,7 +100,7 @@ struct ReplayOutput {
                 let object = InstanceRendering.transitionObject(group: transition.group, rule: transition.rule,
                                                                 instance: transition.instance, kind: transition.kind,
                                                                 at: transition.at)
-                if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+                if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
                     print(String(decoding: data, as: UTF8.self))
                 }
             }

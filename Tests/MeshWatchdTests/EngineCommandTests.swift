@@ -1,0 +1,126 @@
+import Foundation
+import MeshFixtures
+import Testing
+
+/// `eval`, `replay` and `rules export` through the binary, against the real Prometheus
+/// over the incident scenario.
+@Suite("meshwatchd eval, replay and rules export")
+struct EngineCommandTests {
+    static let scenario = MeshScenario.incident()
+    let cli = CommandLineTests()
+
+    func unix(_ minutes: Double) -> String { String(Int(Self.scenario.start.timeIntervalSince1970 + minutes * 60)) }
+
+    @Test("eval with the Istio pack shows the incident's alerts as pending instances, with values")
+    func evalPack() async throws {
+        try await withPrometheus(openMetrics: Self.scenario.openMetrics()) { server async throws in
+            let run = try await cli.meshwatchd(["eval", "--prometheus", server.url, "--pack", "istio", "--at", unix(55)])
+            #expect(run.status == 0, "\(run.stderr)")
+            for expected in ["IstioHighErrorRate", "IstioHighLatency", "IstioLowMTLSCoverage", "IstioCertificateExpiring",
+                             "IstioCircuitBreakerOpen"] {
+                #expect(run.stdout.contains(expected), "\(expected) missing from:\n\(run.stdout)")
+            }
+            #expect(!run.stdout.contains("IstiodDown"))
+            #expect(run.stdout.contains("reviews.bookinfo.svc.cluster.local"))
+            #expect(!run.stdout.contains("batch-report"))  // below the traffic floor
+
+            let json = try await cli.meshwatchd(["eval", "--prometheus", server.url, "--pack", "istio", "--at", unix(55),
+                                                 "--format", "json"])
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+            let instances = try #require(document["instances"] as? [[String: Any]])
+            let errorRate = instances.first { ($0["alert"] as? String) == "IstioHighErrorRate" }
+            #expect((errorRate?["state"] as? String) == "pending")
+            #expect(Double(errorRate?["value"] as? String ?? "") .map { abs($0 - 0.12) < 0.002 } == true)
+            #expect(((errorRate?["labels"] as? [String: String])?["alertname"]) == "IstioHighErrorRate")
+            #expect(((errorRate?["annotations"] as? [String: String])?["summary"])?.contains("12% of requests fail with 5xx") == true)
+            #expect((document["rules"] as? [[String: Any]])?.count == 7)
+        }
+    }
+
+    @Test("replay streams the incident's transitions in order: pending, then firing after `for`")
+    func replayIncident() async throws {
+        try await withPrometheus(openMetrics: Self.scenario.openMetrics()) { server async throws in
+            let run = try await cli.meshwatchd(["replay", "--prometheus", server.url, "--pack", "istio",
+                                                "--from", unix(30), "--to", unix(60), "--step", "30s", "--format", "jsonl"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let events = run.stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            func times(_ alert: String, _ transition: String, workload: String) -> [String] {
+                events.filter {
+                    $0["alert"] as? String == alert && $0["transition"] as? String == transition
+                        && ($0["labels"] as? [String: String])?["destination_workload"] == workload
+                }.compactMap { $0["time"] as? String }
+            }
+            let formatter = ISO8601DateFormatter()
+            let pending = try #require(times("IstioHighErrorRate", "pending", workload: "reviews").first.flatMap(formatter.date))
+            let firing = try #require(times("IstioHighErrorRate", "firing", workload: "reviews").first.flatMap(formatter.date))
+            // The 5xx rate passes 5 % within the 5-minute window after the rollout at +40 min.
+            #expect(pending > Self.scenario.start.addingTimeInterval(40 * 60))
+            #expect(pending < Self.scenario.start.addingTimeInterval(43 * 60))
+            #expect(firing.timeIntervalSince(pending) == 120)
+            let latencyPending = try #require(times("IstioHighLatency", "pending", workload: "ratings").first.flatMap(formatter.date))
+            let latencyFiring = try #require(times("IstioHighLatency", "firing", workload: "ratings").first.flatMap(formatter.date))
+            #expect(latencyFiring.timeIntervalSince(latencyPending) == 300)
+            #expect(times("IstioHighErrorRate", "pending", workload: "batch-report").isEmpty)
+            #expect(run.stderr.contains("replay: 61 evaluations"))
+        }
+    }
+
+    @Test("replay accepts any past time, 1970 included, and a config file; eval reports failing rules with exit 2")
+    func configAndFailures() async throws {
+        let directory = NSTemporaryDirectory() + "meshwatchd-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try """
+            groups:
+              - name: custom
+                rules:
+                  - alert: Broken
+                    expr: sum(rate(istio_requests_total[5m]
+                  - alert: AnyTraffic
+                    expr: sum(rate(istio_requests_total[5m])) > 0
+                    annotations:
+                      summary: '{{ $value | humanize }} req/s in {{ $externalLabels.cluster }}'
+            """.write(toFile: directory + "/custom.yml", atomically: true, encoding: .utf8)
+        try await withPrometheus(openMetrics: Self.scenario.openMetrics()) { server async throws in
+            try """
+                {"prometheus": {"url": "\(server.url)"}, "rule_files": ["*.yml"], "external_labels": {"cluster": "prod-eu"},
+                 "packs": {"istio": {"enabled": true, "parameters": {"error_rate.threshold": "0.5"}}}}
+                """.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+            let run = try await cli.meshwatchd(["eval", "--config", directory + "/config.json", "--at", unix(55)])
+            #expect(run.status == 2)
+            #expect(run.stdout.contains("rule Broken failed"), "\(run.stdout)")
+            #expect(run.stdout.contains("unclosed left parenthesis"))
+            #expect(run.stdout.contains("AnyTraffic"))
+            #expect(!run.stdout.contains("IstioHighErrorRate"))  // threshold raised to 50 % by the config
+
+            let json = try await cli.meshwatchd(["eval", "--config", directory + "/config.json", "--at", unix(55), "--format", "json"])
+            #expect(json.stdout.contains("req/s in prod-eu"))
+
+            let epoch = try await cli.meshwatchd(["replay", "--prometheus", server.url, "--pack", "istio", "--from", "0",
+                                                  "--to", "1970-01-01T00:10:00Z", "--step", "1m"])
+            #expect(epoch.status == 0, "\(epoch.stderr)")
+            #expect(epoch.stderr.contains("replay: 11 evaluations"))
+        }
+        try #"{"prometheus": {"url": 5}}"#.write(toFile: directory + "/bad.json", atomically: true, encoding: .utf8)
+        let bad = try await cli.meshwatchd(["eval", "--config", directory + "/bad.json", "--pack", "istio"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("bad.json: prometheus.url: expected String"), "\(bad.stderr)")
+        let noRules = try await cli.meshwatchd(["eval", "--prometheus", "http://127.0.0.1:1"])
+        #expect(noRules.stderr.contains("no rules"))
+    }
+
+    @Test("rules export applies parameters and refuses wrong ones")
+    func export() async throws {
+        let run = try await cli.meshwatchd(["rules", "export", "--set", "latency.p95_ms=800", "--set", "error_rate.for=5m"])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("[5m]))) > 800'"))
+        #expect(run.stdout.contains("      - alert: IstioHighErrorRate\n        expr:"))
+        let bad = try await cli.meshwatchd(["rules", "export", "--set", "error_rate.threshold=2"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("error_rate.threshold: expected a number between 0 and 1"))
+        let unknown = try await cli.meshwatchd(["rules", "export", "--set", "latency.p99=1"])
+        #expect(unknown.stderr.contains("unknown parameter \"latency.p99\""))
+    }
+}
