@@ -26,6 +26,7 @@ bench: deps
 	$(SWIFT) build -c release --product MeshBench
 	.build/release/MeshBench decode
 	.build/release/MeshBench engine
+	.build/release/MeshBench replay
 
 clean:
 	rm -rf .build

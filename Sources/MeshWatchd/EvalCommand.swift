@@ -14,7 +14,7 @@ struct EvalCommand: AsyncParsableCommand {
             `for` shows pending here; `replay` shows how it develops over time). Rules that \
             fail are listed with Prometheus's error.
 
-            Exit status: 0 every rule evaluated, 2 some rule failed, 64 bad arguments or rules.
+            Exit status: 0 every rule evaluated, 2 some rule failed, 64 bad arguments, 78 a rule file or the configuration is wrong.
             """
     )
 

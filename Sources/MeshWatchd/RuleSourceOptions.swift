@@ -36,7 +36,21 @@ struct RuleSourceOptions: ParsableArguments {
         var interval: Duration
     }
 
+    /// Resolves, and on a wrong rule file or configuration prints every problem to stderr
+    /// and exits with 78 (EX_CONFIG).
     func resolve() throws -> Resolved {
+        do {
+            return try resolveThrowing()
+        } catch let error as RuleFileError {
+            FileHandle.standardError.write(Data("meshwatchd: rule files are wrong:\n\(error)\n".utf8))
+            throw ExitCode(78)
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("meshwatchd: configuration is wrong: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+    }
+
+    private func resolveThrowing() throws -> Resolved {
         let configuration = try config.map(Configuration.load(path:)) ?? Configuration()
         let useFlags = !ruleFiles.isEmpty || !packs.isEmpty
         let files = useFlags ? ruleFiles : (configuration.ruleFiles ?? [])

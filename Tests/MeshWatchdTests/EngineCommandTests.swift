@@ -1,5 +1,7 @@
+import AlertEngine
 import Foundation
 import MeshFixtures
+@testable import MeshWatchd
 import Testing
 
 /// `eval`, `replay` and `rules export` through the binary, against the real Prometheus
@@ -105,8 +107,13 @@ struct EngineCommandTests {
         }
         try #"{"prometheus": {"url": 5}}"#.write(toFile: directory + "/bad.json", atomically: true, encoding: .utf8)
         let bad = try await cli.meshwatchd(["eval", "--config", directory + "/bad.json", "--pack", "istio"])
-        #expect(bad.status != 0)
+        #expect(bad.status == 78)
         #expect(bad.stderr.contains("bad.json: prometheus.url: expected String"), "\(bad.stderr)")
+        try "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        fro: 5m\n"
+            .write(toFile: directory + "/wrong.yml", atomically: true, encoding: .utf8)
+        let wrongRules = try await cli.meshwatchd(["eval", "--prometheus", "http://127.0.0.1:1", "--rules", directory + "/wrong.yml"])
+        #expect(wrongRules.status == 78)
+        #expect(wrongRules.stderr.contains("wrong.yml:6:9: group \"g\", rule 1, \"A\": unknown field \"fro\""), "\(wrongRules.stderr)")
         let noRules = try await cli.meshwatchd(["eval", "--prometheus", "http://127.0.0.1:1"])
         #expect(noRules.stderr.contains("no rules"))
     }
@@ -122,5 +129,22 @@ struct EngineCommandTests {
         #expect(bad.stderr.contains("error_rate.threshold: expected a number between 0 and 1"))
         let unknown = try await cli.meshwatchd(["rules", "export", "--set", "latency.p99=1"])
         #expect(unknown.stderr.contains("unknown parameter \"latency.p99\""))
+    }
+}
+
+@Suite("config.example.json")
+struct ConfigurationExampleTests {
+    @Test("the example configuration loads and every pack parameter in it is accepted")
+    func exampleLoads() throws {
+        let path = IstioPackTests.root + "/config.example.json"
+        var options = try RuleSourceOptions.parse(["--config", path])
+        options.ruleFiles = []
+        let resolved = try options.resolve()
+        #expect(resolved.configuration.prometheus?.url == "http://127.0.0.1:9090")
+        #expect(resolved.groups.map(\.name) == ["meshwatchd-istio"])
+        #expect(resolved.groups[0].rules.count == 7)
+        #expect(resolved.interval == .seconds(30))
+        let configured = try #require(resolved.configuration.packs?["istio"]?.parameters)
+        #expect(Set(configured.keys) == Set(IstioPack.Parameters().entries.map(\.key)))
     }
 }
