@@ -37,6 +37,7 @@ func replayBenchmark() async throws {
                                         using: BenchDatasource(client: client), logger: logger) { step in
             transitions += step.transitions.count
             if step.index % 100 == 0 { residentMax = max(residentMax, currentResidentMegabytes()) }
+            return true
         }
         let elapsed = ContinuousClock.now - began
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -60,6 +60,9 @@ struct ReplayCommand: AsyncParsableCommand {
         let steps = await engine.replay(from: parseTime(from)!, to: parseTime(to)!, step: stepDuration, using: datasource,
                                         logger: logger) { step in
             output.step(time: step.time, index: step.index, total: step.total, transitions: step.transitions)
+            // Every rule failing at the first step means Prometheus is not usable: stop, say why.
+            let rules = step.engine.groups.flatMap(\.rules)
+            return !(step.index == 0 && !rules.isEmpty && rules.allSatisfy { $0.health == .err })
         }
         output.finish(engine: engine, steps: steps)
         if engine.groups.contains(where: { $0.rules.contains { $0.health == .err } }) { throw ExitCode(2) }
@@ -121,6 +124,9 @@ struct ReplayOutput {
         if showProgress { clearProgress() }
         let firing = engine.instances.filter { $0.instance.state == .firing }.count
         var summary = "replay: \(steps) evaluations, \(transitions) transitions, \(firing) instances firing at the end"
+        if steps == 1 && engine.groups.flatMap(\.rules).allSatisfy({ $0.health == .err }) {
+            summary = "replay: stopped after the first evaluation: every rule failed"
+        }
         let failed = engine.groups.flatMap { group in group.rules.filter { $0.health == .err } }
         for rule in failed { summary += "\nreplay: rule \(rule.rule.name) failed at its last evaluation: \(rule.lastError ?? "")" }
         FileHandle.standardError.write(Data((summary + "\n").utf8))

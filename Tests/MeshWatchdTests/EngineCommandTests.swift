@@ -114,6 +114,11 @@ struct EngineCommandTests {
         let wrongRules = try await cli.meshwatchd(["eval", "--prometheus", "http://127.0.0.1:1", "--rules", directory + "/wrong.yml"])
         #expect(wrongRules.status == 78)
         #expect(wrongRules.stderr.contains("wrong.yml:6:9: group \"g\", rule 1, \"A\": unknown field \"fro\""), "\(wrongRules.stderr)")
+        let unreachable = try await cli.meshwatchd(["replay", "--prometheus", "http://127.0.0.1:1", "--pack", "istio",
+                                                    "--from", "0", "--to", "86400"])
+        #expect(unreachable.status == 2)
+        #expect(unreachable.stderr.contains("stopped after the first evaluation: every rule failed"), "\(unreachable.stderr)")
+        #expect(unreachable.stderr.contains("connection refused"))
         let noRules = try await cli.meshwatchd(["eval", "--prometheus", "http://127.0.0.1:1"])
         #expect(noRules.stderr.contains("no rules"))
     }

@@ -84,6 +84,7 @@ struct IstioPackTests {
                 for rule in step.engine.groups.flatMap(\.rules) where rule.health == .err {
                     Issue.record("rule \(rule.rule.name) failed at \(step.time): \(rule.lastError ?? "")")
                 }
+                return true
             }
             return seen
         }
