@@ -53,6 +53,22 @@ struct IstioPackTests {
         #expect(output.contains("SUCCESS"), "\(output)")
     }
 
+    @Test("the error-rate rule sees a service without any 5xx series as a ratio of 0, not as missing")
+    func zeroRatioIsSeen() async throws {
+        let scenario = MeshScenario.incident()
+        let ratios = try await withPrometheus(openMetrics: scenario.openMetrics()) { server async throws in
+            let client = try PrometheusClient(baseURL: server.url, http: HTTPClient())
+            guard case .vector(let samples) = try await client.query(IstioPack().errorRatio, at: scenario.evaluationTime).result else {
+                return [String: Double]()
+            }
+            return Dictionary(uniqueKeysWithValues: samples.map { ($0.labels["destination_workload"] ?? "", $0.value) })
+        }
+        #expect(ratios["ratings"] == 0)  // no 5xx series at all
+        #expect(ratios["details"] == 0)
+        #expect(abs((ratios["reviews"] ?? 0) - 0.12) < 0.002)
+        #expect(ratios.count == scenario.services.count)
+    }
+
     static var cases: [Int] { ((try? PromtoolTestFile.load(testFile))?.tests.indices).map(Array.init) ?? [] }
 
     @Test("meshwatchd's engine, replayed against the real Prometheus, expects what promtool expects", arguments: cases)

@@ -80,16 +80,28 @@ public struct IstioPack: Sendable {
         self.parameters = parameters
     }
 
+    private static let destination = "destination_workload, destination_workload_namespace, destination_service"
+
+    /// Requests per second per destination workload (destination reporter).
+    var requestRate: String {
+        #"sum by (\#(Self.destination)) (rate(istio_requests_total{reporter="destination"}[\#(parameters.window)]))"#
+    }
+
+    /// The share of a destination's requests that match `selector`. `or … * 0` gives a
+    /// service with no matching series a share of 0 rather than no result, so it is still
+    /// seen (and judged against a floor or a minimum).
+    func share(of selector: String) -> String {
+        #"(sum by (\#(Self.destination)) (rate(istio_requests_total{reporter="destination",\#(selector)}[\#(parameters.window)])) or \#(requestRate) * 0) / \#(requestRate)"#
+    }
+
+    /// The 5xx share per destination, before threshold and floor.
+    public var errorRatio: String { share(of: ##"response_code=~"5..""##) }
+
     /// The pack as rule definitions, in the order of the runbooks.
     public var definitions: [RuleDefinition] {
         let p = parameters
-        let by = "destination_workload, destination_workload_namespace, destination_service"
-        let requests = #"sum by (\#(by)) (rate(istio_requests_total{reporter="destination"}[\#(p.window)]))"#
-        func share(of selector: String) -> String {
-            // `or … * 0` gives a service with no matching series a share of 0 rather than no
-            // result, so it is still seen (and can be judged against a floor or a minimum).
-            #"(sum by (\#(by)) (rate(istio_requests_total{reporter="destination",\#(selector)}[\#(p.window)])) or \#(requests) * 0) / \#(requests)"#
-        }
+        let by = Self.destination
+        let requests = requestRate
         let floor = GoFormat.float(p.minRequestsPerSecond)
         // Numbers in expressions read as written: 500000000, not 5e+08.
         func number(_ value: Double) -> String {
@@ -100,7 +112,7 @@ public struct IstioPack: Sendable {
         return [
             RuleDefinition(
                 name: "IstioHighErrorRate",
-                expression: "\(share(of: ##"response_code=~"5..""##)) > \(GoFormat.float(p.errorRateThreshold)) and \(requests) >= \(floor)",
+                expression: "\(errorRatio) > \(GoFormat.float(p.errorRateThreshold)) and \(requests) >= \(floor)",
                 holdDuration: p.errorRateFor, severity: "critical",
                 summary: "{{ $labels.destination_service }}: {{ $value | humanizePercentage }} of requests fail with 5xx",
                 description: "More than \(percent(p.errorRateThreshold))% of requests to {{ $labels.destination_workload }} in {{ $labels.destination_workload_namespace }} answered 5xx over the last \(p.window) (runbook: check pods, events, recent rollouts, logs)."),
