@@ -37,13 +37,10 @@ struct EvalCommand: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "meshwatchd.eval")
-        let resolved = try source.resolve()
-        for warning in resolved.warnings { logger.warning("\(warning)") }
-        let client = try prometheus.makeClient(logger: logger, configuration: resolved.configuration.prometheus)
-        let datasource = PrometheusDatasource(client: client, timeout: prometheus.timeout)
+        var setup = try EngineSetup(source: source, prometheus: prometheus, logger: logger)
         let time = at.flatMap(parseTime) ?? Date()
-        var engine = RuleEngine(groups: resolved.groups, context: resolved.context)
-        _ = await engine.evaluateAll(at: time, using: datasource, logger: logger)
+        _ = await setup.engine.evaluateAll(at: time, using: setup.datasource, logger: logger)
+        let engine = setup.engine
         print(format == .json ? try InstanceRendering.json(engine, at: time) : InstanceRendering.table(engine, at: time))
         if engine.groups.contains(where: { $0.rules.contains { $0.health == .err } }) { throw ExitCode(2) }
     }

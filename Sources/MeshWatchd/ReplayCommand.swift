@@ -49,21 +49,19 @@ struct ReplayCommand: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "meshwatchd.replay")
-        let resolved = try source.resolve()
-        for warning in resolved.warnings { logger.warning("\(warning)") }
-        let client = try prometheus.makeClient(logger: logger, configuration: resolved.configuration.prometheus)
-        let datasource = PrometheusDatasource(client: client, timeout: prometheus.timeout)
-        let stepDuration = step.flatMap(PrometheusDuration.parse) ?? resolved.interval
-        var engine = RuleEngine(groups: resolved.groups, context: resolved.context)
+        var setup = try EngineSetup(source: source, prometheus: prometheus, logger: logger)
+        let stepDuration = step.flatMap(PrometheusDuration.parse) ?? setup.resolved.interval
+        let datasource = setup.datasource
         var output = ReplayOutput(format: format, showProgress: isatty(STDERR_FILENO) == 1)
         output.header()
-        let steps = await engine.replay(from: parseTime(from)!, to: parseTime(to)!, step: stepDuration, using: datasource,
+        let steps = await setup.engine.replay(from: parseTime(from)!, to: parseTime(to)!, step: stepDuration, using: datasource,
                                         logger: logger) { step in
             output.step(time: step.time, index: step.index, total: step.total, transitions: step.transitions)
             // Every rule failing at the first step means Prometheus is not usable: stop, say why.
             let rules = step.engine.groups.flatMap(\.rules)
             return !(step.index == 0 && !rules.isEmpty && rules.allSatisfy { $0.health == .err })
         }
+        let engine = setup.engine
         output.finish(engine: engine, steps: steps)
         if engine.groups.contains(where: { $0.rules.contains { $0.health == .err } }) { throw ExitCode(2) }
     }

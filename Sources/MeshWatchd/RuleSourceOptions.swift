@@ -90,3 +90,19 @@ struct RuleSourceOptions: ParsableArguments {
         return Resolved(configuration: configuration, groups: groups, warnings: warnings, context: context, interval: interval)
     }
 }
+
+/// What `eval` and `replay` both start from: the resolved rules, an engine over them, and
+/// the datasource on Prometheus. Warnings (skipped recording rules) are logged here.
+struct EngineSetup {
+    var resolved: RuleSourceOptions.Resolved
+    var engine: RuleEngine
+    var datasource: PrometheusDatasource
+
+    init(source: RuleSourceOptions, prometheus: PrometheusOptions, logger: Logger) throws {
+        resolved = try source.resolve()
+        for warning in resolved.warnings { logger.warning("\(warning)") }
+        let client = try prometheus.makeClient(logger: logger, configuration: resolved.configuration.prometheus)
+        datasource = PrometheusDatasource(client: client, timeout: prometheus.timeout)
+        engine = RuleEngine(groups: resolved.groups, context: resolved.context)
+    }
+}
