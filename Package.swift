@@ -13,13 +13,20 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // C shim over libcurl's variadic calls. The libsystemd shim (sd_notify, the journal)
-        // arrives with its first user, the daemon.
+        // C shims over the system libraries: typed wrappers over libcurl's variadic calls,
+        // and libsystemd's sd_notify / sd_journal_sendv.
         .target(
             name: "CCurl",
             linkerSettings: [.linkedLibrary("curl")]
+        ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
         ),
 
         // One small async HTTP client on libcurl, used for every HTTP call.
@@ -76,7 +83,11 @@ let package = Package(
         .executableTarget(
             name: "MeshWatchd",
             dependencies: [
+                "CSystemd",
                 "MetricModel",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 "AlertEngine",
                 "MeshHTTP",
                 "PromClient",

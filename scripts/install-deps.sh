@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   libcurl4-openssl-dev   # every HTTP call goes through libcurl
   libsystemd-dev         # sd_notify and the journal
+  libsqlite3-dev         # the state store (GRDB)
   pkg-config
   prometheus             # promtool and the real Prometheus the tests and demo query
   python3                # the tests' loopback HTTP server and the benchmark's baseline

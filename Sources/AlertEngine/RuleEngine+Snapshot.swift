@@ -43,8 +43,9 @@ extension RuleEngine {
     /// old `activeAt` if it had already served its `for`; one with less than the grace period
     /// left is pushed to fire one grace period from now; otherwise its clock is moved forward
     /// by the downtime. Rules whose `for` is shorter than the grace period are not restored.
-    /// Beyond Prometheus, a restored instance keeps `lastSentAt` (and `firedAt` if it was
-    /// firing), so a restart does not page again for an alert that was already sent.
+    /// Beyond Prometheus, a restored instance keeps `lastSentAt`, and one that was firing
+    /// and had served its `for` stays firing with its `firedAt`: a restart neither resets a
+    /// `for` clock nor fires again.
     ///
     /// Returns how many instances were restored.
     @discardableResult
@@ -64,7 +65,13 @@ extension RuleEngine {
                     var activeAt = old.activeAt
                     let remaining = hold - downAt.timeIntervalSince(activeAt)
                     if remaining <= 0 {
-                        // It had already fired; the next evaluation fires it again at once.
+                        // It had served its `for`. Prometheus lets the next evaluation fire it
+                        // again; meshwatchd keeps it firing with its original firedAt, so no
+                        // consumer sees a new firing for an alert that never stopped.
+                        if old.state == .firing {
+                            alert.state = .firing
+                            alert.firedAt = old.firedAt
+                        }
                     } else if remaining < grace {
                         activeAt = time.addingTimeInterval(grace - hold)
                     } else {
@@ -72,7 +79,6 @@ extension RuleEngine {
                     }
                     alert.activeAt = activeAt
                     alert.lastSentAt = old.lastSentAt
-                    if old.state == .firing { alert.firedAt = old.firedAt }
                     groups[groupIndex].rules[ruleIndex].active[fingerprint] = alert
                     restored += 1
                 }

@@ -29,13 +29,15 @@ struct RestoreTests {
         return (restored, afterRestore, next)
     }
 
-    @Test("an alert that had fired keeps its activeAt and last send, and fires again at the next evaluation")
+    @Test("an alert that had fired stays firing with its activeAt, firedAt and last send: no new firing")
     func alreadyFiring() async throws {
         let result = try await restart(hold: 15, runUntil: 20, restartAt: 25, nextAt: 26)
         #expect(result.restored == 1)
+        #expect(result.afterRestore?.state == .firing)
         #expect(result.afterRestore?.activeAt == minute(0))
+        #expect(result.afterRestore?.firedAt == minute(15))
         #expect(result.afterRestore?.lastSentAt == minute(20))
-        #expect(result.next.map(\.kind) == [.firing])
+        #expect(result.next.isEmpty)
     }
 
     @Test("less than the grace period left: fires one grace period after the restart")

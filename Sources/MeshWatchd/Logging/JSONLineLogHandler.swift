@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// One JSON object per line: `ts`, `level`, `msg`, `logger`, then the metadata keys
+/// (dotted, as STYLE.md names them: `rule.name`, `alert.fingerprint`, …). For stdout in a
+/// pod, or anything that ships JSON lines.
+struct JSONLineLogHandler: LogHandler {
+    let label: String
+    let sink: LineSink
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields: [(String, String)] = [
+            ("ts", Self.timestamp(Date())), ("level", "\(event.level)"), ("msg", "\(event.message)"), ("logger", label),
+        ]
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        for key in merged.keys.sorted() where !["ts", "level", "msg", "logger"].contains(key) {
+            fields.append((key, "\(merged[key]!)"))
+        }
+        sink.write("{" + fields.map { "\(Self.quote($0.0)):\(Self.quote($0.1))" }.joined(separator: ",") + "}\n")
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    /// A JSON string literal.
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        out.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// Where log lines go: a file descriptor, written whole under a lock so lines from
+/// concurrent tasks never interleave.
+final class LineSink: Sendable {
+    private let descriptor: Int32
+    private let lock = Mutex(())
+
+    init(descriptor: Int32) { self.descriptor = descriptor }
+
+    static let standardOutput = LineSink(descriptor: STDOUT_FILENO)
+    static let standardError = LineSink(descriptor: STDERR_FILENO)
+
+    func write(_ line: String) {
+        lock.withLock { _ in
+            var bytes = Array(line.utf8)
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+                if written <= 0 { if errno == EINTR { continue }; return }
+                offset += written
+            }
+            bytes.removeAll()
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import CSystemd
+import Foundation
+import Logging
+
+/// Sends each entry to journald with `sd_journal_sendv`: `MESSAGE`, `PRIORITY`,
+/// `SYSLOG_IDENTIFIER`, `MESHWATCH_LOGGER`, and every metadata key as a field of its own —
+/// `rule.name` becomes `MESHWATCH_RULE_NAME` — so `journalctl MESHWATCH_RULE_NAME=…` finds it.
+struct JournalLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields = [
+            "MESSAGE=\(event.message)", "PRIORITY=\(Self.priority(event.level))", "SYSLOG_IDENTIFIER=meshwatchd",
+            "MESHWATCH_LOGGER=\(label)",
+        ]
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+            fields.append("\(Self.fieldName(key))=\(value)")
+        }
+        Self.send(fields)
+    }
+
+    /// `rule.name` → `MESHWATCH_RULE_NAME`: journal field names are upper-case letters,
+    /// digits and underscores.
+    static func fieldName(_ key: String) -> String {
+        "MESHWATCH_" + String(key.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    }
+
+    /// syslog priorities, as journald expects.
+    static func priority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: return 7
+        case .info: return 6
+        case .notice: return 5
+        case .warning: return 4
+        case .error: return 3
+        case .critical: return 2
+        }
+    }
+
+    static func send(_ fields: [String]) {
+        // One buffer per field, owned here until sd_journal_sendv returns.
+        let buffers = fields.map { field -> UnsafeMutableRawBufferPointer in
+            let bytes = Array(field.utf8)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+            buffer.copyBytes(from: bytes)
+            return UnsafeMutableRawBufferPointer(start: buffer.baseAddress, count: bytes.count)
+        }
+        defer { buffers.forEach { $0.deallocate() } }
+        var vectors = buffers.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
+        _ = sd_journal_sendv(&vectors, Int32(vectors.count))
+    }
+}
