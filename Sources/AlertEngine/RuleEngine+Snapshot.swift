@@ -42,26 +42,32 @@ extension RuleEngine {
     /// first evaluation at `time`: each instance active now that was active before keeps its
     /// old `activeAt` if it had already served its `for`; one with less than the grace period
     /// left is pushed to fire one grace period from now; otherwise its clock is moved forward
-    /// by the downtime. Rules whose `for` is shorter than the grace period are not restored.
+    /// by the downtime. Pending instances of rules whose `for` is shorter than the grace
+    /// period start afresh.
     /// Beyond Prometheus, a restored instance keeps `lastSentAt`, and one that was firing
     /// and had served its `for` stays firing with its `firedAt`: a restart neither resets a
     /// `for` clock nor fires again.
     ///
-    /// Returns how many instances were restored.
+    /// Returns the fingerprints of the instances restored: the transitions the first
+    /// evaluation reported for them are continuations, not news.
     @discardableResult
-    public mutating func restore(from snapshot: EngineSnapshot, at time: Date, options: RestoreOptions = RestoreOptions()) -> Int {
+    public mutating func restore(from snapshot: EngineSnapshot, at time: Date,
+                                 options: RestoreOptions = RestoreOptions()) -> Set<UInt64> {
         let downAt = snapshot.takenAt
-        guard time.timeIntervalSince(downAt) <= options.outageTolerance.seconds else { return 0 }
+        guard time.timeIntervalSince(downAt) <= options.outageTolerance.seconds else { return [] }
         let grace = options.forGracePeriod.seconds
-        var restored = 0
+        var restored: Set<UInt64> = []
         for groupIndex in groups.indices {
             for ruleIndex in groups[groupIndex].rules.indices {
                 let rule = groups[groupIndex].rules[ruleIndex].rule
                 let hold = rule.holdDuration.seconds
-                guard hold >= grace, let previous = snapshot.rules[rule.identity] else { continue }
+                guard let previous = snapshot.rules[rule.identity] else { continue }
                 let byFingerprint = Dictionary(previous.map { ($0.fingerprint, $0) }, uniquingKeysWith: { first, _ in first })
                 for (fingerprint, var alert) in groups[groupIndex].rules[ruleIndex].active where alert.state != .inactive {
                     guard let old = byFingerprint[fingerprint], old.state != .inactive else { continue }
+                    // As Prometheus, a rule whose `for` is shorter than the grace period
+                    // restarts its pending clocks; a firing instance still stays firing.
+                    if hold < grace && old.state != .firing { continue }
                     var activeAt = old.activeAt
                     let remaining = hold - downAt.timeIntervalSince(activeAt)
                     if remaining <= 0 {
@@ -80,10 +86,30 @@ extension RuleEngine {
                     alert.activeAt = activeAt
                     alert.lastSentAt = old.lastSentAt
                     groups[groupIndex].rules[ruleIndex].active[fingerprint] = alert
-                    restored += 1
+                    restored.insert(fingerprint)
                 }
             }
         }
         return restored
+    }
+}
+
+extension RuleEngine {
+    /// Takes over the instances of rules that did not change (same group name, same rule
+    /// identity) from `previous`, as a reload should: alerts of untouched rules keep their
+    /// clocks. Returns how many instances were carried over.
+    @discardableResult
+    public mutating func adoptState(from previous: RuleEngine) -> Int {
+        var adopted = 0
+        for groupIndex in groups.indices {
+            guard let old = previous.groups.first(where: { $0.group.name == groups[groupIndex].group.name }) else { continue }
+            for ruleIndex in groups[groupIndex].rules.indices {
+                let identity = groups[groupIndex].rules[ruleIndex].rule.identity
+                guard let oldRule = old.rules.first(where: { $0.rule.identity == identity }) else { continue }
+                groups[groupIndex].rules[ruleIndex].active = oldRule.active
+                adopted += oldRule.active.count
+            }
+        }
+        return adopted
     }
 }

@@ -1,5 +1,6 @@
 import AlertEngine
 import Foundation
+import Logging
 
 /// The configuration file, as far as the one-shot commands use it. Keys are snake_case;
 /// every key is optional and has a safe default.
@@ -20,7 +21,24 @@ struct Configuration: Decodable, Sendable {
         var parameters: [String: String]?
     }
 
+    struct Log: Decodable, Sendable {
+        /// trace, debug, info, notice, warning, error, critical.
+        var level: String?
+        /// auto (journald when stdout is the journal, else json), json, text, journald.
+        var format: String?
+    }
+
+    struct Restore: Decodable, Sendable {
+        var outageTolerance: String?
+        var forGracePeriod: String?
+    }
+
     var prometheus: Prometheus?
+    var stateDirectory: String?
+    var log: Log?
+    var queryTimeout: String?
+    var shutdownTimeout: String?
+    var restore: Restore?
     var evaluationInterval: String?
     var externalLabels: [String: String]?
     var externalUrl: String?
@@ -39,9 +57,37 @@ struct Configuration: Decodable, Sendable {
             // Rule file paths are relative to the configuration file, as in Prometheus.
             let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
             configuration.ruleFiles = configuration.ruleFiles?.map { $0.hasPrefix("/") ? $0 : base + "/" + $0 }
+            try configuration.validate(file: path)
             return configuration
         } catch let error as DecodingError {
             throw ConfigurationError(decoding: error, file: path)
+        }
+    }
+}
+
+extension Configuration {
+    /// Checks the values JSON decoding cannot: durations, levels, formats.
+    func validate(file: String) throws {
+        func duration(_ value: String?, _ keyPath: String) throws {
+            guard let value else { return }
+            guard let parsed = PrometheusDuration.parse(value), parsed > .zero else {
+                throw ConfigurationError(file: file, keyPath: keyPath, message: "expected a positive duration such as 30s or 5m, got \"\(value)\"")
+            }
+        }
+        try duration(evaluationInterval, "evaluation_interval")
+        try duration(queryTimeout, "query_timeout")
+        try duration(shutdownTimeout, "shutdown_timeout")
+        try duration(prometheus?.queryTimeout, "prometheus.query_timeout")
+        try duration(restore?.outageTolerance, "restore.outage_tolerance")
+        try duration(restore?.forGracePeriod, "restore.for_grace_period")
+        if let level = log?.level, Logger.Level(rawValue: level) == nil {
+            throw ConfigurationError(file: file, keyPath: "log.level", message: "expected one of trace, debug, info, notice, warning, error, critical, got \"\(level)\"")
+        }
+        if let format = log?.format, !["auto", "json", "text", "journald"].contains(format) {
+            throw ConfigurationError(file: file, keyPath: "log.format", message: "expected auto, json, text or journald, got \"\(format)\"")
+        }
+        if let url = prometheus?.url, URLComponents(string: url)?.host == nil {
+            throw ConfigurationError(file: file, keyPath: "prometheus.url", message: "expected an absolute http(s) URL, got \"\(url)\"")
         }
     }
 }

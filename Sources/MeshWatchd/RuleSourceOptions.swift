@@ -50,7 +50,7 @@ struct RuleSourceOptions: ParsableArguments {
         }
     }
 
-    private func resolveThrowing() throws -> Resolved {
+    func resolveThrowing() throws -> Resolved {
         let configuration = try config.map(Configuration.load(path:)) ?? Configuration()
         let useFlags = !ruleFiles.isEmpty || !packs.isEmpty
         let files = useFlags ? ruleFiles : (configuration.ruleFiles ?? [])

@@ -10,7 +10,7 @@ struct RestoreTests {
     /// Runs the rule until `downAt`, snapshots, "restarts" at `restartAt` with one evaluation
     /// and a restore, then evaluates once more at `nextAt`.
     func restart(hold: Double, runUntil downAt: Double, restartAt: Double, nextAt: Double,
-                 options: RestoreOptions = RestoreOptions()) async throws -> (restored: Int, afterRestore: AlertInstance?, next: [AlertTransition]) {
+                 options: RestoreOptions = RestoreOptions()) async throws -> (restored: Set<UInt64>, afterRestore: AlertInstance?, next: [AlertTransition]) {
         let rule = AlertRule(name: "A", expression: "x", holdDuration: .seconds(hold * 60))
         let steps = stride(from: 0.0, through: downAt, by: 1).map { ($0, Result<[Sample], ScriptedError>.success([target])) }
         let (before, _) = await run(rule, steps: steps)
@@ -32,7 +32,7 @@ struct RestoreTests {
     @Test("an alert that had fired stays firing with its activeAt, firedAt and last send: no new firing")
     func alreadyFiring() async throws {
         let result = try await restart(hold: 15, runUntil: 20, restartAt: 25, nextAt: 26)
-        #expect(result.restored == 1)
+        #expect(result.restored.count == 1)
         #expect(result.afterRestore?.state == .firing)
         #expect(result.afterRestore?.activeAt == minute(0))
         #expect(result.afterRestore?.firedAt == minute(15))
@@ -58,15 +58,25 @@ struct RestoreTests {
     @Test("a snapshot older than the outage tolerance is ignored")
     func outageTooLong() async throws {
         let result = try await restart(hold: 15, runUntil: 20, restartAt: 90, nextAt: 91)
-        #expect(result.restored == 0)
+        #expect(result.restored.isEmpty)
         #expect(result.afterRestore?.activeAt == minute(90))
     }
 
-    @Test("rules whose for is shorter than the grace period are not restored")
-    func shortHold() async throws {
+    @Test("a pending instance of a rule whose for is shorter than the grace period starts afresh")
+    func shortHoldPending() async throws {
+        let result = try await restart(hold: 5, runUntil: 3, restartAt: 4, nextAt: 5)
+        #expect(result.restored.isEmpty)
+        #expect(result.afterRestore?.activeAt == minute(4))
+        #expect(result.afterRestore?.state == .pending)
+    }
+
+    @Test("a firing instance of a rule whose for is shorter than the grace period stays firing")
+    func shortHoldFiring() async throws {
         let result = try await restart(hold: 5, runUntil: 20, restartAt: 22, nextAt: 23)
-        #expect(result.restored == 0)
-        #expect(result.afterRestore?.activeAt == minute(22))
+        #expect(result.restored.count == 1)
+        #expect(result.afterRestore?.state == .firing)
+        #expect(result.afterRestore?.activeAt == minute(0))
+        #expect(result.next.isEmpty)
     }
 
     @Test("a snapshot survives JSON, NaN values included")

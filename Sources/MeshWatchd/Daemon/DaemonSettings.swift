@@ -1,0 +1,31 @@
+import AlertEngine
+import Foundation
+import Logging
+
+/// Everything one generation of the daemon runs with; a reload builds a new one.
+struct DaemonSettings: Sendable {
+    var groups: [RuleGroup]
+    var context: EvaluationContext
+    var defaultInterval: Duration
+    var queryTimeout: Duration
+    var restore: RestoreOptions
+    var datasource: PrometheusDatasource
+    var ruleCount: Int { groups.reduce(0) { $0 + $1.rules.count } }
+
+    /// Resolves flags and configuration file into settings; throws what is wrong.
+    static func resolve(source: RuleSourceOptions, prometheus: PrometheusOptions, logger: Logger) throws -> DaemonSettings {
+        let resolved = try source.resolveThrowing()
+        for warning in resolved.warnings { logger.warning("\(warning)") }
+        let configuration = resolved.configuration
+        let queryTimeout = configuration.queryTimeout.flatMap(PrometheusDuration.parse) ?? prometheus.timeout
+        let client = try prometheus.makeClient(logger: logger, configuration: configuration.prometheus)
+        return DaemonSettings(
+            groups: resolved.groups, context: resolved.context, defaultInterval: resolved.interval, queryTimeout: queryTimeout,
+            restore: RestoreOptions(
+                outageTolerance: configuration.restore?.outageTolerance.flatMap(PrometheusDuration.parse) ?? .seconds(3600),
+                forGracePeriod: configuration.restore?.forGracePeriod.flatMap(PrometheusDuration.parse) ?? .seconds(600)),
+            datasource: PrometheusDatasource(client: client, timeout: queryTimeout))
+    }
+
+    func interval(of group: RuleGroup) -> Duration { group.interval ?? defaultInterval }
+}

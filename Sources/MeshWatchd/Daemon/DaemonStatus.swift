@@ -1,0 +1,68 @@
+import AlertEngine
+import Foundation
+
+/// What the daemon reports about itself (systemd STATUS=, the watchdog, later /readyz and
+/// /metrics): per group, its last cycle and whether its loop is alive.
+actor DaemonStatus {
+    struct Group: Sendable {
+        var rules: Int
+        var budget: Duration
+        var heartbeat = ContinuousClock.now
+        var lastEvaluation: Date?
+        var lastDuration: Duration?
+        var firing = 0
+        var pending = 0
+        var failedRules = 0
+        var missedTicks = 0
+    }
+
+    private var groups: [String: Group] = [:]
+    private var readySent = false
+
+    /// Starts a generation: the groups it evaluates, each with the longest a cycle may go
+    /// without a heartbeat before the watchdog stops vouching for it.
+    func reset(groups newGroups: [(name: String, rules: Int, budget: Duration)]) {
+        groups = Dictionary(uniqueKeysWithValues: newGroups.map { ($0.name, Group(rules: $0.rules, budget: $0.budget)) })
+        readySent = false
+    }
+
+    func heartbeat(_ group: String) { groups[group]?.heartbeat = .now }
+
+    func cycle(_ group: String, state: RuleEngine.GroupState, missed: Int) {
+        guard var entry = groups[group] else { return }
+        entry.heartbeat = .now
+        entry.lastEvaluation = state.lastEvaluation
+        entry.lastDuration = state.lastDuration
+        entry.firing = state.rules.reduce(0) { $0 + $1.active.values.filter { $0.state == .firing }.count }
+        entry.pending = state.rules.reduce(0) { $0 + $1.active.values.filter { $0.state == .pending }.count }
+        entry.failedRules = state.rules.filter { $0.health == .err }.count
+        entry.missedTicks += missed
+        groups[group] = entry
+    }
+
+    /// True once, when every group has finished its first cycle.
+    func becameReady() -> Bool {
+        guard !readySent, !groups.isEmpty, groups.values.allSatisfy({ $0.lastEvaluation != nil }) else { return false }
+        readySent = true
+        return true
+    }
+
+    /// Groups whose loop has not shown life within its budget.
+    func stuckGroups() -> [String] {
+        let now = ContinuousClock.now
+        return groups.filter { now - $0.value.heartbeat > $0.value.budget }.map(\.key).sorted()
+    }
+
+    /// `7 rules in 1 groups, 2 firing, 1 pending, 0 failing, last cycle 2026-11-22T08:00:00Z`
+    var summary: String {
+        let rules = groups.values.reduce(0) { $0 + $1.rules }
+        let firing = groups.values.reduce(0) { $0 + $1.firing }
+        let pending = groups.values.reduce(0) { $0 + $1.pending }
+        let failing = groups.values.reduce(0) { $0 + $1.failedRules }
+        var text = "\(rules) rules in \(groups.count) groups, \(firing) firing, \(pending) pending, \(failing) failing"
+        if let last = groups.values.compactMap(\.lastEvaluation).max() {
+            text += ", last cycle " + InstanceRendering.timestamp(last)
+        }
+        return text
+    }
+}

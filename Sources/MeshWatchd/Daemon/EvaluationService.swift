@@ -1,0 +1,137 @@
+import AlertEngine
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// The daemon's work: every rule group on its own loop, SIGHUP reloads that keep the old
+/// configuration when the new one is wrong, the systemd watchdog fed only while every loop
+/// is alive, and a final save on graceful shutdown.
+struct EvaluationService: Service {
+    let initial: DaemonSettings
+    /// Builds new settings from the same flags and configuration file, for SIGHUP.
+    let reload: @Sendable () throws -> DaemonSettings
+    let store: StateStore
+    let status: DaemonStatus
+    let notifier: SystemdNotifier
+    let logger: Logger
+
+    private enum GenerationEnd: Sendable {
+        case reload(DaemonSettings, [String: RuleEngine])
+        case stopped
+    }
+
+    private enum Event: Sendable {
+        case loopEnded(String, RuleEngine)
+        case reload(DaemonSettings)
+        case done
+    }
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await cancelWhenGracefulShutdown { try await generations() }
+        } onGracefulShutdown: { [notifier, logger] in
+            logger.info("shutting down")
+            notifier.stopping()
+        }
+    }
+
+    private func generations() async throws {
+        var settings = initial
+        var carried: [String: RuleEngine]? = nil
+        while true {
+            switch await generation(settings, carried: carried) {
+            case .reload(let next, let engines):
+                settings = next
+                carried = engines
+            case .stopped:
+                logger.info("evaluation stopped; alert state saved", metadata: ["state.path": "\(store.path)"])
+                return
+            }
+        }
+    }
+
+    /// Runs one configuration until a reload or shutdown.
+    private func generation(_ settings: DaemonSettings, carried: [String: RuleEngine]?) async -> GenerationEnd {
+        await status.reset(groups: settings.groups.map { group in
+            // A loop may take one interval to sleep plus, per rule, the query timeout and a margin.
+            let budget = settings.interval(of: group) + (settings.queryTimeout + .seconds(10)) * group.rules.count
+            return (group.name, group.rules.count, budget)
+        })
+        logger.info("evaluating", metadata: [
+            "config.groups": "\(settings.groups.count)", "config.rules": "\(settings.ruleCount)",
+            "config.reload": "\(carried != nil)",
+        ])
+        return await withTaskGroup(of: Event.self) { tasks in
+            for group in settings.groups {
+                var engine = RuleEngine(groups: [group], context: settings.context)
+                if let previous = carried?[group.name] { engine.adoptState(from: previous) }
+                let loop = GroupLoop(group: group, settings: settings, store: store, status: status, logger: logger,
+                                     restoreFromStore: carried == nil)
+                tasks.addTask { .loopEnded(group.name, await loop.run(engine: engine)) }
+            }
+            tasks.addTask { await readiness() }
+            tasks.addTask { await reloadOnSIGHUP() }
+            if let interval = notifier.watchdogInterval { tasks.addTask { await watchdog(every: interval) } }
+
+            var engines: [String: RuleEngine] = [:]
+            var next: DaemonSettings?
+            for await event in tasks {
+                switch event {
+                case .loopEnded(let name, let engine): engines[name] = engine
+                case .reload(let settings):
+                    next = settings
+                    tasks.cancelAll()
+                case .done: break
+                }
+            }
+            return next.map { .reload($0, engines) } ?? .stopped
+        }
+    }
+
+    /// READY=1 (and after a reload, READY=1 again) once every group has had its first cycle;
+    /// then STATUS= after each change.
+    private func readiness() async -> Event {
+        while !Task.isCancelled {
+            let summary = await status.summary
+            if await status.becameReady() {
+                notifier.ready(status: summary)
+                logger.info("ready", metadata: ["status": "\(summary)"])
+            } else {
+                notifier.status(summary)
+            }
+            do { try await Task.sleep(for: .milliseconds(200)) } catch { break }
+        }
+        return .done
+    }
+
+    private func reloadOnSIGHUP() async -> Event {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            notifier.reloading()
+            logger.info("reloading configuration and rules")
+            do {
+                let settings = try reload()
+                return .reload(settings)
+            } catch {
+                logger.error("reload failed; the previous configuration keeps running", metadata: ["error": "\(error)"])
+                notifier.ready(status: "reload failed: \(error)".replacingOccurrences(of: "\n", with: "; "))
+            }
+        }
+        return .done
+    }
+
+    /// Feeds systemd's watchdog only while every group loop shows life, so a hung loop gets
+    /// the daemon restarted.
+    private func watchdog(every interval: Duration) async -> Event {
+        while !Task.isCancelled {
+            let stuck = await status.stuckGroups()
+            if stuck.isEmpty {
+                notifier.watchdog()
+            } else {
+                logger.critical("evaluation loop stuck; not feeding the watchdog", metadata: ["group.names": "\(stuck)"])
+            }
+            do { try await Task.sleep(for: interval) } catch { break }
+        }
+        return .done
+    }
+}

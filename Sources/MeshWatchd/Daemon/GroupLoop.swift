@@ -1,0 +1,110 @@
+import AlertEngine
+import Foundation
+import Logging
+import MetricModel
+
+/// One rule group's evaluation loop: Prometheus's timing (ticks aligned to the interval and
+/// offset per group, missed ticks counted and skipped), state saved after every cycle, and
+/// restore from the store after the first cycle of a fresh start.
+struct GroupLoop: Sendable {
+    let group: RuleGroup
+    let settings: DaemonSettings
+    let store: StateStore
+    let status: DaemonStatus
+    let logger: Logger
+    /// Restore from the store after the first cycle (a fresh start, not a reload).
+    let restoreFromStore: Bool
+
+    var interval: Duration { settings.interval(of: group) }
+
+    /// Runs until cancelled and returns the engine, so a reload can carry its state over.
+    func run(engine initial: RuleEngine) async -> RuleEngine {
+        var engine = initial
+        var logger = logger
+        logger[metadataKey: "rule.group"] = "\(group.name)"
+        let intervalSeconds = interval.seconds
+        var next = Self.nextTick(after: Date(), interval: intervalSeconds, offset: offset)
+        var first = true
+        while !Task.isCancelled {
+            let delay = next.timeIntervalSinceNow
+            if delay > 0 {
+                await status.heartbeat(group.name)
+                do { try await Task.sleep(for: .milliseconds(Int64(delay * 1000))) } catch { break }
+            }
+            // The tick's time is the evaluation time (and the queries' time=), as in Prometheus.
+            var transitions = await engine.evaluateGroup(0, at: next, using: settings.datasource, logger: logger)
+            if Task.isCancelled && engine.groups[0].rules.allSatisfy({ $0.health == .err }) { break }
+            if first && restoreFromStore {
+                let restored = restore(&engine, at: next, logger: logger)
+                transitions.removeAll { restored.contains($0.instance.fingerprint) }
+            }
+            first = false
+            for transition in transitions { Self.log(transition, logger: logger) }
+            do {
+                try store.save(group: group.name, snapshot: engine.snapshot(at: next))
+            } catch {
+                logger.error("could not save alert state", metadata: ["error": "\(error)", "state.path": "\(store.path)"])
+            }
+            var missed = 0
+            next = next.addingTimeInterval(intervalSeconds)
+            let now = Date()
+            if next <= now {
+                missed = Int(now.timeIntervalSince(next) / intervalSeconds) + 1
+                next = next.addingTimeInterval(Double(missed) * intervalSeconds)
+                logger.warning("evaluation took longer than the interval; ticks skipped", metadata: [
+                    "group.missed_ticks": "\(missed)", "group.last_duration": "\(engine.groups[0].lastDuration ?? .zero)",
+                ])
+            }
+            await status.cycle(group.name, state: engine.groups[0], missed: missed)
+        }
+        return engine
+    }
+
+    /// Restores `for` clocks from the store; returns the fingerprints restored.
+    private func restore(_ engine: inout RuleEngine, at time: Date, logger: Logger) -> Set<UInt64> {
+        do {
+            guard let snapshot = try store.load(group: group.name) else { return [] }
+            let restored = engine.restore(from: snapshot, at: time, options: settings.restore)
+            logger.info("alert state restored", metadata: [
+                "state.restored_instances": "\(restored.count)", "state.taken_at": "\(InstanceRendering.timestamp(snapshot.takenAt))",
+            ])
+            return restored
+        } catch {
+            logger.error("could not read stored alert state; starting clean", metadata: ["error": "\(error)"])
+            return []
+        }
+    }
+
+    /// The group's offset within the interval, from its file and name (as Prometheus
+    /// spreads groups so they do not all query at once).
+    var offset: Double {
+        var hash = Labels.fingerprintSeed
+        hash = Labels.mixFingerprint(hash, group.file + ";" + group.name)
+        let intervalMillis = UInt64(max(interval.seconds * 1000, 1))
+        return Double(hash % intervalMillis) / 1000
+    }
+
+    /// The first aligned tick strictly after `now`.
+    static func nextTick(after now: Date, interval: Double, offset: Double) -> Date {
+        let seconds = now.timeIntervalSince1970
+        let base = ((seconds - offset) / interval).rounded(.down) * interval + offset
+        return Date(timeIntervalSince1970: base + interval)
+    }
+
+    static func log(_ transition: AlertTransition, logger: Logger) {
+        let message: Logger.Message
+        switch transition.kind {
+        case .pending: message = "alert pending"
+        case .firing: message = "alert firing"
+        case .resolved: message = "alert resolved"
+        case .inactive: message = "alert no longer pending"
+        }
+        logger.info(message, metadata: [
+            "rule.name": "\(transition.rule)", "alert.state": "\(transition.instance.state.rawValue)",
+            "alert.fingerprint": "\(String(transition.instance.fingerprint, radix: 16))",
+            "alert.value": "\(GoFormat.float(transition.instance.value))",
+            "alert.labels": "\(transition.instance.labels)",
+            "alert.active_at": "\(InstanceRendering.timestamp(transition.instance.activeAt))",
+        ])
+    }
+}

@@ -1,0 +1,88 @@
+import AlertEngine
+import Foundation
+import GRDB
+import Logging
+
+/// The daemon's state in one SQLite file: alert instances by rule, with the time of the
+/// last evaluation they reflect. Every write is a transaction. A file that cannot be opened
+/// or fails SQLite's integrity check is moved aside and the daemon starts clean, loudly.
+final class StateStore: Sendable {
+    let path: String
+    private let database: DatabaseQueue
+
+    init(path: String, logger: Logger) throws {
+        self.path = path
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            database = try Self.open(path)
+        } catch {
+            let aside = path + ".corrupt-" + String(Int(Date().timeIntervalSince1970))
+            try? FileManager.default.moveItem(atPath: path, toPath: aside)
+            for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            logger.critical("state file unreadable: moved aside, starting with empty state (alert clocks reset)", metadata: [
+                "state.path": "\(path)", "state.moved_to": "\(aside)", "error": "\(error)",
+            ])
+            database = try Self.open(path)
+        }
+    }
+
+    private static func open(_ path: String) throws -> DatabaseQueue {
+        var configuration = GRDB.Configuration()
+        configuration.busyMode = .timeout(5)
+        let database = try DatabaseQueue(path: path, configuration: configuration)
+        let check = try database.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") }
+        guard check == "ok" else { throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: check) }
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE alert_instance (
+                    group_name TEXT NOT NULL,
+                    rule_identity TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    instance BLOB NOT NULL,
+                    PRIMARY KEY (group_name, rule_identity, fingerprint)
+                );
+                CREATE TABLE group_evaluation (
+                    group_name TEXT PRIMARY KEY NOT NULL,
+                    evaluated_at DOUBLE NOT NULL
+                );
+                """)
+        }
+        try migrator.migrate(database)
+        return database
+    }
+
+    /// Replaces one group's instances with `snapshot`, in one transaction.
+    func save(group: String, snapshot: EngineSnapshot) throws {
+        let encoder = JSONEncoder()
+        let rows = try snapshot.rules.flatMap { identity, instances in
+            try instances.map { (identity, String($0.fingerprint, radix: 16), try encoder.encode($0)) }
+        }
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM alert_instance WHERE group_name = ?", arguments: [group])
+            for (identity, fingerprint, data) in rows {
+                try db.execute(sql: "INSERT INTO alert_instance VALUES (?, ?, ?, ?)", arguments: [group, identity, fingerprint, data])
+            }
+            try db.execute(sql: "INSERT OR REPLACE INTO group_evaluation VALUES (?, ?)",
+                           arguments: [group, snapshot.takenAt.timeIntervalSince1970])
+        }
+    }
+
+    /// The stored snapshot of one group, or nil if it was never evaluated.
+    func load(group: String) throws -> EngineSnapshot? {
+        try database.read { db in
+            guard let evaluatedAt = try Double.fetchOne(db, sql: "SELECT evaluated_at FROM group_evaluation WHERE group_name = ?",
+                                                        arguments: [group]) else { return nil }
+            var rules: [String: [AlertInstance]] = [:]
+            let decoder = JSONDecoder()
+            for row in try Row.fetchAll(db, sql: "SELECT rule_identity, instance FROM alert_instance WHERE group_name = ?",
+                                        arguments: [group]) {
+                let identity: String = row["rule_identity"]
+                let data: Data = row["instance"]
+                rules[identity, default: []].append(try decoder.decode(AlertInstance.self, from: data))
+            }
+            return EngineSnapshot(takenAt: Date(timeIntervalSince1970: evaluatedAt), rules: rules)
+        }
+    }
+}

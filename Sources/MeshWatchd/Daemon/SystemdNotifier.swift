@@ -1,0 +1,30 @@
+import CSystemd
+import Foundation
+
+/// Talks to systemd through `sd_notify` when the unit is `Type=notify` (NOTIFY_SOCKET set);
+/// does nothing otherwise.
+struct SystemdNotifier: Sendable {
+    /// Half of `WATCHDOG_USEC`, when systemd's watchdog is on for this process.
+    let watchdogInterval: Duration?
+
+    init() {
+        var microseconds: UInt64 = 0
+        watchdogInterval = sd_watchdog_enabled(0, &microseconds) > 0 && microseconds > 0
+            ? .microseconds(Int64(microseconds / 2)) : nil
+    }
+
+    func ready(status: String) { send("READY=1\nSTATUS=\(status)") }
+    func status(_ status: String) { send("STATUS=\(status)") }
+    func watchdog() { send("WATCHDOG=1") }
+
+    /// RELOADING=1 with the monotonic time systemd ≥ 253 asks for (older ones ignore it).
+    func reloading() {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        send("RELOADING=1\nMONOTONIC_USEC=\(UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000)")
+    }
+
+    func stopping() { send("STOPPING=1") }
+
+    private func send(_ state: String) { _ = sd_notify(0, state) }
+}

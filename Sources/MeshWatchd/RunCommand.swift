@@ -1,0 +1,80 @@
+import AlertEngine
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `meshwatchd run`: the daemon.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the daemon: evaluate every rule group on its interval until stopped.",
+        discussion: """
+            Evaluates each group on its own interval (aligned like Prometheus's), keeps alert \
+            state in a SQLite file in the state directory so a restart keeps `for` clocks and \
+            does not fire again, and logs every transition. SIGHUP reloads the configuration \
+            and rules (a broken one is refused and the old one keeps running); SIGTERM or \
+            SIGINT stop it within shutdown_timeout. Under systemd (Type=notify) it reports \
+            READY=1 after the first cycle, STATUS=, WATCHDOG=1 while every loop is alive, \
+            RELOADING=1 and STOPPING=1, and logs to the journal with structured fields.
+            """
+    )
+
+    @OptionGroup var source: RuleSourceOptions
+    @OptionGroup var prometheus: PrometheusOptions
+
+    @Option(help: "State directory (default: the config's state_directory, else $STATE_DIRECTORY, else /var/lib/meshwatchd).")
+    var stateDirectory: String?
+
+    @Option(help: "Log format: auto, json, text or journald (default: the config's log.format, else auto).")
+    var logFormat: String?
+
+    @Option(help: "Log level (default: the config's log.level, else info).")
+    var logLevel: Logger.Level?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        // The configuration is read before logging starts, to know its level and format.
+        let configuration: Configuration
+        do {
+            configuration = try source.config.map(Configuration.load(path:)) ?? Configuration()
+        } catch {
+            FileHandle.standardError.write(Data("meshwatchd: configuration is wrong: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        guard let format = LogFormat(rawValue: logFormat ?? configuration.log?.format ?? "auto") else {
+            throw ValidationError("--log-format: expected auto, json, text or journald")
+        }
+        let level = logLevel ?? configuration.log?.level.flatMap(Logger.Level.init(rawValue:)) ?? .info
+        bootstrapDaemonLogging(format: format.resolved(environment: environment), level: level)
+        let logger = Logger(label: "meshwatchd")
+
+        let settings: DaemonSettings
+        do {
+            settings = try DaemonSettings.resolve(source: source, prometheus: prometheus, logger: logger)
+        } catch {
+            logger.critical("cannot start: configuration or rules are wrong", metadata: ["error": "\(error)"])
+            FileHandle.standardError.write(Data("meshwatchd: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        let directory = stateDirectory ?? configuration.stateDirectory
+            ?? environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init) ?? "/var/lib/meshwatchd"
+        let store: StateStore
+        do {
+            store = try StateStore(path: directory + "/state.sqlite", logger: logger)
+        } catch {
+            logger.critical("cannot open the state directory", metadata: ["state.path": "\(directory)", "error": "\(error)"])
+            throw ExitCode(73)  // EX_CANTCREAT
+        }
+
+        let service = EvaluationService(
+            initial: settings,
+            reload: { [source, prometheus, logger] in try DaemonSettings.resolve(source: source, prometheus: prometheus, logger: logger) },
+            store: store, status: DaemonStatus(), notifier: SystemdNotifier(), logger: logger)
+        var groupConfiguration = ServiceGroupConfiguration(services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
+                                                           logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout.flatMap(PrometheusDuration.parse) ?? .seconds(10)
+        logger.info("starting", metadata: ["state.path": "\(store.path)", "config.file": "\(source.config ?? "-")"])
+        try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+}

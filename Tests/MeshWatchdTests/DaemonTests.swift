@@ -1,0 +1,158 @@
+import Foundation
+import MeshFixtures
+@testable import MeshWatchd
+import Testing
+
+/// `meshwatchd run` as systemd runs it, against the real Prometheus over data placed around
+/// the current time (the daemon evaluates at the wall clock).
+@Suite("The daemon: lifecycle, systemd notifications, reload, restart")
+struct DaemonTests {
+    /// The incident with its 5xx spike 15 minutes ago and data until 15 minutes from now.
+    static func liveScenario() -> MeshScenario {
+        let now = Date().timeIntervalSince1970.rounded(.down)
+        var scenario = MeshScenario.incident(start: Date(timeIntervalSince1970: now - 55 * 60))
+        scenario.end = Date(timeIntervalSince1970: now + 15 * 60)
+        return scenario
+    }
+
+    static let binary = CommandLineTests.binary
+
+    struct Daemon {
+        let process: ChildProcess
+        var log: String { process.stderrTail(limit: 1_000_000) }
+        var logLines: [[String: String]] {
+            log.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+        }
+
+        func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+        func waitForLog(_ timeout: Duration, _ condition: ([String: String]) -> Bool) async -> [String: String]? {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if let line = logLines.first(where: condition) { return line }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return nil
+        }
+    }
+
+    func start(_ arguments: [String], notify: NotifySocket?, watchdogMicroseconds: Int? = nil) async throws -> Daemon {
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = notify?.path
+        environment["WATCHDOG_USEC"] = watchdogMicroseconds.map(String.init)
+        environment.removeValue(forKey: "JOURNAL_STREAM")
+        let process = try await ChildProcess.launch(name: "meshwatchd", executable: Self.binary,
+                                                    arguments: ["run", "--log-format", "json"] + arguments, environment: environment)
+        return Daemon(process: process)
+    }
+
+    func packArguments(_ url: String, state: String) -> [String] {
+        ["--prometheus", url, "--pack", "istio", "--set", "interval=1s", "--set", "error_rate.for=3s",
+         "--state-directory", state]
+    }
+
+    static func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "meshwatchd-state-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    func isReviewsErrorRate(_ line: [String: String]) -> Bool {
+        line["rule.name"] == "IstioHighErrorRate" && (line["alert.labels"] ?? "").contains("destination_workload=\"reviews\"")
+    }
+
+    @Test("READY after the first cycle, STATUS, WATCHDOG pings, pending then firing after `for`, RELOADING on SIGHUP, STOPPING and exit 0 on SIGTERM")
+    func lifecycle() async throws {
+        let state = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try await withPrometheus(openMetrics: Self.liveScenario().openMetrics()) { server async throws in
+            let notify = try NotifySocket()
+            let daemon = try await start(packArguments(server.url, state: state), notify: notify, watchdogMicroseconds: 1_000_000)
+            let ready = await notify.wait(for: .seconds(20)) { $0.contains("READY=1") }
+            #expect(ready != nil, "no READY=1; log:\n\(daemon.log)")
+            #expect(ready?.message.contains("STATUS=7 rules in 1 groups") == true, "\(ready?.message ?? "")")
+            #expect(await notify.wait(for: .seconds(5)) { $0 == "WATCHDOG=1" } != nil)
+
+            let pending = await daemon.waitForLog(.seconds(15)) { isReviewsErrorRate($0) && $0["msg"] == "alert pending" }
+            let firing = await daemon.waitForLog(.seconds(15)) { isReviewsErrorRate($0) && $0["msg"] == "alert firing" }
+            #expect(firing != nil, "log:\n\(daemon.log)")
+            #expect(firing?["alert.active_at"] == pending?["alert.active_at"])
+            #expect(pending?["alert.active_at"].flatMap(parseTime) != nil)
+            #expect(firing?["level"] == "info" && firing?["rule.group"] == "meshwatchd-istio")
+
+            let beforeReload = notify.received.count
+            daemon.signal(SIGHUP)
+            let reloading = await notify.wait(for: .seconds(5), after: beforeReload) { $0.hasPrefix("RELOADING=1") }
+            #expect(reloading != nil)
+            #expect(await notify.wait(for: .seconds(15), after: reloading?.index ?? 0) { $0.contains("READY=1") } != nil)
+
+            let stopAt = ContinuousClock.now
+            daemon.signal(SIGTERM)
+            let status = await daemon.process.waitForExit()
+            #expect(status == 0, "log:\n\(daemon.log)")
+            #expect(ContinuousClock.now - stopAt < .seconds(10))
+            #expect(notify.received.contains("STOPPING=1"))
+            #expect(daemon.log.contains("alert state saved"))
+        }
+    }
+
+    @Test("kill -9 and restart keeps the for clock and does not fire again")
+    func restartKeepsState() async throws {
+        let state = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try await withPrometheus(openMetrics: Self.liveScenario().openMetrics()) { server async throws in
+            let first = try await start(packArguments(server.url, state: state), notify: nil)
+            let firing = await first.waitForLog(.seconds(25)) { isReviewsErrorRate($0) && $0["msg"] == "alert firing" }
+            #expect(firing != nil, "log:\n\(first.log)")
+            first.signal(SIGKILL)
+            _ = await first.process.waitForExit()
+
+            let second = try await start(packArguments(server.url, state: state), notify: nil)
+            let restored = await second.waitForLog(.seconds(15)) { $0["msg"] == "alert state restored" }
+            #expect(Int(restored?["state.restored_instances"] ?? "0") ?? 0 >= 1, "log:\n\(second.log)")
+            try await Task.sleep(for: .seconds(5))  // several 1 s cycles
+            #expect(!second.logLines.contains { isReviewsErrorRate($0) && ($0["msg"] == "alert firing" || $0["msg"] == "alert pending") },
+                    "log:\n\(second.log)")
+            second.signal(SIGTERM)
+            #expect(await second.process.waitForExit() == 0)
+        }
+    }
+
+    @Test("SIGHUP with a broken configuration keeps the daemon running on the old one")
+    func brokenReload() async throws {
+        let state = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try await withPrometheus(openMetrics: Self.liveScenario().openMetrics()) { server async throws in
+            let config = state + "/config.json"
+            try #"{"prometheus": {"url": "\#(server.url)"}, "packs": {"istio": {"parameters": {"interval": "1s"}}}}"#
+                .write(toFile: config, atomically: true, encoding: .utf8)
+            let notify = try NotifySocket()
+            let daemon = try await start(["--config", config, "--state-directory", state], notify: notify)
+            #expect(await notify.wait(for: .seconds(20)) { $0.contains("READY=1") } != nil, "log:\n\(daemon.log)")
+            try #"{"prometheus": {"url": 42}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+            daemon.signal(SIGHUP)
+            let failed = await daemon.waitForLog(.seconds(5)) { $0["msg"] == "reload failed; the previous configuration keeps running" }
+            #expect(failed?["error"]?.contains("prometheus.url: expected String") == true, "log:\n\(daemon.log)")
+            let cyclesBefore = notify.received.filter { $0.hasPrefix("STATUS=") }.count
+            try await Task.sleep(for: .seconds(3))
+            #expect(daemon.process.isRunning)
+            #expect(notify.received.filter { $0.hasPrefix("STATUS=") }.count > cyclesBefore)
+            daemon.signal(SIGTERM)
+            #expect(await daemon.process.waitForExit() == 0)
+        }
+    }
+
+    @Test("a wrong configuration refuses to start with exit 78 and the key path")
+    func wrongConfiguration() async throws {
+        let state = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        for (json, keyPath) in [(#"{"log": {"level": "loud"}}"#, "log.level"), (#"{"query_timeout": "soon"}"#, "query_timeout"),
+                                (#"{"packs": {"istio": {"parameters": {"latency.p95_ms": "fast"}}}}"#, "latency.p95_ms")] {
+            try json.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+            let daemon = try await start(["--config", state + "/config.json", "--prometheus", "http://127.0.0.1:1",
+                                          "--state-directory", state], notify: nil)
+            #expect(await daemon.process.waitForExit() == 78)
+            #expect(daemon.log.contains(keyPath), "\(daemon.log)")
+        }
+    }
+}
