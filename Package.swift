@@ -114,7 +114,8 @@ let package = Package(
         .testTarget(
             name: "MeshWatchdTests",
             dependencies: ["MeshWatchd", "MetricModel", "AlertEngine", "PromClient", "MeshHTTP", "MeshFixtures",
-                           .product(name: "Yams", package: "Yams")]
+                           .product(name: "Yams", package: "Yams")],
+            resources: [.copy("Resources")]
         ),
         .testTarget(
             name: "PromClientTests",

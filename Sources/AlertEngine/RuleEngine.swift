@@ -16,6 +16,8 @@ public struct RuleEngine: Sendable {
     public internal(set) var groups: [GroupState]
     public var context: EvaluationContext
     private var loggedTemplateErrors: Set<String> = []
+    /// The last rule error logged, per group/rule: failures are logged when they change.
+    private var loggedRuleErrors: [String: String] = [:]
 
     public init(groups: [RuleGroup], context: EvaluationContext = EvaluationContext()) {
         self.groups = groups.map { group in
@@ -69,10 +71,17 @@ public struct RuleEngine: Sendable {
     }
 
     private mutating func report(_ state: AlertRuleState, _ outcome: AlertRuleState.Outcome, logger: Logger) {
+        // A failing rule is logged when its error changes and when it recovers, not every cycle.
+        let key = "\(state.group)/\(state.rule.name)"
         if state.health == .err, let error = state.lastError {
-            logger.warning("rule evaluation failed", metadata: [
-                "rule.group": "\(state.group)", "rule.name": "\(state.rule.name)", "error": "\(error)",
-            ])
+            if loggedRuleErrors[key] != error {
+                loggedRuleErrors[key] = error
+                logger.warning("rule evaluation failed", metadata: [
+                    "rule.group": "\(state.group)", "rule.name": "\(state.rule.name)", "error": "\(error)",
+                ])
+            }
+        } else if loggedRuleErrors.removeValue(forKey: key) != nil {
+            logger.info("rule evaluation recovered", metadata: ["rule.group": "\(state.group)", "rule.name": "\(state.rule.name)"])
         }
         for error in outcome.templateErrors {
             // Logged once per rule and message: a broken template would otherwise log every cycle.

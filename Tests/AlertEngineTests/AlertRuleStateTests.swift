@@ -1,5 +1,6 @@
 import AlertEngine
 import Foundation
+import MeshFixtures
 import MetricModel
 import Testing
 
@@ -151,5 +152,24 @@ struct AlertRuleStateTests {
         alert.state = .inactive
         alert.resolvedAt = minute(1.2)
         #expect(alert.needsSending(at: minute(1.3), resendDelay: .seconds(60)))
+    }
+}
+
+@Suite("Rule failure logging")
+struct RuleFailureLoggingTests {
+    @Test("a failing rule is logged once per distinct error, and its recovery once")
+    func loggedOnChange() async {
+        let logs = CapturedLogs()
+        var engine = RuleEngine(groups: [RuleGroup(name: "g", rules: [AlertRule(name: "A", expression: "x")])])
+        let answers: [(Double, Result<[Sample], ScriptedError>)] = [
+            (0, .failure(ScriptedError(description: "down"))), (1, .failure(ScriptedError(description: "down"))),
+            (2, .failure(ScriptedError(description: "timeout"))), (3, .success([])), (4, .success([])),
+        ]
+        for (time, answer) in answers {
+            _ = await engine.evaluateAll(at: minute(time), using: ScriptedDatasource(answers: [minute(time): answer]),
+                                         logger: logs.logger())
+        }
+        #expect(logs.entries.map(\.message) == ["rule evaluation failed", "rule evaluation failed", "rule evaluation recovered"])
+        #expect(logs.entries.map { $0.metadata["error"] ?? "" } == ["down", "timeout", ""])
     }
 }

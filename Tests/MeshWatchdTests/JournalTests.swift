@@ -1,0 +1,37 @@
+import Foundation
+import MeshFixtures
+import Testing
+
+@Suite("Logging to journald")
+struct JournalTests {
+    @Test("with stdout on the journal, entries reach journald with metadata as MESHWATCH_ fields")
+    func journaldFields() async throws {
+        guard let script = Bundle.module.path(forResource: "journal_capture", ofType: "py", inDirectory: "Resources") else {
+            Issue.record("journal_capture.py is missing from the test bundle")
+            return
+        }
+        let state = NSTemporaryDirectory() + "meshwatchd-journal-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let port = try LoopbackPort.free()
+        let capture = try await ChildProcess.launch(name: "journal", executable: "/usr/bin/unshare", arguments: [
+            "-m", "/usr/bin/python3", script, "4", CommandLineTests.binary, "run", "--prometheus", "http://127.0.0.1:\(port)",
+            "--pack", "istio", "--set", "interval=1s", "--state-directory", state,
+        ])
+        let status = await capture.waitForExit()
+        let output = capture.stderrTail(limit: 2_000_000)
+        #expect(status == 0, "\(output.suffix(2000))")
+        let entries = output.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String]
+        }
+        let starting = entries.first { $0["MESSAGE"] == "starting" }
+        #expect(starting?["SYSLOG_IDENTIFIER"] == "meshwatchd", "\(output.suffix(2000))")
+        #expect(starting?["PRIORITY"] == "6")
+        #expect(starting?["MESHWATCH_STATE_PATH"] == state + "/state.sqlite")
+        let failure = entries.first { $0["MESSAGE"] == "rule evaluation failed" }
+        #expect(failure?["PRIORITY"] == "4")
+        #expect(failure?["MESHWATCH_RULE_GROUP"] == "meshwatchd-istio")
+        #expect(failure?["MESHWATCH_RULE_NAME"]?.hasPrefix("Istio") == true)
+        #expect(failure?["MESHWATCH_ERROR"]?.contains("connection refused") == true)
+        #expect(entries.last?["CAPTURE_EXIT"] == "0")  // SIGTERM: a clean exit
+    }
+}
