@@ -12,6 +12,8 @@ packages=(
   python3                # the tests' loopback HTTP server and the benchmark's baseline
   openssl                # the tests' throwaway certificate authority
   ca-certificates
+  systemd                # systemd-analyze, which checks the unit file
+  util-linux             # unshare, for the journald test's private mount namespace
 )
 
 if ! command -v swift >/dev/null 2>&1; then

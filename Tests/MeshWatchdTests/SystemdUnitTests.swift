@@ -1,0 +1,54 @@
+import Foundation
+import MeshFixtures
+import Testing
+
+@Suite("deploy/systemd/meshwatchd.service")
+struct SystemdUnitTests {
+    /// The unit with ExecStart pointing at the built binary (verify checks it exists).
+    func unitFile() throws -> String {
+        let unit = try String(contentsOfFile: IstioPackTests.root + "/deploy/systemd/meshwatchd.service", encoding: .utf8)
+        let directory = NSTemporaryDirectory() + "meshwatchd-unit-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/meshwatchd.service"
+        try unit.replacingOccurrences(of: "/usr/local/bin/meshwatchd", with: CommandLineTests.binary)
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func analyze(_ arguments: [String]) async throws -> (Int32, String) {
+        let process = try await ChildProcess.launch(name: "systemd-analyze", executable: "/usr/bin/systemd-analyze",
+                                                    arguments: arguments)
+        let status = await process.waitForExit()
+        let output = process.stderrTail(limit: 100_000)
+        await process.stop()
+        return (status, output)
+    }
+
+    @Test("the unit declares what the daemon relies on")
+    func declarations() throws {
+        let unit = try String(contentsOfFile: IstioPackTests.root + "/deploy/systemd/meshwatchd.service", encoding: .utf8)
+        for line in ["Type=notify", "WatchdogSec=", "Restart=on-failure", "ExecReload=/bin/kill -HUP $MAINPID", "DynamicUser=yes",
+                     "StateDirectory=meshwatchd", "ConfigurationDirectory=meshwatchd", "RestartPreventExitStatus=78"] {
+            #expect(unit.contains(line), "\(line) missing")
+        }
+    }
+
+    @Test("systemd-analyze verify says nothing at all about it")
+    func verify() async throws {
+        let path = try unitFile()
+        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path) }
+        let (status, output) = try await analyze(["verify", path])
+        #expect(status == 0)
+        #expect(output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(output)")
+    }
+
+    @Test("systemd-analyze security rates its exposure 2.0 or lower")
+    func exposure() async throws {
+        let path = try unitFile()
+        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path) }
+        let (_, output) = try await analyze(["security", "--offline=true", path])
+        let score = output.firstMatch(of: /Overall exposure level for meshwatchd\.service: (\d+\.\d+)/).flatMap { Double($0.1) }
+        #expect(score != nil, "\(output.suffix(500))")
+        #expect((score ?? 10) <= 2.0, "exposure \(score ?? -1)")
+    }
+}
