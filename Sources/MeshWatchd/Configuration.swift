@@ -66,29 +66,50 @@ struct Configuration: Decodable, Sendable {
 }
 
 extension Configuration {
-    /// Checks the values JSON decoding cannot: durations, levels, formats.
+    /// Checks the values JSON decoding cannot (durations, levels, formats, URLs, pack
+    /// parameters) and throws the first problem; `problems(file:)` lists them all.
     func validate(file: String) throws {
-        func duration(_ value: String?, _ keyPath: String) throws {
+        if let first = problems(file: file).first { throw first }
+    }
+
+    func problems(file: String) -> [ConfigurationError] {
+        var found: [ConfigurationError] = []
+        func duration(_ value: String?, _ keyPath: String) {
             guard let value else { return }
-            guard let parsed = PrometheusDuration.parse(value), parsed > .zero else {
-                throw ConfigurationError(file: file, keyPath: keyPath, message: "expected a positive duration such as 30s or 5m, got \"\(value)\"")
+            if (PrometheusDuration.parse(value) ?? .zero) <= .zero {
+                found.append(ConfigurationError(file: file, keyPath: keyPath,
+                                                message: "expected a positive duration such as 30s or 5m, got \"\(value)\""))
             }
         }
-        try duration(evaluationInterval, "evaluation_interval")
-        try duration(queryTimeout, "query_timeout")
-        try duration(shutdownTimeout, "shutdown_timeout")
-        try duration(prometheus?.queryTimeout, "prometheus.query_timeout")
-        try duration(restore?.outageTolerance, "restore.outage_tolerance")
-        try duration(restore?.forGracePeriod, "restore.for_grace_period")
+        duration(evaluationInterval, "evaluation_interval")
+        duration(queryTimeout, "query_timeout")
+        duration(shutdownTimeout, "shutdown_timeout")
+        duration(prometheus?.queryTimeout, "prometheus.query_timeout")
+        duration(restore?.outageTolerance, "restore.outage_tolerance")
+        duration(restore?.forGracePeriod, "restore.for_grace_period")
         if let level = log?.level, Logger.Level(rawValue: level) == nil {
-            throw ConfigurationError(file: file, keyPath: "log.level", message: "expected one of trace, debug, info, notice, warning, error, critical, got \"\(level)\"")
+            found.append(ConfigurationError(file: file, keyPath: "log.level",
+                                            message: "expected one of trace, debug, info, notice, warning, error, critical, got \"\(level)\""))
         }
         if let format = log?.format, !["auto", "json", "text", "journald"].contains(format) {
-            throw ConfigurationError(file: file, keyPath: "log.format", message: "expected auto, json, text or journald, got \"\(format)\"")
+            found.append(ConfigurationError(file: file, keyPath: "log.format", message: "expected auto, json, text or journald, got \"\(format)\""))
         }
-        if let url = prometheus?.url, URLComponents(string: url)?.host == nil {
-            throw ConfigurationError(file: file, keyPath: "prometheus.url", message: "expected an absolute http(s) URL, got \"\(url)\"")
+        if let url = prometheus?.url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URLComponents(string: url)?.host == nil {
+            found.append(ConfigurationError(file: file, keyPath: "prometheus.url", message: "expected an absolute http(s) URL"))
         }
+        for (name, pack) in (packs ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard name == "istio" else {
+                found.append(ConfigurationError(file: file, keyPath: "packs.\(name)", message: "unknown pack (known: istio)"))
+                continue
+            }
+            var parameters = IstioPack.Parameters()
+            for (key, value) in (pack.parameters ?? [:]).sorted(by: { $0.key < $1.key }) {
+                do { try parameters.set(key, to: value) } catch {
+                    found.append(ConfigurationError(file: file, keyPath: "packs.istio.parameters.\(key)", message: "\(error)"))
+                }
+            }
+        }
+        return found
     }
 }
 

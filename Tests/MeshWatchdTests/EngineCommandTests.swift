@@ -153,3 +153,35 @@ struct ConfigurationExampleTests {
         #expect(Set(configured.keys) == Set(IstioPack.Parameters().entries.map(\.key)))
     }
 }
+
+@Suite("meshwatchd check-config")
+struct CheckConfigTests {
+    @Test("every problem at once, each with its file and key path or line; secrets never echoed")
+    func problems() async throws {
+        let directory = NSTemporaryDirectory() + "meshwatchd-check-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        fro: 5m\n"
+            .write(toFile: directory + "/rules.yml", atomically: true, encoding: .utf8)
+        try #"""
+            {"prometheus": {"url": "prom:9090", "headers": {"Authorization": "Bearer s3cret-token"}},
+             "query_timeout": "soon", "log": {"level": "loud"}, "rule_files": ["rules.yml"],
+             "packs": {"istio": {"parameters": {"latency.p95_ms": "fast"}}}}
+            """#.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        let cli = CommandLineTests()
+        let run = try await cli.meshwatchd(["check-config", "--config", directory + "/config.json"])
+        #expect(run.status == 78)
+        for expected in ["config.json: query_timeout:", "config.json: log.level:", "config.json: prometheus.url:",
+                         "config.json: packs.istio.parameters.latency.p95_ms:", "rules.yml:6:9: group \"g\", rule 1, \"A\": unknown field \"fro\"",
+                         "5 problems found"] {
+            #expect(run.stderr.contains(expected), "\(expected) missing:\n\(run.stderr)")
+        }
+        #expect(!run.stderr.contains("s3cret-token") && !run.stdout.contains("s3cret-token"))
+
+        let valid = try await cli.meshwatchd(["check-config", "--config", IstioPackTests.root + "/config.example.json"])
+        #expect(valid.status == 0)
+        #expect(valid.stdout.contains("valid: 7 rules in 1 groups"))
+        let broken = try await cli.meshwatchd(["check-config", "--config", directory + "/missing.json"])
+        #expect(broken.status == 78)
+    }
+}

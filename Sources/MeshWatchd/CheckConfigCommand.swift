@@ -1,0 +1,73 @@
+import AlertEngine
+import ArgumentParser
+import Foundation
+
+/// `meshwatchd check-config`: everything `run` would refuse, listed at once.
+struct CheckConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate the configuration and rule files and list every problem.",
+        discussion: "Exit status: 0 valid, 78 something is wrong (each problem on its own line, with file and key path or line)."
+    )
+
+    @Option(help: "Configuration file.")
+    var config: String
+
+    func run() throws {
+        var problems: [String] = []
+        var configuration: Configuration?
+        do {
+            guard let data = FileManager.default.contents(atPath: config) else {
+                throw ConfigurationError(file: config, keyPath: "", message: "cannot be read")
+            }
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            configuration = try decoder.decode(Configuration.self, from: data)
+        } catch let error as DecodingError {
+            problems.append(ConfigurationError(decoding: error, file: config).description)
+        } catch {
+            problems.append("\(error)")
+        }
+        var groups = 0, rules = 0
+        if let configuration {
+            problems += configuration.problems(file: config).map(\.description)
+            let base = URL(fileURLWithPath: config).deletingLastPathComponent().path
+            let files = (configuration.ruleFiles ?? []).map { $0.hasPrefix("/") ? $0 : base + "/" + $0 }
+            if !files.isEmpty {
+                do {
+                    let loaded = try RuleFileLoader.load(paths: files)
+                    groups += loaded.groups.count
+                    rules += loaded.groups.reduce(0) { $0 + $1.rules.count }
+                    for warning in loaded.warnings { print("warning: \(warning)") }
+                } catch {
+                    problems += error.problems.map(\.description)
+                }
+            }
+            if configuration.packs?["istio"].map({ $0.enabled ?? true }) == true {
+                groups += 1
+                rules += IstioPack().definitions.count
+            }
+            if configuration.prometheus?.url == nil { problems.append("\(config): prometheus.url: missing") }
+            if groups == 0 { problems.append("\(config): no rules: set rule_files or enable packs.istio") }
+        }
+        if problems.isEmpty {
+            // Never the token or header values: only what they are.
+            let prometheus = configuration?.prometheus
+            print("\(config): valid: \(rules) rules in \(groups) groups; Prometheus \(prometheus?.url.map(Self.redacted) ?? "-")"
+                  + (prometheus?.bearerTokenFile != nil ? ", bearer token from a file" : "")
+                  + ((prometheus?.headers?.isEmpty ?? true) ? "" : ", headers \(prometheus!.headers!.keys.sorted().joined(separator: ", ")) (values hidden)"))
+            return
+        }
+        for problem in problems { FileHandle.standardError.write(Data((problem + "\n").utf8)) }
+        FileHandle.standardError.write(Data("\(problems.count) problem\(problems.count == 1 ? "" : "s") found\n".utf8))
+        throw ExitCode(78)
+    }
+
+    /// The URL without user info.
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url) else { return url }
+        components.user = nil
+        components.password = nil
+        return components.string ?? url
+    }
+}
