@@ -34,6 +34,8 @@ struct Configuration: Decodable, Sendable {
     }
 
     var prometheus: Prometheus?
+    /// host:port of the status listener (/healthz, /readyz, /metrics, /api/v1/…).
+    var listenAddress: String?
     var stateDirectory: String?
     var log: Log?
     var queryTimeout: String?
@@ -97,6 +99,9 @@ extension Configuration {
         if let url = prometheus?.url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URLComponents(string: url)?.host == nil {
             found.append(ConfigurationError(file: file, keyPath: "prometheus.url", message: "expected an absolute http(s) URL"))
         }
+        if let address = listenAddress, ListenAddress(address) == nil {
+            found.append(ConfigurationError(file: file, keyPath: "listen_address", message: "expected host:port such as 127.0.0.1:9819, got \"\(address)\""))
+        }
         for (name, pack) in (packs ?? [:]).sorted(by: { $0.key < $1.key }) {
             guard name == "istio" else {
                 found.append(ConfigurationError(file: file, keyPath: "packs.\(name)", message: "unknown pack (known: istio)"))
@@ -149,5 +154,22 @@ struct ConfigurationError: Error, CustomStringConvertible {
         key.reduce(into: "") { out, character in
             if character.isUppercase { out += "_" + character.lowercased() } else { out.append(character) }
         }
+    }
+}
+
+/// `host:port`, `[v6]:port`.
+struct ListenAddress: Sendable, Equatable {
+    var host: String
+    var port: Int
+
+    init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.host = host
+        self.port = port
     }
 }

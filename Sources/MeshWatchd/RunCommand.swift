@@ -26,6 +26,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "State directory (default: the config's state_directory, else $STATE_DIRECTORY, else /var/lib/meshwatchd).")
     var stateDirectory: String?
 
+    @Option(help: "Status listener host:port (default: the config's listen_address, else 127.0.0.1:9819).")
+    var listen: String?
+
     @Option(help: "Log format: auto, json, text or journald (default: the config's log.format, else auto).")
     var logFormat: String?
 
@@ -67,14 +70,21 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(73)  // EX_CANTCREAT
         }
 
+        guard let address = ListenAddress(listen ?? configuration.listenAddress ?? "127.0.0.1:9819") else {
+            throw ValidationError("--listen: expected host:port such as 127.0.0.1:9819")
+        }
+        let status = DaemonStatus()
         let service = EvaluationService(
             initial: settings,
             reload: { [source, prometheus, logger] in try DaemonSettings.resolve(source: source, prometheus: prometheus, logger: logger) },
-            store: store, status: DaemonStatus(), notifier: SystemdNotifier(), logger: logger)
-        var groupConfiguration = ServiceGroupConfiguration(services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
+            store: store, status: status, notifier: SystemdNotifier(), logger: logger)
+        let server = StatusServer.application(host: address.host, port: address.port, status: status, logger: logger)
+        var groupConfiguration = ServiceGroupConfiguration(services: [server, service], gracefulShutdownSignals: [.sigterm, .sigint],
                                                            logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout.flatMap(PrometheusDuration.parse) ?? .seconds(10)
-        logger.info("starting", metadata: ["state.path": "\(store.path)", "config.file": "\(source.config ?? "-")"])
+        logger.info("starting", metadata: [
+            "state.path": "\(store.path)", "config.file": "\(source.config ?? "-")", "listen.address": "\(address.host):\(address.port)",
+        ])
         try await ServiceGroup(configuration: groupConfiguration).run()
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MeshFixtures
+import MeshHTTP
 @testable import MeshWatchd
 import Testing
 
@@ -36,13 +37,15 @@ struct DaemonTests {
         }
     }
 
-    func start(_ arguments: [String], notify: NotifySocket?, watchdogMicroseconds: Int? = nil) async throws -> Daemon {
+    func start(_ arguments: [String], notify: NotifySocket?, watchdogMicroseconds: Int? = nil, port: Int? = nil) async throws -> Daemon {
+        let port = try port ?? LoopbackPort.free()
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = notify?.path
         environment["WATCHDOG_USEC"] = watchdogMicroseconds.map(String.init)
         environment.removeValue(forKey: "JOURNAL_STREAM")
         let process = try await ChildProcess.launch(name: "meshwatchd", executable: Self.binary,
-                                                    arguments: ["run", "--log-format", "json"] + arguments, environment: environment)
+                                                    arguments: ["run", "--log-format", "json", "--listen", "127.0.0.1:\(port)"] + arguments,
+                                                    environment: environment)
         return Daemon(process: process)
     }
 
@@ -153,6 +156,58 @@ struct DaemonTests {
                                           "--state-directory", state], notify: nil)
             #expect(await daemon.process.waitForExit() == 78)
             #expect(daemon.log.contains(keyPath), "\(daemon.log)")
+        }
+    }
+
+    @Test("/healthz, /readyz, /metrics (valid for promtool) and /api/v1/alerts and /api/v1/rules in Prometheus's shapes")
+    func statusEndpoints() async throws {
+        let state = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try await withPrometheus(openMetrics: Self.liveScenario().openMetrics()) { server async throws in
+            let port = try LoopbackPort.free()
+            let daemon = try await start(packArguments(server.url, state: state), notify: nil, port: port)
+            let http = HTTPClient()
+            func get(_ path: String) async throws -> HTTPResponse { try await http.get("http://127.0.0.1:\(port)\(path)") }
+            #expect(await daemon.waitForLog(.seconds(25)) { isReviewsErrorRate($0) && $0["msg"] == "alert firing" } != nil,
+                    "log:\n\(daemon.log)")
+            #expect(try await get("/healthz").status == 200)
+            let ready = try await get("/readyz")
+            #expect(ready.status == 200, "\(String(decoding: ready.body, as: UTF8.self))")
+
+            let metrics = try await get("/metrics")
+            let text = String(decoding: metrics.body, as: UTF8.self)
+            #expect(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+            #expect(text.contains("meshwatchd_alerts{alertname=\"IstioHighErrorRate\",state=\"firing\"} 1"), "\(text)")
+            #expect(text.contains("meshwatchd_ready 1"))
+            let file = state + "/metrics.txt"
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            let check = try await ChildProcess.launch(name: "promtool", executable: "/bin/sh",
+                                                      arguments: ["-c", "/usr/bin/promtool check metrics < \(file)"])
+            let checkStatus = await check.waitForExit()
+            #expect(checkStatus == 0, "promtool check metrics: \(check.stderrTail())")
+            await check.stop()
+
+            let alerts = try JSONSerialization.jsonObject(with: Data(try await get("/api/v1/alerts").body)) as? [String: Any]
+            #expect(alerts?["status"] as? String == "success")
+            let list = ((alerts?["data"] as? [String: Any])?["alerts"] as? [[String: Any]]) ?? []
+            let reviews = list.first { ($0["labels"] as? [String: String])?["destination_workload"] == "reviews"
+                && ($0["labels"] as? [String: String])?["alertname"] == "IstioHighErrorRate" }
+            #expect(Set(reviews?.keys.map { $0 } ?? []) == ["labels", "annotations", "state", "activeAt", "value"])
+            #expect(reviews?["state"] as? String == "firing")
+            #expect((reviews?["value"] as? String).flatMap(Double.init).map { abs($0 - 0.12) < 0.01 } == true)
+            #expect((reviews?["activeAt"] as? String).flatMap(parseTime) != nil)
+
+            let rules = try JSONSerialization.jsonObject(with: Data(try await get("/api/v1/rules").body)) as? [String: Any]
+            let groups = ((rules?["data"] as? [String: Any])?["groups"] as? [[String: Any]]) ?? []
+            #expect(groups.first?["name"] as? String == "meshwatchd-istio")
+            #expect(groups.first?["interval"] as? Double == 1)
+            let errorRule = (groups.first?["rules"] as? [[String: Any]])?.first { $0["name"] as? String == "IstioHighErrorRate" }
+            #expect(errorRule?["state"] as? String == "firing")
+            #expect(errorRule?["health"] as? String == "ok")
+            #expect(errorRule?["type"] as? String == "alerting")
+            #expect(errorRule?["duration"] as? Double == 3)
+            daemon.signal(SIGTERM)
+            #expect(await daemon.process.waitForExit() == 0)
         }
     }
 }

@@ -15,7 +15,7 @@ struct JournalTests {
         let port = try LoopbackPort.free()
         let capture = try await ChildProcess.launch(name: "journal", executable: "/usr/bin/unshare", arguments: [
             "-m", "/usr/bin/python3", script, "4", CommandLineTests.binary, "run", "--prometheus", "http://127.0.0.1:\(port)",
-            "--pack", "istio", "--set", "interval=1s", "--state-directory", state,
+            "--pack", "istio", "--set", "interval=1s", "--state-directory", state, "--listen", "127.0.0.1:\(try LoopbackPort.free())",
         ])
         let status = await capture.waitForExit()
         let output = capture.stderrTail(limit: 2_000_000)

@@ -73,6 +73,20 @@ public enum GoFormat {
         return (value < 0, String(decoding: digits[leading..<end], as: UTF8.self), pointPosition - leading - 1 + exponent)
     }
 
+    /// `strconv.FormatFloat(v, 'e', -1, 64)`, as Prometheus writes alert values in its API:
+    /// `1e+00`, `1.2e-01`.
+    public static func exponential(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        if value == 0 { return value.sign == .minus ? "-0e+00" : "0e+00" }
+        let (negative, digits, exponent) = decimalDigits(value)
+        var out = negative ? "-" : ""
+        out += String(digits.first!)
+        if digits.count > 1 { out += "." + digits.dropFirst() }
+        let magnitude = abs(exponent)
+        return out + (exponent < 0 ? "e-" : "e+") + (magnitude < 10 ? "0\(magnitude)" : "\(magnitude)")
+    }
+
     /// `%.4g` as Go prints it (C's `%g` for finite values; Go's spelling of NaN and Inf).
     static func g4(_ value: Double) -> String {
         if value.isNaN { return "NaN" }

@@ -7,6 +7,11 @@ actor DaemonStatus {
     struct Group: Sendable {
         var rules: Int
         var budget: Duration
+        var interval: Duration
+        /// The group's rules and instances after its last cycle.
+        var state: RuleEngine.GroupState?
+        var evaluations = 0
+        var ruleFailures: [String: Int] = [:]
         var heartbeat = ContinuousClock.now
         var lastEvaluation: Date?
         var lastDuration: Duration?
@@ -21,9 +26,44 @@ actor DaemonStatus {
 
     /// Starts a generation: the groups it evaluates, each with the longest a cycle may go
     /// without a heartbeat before the watchdog stops vouching for it.
-    func reset(groups newGroups: [(name: String, rules: Int, budget: Duration)]) {
-        groups = Dictionary(uniqueKeysWithValues: newGroups.map { ($0.name, Group(rules: $0.rules, budget: $0.budget)) })
+    func reset(groups newGroups: [(name: String, rules: Int, budget: Duration, interval: Duration)]) {
+        // Counters survive a reload for groups that stay.
+        var next: [String: Group] = [:]
+        for group in newGroups {
+            var entry = Group(rules: group.rules, budget: group.budget, interval: group.interval)
+            if let old = groups[group.name] {
+                entry.evaluations = old.evaluations
+                entry.ruleFailures = old.ruleFailures
+                entry.missedTicks = old.missedTicks
+            }
+            next[group.name] = entry
+        }
+        groups = next
         readySent = false
+        configurationLoaded = true
+    }
+
+    private(set) var configurationLoaded = false
+
+    /// Every group's state after its last cycle, by group name.
+    var groupStates: [(name: String, interval: Duration, state: RuleEngine.GroupState?, evaluations: Int,
+                       ruleFailures: [String: Int], missedTicks: Int)] {
+        groups.sorted { $0.key < $1.key }.map {
+            ($0.key, $0.value.interval, $0.value.state, $0.value.evaluations, $0.value.ruleFailures, $0.value.missedTicks)
+        }
+    }
+
+    /// Ready: configuration loaded, every group evaluated, and each group's last cycle
+    /// reached Prometheus (some rule's query succeeded). Returns why not, or nil.
+    var notReadyReason: String? {
+        guard configurationLoaded else { return "configuration not loaded" }
+        for (name, group) in groups {
+            guard let state = group.state else { return "group \(name) not evaluated yet" }
+            if !state.rules.isEmpty && state.rules.allSatisfy({ $0.health == .err }) {
+                return "group \(name): Prometheus not reached in the last cycle: \(state.rules.first?.lastError ?? "")"
+            }
+        }
+        return nil
     }
 
     func heartbeat(_ group: String) { groups[group]?.heartbeat = .now }
@@ -37,6 +77,9 @@ actor DaemonStatus {
         entry.pending = state.rules.reduce(0) { $0 + $1.active.values.filter { $0.state == .pending }.count }
         entry.failedRules = state.rules.filter { $0.health == .err }.count
         entry.missedTicks += missed
+        entry.state = state
+        entry.evaluations += 1
+        for rule in state.rules where rule.health == .err { entry.ruleFailures[rule.rule.name, default: 0] += 1 }
         groups[group] = entry
     }
 

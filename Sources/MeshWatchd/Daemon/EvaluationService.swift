@@ -56,7 +56,7 @@ struct EvaluationService: Service {
         await status.reset(groups: settings.groups.map { group in
             // A loop may take one interval to sleep plus, per rule, the query timeout and a margin.
             let budget = settings.interval(of: group) + (settings.queryTimeout + .seconds(10)) * group.rules.count
-            return (group.name, group.rules.count, budget)
+            return (group.name, group.rules.count, budget, settings.interval(of: group))
         })
         logger.info("evaluating", metadata: [
             "config.groups": "\(settings.groups.count)", "config.rules": "\(settings.ruleCount)",

@@ -1,0 +1,115 @@
+import AlertEngine
+import Foundation
+import MetricModel
+
+/// The status endpoints' bodies: Prometheus's text format and Prometheus's API shapes.
+enum StatusRendering {
+    typealias Groups = [(name: String, interval: Duration, state: RuleEngine.GroupState?, evaluations: Int,
+                         ruleFailures: [String: Int], missedTicks: Int)]
+
+    static func metrics(_ groups: Groups, ready: Bool, version: String) -> String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: Double)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for sample in samples {
+                let labels = sample.labels.isEmpty ? "" : "{" + sample.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
+                out += "\(name)\(labels) \(number(sample.value))\n"
+            }
+        }
+        family("meshwatchd_build_info", "gauge", "A metric with a constant 1 value, labelled by version.", [([("version", version)], 1)])
+        family("meshwatchd_ready", "gauge", "1 when the configuration is loaded and Prometheus answered in every group's last cycle.",
+               [([], ready ? 1 : 0)])
+        let evaluated = groups.compactMap { group in group.state.map { (group, $0) } }
+        family("meshwatchd_rule_group_interval_seconds", "gauge", "The interval of a rule group.",
+               groups.map { ([("rule_group", $0.name)], $0.interval.seconds) })
+        family("meshwatchd_rule_group_last_duration_seconds", "gauge", "How long the last evaluation of a rule group took.",
+               evaluated.map { ([("rule_group", $0.0.name)], $0.1.lastDuration?.seconds ?? 0) })
+        family("meshwatchd_rule_group_last_evaluation_timestamp_seconds", "gauge", "When a rule group was last evaluated.",
+               evaluated.map { ([("rule_group", $0.0.name)], $0.1.lastEvaluation?.timeIntervalSince1970 ?? 0) })
+        family("meshwatchd_rule_group_iterations_total", "counter", "Evaluations of a rule group.",
+               groups.map { ([("rule_group", $0.name)], Double($0.evaluations)) })
+        family("meshwatchd_rule_group_iterations_missed_total", "counter", "Evaluations skipped because the previous one ran late.",
+               groups.map { ([("rule_group", $0.name)], Double($0.missedTicks)) })
+        family("meshwatchd_rule_evaluations_total", "counter", "Rule evaluations, each one Prometheus query.",
+               evaluated.map { ([("rule_group", $0.0.name)], Double($0.0.evaluations * $0.1.rules.count)) })
+        family("meshwatchd_rule_evaluation_failures_total", "counter", "Rule evaluations that failed (query error, duplicate labels, limit).",
+               groups.flatMap { group in group.ruleFailures.sorted { $0.key < $1.key }.map { ([("rule_group", group.name), ("rule_name", $0.key)], Double($0.value)) } })
+        var counts: [String: [AlertState: Int]] = [:]
+        for (_, state) in evaluated {
+            for rule in state.rules {
+                for instance in rule.active.values where instance.state != .inactive {
+                    counts[rule.rule.name, default: [:]][instance.state, default: 0] += 1
+                }
+            }
+        }
+        family("meshwatchd_alerts", "gauge", "Alert instances by alert name and state.",
+               counts.keys.sorted().flatMap { name in
+                   [AlertState.pending, .firing].map { ([("alertname", name), ("state", $0.rawValue)], Double(counts[name]?[$0] ?? 0)) }
+               })
+        return out
+    }
+
+    /// `/api/v1/alerts` as Prometheus answers it: pending and firing instances.
+    static func alerts(_ groups: Groups) -> [String: Any] {
+        let alerts = groups.compactMap(\.state).flatMap { state in
+            state.rules.flatMap { rule in rule.active.values.filter { $0.state != .inactive }.map(alert) }
+        }
+        return ["status": "success", "data": ["alerts": alerts]]
+    }
+
+    /// `/api/v1/rules` as Prometheus answers it.
+    static func rules(_ groups: Groups) -> [String: Any] {
+        let rendered = groups.map { group -> [String: Any] in
+            let rules = (group.state?.rules ?? []).map { rule -> [String: Any] in
+                let active = rule.active.values.filter { $0.state != .inactive }
+                let state = active.contains { $0.state == .firing } ? "firing" : (active.isEmpty ? "inactive" : "pending")
+                var object: [String: Any] = [
+                    "type": "alerting", "name": rule.rule.name, "query": rule.rule.expression, "state": state,
+                    "duration": rule.rule.holdDuration.seconds, "keepFiringFor": rule.rule.keepFiringFor.seconds,
+                    "labels": Dictionary(uniqueKeysWithValues: rule.rule.labels.map { ($0.name, $0.template) }),
+                    "annotations": Dictionary(uniqueKeysWithValues: rule.rule.annotations.map { ($0.name, $0.template) }),
+                    "alerts": active.map(alert), "health": rule.health.rawValue,
+                ]
+                if let error = rule.lastError { object["lastError"] = error }
+                if let last = rule.lastEvaluation { object["lastEvaluation"] = timestamp(last) }
+                return object
+            }
+            var object: [String: Any] = [
+                "name": group.name, "file": group.state?.group.file ?? "", "rules": rules, "interval": group.interval.seconds,
+                "limit": group.state?.group.limit ?? 0,
+            ]
+            if let duration = group.state?.lastDuration { object["evaluationTime"] = duration.seconds }
+            if let last = group.state?.lastEvaluation { object["lastEvaluation"] = timestamp(last) }
+            return object
+        }
+        return ["status": "success", "data": ["groups": rendered]]
+    }
+
+    static func alert(_ instance: AlertInstance) -> [String: Any] {
+        var object: [String: Any] = [
+            "labels": Dictionary(uniqueKeysWithValues: instance.labels.map { ($0.name, $0.value) }),
+            "annotations": Dictionary(uniqueKeysWithValues: instance.annotations.map { ($0.name, $0.value) }),
+            "state": instance.state.rawValue, "activeAt": timestamp(instance.activeAt),
+            "value": GoFormat.exponential(instance.value),
+        ]
+        if let since = instance.keepFiringSince { object["keepFiringSince"] = timestamp(since) }
+        return object
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    static func number(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        return GoFormat.float(value)
+    }
+
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

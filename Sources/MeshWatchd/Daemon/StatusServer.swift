@@ -1,0 +1,36 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// The status listener: `/healthz`, `/readyz`, `/metrics`, `/api/v1/alerts`, `/api/v1/rules`.
+enum StatusServer {
+    static func application(host: String, port: Int, status: DaemonStatus, logger: Logger) -> some ApplicationProtocol {
+        let router = Router()
+        router.get("healthz") { _, _ in "ok\n" }
+        router.get("readyz") { _, _ -> Response in
+            if let reason = await status.notReadyReason {
+                return text(.serviceUnavailable, "not ready: \(reason)\n")
+            }
+            return text(.ok, "ready\n")
+        }
+        router.get("metrics") { _, _ -> Response in
+            let body = StatusRendering.metrics(await status.groupStates, ready: await status.notReadyReason == nil,
+                                               version: MeshWatchd.configuration.version)
+            return text(.ok, body, contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        router.get("api/v1/alerts") { _, _ in json(StatusRendering.alerts(await status.groupStates)) }
+        router.get("api/v1/rules") { _, _ in json(StatusRendering.rules(await status.groupStates)) }
+        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "meshwatchd"),
+                           logger: logger)
+    }
+
+    private static func text(_ status: HTTPResponse.Status, _ body: String, contentType: String = "text/plain; charset=utf-8") -> Response {
+        Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    private static func json(_ object: [String: Any]) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
