@@ -6,8 +6,17 @@ import Logging
 /// every key is optional and has a safe default.
 struct Configuration: Decodable, Sendable {
     struct Prometheus: Decodable, Sendable {
+        struct BasicAuth: Decodable, Sendable {
+            var username: String?
+            var passwordFile: String?
+        }
+
         var url: String?
+        /// Plain headers (e.g. X-Scope-OrgID); secret ones belong in `header_files`.
         var headers: [String: String]?
+        /// Header values read from files (e.g. an Authorization header), never written inline.
+        var headerFiles: [String: String]?
+        var basicAuth: BasicAuth?
         var bearerTokenFile: String?
         var caFile: String?
         var certFile: String?
@@ -98,6 +107,27 @@ extension Configuration {
         }
         if let url = prometheus?.url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URLComponents(string: url)?.host == nil {
             found.append(ConfigurationError(file: file, keyPath: "prometheus.url", message: "expected an absolute http(s) URL"))
+        }
+        for (name, path) in (prometheus?.headerFiles ?? [:]).sorted(by: { $0.key < $1.key }) where !FileManager.default.isReadableFile(atPath: path) {
+            found.append(ConfigurationError(file: file, keyPath: "prometheus.header_files.\(name)", message: "cannot read \(path)"))
+        }
+        if let basic = prometheus?.basicAuth {
+            if basic.username?.isEmpty ?? true {
+                found.append(ConfigurationError(file: file, keyPath: "prometheus.basic_auth.username", message: "missing"))
+            }
+            if let path = basic.passwordFile {
+                if !FileManager.default.isReadableFile(atPath: path) {
+                    found.append(ConfigurationError(file: file, keyPath: "prometheus.basic_auth.password_file", message: "cannot read \(path)"))
+                }
+            } else {
+                found.append(ConfigurationError(file: file, keyPath: "prometheus.basic_auth.password_file", message: "missing"))
+            }
+        }
+        if prometheus?.basicAuth != nil && prometheus?.bearerTokenFile != nil {
+            found.append(ConfigurationError(file: file, keyPath: "prometheus", message: "basic_auth and bearer_token_file exclude each other"))
+        }
+        if let path = prometheus?.bearerTokenFile, !FileManager.default.isReadableFile(atPath: path) {
+            found.append(ConfigurationError(file: file, keyPath: "prometheus.bearer_token_file", message: "cannot read \(path)"))
         }
         if let address = listenAddress, ListenAddress(address) == nil {
             found.append(ConfigurationError(file: file, keyPath: "listen_address", message: "expected host:port such as 127.0.0.1:9819, got \"\(address)\""))

@@ -50,6 +50,20 @@ struct PrometheusOptions: ParsableArguments {
             throw ValidationError("no Prometheus: give --prometheus URL or a --config with prometheus.url")
         }
         var parsedHeaders = (configuration?.headers ?? [:]).sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
+        for (name, path) in (configuration?.headerFiles ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("prometheus.header_files.\(name): cannot read \(path)")
+            }
+            parsedHeaders.append((name, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+        var authentication = HTTPClientConfiguration.Authentication.none
+        if let basic = configuration?.basicAuth, let username = basic.username, let path = basic.passwordFile {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("prometheus.basic_auth.password_file: cannot read \(path)")
+            }
+            authentication = .basic(username: username,
+                                    password: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         parsedHeaders += headers.map { header -> (name: String, value: String) in
             let parts = header.split(separator: ":", maxSplits: 1)
             return (String(parts[0]).trimmingCharacters(in: .whitespaces),
@@ -61,7 +75,7 @@ struct PrometheusOptions: ParsableArguments {
             tls: .init(caFile: caFile ?? configuration?.caFile, certificateFile: certFile ?? configuration?.certFile,
                        keyFile: keyFile ?? configuration?.keyFile,
                        insecureSkipVerify: insecureSkipVerify || (configuration?.insecureSkipVerify ?? false)),
-            authentication: tokenFile.map { .bearerTokenFile($0) } ?? .none,
+            authentication: tokenFile.map { .bearerTokenFile($0) } ?? authentication,
             proxy: .fromEnvironment(ProcessInfo.processInfo.environment)
         )
         do {

@@ -1,5 +1,6 @@
 import AlertEngine
 import Foundation
+import Logging
 import MeshFixtures
 @testable import MeshWatchd
 import Testing
@@ -183,5 +184,52 @@ struct CheckConfigTests {
         #expect(valid.stdout.contains("valid: 7 rules in 1 groups"))
         let broken = try await cli.meshwatchd(["check-config", "--config", directory + "/missing.json"])
         #expect(broken.status == 78)
+    }
+}
+
+@Suite("Secrets in the configuration")
+struct SecretsTests {
+    @Test("basic auth passwords and secret headers come from files, reach Prometheus, and never show in output")
+    func fromFiles() async throws {
+        let directory = NSTemporaryDirectory() + "meshwatchd-secrets-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "pw-from-file-123\n".write(toFile: directory + "/password", atomically: true, encoding: .utf8)
+        try "tenant-secret-456\n".write(toFile: directory + "/tenant", atomically: true, encoding: .utf8)
+        try await withEchoServer { echo async throws in
+            try """
+                {"prometheus": {"url": "\(echo.url("/prom"))", "basic_auth": {"username": "meshwatchd", "password_file": "\(directory)/password"},
+                 "header_files": {"X-Scope-OrgID": "\(directory)/tenant"}},
+                 "rule_files": ["rules.yml"]}
+                """.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+            // The echo server answers queries with the request it saw, as a string result.
+            try "groups:\n  - name: g\n    rules:\n      - alert: Echo\n        expr: up\n"
+                .write(toFile: directory + "/rules.yml", atomically: true, encoding: .utf8)
+            let cli = CommandLineTests()
+            let run = try await cli.meshwatchd(["eval", "--config", directory + "/config.json", "--format", "json"])
+            // A string result is not a vector: the rule fails with Prometheus's words, and the
+            // request the echo server saw is not printed.
+            #expect(run.stdout.contains("not a vector or scalar"), "\(run.stdout)\n\(run.stderr)")
+            let check = try await cli.meshwatchd(["check-config", "--config", directory + "/config.json"])
+            #expect(check.status == 0, "\(check.stderr)")
+
+            // What Prometheus receives, through the client the daemon builds from this file.
+            let configuration = try Configuration.load(path: directory + "/config.json")
+            let client = try PrometheusOptions.parse([]).makeClient(logger: Logger(label: "test"), configuration: configuration.prometheus)
+            guard case .string(_, let text) = try await client.query("up", at: Date()).result else {
+                Issue.record("the echo server did not answer with a string result")
+                return
+            }
+            let seen = try Echo(Array(text.utf8))
+            #expect(seen.headers["authorization"] == "Basic " + Data("meshwatchd:pw-from-file-123".utf8).base64EncodedString())
+            #expect(seen.headers["x-scope-orgid"] == "tenant-secret-456")
+            for output in [run.stdout, run.stderr, check.stdout, check.stderr] {
+                #expect(!output.contains("pw-from-file-123") && !output.contains("tenant-secret-456"))
+            }
+        }
+        try #"{"prometheus": {"url": "http://127.0.0.1:1", "basic_auth": {"username": "u", "password_file": "/nonexistent"}}}"#
+            .write(toFile: directory + "/bad.json", atomically: true, encoding: .utf8)
+        let bad = try await CommandLineTests().meshwatchd(["check-config", "--config", directory + "/bad.json"])
+        #expect(bad.stderr.contains("prometheus.basic_auth.password_file: cannot read /nonexistent"), "\(bad.stderr)")
     }
 }
