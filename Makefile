@@ -24,9 +24,11 @@ test: deps
 
 bench: deps
 	$(SWIFT) build -c release --product MeshBench
+	$(SWIFT) build -c release --product meshwatchd
 	.build/release/MeshBench decode
 	.build/release/MeshBench engine
 	.build/release/MeshBench replay
+	.build/release/MeshBench daemon
 
 clean:
 	rm -rf .build

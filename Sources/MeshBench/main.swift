@@ -1,4 +1,4 @@
-// `make bench`: `MeshBench decode`, `engine` and `replay`, each in its own process so that
+// `make bench`: `MeshBench decode`, `engine`, `replay` and `daemon`, each in its own process so that
 // peak memory belongs to one benchmark.
 import Foundation
 
@@ -6,7 +6,8 @@ switch CommandLine.arguments.dropFirst().first {
 case "decode": try decodeBenchmark()
 case "engine": await engineBenchmark()
 case "replay": try await replayBenchmark()
+case "daemon": try await daemonBenchmark()
 default:
-    print("usage: MeshBench decode [--only-ours] | engine | replay")
+    print("usage: MeshBench decode [--only-ours] | engine | replay | daemon")
     exit(64)
 }
