@@ -48,6 +48,8 @@ struct Configuration: Decodable, Sendable {
     var stateDirectory: String?
     var log: Log?
     var queryTimeout: String?
+    /// Queries in flight at once across all groups.
+    var maxConcurrentQueries: Int?
     var shutdownTimeout: String?
     var restore: Restore?
     var evaluationInterval: String?
@@ -128,6 +130,9 @@ extension Configuration {
         }
         if let path = prometheus?.bearerTokenFile, !FileManager.default.isReadableFile(atPath: path) {
             found.append(ConfigurationError(file: file, keyPath: "prometheus.bearer_token_file", message: "cannot read \(path)"))
+        }
+        if let limit = maxConcurrentQueries, !(1...256).contains(limit) {
+            found.append(ConfigurationError(file: file, keyPath: "max_concurrent_queries", message: "expected 1 to 256, got \(limit)"))
         }
         if let address = listenAddress, ListenAddress(address) == nil {
             found.append(ConfigurationError(file: file, keyPath: "listen_address", message: "expected host:port such as 127.0.0.1:9819, got \"\(address)\""))

@@ -8,9 +8,15 @@ import PromClient
 struct PrometheusDatasource: InstantQuerying {
     let client: PrometheusClient
     let timeout: Duration
+    /// Shared by every group of the daemon; nil for the one-shot commands.
+    var limiter: QueryLimiter? = nil
 
     func instantQuery(_ expression: String, at time: Date) async throws -> [Sample] {
-        let response = try await client.query(expression, at: time, timeout: timeout)
+        let response = if let limiter {
+            try await limiter.run { try await client.query(expression, at: time, timeout: timeout) }
+        } else {
+            try await client.query(expression, at: time, timeout: timeout)
+        }
         switch response.result {
         case .vector(let samples):
             return samples

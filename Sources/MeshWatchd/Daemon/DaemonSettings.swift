@@ -24,7 +24,8 @@ struct DaemonSettings: Sendable {
             restore: RestoreOptions(
                 outageTolerance: configuration.restore?.outageTolerance.flatMap(PrometheusDuration.parse) ?? .seconds(3600),
                 forGracePeriod: configuration.restore?.forGracePeriod.flatMap(PrometheusDuration.parse) ?? .seconds(600)),
-            datasource: PrometheusDatasource(client: client, timeout: queryTimeout))
+            datasource: PrometheusDatasource(client: client, timeout: queryTimeout,
+                                             limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? 4)))
     }
 
     func interval(of group: RuleGroup) -> Duration { group.interval ?? defaultInterval }
