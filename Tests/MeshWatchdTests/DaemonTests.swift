@@ -88,6 +88,11 @@ struct DaemonTests {
             let reloading = await notify.wait(for: .seconds(5), after: beforeReload) { $0.hasPrefix("RELOADING=1") }
             #expect(reloading != nil)
             #expect(await notify.wait(for: .seconds(15), after: reloading?.index ?? 0) { $0.contains("READY=1") } != nil)
+            // A good reload keeps the state of unchanged rules: reviews neither goes pending nor fires again.
+            let transitionsBefore = daemon.logLines.filter(isReviewsErrorRate).count
+            try await Task.sleep(for: .seconds(3))
+            #expect(daemon.logLines.filter(isReviewsErrorRate).count == transitionsBefore, "log:\n\(daemon.log)")
+            #expect(daemon.log.contains("\"config.reload\":\"true\""))
 
             let stopAt = ContinuousClock.now
             daemon.signal(SIGTERM)
