@@ -82,6 +82,18 @@ public final class ChildProcess: @unchecked Sendable {
         return String(decoding: data.suffix(limit), as: UTF8.self)
     }
 
+    /// Runs a program to completion and returns its exit status and output (stdout and
+    /// stderr together, at most the last `limit` bytes); removes its log file.
+    public static func run(_ executable: String, _ arguments: [String], workingDirectory: String? = nil,
+                           limit: Int = 1_000_000) async throws -> (status: Int32, output: String) {
+        let process = try await launch(name: URL(fileURLWithPath: executable).lastPathComponent, executable: executable,
+                                       arguments: arguments, workingDirectory: workingDirectory)
+        let status = await process.waitForExit()
+        let output = process.stderrTail(limit: limit)
+        await process.stop()
+        return (status, output)
+    }
+
     /// Waits for the program to exit by itself and returns its exit status.
     public func waitForExit() async -> Int32 {
         await offPool {

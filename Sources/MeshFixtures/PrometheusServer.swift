@@ -112,14 +112,11 @@ actor BackfillCache {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try openMetrics.write(toFile: input, atomically: false, encoding: .utf8)
         }
-        let process = try await ChildProcess.launch(name: "promtool", executable: promtool, arguments: [
-            "tsdb", "create-blocks-from", "openmetrics", input, output,
-        ])
-        let status = await process.waitForExit()
+        let (status, log) = try await ChildProcess.run(promtool, ["tsdb", "create-blocks-from", "openmetrics", input, output],
+                                                       limit: 4096)
         guard status == 0 else {
-            throw PrometheusServerError(description: "promtool backfill failed (\(status)): \(process.stderrTail())")
+            throw PrometheusServerError(description: "promtool backfill failed (\(status)): \(log)")
         }
-        await process.stop()
         try? FileManager.default.removeItem(atPath: input)
         return output
     }

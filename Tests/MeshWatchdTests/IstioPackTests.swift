@@ -16,12 +16,7 @@ struct IstioPackTests {
     static let testFile = root + "/rules/istio_test.yml"
 
     func promtool(_ arguments: [String]) async throws -> (Int32, String) {
-        let process = try await ChildProcess.launch(name: "promtool", executable: "/usr/bin/promtool", arguments: arguments,
-                                                    workingDirectory: Self.root + "/rules")
-        let status = await process.waitForExit()
-        let output = process.stderrTail(limit: 20_000)
-        await process.stop()
-        return (status, output)
+        try await ChildProcess.run("/usr/bin/promtool", arguments, workingDirectory: Self.root + "/rules")
     }
 
     @Test("rules/istio.yml is exactly what `meshwatchd rules export` prints")

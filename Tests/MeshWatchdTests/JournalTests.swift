@@ -13,12 +13,10 @@ struct JournalTests {
         let state = NSTemporaryDirectory() + "meshwatchd-journal-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: state) }
         let port = try LoopbackPort.free()
-        let capture = try await ChildProcess.launch(name: "journal", executable: "/usr/bin/unshare", arguments: [
+        let (status, output) = try await ChildProcess.run("/usr/bin/unshare", [
             "-m", "/usr/bin/python3", script, "4", CommandLineTests.binary, "run", "--prometheus", "http://127.0.0.1:\(port)",
             "--pack", "istio", "--set", "interval=1s", "--state-directory", state, "--listen", "127.0.0.1:\(try LoopbackPort.free())",
-        ])
-        let status = await capture.waitForExit()
-        let output = capture.stderrTail(limit: 2_000_000)
+        ], limit: 2_000_000)
         #expect(status == 0, "\(output.suffix(2000))")
         let entries = output.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String]
