@@ -43,6 +43,22 @@ let package = Package(
         // Pure values, no I/O.
         .target(name: "MetricModel"),
 
+        // HMAC-SHA256 and SHA-256 over OpenSSL's libcrypto, for signed webhooks.
+        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
+
+        // Findings and their delivery to incident channels: the finding document, signed
+        // webhooks, and the delivery policy (retry, backoff, Retry-After).
+        .target(
+            name: "Incidents",
+            dependencies: [
+                "CCrypto",
+                "MeshHTTP",
+                "MetricModel",
+                "AlertEngine",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // snprintf for one double: Go's %g/%f/%e match C's for finite values.
         .target(name: "CFormat"),
 
@@ -108,6 +124,10 @@ let package = Package(
         .testTarget(
             name: "MeshHTTPTests",
             dependencies: ["CCurl", "MeshHTTP", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "IncidentsTests",
+            dependencies: ["Incidents", "AlertEngine", "MetricModel", "MeshHTTP", "MeshFixtures"]
         ),
         .testTarget(
             name: "AlertEngineTests",

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   libcurl4-openssl-dev   # every HTTP call goes through libcurl
+  libssl-dev             # HMAC-SHA256 for signed webhooks (libcrypto)
   libsystemd-dev         # sd_notify and the journal
   libsqlite3-dev         # the state store (GRDB)
   pkg-config

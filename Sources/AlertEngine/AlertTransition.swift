@@ -19,4 +19,12 @@ public struct AlertTransition: Sendable, Equatable {
     public var rule: String
     public var instance: AlertInstance
     public var at: Date
+
+    public init(kind: Kind, group: String, rule: String, instance: AlertInstance, at: Date) {
+        self.kind = kind
+        self.group = group
+        self.rule = rule
+        self.instance = instance
+        self.at = at
+    }
 }

@@ -3,17 +3,20 @@
 import Foundation
 import MeshFixtures
 
-/// Resident memory and CPU seconds of another process, from /proc.
-func processFigures(_ pid: Int32) -> (residentMegabytes: Double, cpuSeconds: Double) {
+/// Resident memory (all, and anonymous: the process's own, not shared library pages) and
+/// CPU seconds of another process, from /proc.
+func processFigures(_ pid: Int32) -> (residentMegabytes: Double, anonymousMegabytes: Double, cpuSeconds: Double) {
     let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-    let rssKilobytes = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?
-        .split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+    func kilobytes(_ key: String) -> Double {
+        status.split(separator: "\n").first { $0.hasPrefix(key) }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+    }
+    let rssKilobytes = kilobytes("VmRSS:")
     let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
     // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
     let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
     let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
     let cpu = fields.count > 13 ? ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks : 0
-    return (rssKilobytes / 1024, cpu)
+    return (rssKilobytes / 1024, kilobytes("RssAnon:") / 1024, cpu)
 }
 
 func daemonBenchmark() async throws {
@@ -61,7 +64,8 @@ func daemonBenchmark() async throws {
             try await Task.sleep(for: .seconds(seconds - seconds / 2))
             let end = processFigures(process.processIdentifier)
             let perCycle = (end.cpuSeconds - middle.cpuSeconds) / Double(cycles)
-            print(String(format: "  %@: %.1f MB resident; %.0f ms CPU per cycle", name, end.residentMegabytes, perCycle * 1000))
+            print(String(format: "  %@: %.1f MB resident (%.1f MB anonymous, the rest shared library pages); %.0f ms CPU per cycle",
+                         name, end.residentMegabytes, end.anonymousMegabytes, perCycle * 1000))
             await process.stop()
         }
         try await measure("Istio pack (7 rules), idle", ["--pack", "istio", "--set", "interval=5s"], seconds: 20, cycles: 2)

@@ -9,8 +9,14 @@ Routes: /echo (the request as JSON), /hang (never answers), /slow?ms=N, /big?byt
 /api/v1/query_range answers a Prometheus string result holding the echo. A request line with an absolute URI (as sent to a
 proxy) is answered like /echo, so the server doubles as a recording proxy.
 """
-import argparse, json, os, socket, ssl, sys, time, urllib.parse
+import argparse, json, os, socket, ssl, sys, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+RECEIVER_LOCK = threading.Lock()
+ATTEMPTS = {}
+DELIVERED = {}
+LAST = {}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -76,6 +82,34 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
             else:
                 self.respond(200, b"x" * size)
+            return
+        if path == "/receiver":
+            # A webhook receiver: per Idempotency-Key, fails `fail` times (503, or 429 with
+            # Retry-After when retry_after is given; `status` makes every failure that status),
+            # then accepts. GET /deliveries reports what it saw.
+            key = self.headers.get("Idempotency-Key", "")
+            with RECEIVER_LOCK:
+                ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+                attempt = ATTEMPTS[key]
+            if query.get("status"):
+                self.respond(int(query["status"]), b'{"error":"rejected"}')
+                return
+            if attempt <= int(query.get("fail", "0")):
+                if query.get("retry_after"):
+                    self.respond(429, b"slow down", [("Retry-After", query["retry_after"])])
+                else:
+                    self.respond(503, b"unavailable")
+                return
+            with RECEIVER_LOCK:
+                DELIVERED[key] = DELIVERED.get(key, 0) + 1
+                LAST.update({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body.decode("utf-8", "replace"),
+                             "time": time.time()})
+            self.respond(200, b"ok")
+            return
+        if path == "/deliveries":
+            with RECEIVER_LOCK:
+                report = {"attempts": ATTEMPTS, "delivered": DELIVERED, "last": LAST}
+                self.respond(200, json.dumps(report).encode(), [("Content-Type", "application/json")])
             return
         if path.startswith("/status/"):
             status = int(path.split("/")[2])

@@ -1,0 +1,75 @@
+import AlertEngine
+import Foundation
+import MetricModel
+
+/// One self-contained document per alert transition: what fired (or resolved), what the
+/// runbook found, what was decided, and where to look. Versioned by `schema`.
+public struct Finding: Codable, Sendable, Equatable {
+    public static let schemaVersion = "meshwatchd.finding/v1"
+
+    public enum Kind: String, Codable, Sendable {
+        case firing, resolved
+        /// Still firing: sent again every repeat interval.
+        case reminder
+    }
+
+    public struct Alert: Codable, Sendable, Equatable {
+        public var name: String
+        public var group: String
+        public var fingerprint: String
+        public var state: String
+        public var labels: [String: String]
+        public var annotations: [String: String]
+        /// The value as Go formats it (`0.12`, `NaN`), so JSON stays valid for any value.
+        public var value: String
+        public var activeAt: Date
+        public var firedAt: Date?
+        public var resolvedAt: Date?
+    }
+
+    public var schema: String
+    /// Stable for this finding: receivers use it (also sent as `Idempotency-Key`) to drop repeats.
+    public var id: String
+    public var kind: Kind
+    public var alert: Alert
+    public var severity: String
+    public var escalationLevel: Int
+    /// Runbook step results; filled from step 5 on.
+    public var evidence: [String]
+    /// The remediation decision; filled from step 6 on.
+    public var remediation: String?
+    /// Runbook, dashboard and trace links, templated from configuration.
+    public var links: [String: String]
+    public var generatedAt: Date
+
+    /// The finding for one transition. `reminder` numbers the repeats of a still-firing alert.
+    public init(transition: AlertTransition, kind: Kind, reminder: Int = 0, escalationLevel: Int = 1,
+                links: [String: String] = [:], generatedAt: Date) {
+        let instance = transition.instance
+        let fingerprint = String(instance.fingerprint, radix: 16)
+        alert = Alert(name: transition.rule, group: transition.group, fingerprint: fingerprint, state: instance.state.rawValue,
+                      labels: Dictionary(uniqueKeysWithValues: instance.labels.map { ($0.name, $0.value) }),
+                      annotations: Dictionary(uniqueKeysWithValues: instance.annotations.map { ($0.name, $0.value) }),
+                      value: GoFormat.float(instance.value), activeAt: instance.activeAt, firedAt: instance.firedAt,
+                      resolvedAt: instance.resolvedAt)
+        schema = Self.schemaVersion
+        self.kind = kind
+        severity = instance.labels["severity"] ?? "none"
+        self.escalationLevel = escalationLevel
+        evidence = []
+        remediation = nil
+        self.links = links
+        self.generatedAt = generatedAt
+        // The same transition always yields the same id, however often it is built or sent.
+        let episode = "\(transition.group)\u{0}\(fingerprint)\u{0}\(instance.activeAt.timeIntervalSince1970)"
+        id = Digest.sha256Hex("\(episode)\u{0}\(kind.rawValue)\u{0}\(reminder)")
+    }
+
+    /// The finding as sent: JSON with sorted keys, RFC 3339 times.
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return Array(try encoder.encode(self))
+    }
+}
