@@ -101,6 +101,7 @@ let package = Package(
             name: "MeshWatchd",
             dependencies: [
                 "CSystemd",
+                "Incidents",
                 "MetricModel",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -135,7 +136,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshWatchdTests",
-            dependencies: ["MeshWatchd", "MetricModel", "AlertEngine", "PromClient", "MeshHTTP", "MeshFixtures",
+            dependencies: ["MeshWatchd", "Incidents", "MetricModel", "AlertEngine", "PromClient", "MeshHTTP", "MeshFixtures",
                            .product(name: "Yams", package: "Yams")],
             resources: [.copy("Resources")]
         ),

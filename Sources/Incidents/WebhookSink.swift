@@ -28,10 +28,14 @@ public struct WebhookSink: Sendable {
 
     /// One attempt to deliver `finding`.
     public func send(_ finding: Finding, at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
-        let body = try finding.encoded()
+        try await send(body: try finding.encoded(), id: finding.id, at: time)
+    }
+
+    /// One attempt to deliver an encoded finding (as kept in the outbox).
+    public func send(body: [UInt8], id: String, at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
         let timestamp = Int(time.timeIntervalSince1970)
         var request = HTTPRequest.json(url: url, body: body, urlIsSecret: true)
-        request.headers += [("Idempotency-Key", finding.id), ("X-Meshwatchd-Timestamp", String(timestamp)),
+        request.headers += [("Idempotency-Key", id), ("X-Meshwatchd-Timestamp", String(timestamp)),
                             ("User-Agent", "meshwatchd")]
         if let secret { request.headers.append(("X-Meshwatchd-Signature", Self.signature(body: body, secret: secret, timestamp: timestamp))) }
         do {

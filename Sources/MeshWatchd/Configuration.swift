@@ -42,7 +42,23 @@ struct Configuration: Decodable, Sendable {
         var forGracePeriod: String?
     }
 
+    struct Sink: Decodable, Sendable {
+        var name: String?
+        /// webhook (alertmanager, slack and pagerduty arrive with later releases).
+        var type: String?
+        var url: String?
+        /// For URLs that carry a key (Slack, PagerDuty, many webhook services).
+        var urlFile: String?
+        /// HMAC-SHA256 signing secret.
+        var secretFile: String?
+        /// Only these alert names (empty: all).
+        var alerts: [String]?
+        /// Only these severities (empty: all).
+        var severities: [String]?
+    }
+
     var prometheus: Prometheus?
+    var sinks: [Sink]?
     /// host:port of the status listener (/healthz, /readyz, /metrics, /api/v1/…).
     var listenAddress: String?
     var stateDirectory: String?
@@ -130,6 +146,30 @@ extension Configuration {
         }
         if let path = prometheus?.bearerTokenFile, !FileManager.default.isReadableFile(atPath: path) {
             found.append(ConfigurationError(file: file, keyPath: "prometheus.bearer_token_file", message: "cannot read \(path)"))
+        }
+        var sinkNames: Set<String> = []
+        for (index, sink) in (sinks ?? []).enumerated() {
+            let path = "sinks[\(index)]"
+            let name = sink.name ?? ""
+            if name.isEmpty { found.append(ConfigurationError(file: file, keyPath: path + ".name", message: "missing")) }
+            if !sinkNames.insert(name).inserted {
+                found.append(ConfigurationError(file: file, keyPath: path + ".name", message: "\"\(name)\" is used by another sink"))
+            }
+            if (sink.type ?? "webhook") != "webhook" {
+                found.append(ConfigurationError(file: file, keyPath: path + ".type",
+                                                message: "\"\(sink.type ?? "")\" is not available in this release (webhook is)"))
+            }
+            if (sink.url == nil) == (sink.urlFile == nil) {
+                found.append(ConfigurationError(file: file, keyPath: path + ".url", message: "give exactly one of url and url_file"))
+            }
+            if let url = sink.url, URLComponents(string: url)?.host == nil || !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+                found.append(ConfigurationError(file: file, keyPath: path + ".url", message: "expected an absolute http(s) URL"))
+            }
+            for (key, value) in [("url_file", sink.urlFile), ("secret_file", sink.secretFile)] {
+                if let value, !FileManager.default.isReadableFile(atPath: value) {
+                    found.append(ConfigurationError(file: file, keyPath: path + "." + key, message: "cannot read \(value)"))
+                }
+            }
         }
         if let limit = maxConcurrentQueries, !(1...256).contains(limit) {
             found.append(ConfigurationError(file: file, keyPath: "max_concurrent_queries", message: "expected 1 to 256, got \(limit)"))

@@ -10,6 +10,7 @@ struct DaemonSettings: Sendable {
     var queryTimeout: Duration
     var restore: RestoreOptions
     var datasource: PrometheusDatasource
+    var sinks: [ConfiguredSink] = []
     var ruleCount: Int { groups.reduce(0) { $0 + $1.rules.count } }
 
     /// Resolves flags and configuration file into settings; throws what is wrong.
@@ -25,7 +26,8 @@ struct DaemonSettings: Sendable {
                 outageTolerance: configuration.restore?.outageTolerance.flatMap(PrometheusDuration.parse) ?? .seconds(3600),
                 forGracePeriod: configuration.restore?.forGracePeriod.flatMap(PrometheusDuration.parse) ?? .seconds(600)),
             datasource: PrometheusDatasource(client: client, timeout: queryTimeout,
-                                             limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? 4)))
+                                             limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? 4)),
+            sinks: try ConfiguredSink.build(configuration.sinks ?? [], logger: logger))
     }
 
     func interval(of group: RuleGroup) -> Duration { group.interval ?? defaultInterval }

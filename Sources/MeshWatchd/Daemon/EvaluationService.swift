@@ -1,5 +1,6 @@
 import AlertEngine
 import Foundation
+import Incidents
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -15,6 +16,7 @@ struct EvaluationService: Service {
     let status: DaemonStatus
     let notifier: SystemdNotifier
     let logger: Logger
+    let outboxSignal = OutboxSignal()
 
     private enum GenerationEnd: Sendable {
         case reload(DaemonSettings, [String: RuleEngine])
@@ -67,10 +69,16 @@ struct EvaluationService: Service {
                 var engine = RuleEngine(groups: [group], context: settings.context)
                 if let previous = carried?[group.name] { engine.adoptState(from: previous) }
                 let loop = GroupLoop(group: group, settings: settings, store: store, status: status, logger: logger,
-                                     restoreFromStore: carried == nil)
+                                     restoreFromStore: carried == nil, outboxSignal: outboxSignal)
                 tasks.addTask { .loopEnded(group.name, await loop.run(engine: engine)) }
             }
             tasks.addTask { await readiness() }
+            let worker = OutboxWorker(store: store, sinks: Dictionary(uniqueKeysWithValues: settings.sinks.map { ($0.name, $0) }),
+                                      policy: DeliveryPolicy(), signal: outboxSignal, logger: logger)
+            tasks.addTask {
+                await worker.run()
+                return .done
+            }
             tasks.addTask { await reloadOnSIGHUP() }
             if let interval = notifier.watchdogInterval { tasks.addTask { await watchdog(every: interval) } }
 

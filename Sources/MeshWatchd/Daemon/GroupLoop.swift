@@ -1,5 +1,6 @@
 import AlertEngine
 import Foundation
+import Incidents
 import Logging
 import MetricModel
 
@@ -14,6 +15,7 @@ struct GroupLoop: Sendable {
     let logger: Logger
     /// Restore from the store after the first cycle (a fresh start, not a reload).
     let restoreFromStore: Bool
+    let outboxSignal: OutboxSignal
 
     var interval: Duration { settings.interval(of: group) }
 
@@ -40,8 +42,10 @@ struct GroupLoop: Sendable {
             }
             first = false
             for transition in transitions { Self.log(transition, logger: logger) }
+            let findings = Self.findings(for: transitions, sinks: settings.sinks, at: Date())
             do {
-                try store.save(group: group.name, snapshot: engine.snapshot(at: next))
+                try store.save(group: group.name, snapshot: engine.snapshot(at: next), findings: findings)
+                if !findings.isEmpty { outboxSignal.raise() }
             } catch {
                 logger.error("could not save alert state", metadata: ["error": "\(error)", "state.path": "\(store.path)"])
             }
@@ -89,6 +93,28 @@ struct GroupLoop: Sendable {
         let seconds = now.timeIntervalSince1970
         let base = ((seconds - offset) / interval).rounded(.down) * interval + offset
         return Date(timeIntervalSince1970: base + interval)
+    }
+
+    /// The findings a cycle's transitions cause, one per accepting sink: firing and resolved
+    /// (a pending instance that vanished never reached anyone).
+    static func findings(for transitions: [AlertTransition], sinks: [ConfiguredSink],
+                         at time: Date) -> [(sink: String, id: String, alertKey: String, body: [UInt8])] {
+        guard !sinks.isEmpty else { return [] }
+        var out: [(sink: String, id: String, alertKey: String, body: [UInt8])] = []
+        for transition in transitions {
+            let kind: Finding.Kind
+            switch transition.kind {
+            case .firing: kind = .firing
+            case .resolved: kind = .resolved
+            case .pending, .inactive: continue
+            }
+            let finding = Finding(transition: transition, kind: kind, generatedAt: time)
+            guard let body = try? finding.encoded() else { continue }
+            for sink in sinks where sink.accepts(finding) {
+                out.append((sink.name, finding.id, "\(transition.group)/\(finding.alert.fingerprint)", body))
+            }
+        }
+        return out
     }
 
     static func log(_ transition: AlertTransition, logger: Logger) {

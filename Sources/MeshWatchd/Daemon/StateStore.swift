@@ -49,12 +49,39 @@ final class StateStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v2-outbox") { db in
+            try db.execute(sql: """
+                CREATE TABLE outbox (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    sink TEXT NOT NULL,
+                    finding_id TEXT NOT NULL,
+                    alert_key TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    queued_at DOUBLE NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at DOUBLE NOT NULL,
+                    UNIQUE (sink, finding_id)
+                );
+                """)
+        }
         try migrator.migrate(database)
         return database
     }
 
-    /// Replaces one group's instances with `snapshot`, in one transaction.
-    func save(group: String, snapshot: EngineSnapshot) throws {
+    /// A finding waiting for one sink.
+    struct Queued: Sendable {
+        var id: Int64
+        var findingID: String
+        var sink: String
+        var body: [UInt8]
+        var queuedAt: Date
+        var attempts: Int
+    }
+
+    /// Replaces one group's instances with `snapshot` and queues `findings` (sink, finding id,
+    /// alert key, JSON) in the same transaction: a state change and the findings it causes are
+    /// saved together or not at all.
+    func save(group: String, snapshot: EngineSnapshot, findings: [(sink: String, id: String, alertKey: String, body: [UInt8])] = []) throws {
         let encoder = JSONEncoder()
         let rows = try snapshot.rules.flatMap { identity, instances in
             try instances.map { (identity, String($0.fingerprint, radix: 16), try encoder.encode($0)) }
@@ -66,7 +93,52 @@ final class StateStore: Sendable {
             }
             try db.execute(sql: "INSERT OR REPLACE INTO group_evaluation VALUES (?, ?)",
                            arguments: [group, snapshot.takenAt.timeIntervalSince1970])
+            for finding in findings {
+                try db.execute(sql: """
+                    INSERT OR IGNORE INTO outbox (sink, finding_id, alert_key, body, queued_at, next_attempt_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [finding.sink, finding.id, finding.alertKey, Data(finding.body),
+                                     Date().timeIntervalSince1970, 0])
+            }
         }
+    }
+
+    /// Findings due now: per sink and alert only the oldest, so an alert's firing always
+    /// reaches a sink before its resolve.
+    func due(at time: Date, limit: Int = 100) throws -> [Queued] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, finding_id, sink, body, queued_at, attempts FROM outbox
+                WHERE id IN (SELECT MIN(id) FROM outbox GROUP BY sink, alert_key) AND next_attempt_at <= ?
+                ORDER BY id LIMIT ?
+                """, arguments: [time.timeIntervalSince1970, limit]).map { row in
+                let body: Data = row["body"]
+                return Queued(id: row["id"], findingID: row["finding_id"], sink: row["sink"], body: Array(body),
+                              queuedAt: Date(timeIntervalSince1970: row["queued_at"]), attempts: row["attempts"])
+            }
+        }
+    }
+
+    /// When the next queued finding is due, or nil when the outbox is empty.
+    func nextDue() throws -> Date? {
+        try database.read { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM outbox").map(Date.init(timeIntervalSince1970:))
+        }
+    }
+
+    func remove(_ id: Int64) throws {
+        try database.write { try $0.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id]) }
+    }
+
+    func postpone(_ id: Int64, attempts: Int, until time: Date) throws {
+        try database.write {
+            try $0.execute(sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ? WHERE id = ?",
+                           arguments: [attempts, time.timeIntervalSince1970, id])
+        }
+    }
+
+    var queuedCount: Int {
+        (try? database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox") }) ?? 0
     }
 
     /// The stored snapshot of one group, or nil if it was never evaluated.

@@ -1,0 +1,48 @@
+import AlertEngine
+import Foundation
+import Incidents
+import Logging
+import MeshHTTP
+
+/// A sink from the configuration with the findings it takes.
+struct ConfiguredSink: Sendable {
+    let name: String
+    let webhook: WebhookSink
+    let alerts: Set<String>
+    let severities: Set<String>
+
+    func accepts(_ finding: Finding) -> Bool {
+        (alerts.isEmpty || alerts.contains(finding.alert.name)) && (severities.isEmpty || severities.contains(finding.severity))
+    }
+
+    /// Builds the sinks of a configuration; URL and secret files are read here.
+    static func build(_ sinks: [Configuration.Sink], logger: Logger) throws -> [ConfiguredSink] {
+        try sinks.enumerated().map { index, sink in
+            func read(_ path: String, _ key: String) throws -> String {
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw ConfigurationError(file: "", keyPath: "sinks[\(index)].\(key)", message: "cannot read \(path)")
+                }
+                return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let url = try sink.url ?? read(sink.urlFile ?? "", "url_file")
+            let secret = try sink.secretFile.map { try read($0, "secret_file") }
+            let http = HTTPClient(configuration: .init(timeout: .seconds(10), proxy: .fromEnvironment(ProcessInfo.processInfo.environment)),
+                                  logger: logger)
+            let name = sink.name ?? "sink\(index)"
+            return ConfiguredSink(name: name, webhook: WebhookSink(name: name, url: url, secret: secret, http: http),
+                                  alerts: Set(sink.alerts ?? []), severities: Set(sink.severities ?? []))
+        }
+    }
+}
+
+/// Set by a group loop when it queued findings; the outbox worker looks at once.
+final class OutboxSignal: Sendable {
+    private let raised = Mutex(false)
+
+    func raise() { raised.withLock { $0 = true } }
+
+    /// True once after each raise.
+    func take() -> Bool { raised.withLock { value in defer { value = false }; return value } }
+}
+
+import Synchronization
