@@ -29,6 +29,7 @@ bench: deps
 	.build/release/MeshBench engine
 	.build/release/MeshBench replay
 	.build/release/MeshBench daemon
+	.build/release/MeshBench webhook
 
 clean:
 	rm -rf .build

@@ -27,27 +27,35 @@ public struct RuleEngine: Sendable {
     }
 
     /// Evaluates every rule of group `index` at `time`, rule after rule as Prometheus does.
-    /// A failing rule records its error; the others go on.
-    public mutating func evaluateGroup(_ index: Int, at time: Date, using datasource: some InstantQuerying,
-                                       logger: Logger) async -> [AlertTransition] {
+    /// A failing rule records its error; the others go on. `afterRule` sees each rule's
+    /// transitions as soon as that rule is done (the daemon queues findings there).
+    public mutating func evaluateGroup(_ index: Int, at time: Date, using datasource: some InstantQuerying, logger: Logger,
+                                       afterRule: (inout RuleEngine, [AlertTransition]) -> Void = { _, _ in }) async -> [AlertTransition] {
         let started = ContinuousClock.now
         var transitions: [AlertTransition] = []
-        let group = groups[index].group
         for ruleIndex in groups[index].rules.indices {
-            let rule = groups[index].rules[ruleIndex].rule
-            let result: Result<[Sample], any Error>
-            do {
-                result = .success(try await datasource.instantQuery(rule.expression, at: time))
-            } catch {
-                result = .failure(error)
-            }
-            let outcome = groups[index].rules[ruleIndex].apply(result, at: time, limit: group.limit, context: context)
-            transitions += outcome.transitions
-            report(groups[index].rules[ruleIndex], outcome, logger: logger)
+            let ruleTransitions = await evaluateRule(ruleIndex, ofGroup: index, at: time, using: datasource, logger: logger)
+            afterRule(&self, ruleTransitions)
+            transitions += ruleTransitions
         }
         groups[index].lastEvaluation = time
         groups[index].lastDuration = ContinuousClock.now - started
         return transitions
+    }
+
+    /// Evaluates one rule of one group at `time`.
+    public mutating func evaluateRule(_ ruleIndex: Int, ofGroup index: Int, at time: Date, using datasource: some InstantQuerying,
+                                      logger: Logger) async -> [AlertTransition] {
+        let rule = groups[index].rules[ruleIndex].rule
+        let result: Result<[Sample], any Error>
+        do {
+            result = .success(try await datasource.instantQuery(rule.expression, at: time))
+        } catch {
+            result = .failure(error)
+        }
+        let outcome = groups[index].rules[ruleIndex].apply(result, at: time, limit: groups[index].group.limit, context: context)
+        report(groups[index].rules[ruleIndex], outcome, logger: logger)
+        return outcome.transitions
     }
 
     /// Evaluates all groups at `time`.

@@ -65,11 +65,42 @@ public struct Finding: Codable, Sendable, Equatable {
         id = Digest.sha256Hex("\(episode)\u{0}\(kind.rawValue)\u{0}\(reminder)")
     }
 
-    /// The finding as sent: JSON with sorted keys, RFC 3339 times.
+    /// The finding as sent: JSON with sorted keys, RFC 3339 times with milliseconds
+    /// (`.iso8601` alone would drop them, and with them the order of events within a second).
     public func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Self.timestamp(date))
+        }
         return Array(try encoder.encode(self))
+    }
+
+    /// Reads a finding as `encoded()` writes it.
+    public static func decode(_ bytes: [UInt8]) throws -> Finding {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = parseTimestamp(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not RFC 3339: \(text)"))
+            }
+            return date
+        }
+        return try decoder.decode(Finding.self, from: Data(bytes))
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    static func parseTimestamp(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
     }
 }

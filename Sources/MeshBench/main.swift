@@ -1,4 +1,4 @@
-// `make bench`: `MeshBench decode`, `engine`, `replay` and `daemon`, each in its own process so that
+// `make bench`: `MeshBench decode`, `engine`, `replay`, `daemon` and `webhook`, each in its own process so that
 // peak memory belongs to one benchmark.
 import Foundation
 
@@ -7,7 +7,8 @@ case "decode": try decodeBenchmark()
 case "engine": await engineBenchmark()
 case "replay": try await replayBenchmark()
 case "daemon": try await daemonBenchmark()
+case "webhook": try await webhookBenchmark()
 default:
-    print("usage: MeshBench decode [--only-ours] | engine | replay | daemon")
+    print("usage: MeshBench decode [--only-ours] | engine | replay | daemon | webhook")
     exit(64)
 }

@@ -18,7 +18,8 @@ struct FindingTests {
         let json = try JSONSerialization.jsonObject(with: Data(try firing.encoded())) as? [String: Any]
         #expect(Set(json?.keys.map { $0 } ?? []) == ["schema", "id", "kind", "alert", "severity", "escalationLevel", "evidence",
                                                       "links", "generatedAt"])
-        #expect((json?["alert"] as? [String: Any])?["activeAt"] as? String == "2025-06-15T15:46:40Z")
+        #expect((json?["alert"] as? [String: Any])?["activeAt"] as? String == "2025-06-15T15:46:40.000Z")
+        #expect(try Finding.decode(try firing.encoded()) == firing)
     }
 
     @Test("SHA-256 and HMAC-SHA256 match the standard test vectors")

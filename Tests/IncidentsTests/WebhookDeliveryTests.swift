@@ -117,7 +117,7 @@ struct WebhookDeliveryTests {
             let verdict = try await ChildProcess.run("/bin/sh", ["-c", "python3 -c '\(script)' '\(secret)' '\(timestamp)' '\(signature)' < \(file)"])
             #expect(verdict.output.trimmingCharacters(in: .whitespacesAndNewlines) == "valid", "\(verdict.output)")
 
-            let decoded = try JSONDecoder.iso8601.decode(Finding.self, from: Data(body.utf8))
+            let decoded = try Finding.decode(Array(body.utf8))
             #expect(decoded.id == finding().id)
             for entry in logs.entries {
                 let line = entry.message + entry.metadata.values.joined()

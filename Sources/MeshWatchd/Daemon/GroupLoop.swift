@@ -34,7 +34,23 @@ struct GroupLoop: Sendable {
                 do { try await Task.sleep(for: .milliseconds(Int64(delay * 1000))) } catch { break }
             }
             // The tick's time is the evaluation time (and the queries' time=), as in Prometheus.
-            var transitions = await engine.evaluateGroup(0, at: next, using: settings.datasource, logger: logger)
+            // Findings go out as soon as their rule is done, not after the whole group: the
+            // state and the findings of that rule are saved together first.
+            let tick = next
+            let queueEarly = !(first && restoreFromStore) && !settings.sinks.isEmpty
+            var queuedEarly: Set<UInt64> = []
+            var transitions = await engine.evaluateGroup(0, at: next, using: settings.datasource, logger: logger) { engine, ruleTransitions in
+                guard queueEarly else { return }
+                let findings = Self.findings(for: ruleTransitions, sinks: settings.sinks, at: Date())
+                guard !findings.isEmpty else { return }
+                do {
+                    try store.save(group: group.name, snapshot: engine.snapshot(at: tick), findings: findings)
+                    outboxSignal.raise()
+                    for transition in ruleTransitions { queuedEarly.insert(Self.key(transition)) }
+                } catch {
+                    logger.error("could not save alert state", metadata: ["error": "\(error)", "state.path": "\(store.path)"])
+                }
+            }
             if Task.isCancelled && engine.groups[0].rules.allSatisfy({ $0.health == .err }) { break }
             if first && restoreFromStore {
                 let restored = restore(&engine, at: next, logger: logger)
@@ -42,7 +58,7 @@ struct GroupLoop: Sendable {
             }
             first = false
             for transition in transitions { Self.log(transition, logger: logger) }
-            let findings = Self.findings(for: transitions, sinks: settings.sinks, at: Date())
+            let findings = Self.findings(for: transitions.filter { !queuedEarly.contains(Self.key($0)) }, sinks: settings.sinks, at: Date())
             do {
                 try store.save(group: group.name, snapshot: engine.snapshot(at: next), findings: findings)
                 if !findings.isEmpty { outboxSignal.raise() }
@@ -115,6 +131,11 @@ struct GroupLoop: Sendable {
             }
         }
         return out
+    }
+
+    /// Identifies a transition within one cycle.
+    static func key(_ transition: AlertTransition) -> UInt64 {
+        transition.instance.fingerprint ^ UInt64(truncatingIfNeeded: transition.rule.hashValue)
     }
 
     static func log(_ transition: AlertTransition, logger: Logger) {
