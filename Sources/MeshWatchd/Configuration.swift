@@ -44,8 +44,10 @@ struct Configuration: Decodable, Sendable {
 
     struct Sink: Decodable, Sendable {
         var name: String?
-        /// webhook (alertmanager, slack and pagerduty arrive with later releases).
+        /// webhook, slack or pagerduty (alertmanager arrives with a later release).
         var type: String?
+        /// PagerDuty's integration (routing) key, read from a file.
+        var routingKeyFile: String?
         var url: String?
         /// For URLs that carry a key (Slack, PagerDuty, many webhook services).
         var urlFile: String?
@@ -155,17 +157,25 @@ extension Configuration {
             if !sinkNames.insert(name).inserted {
                 found.append(ConfigurationError(file: file, keyPath: path + ".name", message: "\"\(name)\" is used by another sink"))
             }
-            if (sink.type ?? "webhook") != "webhook" {
+            let type = sink.type ?? "webhook"
+            if !["webhook", "slack", "pagerduty"].contains(type) {
                 found.append(ConfigurationError(file: file, keyPath: path + ".type",
-                                                message: "\"\(sink.type ?? "")\" is not available in this release (webhook is)"))
+                                                message: "\"\(type)\" is not available in this release (webhook, slack, pagerduty are)"))
             }
-            if (sink.url == nil) == (sink.urlFile == nil) {
+            if type == "pagerduty" {
+                if sink.routingKeyFile == nil {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".routing_key_file", message: "missing"))
+                }
+                if sink.url != nil && sink.urlFile != nil {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".url", message: "give at most one of url and url_file"))
+                }
+            } else if (sink.url == nil) == (sink.urlFile == nil) {
                 found.append(ConfigurationError(file: file, keyPath: path + ".url", message: "give exactly one of url and url_file"))
             }
             if let url = sink.url, URLComponents(string: url)?.host == nil || !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
                 found.append(ConfigurationError(file: file, keyPath: path + ".url", message: "expected an absolute http(s) URL"))
             }
-            for (key, value) in [("url_file", sink.urlFile), ("secret_file", sink.secretFile)] {
+            for (key, value) in [("url_file", sink.urlFile), ("secret_file", sink.secretFile), ("routing_key_file", sink.routingKeyFile)] {
                 if let value, !FileManager.default.isReadableFile(atPath: value) {
                     found.append(ConfigurationError(file: file, keyPath: path + "." + key, message: "cannot read \(value)"))
                 }

@@ -233,3 +233,27 @@ struct SecretsTests {
         #expect(bad.stderr.contains("prometheus.basic_auth.password_file: cannot read /nonexistent"), "\(bad.stderr)")
     }
 }
+
+@Suite("Sink configuration")
+struct SinkConfigurationTests {
+    @Test("each sink mistake names its key path")
+    func mistakes() async throws {
+        let directory = NSTemporaryDirectory() + "meshwatchd-sinks-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try #"""
+            {"prometheus": {"url": "http://127.0.0.1:9090"}, "packs": {"istio": {}},
+             "sinks": [{"name": "pager", "type": "pagerduty"},
+                       {"name": "chat", "type": "slack"},
+                       {"name": "chat", "type": "webhook", "url": "http://hooks.example/x", "secret_file": "/nonexistent"},
+                       {"name": "am", "type": "alertmanager", "url": "http://127.0.0.1:9093"}]}
+            """#.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        let run = try await CommandLineTests().meshwatchd(["check-config", "--config", directory + "/config.json"])
+        #expect(run.status == 78)
+        for expected in ["sinks[0].routing_key_file: missing", "sinks[1].url: give exactly one of url and url_file",
+                         "sinks[2].name: \"chat\" is used by another sink", "sinks[2].secret_file: cannot read /nonexistent",
+                         "sinks[3].type: \"alertmanager\" is not available in this release"] {
+            #expect(run.stderr.contains(expected), "\(expected) missing:\n\(run.stderr)")
+        }
+    }
+}

@@ -7,7 +7,7 @@ import MeshHTTP
 /// A sink from the configuration with the findings it takes.
 struct ConfiguredSink: Sendable {
     let name: String
-    let webhook: WebhookSink
+    let sink: any FindingSink
     let alerts: Set<String>
     let severities: Set<String>
 
@@ -24,13 +24,22 @@ struct ConfiguredSink: Sendable {
                 }
                 return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             }
-            let url = try sink.url ?? read(sink.urlFile ?? "", "url_file")
-            let secret = try sink.secretFile.map { try read($0, "secret_file") }
+            let url = try sink.url ?? sink.urlFile.map { try read($0, "url_file") }
             let http = HTTPClient(configuration: .init(timeout: .seconds(10), proxy: .fromEnvironment(ProcessInfo.processInfo.environment)),
                                   logger: logger)
             let name = sink.name ?? "sink\(index)"
-            return ConfiguredSink(name: name, webhook: WebhookSink(name: name, url: url, secret: secret, http: http),
-                                  alerts: Set(sink.alerts ?? []), severities: Set(sink.severities ?? []))
+            let built: any FindingSink
+            switch sink.type ?? "webhook" {
+            case "slack":
+                built = SlackSink(name: name, url: url ?? "", http: http)
+            case "pagerduty":
+                let key = try read(sink.routingKeyFile ?? "", "routing_key_file")
+                built = url.map { PagerDutySink(name: name, routingKey: key, url: $0, http: http) }
+                    ?? PagerDutySink(name: name, routingKey: key, http: http)
+            default:
+                built = WebhookSink(name: name, url: url ?? "", secret: try sink.secretFile.map { try read($0, "secret_file") }, http: http)
+            }
+            return ConfiguredSink(name: name, sink: built, alerts: Set(sink.alerts ?? []), severities: Set(sink.severities ?? []))
         }
     }
 }

@@ -45,9 +45,15 @@ struct OutboxWorker: Sendable {
         let attempt = queued.attempts + 1
         let outcome: Result<HTTPResponse, HTTPError>
         do {
-            outcome = try await sink.webhook.send(body: queued.body, id: queued.findingID, at: now)
+            outcome = try await sink.sink.send(body: queued.body, id: queued.findingID, at: now)
+        } catch is CancellationError {
+            return  // the finding stays queued
         } catch {
-            return  // cancelled: the finding stays queued
+            // The finding could not be rendered for this sink: retrying will not help.
+            try? store.remove(queued.id)
+            logger.error("finding not delivered", metadata: ["sink.name": "\(sink.name)", "finding.id": "\(queued.findingID)",
+                                                            "error": "cannot render for this sink: \(error)"])
+            return
         }
         let age = Duration.milliseconds(Int64(max(0, now.timeIntervalSince(queued.queuedAt)) * 1000))
         let metadata: Logger.Metadata = ["sink.name": "\(sink.name)", "finding.id": "\(queued.findingID)", "delivery.attempt": "\(attempt)"]

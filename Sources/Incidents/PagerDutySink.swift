@@ -1,0 +1,54 @@
+import Foundation
+import MeshHTTP
+
+/// PagerDuty Events API v2: `trigger` on firing (and reminders), `resolve` on resolved, with
+/// the alert's fingerprint as `dedup_key` so PagerDuty folds repeats into one incident.
+public struct PagerDutySink: FindingSink {
+    public let name: String
+    let url: String
+    let routingKey: String
+    let http: HTTPClient
+
+    /// `url` defaults to PagerDuty's endpoint; tests and proxies point it elsewhere.
+    public init(name: String, routingKey: String, url: String = "https://events.pagerduty.com/v2/enqueue", http: HTTPClient) {
+        self.name = name
+        self.url = url
+        self.routingKey = routingKey
+        self.http = http
+    }
+
+    public func send(body: [UInt8], id: String, at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
+        let finding = try Finding.decode(body)
+        let event = Self.event(finding, routingKey: routingKey)
+        return try await http.postSecret(url, json: try JSONSerialization.data(withJSONObject: event).bytes)
+    }
+
+    /// PagerDuty's severities are critical, error, warning and info.
+    static func severity(_ value: String) -> String {
+        ["critical", "error", "warning", "info"].contains(value) ? value : (value == "page" ? "critical" : "warning")
+    }
+
+    static func event(_ finding: Finding, routingKey: String) -> [String: Any] {
+        let alert = finding.alert
+        let dedupKey = "meshwatchd/\(alert.group)/\(alert.fingerprint)"
+        if finding.kind == .resolved {
+            return ["routing_key": routingKey, "event_action": "resolve", "dedup_key": dedupKey]
+        }
+        let source = alert.labels["destination_service"] ?? alert.labels["instance"] ?? alert.labels["pod"] ?? "meshwatchd"
+        var details: [String: Any] = ["labels": alert.labels, "annotations": alert.annotations, "value": alert.value,
+                                      "escalation_level": finding.escalationLevel, "finding_id": finding.id]
+        if !finding.evidence.isEmpty { details["evidence"] = finding.evidence }
+        if let decision = finding.remediation { details["remediation"] = decision }
+        var event: [String: Any] = [
+            "routing_key": routingKey, "event_action": "trigger", "dedup_key": dedupKey,
+            "payload": [
+                "summary": String("\(alert.name): \(alert.annotations["summary"] ?? alert.name)".prefix(1024)),
+                "source": source, "severity": severity(finding.severity), "component": alert.labels["destination_workload"] ?? "",
+                "group": alert.labels["destination_workload_namespace"] ?? alert.group, "class": alert.name,
+                "custom_details": details,
+            ] as [String: Any],
+        ]
+        if let runbook = finding.links["runbook"] { event["links"] = [["href": runbook, "text": "Runbook"]] }
+        return event
+    }
+}
