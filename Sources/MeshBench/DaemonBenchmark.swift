@@ -20,16 +20,9 @@ func processFigures(_ pid: Int32) -> (residentMegabytes: Double, anonymousMegaby
 }
 
 func daemonBenchmark() async throws {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("meshwatchd").path
-    guard FileManager.default.isExecutableFile(atPath: binary) else {
-        print("daemon benchmark: build the release meshwatchd first (make bench does)")
-        return
-    }
-    let now = Date().timeIntervalSince1970.rounded(.down)
-    var scenario = MeshScenario.incident(start: Date(timeIntervalSince1970: now - 55 * 60))
-    scenario.end = Date(timeIntervalSince1970: now + 30 * 60)
-    let work = NSTemporaryDirectory() + "meshwatchd-daemon-bench-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    guard let binary = releaseDaemon(for: "daemon") else { return }
+    let scenario = MeshScenario.live(ahead: 30)
+    let work = try workDirectory("daemon")
     defer { try? FileManager.default.removeItem(atPath: work) }
 
     // 1,000 rules in 10 groups; each returns every destination series (13 here), so about
@@ -72,4 +65,21 @@ func daemonBenchmark() async throws {
         try await measure("1,000 rules, ~13,000 pending alerts", ["--rules", work + "/bench.yml"], seconds: 40, cycles: 2)
     }
     print("  for reference, vmalert: about 19 MB with the seven rules, about 73 MB with 1,000 rules and 14,000 alerts")
+}
+
+/// The release meshwatchd beside this benchmark, or nil (with a message) when not built.
+func releaseDaemon(for benchmark: String) -> String? {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("meshwatchd").path
+    guard FileManager.default.isExecutableFile(atPath: binary) else {
+        print("\(benchmark) benchmark: build the release meshwatchd first (make bench does)")
+        return nil
+    }
+    return binary
+}
+
+/// A fresh temporary directory for one benchmark.
+func workDirectory(_ benchmark: String) throws -> String {
+    let path = NSTemporaryDirectory() + "meshwatchd-\(benchmark)-bench-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
 }

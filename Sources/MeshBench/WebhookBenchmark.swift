@@ -8,16 +8,9 @@ import MeshHTTP
 import PromClient
 
 func webhookBenchmark() async throws {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("meshwatchd").path
-    guard FileManager.default.isExecutableFile(atPath: binary) else {
-        print("webhook benchmark: build the release meshwatchd first (make bench does)")
-        return
-    }
-    let now = Date().timeIntervalSince1970.rounded(.down)
-    var scenario = MeshScenario.incident(start: Date(timeIntervalSince1970: now - 55 * 60))
-    scenario.end = Date(timeIntervalSince1970: now + 30 * 60)
-    let work = NSTemporaryDirectory() + "meshwatchd-webhook-bench-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    guard let binary = releaseDaemon(for: "webhook") else { return }
+    let scenario = MeshScenario.live(ahead: 30)
+    let work = try workDirectory("webhook")
     defer { try? FileManager.default.removeItem(atPath: work) }
     try await withPrometheus(openMetrics: scenario.openMetrics()) { prometheus async throws in
         // How long Prometheus itself takes for the rule's query here: part of the figure.

@@ -1,4 +1,5 @@
 import Foundation
+import MeshHTTP
 
 /// The loopback HTTP(S) server of `Resources/testserver.py`: echoes requests as JSON, and
 /// can hang, stall, answer big bodies or chosen statuses, or act as a recording proxy.
@@ -71,5 +72,25 @@ public struct Echo: Decodable, Sendable {
         var fields: [String: String] = [:]
         for item in URLComponents(string: "http://x/?" + body)?.queryItems ?? [] { fields[item.name] = item.value }
         return fields
+    }
+}
+
+/// What the echo server's `/receiver` saw, from `GET /deliveries`: attempts and deliveries per
+/// idempotency key, and the last delivered request.
+public struct ReceiverReport: Decodable, Sendable {
+    public struct Last: Decodable, Sendable {
+        public let headers: [String: String]?
+        public let body: String?
+        public let time: Double?
+    }
+    public let attempts: [String: Int]
+    public let delivered: [String: Int]
+    public let last: Last
+}
+
+extension EchoServer {
+    /// The receiver's report so far.
+    public func deliveries() async throws -> ReceiverReport {
+        try JSONDecoder().decode(ReceiverReport.self, from: Data(try await HTTPClient().get(url("/deliveries")).body))
     }
 }

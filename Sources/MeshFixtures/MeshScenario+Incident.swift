@@ -40,6 +40,15 @@ extension MeshScenario {
         return MeshScenario(start: start, end: at(60), stepSeconds: 15, services: services, gauges: gauges)
     }
 
+    /// The incident placed around the wall clock, for anything that evaluates at "now" (the
+    /// daemon): its 5xx spike began 15 minutes ago and data runs `ahead` into the future.
+    public static func live(ahead minutes: Double = 15) -> MeshScenario {
+        let now = Date().timeIntervalSince1970.rounded(.down)
+        var scenario = MeshScenario.incident(start: Date(timeIntervalSince1970: now - 55 * 60))
+        scenario.end = Date(timeIntervalSince1970: now + minutes * 60)
+        return scenario
+    }
+
     /// Where the incident is in full swing.
     public var evaluationTime: Date { start.addingTimeInterval(55 * 60) }
 

@@ -6,17 +6,6 @@ import MeshHTTP
 import MetricModel
 import Testing
 
-/// What the loopback receiver saw.
-struct Deliveries: Decodable {
-    struct Last: Decodable {
-        let headers: [String: String]?
-        let body: String?
-    }
-    let attempts: [String: Int]
-    let delivered: [String: Int]
-    let last: Last
-}
-
 func finding(_ name: String = "IstioHighErrorRate", kind: Finding.Kind = .firing) -> Finding {
     let instance = AlertInstance(labels: Labels(["alertname": name, "severity": "critical", "destination_workload": "reviews"]),
                                  annotations: Labels(["summary": "reviews: 12% of requests fail with 5xx"]), state: .firing,
@@ -32,10 +21,6 @@ func finding(_ name: String = "IstioHighErrorRate", kind: Finding.Kind = .firing
 struct WebhookDeliveryTests {
     let fast = DeliveryPolicy(initialBackoff: .milliseconds(20), maximumBackoff: .seconds(2), maximumAttempts: 6)
 
-    func deliveries(_ server: EchoServer) async throws -> Deliveries {
-        try JSONDecoder().decode(Deliveries.self, from: Data(try await HTTPClient().get(server.url("/deliveries")).body))
-    }
-
     @Test("a receiver that fails twice gets the finding once, on the third attempt, under one idempotency key")
     func retriesUntilDelivered() async throws {
         try await withEchoServer { server async throws in
@@ -44,7 +29,7 @@ struct WebhookDeliveryTests {
             let report = try await Deliverer(policy: fast, clock: ContinuousClock(), logger: logs.logger())
                 .deliver(finding(), via: sink, queuedAt: Date())
             #expect(report.delivered && report.attempts == 3)
-            let seen = try await deliveries(server)
+            let seen = try await server.deliveries()
             #expect(seen.attempts == [finding().id: 3])
             #expect(seen.delivered == [finding().id: 1])
             #expect(seen.last.headers?["idempotency-key"] == finding().id)
@@ -75,7 +60,7 @@ struct WebhookDeliveryTests {
             #expect(!report.delivered && report.attempts == 1)
             #expect(report.lastReason?.contains("HTTP 400, not retried") == true)
             #expect(report.lastReason?.contains("rejected") == true)
-            #expect(try await deliveries(server).attempts.values.first == 1)
+            #expect(try await server.deliveries().attempts.values.first == 1)
         }
     }
 
@@ -100,7 +85,7 @@ struct WebhookDeliveryTests {
             let report = try await Deliverer(policy: fast, clock: ContinuousClock(), logger: logs.logger())
                 .deliver(finding(), via: sink, queuedAt: Date())
             #expect(report.delivered)
-            let last = try await deliveries(server).last
+            let last = try await server.deliveries().last
             let headers = try #require(last.headers)
             let body = try #require(last.body)
             let timestamp = try #require(headers["x-meshwatchd-timestamp"])

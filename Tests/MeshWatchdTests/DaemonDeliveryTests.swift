@@ -7,20 +7,6 @@ import Testing
 
 @Suite("The daemon delivers findings through the durable outbox")
 struct DaemonDeliveryTests {
-    struct Deliveries: Decodable {
-        struct Last: Decodable {
-            let headers: [String: String]?
-            let body: String?
-        }
-        let attempts: [String: Int]
-        let delivered: [String: Int]
-        let last: Last
-    }
-
-    func deliveries(_ server: EchoServer) async throws -> Deliveries {
-        try JSONDecoder().decode(Deliveries.self, from: Data(try await HTTPClient().get(server.url("/deliveries")).body))
-    }
-
     func writeConfig(_ path: String, prometheus: String, sinkURL: String, secretFile: String? = nil) throws {
         let secret = secretFile.map { #", "secret_file": "\#($0)""# } ?? ""
         try #"""
@@ -36,7 +22,7 @@ struct DaemonDeliveryTests {
         defer { try? FileManager.default.removeItem(atPath: state) }
         try "delivery-secret\n".write(toFile: state + "/secret", atomically: true, encoding: .utf8)
         let harness = DaemonTests()
-        try await withPrometheus(openMetrics: DaemonTests.liveScenario().openMetrics()) { prometheus async throws in
+        try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
             // First run: the receiver is down (nothing listens on its port).
             let closedPort = try LoopbackPort.free()
             let config = state + "/config.json"
@@ -55,7 +41,7 @@ struct DaemonDeliveryTests {
                 let second = try await harness.start(["--config", config, "--state-directory", state], notify: nil)
                 let delivered = await second.waitForLog(.seconds(20)) { $0["msg"] == "finding delivered" }
                 #expect(delivered != nil, "log:\n\(second.log)")
-                let seen = try await deliveries(receiver)
+                let seen = try await receiver.deliveries()
                 let id = try #require(delivered?["finding.id"])
                 #expect(seen.delivered[id] == 1)
                 let body = try #require(seen.last.body)

@@ -8,14 +8,6 @@ import Testing
 /// the current time (the daemon evaluates at the wall clock).
 @Suite("The daemon: lifecycle, systemd notifications, reload, restart")
 struct DaemonTests {
-    /// The incident with its 5xx spike 15 minutes ago and data until 15 minutes from now.
-    static func liveScenario() -> MeshScenario {
-        let now = Date().timeIntervalSince1970.rounded(.down)
-        var scenario = MeshScenario.incident(start: Date(timeIntervalSince1970: now - 55 * 60))
-        scenario.end = Date(timeIntervalSince1970: now + 15 * 60)
-        return scenario
-    }
-
     static let binary = CommandLineTests.binary
 
     struct Daemon {
@@ -68,7 +60,7 @@ struct DaemonTests {
     func lifecycle() async throws {
         let state = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
-        try await withPrometheus(openMetrics: Self.liveScenario().openMetrics()) { server async throws in
+        try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { server async throws in
             let notify = try NotifySocket()
             let daemon = try await start(packArguments(server.url, state: state), notify: notify, watchdogMicroseconds: 1_000_000)
             let ready = await notify.wait(for: .seconds(20)) { $0.contains("READY=1") }
@@ -108,7 +100,7 @@ struct DaemonTests {
     func restartKeepsState() async throws {
         let state = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
-        try await withPrometheus(openMetrics: Self.liveScenario().openMetrics()) { server async throws in
+        try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { server async throws in
             let first = try await start(packArguments(server.url, state: state), notify: nil)
             let firing = await first.waitForLog(.seconds(25)) { isReviewsErrorRate($0) && $0["msg"] == "alert firing" }
             #expect(firing != nil, "log:\n\(first.log)")
@@ -130,7 +122,7 @@ struct DaemonTests {
     func brokenReload() async throws {
         let state = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
-        try await withPrometheus(openMetrics: Self.liveScenario().openMetrics()) { server async throws in
+        try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { server async throws in
             let config = state + "/config.json"
             try #"{"prometheus": {"url": "\#(server.url)"}, "packs": {"istio": {"parameters": {"interval": "1s"}}}}"#
                 .write(toFile: config, atomically: true, encoding: .utf8)
@@ -168,7 +160,7 @@ struct DaemonTests {
     func statusEndpoints() async throws {
         let state = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
-        try await withPrometheus(openMetrics: Self.liveScenario().openMetrics()) { server async throws in
+        try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { server async throws in
             let port = try LoopbackPort.free()
             let daemon = try await start(packArguments(server.url, state: state), notify: nil, port: port)
             let http = HTTPClient()
