@@ -34,15 +34,10 @@ public struct WebhookSink: Sendable {
     /// One attempt to deliver an encoded finding (as kept in the outbox).
     public func send(body: [UInt8], id: String, at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
         let timestamp = Int(time.timeIntervalSince1970)
-        var request = HTTPRequest.json(url: url, body: body, urlIsSecret: true)
-        request.headers += [("Idempotency-Key", id), ("X-Meshwatchd-Timestamp", String(timestamp)),
-                            ("User-Agent", "meshwatchd")]
-        if let secret { request.headers.append(("X-Meshwatchd-Signature", Self.signature(body: body, secret: secret, timestamp: timestamp))) }
-        do {
-            return .success(try await http.execute(request))
-        } catch let error as HTTPError {
-            return .failure(error)
-        }
+        var headers: [(name: String, value: String)] = [("Idempotency-Key", id), ("X-Meshwatchd-Timestamp", String(timestamp)),
+                                                       ("User-Agent", "meshwatchd")]
+        if let secret { headers.append(("X-Meshwatchd-Signature", Self.signature(body: body, secret: secret, timestamp: timestamp))) }
+        return try await http.postSecret(url, json: body, headers: headers)
     }
 }
 

@@ -1,3 +1,4 @@
+import AlertEngine
 import Foundation
 import Incidents
 import Logging
@@ -63,8 +64,7 @@ struct OutboxWorker: Sendable {
                 try store.remove(queued.id)
                 logger.info("finding delivered", metadata: metadata)
             case .retry(let wait, let reason):
-                try store.postpone(queued.id, attempts: attempt, until: now.addingTimeInterval(Double(wait.components.seconds)
-                    + Double(wait.components.attoseconds) / 1e18))
+                try store.postpone(queued.id, attempts: attempt, until: now.addingTimeInterval(wait.seconds))
                 logger.warning("finding delivery failed; will retry", metadata: metadata.merging(["error": "\(reason)", "delivery.retry_in": "\(wait)"]) { $1 })
             case .giveUp(let reason):
                 try store.remove(queued.id)
