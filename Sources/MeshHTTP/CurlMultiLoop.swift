@@ -105,7 +105,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         transfer.easy = easy
         let code = transfer.configure(easy)
         guard code == CURLE_OK else {
-            release(easy)
+            release(easy, of: transfer)
             transfer.finish(transfer.outcome(code: code, osErrno: 0))
             return
         }
@@ -114,9 +114,12 @@ final class CurlMultiLoop: @unchecked Sendable {
     }
 
     private func abort(_ transfer: CurlTransfer, with error: any Error) {
-        guard let easy = transfer.easy, active.removeValue(forKey: easy) != nil else { return }
+        // Only a transfer still running as itself: its handle may already serve another
+        // transfer when the cancellation arrives after it finished.
+        guard let easy = transfer.easy, active[easy] === transfer else { return }
+        active[easy] = nil
         curl_multi_remove_handle(multi, easy)
-        release(easy)
+        release(easy, of: transfer)
         transfer.finish(.failure(error))
     }
 
@@ -132,13 +135,15 @@ final class CurlMultiLoop: @unchecked Sendable {
             _ = mw_curl_easy_getinfo_long(easy, CURLINFO_OS_ERRNO, &osErrno)
             transfer.status = status
             curl_multi_remove_handle(multi, easy)
-            release(easy)
+            release(easy, of: transfer)
             transfer.finish(transfer.outcome(code: code, osErrno: osErrno))
         }
     }
 
-    /// Resets an easy handle and keeps it for reuse, up to `maxIdleHandles`.
-    private func release(_ easy: UnsafeMutableRawPointer) {
+    /// Takes the handle from its transfer (which no longer refers to it) and keeps it for
+    /// reuse, up to `maxIdleHandles`.
+    private func release(_ easy: UnsafeMutableRawPointer, of transfer: CurlTransfer) {
+        transfer.easy = nil
         if idleHandles.count < maxIdleHandles {
             curl_easy_reset(easy)
             idleHandles.append(easy)

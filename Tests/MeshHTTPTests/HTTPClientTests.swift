@@ -286,3 +286,31 @@ struct ConnectTimeoutTests {
         #expect(elapsed < .seconds(20), "took \(elapsed); the total timeout is 60 s")
     }
 }
+
+@Suite("HTTPClient under cancellation races")
+struct CancellationRaceTests {
+    @Test("cancelling tasks whose transfers just finished never strands another transfer on the reused handle",
+          .timeLimit(.minutes(1)))
+    func lateCancellationsDoNotStrandOthers() async throws {
+        // A refused port answers at once, so transfers finish and hand their easy handles
+        // back while sibling tasks are being cancelled: the pattern of `async let` queries
+        // after the first failure. Every task must come back.
+        let port = try LoopbackPort.free()
+        let client = HTTPClient(configuration: .init(maxIdleHandles: 2))
+        for _ in 0..<200 {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<6 {
+                    group.addTask { _ = try await client.get("http://127.0.0.1:\(port)/") }
+                }
+                // The first failure cancels the rest, as `async let` does.
+                _ = try? await group.next()
+                group.cancelAll()
+                while (try? await group.next()) != nil {}
+            }
+        }
+        // Reaching this line is the assertion (a stranded transfer would hang the group until
+        // the time limit); the client still answers afterwards.
+        let error = await #expect(throws: HTTPError.self) { try await client.get("http://127.0.0.1:\(port)/") }
+        #expect(error?.kind == .connectionRefused)
+    }
+}
