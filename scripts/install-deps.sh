@@ -10,6 +10,7 @@ packages=(
   libsqlite3-dev         # the state store (GRDB)
   pkg-config
   prometheus             # promtool and the real Prometheus the tests and demo query
+  prometheus-alertmanager  # the real Alertmanager the Alertmanager sink is tested against
   python3                # the tests' loopback HTTP server and the benchmark's baseline
   openssl                # the tests' throwaway certificate authority
   ca-certificates
@@ -41,7 +42,9 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
 # Debian's package starts a Prometheus on 0.0.0.0:9090 where systemd runs. meshwatchd only
 # needs the binaries (tests start their own on loopback), so stop the one we just brought in.
-if [[ " ${missing[*]} " == *" prometheus "* ]] && [[ -d /run/systemd/system ]]; then
-  systemctl disable --now prometheus.service >/dev/null 2>&1 || true
-  echo "install-deps: stopped and disabled the packaged prometheus.service (meshwatchd starts its own on 127.0.0.1)"
-fi
+for unit in prometheus prometheus-alertmanager; do
+  if [[ " ${missing[*]} " == *" $unit "* ]] && [[ -d /run/systemd/system ]]; then
+    systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
+    echo "install-deps: stopped and disabled the packaged $unit.service (the tests start their own on 127.0.0.1)"
+  fi
+done

@@ -11,6 +11,8 @@ public struct Finding: Codable, Sendable, Equatable {
         case firing, resolved
         /// Still firing: sent again every repeat interval.
         case reminder
+        /// Still firing and now at a higher escalation level (by time or an emergency).
+        case escalated
     }
 
     public struct Alert: Codable, Sendable, Equatable {
@@ -25,6 +27,8 @@ public struct Finding: Codable, Sendable, Equatable {
         public var activeAt: Date
         public var firedAt: Date?
         public var resolvedAt: Date?
+        /// Where the alert's expression can be seen (Prometheus's graph link), when an external URL is configured.
+        public var generatorURL: String?
     }
 
     public var schema: String

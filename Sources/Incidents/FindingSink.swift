@@ -6,6 +6,19 @@ import MeshHTTP
 public protocol FindingSink: Sendable {
     var name: String { get }
     func send(body: [UInt8], id: String, at time: Date) async throws -> Result<HTTPResponse, HTTPError>
+    /// For chat channels: findings of the same alert and kind queued within this long of the
+    /// first are sent as one message. nil (the default): one request per finding.
+    var groupWait: Duration? { get }
+    /// Sends several findings of one alert and kind as one message (only when `groupWait` is set).
+    func send(group bodies: [[UInt8]], ids: [String], at time: Date) async throws -> Result<HTTPResponse, HTTPError>
+}
+
+extension FindingSink {
+    public var groupWait: Duration? { nil }
+
+    public func send(group bodies: [[UInt8]], ids: [String], at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
+        try await send(body: bodies[0], id: ids[0], at: time)
+    }
 }
 
 extension WebhookSink: FindingSink {}

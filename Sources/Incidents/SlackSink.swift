@@ -3,35 +3,85 @@ import MeshHTTP
 
 /// A Slack incoming webhook: a Block Kit message (summary, key labels, value, evidence,
 /// decision) with a plain `text` fallback for notifications and clients without blocks.
+/// Instances of one alert that fire within `groupWait` of each other share one message, as a
+/// channel wants one post per incident, not one per pod.
 public struct SlackSink: FindingSink {
     public let name: String
     let url: String
     let http: HTTPClient
+    public let groupWait: Duration?
 
-    public init(name: String, url: String, http: HTTPClient) {
+    public init(name: String, url: String, groupWait: Duration? = .seconds(30), http: HTTPClient) {
         self.name = name
         self.url = url
         self.http = http
+        self.groupWait = groupWait
     }
 
     public func send(body: [UInt8], id: String, at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
-        let finding = try Finding.decode(body)
-        return try await http.postSecret(url, json: try JSONSerialization.data(withJSONObject: Self.message(finding)).bytes)
+        try await send(group: [body], ids: [id], at: time)
     }
 
-    static func message(_ finding: Finding) -> [String: Any] {
+    public func send(group bodies: [[UInt8]], ids: [String], at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
+        let findings = try bodies.map(Finding.decode)
+        return try await http.postSecret(url, json: try JSONSerialization.data(withJSONObject: Self.message(findings)).bytes)
+    }
+
+    /// Instances shown in full in one message; Slack allows 50 blocks.
+    static let shownInstances = 10
+
+    static func message(_ finding: Finding) -> [String: Any] { message([finding]) }
+
+    static func message(_ findings: [Finding]) -> [String: Any] {
+        let first = findings[0]
+        let icon = first.kind == .resolved ? ":white_check_mark:" : (first.severity == "critical" ? ":rotating_light:" : ":warning:")
+        let state: String
+        switch first.kind {
+        case .firing: state = "FIRING"
+        case .resolved: state = "RESOLVED"
+        case .reminder: state = "STILL FIRING"
+        case .escalated: state = "ESCALATED TO LEVEL \(first.escalationLevel)"
+        }
+        let name = first.alert.name
+        var text: String
+        var blocks: [[String: Any]]
+        if findings.count == 1 {
+            text = "\(icon) [\(state)] \(name): \(first.alert.annotations["summary"] ?? name)"
+            blocks = [["type": "header", "text": ["type": "plain_text", "text": "\(state): \(name)"]]]
+        } else {
+            let subjects = findings.prefix(shownInstances).map(subject).joined(separator: ", ")
+            text = "\(icon) [\(state)] \(name): \(findings.count) alerts (\(subjects)\(findings.count > shownInstances ? ", …" : ""))"
+            blocks = [["type": "header", "text": ["type": "plain_text", "text": "\(state): \(name) (\(findings.count))"]]]
+        }
+        for (index, finding) in findings.prefix(shownInstances).enumerated() {
+            if index > 0 { blocks.append(["type": "divider"]) }
+            blocks += instanceBlocks(finding, icon: icon)
+        }
+        if findings.count > shownInstances {
+            blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": "and \(findings.count - shownInstances) more"]]])
+        }
+        if let runbook = first.links["runbook"] {
+            blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": "<\(runbook)|Runbook>"]]])
+        }
+        if text.count > 3000 { text = String(text.prefix(2999)) + "…" }
+        return ["text": text, "blocks": blocks]
+    }
+
+    static let keyLabels = ["destination_workload", "destination_workload_namespace", "destination_service", "namespace", "pod", "instance"]
+
+    /// What tells instances apart in a grouped message: the workload, service or pod.
+    static func subject(_ finding: Finding) -> String {
+        keyLabels.lazy.compactMap { finding.alert.labels[$0] }.first ?? finding.alert.fingerprint
+    }
+
+    static func instanceBlocks(_ finding: Finding, icon: String) -> [[String: Any]] {
         let alert = finding.alert
-        let icon = finding.kind == .resolved ? ":white_check_mark:" : (finding.severity == "critical" ? ":rotating_light:" : ":warning:")
-        let state = finding.kind == .resolved ? "RESOLVED" : finding.kind == .reminder ? "STILL FIRING" : "FIRING"
         let summary = alert.annotations["summary"] ?? alert.name
-        let text = "\(icon) [\(state)] \(alert.name): \(summary)"
-        let keyLabels = ["destination_workload", "destination_workload_namespace", "destination_service", "namespace", "pod", "instance"]
-            .compactMap { key in alert.labels[key].map { "*\(key)*\n\($0)" } }
+        let fields = keyLabels.compactMap { key in alert.labels[key].map { "*\(key)*\n\($0)" } }
+            + ["*severity*\n\(finding.severity)", "*value*\n\(alert.value)"]
         var blocks: [[String: Any]] = [
-            ["type": "header", "text": ["type": "plain_text", "text": "\(state): \(alert.name)"]],
             ["type": "section", "text": ["type": "mrkdwn", "text": "\(icon) \(summary)"]],
-            ["type": "section", "fields": (keyLabels + ["*severity*\n\(finding.severity)", "*value*\n\(alert.value)"])
-                .prefix(10).map { ["type": "mrkdwn", "text": $0] }],
+            ["type": "section", "fields": fields.prefix(10).map { ["type": "mrkdwn", "text": $0] }],
         ]
         if !finding.evidence.isEmpty {
             blocks.append(["type": "section", "text": ["type": "mrkdwn", "text": "*Evidence*\n" + finding.evidence.prefix(5).joined(separator: "\n")]])
@@ -39,10 +89,7 @@ public struct SlackSink: FindingSink {
         if let decision = finding.remediation {
             blocks.append(["type": "section", "text": ["type": "mrkdwn", "text": "*Remediation*\n\(decision)"]])
         }
-        if let runbook = finding.links["runbook"] {
-            blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": "<\(runbook)|Runbook>"]]])
-        }
-        return ["text": text, "blocks": blocks]
+        return blocks
     }
 }
 

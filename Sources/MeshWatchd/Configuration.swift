@@ -44,8 +44,13 @@ struct Configuration: Decodable, Sendable {
 
     struct Sink: Decodable, Sendable {
         var name: String?
-        /// webhook, slack or pagerduty (alertmanager arrives with a later release).
+        /// webhook, alertmanager, slack or pagerduty.
         var type: String?
+        /// How often a still-firing alert is sent again (default: notifications.repeat_interval;
+        /// 1m for alertmanager, which expires alerts that are not re-sent).
+        var repeatInterval: String?
+        /// Slack: instances of one alert queued within this long share one message (default 30s; 0s: never).
+        var groupWait: String?
         /// PagerDuty's integration (routing) key, read from a file.
         var routingKeyFile: String?
         var url: String?
@@ -59,8 +64,28 @@ struct Configuration: Decodable, Sendable {
         var severities: [String]?
     }
 
+    struct Notifications: Decodable, Sendable {
+        struct Level: Decodable, Sendable {
+            /// How long an alert fires before it reaches this level (the first level: 0s).
+            var after: String?
+            /// The sinks that hear of an alert from this level on. Sinks named in no level are level 1.
+            var sinks: [String]?
+        }
+        /// Reminders for still-firing alerts (default 4h).
+        var repeatInterval: String?
+        /// Escalation levels, in order (default: at once, 30m, 2h).
+        var levels: [Level]?
+        /// Distinct workloads with critical alerts firing at once that make an emergency (level 2 at once); 0: off. Default 3.
+        var emergencyCriticalWorkloads: Int?
+        /// MeshWatchDatasourceDown fires when Prometheus has been unreachable this long (default 5m; 0s: off).
+        var datasourceDownAfter: String?
+        /// Links in every finding, templated like annotations (`{{ $labels.destination_workload }}`).
+        var links: [String: String]?
+    }
+
     var prometheus: Prometheus?
     var sinks: [Sink]?
+    var notifications: Notifications?
     /// host:port of the status listener (/healthz, /readyz, /metrics, /api/v1/…).
     var listenAddress: String?
     var stateDirectory: String?
@@ -97,6 +122,53 @@ struct Configuration: Decodable, Sendable {
 }
 
 extension Configuration {
+    func notificationProblems(file: String, sinkNames: Set<String>) -> [ConfigurationError] {
+        guard let notifications else { return [] }
+        var found: [ConfigurationError] = []
+        if let value = notifications.repeatInterval, (PrometheusDuration.parse(value) ?? .zero) <= .zero {
+            found.append(ConfigurationError(file: file, keyPath: "notifications.repeat_interval",
+                                            message: "expected a positive duration such as 4h, got \"\(value)\""))
+        }
+        if let value = notifications.datasourceDownAfter, PrometheusDuration.parse(value) == nil {
+            found.append(ConfigurationError(file: file, keyPath: "notifications.datasource_down_after",
+                                            message: "expected a duration such as 5m (0s turns it off), got \"\(value)\""))
+        }
+        if let count = notifications.emergencyCriticalWorkloads, count < 0 {
+            found.append(ConfigurationError(file: file, keyPath: "notifications.emergency_critical_workloads",
+                                            message: "expected 0 (off) or more, got \(count)"))
+        }
+        var previous: Duration = .zero
+        var placed: [String: Int] = [:]
+        for (index, level) in (notifications.levels ?? []).enumerated() {
+            let path = "notifications.levels[\(index)]"
+            let after = level.after.map { PrometheusDuration.parse($0) } ?? .some(.zero)
+            if let after {
+                if index == 0 && after != .zero {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".after", message: "the first level starts at once: 0s"))
+                } else if index > 0 && after <= previous {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".after", message: "must be later than the level before"))
+                }
+                previous = after
+            } else {
+                found.append(ConfigurationError(file: file, keyPath: path + ".after", message: "expected a duration such as 30m, got \"\(level.after ?? "")\""))
+            }
+            for sink in level.sinks ?? [] {
+                if !sinkNames.contains(sink) {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".sinks", message: "no sink is named \"\(sink)\""))
+                } else if let other = placed.updateValue(index, forKey: sink) {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".sinks",
+                                                    message: "\"\(sink)\" is already in notifications.levels[\(other)]"))
+                }
+            }
+        }
+        for (name, source) in (notifications.links ?? [:]).sorted(by: { $0.key < $1.key }) {
+            do { _ = try Template(source, name: name) } catch {
+                found.append(ConfigurationError(file: file, keyPath: "notifications.links.\(name)", message: "\(error)"))
+            }
+        }
+        return found
+    }
+
     /// Checks the values JSON decoding cannot (durations, levels, formats, URLs, pack
     /// parameters) and throws the first problem; `problems(file:)` lists them all.
     func validate(file: String) throws {
@@ -158,9 +230,18 @@ extension Configuration {
                 found.append(ConfigurationError(file: file, keyPath: path + ".name", message: "\"\(name)\" is used by another sink"))
             }
             let type = sink.type ?? "webhook"
-            if !["webhook", "slack", "pagerduty"].contains(type) {
+            if !["webhook", "alertmanager", "slack", "pagerduty"].contains(type) {
                 found.append(ConfigurationError(file: file, keyPath: path + ".type",
-                                                message: "\"\(type)\" is not available in this release (webhook, slack, pagerduty are)"))
+                                                message: "\"\(type)\" is not a sink type (webhook, alertmanager, slack, pagerduty are)"))
+            }
+            duration(sink.repeatInterval, path + ".repeat_interval")
+            if let wait = sink.groupWait {
+                if PrometheusDuration.parse(wait) == nil {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".group_wait", message: "expected a duration such as 30s, got \"\(wait)\""))
+                } else if type != "slack" {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".group_wait",
+                                                    message: "only slack sinks group; other sinks take one finding per alert"))
+                }
             }
             if type == "pagerduty" {
                 if sink.routingKeyFile == nil {
@@ -181,6 +262,7 @@ extension Configuration {
                 }
             }
         }
+        found += notificationProblems(file: file, sinkNames: sinkNames)
         if let limit = maxConcurrentQueries, !(1...256).contains(limit) {
             found.append(ConfigurationError(file: file, keyPath: "max_concurrent_queries", message: "expected 1 to 256, got \(limit)"))
         }

@@ -78,7 +78,7 @@ struct RunCommand: AsyncParsableCommand {
             initial: settings,
             reload: { [source, prometheus, logger] in try DaemonSettings.resolve(source: source, prometheus: prometheus, logger: logger) },
             store: store, status: status, notifier: SystemdNotifier(), logger: logger)
-        let server = StatusServer.application(host: address.host, port: address.port, status: status, logger: logger)
+        let server = StatusServer.application(host: address.host, port: address.port, status: status, store: store, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(services: [server, service], gracefulShutdownSignals: [.sigterm, .sigint],
                                                            logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout.flatMap(PrometheusDuration.parse) ?? .seconds(10)

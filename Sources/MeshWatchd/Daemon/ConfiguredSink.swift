@@ -10,13 +10,15 @@ struct ConfiguredSink: Sendable {
     let sink: any FindingSink
     let alerts: Set<String>
     let severities: Set<String>
+    /// Its own repeat interval, if any (Alertmanager's resend).
+    let repeatInterval: Duration?
 
-    func accepts(_ finding: Finding) -> Bool {
-        (alerts.isEmpty || alerts.contains(finding.alert.name)) && (severities.isEmpty || severities.contains(finding.severity))
-    }
+    /// Alertmanager's resend when none is configured: Prometheus's `resend-delay`.
+    static let alertmanagerResend = Duration.seconds(60)
 
-    /// Builds the sinks of a configuration; URL and secret files are read here.
-    static func build(_ sinks: [Configuration.Sink], logger: Logger) throws -> [ConfiguredSink] {
+    /// Builds the sinks of a configuration; URL and secret files are read here. `longestInterval`
+    /// is the longest group interval, for how long an alert sent to Alertmanager stays valid.
+    static func build(_ sinks: [Configuration.Sink], longestInterval: Duration = .seconds(60), logger: Logger) throws -> [ConfiguredSink] {
         try sinks.enumerated().map { index, sink in
             func read(_ path: String, _ key: String) throws -> String {
                 guard let data = FileManager.default.contents(atPath: path) else {
@@ -29,9 +31,15 @@ struct ConfiguredSink: Sendable {
                                   logger: logger)
             let name = sink.name ?? "sink\(index)"
             let built: any FindingSink
+            var repeatInterval = sink.repeatInterval.flatMap(PrometheusDuration.parse)
             switch sink.type ?? "webhook" {
+            case "alertmanager":
+                let resend = repeatInterval ?? alertmanagerResend
+                repeatInterval = resend
+                built = AlertmanagerSink(name: name, url: url ?? "", validFor: max(resend, longestInterval) * 4, http: http)
             case "slack":
-                built = SlackSink(name: name, url: url ?? "", http: http)
+                let wait = sink.groupWait.flatMap(PrometheusDuration.parse) ?? .seconds(30)
+                built = SlackSink(name: name, url: url ?? "", groupWait: wait > .zero ? wait : nil, http: http)
             case "pagerduty":
                 let key = try read(sink.routingKeyFile ?? "", "routing_key_file")
                 built = url.map { PagerDutySink(name: name, routingKey: key, url: $0, http: http) }
@@ -39,7 +47,8 @@ struct ConfiguredSink: Sendable {
             default:
                 built = WebhookSink(name: name, url: url ?? "", secret: try sink.secretFile.map { try read($0, "secret_file") }, http: http)
             }
-            return ConfiguredSink(name: name, sink: built, alerts: Set(sink.alerts ?? []), severities: Set(sink.severities ?? []))
+            return ConfiguredSink(name: name, sink: built, alerts: Set(sink.alerts ?? []), severities: Set(sink.severities ?? []),
+                                  repeatInterval: repeatInterval)
         }
     }
 }

@@ -11,6 +11,7 @@ struct DaemonSettings: Sendable {
     var restore: RestoreOptions
     var datasource: PrometheusDatasource
     var sinks: [ConfiguredSink] = []
+    var notifications: NotificationSettings
     var ruleCount: Int { groups.reduce(0) { $0 + $1.rules.count } }
 
     /// Resolves flags and configuration file into settings; throws what is wrong.
@@ -20,6 +21,8 @@ struct DaemonSettings: Sendable {
         let configuration = resolved.configuration
         let queryTimeout = configuration.queryTimeout.flatMap(PrometheusDuration.parse) ?? prometheus.timeout
         let client = try prometheus.makeClient(logger: logger, configuration: configuration.prometheus)
+        let longest = resolved.groups.map { $0.interval ?? resolved.interval }.max() ?? resolved.interval
+        let sinks = try ConfiguredSink.build(configuration.sinks ?? [], longestInterval: longest, logger: logger)
         return DaemonSettings(
             groups: resolved.groups, context: resolved.context, defaultInterval: resolved.interval, queryTimeout: queryTimeout,
             restore: RestoreOptions(
@@ -27,7 +30,9 @@ struct DaemonSettings: Sendable {
                 forGracePeriod: configuration.restore?.forGracePeriod.flatMap(PrometheusDuration.parse) ?? .seconds(600)),
             datasource: PrometheusDatasource(client: client, timeout: queryTimeout,
                                              limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? 4)),
-            sinks: try ConfiguredSink.build(configuration.sinks ?? [], logger: logger))
+            sinks: sinks,
+            notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
+                                                          context: resolved.context))
     }
 
     func interval(of group: RuleGroup) -> Duration { group.interval ?? defaultInterval }

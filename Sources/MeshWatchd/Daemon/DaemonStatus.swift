@@ -24,6 +24,26 @@ actor DaemonStatus {
     private var groups: [String: Group] = [:]
     private var readySent = false
 
+    enum DeliveryOutcome: Sendable { case delivered, retried, failed }
+
+    /// Per sink: findings delivered, attempts that will be retried, findings given up on.
+    private(set) var deliveries: [String: (delivered: Int, retried: Int, failed: Int)] = [:]
+
+    /// The configured sinks, so their counters show from zero.
+    private(set) var sinkNames: [String] = []
+
+    func configureSinks(_ names: [String]) { sinkNames = names }
+
+    func delivery(sink: String, _ outcome: DeliveryOutcome, count: Int = 1) {
+        var entry = deliveries[sink] ?? (0, 0, 0)
+        switch outcome {
+        case .delivered: entry.delivered += count
+        case .retried: entry.retried += count
+        case .failed: entry.failed += count
+        }
+        deliveries[sink] = entry
+    }
+
     /// Starts a generation: the groups it evaluates, each with the longest a cycle may go
     /// without a heartbeat before the watchdog stops vouching for it.
     func reset(groups newGroups: [(name: String, rules: Int, budget: Duration, interval: Duration)]) {

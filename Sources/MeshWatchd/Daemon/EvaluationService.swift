@@ -17,6 +17,24 @@ struct EvaluationService: Service {
     let notifier: SystemdNotifier
     let logger: Logger
     let outboxSignal = OutboxSignal()
+    /// Shared by every generation: what was sent survives a reload.
+    let planner: NotificationPlanner
+
+    init(initial: DaemonSettings, reload: @escaping @Sendable () throws -> DaemonSettings, store: StateStore, status: DaemonStatus,
+         notifier: SystemdNotifier, logger: Logger) {
+        self.initial = initial
+        self.reload = reload
+        self.store = store
+        self.status = status
+        self.notifier = notifier
+        self.logger = logger
+        var records: [String: NotificationRecord] = [:]
+        do { records = try store.notificationRecords() } catch {
+            logger.error("could not read notification records; reminders and escalation restart", metadata: ["error": "\(error)"])
+        }
+        planner = NotificationPlanner(policy: initial.notifications.policy, routes: initial.notifications.routes, records: records,
+                                      factory: initial.notifications.factory)
+    }
 
     private enum GenerationEnd: Sendable {
         case reload(DaemonSettings, [String: RuleEngine])
@@ -60,6 +78,9 @@ struct EvaluationService: Service {
             let budget = settings.interval(of: group) + (settings.queryTimeout + .seconds(10)) * group.rules.count
             return (group.name, group.rules.count, budget, settings.interval(of: group))
         })
+        planner.configure(policy: settings.notifications.policy, routes: settings.notifications.routes,
+                          factory: settings.notifications.factory)
+        await status.configureSinks(settings.sinks.map(\.name))
         logger.info("evaluating", metadata: [
             "config.groups": "\(settings.groups.count)", "config.rules": "\(settings.ruleCount)",
             "config.reload": "\(carried != nil)",
@@ -69,16 +90,17 @@ struct EvaluationService: Service {
                 var engine = RuleEngine(groups: [group], context: settings.context)
                 if let previous = carried?[group.name] { engine.adoptState(from: previous) }
                 let loop = GroupLoop(group: group, settings: settings, store: store, status: status, logger: logger,
-                                     restoreFromStore: carried == nil, outboxSignal: outboxSignal)
+                                     restoreFromStore: carried == nil, outboxSignal: outboxSignal, planner: planner)
                 tasks.addTask { .loopEnded(group.name, await loop.run(engine: engine)) }
             }
             tasks.addTask { await readiness() }
             let worker = OutboxWorker(store: store, sinks: Dictionary(uniqueKeysWithValues: settings.sinks.map { ($0.name, $0) }),
-                                      policy: DeliveryPolicy(), signal: outboxSignal, logger: logger)
+                                      policy: DeliveryPolicy(), signal: outboxSignal, status: status, logger: logger)
             tasks.addTask {
                 await worker.run()
                 return .done
             }
+            if !settings.sinks.isEmpty { tasks.addTask { await watchDatasource(settings) } }
             tasks.addTask { await reloadOnSIGHUP() }
             if let interval = notifier.watchdogInterval { tasks.addTask { await watchdog(every: interval) } }
 
@@ -109,6 +131,49 @@ struct EvaluationService: Service {
                 notifier.status(summary)
             }
             do { try await Task.sleep(for: .milliseconds(200)) } catch { break }
+        }
+        return .done
+    }
+
+    /// Raises and resolves `MeshWatchDatasourceDown`: Prometheus is unreachable when no rule of
+    /// any group succeeded in its last cycle and Prometheus does not answer `/-/ready` either
+    /// (rules failing on a Prometheus that answers are the rules' problem, not an outage).
+    private func watchDatasource(_ settings: DaemonSettings) async -> Event {
+        let client = settings.datasource.client
+        var endpoint = URLComponents(string: client.baseURL)
+        endpoint?.user = nil
+        endpoint?.password = nil
+        endpoint?.query = nil
+        let labels = ["prometheus": endpoint?.string ?? ""]
+        var wasReachable: Bool?
+        while !Task.isCancelled {
+            let states = await status.groupStates.compactMap(\.state)
+            if !states.isEmpty {
+                let rules = states.flatMap(\.rules)
+                var reachable = rules.isEmpty || rules.contains { $0.health != .err }
+                if !reachable { reachable = await client.isReady() }
+                let error = rules.compactMap(\.lastError).first ?? ""
+                if reachable != wasReachable {
+                    if reachable == false { logger.warning("Prometheus unreachable", metadata: ["error": "\(error)"]) }
+                    if reachable && wasReachable == false { logger.info("Prometheus reachable again") }
+                    wasReachable = reachable
+                }
+                let plan = planner.datasource(reachable: reachable, error: error, labels: labels, at: Date())
+                if !plan.isEmpty {
+                    do {
+                        try store.save(plan: plan, delays: settings.notifications.holds)
+                        if !plan.outgoing.isEmpty {
+                            outboxSignal.raise()
+                            logger.log(level: reachable ? .info : .critical,
+                                       reachable ? "alert resolved" : "alert firing",
+                                       metadata: ["rule.name": "\(NotificationPlanner.datasourceDownAlert)", "error": "\(error)"])
+                        }
+                    } catch {
+                        logger.error("could not save notification state", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+            do { try await Task.sleep(for: .seconds(1)) } catch { break }
         }
         return .done
     }

@@ -16,6 +16,7 @@ struct GroupLoop: Sendable {
     /// Restore from the store after the first cycle (a fresh start, not a reload).
     let restoreFromStore: Bool
     let outboxSignal: OutboxSignal
+    let planner: NotificationPlanner
 
     var interval: Duration { settings.interval(of: group) }
 
@@ -37,14 +38,15 @@ struct GroupLoop: Sendable {
             // Findings go out as soon as their rule is done, not after the whole group: the
             // state and the findings of that rule are saved together first.
             let tick = next
-            let queueEarly = !(first && restoreFromStore) && !settings.sinks.isEmpty
+            let notify = !settings.sinks.isEmpty
+            let queueEarly = !(first && restoreFromStore) && notify
             var queuedEarly: Set<UInt64> = []
             var transitions = await engine.evaluateGroup(0, at: next, using: settings.datasource, logger: logger) { engine, ruleTransitions in
                 guard queueEarly else { return }
-                let findings = Self.findings(for: ruleTransitions, sinks: settings.sinks, at: Date())
-                guard !findings.isEmpty else { return }
+                let plan = planner.plan(ruleTransitions, at: Date())
+                guard !plan.isEmpty else { return }
                 do {
-                    try store.save(group: group.name, snapshot: engine.snapshot(at: tick), findings: findings)
+                    try store.save(group: group.name, snapshot: engine.snapshot(at: tick), plan: plan, delays: settings.notifications.holds)
                     outboxSignal.raise()
                     for transition in ruleTransitions { queuedEarly.insert(Self.key(transition)) }
                 } catch {
@@ -58,10 +60,15 @@ struct GroupLoop: Sendable {
             }
             first = false
             for transition in transitions { Self.log(transition, logger: logger) }
-            let findings = Self.findings(for: transitions.filter { !queuedEarly.contains(Self.key($0)) }, sinks: settings.sinks, at: Date())
+            var plan = NotificationPlan()
+            if notify {
+                let now = Date()
+                plan = planner.plan(transitions.filter { !queuedEarly.contains(Self.key($0)) }, at: now)
+                plan.merge(planner.review(group: group.name, firing: Self.firing(engine), at: now))
+            }
             do {
-                try store.save(group: group.name, snapshot: engine.snapshot(at: next), findings: findings)
-                if !findings.isEmpty { outboxSignal.raise() }
+                try store.save(group: group.name, snapshot: engine.snapshot(at: next), plan: plan, delays: settings.notifications.holds)
+                if !plan.outgoing.isEmpty { outboxSignal.raise() }
             } catch {
                 logger.error("could not save alert state", metadata: ["error": "\(error)", "state.path": "\(store.path)"])
             }
@@ -111,26 +118,11 @@ struct GroupLoop: Sendable {
         return Date(timeIntervalSince1970: base + interval)
     }
 
-    /// The findings a cycle's transitions cause, one per accepting sink: firing and resolved
-    /// (a pending instance that vanished never reached anyone).
-    static func findings(for transitions: [AlertTransition], sinks: [ConfiguredSink],
-                         at time: Date) -> [(sink: String, id: String, alertKey: String, body: [UInt8])] {
-        guard !sinks.isEmpty else { return [] }
-        var out: [(sink: String, id: String, alertKey: String, body: [UInt8])] = []
-        for transition in transitions {
-            let kind: Finding.Kind
-            switch transition.kind {
-            case .firing: kind = .firing
-            case .resolved: kind = .resolved
-            case .pending, .inactive: continue
-            }
-            let finding = Finding(transition: transition, kind: kind, generatedAt: time)
-            guard let body = try? finding.encoded() else { continue }
-            for sink in sinks where sink.accepts(finding) {
-                out.append((sink.name, finding.id, "\(transition.group)/\(finding.alert.fingerprint)", body))
-            }
+    /// The group's firing instances with their rule names.
+    static func firing(_ engine: RuleEngine) -> [(rule: String, instance: AlertInstance)] {
+        engine.groups[0].rules.flatMap { state in
+            state.active.values.filter { $0.state == .firing }.map { (state.rule.name, $0) }
         }
-        return out
     }
 
     /// Identifies a transition within one cycle.

@@ -2,72 +2,116 @@ import AlertEngine
 import Foundation
 import Incidents
 import Logging
+import MeshHTTP
 
 /// Delivers queued findings: the oldest per sink and alert first (so a firing precedes its
 /// resolve), each attempt judged by the delivery policy, retries scheduled in the outbox so
 /// they survive a restart. At-least-once: a finding leaves the outbox only when delivered or
-/// given up on (logged with the reason).
+/// given up on (logged with the reason). A sink with a group wait gets the findings of one
+/// alert and kind that queued together as one message.
 struct OutboxWorker: Sendable {
     let store: StateStore
     let sinks: [String: ConfiguredSink]
     let policy: DeliveryPolicy
     let signal: OutboxSignal
+    let status: DaemonStatus
     let logger: Logger
+    /// The most findings one grouped message carries.
+    var groupLimit = 50
 
     func run() async {
         var random = SystemRandomNumberGenerator()
         var nextDue = (try? store.nextDue()) ?? nil
-        var warnedMissing: Set<String> = []
+        var lastExpiry = Date.distantPast
         while !Task.isCancelled {
             let now = Date()
+            if now.timeIntervalSince(lastExpiry) > 60 {
+                lastExpiry = now
+                expireUnknownSinks(at: now)
+            }
             if signal.take() || (nextDue.map { $0 <= now } ?? false) {
-                for queued in (try? store.due(at: now)) ?? [] {
+                var handled: Set<Int64> = []
+                for queued in (try? store.due(at: now)) ?? [] where !handled.contains(queued.id) {
                     if Task.isCancelled { break }
-                    guard let sink = sinks[queued.sink] else {
-                        if warnedMissing.insert(queued.sink).inserted {
-                            logger.warning("findings queued for a sink no longer configured are kept", metadata: ["sink.name": "\(queued.sink)"])
-                        }
-                        continue
+                    guard let sink = sinks[queued.sink] else { continue }
+                    var batch = [queued]
+                    if sink.sink.groupWait != nil {
+                        batch += ((try? store.companions(of: queued, at: now, limit: groupLimit - 1)) ?? [])
+                            .filter { !handled.contains($0.id) }
                     }
-                    await attempt(queued, via: sink, random: &random)
+                    handled.formUnion(batch.map(\.id))
+                    await attempt(batch, via: sink, random: &random)
                 }
                 nextDue = (try? store.nextDue()) ?? nil
-                if let due = nextDue, due <= Date(), !sinks.isEmpty {
-                    // Rows for unknown sinks stay due forever: do not spin on them.
-                    if ((try? store.due(at: Date())) ?? []).allSatisfy({ sinks[$0.sink] == nil }) { nextDue = nil }
+                if let due = nextDue, due <= Date() {
+                    // Rows for sinks no longer configured stay due until they expire: do not spin on them.
+                    if ((try? store.due(at: Date())) ?? []).allSatisfy({ sinks[$0.sink] == nil }) { nextDue = Date().addingTimeInterval(60) }
                 }
             }
             do { try await Task.sleep(for: .milliseconds(20)) } catch { break }
         }
     }
 
-    private func attempt(_ queued: StateStore.Queued, via sink: ConfiguredSink, random: inout SystemRandomNumberGenerator) async {
-        let now = Date()
-        let attempt = queued.attempts + 1
-        let outcome: Result<HTTPResponse, HTTPError>
+    /// Findings queued for a sink that is no longer configured are kept (it may come back
+    /// after a fix to the configuration) until they are older than the policy's maximum age.
+    private func expireUnknownSinks(at now: Date) {
         do {
-            outcome = try await sink.sink.send(body: queued.body, id: queued.findingID, at: now)
+            let removed = try store.expire(sinksOtherThan: Set(sinks.keys), olderThan: now.addingTimeInterval(-policy.maximumAge.seconds))
+            for (sink, count) in removed.sorted(by: { $0.key < $1.key }) {
+                logger.error("findings not delivered: their sink is no longer configured", metadata: [
+                    "sink.name": "\(sink)", "delivery.dropped": "\(count)", "delivery.max_age": "\(policy.maximumAge)",
+                ])
+            }
+            let waiting = try store.depthBySink().filter { sinks[$0.key] == nil }
+            for (sink, count) in waiting.sorted(by: { $0.key < $1.key }) {
+                logger.warning("findings queued for a sink no longer configured are kept until they expire", metadata: [
+                    "sink.name": "\(sink)", "outbox.depth": "\(count)",
+                ])
+            }
+        } catch {
+            logger.error("could not read the outbox", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func attempt(_ batch: [StateStore.Queued], via sink: ConfiguredSink, random: inout SystemRandomNumberGenerator) async {
+        let head = batch[0]
+        let ids = batch.map(\.id)
+        let now = Date()
+        let attempt = head.attempts + 1
+        let outcome: Result<HTTPResponse, HTTPError>
+        var metadata: Logger.Metadata = ["sink.name": "\(sink.name)", "finding.id": "\(head.findingID)", "delivery.attempt": "\(attempt)",
+                                         "alert.name": "\(head.alertName)", "finding.kind": "\(head.kind)"]
+        if batch.count > 1 {
+            metadata["finding.ids"] = .array(batch.map { .string($0.findingID) })
+            metadata["delivery.grouped"] = "\(batch.count)"
+        }
+        do {
+            outcome = batch.count == 1
+                ? try await sink.sink.send(body: head.body, id: head.findingID, at: now)
+                : try await sink.sink.send(group: batch.map(\.body), ids: batch.map(\.findingID), at: now)
         } catch is CancellationError {
-            return  // the finding stays queued
+            return  // the findings stay queued
         } catch {
             // The finding could not be rendered for this sink: retrying will not help.
-            try? store.remove(queued.id)
-            logger.error("finding not delivered", metadata: ["sink.name": "\(sink.name)", "finding.id": "\(queued.findingID)",
-                                                            "error": "cannot render for this sink: \(error)"])
+            try? store.remove(ids)
+            await status.delivery(sink: sink.name, .failed, count: batch.count)
+            logger.error("finding not delivered", metadata: metadata.merging(["error": "cannot render for this sink: \(error)"]) { $1 })
             return
         }
-        let age = Duration.milliseconds(Int64(max(0, now.timeIntervalSince(queued.queuedAt)) * 1000))
-        let metadata: Logger.Metadata = ["sink.name": "\(sink.name)", "finding.id": "\(queued.findingID)", "delivery.attempt": "\(attempt)"]
+        let age = Duration.milliseconds(Int64(max(0, now.timeIntervalSince(head.queuedAt)) * 1000))
         do {
             switch policy.verdict(outcome, attempt: attempt, age: age, now: now, random: &random) {
             case .delivered:
-                try store.remove(queued.id)
+                try store.remove(ids)
+                await status.delivery(sink: sink.name, .delivered, count: batch.count)
                 logger.info("finding delivered", metadata: metadata)
             case .retry(let wait, let reason):
-                try store.postpone(queued.id, attempts: attempt, until: now.addingTimeInterval(wait.seconds))
+                try store.postpone(ids, attempts: attempt, until: now.addingTimeInterval(wait.seconds))
+                await status.delivery(sink: sink.name, .retried, count: batch.count)
                 logger.warning("finding delivery failed; will retry", metadata: metadata.merging(["error": "\(reason)", "delivery.retry_in": "\(wait)"]) { $1 })
             case .giveUp(let reason):
-                try store.remove(queued.id)
+                try store.remove(ids)
+                await status.delivery(sink: sink.name, .failed, count: batch.count)
                 logger.error("finding not delivered", metadata: metadata.merging(["error": "\(reason)"]) { $1 })
             }
         } catch {
@@ -75,5 +119,3 @@ struct OutboxWorker: Sendable {
         }
     }
 }
-
-import MeshHTTP

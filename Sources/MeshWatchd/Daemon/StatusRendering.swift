@@ -7,7 +7,10 @@ enum StatusRendering {
     typealias Groups = [(name: String, interval: Duration, state: RuleEngine.GroupState?, evaluations: Int,
                          ruleFailures: [String: Int], missedTicks: Int)]
 
-    static func metrics(_ groups: Groups, ready: Bool, version: String) -> String {
+    typealias Deliveries = [String: (delivered: Int, retried: Int, failed: Int)]
+
+    static func metrics(_ groups: Groups, ready: Bool, version: String, sinks: [String] = [], deliveries: Deliveries = [:],
+                        outboxDepth: [String: Int] = [:]) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: Double)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -46,6 +49,15 @@ enum StatusRendering {
                counts.keys.sorted().flatMap { name in
                    [AlertState.pending, .firing].map { ([("alertname", name), ("state", $0.rawValue)], Double(counts[name]?[$0] ?? 0)) }
                })
+        let names = Set(sinks).union(deliveries.keys).union(outboxDepth.keys).sorted()
+        family("meshwatchd_notifications_delivered_total", "counter", "Findings a sink accepted (a grouped message counts each finding).",
+               names.map { ([("sink", $0)], Double(deliveries[$0]?.delivered ?? 0)) })
+        family("meshwatchd_notification_retries_total", "counter", "Delivery attempts that failed and will be retried.",
+               names.map { ([("sink", $0)], Double(deliveries[$0]?.retried ?? 0)) })
+        family("meshwatchd_notifications_failed_total", "counter", "Findings given up on: a final error, or too many attempts, or too old.",
+               names.map { ([("sink", $0)], Double(deliveries[$0]?.failed ?? 0)) })
+        family("meshwatchd_outbox_depth", "gauge", "Findings waiting in the outbox for a sink.",
+               names.map { ([("sink", $0)], Double(outboxDepth[$0] ?? 0)) })
         return out
     }
 

@@ -4,7 +4,7 @@ import Logging
 
 /// The status listener: `/healthz`, `/readyz`, `/metrics`, `/api/v1/alerts`, `/api/v1/rules`.
 enum StatusServer {
-    static func application(host: String, port: Int, status: DaemonStatus, logger: Logger) -> some ApplicationProtocol {
+    static func application(host: String, port: Int, status: DaemonStatus, store: StateStore?, logger: Logger) -> some ApplicationProtocol {
         let router = Router()
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { _, _ -> Response in
@@ -15,7 +15,8 @@ enum StatusServer {
         }
         router.get("metrics") { _, _ -> Response in
             let body = StatusRendering.metrics(await status.groupStates, ready: await status.notReadyReason == nil,
-                                               version: MeshWatchd.configuration.version)
+                                               version: MeshWatchd.configuration.version, sinks: await status.sinkNames,
+                                               deliveries: await status.deliveries, outboxDepth: (try? store?.depthBySink()) ?? [:])
             return text(.ok, body, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("api/v1/alerts") { _, _ in json(StatusRendering.alerts(await status.groupStates)) }
