@@ -86,6 +86,8 @@ public struct ReceiverReport: Decodable, Sendable {
     public let attempts: [String: Int]
     public let delivered: [String: Int]
     public let last: Last
+    /// Every delivered body, oldest first (the last 500).
+    public let bodies: [String]
 }
 
 extension EchoServer {

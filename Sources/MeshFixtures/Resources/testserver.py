@@ -17,6 +17,7 @@ RECEIVER_LOCK = threading.Lock()
 ATTEMPTS = {}
 DELIVERED = {}
 LAST = {}
+BODIES = []
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -104,11 +105,13 @@ class Handler(BaseHTTPRequestHandler):
                 DELIVERED[key] = DELIVERED.get(key, 0) + 1
                 LAST.update({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body.decode("utf-8", "replace"),
                              "time": time.time()})
+                BODIES.append(body.decode("utf-8", "replace"))
+                del BODIES[:-500]
             self.respond(200, b"ok")
             return
         if path == "/deliveries":
             with RECEIVER_LOCK:
-                report = {"attempts": ATTEMPTS, "delivered": DELIVERED, "last": LAST}
+                report = {"attempts": ATTEMPTS, "delivered": DELIVERED, "last": LAST, "bodies": BODIES}
                 self.respond(200, json.dumps(report).encode(), [("Content-Type", "application/json")])
             return
         if path.startswith("/status/"):
