@@ -82,7 +82,7 @@ struct OutboxWorker: Sendable {
         var metadata: Logger.Metadata = ["sink.name": "\(sink.name)", "finding.id": "\(head.findingID)", "delivery.attempt": "\(attempt)",
                                          "alert.name": "\(head.alertName)", "finding.kind": "\(head.kind)"]
         if batch.count > 1 {
-            metadata["finding.ids"] = .array(batch.map { .string($0.findingID) })
+            metadata["finding.ids"] = "\(batch.map(\.findingID).joined(separator: ","))"
             metadata["delivery.grouped"] = "\(batch.count)"
         }
         do {

@@ -1,0 +1,166 @@
+import AlertEngine
+import Foundation
+import Incidents
+import Logging
+import MeshFixtures
+import MeshHTTP
+@testable import MeshWatchd
+import MetricModel
+import Testing
+
+@Suite("Grouping, reminders in the outbox, delivery metrics, and the datasource-down alert")
+struct NotificationTests {
+    func store() throws -> (StateStore, String) {
+        let path = try DaemonTests.temporaryDirectory()
+        return (try StateStore(path: path + "/state.sqlite", logger: Logger(label: "test")), path)
+    }
+
+    func firing(_ workload: String, alert: String = "IstioHighErrorRate") -> AlertTransition {
+        let instance = AlertInstance(labels: Labels(["alertname": alert, "severity": "warning", "destination_workload": workload]),
+                                     annotations: Labels(["summary": "\(workload) fails"]), state: .firing, value: 0.2,
+                                     activeAt: Date(timeIntervalSinceNow: -60), firedAt: Date())
+        return AlertTransition(kind: .firing, group: "istio", rule: alert, instance: instance, at: Date())
+    }
+
+    @Test("Slack: instances of one alert queued within group_wait share one message; another alert gets its own; counters and depth in /metrics")
+    func slackGrouping() async throws {
+        let (store, path) = try store()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await withEchoServer { receiver async throws in
+            let slack = ConfiguredSink(name: "chat", sink: SlackSink(name: "chat", url: receiver.url("/receiver"), groupWait: .seconds(1),
+                                                                    http: HTTPClient()),
+                                       alerts: [], severities: [], repeatInterval: nil)
+            let planner = NotificationPlanner(policy: EscalationPolicy(), routes: [SinkRoute(name: "chat")])
+            let holds: [String: Duration] = ["chat": .seconds(1)]
+            let status = DaemonStatus()
+            await status.configureSinks(["chat"])
+            let signal = OutboxSignal()
+            let worker = OutboxWorker(store: store, sinks: ["chat": slack], policy: DeliveryPolicy(), signal: signal, status: status,
+                                      logger: Logger(label: "test"))
+            let running = Task { await worker.run() }
+            defer { running.cancel() }
+
+            try store.save(plan: planner.plan([firing("reviews"), firing("ratings"), firing("other", alert: "IstioHighLatency")], at: Date()),
+                           delays: holds)
+            signal.raise()
+            try await Task.sleep(for: .milliseconds(300))
+            // A third instance of the same alert, within the first one's group wait.
+            try store.save(plan: planner.plan([firing("details")], at: Date()), delays: holds)
+            signal.raise()
+            #expect(try await receiver.deliveries().bodies.isEmpty, "held for group_wait")
+
+            let deadline = ContinuousClock.now + .seconds(15)
+            while store.queuedCount > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            let messages = try await receiver.deliveries().bodies.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+            #expect(messages.count == 2)
+            let grouped = try #require(messages.first { ($0["text"] as? String)?.contains("IstioHighErrorRate") == true })
+            let text = try #require(grouped["text"] as? String)
+            #expect(text.contains("3 alerts"))
+            for workload in ["reviews", "ratings", "details"] { #expect(text.contains(workload)) }
+            let header = try #require((grouped["blocks"] as? [[String: Any]])?.first?["text"] as? [String: Any])
+            #expect(header["text"] as? String == "FIRING: IstioHighErrorRate (3)")
+            let single = try #require(messages.first { ($0["text"] as? String)?.contains("IstioHighLatency") == true })
+            #expect((single["text"] as? String)?.contains("[FIRING] IstioHighLatency: other fails") == true)
+
+            let counters = await status.deliveries["chat"]
+            #expect(counters?.delivered == 4 && counters?.failed == 0)
+            let metrics = StatusRendering.metrics([], ready: true, version: "test", sinks: await status.sinkNames,
+                                                  deliveries: await status.deliveries, outboxDepth: try store.depthBySink())
+            #expect(metrics.contains("meshwatchd_notifications_delivered_total{sink=\"chat\"} 4\n"))
+            #expect(metrics.contains("meshwatchd_notification_retries_total{sink=\"chat\"} 0\n"))
+            #expect(metrics.contains("meshwatchd_outbox_depth{sink=\"chat\"} 0\n"))
+        }
+    }
+
+    @Test("a reminder replaces the undelivered reminders of the same alert and sink, never a firing or resolve")
+    func remindersSupersede() throws {
+        let (store, path) = try store()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        func outgoing(_ id: String, _ kind: Finding.Kind, sink: String = "am") -> OutgoingFinding {
+            OutgoingFinding(sink: sink, id: id, alertKey: "istio/abc", alertName: "A", kind: kind, body: Array("{}".utf8))
+        }
+        var plan = NotificationPlan()
+        plan.outgoing = [outgoing("f", .firing), outgoing("r1", .reminder), outgoing("r1", .reminder, sink: "team")]
+        try store.save(plan: plan)
+        plan.outgoing = [outgoing("r2", .reminder)]
+        try store.save(plan: plan)
+        #expect(store.queuedCount == 3)
+        #expect(try store.depthBySink() == ["am": 2, "team": 1])
+        try store.remove(try store.due(at: Date()).filter { $0.sink == "am" }.map(\.id))  // the firing goes first
+        #expect(try store.due(at: Date()).filter { $0.sink == "am" }.map(\.findingID) == ["r2"])
+    }
+
+    @Test("findings for a sink removed from the configuration are kept, then dropped once older than the maximum age")
+    func removedSinks() throws {
+        let (store, path) = try store()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var plan = NotificationPlan()
+        plan.outgoing = [OutgoingFinding(sink: "gone", id: "x", alertKey: "k", alertName: "A", kind: .firing, body: []),
+                         OutgoingFinding(sink: "kept", id: "x", alertKey: "k", alertName: "A", kind: .firing, body: [])]
+        try store.save(plan: plan)
+        #expect(try store.expire(sinksOtherThan: ["kept"], olderThan: Date(timeIntervalSinceNow: -3600)).isEmpty)
+        #expect(try store.expire(sinksOtherThan: ["kept"], olderThan: Date(timeIntervalSinceNow: 1)) == ["gone": 1])
+        #expect(try store.depthBySink() == ["kept": 1])
+    }
+
+    @Test("notification records are saved with the plan and read back; removals delete them")
+    func records() throws {
+        let (store, path) = try store()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let planner = NotificationPlanner(policy: EscalationPolicy(), routes: [SinkRoute(name: "team")])
+        let fired = planner.plan([firing("reviews")], at: Date())
+        try store.save(plan: fired)
+        #expect(try store.notificationRecords() == planner.records)
+        var gone = NotificationPlan()
+        gone.removals = Set(planner.records.keys)
+        try store.save(plan: gone)
+        #expect(try store.notificationRecords().isEmpty)
+    }
+
+    @Test("Prometheus unreachable for datasource_down_after: MeshWatchDatasourceDown at level 2; resolved once Prometheus answers again")
+    func datasourceDown() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try await withEchoServer { server async throws in
+            func config(prometheus: String) throws {
+                try #"""
+                    {"prometheus": {"url": "\#(prometheus)"},
+                     "packs": {"istio": {"parameters": {"interval": "1s"}}},
+                     "notifications": {"datasource_down_after": "2s"},
+                     "sinks": [{"name": "ops", "url": "\#(server.url("/receiver"))"}]}
+                    """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+            }
+            // Every query and /-/ready answer 503 under this prefix.
+            try config(prometheus: server.url("/status/503"))
+            let daemon = try await DaemonTests().start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+            defer { daemon.signal(SIGKILL) }
+            func finding(_ kind: String) async throws -> [String: Any]? {
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline {
+                    for body in try await server.deliveries().bodies {
+                        if let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any], object["kind"] as? String == kind,
+                           (object["alert"] as? [String: Any])?["name"] as? String == "MeshWatchDatasourceDown" {
+                            return object
+                        }
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                return nil
+            }
+            let down = try #require(await finding("firing"), "log:\n\(daemon.log)")
+            #expect(down["escalationLevel"] as? Int == 2)
+            #expect(down["severity"] as? String == "critical")
+            let alert = try #require(down["alert"] as? [String: Any])
+            #expect((alert["labels"] as? [String: String])?["prometheus"] == server.url("/status/503"))
+            #expect((alert["annotations"] as? [String: String])?["description"]?.contains("503") == true)
+
+            // Prometheus answers again (its rules may fail; it is reachable): the alert resolves.
+            try config(prometheus: server.url(""))
+            daemon.signal(SIGHUP)
+            let up = try #require(await finding("resolved"), "log:\n\(daemon.log)")
+            #expect((up["alert"] as? [String: Any])?["fingerprint"] as? String == alert["fingerprint"] as? String)
+            daemon.signal(SIGTERM)
+            #expect(await daemon.process.waitForExit() == 0)
+        }
+    }
+}
