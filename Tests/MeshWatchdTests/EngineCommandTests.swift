@@ -152,6 +152,15 @@ struct ConfigurationExampleTests {
         #expect(resolved.interval == .seconds(30))
         let configured = try #require(resolved.configuration.packs?["istio"]?.parameters)
         #expect(Set(configured.keys) == Set(IstioPack.Parameters().entries.map(\.key)))
+        let sinks = try ConfiguredSink.build(resolved.configuration.sinks ?? [], logger: Logger(label: "test"))
+        #expect(sinks.map(\.name) == ["alertmanager", "ops-webhook"])
+        #expect(sinks[0].repeatInterval == .seconds(60))
+        let notifications = try NotificationSettings.build(resolved.configuration.notifications, sinks: sinks, groups: resolved.groups,
+                                                           context: resolved.context)
+        #expect(notifications.policy.delays == [.zero, .seconds(1800), .seconds(7200)])
+        #expect(notifications.policy.repeatInterval == .seconds(4 * 3600))
+        #expect(notifications.policy.datasourceDownAfter == .seconds(300))
+        #expect(notifications.routes.map(\.level) == [1, 1])
     }
 }
 

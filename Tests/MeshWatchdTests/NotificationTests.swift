@@ -164,3 +164,56 @@ struct NotificationTests {
         }
     }
 }
+
+@Suite("Notification configuration")
+struct NotificationConfigurationTests {
+    func problems(_ json: String) throws -> [String] {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(Configuration.self, from: Data(json.utf8)).problems(file: "c.json").map(\.description)
+    }
+
+    @Test("every wrong notification setting is reported with its key path")
+    func keyPaths() throws {
+        let found = try problems(#"""
+            {"sinks": [{"name": "a", "url": "http://127.0.0.1:1/x", "group_wait": "5s"},
+                       {"name": "b", "type": "slack", "url": "http://127.0.0.1:1/y", "group_wait": "soon", "repeat_interval": "0s"},
+                       {"name": "c", "type": "teams", "url": "http://127.0.0.1:1/z"}],
+             "notifications": {"repeat_interval": "never", "datasource_down_after": "x", "emergency_critical_workloads": -1,
+                               "levels": [{"after": "5m", "sinks": ["a"]}, {"after": "1m", "sinks": ["a", "nobody"]}],
+                               "links": {"runbook": "{{ $labels.x "}}}
+            """#)
+        let expected = [
+            "c.json: sinks[0].group_wait: only slack sinks group; other sinks take one finding per alert",
+            "c.json: sinks[1].group_wait: expected a duration such as 30s, got \"soon\"",
+            "c.json: sinks[1].repeat_interval: expected a positive duration such as 30s or 5m, got \"0s\"",
+            "c.json: sinks[2].type: \"teams\" is not a sink type (webhook, alertmanager, slack, pagerduty are)",
+            "c.json: notifications.repeat_interval: expected a positive duration such as 4h, got \"never\"",
+            "c.json: notifications.datasource_down_after: expected a duration such as 5m (0s turns it off), got \"x\"",
+            "c.json: notifications.emergency_critical_workloads: expected 0 (off) or more, got -1",
+            "c.json: notifications.levels[0].after: the first level starts at once: 0s",
+            "c.json: notifications.levels[1].after: must be later than the level before",
+            "c.json: notifications.levels[1].sinks: \"a\" is already in notifications.levels[0]",
+            "c.json: notifications.levels[1].sinks: no sink is named \"nobody\"",
+        ]
+        for line in expected { #expect(found.contains(line), "missing: \(line)\nfound:\n\(found.joined(separator: "\n"))") }
+        #expect(found.contains { $0.hasPrefix("c.json: notifications.links.runbook:") })
+    }
+
+    @Test("the finding factory adds templated links, external labels and Prometheus's generator URL")
+    func factory() throws {
+        let group = RuleGroup(name: "g", rules: [try AlertRule(name: "IstioHighErrorRate", expression: "sum(rate(x[5m])) > 0.05")])
+        let links = Configuration.Notifications(links: ["runbook": "https://runbooks.example/{{ $labels.alertname }}",
+                                                        "dashboard": "https://grafana.example/d?w={{ $labels.destination_workload }}"])
+        let settings = try NotificationSettings.build(links, sinks: [], groups: [group],
+                                                      context: EvaluationContext(externalLabels: ["cluster": "prod-eu-1"],
+                                                                                 externalURL: "http://prom.example:9090/"))
+        let instance = AlertInstance(labels: Labels(["alertname": "IstioHighErrorRate", "destination_workload": "reviews"]),
+                                     annotations: .empty, state: .firing, value: 0.1, activeAt: Date(), firedAt: Date())
+        let finding = settings.factory(AlertTransition(kind: .firing, group: "g", rule: "IstioHighErrorRate", instance: instance, at: Date()),
+                                       .firing, 0, 1)
+        #expect(finding.links == ["runbook": "https://runbooks.example/IstioHighErrorRate", "dashboard": "https://grafana.example/d?w=reviews"])
+        #expect(finding.alert.labels["cluster"] == "prod-eu-1")
+        #expect(finding.alert.generatorURL == "http://prom.example:9090/graph?g0.expr=sum%28rate%28x%5B5m%5D%29%29%20%3E%200.05&g0.tab=1")
+    }
+}
