@@ -22,7 +22,7 @@ public final class NotificationPlanner: Sendable {
         var policy: EscalationPolicy
         var routes: [SinkRoute]
         var factory: FindingFactory
-        var records: [String: NotificationRecord]
+        var records: RecordIndex
         /// Critical firing alerts by key, with the workload each names.
         var criticalWorkloads: [String: String] = [:]
         var datasourceDownSince: Date?
@@ -35,7 +35,7 @@ public final class NotificationPlanner: Sendable {
                 factory: @escaping FindingFactory = { transition, kind, sequence, level in
                     Finding(transition: transition, kind: kind, reminder: sequence, escalationLevel: level, generatedAt: transition.at)
                 }) {
-        state = Mutex(State(policy: policy, routes: routes, factory: factory, records: records))
+        state = Mutex(State(policy: policy, routes: routes, factory: factory, records: RecordIndex(records)))
     }
 
     /// A reload: new policy, sinks and links; what was sent is kept.
@@ -47,7 +47,22 @@ public final class NotificationPlanner: Sendable {
         }
     }
 
-    public var records: [String: NotificationRecord] { state.withLock { $0.records } }
+    public var records: [String: NotificationRecord] { state.withLock { $0.records.byKey } }
+
+    /// Drops the records of groups that no longer exist (after a reload); the plan removes them from the store.
+    public func prune(keepingGroups groups: Set<String>) -> NotificationPlan {
+        state.withLock { state in
+            var plan = NotificationPlan()
+            for group in state.records.groups where !groups.contains(group) && group != Self.ownGroup {
+                for key in state.records.keys(inGroup: group) {
+                    state.records[key] = nil
+                    state.criticalWorkloads[key] = nil
+                    plan.removals.insert(key)
+                }
+            }
+            return plan
+        }
+    }
 
     public static func alertKey(group: String, fingerprint: UInt64) -> String { "\(group)/\(String(fingerprint, radix: 16))" }
 
@@ -147,7 +162,7 @@ public final class NotificationPlanner: Sendable {
                     plan.upserts[key] = record
                 }
             }
-            for (key, record) in state.records where record.group == group && !seen.contains(key) {
+            for key in state.records.keys(inGroup: group) where !seen.contains(key) {
                 state.records[key] = nil
                 state.criticalWorkloads[key] = nil
                 plan.removals.insert(key)
@@ -191,7 +206,9 @@ public final class NotificationPlanner: Sendable {
     public func datasource(reachable: Bool, error: String, labels extra: [String: String] = [:], at time: Date) -> NotificationPlan {
         state.withLock { state in
             var plan = NotificationPlan()
-            let existing = state.records.first { $0.value.rule == Self.datasourceDownAlert && $0.value.group == Self.ownGroup }
+            let records = state.records
+            let existing = records.keys(inGroup: Self.ownGroup).compactMap { key in records[key].map { (key, $0) } }
+                .first { $0.1.rule == Self.datasourceDownAlert }
             if reachable {
                 state.datasourceDownSince = nil
                 guard let (key, record) = existing else { return plan }
@@ -272,6 +289,39 @@ public final class NotificationPlanner: Sendable {
                                                  kind: kind, body: body))
         }
     }
+}
+
+/// Records by alert key, indexed by group so a group's review touches only its own.
+struct RecordIndex {
+    private(set) var byKey: [String: NotificationRecord] = [:]
+    private var byGroup: [String: Set<String>] = [:]
+
+    init(_ records: [String: NotificationRecord]) {
+        for (key, record) in records { self[key] = record }
+    }
+
+    var groups: [String] { Array(byGroup.keys) }
+
+    func keys(inGroup group: String) -> Set<String> { byGroup[group] ?? [] }
+
+    subscript(key: String) -> NotificationRecord? {
+        get { byKey[key] }
+        set {
+            if let old = byKey[key] {
+                byGroup[old.group]?.remove(key)
+                if byGroup[old.group]?.isEmpty == true { byGroup[old.group] = nil }
+            }
+            byKey[key] = newValue
+            if let newValue { byGroup[newValue.group, default: []].insert(key) }
+        }
+    }
+
+    mutating func removeValue(forKey key: String) -> NotificationRecord? {
+        defer { self[key] = nil }
+        return byKey[key]
+    }
+
+    var isEmpty: Bool { byKey.isEmpty }
 }
 
 extension AlertTransition {

@@ -204,6 +204,19 @@ struct EscalationTests {
         #expect(gone.removals.count == 1 && planner.records.isEmpty)
     }
 
+    @Test("a reload that removes a group drops its records, and only its")
+    func prune() {
+        let planner = planner()
+        _ = planner.plan([transition(.firing, instance("reviews"), 120)], at: at(120))
+        _ = planner.datasource(reachable: false, error: "x", at: at(0))
+        _ = planner.datasource(reachable: false, error: "x", at: at(400))
+        #expect(planner.records.count == 2)
+        #expect(planner.prune(keepingGroups: ["istio"]).removals.isEmpty)
+        let pruned = planner.prune(keepingGroups: ["other"])
+        #expect(pruned.removals.count == 1)
+        #expect(planner.records.values.map(\.group) == ["meshwatchd"])  // the daemon's own alert stays
+    }
+
     @Test("the same transition planned twice gives the same finding ids (the receivers' idempotency keys)")
     func stableIDs() {
         let one = planner().plan([transition(.firing, instance("reviews"), 120)], at: at(120))

@@ -80,6 +80,9 @@ struct EvaluationService: Service {
         })
         planner.configure(policy: settings.notifications.policy, routes: settings.notifications.routes,
                           factory: settings.notifications.factory)
+        do { try store.save(plan: planner.prune(keepingGroups: Set(settings.groups.map(\.name)))) } catch {
+            logger.error("could not save notification state", metadata: ["error": "\(error)"])
+        }
         await status.configureSinks(settings.sinks.map(\.name))
         logger.info("evaluating", metadata: [
             "config.groups": "\(settings.groups.count)", "config.rules": "\(settings.ruleCount)",
