@@ -255,13 +255,15 @@ struct SinkConfigurationTests {
              "sinks": [{"name": "pager", "type": "pagerduty"},
                        {"name": "chat", "type": "slack"},
                        {"name": "chat", "type": "webhook", "url": "http://hooks.example/x", "secret_file": "/nonexistent"},
-                       {"name": "am", "type": "alertmanager", "url": "http://127.0.0.1:9093"}]}
+                       {"name": "teams", "type": "msteams", "url": "http://127.0.0.1:9093"},
+                       {"name": "am", "type": "alertmanager", "url": "http://127.0.0.1:9093", "group_wait": "10s"}]}
             """#.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
         let run = try await CommandLineTests().meshwatchd(["check-config", "--config", directory + "/config.json"])
         #expect(run.status == 78)
         for expected in ["sinks[0].routing_key_file: missing", "sinks[1].url: give exactly one of url and url_file",
                          "sinks[2].name: \"chat\" is used by another sink", "sinks[2].secret_file: cannot read /nonexistent",
-                         "sinks[3].type: \"alertmanager\" is not available in this release"] {
+                         "sinks[3].type: \"msteams\" is not a sink type (webhook, alertmanager, slack, pagerduty are)",
+                         "sinks[4].group_wait: only slack sinks group"] {
             #expect(run.stderr.contains(expected), "\(expected) missing:\n\(run.stderr)")
         }
     }
