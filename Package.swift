@@ -59,6 +59,18 @@ let package = Package(
             ]
         ),
 
+        // The Kubernetes API client, runbooks and their diagnostic steps, remediation.
+        .target(
+            name: "Remediation",
+            dependencies: [
+                "MeshHTTP",
+                "PromClient",
+                "MetricModel",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // snprintf for one double: Go's %g/%f/%e match C's for finite values.
         .target(name: "CFormat"),
 
@@ -94,7 +106,7 @@ let package = Package(
                 "PromClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("Resources/testserver.py")]
+            resources: [.copy("Resources/testserver.py"), .copy("Resources/kubeapi.py")]
         ),
 
         .executableTarget(
@@ -102,6 +114,7 @@ let package = Package(
             dependencies: [
                 "CSystemd",
                 "Incidents",
+                "Remediation",
                 "MetricModel",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -125,6 +138,10 @@ let package = Package(
         .testTarget(
             name: "MeshHTTPTests",
             dependencies: ["CCurl", "MeshHTTP", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "RemediationTests",
+            dependencies: ["Remediation", "MeshHTTP", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "IncidentsTests",

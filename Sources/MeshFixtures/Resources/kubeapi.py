@@ -758,7 +758,7 @@ def seed(obj):
 def main():
     global OPTIONS
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0, help="0: a free port, printed as the first line")
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--client-ca")
@@ -778,7 +778,7 @@ def main():
             context.load_verify_locations(OPTIONS.client_ca)
             context.verify_mode = ssl.CERT_OPTIONAL
         server.socket = context.wrap_socket(server.socket, server_side=True)
-    print(f"listening on 127.0.0.1:{OPTIONS.port}", flush=True)
+    print(server.server_address[1], flush=True)
     server.serve_forever()
 
 

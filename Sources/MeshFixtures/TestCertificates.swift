@@ -1,18 +1,17 @@
 import Foundation
-import MeshFixtures
 
 /// A throwaway CA with a server certificate for 127.0.0.1 and a client certificate, made
 /// with the `openssl` command in a temporary directory.
-struct TestCertificates: Sendable {
-    let directory: String
-    var caCertificate: String { directory + "/ca.pem" }
-    var serverCertificate: String { directory + "/server.pem" }
-    var serverKey: String { directory + "/server.key" }
-    var clientCertificate: String { directory + "/client.pem" }
-    var clientKey: String { directory + "/client.key" }
+public struct TestCertificates: Sendable {
+    public let directory: String
+    public var caCertificate: String { directory + "/ca.pem" }
+    public var serverCertificate: String { directory + "/server.pem" }
+    public var serverKey: String { directory + "/server.key" }
+    public var clientCertificate: String { directory + "/client.pem" }
+    public var clientKey: String { directory + "/client.key" }
 
     /// Makes the files off the cooperative pool (openssl runs as a child process).
-    static func make() async throws -> TestCertificates {
+    public static func make() async throws -> TestCertificates {
         try await offPool { try TestCertificates() }
     }
 
@@ -25,7 +24,7 @@ struct TestCertificates: Sendable {
         try issue(name: "client", subject: "/CN=meshwatchd-client", extensions: "extendedKeyUsage=clientAuth")
     }
 
-    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+    public func remove() { try? FileManager.default.removeItem(atPath: directory) }
 
     private func issue(name: String, subject: String, extensions: String) throws {
         let extFile = directory + "/\(name).ext"
@@ -46,7 +45,7 @@ struct TestCertificates: Sendable {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw TestServerError("openssl \(arguments.prefix(2).joined(separator: " ")) failed")
+            throw PrometheusServerError(description: "openssl \(arguments.prefix(2).joined(separator: " ")) failed")
         }
     }
 }
