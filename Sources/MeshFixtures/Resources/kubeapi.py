@@ -56,7 +56,12 @@ COUNTER = [100]
 OPTIONS = None
 
 
+CLOCK = [None]    # a seed may set the time objects are stamped with
+
+
 def now():
+    if CLOCK[0]:
+        return CLOCK[0]
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -741,7 +746,34 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def seed(obj):
-    """Creates an object as a client would (the controller runs), keeping a given creationTimestamp and status."""
+    """Creates an object as a client would (the controller runs), keeping a given creationTimestamp and status.
+
+    Seed-only directives (never part of the API) write history with a chosen clock:
+    {"_double": "clock", "at": "2026-01-01T10:00:00Z" | null} stamps what follows with that time;
+    {"_double": "patch", "path": API path, "type": "merge" | "strategic" | "json", "body": …} patches as a client would;
+    {"_double": "pod_status", "namespace": …, "selector": …, "status": {…}} merges into matching pods' status."""
+    directive = obj.get("_double")
+    if directive == "clock":
+        CLOCK[0] = obj.get("at")
+        return
+    if directive == "patch":
+        target = route(obj["path"])
+        group, version, namespace, plural, name, _ = target
+        existing = STORE[key_of(group, plural, namespace, name)]
+        patched = {"merge": merge_patch, "strategic": strategic_merge, "json": json_patch}[obj.get("type", "strategic")](existing, obj["body"])
+        patched = prune_nulls(patched)
+        patched["metadata"]["resourceVersion"] = next_version()
+        if spec_changed(existing, patched):
+            patched["metadata"]["generation"] = existing["metadata"].get("generation", 1) + 1
+        after_write(group, plural, patched, False)
+        put_object(group, plural, patched)
+        return
+    if directive == "pod_status":
+        requirements = parse_label_selector(obj.get("selector", ""))
+        for pod in objects("", "pods", obj["namespace"]):
+            if labels_match(pod["metadata"].get("labels", {}), requirements):
+                pod["status"] = merge_patch(pod.get("status", {}), obj["status"])
+        return
     api, kind = obj["apiVersion"], obj["kind"]
     group, version = (api.split("/") + [""])[:2] if "/" in api else ("", api)
     g, v, plural = KIND_TO_RESOURCE[kind]
