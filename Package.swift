@@ -143,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RemediationTests",
-            dependencies: ["Remediation", "MeshHTTP", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Remediation", "MeshHTTP", "MetricModel", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "IncidentsTests",

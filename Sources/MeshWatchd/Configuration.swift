@@ -1,4 +1,5 @@
 import AlertEngine
+import Remediation
 import Foundation
 import Logging
 
@@ -83,7 +84,29 @@ struct Configuration: Decodable, Sendable {
         var links: [String: String]?
     }
 
+    struct Kubernetes: Decodable, Sendable {
+        /// A kubeconfig file (default: in-cluster when running in a pod, else none).
+        var kubeconfig: String?
+        /// Its context (default: the current one).
+        var context: String?
+        /// Use the pod's service account even if a kubeconfig is given.
+        var inCluster: Bool?
+    }
+
+    struct Runbooks: Decodable, Sendable {
+        /// Run the runbook of each firing alert and put its evidence in the finding (default true).
+        var enabled: Bool?
+        /// Commands `exec` steps may run, by absolute path (default none: exec is off).
+        var execAllow: [String]?
+        /// How long a firing finding waits for its evidence before it goes out without (default 60s).
+        var evidenceTimeout: String?
+        /// Runbooks that replace a built-in one (same alert) or add one.
+        var definitions: [Runbook]?
+    }
+
     var prometheus: Prometheus?
+    var kubernetes: Kubernetes?
+    var runbooks: Runbooks?
     var sinks: [Sink]?
     var notifications: Notifications?
     /// host:port of the status listener (/healthz, /readyz, /metrics, /api/v1/…).
@@ -122,6 +145,45 @@ struct Configuration: Decodable, Sendable {
 }
 
 extension Configuration {
+    func runbookProblems(file: String) -> [ConfigurationError] {
+        var found: [ConfigurationError] = []
+        if let path = kubernetes?.kubeconfig, !FileManager.default.isReadableFile(atPath: path) {
+            found.append(ConfigurationError(file: file, keyPath: "kubernetes.kubeconfig", message: "cannot read \(path)"))
+        }
+        if let value = runbooks?.evidenceTimeout, (PrometheusDuration.parse(value) ?? .zero) <= .zero {
+            found.append(ConfigurationError(file: file, keyPath: "runbooks.evidence_timeout", message: "expected a positive duration such as 60s, got \"\(value)\""))
+        }
+        for (index, command) in (runbooks?.execAllow ?? []).enumerated() where !command.hasPrefix("/") {
+            found.append(ConfigurationError(file: file, keyPath: "runbooks.exec_allow[\(index)]", message: "expected an absolute path, got \"\(command)\""))
+        }
+        for (index, runbook) in (runbooks?.definitions ?? []).enumerated() {
+            let path = "runbooks.definitions[\(index)]"
+            if runbook.alert.isEmpty { found.append(ConfigurationError(file: file, keyPath: path + ".alert", message: "missing")) }
+            if let action = runbook.remediation, !["rollout_undo", "scale", "restart"].contains(action) {
+                found.append(ConfigurationError(file: file, keyPath: path + ".remediation",
+                                                message: "expected rollout_undo, scale or restart, got \"\(action)\""))
+            }
+            for (stepIndex, step) in runbook.steps.enumerated() {
+                let stepPath = "\(path).steps[\(stepIndex)]"
+                if let timeout = step.timeout, (PrometheusDuration.parse(timeout) ?? .zero) <= .zero {
+                    found.append(ConfigurationError(file: file, keyPath: stepPath + ".timeout", message: "expected a positive duration, got \"\(timeout)\""))
+                }
+                switch step.kind {
+                case .promql where (step.query ?? "").isEmpty, .httpCheck where (step.url ?? "").isEmpty, .exec where (step.command ?? []).isEmpty:
+                    found.append(ConfigurationError(file: file, keyPath: stepPath, message: "a \(step.kind.rawValue) step needs its \(step.kind == .promql ? "query" : step.kind == .httpCheck ? "url" : "command")"))
+                default: break
+                }
+                if let filter = step.filter, step.kind == .logs, (try? Regex(filter)) == nil {
+                    found.append(ConfigurationError(file: file, keyPath: stepPath + ".filter", message: "not a regular expression: \(filter)"))
+                }
+                if step.kind == .exec, let command = step.command?.first, !(runbooks?.execAllow ?? []).contains(command) {
+                    found.append(ConfigurationError(file: file, keyPath: stepPath + ".command", message: "\(command) is not in runbooks.exec_allow"))
+                }
+            }
+        }
+        return found
+    }
+
     func notificationProblems(file: String, sinkNames: Set<String>) -> [ConfigurationError] {
         guard let notifications else { return [] }
         var found: [ConfigurationError] = []
@@ -263,6 +325,7 @@ extension Configuration {
             }
         }
         found += notificationProblems(file: file, sinkNames: sinkNames)
+        found += runbookProblems(file: file)
         if let limit = maxConcurrentQueries, !(1...256).contains(limit) {
             found.append(ConfigurationError(file: file, keyPath: "max_concurrent_queries", message: "expected 1 to 256, got \(limit)"))
         }

@@ -13,7 +13,8 @@ struct MeshWatchd: AsyncParsableCommand {
             health check and a self-contained demo; the daemon arrives in later releases.
             """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, CheckConfigCommand.self, HealthCommand.self, EvalCommand.self, ReplayCommand.self, RulesCommand.self, DemoCommand.self]
+        subcommands: [RunCommand.self, CheckConfigCommand.self, HealthCommand.self, EvalCommand.self, ReplayCommand.self, RulesCommand.self,
+                      RunbooksCommand.self, DiagnoseCommand.self, DemoCommand.self]
     )
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import MeshFixtures
 import MeshHTTP
+import MetricModel
 @testable import Remediation
 import Testing
 

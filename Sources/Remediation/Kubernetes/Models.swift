@@ -1,3 +1,4 @@
+import MetricModel
 import Foundation
 
 // The parts of the Kubernetes objects the runbooks and remediation read. Unknown fields are

@@ -1,3 +1,4 @@
+import MetricModel
 import Foundation
 
 /// What a runbook found: per step its status, a few readable lines and the structured data,

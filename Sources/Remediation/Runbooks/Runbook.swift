@@ -9,6 +9,23 @@ public struct Runbook: Codable, Sendable, Equatable {
     /// `rollout_undo`, `scale` or `restart`; nil: escalate only.
     public var remediation: String?
 
+    enum CodingKeys: String, CodingKey { case alert, title, steps, remediation }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        alert = try container.decode(String.self, forKey: .alert)
+        title = try container.decodeIfPresent(String.self, forKey: .title) ?? alert
+        steps = try container.decodeIfPresent([RunbookStep].self, forKey: .steps) ?? []
+        remediation = try container.decodeIfPresent(String.self, forKey: .remediation)
+    }
+
+    /// The built-in runbooks with `definitions` replacing those of the same alert and adding the others.
+    public static func catalog(_ definitions: [Runbook]) -> [String: Runbook] {
+        var catalog = Dictionary(uniqueKeysWithValues: builtIn.map { ($0.alert, $0) })
+        for runbook in definitions { catalog[runbook.alert] = runbook }
+        return catalog
+    }
+
     public init(alert: String, title: String, steps: [RunbookStep], remediation: String? = nil) {
         self.alert = alert
         self.title = title
