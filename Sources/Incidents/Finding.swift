@@ -38,8 +38,10 @@ public struct Finding: Codable, Sendable, Equatable {
     public var alert: Alert
     public var severity: String
     public var escalationLevel: Int
-    /// Runbook step results; filled from step 5 on.
+    /// The runbook's findings as short lines the sinks show (target, then a line per step).
     public var evidence: [String]
+    /// The runbook's evidence in full: target, per step its status, lines and data.
+    public var diagnostics: JSONValue?
     /// The remediation decision; filled from step 6 on.
     public var remediation: String?
     /// Runbook, dashboard and trace links, templated from configuration.

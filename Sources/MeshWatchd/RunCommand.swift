@@ -22,6 +22,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var source: RuleSourceOptions
     @OptionGroup var prometheus: PrometheusOptions
+    @OptionGroup var kubernetes: KubernetesOptions
 
     @Option(help: "State directory (default: the config's state_directory, else $STATE_DIRECTORY, else /var/lib/meshwatchd).")
     var stateDirectory: String?
@@ -54,7 +55,7 @@ struct RunCommand: AsyncParsableCommand {
 
         let settings: DaemonSettings
         do {
-            settings = try DaemonSettings.resolve(source: source, prometheus: prometheus, logger: logger)
+            settings = try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, logger: logger)
         } catch {
             logger.critical("cannot start: configuration or rules are wrong", metadata: ["error": "\(error)"])
             FileHandle.standardError.write(Data("meshwatchd: \(error)\n".utf8))
@@ -76,7 +77,9 @@ struct RunCommand: AsyncParsableCommand {
         let status = DaemonStatus()
         let service = EvaluationService(
             initial: settings,
-            reload: { [source, prometheus, logger] in try DaemonSettings.resolve(source: source, prometheus: prometheus, logger: logger) },
+            reload: { [source, prometheus, kubernetes, logger] in
+                try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, logger: logger)
+            },
             store: store, status: status, notifier: SystemdNotifier(), logger: logger)
         let server = StatusServer.application(host: address.host, port: address.port, status: status, store: store, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(services: [server, service], gracefulShutdownSignals: [.sigterm, .sigint],

@@ -2,6 +2,7 @@ import Foundation
 import Incidents
 import MeshFixtures
 import MeshHTTP
+import MetricModel
 @testable import MeshWatchd
 import Testing
 
@@ -56,6 +57,48 @@ struct DaemonDeliveryTests {
                 second.signal(SIGTERM)
                 #expect(await second.process.waitForExit() == 0)
                 #expect(!second.log.contains("delivery-secret"))
+            }
+        }
+    }
+
+    @Test("the firing finding carries its runbook's evidence: the workload, its pods and events, the rollout before it")
+    func evidenceInFinding() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let harness = DaemonTests()
+        let scenario = MeshScenario.live()
+        try await withPrometheus(openMetrics: scenario.openMetrics()) { prometheus async throws in
+            try await withKubernetes(seed: scenario.kubernetesSeed()) { double async throws in
+                try await withEchoServer { receiver async throws in
+                    try double.kubeconfig().write(toFile: state + "/kubeconfig", atomically: true, encoding: .utf8)
+                    try #"""
+                        {"prometheus": {"url": "\#(prometheus.url)"},
+                         "kubernetes": {"kubeconfig": "\#(state)/kubeconfig"},
+                         "packs": {"istio": {"parameters": {"interval": "1s", "error_rate.for": "2s"}}},
+                         "sinks": [{"name": "ops", "url": "\#(receiver.url("/receiver"))", "alerts": ["IstioHighErrorRate"]}]}
+                        """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+                    let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+                    let attached = await daemon.waitForLog(.seconds(40)) { $0["msg"] == "runbook finished; evidence attached" }
+                    #expect(attached?["runbook.target"] == "bookinfo/reviews", "log:\n\(daemon.log)")
+                    let delivered = await daemon.waitForLog(.seconds(20)) { $0["msg"] == "finding delivered" }
+                    #expect(delivered != nil, "log:\n\(daemon.log)")
+                    daemon.signal(SIGTERM)
+                    _ = await daemon.process.waitForExit()
+
+                    let body = try #require(try await receiver.deliveries().bodies.first)
+                    let finding = try Finding.decode(Array(body.utf8))
+                    #expect(finding.kind == .firing && finding.alert.labels["destination_workload"] == "reviews")
+                    let text = finding.evidence.joined(separator: "\n")
+                    #expect(text.contains("target: deployment bookinfo/reviews (destination_workload label)"), "\(text)")
+                    #expect(text.contains("pods of the workload: 2 pods in bookinfo (app=reviews), 2 ready, 2 with problems"), "\(text)")
+                    #expect(text.contains("BackOff Pod/reviews-v2"), "\(text)")
+                    #expect(text.contains("rollout history: a new revision (2, bookinfo/reviews:1.19"), "\(text)")
+                    #expect(text.contains("minutes before the alert went pending"), "\(text)")
+                    let steps = try #require(finding.diagnostics?["steps"])
+                    guard case .array(let list) = steps else { Issue.record("steps is not an array"); return }
+                    #expect(list.count == 5)
+                    #expect(finding.diagnostics?["recentRollout"]?["revision"] == .number(2))
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 import AlertEngine
 import Foundation
 import Logging
+import Remediation
 
 /// Everything one generation of the daemon runs with; a reload builds a new one.
 struct DaemonSettings: Sendable {
@@ -12,10 +13,20 @@ struct DaemonSettings: Sendable {
     var datasource: PrometheusDatasource
     var sinks: [ConfiguredSink] = []
     var notifications: NotificationSettings
+    /// The runbooks and their runner; nil when runbooks are off.
+    var diagnosis: Diagnosis?
+
+    struct Diagnosis: Sendable {
+        var catalog: [String: Runbook]
+        var runner: RunbookRunner
+        /// How long a firing finding waits for its evidence.
+        var evidenceTimeout: Duration
+    }
     var ruleCount: Int { groups.reduce(0) { $0 + $1.rules.count } }
 
     /// Resolves flags and configuration file into settings; throws what is wrong.
-    static func resolve(source: RuleSourceOptions, prometheus: PrometheusOptions, logger: Logger) throws -> DaemonSettings {
+    static func resolve(source: RuleSourceOptions, prometheus: PrometheusOptions, kubernetes: KubernetesOptions = KubernetesOptions(),
+                        logger: Logger) throws -> DaemonSettings {
         let resolved = try source.resolveThrowing()
         for warning in resolved.warnings { logger.warning("\(warning)") }
         let configuration = resolved.configuration
@@ -23,6 +34,17 @@ struct DaemonSettings: Sendable {
         let client = try prometheus.makeClient(logger: logger, configuration: configuration.prometheus)
         let longest = resolved.groups.map { $0.interval ?? resolved.interval }.max() ?? resolved.interval
         let sinks = try ConfiguredSink.build(configuration.sinks ?? [], longestInterval: longest, logger: logger)
+        var diagnosis: Diagnosis?
+        if configuration.runbooks?.enabled ?? true {
+            let kubernetesClient = try kubernetes.makeClient(configuration: configuration.kubernetes,
+                                                             environment: ProcessInfo.processInfo.environment, logger: logger)
+            if kubernetesClient == nil { logger.info("no Kubernetes API configured: runbooks run their Prometheus steps only") }
+            diagnosis = Diagnosis(
+                catalog: Runbook.catalog(configuration.runbooks?.definitions ?? []),
+                runner: RunbookRunner.make(prometheus: client, kubernetes: kubernetesClient, execAllow: configuration.runbooks?.execAllow ?? [],
+                                           context: resolved.context),
+                evidenceTimeout: configuration.runbooks?.evidenceTimeout.flatMap(PrometheusDuration.parse) ?? .seconds(60))
+        }
         return DaemonSettings(
             groups: resolved.groups, context: resolved.context, defaultInterval: resolved.interval, queryTimeout: queryTimeout,
             restore: RestoreOptions(
@@ -32,7 +54,8 @@ struct DaemonSettings: Sendable {
                                              limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? 4)),
             sinks: sinks,
             notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
-                                                          context: resolved.context))
+                                                          context: resolved.context),
+            diagnosis: diagnosis)
     }
 
     func interval(of group: RuleGroup) -> Duration { group.interval ?? defaultInterval }

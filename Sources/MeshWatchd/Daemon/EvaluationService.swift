@@ -17,6 +17,7 @@ struct EvaluationService: Service {
     let notifier: SystemdNotifier
     let logger: Logger
     let outboxSignal = OutboxSignal()
+    let diagnosisSignal = OutboxSignal()
     /// Shared by every generation: what was sent survives a reload.
     let planner: NotificationPlanner
 
@@ -93,7 +94,8 @@ struct EvaluationService: Service {
                 var engine = RuleEngine(groups: [group], context: settings.context)
                 if let previous = carried?[group.name] { engine.adoptState(from: previous) }
                 let loop = GroupLoop(group: group, settings: settings, store: store, status: status, logger: logger,
-                                     restoreFromStore: carried == nil, outboxSignal: outboxSignal, planner: planner)
+                                     restoreFromStore: carried == nil, outboxSignal: outboxSignal, planner: planner,
+                                     diagnosisSignal: diagnosisSignal)
                 tasks.addTask { .loopEnded(group.name, await loop.run(engine: engine)) }
             }
             tasks.addTask { await readiness() }
@@ -104,6 +106,14 @@ struct EvaluationService: Service {
                 return .done
             }
             if !settings.sinks.isEmpty { tasks.addTask { await watchDatasource(settings) } }
+            if let diagnosis = settings.diagnosis {
+                let diagnoser = DiagnosisWorker(store: store, diagnosis: diagnosis, signal: diagnosisSignal, outboxSignal: outboxSignal,
+                                                logger: logger)
+                tasks.addTask {
+                    await diagnoser.run()
+                    return .done
+                }
+            }
             tasks.addTask { await reloadOnSIGHUP() }
             if let interval = notifier.watchdogInterval { tasks.addTask { await watchdog(every: interval) } }
 

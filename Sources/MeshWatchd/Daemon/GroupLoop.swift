@@ -17,6 +17,7 @@ struct GroupLoop: Sendable {
     let restoreFromStore: Bool
     let outboxSignal: OutboxSignal
     let planner: NotificationPlanner
+    let diagnosisSignal: OutboxSignal
 
     var interval: Duration { settings.interval(of: group) }
 
@@ -46,8 +47,11 @@ struct GroupLoop: Sendable {
                 let plan = planner.plan(ruleTransitions, at: Date())
                 guard !plan.isEmpty else { return }
                 do {
-                    try store.save(group: group.name, snapshot: engine.snapshot(at: tick), plan: plan, delays: settings.notifications.holds)
+                    let diagnoses = diagnoses(for: plan, evaluatedAt: tick)
+                    try store.save(group: group.name, snapshot: engine.snapshot(at: tick), plan: plan, delays: settings.notifications.holds,
+                                   diagnoses: diagnoses)
                     outboxSignal.raise()
+                    if !diagnoses.isEmpty { diagnosisSignal.raise() }
                     for transition in ruleTransitions { queuedEarly.insert(Self.key(transition)) }
                 } catch {
                     logger.error("could not save alert state", metadata: ["error": "\(error)", "state.path": "\(store.path)"])
@@ -67,8 +71,11 @@ struct GroupLoop: Sendable {
                 plan.merge(planner.review(group: group.name, firing: Self.firing(engine), at: now))
             }
             do {
-                try store.save(group: group.name, snapshot: engine.snapshot(at: next), plan: plan, delays: settings.notifications.holds)
+                let diagnoses = diagnoses(for: plan, evaluatedAt: next)
+                try store.save(group: group.name, snapshot: engine.snapshot(at: next), plan: plan, delays: settings.notifications.holds,
+                               diagnoses: diagnoses)
                 if !plan.outgoing.isEmpty { outboxSignal.raise() }
+                if !diagnoses.isEmpty { diagnosisSignal.raise() }
             } catch {
                 logger.error("could not save alert state", metadata: ["error": "\(error)", "state.path": "\(store.path)"])
             }
@@ -116,6 +123,20 @@ struct GroupLoop: Sendable {
         let seconds = now.timeIntervalSince1970
         let base = ((seconds - offset) / interval).rounded(.down) * interval + offset
         return Date(timeIntervalSince1970: base + interval)
+    }
+
+    /// Runbooks to run for the plan's new firings: the findings wait for their evidence.
+    func diagnoses(for plan: NotificationPlan, evaluatedAt: Date) -> [StateStore.DiagnosisRequest] {
+        guard let diagnosis = settings.diagnosis else { return [] }
+        var seen: Set<String> = []
+        var requests: [StateStore.DiagnosisRequest] = []
+        for outgoing in plan.outgoing where outgoing.kind == .firing && diagnosis.catalog[outgoing.alertName] != nil {
+            guard seen.insert(outgoing.id).inserted, let finding = try? Finding.decode(outgoing.body) else { continue }
+            requests.append(.init(findingID: outgoing.id, alert: outgoing.alertName, labels: finding.alert.labels,
+                                  activeAt: finding.alert.activeAt, evaluatedAt: evaluatedAt,
+                                  deadline: Date().addingTimeInterval(diagnosis.evidenceTimeout.seconds)))
+        }
+        return requests
     }
 
     /// The group's firing instances with their rule names.

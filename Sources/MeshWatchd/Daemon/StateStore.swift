@@ -82,6 +82,19 @@ final class StateStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v4-diagnosis") { db in
+            try db.execute(sql: """
+                CREATE TABLE diagnosis (
+                    finding_id TEXT PRIMARY KEY NOT NULL,
+                    alert TEXT NOT NULL,
+                    labels BLOB NOT NULL,
+                    active_at DOUBLE NOT NULL,
+                    evaluated_at DOUBLE NOT NULL,
+                    deadline DOUBLE NOT NULL
+                );
+                ALTER TABLE outbox ADD COLUMN released_at DOUBLE;
+                """)
+        }
         try migrator.migrate(database)
         return database
     }
@@ -102,7 +115,7 @@ final class StateStore: Sendable {
     /// same transaction: a state change, the findings it causes and what was sent are saved
     /// together or not at all.
     func save(group: String, snapshot: EngineSnapshot, plan: NotificationPlan = NotificationPlan(),
-              delays: [String: Duration] = [:]) throws {
+              delays: [String: Duration] = [:], diagnoses: [DiagnosisRequest] = []) throws {
         let encoder = JSONEncoder()
         let rows = try snapshot.rules.flatMap { identity, instances in
             try instances.map { (identity, String($0.fingerprint, radix: 16), try encoder.encode($0)) }
@@ -115,6 +128,64 @@ final class StateStore: Sendable {
             try db.execute(sql: "INSERT OR REPLACE INTO group_evaluation VALUES (?, ?)",
                            arguments: [group, snapshot.takenAt.timeIntervalSince1970])
             try Self.apply(plan, delays: delays, db: db)
+            try Self.hold(diagnoses, db: db)
+        }
+    }
+
+    /// A firing finding whose runbook must run first: held in the outbox until its evidence
+    /// is attached or its deadline passes (then it goes out without, rather than never).
+    struct DiagnosisRequest: Sendable {
+        var findingID: String
+        var alert: String
+        var labels: [String: String]
+        var activeAt: Date
+        var evaluatedAt: Date
+        var deadline: Date
+    }
+
+    private static func hold(_ requests: [DiagnosisRequest], db: Database) throws {
+        let encoder = JSONEncoder()
+        for request in requests {
+            try db.execute(sql: "INSERT OR IGNORE INTO diagnosis VALUES (?, ?, ?, ?, ?, ?)", arguments: [
+                request.findingID, request.alert, try encoder.encode(request.labels), request.activeAt.timeIntervalSince1970,
+                request.evaluatedAt.timeIntervalSince1970, request.deadline.timeIntervalSince1970])
+            // released_at keeps when it would have gone out (a Slack group wait), for after the evidence.
+            try db.execute(sql: """
+                UPDATE outbox SET released_at = next_attempt_at, next_attempt_at = MAX(next_attempt_at, ?)
+                WHERE finding_id = ? AND attempts = 0
+                """,
+                           arguments: [request.deadline.timeIntervalSince1970, request.findingID])
+        }
+    }
+
+    /// Runbooks still to run, oldest first.
+    func pendingDiagnoses() throws -> [DiagnosisRequest] {
+        try database.read { db in
+            let decoder = JSONDecoder()
+            return try Row.fetchAll(db, sql: "SELECT * FROM diagnosis ORDER BY evaluated_at").map { row in
+                let labels: Data = row["labels"]
+                return DiagnosisRequest(findingID: row["finding_id"], alert: row["alert"],
+                                        labels: (try? decoder.decode([String: String].self, from: labels)) ?? [:],
+                                        activeAt: Date(timeIntervalSince1970: row["active_at"]),
+                                        evaluatedAt: Date(timeIntervalSince1970: row["evaluated_at"]),
+                                        deadline: Date(timeIntervalSince1970: row["deadline"]))
+            }
+        }
+    }
+
+    /// Puts the evidence into every queued copy of the finding and releases them at once;
+    /// `update` rewrites one finding. Copies already delivered (the deadline passed) are gone.
+    func attachEvidence(findingID: String, update: (inout Finding) -> Void) throws {
+        try database.write { db in
+            for row in try Row.fetchAll(db, sql: "SELECT id, body FROM outbox WHERE finding_id = ?", arguments: [findingID]) {
+                let body: Data = row["body"]
+                var finding = try Finding.decode(Array(body))
+                update(&finding)
+                try db.execute(sql: """
+                    UPDATE outbox SET body = ?, next_attempt_at = MIN(next_attempt_at, MAX(COALESCE(released_at, 0), ?)) WHERE id = ?
+                    """, arguments: [Data(try finding.encoded()), Date().timeIntervalSince1970, row["id"] as Int64])
+            }
+            try db.execute(sql: "DELETE FROM diagnosis WHERE finding_id = ?", arguments: [findingID])
         }
     }
 
