@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Remediation
 
 /// `meshwatchd health`: the runbook's daily mesh health check, once.
 struct HealthCommand: AsyncParsableCommand {
@@ -10,14 +11,20 @@ struct HealthCommand: AsyncParsableCommand {
         discussion: """
             Per destination service (reporter="destination"): request rate, 5xx share, P95 \
             latency from istio_request_duration_milliseconds, and mTLS share; plus istiod's \
-            up series and the nearest certificate expiry. Thresholds are the runbook's: 5xx \
-            above 5 %, P95 above 1000 ms, mTLS below 95 %, certificates within 7 days.
+            up series and the nearest certificate expiry; with a Kubernetes API (--kubeconfig, \
+            --in-cluster), the control plane's pods. Thresholds are the runbook's: 5xx above 5 %, \
+            P95 above 1000 ms, mTLS below 95 %, certificates within 7 days, every control-plane \
+            pod ready.
 
             Exit status: 0 healthy, 1 past a threshold, 2 Prometheus could not answer.
             """
     )
 
     @OptionGroup var prometheus: PrometheusOptions
+    @OptionGroup var kubernetes: KubernetesOptions
+
+    @Option(help: "Namespace of the control plane's pods (with a Kubernetes API).")
+    var controlPlaneNamespace = "istio-system"
 
     @Option(help: "Evaluation time: RFC 3339 (2025-06-15T16:00:00Z) or Unix seconds. Default: now.")
     var at: String?
@@ -47,12 +54,27 @@ struct HealthCommand: AsyncParsableCommand {
         let client = try prometheus.makeClient(logger: logger)
         let time = at.flatMap(parseTime) ?? Date()
         let check = MeshHealthCheck(window: window, timeout: prometheus.timeout)
-        let report: MeshHealthReport
+        var report: MeshHealthReport
         do {
             report = try await check.run(client, at: time)
         } catch {
             FileHandle.standardError.write(Data("meshwatchd health: \(error)\n".utf8))
             throw ExitCode(2)
+        }
+        let kubernetesClient: KubernetesClient?
+        do { kubernetesClient = try kubernetes.makeClient(configuration: nil, environment: ProcessInfo.processInfo.environment, logger: logger) } catch {
+            FileHandle.standardError.write(Data("meshwatchd health: Kubernetes: \(error)\n".utf8))
+            throw ExitCode(64)
+        }
+        if let kubernetesClient {
+            report.controlPlaneNamespace = controlPlaneNamespace
+            do {
+                report.controlPlanePods = try await kubernetesClient.list(Pod.self, "/api/v1/namespaces/\(controlPlaneNamespace)/pods").map {
+                    .init(name: $0.metadata.name, ready: $0.isReady, restarts: $0.restarts, problem: $0.problem)
+                }
+            } catch {
+                report.controlPlaneError = "\(error)"
+            }
         }
         print(format == .json ? try report.renderJSON() : report.renderTable(source: client.baseURL))
         if !report.isHealthy { throw ExitCode(1) }

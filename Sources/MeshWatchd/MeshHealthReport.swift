@@ -32,13 +32,26 @@ struct MeshHealthReport: Encodable, Sendable {
     var services: [Service]
     var certificates: [Certificate]
     var certificateThresholdSeconds: Double
+    /// The control plane's pods, when a Kubernetes API is configured.
+    var controlPlanePods: [ControlPlanePod]? = nil
+    var controlPlaneNamespace: String = "istio-system"
+    /// Why the pods could not be read, when that failed.
+    var controlPlaneError: String? = nil
+
+    struct ControlPlanePod: Encodable, Sendable {
+        var name: String
+        var ready: Bool
+        var restarts: Int
+        var problem: String?
+    }
 
     var expiringCertificates: [Certificate] { certificates.filter { $0.secondsLeft < certificateThresholdSeconds } }
 
     /// Whether anything is past a threshold (services with too little traffic do not count).
     var isHealthy: Bool {
         istiodTargets > 0 && istiodUp == istiodTargets && expiringCertificates.isEmpty
-            && !services.contains { $0.isPastThreshold }
+            && !services.contains { $0.isPastThreshold } && (controlPlanePods ?? []).allSatisfy(\.ready)
+            && controlPlaneError == nil
     }
 
     func renderTable(source: String) -> String {
@@ -48,6 +61,16 @@ struct MeshHealthReport: Encodable, Sendable {
         let istiod = istiodTargets == 0 ? "no up{job=\"istiod\"} series: istiod is not scraped or is gone"
                                         : "\(istiodUp)/\(istiodTargets) istiod targets up"
         lines.append("  control plane  \(istiod)")
+        if let pods = controlPlanePods {
+            let notReady = pods.filter { !$0.ready }
+            var line = "  control pods   \(pods.count - notReady.count)/\(pods.count) pods ready in \(controlPlaneNamespace)"
+            if !notReady.isEmpty {
+                line += "; not ready: " + notReady.map { "\($0.name)" + ($0.problem.map { " (\($0))" } ?? "") }.joined(separator: ", ")
+            }
+            lines.append(line)
+        } else if let controlPlaneError {
+            lines.append("  control pods   cannot be read: \(controlPlaneError)")
+        }
         lines.append(String(format: "  mesh-wide      %.1f req/s, 5xx %@, mTLS %@", meshRequestsPerSecond,
                             Self.share(meshErrorRatio), Self.share(meshMTLSShare)))
         for certificate in certificates.prefix(3) {

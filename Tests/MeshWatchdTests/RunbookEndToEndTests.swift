@@ -142,4 +142,38 @@ struct RunbookEndToEndTests {
             #expect(step(none, "rollout_history").status == "skipped")
         }
     }
+
+    @Test("health with a Kubernetes API adds the control plane's pods; a crash-looping istiod makes the verdict fail")
+    func healthControlPlane() async throws {
+        let directory = NSTemporaryDirectory() + "meshwatchd-health-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A quiet mesh: only the control plane can make it unhealthy.
+        let quiet = MeshScenario(start: Self.scenario.start, end: Self.scenario.start.addingTimeInterval(3600), stepSeconds: 15,
+                                 services: [MeshService(workload: "productpage", namespace: "bookinfo", requestsPerSecond: 40, p95Millis: 180)],
+                                 gauges: [GaugeSeries(name: "up", labels: [("job", "istiod"), ("instance", "10.0.0.12:15014")],
+                                                      steps: [(Self.scenario.start, 1)])])
+        let at = String(Int(Self.scenario.start.timeIntervalSince1970) + 55 * 60)
+        try await withPrometheus(openMetrics: quiet.openMetrics()) { prometheus async throws in
+            try await withKubernetes(seed: Self.scenario.kubernetesSeed()) { double async throws in
+                try double.kubeconfig().write(toFile: directory + "/kubeconfig", atomically: true, encoding: .utf8)
+                let healthy = try await cli.meshwatchd(["health", "--prometheus", prometheus.url, "--at", at, "--kubeconfig", directory + "/kubeconfig"])
+                #expect(healthy.stdout.contains("control pods   2/2 pods ready in istio-system"), "\(healthy.stdout)\n\(healthy.stderr)")
+                #expect(healthy.status == 0, "\(healthy.stdout)")
+            }
+            let crashing = Self.scenario.kubernetesSeed().dropLast() + #"""
+                ,{"_double": "pod_status", "namespace": "istio-system", "selector": "app=istiod",
+                  "status": {"conditions": [{"type": "Ready", "status": "False"}],
+                             "containerStatuses": [{"name": "istiod", "ready": false, "restartCount": 9,
+                                                    "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}]
+                """#
+            try await withKubernetes(seed: String(crashing)) { double async throws in
+                try double.kubeconfig().write(toFile: directory + "/kubeconfig", atomically: true, encoding: .utf8)
+                let failing = try await cli.meshwatchd(["health", "--prometheus", prometheus.url, "--at", at, "--kubeconfig", directory + "/kubeconfig"])
+                #expect(failing.status == 1, "\(failing.stdout)")
+                #expect(failing.stdout.contains("control pods   0/2 pods ready in istio-system; not ready: istiod-"), "\(failing.stdout)")
+                #expect(failing.stdout.contains("(CrashLoopBackOff)"))
+            }
+        }
+    }
 }
