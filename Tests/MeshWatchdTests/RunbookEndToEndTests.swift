@@ -177,3 +177,64 @@ struct RunbookEndToEndTests {
         }
     }
 }
+
+@Suite("meshwatchd runbooks and runbook configuration")
+struct RunbooksCommandTests {
+    let cli = CommandLineTests()
+
+    @Test("list shows the seven built-ins and what the configuration replaces; show --json is the shape definitions take")
+    func listAndShow() async throws {
+        let list = try await cli.meshwatchd(["runbooks", "list"])
+        #expect(list.status == 0)
+        for alert in ["IstioHighErrorRate", "IstioHighLatency", "IstioCircuitBreakerOpen", "IstioLowMTLSCoverage", "IstioCertificateExpiring",
+                      "IstiodDown", "IstioHighProxyMemory"] {
+            #expect(list.stdout.contains(alert))
+        }
+        #expect(list.stdout.contains("promql,pods,events,rollout_history,logs  rollout_undo"))
+        let example = try await cli.meshwatchd(["runbooks", "list", "--config", IstioPackTests.root + "/config.example.json"])
+        #expect(example.stdout.contains("configuration (replaces built-in)"))
+
+        let shown = try await cli.meshwatchd(["runbooks", "show", "IstioHighLatency", "--json"])
+        let directory = NSTemporaryDirectory() + "meshwatchd-runbooks-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The shown runbook, renamed, is accepted back as a definition that adds a runbook.
+        let added = shown.stdout.replacingOccurrences(of: "\"IstioHighLatency\"", with: "\"CheckoutSlow\"")
+        try #"{"prometheus": {"url": "http://127.0.0.1:9090"}, "runbooks": {"definitions": [\#(added)]}}"#
+            .write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        let withAdded = try await cli.meshwatchd(["runbooks", "list", "--config", directory + "/config.json"])
+        let row = withAdded.stdout.split(separator: "\n").first { $0.hasPrefix("CheckoutSlow") }
+        #expect(row?.hasSuffix("  configuration") == true, "\(withAdded.stdout)\(withAdded.stderr)")
+        let missing = try await cli.meshwatchd(["runbooks", "show", "Nope"])
+        #expect(missing.status == 64 && missing.stderr.contains("no runbook for \"Nope\""))
+    }
+
+    @Test("wrong runbook definitions are reported with their key paths")
+    func problems() async throws {
+        let directory = NSTemporaryDirectory() + "meshwatchd-runbooks-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try #"""
+            {"prometheus": {"url": "http://127.0.0.1:9090"}, "packs": {"istio": {}},
+             "kubernetes": {"kubeconfig": "/nonexistent/kubeconfig"},
+             "runbooks": {"exec_allow": ["check-db"], "evidence_timeout": "soon",
+                          "definitions": [{"alert": "A", "remediation": "delete_namespace",
+                                           "steps": [{"name": "q", "kind": "promql"},
+                                                     {"name": "l", "kind": "logs", "filter": "("},
+                                                     {"name": "x", "kind": "exec", "command": ["/usr/bin/rm", "-rf"]},
+                                                     {"name": "t", "kind": "pods", "timeout": "0s"}]}]}}
+            """#.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        let run = try await cli.meshwatchd(["check-config", "--config", directory + "/config.json"])
+        #expect(run.status == 78)
+        for expected in ["kubernetes.kubeconfig: cannot read /nonexistent/kubeconfig",
+                         "runbooks.evidence_timeout: expected a positive duration such as 60s, got \"soon\"",
+                         "runbooks.exec_allow[0]: expected an absolute path, got \"check-db\"",
+                         "runbooks.definitions[0].remediation: expected rollout_undo, scale or restart, got \"delete_namespace\"",
+                         "runbooks.definitions[0].steps[0]: a promql step needs its query",
+                         "runbooks.definitions[0].steps[1].filter: not a regular expression: (",
+                         "runbooks.definitions[0].steps[2].command: /usr/bin/rm is not in runbooks.exec_allow",
+                         "runbooks.definitions[0].steps[3].timeout: expected a positive duration, got \"0s\""] {
+            #expect(run.stderr.contains(expected), "missing \(expected):\n\(run.stderr)")
+        }
+    }
+}
