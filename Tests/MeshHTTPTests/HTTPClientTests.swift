@@ -84,7 +84,9 @@ struct HTTPClientTests {
 
     @Test("a closed port fails fast as connection refused")
     func connectionRefused() async throws {
-        let port = try LoopbackPort.free()
+        let closed = try ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        let port = closed.port
         // A long connect timeout: the refusal must come from the kernel, not from waiting.
         let client = HTTPClient(configuration: .init(connectTimeout: .seconds(30)))
         let start = ContinuousClock.now
@@ -209,7 +211,9 @@ struct HTTPClientTests {
 
     @Test("tokens, passwords, URL user info, queries and secret URLs never appear in errors")
     func secretsStayOutOfErrors() async throws {
-        let port = try LoopbackPort.free()
+        let closed = try ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        let port = closed.port
         let withToken = HTTPClient(configuration: .init(authentication: .bearerToken("tok-SECRET-123")))
         let tokenError = await #expect(throws: HTTPError.self) {
             try await withToken.get("http://admin:pw-SECRET-456@127.0.0.1:\(port)/api?key=q-SECRET-789")
@@ -295,7 +299,9 @@ struct CancellationRaceTests {
         // A refused port answers at once, so transfers finish and hand their easy handles
         // back while sibling tasks are being cancelled: the pattern of `async let` queries
         // after the first failure. Every task must come back.
-        let port = try LoopbackPort.free()
+        let closed = try ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        let port = closed.port
         let client = HTTPClient(configuration: .init(maxIdleHandles: 2))
         for _ in 0..<200 {
             try await withThrowingTaskGroup(of: Void.self) { group in

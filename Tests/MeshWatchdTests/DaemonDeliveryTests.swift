@@ -25,7 +25,8 @@ struct DaemonDeliveryTests {
         let harness = DaemonTests()
         try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
             // First run: the receiver is down (nothing listens on its port).
-            let closedPort = try LoopbackPort.free()
+            let closed = try ClosedPort()
+            let closedPort = closed.port
             let config = state + "/config.json"
             try writeConfig(config, prometheus: prometheus.url, sinkURL: "http://127.0.0.1:\(closedPort)/receiver",
                             secretFile: state + "/secret")
@@ -35,6 +36,7 @@ struct DaemonDeliveryTests {
             #expect(!first.log.contains("delivery-secret"))
             first.signal(SIGKILL)
             _ = await first.process.waitForExit()
+            withExtendedLifetime(closed) {}
 
             // Second run: the receiver is up; the queued finding arrives, once.
             try await withEchoServer { receiver async throws in

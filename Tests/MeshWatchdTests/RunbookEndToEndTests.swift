@@ -115,6 +115,13 @@ struct RunbookEndToEndTests {
                 #expect(step(istiod, "pods").text.contains("2 pods in istio-system (app=istiod), 2 ready"))
                 #expect(step(istiod, "events").text.contains("ScalingReplicaSet Deployment/istiod"))
                 #expect((istiod["targetProblem"] as? String)?.contains("no destination_workload or destination_service") == true)
+
+                // Proxy memory (below its threshold in the incident) by hand: the pod's memory, the namespace's pods.
+                let memory = try await diagnose("IstioHighProxyMemory", labels: ["pod": "productpage-v1-7d4f8b", "namespace": "bookinfo",
+                                                                                 "container": "istio-proxy"],
+                                                since: nil, prometheus: prometheus.url, kubeconfig: kubeconfig)
+                #expect(step(memory, "promql").text.contains("180000000 {namespace=\"bookinfo\", pod=\"productpage-v1-7d4f8b\"}"), "\(step(memory, "promql").text)")
+                #expect(step(memory, "pods").text.contains("10 pods in bookinfo"), "\(step(memory, "pods").text)")
             }
         }
     }

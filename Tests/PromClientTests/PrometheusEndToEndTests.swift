@@ -111,7 +111,9 @@ struct PrometheusEndToEndTests {
 
     @Test("an unreachable Prometheus fails fast with a retryable transport error")
     func unreachable() async throws {
-        let port = try LoopbackPort.free()
+        let closed = try ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        let port = closed.port
         let http = HTTPClient(configuration: .init(connectTimeout: .seconds(30)))
         let client = try PrometheusClient(baseURL: "http://127.0.0.1:\(port)", http: http)
         let start = ContinuousClock.now

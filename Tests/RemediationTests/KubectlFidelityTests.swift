@@ -70,12 +70,17 @@ struct KubectlFidelityTests {
             #expect(try await client.list(Pod.self, "/api/v1/namespaces/shop/pods", labelSelector: "app=reviews").count == 3)
             #expect(try await kubectl("get", "deployment", "reviews", "-o", "jsonpath={.spec.replicas} {.status.readyReplicas}") == "3 3")
 
+            // Every write moves resourceVersion on; a dry run does not.
+            let before = try await client.get(Deployment.self, path).metadata.resourceVersion.flatMap(Int.init) ?? 0
             // Our writes, seen by kubectl: a dry-run patch changes nothing, the real one does.
             try await client.patch(JSONValue.self, path + "/scale", body: Array(#"{"spec":{"replicas":5}}"#.utf8), as: .merge, dryRun: true)
             #expect(try await kubectl("get", "deployment", "reviews", "-o", "jsonpath={.spec.replicas}") == "3")
             try await client.patch(JSONValue.self, path + "/scale", body: Array(#"{"spec":{"replicas":5}}"#.utf8), as: .merge)
             #expect(try await kubectl("get", "deployment", "reviews", "-o", "jsonpath={.spec.replicas}") == "5")
             #expect(try await kubectl("get", "pods", "-l", "app=reviews", "-o", "name").split(separator: "\n").count == 5)
+            let after = try await client.get(Deployment.self, path).metadata.resourceVersion.flatMap(Int.init) ?? 0
+            #expect(after > before)
+            #expect(try await client.get(Deployment.self, path).metadata.generation == deployment.metadata.generation.map { $0 + 1 })
 
             // The double recorded every write with its patch type, as the API server received it.
             let writes = try await double.requests().map { "\($0.method) \($0.path) \($0.contentType) \($0.dryRun)" }
