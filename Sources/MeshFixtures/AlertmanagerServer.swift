@@ -55,14 +55,7 @@ public func withAlertmanager<T: Sendable>(
         }
         http.shutdown()
         if ready {
-            do {
-                let result = try await body(server)
-                await process.stop()
-                return result
-            } catch {
-                await process.stop()
-                throw error
-            }
+            return try await process.stopping { try await body(server) }
         }
         lastError = process.stderrTail()
         await process.stop()

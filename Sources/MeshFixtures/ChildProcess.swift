@@ -103,6 +103,18 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// SIGTERM, then SIGKILL after `grace`; returns once the process has exited.
+    /// Runs `body` and stops the process afterwards, whether `body` returns or throws.
+    public func stopping<T>(after body: () async throws -> T) async throws -> T {
+        do {
+            let result = try await body()
+            await stop()
+            return result
+        } catch {
+            await stop()
+            throw error
+        }
+    }
+
     public func stop(grace: Duration = .seconds(5)) async {
         await offPool { self.stopBlocking(grace: grace) }
     }

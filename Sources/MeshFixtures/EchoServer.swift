@@ -37,16 +37,11 @@ public func withEchoServer<T: Sendable>(tls: EchoServer.TLSFiles? = nil,
     }
     let process = try await ChildProcess.launch(name: "echo-server", executable: "/usr/bin/python3",
                                                 arguments: arguments, readsStdout: true)
-    do {
+    return try await process.stopping {
         guard let line = await process.firstLine(), let port = Int(line) else {
             throw PrometheusServerError(description: "echo server did not start: \(process.stderrTail())")
         }
-        let result = try await body(EchoServer(port: port, scheme: tls == nil ? "http" : "https"))
-        await process.stop()
-        return result
-    } catch {
-        await process.stop()
-        throw error
+        return try await body(EchoServer(port: port, scheme: tls == nil ? "http" : "https"))
     }
 }
 

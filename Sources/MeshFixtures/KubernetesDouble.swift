@@ -79,15 +79,10 @@ public func withKubernetes<T: Sendable>(seed: String? = nil, tls: EchoServer.TLS
     if let token { arguments += ["--token", token] }
     let process = try await ChildProcess.launch(name: "kubernetes-double", executable: "/usr/bin/python3", arguments: arguments,
                                                 readsStdout: true)
-    do {
+    return try await process.stopping {
         guard let line = await process.firstLine(), let port = Int(line) else {
             throw PrometheusServerError(description: "the Kubernetes double did not start: \(process.stderrTail())")
         }
-        let result = try await body(KubernetesDouble(port: port, scheme: tls == nil ? "http" : "https", token: token))
-        await process.stop()
-        return result
-    } catch {
-        await process.stop()
-        throw error
+        return try await body(KubernetesDouble(port: port, scheme: tls == nil ? "http" : "https", token: token))
     }
 }

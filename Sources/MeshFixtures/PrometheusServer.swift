@@ -63,14 +63,7 @@ public func withPrometheus<T: Sendable>(
         workingDirectory: root)
         let server = PrometheusServer(url: "http://127.0.0.1:\(port)\(routePrefix ?? "")", port: port, dataDirectory: data)
         if await waitUntilReady(server, process: process) {
-            do {
-                let result = try await body(server)
-                await process.stop()
-                return result
-            } catch {
-                await process.stop()
-                throw error
-            }
+            return try await process.stopping { try await body(server) }
         }
         lastError = process.stderrTail()
         await process.stop()

@@ -13,10 +13,16 @@ struct KubectlFidelityTests {
         let kubeconfig: String
         let cache: String
 
+        /// Runs kubectl and returns its output, expecting success.
         func callAsFunction(_ arguments: String...) async throws -> String {
-            let run = try await ChildProcess.run("/usr/bin/kubectl", ["--kubeconfig", kubeconfig, "--cache-dir", cache, "--request-timeout=10s"] + arguments)
+            let run = try await refusing(arguments)
             #expect(run.status == 0, "kubectl \(arguments.joined(separator: " ")): \(run.output)")
             return run.output
+        }
+
+        /// Runs kubectl and returns its status and output, whatever they are.
+        func refusing(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+            try await ChildProcess.run("/usr/bin/kubectl", ["--kubeconfig", kubeconfig, "--cache-dir", cache, "--request-timeout=10s"] + arguments)
         }
     }
 
@@ -101,7 +107,7 @@ struct KubectlFidelityTests {
             _ = try await kubectl("set", "image", "deployment/reviews", "reviews=reviews:v2")
             _ = try await kubectl("rollout", "pause", "deployment/reviews")
             for command in [["rollout", "undo", "deployment/reviews"], ["rollout", "restart", "deployment/reviews"]] {
-                let refused = try await ChildProcess.run("/usr/bin/kubectl", ["--kubeconfig", kubeconfig, "--cache-dir", directory + "/cache"] + command)
+                let refused = try await kubectl.refusing(command)
                 #expect(refused.status != 0 && refused.output.contains("paused"), "\(refused.output)")
             }
             _ = try await kubectl("set", "image", "deployment/reviews", "reviews=reviews:v3")
