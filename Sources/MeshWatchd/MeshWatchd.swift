@@ -8,9 +8,12 @@ struct MeshWatchd: AsyncParsableCommand {
         commandName: "meshwatchd",
         abstract: "The on-call engineer's first five minutes for an Istio mesh, automated.",
         discussion: """
-            meshwatchd polls Prometheus, evaluates the mesh alert rules, runs the matching \
-            diagnostic runbook and reports findings. This build provides the one-shot mesh \
-            health check and a self-contained demo; the daemon arrives in later releases.
+            meshwatchd polls Prometheus, evaluates the mesh alert rules (Prometheus rule files \
+            and the built-in Istio pack), runs the matching diagnostic runbook against Prometheus \
+            and the Kubernetes API, and delivers one self-contained finding per alert to \
+            webhooks, Alertmanager, Slack and PagerDuty, with reminders and escalation. `run` is \
+            the daemon; `health`, `eval`, `replay`, `diagnose` and `runbooks` are one-shot \
+            commands for the on-call engineer; `demo` runs the health check on generated data.
             """,
         version: "0.1.0",
         subcommands: [RunCommand.self, CheckConfigCommand.self, HealthCommand.self, EvalCommand.self, ReplayCommand.self, RulesCommand.self,
