@@ -1,0 +1,69 @@
+import Foundation
+
+/// Remediation modes: `off` decides nothing, `dry-run` decides and reports but never writes,
+/// `enforce` acts when every guard allows.
+public enum RemediationMode: String, Codable, Sendable, CaseIterable {
+    case off
+    case dryRun = "dry-run"
+    case enforce
+}
+
+/// The actions a runbook may propose, as kubectl performs them.
+public enum RemediationAction: String, Codable, Sendable, CaseIterable {
+    case rolloutUndo = "rollout_undo"
+    case scale
+    case restart
+}
+
+/// One decision, taken or not, with the guard that decided it: written to the ledger and
+/// carried by the finding.
+public struct RemediationDecision: Codable, Sendable, Equatable {
+    public enum Outcome: String, Codable, Sendable {
+        /// The action was written to the Kubernetes API.
+        case taken
+        /// Every guard allowed it, but the mode (or the kill switch) is dry-run.
+        case dryRun = "dry-run"
+        /// A guard refused it.
+        case refused
+    }
+
+    public var outcome: Outcome
+    public var action: RemediationAction
+    /// `namespace/deployment`.
+    public var workload: String
+    public var alert: String
+    /// `<group>/<fingerprint>` of the alert episode that proposed it.
+    public var alertKey: String
+    /// The guard that decided (`scope`, `cooldown`, …; `all guards` when allowed).
+    public var decidedBy: String
+    public var reason: String
+    /// What the action does or would do: `revision 3 → 2 (bookinfo/reviews:1.18)`, `replicas 2 → 3`.
+    public var change: String?
+    /// Escalate rather than act (the blast-radius guard, a failed verification).
+    public var escalate: Bool
+    public var at: Date
+
+    public init(outcome: Outcome, action: RemediationAction, workload: String, alert: String, alertKey: String, decidedBy: String,
+                reason: String, change: String? = nil, escalate: Bool = false, at: Date) {
+        self.outcome = outcome
+        self.action = action
+        self.workload = workload
+        self.alert = alert
+        self.alertKey = alertKey
+        self.decidedBy = decidedBy
+        self.reason = reason
+        self.change = change
+        self.escalate = escalate
+        self.at = at
+    }
+
+    /// One line for the finding and the log.
+    public var summary: String {
+        let what = "\(action.rawValue) \(workload)" + (change.map { " (\($0))" } ?? "")
+        switch outcome {
+        case .taken: return "TAKEN: \(what); \(reason)"
+        case .dryRun: return "DRY RUN: would \(what); \(reason)"
+        case .refused: return "REFUSED by \(decidedBy): \(what); \(reason)"
+        }
+    }
+}

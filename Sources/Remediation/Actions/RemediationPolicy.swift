@@ -1,0 +1,62 @@
+import Foundation
+
+/// The remediation guards' settings; every guard is on, with these defaults.
+public struct RemediationPolicy: Sendable, Equatable {
+    public var mode: RemediationMode = .off
+    /// Only these namespaces (empty: any namespace that is not denied).
+    public var allowNamespaces: Set<String> = []
+    public var denyNamespaces: Set<String> = []
+    /// Only these workloads, `namespace/name` (empty: any in scope).
+    public var allowWorkloads: Set<String> = []
+    /// The daemon's own namespace, denied unless named in `allowNamespaces`.
+    public var ownNamespace: String?
+    /// One action per workload per cooldown.
+    public var cooldown: Duration = .seconds(30 * 60)
+    /// Actions per hour, across all workloads.
+    public var budgetPerHour = 3
+    /// More distinct workloads than this with critical alerts firing: act on none, escalate.
+    public var blastRadius = 3
+    public var maxReplicas = 10
+    public var scaleStep = 1
+    /// How long after an action the triggering alert has to resolve.
+    public var verificationWindow: Duration = .seconds(5 * 60)
+    /// When this file exists, every mode is dry-run.
+    public var killSwitchFile: String?
+    /// When this ConfigMap key exists, every mode is dry-run.
+    public var killSwitchConfigMap: ConfigMapKey?
+
+    public struct ConfigMapKey: Sendable, Equatable {
+        public var namespace: String
+        public var name: String
+        public var key: String
+        public init(namespace: String, name: String, key: String) {
+            self.namespace = namespace
+            self.name = name
+            self.key = key
+        }
+    }
+
+    /// Namespaces no action touches unless they are named in `allowNamespaces`.
+    public var protectedNamespaces: Set<String> { Set(["kube-system", "istio-system"] + [ownNamespace].compactMap { $0 }) }
+
+    public init() {}
+}
+
+/// What the ledger says about past decisions, as the guards need it.
+public struct LedgerSummary: Sendable, Equatable {
+    /// The most recent action taken per workload (`namespace/name`).
+    public var lastTaken: [String: Date] = [:]
+    /// Actions taken within the last hour.
+    public var takenInLastHour = 0
+    /// `alertKey workload` pairs already acted on (one automatic action per incident).
+    public var actedOn: Set<String> = []
+    /// Taken actions still inside their verification window.
+    public var inFlight: [String] = []
+
+    public init(lastTaken: [String: Date] = [:], takenInLastHour: Int = 0, actedOn: Set<String> = [], inFlight: [String] = []) {
+        self.lastTaken = lastTaken
+        self.takenInLastHour = takenInLastHour
+        self.actedOn = actedOn
+        self.inFlight = inFlight
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import MeshFixtures
+import MeshHTTP
+import MetricModel
+@testable import Remediation
+import Testing
+
+/// Guarded remediation against the Kubernetes double seeded with the incident's cluster: each
+/// scenario asserts the writes the double received (none, or exactly the expected ones) and
+/// the decision with the guard that made it.
+@Suite("Guarded remediation: actions with kubectl's semantics, every guard, dry runs and the kill switch")
+struct RemediatorTests {
+    static let seed = MeshScenario.incident(start: Date(timeIntervalSinceNow: -55 * 60)).kubernetesSeed()
+    let rollout = Evidence.RecentRollout(revision: 2, minutesBeforePending: 2, images: ["bookinfo/reviews:1.19"])
+
+    func policy(_ mode: RemediationMode = .enforce, _ change: (inout RemediationPolicy) -> Void = { _ in }) -> RemediationPolicy {
+        var policy = RemediationPolicy()
+        policy.mode = mode
+        change(&policy)
+        return policy
+    }
+
+    func proposal(_ action: RemediationAction, _ namespace: String, _ name: String, rollout: Evidence.RecentRollout? = nil) -> Remediator.Proposal {
+        .init(action: action, alert: action == .scale ? "IstioHighLatency" : "IstioHighErrorRate", alertKey: "meshwatchd-istio/\(name)",
+              target: .init(namespace: namespace, deployment: name, resolvedBy: "destination_workload label"), recentRollout: rollout)
+    }
+
+    /// Writes the double received since `after` writes: "PATCH path contentType dryRun".
+    func writes(_ double: KubernetesDouble, after: Int) async throws -> [String] {
+        try await double.requests().dropFirst(after).map { "\($0.method) \($0.path) \($0.contentType) dryRun=\($0.dryRun)" }
+    }
+
+    func deployment(_ double: KubernetesDouble, _ namespace: String, _ name: String) async throws -> Deployment {
+        try await KubernetesClient(connection: .init(server: double.url)).get(Deployment.self, "/apis/apps/v1/namespaces/\(namespace)/deployments/\(name)")
+    }
+
+    @Test("bad rollout: rollout undo to the previous revision, after a server-side dry run; the cooldown then holds across a restart")
+    func undo() async throws {
+        try await withKubernetes(seed: Self.seed) { double async throws in
+            let client = KubernetesClient(connection: .init(server: double.url))
+            let before = try await double.requests().count
+            let decision = await Remediator(client: client, policy: policy()).decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout),
+                                                                                   ledger: LedgerSummary(), criticalWorkloads: 1)
+            #expect(decision.outcome == .taken, "\(decision.summary)")
+            #expect(decision.change == "revision 2 → 1 (bookinfo/reviews:1.18, docker.io/istio/proxyv2:1.20.3)")
+            #expect(try await writes(double, after: before) == [
+                "PATCH /apis/apps/v1/namespaces/bookinfo/deployments/reviews application/json-patch+json dryRun=true",
+                "PATCH /apis/apps/v1/namespaces/bookinfo/deployments/reviews application/json-patch+json dryRun=false",
+            ])
+            let reviews = try await deployment(double, "bookinfo", "reviews")
+            #expect(reviews.spec.template.spec?.containers.first?.image == "bookinfo/reviews:1.18")
+            #expect(reviews.spec.template.metadata?.labels?["pod-template-hash"] == nil)
+            #expect(reviews.revision == 3)  // as after kubectl rollout undo: revision 1 comes back as 3
+            #expect(reviews.metadata.annotation(CooldownGuard.annotation)?.contains("rollout_undo IstioHighErrorRate") == true)
+
+            // A restarted daemon has an empty ledger; the annotation on the Deployment still holds the cooldown.
+            let again = await Remediator(client: client, policy: policy()).decide(proposal(.restart, "bookinfo", "reviews"),
+                                                                                ledger: LedgerSummary(), criticalWorkloads: 1)
+            #expect(again.outcome == .refused && again.decidedBy == "cooldown", "\(again.summary)")
+            #expect(try await writes(double, after: before).count == 2)
+        }
+    }
+
+    @Test("dry-run mode and the kill switch (file or ConfigMap key) decide but write nothing except the server dry run")
+    func dryRuns() async throws {
+        try await withKubernetes(seed: Self.seed) { double async throws in
+            let client = KubernetesClient(connection: .init(server: double.url))
+            var before = try await double.requests().count
+            let dry = await Remediator(client: client, policy: policy(.dryRun)).decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout),
+                                                                                     ledger: LedgerSummary(), criticalWorkloads: 1)
+            #expect(dry.outcome == .dryRun && dry.decidedBy == "mode")
+            #expect(try await writes(double, after: before).allSatisfy { $0.hasSuffix("dryRun=true") })
+
+            let file = NSTemporaryDirectory() + "meshwatchd-kill-" + UUID().uuidString
+            FileManager.default.createFile(atPath: file, contents: Data())
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            before = try await double.requests().count
+            let killed = await Remediator(client: client, policy: policy { $0.killSwitchFile = file })
+                .decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout), ledger: LedgerSummary(), criticalWorkloads: 1)
+            #expect(killed.outcome == .dryRun && killed.decidedBy == "kill switch", "\(killed.summary)")
+            #expect(try await writes(double, after: before).allSatisfy { $0.hasSuffix("dryRun=true") })
+
+            try await double.seed(#"[{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "meshwatchd-kill-switch", "namespace": "istio-system"}, "data": {"dry-run": "yes"}}]"#)
+            before = try await double.requests().count
+            let byConfigMap = await Remediator(client: client, policy: policy {
+                $0.killSwitchConfigMap = .init(namespace: "istio-system", name: "meshwatchd-kill-switch", key: "dry-run")
+            }).decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout), ledger: LedgerSummary(), criticalWorkloads: 1)
+            #expect(byConfigMap.outcome == .dryRun && byConfigMap.decidedBy == "kill switch")
+            #expect(try await writes(double, after: before).allSatisfy { $0.hasSuffix("dryRun=true") })
+            #expect(try await deployment(double, "bookinfo", "reviews").revision == 2)  // nothing was rolled back
+        }
+    }
+
+    @Test("latency: scale by a step within the ceiling through the scale subresource; never against an HPA, never past max_replicas")
+    func scale() async throws {
+        try await withKubernetes(seed: Self.seed) { double async throws in
+            let client = KubernetesClient(connection: .init(server: double.url))
+            let before = try await double.requests().count
+            let scaled = await Remediator(client: client, policy: policy()).decide(proposal(.scale, "bookinfo", "ratings"), ledger: LedgerSummary(),
+                                                                                 criticalWorkloads: 0)
+            #expect(scaled.outcome == .taken && scaled.change == "replicas 2 → 3", "\(scaled.summary)")
+            #expect(try await writes(double, after: before) == [
+                "PATCH /apis/apps/v1/namespaces/bookinfo/deployments/ratings/scale application/merge-patch+json dryRun=true",
+                "PATCH /apis/apps/v1/namespaces/bookinfo/deployments/ratings/scale application/merge-patch+json dryRun=false",
+                "PATCH /apis/apps/v1/namespaces/bookinfo/deployments/ratings application/merge-patch+json dryRun=false",
+            ])
+            #expect(try await deployment(double, "bookinfo", "ratings").spec.replicas == 3)
+
+            let mark = try await double.requests().count
+            let hpa = await Remediator(client: client, policy: policy()).decide(proposal(.scale, "bookinfo", "productpage"), ledger: LedgerSummary(),
+                                                                              criticalWorkloads: 0)
+            #expect(hpa.outcome == .refused && hpa.decidedBy == "preconditions" && hpa.reason.contains("never fight an HPA"), "\(hpa.summary)")
+            let ceiling = await Remediator(client: client, policy: policy { $0.maxReplicas = 2 }).decide(proposal(.scale, "shop", "checkout"),
+                                                                                                          ledger: LedgerSummary(), criticalWorkloads: 0)
+            #expect(ceiling.outcome == .refused && ceiling.reason == "already at 3 replicas, max_replicas is 2", "\(ceiling.summary)")
+            #expect(try await writes(double, after: mark).isEmpty)
+        }
+    }
+
+    @Test("refusals write nothing: paused, no earlier revision, no recent rollout, scope, blast radius, budget, in flight, one action per incident")
+    func refusals() async throws {
+        try await withKubernetes(seed: Self.seed) { double async throws in
+            let client = KubernetesClient(connection: .init(server: double.url))
+            try await double.seed(#"[{"_double": "patch", "path": "/apis/apps/v1/namespaces/shop/deployments/checkout", "type": "merge", "body": {"spec": {"paused": true}}}]"#)
+            let before = try await double.requests().count
+            func decide(_ proposal: Remediator.Proposal, ledger: LedgerSummary = LedgerSummary(), critical: Int = 1,
+                        _ change: (inout RemediationPolicy) -> Void = { _ in }) async -> RemediationDecision {
+                await Remediator(client: client, policy: policy(.enforce, change)).decide(proposal, ledger: ledger, criticalWorkloads: critical)
+            }
+            let cases: [(RemediationDecision, String, String)] = [
+                (await decide(proposal(.restart, "shop", "checkout")), "preconditions", "the Deployment is paused"),
+                (await decide(proposal(.rolloutUndo, "bookinfo", "ratings", rollout: rollout)), "preconditions", "no earlier revision to roll back to"),
+                (await decide(proposal(.rolloutUndo, "bookinfo", "reviews")), "preconditions", "no rollout within the alert window"),
+                (await decide(proposal(.restart, "istio-system", "istiod")), "scope", "namespace istio-system is protected unless allowed by name"),
+                (await decide(proposal(.restart, "bookinfo", "details")) { $0.denyNamespaces = ["bookinfo"] }, "scope", "namespace bookinfo is denied"),
+                (await decide(proposal(.restart, "bookinfo", "details")) { $0.allowWorkloads = ["bookinfo/ratings"] }, "scope", "is not in allow_workloads"),
+                (await decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout), critical: 4), "blast radius", "4 workloads have critical alerts firing"),
+                (await decide(proposal(.restart, "bookinfo", "details"), ledger: LedgerSummary(takenInLastHour: 3)), "budget", "3 actions in the last hour (budget 3)"),
+                (await decide(proposal(.restart, "bookinfo", "details"), ledger: LedgerSummary(inFlight: ["shop/checkout"])), "one action in flight", "still being verified"),
+                (await decide(proposal(.restart, "bookinfo", "details"), ledger: LedgerSummary(actedOn: ["meshwatchd-istio/details bookinfo/details"])),
+                 "one action per incident", "already taken on bookinfo/details in this incident"),
+                (await decide(proposal(.restart, "bookinfo", "details"), ledger: LedgerSummary(lastTaken: ["bookinfo/details": Date(timeIntervalSinceNow: -600)])),
+                 "cooldown", "cooldown"),
+                (await decide(proposal(.restart, "bookinfo", "details")) { $0.mode = .off }, "mode", "remediation is off"),
+            ]
+            for (decision, guardName, reason) in cases {
+                #expect(decision.outcome == .refused && decision.decidedBy == guardName && decision.reason.contains(reason), "\(decision.summary)")
+            }
+            #expect(cases[6].0.escalate)  // blast radius escalates instead
+            #expect(try await writes(double, after: before).isEmpty)
+        }
+    }
+
+    @Test("restart: kubectl's restartedAt annotation on the template, with the cooldown annotation, in one strategic merge patch")
+    func restart() async throws {
+        try await withKubernetes(seed: Self.seed) { double async throws in
+            let client = KubernetesClient(connection: .init(server: double.url))
+            let before = try await double.requests().count
+            let decision = await Remediator(client: client, policy: policy()).decide(proposal(.restart, "shop", "checkout"), ledger: LedgerSummary(),
+                                                                                   criticalWorkloads: 0)
+            #expect(decision.outcome == .taken, "\(decision.summary)")
+            #expect(try await writes(double, after: before).last == "PATCH /apis/apps/v1/namespaces/shop/deployments/checkout application/strategic-merge-patch+json dryRun=false")
+            let checkout = try await deployment(double, "shop", "checkout")
+            #expect(checkout.spec.template.metadata?.annotations?["kubectl.kubernetes.io/restartedAt"] != nil)
+            #expect(checkout.metadata.annotation(CooldownGuard.annotation) != nil)
+            #expect(checkout.revision == 2)
+        }
+    }
+}
