@@ -77,6 +77,8 @@ public struct NotificationRecord: Codable, Sendable, Equatable {
     public var reminders: [String: Int]
     /// Kept only for alerts the daemon raises itself (no rule holds their state).
     public var instance: StoredInstance?
+    /// A level asked for by something other than time (a remediation that did not help).
+    public var requestedLevel: Int? = nil
 
     public struct StoredInstance: Codable, Sendable, Equatable {
         public var labels: [String: String]

@@ -42,8 +42,11 @@ public struct Finding: Codable, Sendable, Equatable {
     public var evidence: [String]
     /// The runbook's evidence in full: target, per step its status, lines and data.
     public var diagnostics: JSONValue?
-    /// The remediation decision; filled from step 6 on.
+    /// The remediation decision in one line (`TAKEN: rollout_undo …`, `REFUSED by cooldown: …`)
+    /// and, after verification, whether the alert recovered.
     public var remediation: String?
+    /// The decision in full: outcome, action, workload, the guard that decided, reason, change.
+    public var decision: JSONValue?
     /// Runbook, dashboard and trace links, templated from configuration.
     public var links: [String: String]
     public var generatedAt: Date

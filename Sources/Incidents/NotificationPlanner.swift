@@ -49,6 +49,22 @@ public final class NotificationPlanner: Sendable {
 
     public var records: [String: NotificationRecord] { state.withLock { $0.records.byKey } }
 
+    /// Distinct workloads with critical alerts firing now (the blast-radius guard's count).
+    public var criticalWorkloadCount: Int { state.withLock { Set($0.criticalWorkloads.values).count } }
+
+    /// Escalates a firing alert one level at its group's next review (a remediation that did
+    /// not help); the returned plan saves the request.
+    public func requestEscalation(alertKey: String) -> NotificationPlan {
+        state.withLock { state in
+            var plan = NotificationPlan()
+            guard var record = state.records[alertKey] else { return plan }
+            record.requestedLevel = min(max(record.requestedLevel ?? 0, record.level + 1), state.policy.highestLevel)
+            state.records[alertKey] = record
+            plan.upserts[alertKey] = record
+            return plan
+        }
+    }
+
     /// Drops the records of groups that no longer exist (after a reload); the plan removes them from the store.
     public func prune(keepingGroups groups: Set<String>) -> NotificationPlan {
         state.withLock { state in
@@ -176,7 +192,7 @@ public final class NotificationPlanner: Sendable {
                                 state: State, plan: inout NotificationPlan) -> Bool {
         let emergency = record.emergency || (record.severity == "critical" && isEmergency(state))
         let byTime = state.policy.level(afterFiringFor: .milliseconds(Int64(time.timeIntervalSince(record.firedAt) * 1000)))
-        let level = max(record.level, byTime, emergency ? state.policy.emergencyLevel : 1)
+        let level = max(record.level, byTime, emergency ? state.policy.emergencyLevel : 1, record.requestedLevel ?? 1)
         if level > record.level {
             record.level = level
             record.emergency = emergency

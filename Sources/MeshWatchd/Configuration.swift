@@ -104,8 +104,29 @@ struct Configuration: Decodable, Sendable {
         var definitions: [Runbook]?
     }
 
+    struct Remediation: Decodable, Sendable {
+        struct ConfigMapKey: Decodable, Sendable { var namespace: String; var name: String; var key: String }
+        /// off (default), dry-run or enforce.
+        var mode: String?
+        var allowNamespaces: [String]?
+        var denyNamespaces: [String]?
+        /// `namespace/name` of the only workloads it may act on (default: any in scope).
+        var allowWorkloads: [String]?
+        /// The daemon's own namespace, protected like kube-system (default: the pod's namespace).
+        var ownNamespace: String?
+        var cooldown: String?
+        var budgetPerHour: Int?
+        var blastRadius: Int?
+        var maxReplicas: Int?
+        var scaleStep: Int?
+        var verificationWindow: String?
+        var killSwitchFile: String?
+        var killSwitchConfigmap: ConfigMapKey?
+    }
+
     var prometheus: Prometheus?
     var kubernetes: Kubernetes?
+    var remediation: Remediation?
     var runbooks: Runbooks?
     var sinks: [Sink]?
     var notifications: Notifications?
@@ -145,6 +166,54 @@ struct Configuration: Decodable, Sendable {
 }
 
 extension Configuration {
+    func remediationProblems(file: String) -> [ConfigurationError] {
+        guard let remediation else { return [] }
+        var found: [ConfigurationError] = []
+        if let mode = remediation.mode, RemediationMode(rawValue: mode) == nil {
+            found.append(ConfigurationError(file: file, keyPath: "remediation.mode", message: "expected off, dry-run or enforce, got \"\(mode)\""))
+        }
+        for (key, value) in [("cooldown", remediation.cooldown), ("verification_window", remediation.verificationWindow)] {
+            if let value, (PrometheusDuration.parse(value) ?? .zero) <= .zero {
+                found.append(ConfigurationError(file: file, keyPath: "remediation.\(key)", message: "expected a positive duration such as 30m, got \"\(value)\""))
+            }
+        }
+        for (key, value, minimum) in [("budget_per_hour", remediation.budgetPerHour, 0), ("blast_radius", remediation.blastRadius, 1),
+                                      ("max_replicas", remediation.maxReplicas, 1), ("scale_step", remediation.scaleStep, 1)] {
+            if let value, value < minimum {
+                found.append(ConfigurationError(file: file, keyPath: "remediation.\(key)", message: "expected \(minimum) or more, got \(value)"))
+            }
+        }
+        for (index, workload) in (remediation.allowWorkloads ?? []).enumerated() where workload.split(separator: "/").count != 2 {
+            found.append(ConfigurationError(file: file, keyPath: "remediation.allow_workloads[\(index)]", message: "expected namespace/name, got \"\(workload)\""))
+        }
+        if remediation.mode == "enforce" && kubernetes == nil && ProcessInfo.processInfo.environment["KUBERNETES_SERVICE_HOST"] == nil {
+            found.append(ConfigurationError(file: file, keyPath: "remediation.mode", message: "enforce needs a Kubernetes API (kubernetes.kubeconfig or in_cluster)"))
+        }
+        return found
+    }
+
+    /// The guards' settings; the own namespace defaults to the pod's (`POD_NAMESPACE`, or the service account's).
+    func remediationPolicy(environment: [String: String]) -> RemediationPolicy {
+        var policy = RemediationPolicy()
+        guard let remediation else { return policy }
+        policy.mode = remediation.mode.flatMap(RemediationMode.init(rawValue:)) ?? .off
+        policy.allowNamespaces = Set(remediation.allowNamespaces ?? [])
+        policy.denyNamespaces = Set(remediation.denyNamespaces ?? [])
+        policy.allowWorkloads = Set(remediation.allowWorkloads ?? [])
+        policy.ownNamespace = remediation.ownNamespace ?? environment["POD_NAMESPACE"]
+            ?? (try? String(contentsOfFile: KubernetesConnection.serviceAccountDirectory + "/namespace", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        if let value = remediation.cooldown.flatMap(PrometheusDuration.parse) { policy.cooldown = value }
+        if let value = remediation.budgetPerHour { policy.budgetPerHour = value }
+        if let value = remediation.blastRadius { policy.blastRadius = value }
+        if let value = remediation.maxReplicas { policy.maxReplicas = value }
+        if let value = remediation.scaleStep { policy.scaleStep = value }
+        if let value = remediation.verificationWindow.flatMap(PrometheusDuration.parse) { policy.verificationWindow = value }
+        policy.killSwitchFile = remediation.killSwitchFile
+        policy.killSwitchConfigMap = remediation.killSwitchConfigmap.map { .init(namespace: $0.namespace, name: $0.name, key: $0.key) }
+        return policy
+    }
+
     func runbookProblems(file: String) -> [ConfigurationError] {
         var found: [ConfigurationError] = []
         if let path = kubernetes?.kubeconfig, !FileManager.default.isReadableFile(atPath: path) {
@@ -326,6 +395,7 @@ extension Configuration {
         }
         found += notificationProblems(file: file, sinkNames: sinkNames)
         found += runbookProblems(file: file)
+        found += remediationProblems(file: file)
         if let limit = maxConcurrentQueries, !(1...256).contains(limit) {
             found.append(ConfigurationError(file: file, keyPath: "max_concurrent_queries", message: "expected 1 to 256, got \(limit)"))
         }

@@ -17,7 +17,7 @@ struct MeshWatchd: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [RunCommand.self, CheckConfigCommand.self, HealthCommand.self, EvalCommand.self, ReplayCommand.self, RulesCommand.self,
-                      RunbooksCommand.self, DiagnoseCommand.self, DemoCommand.self]
+                      RunbooksCommand.self, DiagnoseCommand.self, LedgerCommand.self, DemoCommand.self]
     )
 }
 

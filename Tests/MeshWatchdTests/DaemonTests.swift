@@ -12,6 +12,10 @@ struct DaemonTests {
 
     struct Daemon {
         let process: ChildProcess
+        /// The status listener's port.
+        var port = 0
+
+        func statusURL(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
         var log: String { process.stderrTail(limit: 1_000_000) }
         var logLines: [[String: String]] {
             log.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
@@ -38,7 +42,7 @@ struct DaemonTests {
         let process = try await ChildProcess.launch(name: "meshwatchd", executable: Self.binary,
                                                     arguments: ["run", "--log-format", "json", "--listen", "127.0.0.1:\(port)"] + arguments,
                                                     environment: environment)
-        return Daemon(process: process)
+        return Daemon(process: process, port: port)
     }
 
     func packArguments(_ url: String, state: String) -> [String] {

@@ -21,7 +21,12 @@ struct DaemonSettings: Sendable {
         var runner: RunbookRunner
         /// How long a firing finding waits for its evidence.
         var evidenceTimeout: Duration
+        var remediation: RemediationPolicy
+        var remediator: Remediator
     }
+
+    /// Shared by every generation's finding factory and the diagnosis worker.
+    static let notes = RemediationNotes()
     var ruleCount: Int { groups.reduce(0) { $0 + $1.rules.count } }
 
     /// Resolves flags and configuration file into settings; throws what is wrong.
@@ -39,11 +44,16 @@ struct DaemonSettings: Sendable {
             let kubernetesClient = try kubernetes.makeClient(configuration: configuration.kubernetes,
                                                              environment: ProcessInfo.processInfo.environment, logger: logger)
             if kubernetesClient == nil { logger.info("no Kubernetes API configured: runbooks run their Prometheus steps only") }
+            let policy = configuration.remediationPolicy(environment: ProcessInfo.processInfo.environment)
+            if policy.mode != .off {
+                logger.notice("remediation is on", metadata: ["remediation.mode": "\(policy.mode.rawValue)", "kubernetes": "\(kubernetesClient != nil)"])
+            }
             diagnosis = Diagnosis(
                 catalog: Runbook.catalog(configuration.runbooks?.definitions ?? []),
                 runner: RunbookRunner.make(prometheus: client, kubernetes: kubernetesClient, execAllow: configuration.runbooks?.execAllow ?? [],
                                            context: resolved.context),
-                evidenceTimeout: configuration.runbooks?.evidenceTimeout.flatMap(PrometheusDuration.parse) ?? .seconds(60))
+                evidenceTimeout: configuration.runbooks?.evidenceTimeout.flatMap(PrometheusDuration.parse) ?? .seconds(60),
+                remediation: policy, remediator: Remediator(client: kubernetesClient, policy: policy))
         }
         return DaemonSettings(
             groups: resolved.groups, context: resolved.context, defaultInterval: resolved.interval, queryTimeout: queryTimeout,
@@ -54,7 +64,7 @@ struct DaemonSettings: Sendable {
                                              limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? 4)),
             sinks: sinks,
             notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
-                                                          context: resolved.context),
+                                                          context: resolved.context, notes: notes),
             diagnosis: diagnosis)
     }
 

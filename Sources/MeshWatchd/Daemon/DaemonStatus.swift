@@ -1,5 +1,6 @@
 import AlertEngine
 import Foundation
+import Remediation
 
 /// What the daemon reports about itself (systemd STATUS=, the watchdog, later /readyz and
 /// /metrics): per group, its last cycle and whether its loop is alive.
@@ -28,6 +29,16 @@ actor DaemonStatus {
 
     /// Per sink: findings delivered, attempts that will be retried, findings given up on.
     private(set) var deliveries: [String: (delivered: Int, retried: Int, failed: Int)] = [:]
+
+    /// Remediation decisions by action, outcome and deciding guard; verifications by result.
+    private(set) var remediations: [String: Int] = [:]
+    private(set) var verifications: [String: Int] = [:]
+
+    func remediation(_ decision: RemediationDecision) {
+        remediations["\(decision.action.rawValue)\u{0}\(decision.outcome.rawValue)\u{0}\(decision.decidedBy)", default: 0] += 1
+    }
+
+    func verification(recovered: Bool) { verifications[recovered ? "recovered" : "not recovered", default: 0] += 1 }
 
     /// The configured sinks, so their counters show from zero.
     private(set) var sinkNames: [String] = []

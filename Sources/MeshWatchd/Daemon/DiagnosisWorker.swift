@@ -13,6 +13,9 @@ struct DiagnosisWorker: Sendable {
     let diagnosis: DaemonSettings.Diagnosis
     let signal: OutboxSignal
     let outboxSignal: OutboxSignal
+    let planner: NotificationPlanner
+    let status: DaemonStatus
+    let notes: RemediationNotes
     let logger: Logger
     /// Runbooks run at once.
     var concurrency = 4
@@ -24,6 +27,7 @@ struct DiagnosisWorker: Sendable {
             while !Task.isCancelled {
                 if signal.take() || Date() >= nextCheck {
                     nextCheck = Date().addingTimeInterval(5)
+                    await verify()
                     for request in (try? store.pendingDiagnoses()) ?? [] {
                         let started = running.ids.withLock { ids -> Bool in
                             guard ids.count < concurrency, !ids.contains(request.findingID) else { return false }
@@ -70,10 +74,82 @@ struct DiagnosisWorker: Sendable {
         metadata["runbook.steps_ok"] = "\(evidence.steps.filter { $0.status == .ok }.count)"
         metadata["runbook.steps_failed"] = "\(evidence.steps.filter { $0.status == .failed }.count)"
         metadata["runbook.target"] = "\(evidence.target.map { "\($0.namespace)/\($0.deployment)" } ?? "none")"
-        let structured = (try? JSONEncoder().encode(evidence)).flatMap { try? JSONDecoder().decode(JSONValue.self, from: $0) }
+        let structured = Self.json(evidence)
+        let (line, decision) = await remediate(runbook, request: request, evidence: evidence)
         attach("runbook finished; evidence attached") { finding in
             finding.evidence = evidence.summaryLines
             finding.diagnostics = structured
+            finding.remediation = line
+            finding.decision = decision.flatMap(Self.json)
+        }
+    }
+
+    static func json(_ value: some Encodable) -> JSONValue? {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(ISO8601DateFormatter().string(from: date))
+        }
+        return (try? encoder.encode(value)).flatMap { try? JSONDecoder().decode(JSONValue.self, from: $0) }
+    }
+
+    /// The runbook's proposed action through the guards; the decision goes to the ledger, the
+    /// log, /metrics and the finding. Returns the finding's line and the decision, if one was made.
+    private func remediate(_ runbook: Runbook, request: StateStore.DiagnosisRequest, evidence: Evidence) async -> (String?, RemediationDecision?) {
+        guard let action = runbook.remediation.flatMap(RemediationAction.init(rawValue:)) else { return (nil, nil) }
+        let policy = diagnosis.remediation
+        guard policy.mode != .off else { return ("remediation is off; the runbook proposes \(action.rawValue)", nil) }
+        guard let target = evidence.target else {
+            return ("not decided: no target workload (\(evidence.targetProblem ?? "unknown"))", nil)
+        }
+        let now = Date()
+        let ledger: LedgerSummary
+        do { ledger = try store.ledgerSummary(at: now, cooldown: policy.cooldown) } catch {
+            logger.error("cannot read the remediation ledger; not acting", metadata: ["error": "\(error)"])
+            return ("not decided: the ledger cannot be read", nil)
+        }
+        let decision = await diagnosis.remediator.decide(
+            .init(action: action, alert: request.alert, alertKey: request.alertKey, target: target, recentRollout: evidence.recentRollout),
+            ledger: ledger, criticalWorkloads: planner.criticalWorkloadCount, now: now)
+        do {
+            try store.record(decision, verifyUntil: decision.outcome == .taken ? now.addingTimeInterval(policy.verificationWindow.seconds) : nil)
+        } catch {
+            logger.error("could not write the remediation ledger", metadata: ["error": "\(error)"])
+        }
+        await status.remediation(decision)
+        notes[request.alertKey] = decision.summary
+        logger.log(level: decision.outcome == .taken ? .notice : .info, "remediation decided", metadata: [
+            "alert.name": "\(decision.alert)", "remediation.action": "\(decision.action.rawValue)", "remediation.outcome": "\(decision.outcome.rawValue)",
+            "remediation.guard": "\(decision.decidedBy)", "remediation.reason": "\(decision.reason)", "remediation.workload": "\(decision.workload)",
+            "remediation.change": "\(decision.change ?? "")",
+        ])
+        if decision.escalate { escalate(request.alertKey, because: decision.reason) }
+        return (decision.summary, decision)
+    }
+
+    private func escalate(_ alertKey: String, because reason: String) {
+        let plan = planner.requestEscalation(alertKey: alertKey)
+        do { try store.save(plan: plan) } catch {
+            logger.error("could not save the escalation", metadata: ["error": "\(error)"])
+        }
+        logger.warning("escalating", metadata: ["alert.key": "\(alertKey)", "reason": "\(reason)"])
+    }
+
+    /// Taken actions whose verification window ended without the alert resolving: not
+    /// recovered, escalated one level, and no second action in this incident (the ledger says so).
+    private func verify() async {
+        do {
+            for entry in try store.markUnrecovered(at: Date()) {
+                let decision = entry.decision
+                notes[decision.alertKey] = decision.summary + "; NOT RECOVERED within the verification window: escalated"
+                await status.verification(recovered: false)
+                logger.error("remediation did not help: the alert still fires after the verification window", metadata: [
+                    "alert.name": "\(decision.alert)", "remediation.action": "\(decision.action.rawValue)", "remediation.workload": "\(decision.workload)",
+                ])
+                escalate(decision.alertKey, because: "not recovered after \(decision.action.rawValue) on \(decision.workload)")
+            }
+        } catch {
+            logger.error("cannot verify remediations", metadata: ["error": "\(error)"])
         }
     }
 }

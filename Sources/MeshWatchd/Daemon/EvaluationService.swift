@@ -108,7 +108,7 @@ struct EvaluationService: Service {
             if !settings.sinks.isEmpty { tasks.addTask { await watchDatasource(settings) } }
             if let diagnosis = settings.diagnosis {
                 let diagnoser = DiagnosisWorker(store: store, diagnosis: diagnosis, signal: diagnosisSignal, outboxSignal: outboxSignal,
-                                                logger: logger)
+                                                planner: planner, status: status, notes: DaemonSettings.notes, logger: logger)
                 tasks.addTask {
                     await diagnoser.run()
                     return .done

@@ -44,6 +44,7 @@ struct GroupLoop: Sendable {
             var queuedEarly: Set<UInt64> = []
             var transitions = await engine.evaluateGroup(0, at: next, using: settings.datasource, logger: logger) { engine, ruleTransitions in
                 guard queueEarly else { return }
+                noteRecoveries(ruleTransitions)
                 let plan = planner.plan(ruleTransitions, at: Date())
                 guard !plan.isEmpty else { return }
                 do {
@@ -67,7 +68,9 @@ struct GroupLoop: Sendable {
             var plan = NotificationPlan()
             if notify {
                 let now = Date()
-                plan = planner.plan(transitions.filter { !queuedEarly.contains(Self.key($0)) }, at: now)
+                let remaining = transitions.filter { !queuedEarly.contains(Self.key($0)) }
+                noteRecoveries(remaining)
+                plan = planner.plan(remaining, at: now)
                 plan.merge(planner.review(group: group.name, firing: Self.firing(engine), at: now))
             }
             do {
@@ -125,6 +128,27 @@ struct GroupLoop: Sendable {
         return Date(timeIntervalSince1970: base + interval)
     }
 
+    /// A resolve after a taken action is its verification: recovered. Noted before the resolve
+    /// finding is made, so it says so.
+    func noteRecoveries(_ transitions: [AlertTransition]) {
+        let keys = transitions.filter { $0.kind == .resolved }
+            .map { NotificationPlanner.alertKey(group: $0.group, fingerprint: $0.instance.fingerprint) }
+        guard !keys.isEmpty, settings.diagnosis != nil else { return }
+        do {
+            for entry in try store.markRecovered(alertKeys: keys, at: Date()) {
+                let minutes = Int(Date().timeIntervalSince(entry.decision.at) / 60)
+                DaemonSettings.notes[entry.decision.alertKey] = entry.decision.summary + "; RECOVERED: the alert resolved \(minutes) min after the action"
+                Task { [status] in await status.verification(recovered: true) }
+                logger.notice("remediation verified: the alert resolved", metadata: [
+                    "alert.name": "\(entry.decision.alert)", "remediation.action": "\(entry.decision.action.rawValue)",
+                    "remediation.workload": "\(entry.decision.workload)",
+                ])
+            }
+        } catch {
+            logger.error("cannot verify remediations", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Runbooks to run for the plan's new firings: the findings wait for their evidence.
     func diagnoses(for plan: NotificationPlan, evaluatedAt: Date) -> [StateStore.DiagnosisRequest] {
         guard let diagnosis = settings.diagnosis else { return [] }
@@ -132,7 +156,7 @@ struct GroupLoop: Sendable {
         var requests: [StateStore.DiagnosisRequest] = []
         for outgoing in plan.outgoing where outgoing.kind == .firing && diagnosis.catalog[outgoing.alertName] != nil {
             guard seen.insert(outgoing.id).inserted, let finding = try? Finding.decode(outgoing.body) else { continue }
-            requests.append(.init(findingID: outgoing.id, alert: outgoing.alertName, labels: finding.alert.labels,
+            requests.append(.init(findingID: outgoing.id, alertKey: outgoing.alertKey, alert: outgoing.alertName, labels: finding.alert.labels,
                                   activeAt: finding.alert.activeAt, evaluatedAt: evaluatedAt,
                                   deadline: Date().addingTimeInterval(diagnosis.evidenceTimeout.seconds)))
         }

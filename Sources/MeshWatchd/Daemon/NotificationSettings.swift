@@ -13,7 +13,7 @@ struct NotificationSettings: Sendable {
     var factory: FindingFactory
 
     static func build(_ configuration: Configuration.Notifications?, sinks: [ConfiguredSink], groups: [RuleGroup],
-                      context: EvaluationContext) throws -> NotificationSettings {
+                      context: EvaluationContext, notes: RemediationNotes = RemediationNotes()) throws -> NotificationSettings {
         var delays: [Duration] = [.zero, .seconds(30 * 60), .seconds(2 * 3600)]
         var levelOf: [String: Int] = [:]
         if let levels = configuration?.levels, !levels.isEmpty {
@@ -47,6 +47,9 @@ struct NotificationSettings: Sendable {
                                     externalURL: context.externalURL, value: transition.instance.value)
             for (name, template) in links {
                 if let link = try? template.execute(data), !link.isEmpty { finding.links[name] = link }
+            }
+            if let note = notes[NotificationPlanner.alertKey(group: transition.group, fingerprint: transition.instance.fingerprint)] {
+                finding.remediation = note
             }
             if !context.externalURL.isEmpty, let expression = expressions[transition.group + "\u{0}" + transition.rule] {
                 finding.alert.generatorURL = generatorURL(externalURL: context.externalURL, expression: expression)

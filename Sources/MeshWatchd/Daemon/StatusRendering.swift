@@ -10,7 +10,7 @@ enum StatusRendering {
     typealias Deliveries = [String: (delivered: Int, retried: Int, failed: Int)]
 
     static func metrics(_ groups: Groups, ready: Bool, version: String, sinks: [String] = [], deliveries: Deliveries = [:],
-                        outboxDepth: [String: Int] = [:]) -> String {
+                        outboxDepth: [String: Int] = [:], remediations: [String: Int] = [:], verifications: [String: Int] = [:]) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: Double)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -58,6 +58,13 @@ enum StatusRendering {
                names.map { ([("sink", $0)], Double(deliveries[$0]?.failed ?? 0)) })
         family("meshwatchd_outbox_depth", "gauge", "Findings waiting in the outbox for a sink.",
                names.map { ([("sink", $0)], Double(outboxDepth[$0] ?? 0)) })
+        family("meshwatchd_remediation_decisions_total", "counter", "Remediation decisions by action, outcome (taken, dry-run, refused) and the guard that decided.",
+               remediations.keys.sorted().map { key in
+                   let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
+                   return ([("action", parts[0]), ("outcome", parts[1]), ("guard", parts[2])], Double(remediations[key] ?? 0))
+               })
+        family("meshwatchd_remediation_verifications_total", "counter", "Taken actions verified: the alert recovered within the window, or not.",
+               ["recovered", "not recovered"].map { ([("result", $0)], Double(verifications[$0] ?? 0)) })
         return out
     }
 

@@ -16,7 +16,8 @@ enum StatusServer {
         router.get("metrics") { _, _ -> Response in
             let body = StatusRendering.metrics(await status.groupStates, ready: await status.notReadyReason == nil,
                                                version: MeshWatchd.configuration.version, sinks: await status.sinkNames,
-                                               deliveries: await status.deliveries, outboxDepth: (try? store?.depthBySink()) ?? [:])
+                                               deliveries: await status.deliveries, outboxDepth: (try? store?.depthBySink()) ?? [:],
+                                               remediations: await status.remediations, verifications: await status.verifications)
             return text(.ok, body, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("api/v1/alerts") { _, _ in json(StatusRendering.alerts(await status.groupStates)) }

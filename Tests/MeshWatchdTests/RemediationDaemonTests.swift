@@ -1,0 +1,154 @@
+import Foundation
+import Incidents
+import MeshFixtures
+import MeshHTTP
+@testable import MeshWatchd
+import MetricModel
+import Testing
+
+/// The daemon with remediation on, against the real Prometheus (the live incident) and the
+/// Kubernetes double: the writes the double received, the decision in the finding, the ledger.
+@Suite("The daemon remediates: guarded, verified, recorded")
+struct RemediationDaemonTests {
+    let harness = DaemonTests()
+
+    func config(_ state: String, prometheus: String, receiver: String, remediation: String) throws {
+        try #"""
+            {"prometheus": {"url": "\#(prometheus)"},
+             "kubernetes": {"kubeconfig": "\#(state)/kubeconfig"},
+             "packs": {"istio": {"parameters": {"interval": "1s", "error_rate.for": "2s"}}},
+             "notifications": {"levels": [{"after": "0s"}, {"after": "1h"}, {"after": "2h"}]},
+             "remediation": \#(remediation),
+             "sinks": [{"name": "ops", "url": "\#(receiver)", "alerts": ["IstioHighErrorRate"]}]}
+            """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+    }
+
+    func findings(_ receiver: EchoServer) async throws -> [Finding] {
+        try await receiver.deliveries().bodies.compactMap { try? Finding.decode(Array($0.utf8)) }
+    }
+
+    func realWrites(_ double: KubernetesDouble) async throws -> [String] {
+        try await double.requests().filter { !$0.dryRun }.map { "\($0.method) \($0.path) \($0.contentType)" }
+    }
+
+    @Test("bad rollout → rollout undo taken, in the finding and the ledger; not recovered in the window → escalated, no second action")
+    func undoThenEscalate() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let scenario = MeshScenario.live()
+        try await withPrometheus(openMetrics: scenario.openMetrics()) { prometheus async throws in
+            try await withKubernetes(seed: scenario.kubernetesSeed()) { double async throws in
+                try await withEchoServer { receiver async throws in
+                    try double.kubeconfig().write(toFile: state + "/kubeconfig", atomically: true, encoding: .utf8)
+                    try config(state, prometheus: prometheus.url, receiver: receiver.url("/receiver"),
+                               remediation: #"{"mode": "enforce", "verification_window": "3s"}"#)
+                    let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+                    defer { daemon.signal(SIGKILL) }
+                    let decided = await daemon.waitForLog(.seconds(40)) { $0["msg"] == "remediation decided" }
+                    #expect(decided?["remediation.outcome"] == "taken", "log:\n\(daemon.log)")
+                    #expect(decided?["remediation.action"] == "rollout_undo")
+                    // The data still shows the errors: after the window, not recovered, escalated; no second action.
+                    let unrecovered = await daemon.waitForLog(.seconds(30)) { $0["msg"] == "remediation did not help: the alert still fires after the verification window" }
+                    #expect(unrecovered != nil, "log:\n\(daemon.log)")
+                    var escalated: Finding?
+                    let deadline = ContinuousClock.now + .seconds(20)
+                    while escalated == nil && ContinuousClock.now < deadline {
+                        escalated = try await findings(receiver).first { $0.kind == .escalated }
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                    let firing = try #require(try await findings(receiver).first { $0.kind == .firing })
+                    #expect(firing.remediation?.hasPrefix("TAKEN: rollout_undo bookinfo/reviews (revision 2 → 1 (bookinfo/reviews:1.18") == true,
+                            "\(firing.remediation ?? "nil")")
+                    #expect(firing.decision?["decidedBy"] == .string("all guards"))
+                    #expect(escalated?.escalationLevel == 2)
+                    #expect(escalated?.remediation?.contains("NOT RECOVERED within the verification window: escalated") == true, "\(escalated?.remediation ?? "nil")")
+                    #expect(try await realWrites(double) == ["PATCH /apis/apps/v1/namespaces/bookinfo/deployments/reviews application/json-patch+json"])
+
+                    // /metrics counts the decision and the verification.
+                    let metrics = String(decoding: try await HTTPClient().get(daemon.statusURL("/metrics")).body, as: UTF8.self)
+                    #expect(metrics.contains(#"meshwatchd_remediation_decisions_total{action="rollout_undo",outcome="taken",guard="all guards"} 1"#), "\(metrics)")
+                    #expect(metrics.contains(#"meshwatchd_remediation_verifications_total{result="not recovered"} 1"#))
+                    daemon.signal(SIGTERM)
+                    _ = await daemon.process.waitForExit()
+
+                    // The ledger command reads the decision back.
+                    let ledger = try await CommandLineTests().meshwatchd(["ledger", "--state-directory", state, "--json"])
+                    #expect(ledger.status == 0, "\(ledger.stderr)")
+                    let lines = ledger.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                    #expect(lines.count == 1)
+                    #expect(lines.first?["outcome"] as? String == "taken" && lines.first?["verified"] as? String == "not recovered")
+                    let table = try await CommandLineTests().meshwatchd(["ledger", "--state-directory", state, "--since", "1h"])
+                    #expect(table.stdout.contains("taken    rollout_undo  bookinfo/reviews"), "\(table.stdout)")
+                }
+            }
+        }
+    }
+
+    @Test("dry-run mode writes nothing; a restarted daemon (fresh state) is held by the cooldown annotation a real action left")
+    func dryRunAndCooldown() async throws {
+        let scenario = MeshScenario.live()
+        try await withPrometheus(openMetrics: scenario.openMetrics()) { prometheus async throws in
+            try await withKubernetes(seed: scenario.kubernetesSeed()) { double async throws in
+                try await withEchoServer { receiver async throws in
+                    // Dry run: the decision is made and reported, the double receives only the server-side dry run.
+                    let dry = try DaemonTests.temporaryDirectory()
+                    defer { try? FileManager.default.removeItem(atPath: dry) }
+                    try double.kubeconfig().write(toFile: dry + "/kubeconfig", atomically: true, encoding: .utf8)
+                    try config(dry, prometheus: prometheus.url, receiver: receiver.url("/receiver"), remediation: #"{"mode": "dry-run"}"#)
+                    let first = try await harness.start(["--config", dry + "/config.json", "--state-directory", dry], notify: nil)
+                    let decided = await first.waitForLog(.seconds(40)) { $0["msg"] == "remediation decided" }
+                    #expect(decided?["remediation.outcome"] == "dry-run" && decided?["remediation.guard"] == "mode", "log:\n\(first.log)")
+                    first.signal(SIGTERM)
+                    _ = await first.process.waitForExit()
+                    #expect(try await realWrites(double).isEmpty)
+
+                    // Enforce, then a second daemon with an empty ledger: the Deployment's annotation holds it off.
+                    let enforce = try DaemonTests.temporaryDirectory()
+                    defer { try? FileManager.default.removeItem(atPath: enforce) }
+                    try double.kubeconfig().write(toFile: enforce + "/kubeconfig", atomically: true, encoding: .utf8)
+                    try config(enforce, prometheus: prometheus.url, receiver: receiver.url("/receiver"), remediation: #"{"mode": "enforce"}"#)
+                    let second = try await harness.start(["--config", enforce + "/config.json", "--state-directory", enforce], notify: nil)
+                    let taken = await second.waitForLog(.seconds(40)) { $0["msg"] == "remediation decided" }
+                    #expect(taken?["remediation.outcome"] == "taken", "log:\n\(second.log)")
+                    second.signal(SIGTERM)
+                    _ = await second.process.waitForExit()
+
+                    let fresh = try DaemonTests.temporaryDirectory()
+                    defer { try? FileManager.default.removeItem(atPath: fresh) }
+                    try double.kubeconfig().write(toFile: fresh + "/kubeconfig", atomically: true, encoding: .utf8)
+                    try config(fresh, prometheus: prometheus.url, receiver: receiver.url("/receiver"), remediation: #"{"mode": "enforce"}"#)
+                    let third = try await harness.start(["--config", fresh + "/config.json", "--state-directory", fresh], notify: nil)
+                    let held = await third.waitForLog(.seconds(40)) { $0["msg"] == "remediation decided" }
+                    third.signal(SIGTERM)
+                    _ = await third.process.waitForExit()
+                    // The undo is refused on preconditions or cooldown; either way no second write.
+                    #expect(held?["remediation.outcome"] == "refused", "log:\n\(third.log)")
+                    #expect(["cooldown", "preconditions"].contains(held?["remediation.guard"] ?? ""), "\(held ?? [:])")
+                    #expect(try await realWrites(double).count == 1)
+                }
+            }
+        }
+    }
+
+    @Test("Prometheus unreachable: nothing fires, nothing is decided, nothing is written")
+    func prometheusDown() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let closed = try ClosedPort()
+        try await withKubernetes(seed: MeshScenario.live().kubernetesSeed()) { double async throws in
+            try await withEchoServer { receiver async throws in
+                try double.kubeconfig().write(toFile: state + "/kubeconfig", atomically: true, encoding: .utf8)
+                try config(state, prometheus: "http://127.0.0.1:\(closed.port)", receiver: receiver.url("/receiver"), remediation: #"{"mode": "enforce"}"#)
+                let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+                let failing = await daemon.waitForLog(.seconds(20)) { $0["msg"] == "rule evaluation failed" }
+                #expect(failing != nil, "log:\n\(daemon.log)")
+                try await Task.sleep(for: .seconds(3))
+                daemon.signal(SIGTERM)
+                _ = await daemon.process.waitForExit()
+                #expect(!daemon.log.contains("remediation decided"))
+                #expect(try await double.requests().isEmpty)
+            }
+        }
+        withExtendedLifetime(closed) {}
+    }
+}
