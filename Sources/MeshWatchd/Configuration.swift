@@ -124,7 +124,20 @@ struct Configuration: Decodable, Sendable {
         var killSwitchConfigmap: ConfigMapKey?
     }
 
+    struct LeaderElection: Decodable, Sendable {
+        var enabled: Bool?
+        /// The Lease's namespace (default: the daemon's own).
+        var namespace: String?
+        var name: String?
+        /// This replica's identity (default: POD_NAME, else the host name).
+        var identity: String?
+        var leaseDuration: String?
+        var renewDeadline: String?
+        var retryPeriod: String?
+    }
+
     var prometheus: Prometheus?
+    var leaderElection: LeaderElection?
     var kubernetes: Kubernetes?
     var remediation: Remediation?
     var runbooks: Runbooks?
@@ -166,6 +179,26 @@ struct Configuration: Decodable, Sendable {
 }
 
 extension Configuration {
+    func leaderElectionProblems(file: String) -> [ConfigurationError] {
+        guard let election = leaderElection, election.enabled == true else { return [] }
+        var found: [ConfigurationError] = []
+        var durations: [String: Duration] = [:]
+        for (key, value) in [("lease_duration", election.leaseDuration), ("renew_deadline", election.renewDeadline), ("retry_period", election.retryPeriod)] {
+            guard let value else { continue }
+            if let duration = PrometheusDuration.parse(value), duration > .zero { durations[key] = duration } else {
+                found.append(ConfigurationError(file: file, keyPath: "leader_election.\(key)", message: "expected a positive duration such as 15s, got \"\(value)\""))
+            }
+        }
+        let lease = durations["lease_duration"] ?? .seconds(15), renew = durations["renew_deadline"] ?? .seconds(10), retry = durations["retry_period"] ?? .seconds(2)
+        if !(lease > renew && renew > retry) {
+            found.append(ConfigurationError(file: file, keyPath: "leader_election", message: "expected lease_duration > renew_deadline > retry_period"))
+        }
+        if kubernetes == nil && ProcessInfo.processInfo.environment["KUBERNETES_SERVICE_HOST"] == nil {
+            found.append(ConfigurationError(file: file, keyPath: "leader_election.enabled", message: "leader election needs a Kubernetes API (kubernetes.kubeconfig or in_cluster)"))
+        }
+        return found
+    }
+
     func remediationProblems(file: String) -> [ConfigurationError] {
         guard let remediation else { return [] }
         var found: [ConfigurationError] = []
@@ -396,6 +429,7 @@ extension Configuration {
         found += notificationProblems(file: file, sinkNames: sinkNames)
         found += runbookProblems(file: file)
         found += remediationProblems(file: file)
+        found += leaderElectionProblems(file: file)
         if let limit = maxConcurrentQueries, !(1...256).contains(limit) {
             found.append(ConfigurationError(file: file, keyPath: "max_concurrent_queries", message: "expected 1 to 256, got \(limit)"))
         }

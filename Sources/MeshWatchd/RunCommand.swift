@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import Remediation
 
 /// `meshwatchd run`: the daemon.
 struct RunCommand: AsyncParsableCommand {
@@ -53,9 +54,17 @@ struct RunCommand: AsyncParsableCommand {
         bootstrapDaemonLogging(format: format.resolved(environment: environment), level: level)
         let logger = Logger(label: "meshwatchd")
 
+        let election = configuration.leaderElection?.enabled == true ? configuration.leaderElection : nil
+        let leadership = Leadership(leading: election == nil)
         let settings: DaemonSettings
+        var elector: LeaderElector?
         do {
-            settings = try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, logger: logger)
+            settings = try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, leadership: leadership,
+                                                  logger: logger)
+            if let election {
+                elector = try Self.elector(election, configuration: configuration, kubernetes: kubernetes, leadership: leadership,
+                                           environment: environment, logger: logger)
+            }
         } catch {
             logger.critical("cannot start: configuration or rules are wrong", metadata: ["error": "\(error)"])
             FileHandle.standardError.write(Data("meshwatchd: \(error)\n".utf8))
@@ -78,9 +87,9 @@ struct RunCommand: AsyncParsableCommand {
         let service = EvaluationService(
             initial: settings,
             reload: { [source, prometheus, kubernetes, logger] in
-                try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, logger: logger)
+                try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, leadership: leadership, logger: logger)
             },
-            store: store, status: status, notifier: SystemdNotifier(), logger: logger)
+            store: store, status: status, notifier: SystemdNotifier(), elector: elector, logger: logger)
         let server = StatusServer.application(host: address.host, port: address.port, status: status, store: store, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(services: [server, service], gracefulShutdownSignals: [.sigterm, .sigint],
                                                            logger: logger)
@@ -89,5 +98,20 @@ struct RunCommand: AsyncParsableCommand {
             "state.path": "\(store.path)", "config.file": "\(source.config ?? "-")", "listen.address": "\(address.host):\(address.port)",
         ])
         try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+
+    /// The Lease campaign: in the daemon's own namespace, as this pod (or host).
+    static func elector(_ election: Configuration.LeaderElection, configuration: Configuration, kubernetes: KubernetesOptions,
+                        leadership: Leadership, environment: [String: String], logger: Logger) throws -> LeaderElector {
+        guard let client = try kubernetes.makeClient(configuration: configuration.kubernetes, environment: environment, logger: logger) else {
+            throw ValidationError("leader_election needs a Kubernetes API (kubernetes.kubeconfig or in_cluster)")
+        }
+        let namespace = election.namespace ?? configuration.remediationPolicy(environment: environment).ownNamespace ?? client.connection.namespace
+        let identity = election.identity ?? environment["POD_NAME"] ?? (ProcessInfo.processInfo.hostName + "-" + String(UUID().uuidString.prefix(8)).lowercased())
+        return LeaderElector(client: client, configuration: .init(
+            namespace: namespace, name: election.name ?? "meshwatchd", identity: identity,
+            leaseDuration: election.leaseDuration.flatMap(PrometheusDuration.parse) ?? .seconds(15),
+            renewDeadline: election.renewDeadline.flatMap(PrometheusDuration.parse) ?? .seconds(10),
+            retryPeriod: election.retryPeriod.flatMap(PrometheusDuration.parse) ?? .seconds(2)), leadership: leadership, logger: logger)
     }
 }

@@ -31,7 +31,7 @@ struct DaemonSettings: Sendable {
 
     /// Resolves flags and configuration file into settings; throws what is wrong.
     static func resolve(source: RuleSourceOptions, prometheus: PrometheusOptions, kubernetes: KubernetesOptions = KubernetesOptions(),
-                        logger: Logger) throws -> DaemonSettings {
+                        leadership: Leadership = Leadership(leading: true), logger: Logger) throws -> DaemonSettings {
         let resolved = try source.resolveThrowing()
         for warning in resolved.warnings { logger.warning("\(warning)") }
         let configuration = resolved.configuration
@@ -53,7 +53,7 @@ struct DaemonSettings: Sendable {
                 runner: RunbookRunner.make(prometheus: client, kubernetes: kubernetesClient, execAllow: configuration.runbooks?.execAllow ?? [],
                                            context: resolved.context),
                 evidenceTimeout: configuration.runbooks?.evidenceTimeout.flatMap(PrometheusDuration.parse) ?? .seconds(60),
-                remediation: policy, remediator: Remediator(client: kubernetesClient, policy: policy))
+                remediation: policy, remediator: Remediator(client: kubernetesClient, policy: policy, leadership: leadership))
         }
         return DaemonSettings(
             groups: resolved.groups, context: resolved.context, defaultInterval: resolved.interval, queryTimeout: queryTimeout,

@@ -76,6 +76,11 @@ actor DaemonStatus {
 
     private(set) var configurationLoaded = false
 
+    /// With leader election: a follower is ready and idle.
+    private(set) var following = false
+
+    func setFollowing(_ value: Bool) { following = value }
+
     /// Every group's state after its last cycle, by group name.
     var groupStates: [(name: String, interval: Duration, state: RuleEngine.GroupState?, evaluations: Int,
                        ruleFailures: [String: Int], missedTicks: Int)] {
@@ -87,6 +92,7 @@ actor DaemonStatus {
     /// Ready: configuration loaded, every group evaluated, and each group's last cycle
     /// reached Prometheus (some rule's query succeeded). Returns why not, or nil.
     var notReadyReason: String? {
+        if following { return nil }
         guard configurationLoaded else { return "configuration not loaded" }
         for (name, group) in groups {
             guard let state = group.state else { return "group \(name) not evaluated yet" }
@@ -129,6 +135,7 @@ actor DaemonStatus {
 
     /// `7 rules in 1 groups, 2 firing, 1 pending, 0 failing, last cycle 2026-11-22T08:00:00Z`
     var summary: String {
+        if following { return "following: another replica holds the lease" }
         let rules = groups.values.reduce(0) { $0 + $1.rules }
         let firing = groups.values.reduce(0) { $0 + $1.firing }
         let pending = groups.values.reduce(0) { $0 + $1.pending }

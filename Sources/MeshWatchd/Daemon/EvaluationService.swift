@@ -4,11 +4,12 @@ import Incidents
 import Logging
 import ServiceLifecycle
 import UnixSignals
+import Remediation
 
 /// The daemon's work: every rule group on its own loop, SIGHUP reloads that keep the old
 /// configuration when the new one is wrong, the systemd watchdog fed only while every loop
 /// is alive, and a final save on graceful shutdown.
-struct EvaluationService: Service {
+struct EvaluationService: ServiceLifecycle.Service {
     let initial: DaemonSettings
     /// Builds new settings from the same flags and configuration file, for SIGHUP.
     let reload: @Sendable () throws -> DaemonSettings
@@ -21,8 +22,12 @@ struct EvaluationService: Service {
     /// Shared by every generation: what was sent survives a reload.
     let planner: NotificationPlanner
 
+    /// With leader election: only the leader evaluates, notifies and acts.
+    let elector: LeaderElector?
+
     init(initial: DaemonSettings, reload: @escaping @Sendable () throws -> DaemonSettings, store: StateStore, status: DaemonStatus,
-         notifier: SystemdNotifier, logger: Logger) {
+         notifier: SystemdNotifier, elector: LeaderElector? = nil, logger: Logger) {
+        self.elector = elector
         self.initial = initial
         self.reload = reload
         self.store = store
@@ -50,10 +55,42 @@ struct EvaluationService: Service {
 
     func run() async throws {
         try await withGracefulShutdownHandler {
-            try await cancelWhenGracefulShutdown { try await generations() }
+            try await cancelWhenGracefulShutdown {
+                if let elector { await elected(elector) } else { try await generations() }
+            }
         } onGracefulShutdown: { [notifier, logger] in
             logger.info("shutting down")
             notifier.stopping()
+        }
+    }
+
+    /// Follows until this replica holds the lease, leads while it does, and stops leading the
+    /// moment it loses it (the generation is cancelled; the remediator checks the lease again
+    /// right before any write).
+    private func elected(_ elector: LeaderElector) async {
+        let (changes, continuation) = AsyncStream<Bool>.makeStream()
+        await status.setFollowing(true)
+        notifier.ready(status: "following: waiting for the lease")
+        logger.info("following: waiting for the lease", metadata: ["lease": "\(elector.configuration.namespace)/\(elector.configuration.name)",
+                                                               "identity": "\(elector.configuration.identity)"])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await elector.run(continuation) }
+            var leading: Task<Void, Never>?
+            for await isLeader in changes {
+                if isLeader {
+                    await status.setFollowing(false)
+                    leading = Task { try? await generations() }
+                } else {
+                    leading?.cancel()
+                    await leading?.value
+                    leading = nil
+                    await status.setFollowing(true)
+                    notifier.status("following: another replica holds the lease")
+                }
+            }
+            leading?.cancel()
+            await leading?.value
+            group.cancelAll()
         }
     }
 

@@ -8,11 +8,15 @@ public actor Remediator {
     let client: KubernetesClient?
     public private(set) var policy: RemediationPolicy
     let guards: [any RemediationGuard]
+    /// Checked right before the write: a replica that lost its lease never writes.
+    let leadership: Leadership
 
-    public init(client: KubernetesClient?, policy: RemediationPolicy, guards: [any RemediationGuard] = ModeGuard.all) {
+    public init(client: KubernetesClient?, policy: RemediationPolicy, guards: [any RemediationGuard] = ModeGuard.all,
+                leadership: Leadership = Leadership(leading: true)) {
         self.client = client
         self.policy = policy
         self.guards = guards
+        self.leadership = leadership
     }
 
     public func configure(_ policy: RemediationPolicy) { self.policy = policy }
@@ -81,6 +85,9 @@ public actor Remediator {
         }
         if policy.mode == .dryRun {
             return decision(.dryRun, "mode", "every guard allowed it; mode is dry-run", change: plan.change)
+        }
+        guard leadership.isLeader else {
+            return decision(.refused, "leadership", "this replica is no longer the leader", change: plan.change)
         }
         do {
             try await client.patch(JSONValue.self, plan.write.path, body: plan.write.body, as: plan.write.patchType)

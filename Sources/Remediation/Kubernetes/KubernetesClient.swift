@@ -55,6 +55,20 @@ public struct KubernetesClient: Sendable {
         return try decode(type, try await send(request), path: path)
     }
 
+    /// POST a new object to a collection.
+    public func create(path: String, body: some Encodable) async throws {
+        let request = HTTPRequest(method: .post, url: connection.server + path, headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
+                                  body: Array(try JSONEncoder().encode(body)))
+        _ = try await send(request)
+    }
+
+    /// PUT an object; its `metadata.resourceVersion` makes it fail with 409 if it changed meanwhile.
+    public func replace(path: String, body: some Encodable) async throws {
+        let request = HTTPRequest(method: .put, url: connection.server + path, headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
+                                  body: Array(try JSONEncoder().encode(body)))
+        _ = try await send(request)
+    }
+
     private func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         var request = request
         if let exec = connection.exec {

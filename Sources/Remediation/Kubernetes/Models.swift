@@ -240,10 +240,16 @@ public struct GenericObject: Codable, Sendable, Equatable {
 }
 
 public enum KubeTime {
+    /// RFC 3339 with or without a fraction; MicroTime's six digits are cut to milliseconds.
     public static func parse(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
         if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        var normalized = text
+        if let dot = text.firstIndex(of: "."), let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
+            let fraction = text[text.index(after: dot)..<zone]
+            normalized = String(text[..<dot]) + "." + String(fraction.prefix(3)).padding(toLength: 3, withPad: "0", startingAt: 0) + String(text[zone...])
+        }
+        return formatter.date(from: normalized)
     }
 }

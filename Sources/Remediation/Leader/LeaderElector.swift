@@ -1,0 +1,167 @@
+import Foundation
+import Logging
+import MetricModel
+import Synchronization
+
+/// Whether this process may act. Without leader election it always may.
+public final class Leadership: Sendable {
+    private let leading: Mutex<Bool>
+    public init(leading: Bool) { self.leading = Mutex(leading) }
+    public var isLeader: Bool { leading.withLock { $0 } }
+    public func set(_ value: Bool) { leading.withLock { $0 = value } }
+}
+
+/// Leader election on a `coordination.k8s.io/v1` Lease, as client-go's leaderelection does:
+/// acquire when the lease is free or its holder let it expire; renew every retry period;
+/// give up leadership at once when a renewal has not succeeded within the renew deadline
+/// or another holder appears; release the lease on shutdown so a follower takes over fast.
+public actor LeaderElector {
+    public struct Configuration: Sendable {
+        public var namespace: String
+        public var name: String
+        public var identity: String
+        public var leaseDuration: Duration
+        public var renewDeadline: Duration
+        public var retryPeriod: Duration
+
+        /// client-go's defaults: 15 s lease, 10 s renew deadline, 2 s retry period.
+        public init(namespace: String, name: String = "meshwatchd", identity: String, leaseDuration: Duration = .seconds(15),
+                    renewDeadline: Duration = .seconds(10), retryPeriod: Duration = .seconds(2)) {
+            self.namespace = namespace
+            self.name = name
+            self.identity = identity
+            self.leaseDuration = leaseDuration
+            self.renewDeadline = renewDeadline
+            self.retryPeriod = retryPeriod
+        }
+    }
+
+    let client: KubernetesClient
+    public nonisolated let configuration: Configuration
+    public nonisolated let leadership: Leadership
+    let logger: Logger
+    private var lastRenewal: Date?
+    private var observedHolder: String?
+
+    public init(client: KubernetesClient, configuration: Configuration, leadership: Leadership, logger: Logger) {
+        self.client = client
+        self.configuration = configuration
+        self.leadership = leadership
+        self.logger = logger
+    }
+
+    var path: String { "/apis/coordination.k8s.io/v1/namespaces/\(configuration.namespace)/leases/\(configuration.name)" }
+
+    /// Campaigns until cancelled, yielding every change of leadership; releases the lease at the end.
+    public func run(_ changes: AsyncStream<Bool>.Continuation) async {
+        var leading = false
+        while !Task.isCancelled {
+            let now = Date()
+            let renewed = await tryAcquireOrRenew(now: now)
+            if renewed { lastRenewal = now }
+            let stillLeading = renewed || (leading && observedHolder == configuration.identity
+                                            && now.timeIntervalSince(lastRenewal ?? .distantPast) < configuration.renewDeadline.seconds)
+            if stillLeading != leading {
+                leading = stillLeading
+                leadership.set(leading)
+                logger.log(level: .notice, leading ? "acquired leadership" : "lost leadership; stopping at once", metadata: [
+                    "lease": "\(configuration.namespace)/\(configuration.name)", "identity": "\(configuration.identity)",
+                    "lease.holder": "\(observedHolder ?? "")",
+                ])
+                changes.yield(leading)
+            }
+            do { try await Task.sleep(for: configuration.retryPeriod) } catch { break }
+        }
+        if leading {
+            leadership.set(false)
+            changes.yield(false)
+            // Cancelled (shutdown): the release must still reach the API server.
+            await Task.detached { await self.release() }.value
+        }
+        changes.finish()
+    }
+
+    struct Lease: Codable {
+        struct Meta: Codable { var name: String; var namespace: String?; var resourceVersion: String? }
+        struct Spec: Codable {
+            var holderIdentity: String?
+            var leaseDurationSeconds: Int?
+            var acquireTime: String?
+            var renewTime: String?
+            var leaseTransitions: Int?
+        }
+        var apiVersion = "coordination.k8s.io/v1"
+        var kind = "Lease"
+        var metadata: Meta
+        var spec: Spec
+    }
+
+    static func microTime(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date).replacingOccurrences(of: "Z", with: "000Z")
+    }
+
+    /// One attempt; true when this process holds the lease afterwards.
+    func tryAcquireOrRenew(now: Date) async -> Bool {
+        let me = configuration.identity
+        let seconds = Int(configuration.leaseDuration.seconds.rounded(.up))
+        let existing: Lease
+        do {
+            existing = try await client.get(Lease.self, path)
+        } catch let error as KubernetesError where error.isNotFound {
+            let lease = Lease(metadata: .init(name: configuration.name, namespace: configuration.namespace),
+                              spec: .init(holderIdentity: me, leaseDurationSeconds: seconds, acquireTime: Self.microTime(now),
+                                          renewTime: Self.microTime(now), leaseTransitions: 0))
+            do {
+                try await client.create(path: "/apis/coordination.k8s.io/v1/namespaces/\(configuration.namespace)/leases", body: lease)
+                observedHolder = me
+                return true
+            } catch {
+                logger.debug("cannot create the lease", metadata: ["error": "\(error)"])
+                return false
+            }
+        } catch {
+            logger.warning("cannot read the lease", metadata: ["error": "\(error)"])
+            return false
+        }
+        observedHolder = existing.spec.holderIdentity
+        let holder = existing.spec.holderIdentity ?? ""
+        let renewedAt = existing.spec.renewTime.flatMap(KubeTime.parse) ?? .distantPast
+        let duration = Double(existing.spec.leaseDurationSeconds ?? seconds)
+        if !holder.isEmpty && holder != me && now.timeIntervalSince(renewedAt) < duration {
+            return false  // held by another, not expired
+        }
+        var lease = existing
+        if holder != me {
+            lease.spec.acquireTime = Self.microTime(now)
+            lease.spec.leaseTransitions = (existing.spec.leaseTransitions ?? 0) + 1
+        }
+        lease.spec.holderIdentity = me
+        lease.spec.leaseDurationSeconds = seconds
+        lease.spec.renewTime = Self.microTime(now)
+        do {
+            // The resourceVersion makes this a compare-and-swap: a concurrent writer gets a 409.
+            try await client.replace(path: path, body: lease)
+            observedHolder = me
+            return true
+        } catch {
+            logger.debug("cannot update the lease", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Gives the lease up (holder cleared, duration 1 s) so a follower need not wait for expiry.
+    func release() async {
+        guard var lease = try? await client.get(Lease.self, path), lease.spec.holderIdentity == configuration.identity else { return }
+        lease.spec.holderIdentity = nil
+        lease.spec.leaseDurationSeconds = 1
+        lease.spec.renewTime = Self.microTime(Date())
+        do {
+            try await client.replace(path: path, body: lease)
+            logger.info("released the lease", metadata: ["lease": "\(configuration.namespace)/\(configuration.name)"])
+        } catch {
+            logger.warning("cannot release the lease", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+import MeshFixtures
+import MeshHTTP
+@testable import Remediation
+import Testing
+
+@Suite("Leader election on a coordination.k8s.io/v1 Lease")
+struct LeaderElectorTests {
+    func elector(_ double: KubernetesDouble, _ identity: String) -> LeaderElector {
+        LeaderElector(client: KubernetesClient(connection: .init(server: double.url)),
+                      configuration: .init(namespace: "meshwatchd", identity: identity, leaseDuration: .seconds(2),
+                                           renewDeadline: .milliseconds(1500), retryPeriod: .milliseconds(200)),
+                      leadership: Leadership(leading: false), logger: Logger(label: "test"))
+    }
+
+    /// Campaigns in a task; the returned stream records leadership changes.
+    func campaign(_ elector: LeaderElector) -> (Task<Void, Never>, AsyncStream<Bool>) {
+        let (stream, continuation) = AsyncStream<Bool>.makeStream()
+        return (Task { await elector.run(continuation) }, stream)
+    }
+
+    func waitUntil(_ timeout: Duration, _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return condition()
+    }
+
+    @Test("one leader at a time; a released lease is taken over at once; a lost lease stops the leader within a retry period")
+    func election() async throws {
+        try await withKubernetes { double async throws in
+            let a = elector(double, "replica-a"), b = elector(double, "replica-b")
+            let (taskA, _) = campaign(a)
+            #expect(await waitUntil(.seconds(5)) { a.leadership.isLeader })
+            let (taskB, _) = campaign(b)
+            try await Task.sleep(for: .seconds(3))  // longer than the lease: A renews, B never gets it
+            #expect(a.leadership.isLeader && !b.leadership.isLeader)
+
+            // A stops (shutdown): it releases the lease, B takes over well within the lease duration.
+            let stopped = ContinuousClock.now
+            taskA.cancel()
+            await taskA.value
+            #expect(!a.leadership.isLeader)
+            #expect(await waitUntil(.seconds(5)) { b.leadership.isLeader })
+            #expect(ContinuousClock.now - stopped < .seconds(2))
+
+            // Someone else takes the lease from under B (as a partitioned leader would find): B stops leading.
+            let client = KubernetesClient(connection: .init(server: double.url))
+            var lease = try await client.get(LeaderElector.Lease.self, "/apis/coordination.k8s.io/v1/namespaces/meshwatchd/leases/meshwatchd")
+            lease.spec.holderIdentity = "replica-c"
+            lease.spec.renewTime = LeaderElector.microTime(Date().addingTimeInterval(60))
+            try await client.replace(path: "/apis/coordination.k8s.io/v1/namespaces/meshwatchd/leases/meshwatchd", body: lease)
+            #expect(await waitUntil(.seconds(2)) { !b.leadership.isLeader })
+            taskB.cancel()
+            await taskB.value
+            let final = try await client.get(LeaderElector.Lease.self, "/apis/coordination.k8s.io/v1/namespaces/meshwatchd/leases/meshwatchd")
+            #expect(final.spec.holderIdentity == "replica-c")  // B did not release what it no longer held
+            #expect((final.spec.leaseTransitions ?? 0) >= 1)
+        }
+    }
+
+    @Test("a leader killed without releasing is replaced once its lease expires")
+    func expiry() async throws {
+        try await withKubernetes { double async throws in
+            let client = KubernetesClient(connection: .init(server: double.url))
+            // A lease held by a replica that died 1 s ago, with a 2 s duration.
+            let dead = LeaderElector.Lease(metadata: .init(name: "meshwatchd", namespace: "meshwatchd"),
+                                           spec: .init(holderIdentity: "dead", leaseDurationSeconds: 2, acquireTime: LeaderElector.microTime(Date()),
+                                                       renewTime: LeaderElector.microTime(Date().addingTimeInterval(-1)), leaseTransitions: 0))
+            try await client.create(path: "/apis/coordination.k8s.io/v1/namespaces/meshwatchd/leases", body: dead)
+            let b = elector(double, "replica-b")
+            let start = ContinuousClock.now
+            let (task, _) = campaign(b)
+            #expect(await waitUntil(.seconds(5)) { b.leadership.isLeader })
+            let took = ContinuousClock.now - start
+            #expect(took >= .milliseconds(700) && took < .seconds(2), "\(took)")
+            task.cancel()
+            await task.value
+        }
+    }
+}
