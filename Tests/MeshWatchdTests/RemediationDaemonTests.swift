@@ -152,3 +152,65 @@ struct RemediationDaemonTests {
         withExtendedLifetime(closed) {}
     }
 }
+
+@Suite("Two replicas with leader election")
+struct LeaderElectionDaemonTests {
+    @Test("exactly one replica acts; after the leader is killed the other takes over within the lease duration, and the cooldown holds")
+    func twoReplicas() async throws {
+        let harness = DaemonTests()
+        let scenario = MeshScenario.live()
+        try await withPrometheus(openMetrics: scenario.openMetrics()) { prometheus async throws in
+            try await withKubernetes(seed: scenario.kubernetesSeed()) { double async throws in
+                try await withEchoServer { receiver async throws in
+                    var replicas: [(state: String, daemon: DaemonTests.Daemon)] = []
+                    defer {
+                        for replica in replicas {
+                            replica.daemon.signal(SIGKILL)
+                            try? FileManager.default.removeItem(atPath: replica.state)
+                        }
+                    }
+                    for name in ["replica-a", "replica-b"] {
+                        let state = try DaemonTests.temporaryDirectory()
+                        try double.kubeconfig().write(toFile: state + "/kubeconfig", atomically: true, encoding: .utf8)
+                        try #"""
+                            {"prometheus": {"url": "\#(prometheus.url)"},
+                             "kubernetes": {"kubeconfig": "\#(state)/kubeconfig"},
+                             "leader_election": {"enabled": true, "namespace": "meshwatchd", "identity": "\#(name)",
+                                                 "lease_duration": "3s", "renew_deadline": "2s", "retry_period": "500ms"},
+                             "packs": {"istio": {"parameters": {"interval": "1s", "error_rate.for": "2s"}}},
+                             "remediation": {"mode": "enforce"},
+                             "sinks": [{"name": "ops", "url": "\#(receiver.url("/receiver"))", "alerts": ["IstioHighErrorRate"]}]}
+                            """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+                        replicas.append((state, try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)))
+                        if name == "replica-a" {
+                            // Let A win the first election, so the test knows which one leads.
+                            #expect(await replicas[0].daemon.waitForLog(.seconds(20)) { $0["msg"] == "acquired leadership" } != nil,
+                                    "log:\n\(replicas[0].daemon.log)")
+                        }
+                    }
+                    let (a, b) = (replicas[0].daemon, replicas[1].daemon)
+                    #expect(await a.waitForLog(.seconds(40)) { $0["msg"] == "remediation decided" }?["remediation.outcome"] == "taken", "log:\n\(a.log)")
+                    #expect(await b.waitForLog(.seconds(5)) { $0["msg"] == "following: waiting for the lease" } != nil, "log:\n\(b.log)")
+                    #expect(!b.log.contains("acquired leadership") && !b.log.contains("alert firing"))
+                    // The follower is ready (and idle).
+                    #expect(try await HTTPClient().get(b.statusURL("/readyz")).status == 200)
+
+                    // The leader dies without releasing its lease: B takes over once it expires.
+                    a.signal(SIGKILL)
+                    let killed = ContinuousClock.now
+                    _ = await a.process.waitForExit()
+                    #expect(await b.waitForLog(.seconds(10)) { $0["msg"] == "acquired leadership" } != nil, "log:\n\(b.log)")
+                    let takeover = ContinuousClock.now - killed
+                    #expect(takeover < .seconds(5), "took over after \(takeover)")
+                    // B evaluates now; its decision is refused (the annotation's cooldown): still one write in all.
+                    let second = await b.waitForLog(.seconds(40)) { $0["msg"] == "remediation decided" }
+                    #expect(second?["remediation.outcome"] == "refused", "log:\n\(b.log)")
+                    let writes = try await double.requests().filter { !$0.dryRun && $0.path.contains("/deployments/") }
+                    #expect(writes.count == 1)
+                    b.signal(SIGTERM)
+                    #expect(await b.process.waitForExit() == 0)
+                }
+            }
+        }
+    }
+}
