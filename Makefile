@@ -19,6 +19,7 @@ else
 endif
 
 test: deps
+	@scripts/install-deps.sh --test-tools
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

@@ -12,6 +12,7 @@ packages=(
   prometheus             # promtool and the real Prometheus the tests and demo query
   prometheus-alertmanager  # the real Alertmanager the Alertmanager sink is tested against
   python3                # the tests' loopback HTTP server and the benchmark's baseline
+  python3-venv           # a private venv for kubernetes-validate (the manifests' check)
   openssl                # the tests' throwaway certificate authority
   ca-certificates
   systemd                # systemd-analyze, which checks the unit file
@@ -23,12 +24,27 @@ if ! command -v swift >/dev/null 2>&1; then
   exit 1
 fi
 
+# With --test-tools: kubernetes-validate (PyPI), which checks deploy/k8s offline against Kubernetes's schemas; it lives
+# in a venv under .build (Debian's Python is externally managed).
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.build/tools"
+install_tools() {
+  [[ "${1:-}" == "--test-tools" ]] || return 0
+  [[ -x "$tools/bin/kubernetes-validate" ]] && return 0
+  echo "install-deps: installing kubernetes-validate into $tools"
+  /usr/bin/python3 -m venv "$tools"
+  "$tools/bin/pip" install -q --disable-pip-version-check kubernetes-validate
+}
+
 missing=()
 for package in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$package")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -eq 0 ]]; then
+  install_tools "${1:-}"
+  exit 0
+fi
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "install-deps: missing ${missing[*]}; run as root (or: sudo apt-get install ${missing[*]})" >&2
@@ -48,3 +64,5 @@ for unit in prometheus prometheus-alertmanager; do
     echo "install-deps: stopped and disabled the packaged $unit.service (the tests start their own on 127.0.0.1)"
   fi
 done
+
+install_tools "${1:-}"
