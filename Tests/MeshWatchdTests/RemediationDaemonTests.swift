@@ -214,3 +214,65 @@ struct LeaderElectionDaemonTests {
         }
     }
 }
+
+@Suite("Remediation verified: the alert recovers after the action")
+struct RemediationRecoveryTests {
+    @Test("bad rollout → rollout undo → the errors stop → recovered within the window; the resolve says so")
+    func recovered() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        // The live incident, but reviews' errors end 8 s from now (as the undo would end them).
+        var scenario = MeshScenario.live(ahead: 3)
+        let healed = Date().addingTimeInterval(8)
+        for index in scenario.services.indices where scenario.services[index].workload == "reviews" {
+            scenario.services[index].changes.append(.init(at: healed, errorRatio: 0.004))
+        }
+        // The error-rate rule over a short window, so the resolve comes within a minute.
+        try """
+            groups:
+              - name: fast
+                interval: 1s
+                rules:
+                  - alert: IstioHighErrorRate
+                    expr: |
+                      sum by (destination_workload, destination_workload_namespace) (rate(istio_requests_total{reporter="destination", response_code=~"5..", destination_workload="reviews"}[45s]))
+                        / sum by (destination_workload, destination_workload_namespace) (rate(istio_requests_total{reporter="destination", destination_workload="reviews"}[45s])) > 0.05
+                    for: 1s
+                    labels: {severity: critical}
+                    annotations: {summary: "{{ $labels.destination_workload }} fails"}
+            """.write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
+        try await withPrometheus(openMetrics: scenario.openMetrics()) { prometheus async throws in
+            try await withKubernetes(seed: scenario.kubernetesSeed()) { double async throws in
+                try await withEchoServer { receiver async throws in
+                    try double.kubeconfig().write(toFile: state + "/kubeconfig", atomically: true, encoding: .utf8)
+                    try #"""
+                        {"prometheus": {"url": "\#(prometheus.url)"},
+                         "kubernetes": {"kubeconfig": "\#(state)/kubeconfig"},
+                         "rule_files": ["rules.yml"], "packs": {"istio": {"enabled": false}},
+                         "remediation": {"mode": "enforce", "verification_window": "3m"},
+                         "sinks": [{"name": "ops", "url": "\#(receiver.url("/receiver"))"}]}
+                        """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+                    let daemon = try await DaemonTests().start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+                    defer { daemon.signal(SIGKILL) }
+                    let decided = await daemon.waitForLog(.seconds(30)) { $0["msg"] == "remediation decided" }
+                    #expect(decided?["remediation.outcome"] == "taken", "log:\n\(daemon.log)")
+                    let verified = await daemon.waitForLog(.seconds(120)) { $0["msg"] == "remediation verified: the alert resolved" }
+                    #expect(verified != nil, "log:\n\(daemon.log)")
+                    var resolved: Finding?
+                    let deadline = ContinuousClock.now + .seconds(20)
+                    while resolved == nil && ContinuousClock.now < deadline {
+                        resolved = try await receiver.deliveries().bodies.compactMap { try? Finding.decode(Array($0.utf8)) }.first { $0.kind == .resolved }
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                    #expect(resolved?.remediation?.contains("TAKEN: rollout_undo bookinfo/reviews") == true, "\(resolved?.remediation ?? "nil")")
+                    #expect(resolved?.remediation?.contains("RECOVERED: the alert resolved") == true)
+                    daemon.signal(SIGTERM)
+                    _ = await daemon.process.waitForExit()
+                    let ledger = try await CommandLineTests().meshwatchd(["ledger", "--state-directory", state, "--json"])
+                    #expect(ledger.stdout.contains(#""verified":"recovered""#), "\(ledger.stdout)")
+                    #expect(try await double.requests().filter { !$0.dryRun }.count == 1)
+                }
+            }
+        }
+    }
+}
