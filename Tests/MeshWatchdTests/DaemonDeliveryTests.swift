@@ -69,10 +69,7 @@ struct DaemonDeliveryTests {
         defer { try? FileManager.default.removeItem(atPath: state) }
         let harness = DaemonTests()
         let scenario = MeshScenario.live()
-        try await withPrometheus(openMetrics: scenario.openMetrics()) { prometheus async throws in
-            try await withKubernetes(seed: scenario.kubernetesSeed()) { double async throws in
-                try await withEchoServer { receiver async throws in
-                    try double.kubeconfig().write(toFile: state + "/kubeconfig", atomically: true, encoding: .utf8)
+        try await withLiveIncident(scenario, state: state) { prometheus, double, receiver, _ async throws in
                     try #"""
                         {"prometheus": {"url": "\#(prometheus.url)"},
                          "kubernetes": {"kubeconfig": "\#(state)/kubeconfig"},
@@ -100,8 +97,6 @@ struct DaemonDeliveryTests {
                     guard case .array(let list) = steps else { Issue.record("steps is not an array"); return }
                     #expect(list.count == 5)
                     #expect(finding.diagnostics?["recentRollout"]?["revision"] == .number(2))
-                }
-            }
         }
     }
 }

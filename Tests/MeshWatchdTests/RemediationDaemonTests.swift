@@ -6,6 +6,21 @@ import MeshHTTP
 import MetricModel
 import Testing
 
+/// The live incident: the real Prometheus over it, the Kubernetes double seeded with its
+/// cluster, and a webhook receiver; `body` gets a kubeconfig path for the double in `state`.
+func withLiveIncident(_ scenario: MeshScenario = .live(), state: String,
+                      _ body: (PrometheusServer, KubernetesDouble, EchoServer, String) async throws -> Void) async throws {
+    try await withPrometheus(openMetrics: scenario.openMetrics()) { prometheus async throws in
+        try await withKubernetes(seed: scenario.kubernetesSeed()) { double async throws in
+            try await withEchoServer { receiver async throws in
+                let kubeconfig = state + "/kubeconfig"
+                try double.kubeconfig().write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+                try await body(prometheus, double, receiver, kubeconfig)
+            }
+        }
+    }
+}
+
 /// The daemon with remediation on, against the real Prometheus (the live incident) and the
 /// Kubernetes double: the writes the double received, the decision in the finding, the ledger.
 @Suite("The daemon remediates: guarded, verified, recorded")
@@ -36,10 +51,7 @@ struct RemediationDaemonTests {
         let state = try DaemonTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
         let scenario = MeshScenario.live()
-        try await withPrometheus(openMetrics: scenario.openMetrics()) { prometheus async throws in
-            try await withKubernetes(seed: scenario.kubernetesSeed()) { double async throws in
-                try await withEchoServer { receiver async throws in
-                    try double.kubeconfig().write(toFile: state + "/kubeconfig", atomically: true, encoding: .utf8)
+        try await withLiveIncident(scenario, state: state) { prometheus, double, receiver, _ async throws in
                     try config(state, prometheus: prometheus.url, receiver: receiver.url("/receiver"),
                                remediation: #"{"mode": "enforce", "verification_window": "3s"}"#)
                     let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
@@ -79,8 +91,6 @@ struct RemediationDaemonTests {
                     #expect(lines.first?["outcome"] as? String == "taken" && lines.first?["verified"] as? String == "not recovered")
                     let table = try await CommandLineTests().meshwatchd(["ledger", "--state-directory", state, "--since", "1h"])
                     #expect(table.stdout.contains("taken    rollout_undo  bookinfo/reviews"), "\(table.stdout)")
-                }
-            }
         }
     }
 
@@ -241,10 +251,7 @@ struct RemediationRecoveryTests {
                     labels: {severity: critical}
                     annotations: {summary: "{{ $labels.destination_workload }} fails"}
             """.write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
-        try await withPrometheus(openMetrics: scenario.openMetrics()) { prometheus async throws in
-            try await withKubernetes(seed: scenario.kubernetesSeed()) { double async throws in
-                try await withEchoServer { receiver async throws in
-                    try double.kubeconfig().write(toFile: state + "/kubeconfig", atomically: true, encoding: .utf8)
+        try await withLiveIncident(scenario, state: state) { prometheus, double, receiver, _ async throws in
                     try #"""
                         {"prometheus": {"url": "\#(prometheus.url)"},
                          "kubernetes": {"kubeconfig": "\#(state)/kubeconfig"},
@@ -271,8 +278,6 @@ struct RemediationRecoveryTests {
                     let ledger = try await CommandLineTests().meshwatchd(["ledger", "--state-directory", state, "--json"])
                     #expect(ledger.stdout.contains(#""verified":"recovered""#), "\(ledger.stdout)")
                     #expect(try await double.requests().filter { !$0.dryRun }.count == 1)
-                }
-            }
         }
     }
 }

@@ -26,6 +26,18 @@ struct KubectlFidelityTests {
         }
     }
 
+    /// The double seeded with `reviewsSeed`, kubectl and our client both pointed at it.
+    func withKubectl(_ body: (KubernetesDouble, Kubectl, KubernetesClient) async throws -> Void) async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await withKubernetes(seed: reviewsSeed) { double async throws in
+            let kubeconfig = directory + "/kubeconfig"
+            try double.kubeconfig(namespace: "shop").write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+            try await body(double, Kubectl(kubeconfig: kubeconfig, cache: directory + "/cache"),
+                           KubernetesClient(connection: try KubernetesConnection.kubeconfig(path: kubeconfig)))
+        }
+    }
+
     func history(_ client: KubernetesClient, _ deployment: Deployment) async throws -> [Int] {
         try await client.list(ReplicaSet.self, "/apis/apps/v1/namespaces/shop/replicasets", labelSelector: deployment.spec.selector.query)
             .filter { $0.isControlled(by: deployment.metadata.uid) }.compactMap(\.revision).sorted()
@@ -33,13 +45,7 @@ struct KubectlFidelityTests {
 
     @Test("set image, rollout history, rollout undo (and its server dry run), rollout restart and scale")
     func sameObjects() async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withKubernetes(seed: reviewsSeed) { double async throws in
-            let kubeconfig = directory + "/kubeconfig"
-            try double.kubeconfig(namespace: "shop").write(toFile: kubeconfig, atomically: true, encoding: .utf8)
-            let kubectl = Kubectl(kubeconfig: kubeconfig, cache: directory + "/cache")
-            let client = KubernetesClient(connection: try KubernetesConnection.kubeconfig(path: kubeconfig))
+        try await withKubectl { double, kubectl, client async throws in
             let path = "/apis/apps/v1/namespaces/shop/deployments/reviews"
 
             // A new image: a second ReplicaSet with revision 2 that takes the pods.
@@ -97,13 +103,7 @@ struct KubectlFidelityTests {
 
     @Test("a paused Deployment: kubectl refuses undo and restart, and a template change makes no ReplicaSet")
     func paused() async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withKubernetes(seed: reviewsSeed) { double async throws in
-            let kubeconfig = directory + "/kubeconfig"
-            try double.kubeconfig(namespace: "shop").write(toFile: kubeconfig, atomically: true, encoding: .utf8)
-            let kubectl = Kubectl(kubeconfig: kubeconfig, cache: directory + "/cache")
-            let client = KubernetesClient(connection: try KubernetesConnection.kubeconfig(path: kubeconfig))
+        try await withKubectl { double, kubectl, client async throws in
             _ = try await kubectl("set", "image", "deployment/reviews", "reviews=reviews:v2")
             _ = try await kubectl("rollout", "pause", "deployment/reviews")
             for command in [["rollout", "undo", "deployment/reviews"], ["rollout", "restart", "deployment/reviews"]] {
