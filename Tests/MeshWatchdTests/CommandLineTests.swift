@@ -1,5 +1,8 @@
 import Foundation
+import Incidents
 import MeshFixtures
+import MeshHTTP
+import MetricModel
 import Testing
 
 /// The built `meshwatchd` binary, run as a user runs it.
@@ -40,20 +43,44 @@ struct CommandLineTests {
         }
     }
 
-    @Test("demo starts Prometheus on generated data, prints real figures, and leaves nothing running")
+    @Test("demo tells the incident's story: alerts, evidence, the decisions and their guard, findings saved; nothing left running")
     func demo() async throws {
-        let run = try await meshwatchd(["demo"])
+        let output = NSTemporaryDirectory() + "meshwatchd-demo-test-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let start = ContinuousClock.now
+        let run = try await meshwatchd(["demo", "--output", output])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stdout.contains("reviews.bookinfo.svc.cluster.local"))
-        #expect(run.stdout.range(of: #"reviews\.bookinfo\.svc\.cluster\.local +25\.00 +12\.00 %"#, options: .regularExpression) != nil,
-                "\(run.stdout)")
-        #expect(run.stdout.contains("P95 > 1000 ms"))
-        #expect(run.stdout.contains("istio-system/istio-gateway expires in 5d"))
+        #expect(ContinuousClock.now - start < .seconds(120))
+        // Which alerts fired, for what.
+        for line in ["FIRING   IstioHighErrorRate        bookinfo/reviews", "FIRING   IstioHighLatency          bookinfo/ratings",
+                     "FIRING   IstioLowMTLSCoverage      bookinfo/details", "FIRING   IstioCertificateExpiring  istio-system/istio-gateway",
+                     "FIRING   IstioCircuitBreakerOpen   shop/checkout"] {
+            #expect(run.stdout.contains(line), "missing \(line):\n\(run.stdout)")
+        }
+        // The evidence names the bad rollout, and the decision says what and why.
+        #expect(run.stdout.contains("rollout history: a new revision (2, bookinfo/reviews:1.19"))
+        #expect(run.stdout.contains("decision  DRY RUN: would rollout_undo bookinfo/reviews (revision 2 → 1 (bookinfo/reviews:1.18"))
+        #expect(run.stdout.contains("decision  DRY RUN: would scale bookinfo/ratings (replicas 2 → 3)"))
+        #expect(run.stdout.contains("pods without an istio-proxy sidecar: 3 pods in bookinfo without an istio-proxy sidecar"))
+        #expect(run.stdout.contains("nothing was written to the cluster (dry-run)"))
+        // The health table at the height of the incident.
+        #expect(run.stdout.range(of: #"reviews\.bookinfo\.svc\.cluster\.local +25\.00 +12\.00 %"#, options: .regularExpression) != nil)
+        // Where the findings went: saved as the receiver got them.
+        let files = try FileManager.default.contentsOfDirectory(atPath: output).sorted()
+        #expect(files.count == 5, "\(files)")
+        let errorRate = try #require(files.first { $0.contains("IstioHighErrorRate-firing") })
+        let finding = try Finding.decode(Array(try Data(contentsOf: URL(fileURLWithPath: output + "/" + errorRate))))
+        #expect(finding.remediation?.hasPrefix("DRY RUN: would rollout_undo bookinfo/reviews") == true)
+        #expect(finding.decision?["decidedBy"] == .string("mode"))
+        #expect(finding.evidence.contains { $0.contains("BackOff Pod/reviews-v2") })
+        #expect(run.stdout.contains("saved under \(output)"))
         #expect(run.stderr.contains("nothing is left running"))
-        let port = try #require(run.stderr.firstMatch(of: /127\.0\.0\.1:(\d+)/).map { Int($0.1)! })
-        // Prometheus is gone: its port refuses connections.
-        let refused = try await meshwatchd(["health", "--prometheus-url", "http://127.0.0.1:\(port)"])
-        #expect(refused.status == 2)
+        // Prometheus and the double are gone: their ports refuse connections.
+        for match in run.stderr.matches(of: /(Prometheus ready|Kubernetes API double) at http:\/\/127\.0\.0\.1:(\d+)/) {
+            let port = Int(match.2)!
+            let refused = await #expect(throws: HTTPError.self) { try await HTTPClient().get("http://127.0.0.1:\(port)/") }
+            #expect(refused?.description.contains("refused") == true)
+        }
     }
 
     @Test("health exits 1 with the table when a threshold is past, 2 when Prometheus is unreachable")
