@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/debug/meshwatchd
 
-.PHONY: deps build run test bench clean
+.PHONY: deps build run test bench man clean
 
 deps:
 	@scripts/install-deps.sh
@@ -22,6 +22,10 @@ test: deps
 	@scripts/install-deps.sh --test-tools
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# The man page, generated from the commands' help (kept in git; a test checks it is current).
+man: deps
+	$(SWIFT) package --allow-writing-to-directory docs generate-manual --configuration debug --section 8 --date 2026-11-22 -o docs
 
 bench: deps
 	$(SWIFT) build -c release --product MeshBench

@@ -16,6 +16,7 @@ packages=(
   openssl                # the tests' throwaway certificate authority
   ca-certificates
   systemd                # systemd-analyze, which checks the unit file
+  man-db                 # man, which systemd-analyze uses to check the unit's Documentation=man:meshwatchd(8)
   util-linux             # unshare, for the journald test's private mount namespace
 )
 

@@ -13,7 +13,8 @@ struct MeshWatchd: AsyncParsableCommand {
             and the Kubernetes API, and delivers one self-contained finding per alert to \
             webhooks, Alertmanager, Slack and PagerDuty, with reminders and escalation. `run` is \
             the daemon; `health`, `eval`, `replay`, `diagnose` and `runbooks` are one-shot \
-            commands for the on-call engineer; `demo` runs the health check on generated data.
+            commands for the on-call engineer; `demo` replays a generated incident through all of it. \
+            See meshwatchd(8) and the README for the configuration file.
             """,
         version: "0.1.0",
         subcommands: [RunCommand.self, CheckConfigCommand.self, HealthCommand.self, EvalCommand.self, ReplayCommand.self, RulesCommand.self,
