@@ -2,8 +2,8 @@ import Foundation
 import MeshHTTP
 
 /// A real Alertmanager (Debian's `prometheus-alertmanager`) on 127.0.0.1, clustering off,
-/// routing every alert to one webhook receiver without waiting: `group_wait` 0s and
-/// `group_interval` 1s, so firing and resolved notifications reach the receiver at once.
+/// routing every alert to one webhook receiver, by default without waiting (`group_wait` 0s,
+/// `group_interval` 1s), so firing and resolved notifications reach the receiver at once.
 public struct AlertmanagerServer: Sendable {
     public let url: String
     public let port: Int
@@ -13,6 +13,7 @@ public struct AlertmanagerServer: Sendable {
 /// until it is ready, runs `body`, and stops it and removes its files whatever `body` does.
 public func withAlertmanager<T: Sendable>(
     receiverURL: String,
+    groupWait: String = "0s",
     alertmanager: String = "/usr/bin/prometheus-alertmanager",
     _ body: (AlertmanagerServer) async throws -> T
 ) async throws -> T {
@@ -23,7 +24,7 @@ public func withAlertmanager<T: Sendable>(
             route:
               receiver: hook
               group_by: [alertname, destination_workload]
-              group_wait: 0s
+              group_wait: \(groupWait)
               group_interval: 1s
               repeat_interval: 1h
             receivers:

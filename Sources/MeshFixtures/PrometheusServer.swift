@@ -36,6 +36,8 @@ public func withPrometheus<T: Sendable>(
     prometheus: String = "/usr/bin/prometheus",
     promtool: String = "/usr/bin/promtool",
     routePrefix: String? = nil,
+    configuration: String = "global:\n  scrape_interval: 15s\n",
+    files: [String: String] = [:],
     _ body: (PrometheusServer) async throws -> T
 ) async throws -> T {
     let blocks = try await BackfillCache.shared.blocks(for: openMetrics, promtool: promtool)
@@ -44,8 +46,9 @@ public func withPrometheus<T: Sendable>(
     try await offPool {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: blocks, toPath: data)
-        // No scrape jobs: this Prometheus only answers queries over the backfilled blocks.
-        try "global:\n  scrape_interval: 15s\n".write(toFile: root + "/prometheus.yml", atomically: true, encoding: .utf8)
+        // By default no scrape jobs: this Prometheus only answers queries over the backfilled blocks.
+        try configuration.write(toFile: root + "/prometheus.yml", atomically: true, encoding: .utf8)
+        for (name, content) in files { try content.write(toFile: root + "/" + name, atomically: true, encoding: .utf8) }
     }
     defer { try? FileManager.default.removeItem(atPath: root) }
 
