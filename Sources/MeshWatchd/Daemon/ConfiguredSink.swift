@@ -53,14 +53,62 @@ struct ConfiguredSink: Sendable {
     }
 }
 
-/// Set by a group loop when it queued findings; the outbox worker looks at once.
+/// Set by a group loop when it queued work (findings, runbooks); the worker that waits on it
+/// wakes at once instead of polling. One waiter at a time.
 final class OutboxSignal: Sendable {
-    private let raised = Mutex(false)
+    private struct State {
+        var raised = false
+        /// A wake-up (timeout, cancellation) that came before the waiter: the next wait returns at once.
+        var woken = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
 
-    func raise() { raised.withLock { $0 = true } }
+    private let state = Mutex(State())
+
+    func raise() {
+        state.withLock { $0.raised = true }
+        wake()
+    }
 
     /// True once after each raise.
-    func take() -> Bool { raised.withLock { value in defer { value = false }; return value } }
+    func take() -> Bool { state.withLock { state in defer { state.raised = false }; return state.raised } }
+
+    /// Returns when raised (at once if it already is), after `timeout`, or when the task is
+    /// cancelled. A spurious early return is possible and harmless: callers loop.
+    func wait(upTo timeout: Duration) async {
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            self?.wake()
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state -> Bool in
+                    if state.raised || state.woken {
+                        state.woken = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            wake()
+        }
+        timer.cancel()
+    }
+
+    private func wake() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.woken = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
 }
 
 import Synchronization

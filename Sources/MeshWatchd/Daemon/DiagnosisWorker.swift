@@ -42,7 +42,8 @@ struct DiagnosisWorker: Sendable {
                         }
                     }
                 }
-                do { try await Task.sleep(for: .milliseconds(50)) } catch { break }
+                if Task.isCancelled { break }
+                await signal.wait(upTo: .seconds(1))
             }
             tasks.cancelAll()
         }

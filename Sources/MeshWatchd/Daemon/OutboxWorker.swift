@@ -48,7 +48,10 @@ struct OutboxWorker: Sendable {
                     if ((try? store.due(at: Date())) ?? []).allSatisfy({ sinks[$0.sink] == nil }) { nextDue = Date().addingTimeInterval(60) }
                 }
             }
-            do { try await Task.sleep(for: .milliseconds(20)) } catch { break }
+            if Task.isCancelled { break }
+            // Sleep until work is queued or the next retry is due (at most a second).
+            let untilDue = nextDue.map { max(0, $0.timeIntervalSinceNow) } ?? 1
+            await signal.wait(upTo: .milliseconds(Int64(min(untilDue, 1) * 1000) + 1))
         }
     }
 
