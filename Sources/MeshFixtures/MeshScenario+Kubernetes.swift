@@ -5,7 +5,7 @@ extension MeshScenario {
     /// their history (the bad `reviews` rollout two minutes before its 5xx begin), pods in the
     /// states the metrics imply, events, an HPA, Istio resources, the cert-manager Certificate
     /// and, when given, a TLS secret holding `gatewayCertificatePEM`. A JSON array for `withKubernetes(seed:)`.
-    public func kubernetesSeed(gatewayCertificatePEM: String? = nil) -> String {
+    public func kubernetesSeed(gatewayCertificatePEM: String? = nil) throws -> String {
         func time(_ minutes: Double) -> String {
             let formatter = ISO8601DateFormatter()
             return formatter.string(from: start.addingTimeInterval(minutes * 60))
@@ -101,7 +101,7 @@ extension MeshScenario {
                             "metadata": ["name": "istio-gateway-tls", "namespace": "istio-system"],
                             "data": ["tls.crt": Data(gatewayCertificatePEM.utf8).base64EncodedString(), "tls.key": ""]])
         }
-        let data = try! JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
     }
 }

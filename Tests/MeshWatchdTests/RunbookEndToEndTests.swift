@@ -168,7 +168,7 @@ struct RunbookEndToEndTests {
                 #expect(healthy.stdout.contains("control pods   2/2 pods ready in istio-system"), "\(healthy.stdout)\n\(healthy.stderr)")
                 #expect(healthy.status == 0, "\(healthy.stdout)")
             }
-            let crashing = Self.scenario.kubernetesSeed().dropLast() + #"""
+            let crashing = try Self.scenario.kubernetesSeed().dropLast() + #"""
                 ,{"_double": "pod_status", "namespace": "istio-system", "selector": "app=istiod",
                   "status": {"conditions": [{"type": "Ready", "status": "False"}],
                              "containerStatuses": [{"name": "istiod", "ready": false, "restartCount": 9,

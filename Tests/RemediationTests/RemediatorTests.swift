@@ -10,7 +10,7 @@ import Testing
 /// the decision with the guard that made it.
 @Suite("Guarded remediation: actions with kubectl's semantics, every guard, dry runs and the kill switch")
 struct RemediatorTests {
-    static let seed = MeshScenario.incident(start: Date(timeIntervalSinceNow: -55 * 60)).kubernetesSeed()
+    static var seed: String { get throws { try MeshScenario.incident(start: Date(timeIntervalSinceNow: -55 * 60)).kubernetesSeed() } }
     let rollout = Evidence.RecentRollout(revision: 2, minutesBeforePending: 2, images: ["bookinfo/reviews:1.19"])
 
     func policy(_ mode: RemediationMode = .enforce, _ change: (inout RemediationPolicy) -> Void = { _ in }) -> RemediationPolicy {
@@ -36,7 +36,7 @@ struct RemediatorTests {
 
     @Test("bad rollout: rollout undo to the previous revision, after a server-side dry run; the cooldown then holds across a restart")
     func undo() async throws {
-        try await withKubernetes(seed: Self.seed) { double async throws in
+        try await withKubernetes(seed: try Self.seed) { double async throws in
             let client = KubernetesClient(connection: .init(server: double.url))
             let before = try await double.requests().count
             let decision = await Remediator(client: client, policy: policy()).decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout),
@@ -63,7 +63,7 @@ struct RemediatorTests {
 
     @Test("dry-run mode and the kill switch (file or ConfigMap key) decide but write nothing except the server dry run")
     func dryRuns() async throws {
-        try await withKubernetes(seed: Self.seed) { double async throws in
+        try await withKubernetes(seed: try Self.seed) { double async throws in
             let client = KubernetesClient(connection: .init(server: double.url))
             var before = try await double.requests().count
             let dry = await Remediator(client: client, policy: policy(.dryRun)).decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout),
@@ -93,7 +93,7 @@ struct RemediatorTests {
 
     @Test("latency: scale by a step within the ceiling through the scale subresource; never against an HPA, never past max_replicas")
     func scale() async throws {
-        try await withKubernetes(seed: Self.seed) { double async throws in
+        try await withKubernetes(seed: try Self.seed) { double async throws in
             let client = KubernetesClient(connection: .init(server: double.url))
             let before = try await double.requests().count
             let scaled = await Remediator(client: client, policy: policy()).decide(proposal(.scale, "bookinfo", "ratings"), ledger: LedgerSummary(),
@@ -119,7 +119,7 @@ struct RemediatorTests {
 
     @Test("refusals write nothing: paused, no earlier revision, no recent rollout, scope, blast radius, budget, in flight, one action per incident")
     func refusals() async throws {
-        try await withKubernetes(seed: Self.seed) { double async throws in
+        try await withKubernetes(seed: try Self.seed) { double async throws in
             let client = KubernetesClient(connection: .init(server: double.url))
             try await double.seed(#"[{"_double": "patch", "path": "/apis/apps/v1/namespaces/shop/deployments/checkout", "type": "merge", "body": {"spec": {"paused": true}}}]"#)
             let before = try await double.requests().count
@@ -153,7 +153,7 @@ struct RemediatorTests {
 
     @Test("restart: kubectl's restartedAt annotation on the template, with the cooldown annotation, in one strategic merge patch")
     func restart() async throws {
-        try await withKubernetes(seed: Self.seed) { double async throws in
+        try await withKubernetes(seed: try Self.seed) { double async throws in
             let client = KubernetesClient(connection: .init(server: double.url))
             let before = try await double.requests().count
             let decision = await Remediator(client: client, policy: policy()).decide(proposal(.restart, "shop", "checkout"), ledger: LedgerSummary(),

@@ -10,7 +10,7 @@ import Logging
 /// or fails SQLite's integrity check is moved aside and the daemon starts clean, loudly.
 final class StateStore: Sendable {
     let path: String
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
 
     init(path: String, logger: Logger) throws {
         self.path = path
@@ -146,67 +146,6 @@ final class StateStore: Sendable {
                            arguments: [group, snapshot.takenAt.timeIntervalSince1970])
             try Self.apply(plan, delays: delays, db: db)
             try Self.hold(diagnoses, db: db)
-        }
-    }
-
-    /// A firing finding whose runbook must run first: held in the outbox until its evidence
-    /// is attached or its deadline passes (then it goes out without, rather than never).
-    struct DiagnosisRequest: Sendable {
-        var findingID: String
-        var alertKey: String
-        var alert: String
-        var labels: [String: String]
-        var activeAt: Date
-        var evaluatedAt: Date
-        var deadline: Date
-    }
-
-    private static func hold(_ requests: [DiagnosisRequest], db: Database) throws {
-        let encoder = JSONEncoder()
-        for request in requests {
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO diagnosis (finding_id, alert, labels, active_at, evaluated_at, deadline, alert_key)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [
-                request.findingID, request.alert, try encoder.encode(request.labels), request.activeAt.timeIntervalSince1970,
-                request.evaluatedAt.timeIntervalSince1970, request.deadline.timeIntervalSince1970, request.alertKey])
-            // released_at keeps when it would have gone out (a Slack group wait), for after the evidence.
-            try db.execute(sql: """
-                UPDATE outbox SET released_at = next_attempt_at, next_attempt_at = MAX(next_attempt_at, ?)
-                WHERE finding_id = ? AND attempts = 0
-                """,
-                           arguments: [request.deadline.timeIntervalSince1970, request.findingID])
-        }
-    }
-
-    /// Runbooks still to run, oldest first.
-    func pendingDiagnoses() throws -> [DiagnosisRequest] {
-        try database.read { db in
-            let decoder = JSONDecoder()
-            return try Row.fetchAll(db, sql: "SELECT * FROM diagnosis ORDER BY evaluated_at").map { row in
-                let labels: Data = row["labels"]
-                return DiagnosisRequest(findingID: row["finding_id"], alertKey: row["alert_key"], alert: row["alert"],
-                                        labels: (try? decoder.decode([String: String].self, from: labels)) ?? [:],
-                                        activeAt: Date(timeIntervalSince1970: row["active_at"]),
-                                        evaluatedAt: Date(timeIntervalSince1970: row["evaluated_at"]),
-                                        deadline: Date(timeIntervalSince1970: row["deadline"]))
-            }
-        }
-    }
-
-    /// Puts the evidence into every queued copy of the finding and releases them at once;
-    /// `update` rewrites one finding. Copies already delivered (the deadline passed) are gone.
-    func attachEvidence(findingID: String, update: (inout Finding) -> Void) throws {
-        try database.write { db in
-            for row in try Row.fetchAll(db, sql: "SELECT id, body FROM outbox WHERE finding_id = ?", arguments: [findingID]) {
-                let body: Data = row["body"]
-                var finding = try Finding.decode(Array(body))
-                update(&finding)
-                try db.execute(sql: """
-                    UPDATE outbox SET body = ?, next_attempt_at = MIN(next_attempt_at, MAX(COALESCE(released_at, 0), ?)) WHERE id = ?
-                    """, arguments: [Data(try finding.encoded()), Date().timeIntervalSince1970, row["id"] as Int64])
-            }
-            try db.execute(sql: "DELETE FROM diagnosis WHERE finding_id = ?", arguments: [findingID])
         }
     }
 
@@ -355,76 +294,4 @@ final class StateStore: Sendable {
         }
     }
 
-    // MARK: - The remediation ledger
-
-    /// One ledger row: the decision, and for a taken action its verification.
-    struct LedgerEntry: Sendable {
-        var id: Int64
-        var decision: RemediationDecision
-        var verifyUntil: Date?
-        /// `recovered` or `not recovered`, once known.
-        var verified: String?
-    }
-
-    /// Records a decision; a taken action is verified until `verifyUntil`.
-    func record(_ decision: RemediationDecision, verifyUntil: Date?) throws {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .secondsSince1970
-        try database.write { db in
-            try db.execute(sql: "INSERT INTO ledger (at, decision, outcome, workload, alert_key, verify_until) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [decision.at.timeIntervalSince1970, try encoder.encode(decision), decision.outcome.rawValue,
-                                       decision.workload, decision.alertKey, verifyUntil?.timeIntervalSince1970])
-        }
-    }
-
-    /// Ledger entries since `since`, oldest first.
-    func ledger(since: Date = .distantPast) throws -> [LedgerEntry] {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
-        return try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM ledger WHERE at >= ? ORDER BY id", arguments: [since.timeIntervalSince1970]).map { row in
-                let data: Data = row["decision"]
-                let until: Double? = row["verify_until"]
-                return LedgerEntry(id: row["id"], decision: try decoder.decode(RemediationDecision.self, from: data),
-                                   verifyUntil: until.map(Date.init(timeIntervalSince1970:)), verified: row["verified"])
-            }
-        }
-    }
-
-    /// What the guards need from the ledger at `now`.
-    func ledgerSummary(at now: Date, cooldown: Duration) throws -> LedgerSummary {
-        var summary = LedgerSummary()
-        let horizon = now.addingTimeInterval(-max(cooldown.seconds, 3600, 7 * 86400))
-        for entry in try ledger(since: horizon) where entry.decision.outcome == .taken {
-            let decision = entry.decision
-            summary.lastTaken[decision.workload] = max(summary.lastTaken[decision.workload] ?? .distantPast, decision.at)
-            if now.timeIntervalSince(decision.at) < 3600 { summary.takenInLastHour += 1 }
-            summary.actedOn.insert("\(decision.alertKey) \(decision.workload)")
-            if entry.verified == nil, let until = entry.verifyUntil, until > now { summary.inFlight.append(decision.workload) }
-        }
-        return summary
-    }
-
-    /// The alert of a taken action resolved: recovered.
-    func markRecovered(alertKeys: [String], at time: Date) throws -> [LedgerEntry] {
-        guard !alertKeys.isEmpty else { return [] }
-        let pending = try ledger(since: time.addingTimeInterval(-7 * 86400)).filter {
-            $0.decision.outcome == .taken && $0.verified == nil && alertKeys.contains($0.decision.alertKey)
-        }
-        try database.write { db in
-            for entry in pending { try db.execute(sql: "UPDATE ledger SET verified = 'recovered' WHERE id = ?", arguments: [entry.id]) }
-        }
-        return pending
-    }
-
-    /// Taken actions whose verification window ended without the alert resolving: not recovered.
-    func markUnrecovered(at time: Date) throws -> [LedgerEntry] {
-        let overdue = try ledger(since: time.addingTimeInterval(-7 * 86400)).filter {
-            $0.decision.outcome == .taken && $0.verified == nil && ($0.verifyUntil.map { $0 <= time } ?? false)
-        }
-        try database.write { db in
-            for entry in overdue { try db.execute(sql: "UPDATE ledger SET verified = 'not recovered' WHERE id = ?", arguments: [entry.id]) }
-        }
-        return overdue
-    }
 }

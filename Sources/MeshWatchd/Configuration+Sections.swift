@@ -1,0 +1,161 @@
+import AlertEngine
+import Foundation
+import Remediation
+
+/// The checks of the notification, runbook, remediation and leader-election sections, and the
+/// remediation policy they make.
+extension Configuration {
+    func leaderElectionProblems(file: String) -> [ConfigurationError] {
+        guard let election = leaderElection, election.enabled == true else { return [] }
+        var found: [ConfigurationError] = []
+        var durations: [String: Duration] = [:]
+        for (key, value) in [("lease_duration", election.leaseDuration), ("renew_deadline", election.renewDeadline), ("retry_period", election.retryPeriod)] {
+            guard let value else { continue }
+            if let duration = PrometheusDuration.parse(value), duration > .zero { durations[key] = duration } else {
+                found.append(ConfigurationError(file: file, keyPath: "leader_election.\(key)", message: "expected a positive duration such as 15s, got \"\(value)\""))
+            }
+        }
+        let lease = durations["lease_duration"] ?? .seconds(15), renew = durations["renew_deadline"] ?? .seconds(10), retry = durations["retry_period"] ?? .seconds(2)
+        if !(lease > renew && renew > retry) {
+            found.append(ConfigurationError(file: file, keyPath: "leader_election", message: "expected lease_duration > renew_deadline > retry_period"))
+        }
+        if kubernetes == nil && ProcessInfo.processInfo.environment["KUBERNETES_SERVICE_HOST"] == nil {
+            found.append(ConfigurationError(file: file, keyPath: "leader_election.enabled", message: "leader election needs a Kubernetes API (kubernetes.kubeconfig or in_cluster)"))
+        }
+        return found
+    }
+
+    func remediationProblems(file: String) -> [ConfigurationError] {
+        guard let remediation else { return [] }
+        var found: [ConfigurationError] = []
+        if let mode = remediation.mode, RemediationMode(rawValue: mode) == nil {
+            found.append(ConfigurationError(file: file, keyPath: "remediation.mode", message: "expected off, dry-run or enforce, got \"\(mode)\""))
+        }
+        for (key, value) in [("cooldown", remediation.cooldown), ("verification_window", remediation.verificationWindow)] {
+            if let value, (PrometheusDuration.parse(value) ?? .zero) <= .zero {
+                found.append(ConfigurationError(file: file, keyPath: "remediation.\(key)", message: "expected a positive duration such as 30m, got \"\(value)\""))
+            }
+        }
+        for (key, value, minimum) in [("budget_per_hour", remediation.budgetPerHour, 0), ("blast_radius", remediation.blastRadius, 1),
+                                      ("max_replicas", remediation.maxReplicas, 1), ("scale_step", remediation.scaleStep, 1)] {
+            if let value, value < minimum {
+                found.append(ConfigurationError(file: file, keyPath: "remediation.\(key)", message: "expected \(minimum) or more, got \(value)"))
+            }
+        }
+        for (index, workload) in (remediation.allowWorkloads ?? []).enumerated() where workload.split(separator: "/").count != 2 {
+            found.append(ConfigurationError(file: file, keyPath: "remediation.allow_workloads[\(index)]", message: "expected namespace/name, got \"\(workload)\""))
+        }
+        if remediation.mode == "enforce" && kubernetes == nil && ProcessInfo.processInfo.environment["KUBERNETES_SERVICE_HOST"] == nil {
+            found.append(ConfigurationError(file: file, keyPath: "remediation.mode", message: "enforce needs a Kubernetes API (kubernetes.kubeconfig or in_cluster)"))
+        }
+        return found
+    }
+
+    /// The guards' settings; the own namespace defaults to the pod's (`POD_NAMESPACE`, or the service account's).
+    func remediationPolicy(environment: [String: String]) -> RemediationPolicy {
+        var policy = RemediationPolicy()
+        guard let remediation else { return policy }
+        policy.mode = remediation.mode.flatMap(RemediationMode.init(rawValue:)) ?? .off
+        policy.allowNamespaces = Set(remediation.allowNamespaces ?? [])
+        policy.denyNamespaces = Set(remediation.denyNamespaces ?? [])
+        policy.allowWorkloads = Set(remediation.allowWorkloads ?? [])
+        policy.ownNamespace = remediation.ownNamespace ?? environment["POD_NAMESPACE"]
+            ?? (try? String(contentsOfFile: KubernetesConnection.serviceAccountDirectory + "/namespace", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        if let value = remediation.cooldown.flatMap(PrometheusDuration.parse) { policy.cooldown = value }
+        if let value = remediation.budgetPerHour { policy.budgetPerHour = value }
+        if let value = remediation.blastRadius { policy.blastRadius = value }
+        if let value = remediation.maxReplicas { policy.maxReplicas = value }
+        if let value = remediation.scaleStep { policy.scaleStep = value }
+        if let value = remediation.verificationWindow.flatMap(PrometheusDuration.parse) { policy.verificationWindow = value }
+        policy.killSwitchFile = remediation.killSwitchFile
+        policy.killSwitchConfigMap = remediation.killSwitchConfigmap.map { .init(namespace: $0.namespace, name: $0.name, key: $0.key) }
+        return policy
+    }
+
+    func runbookProblems(file: String) -> [ConfigurationError] {
+        var found: [ConfigurationError] = []
+        if let path = kubernetes?.kubeconfig, !FileManager.default.isReadableFile(atPath: path) {
+            found.append(ConfigurationError(file: file, keyPath: "kubernetes.kubeconfig", message: "cannot read \(path)"))
+        }
+        if let value = runbooks?.evidenceTimeout, (PrometheusDuration.parse(value) ?? .zero) <= .zero {
+            found.append(ConfigurationError(file: file, keyPath: "runbooks.evidence_timeout", message: "expected a positive duration such as 60s, got \"\(value)\""))
+        }
+        for (index, command) in (runbooks?.execAllow ?? []).enumerated() where !command.hasPrefix("/") {
+            found.append(ConfigurationError(file: file, keyPath: "runbooks.exec_allow[\(index)]", message: "expected an absolute path, got \"\(command)\""))
+        }
+        for (index, runbook) in (runbooks?.definitions ?? []).enumerated() {
+            let path = "runbooks.definitions[\(index)]"
+            if runbook.alert.isEmpty { found.append(ConfigurationError(file: file, keyPath: path + ".alert", message: "missing")) }
+            if let action = runbook.remediation, !["rollout_undo", "scale", "restart"].contains(action) {
+                found.append(ConfigurationError(file: file, keyPath: path + ".remediation",
+                                                message: "expected rollout_undo, scale or restart, got \"\(action)\""))
+            }
+            for (stepIndex, step) in runbook.steps.enumerated() {
+                let stepPath = "\(path).steps[\(stepIndex)]"
+                if let timeout = step.timeout, (PrometheusDuration.parse(timeout) ?? .zero) <= .zero {
+                    found.append(ConfigurationError(file: file, keyPath: stepPath + ".timeout", message: "expected a positive duration, got \"\(timeout)\""))
+                }
+                switch step.kind {
+                case .promql where (step.query ?? "").isEmpty, .httpCheck where (step.url ?? "").isEmpty, .exec where (step.command ?? []).isEmpty:
+                    found.append(ConfigurationError(file: file, keyPath: stepPath, message: "a \(step.kind.rawValue) step needs its \(step.kind == .promql ? "query" : step.kind == .httpCheck ? "url" : "command")"))
+                default: break
+                }
+                if let filter = step.filter, step.kind == .logs, (try? Regex(filter)) == nil {
+                    found.append(ConfigurationError(file: file, keyPath: stepPath + ".filter", message: "not a regular expression: \(filter)"))
+                }
+                if step.kind == .exec, let command = step.command?.first, !(runbooks?.execAllow ?? []).contains(command) {
+                    found.append(ConfigurationError(file: file, keyPath: stepPath + ".command", message: "\(command) is not in runbooks.exec_allow"))
+                }
+            }
+        }
+        return found
+    }
+
+    func notificationProblems(file: String, sinkNames: Set<String>) -> [ConfigurationError] {
+        guard let notifications else { return [] }
+        var found: [ConfigurationError] = []
+        if let value = notifications.repeatInterval, (PrometheusDuration.parse(value) ?? .zero) <= .zero {
+            found.append(ConfigurationError(file: file, keyPath: "notifications.repeat_interval",
+                                            message: "expected a positive duration such as 4h, got \"\(value)\""))
+        }
+        if let value = notifications.datasourceDownAfter, PrometheusDuration.parse(value) == nil {
+            found.append(ConfigurationError(file: file, keyPath: "notifications.datasource_down_after",
+                                            message: "expected a duration such as 5m (0s turns it off), got \"\(value)\""))
+        }
+        if let count = notifications.emergencyCriticalWorkloads, count < 0 {
+            found.append(ConfigurationError(file: file, keyPath: "notifications.emergency_critical_workloads",
+                                            message: "expected 0 (off) or more, got \(count)"))
+        }
+        var previous: Duration = .zero
+        var placed: [String: Int] = [:]
+        for (index, level) in (notifications.levels ?? []).enumerated() {
+            let path = "notifications.levels[\(index)]"
+            let after = level.after.map { PrometheusDuration.parse($0) } ?? .some(.zero)
+            if let after {
+                if index == 0 && after != .zero {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".after", message: "the first level starts at once: 0s"))
+                } else if index > 0 && after <= previous {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".after", message: "must be later than the level before"))
+                }
+                previous = after
+            } else {
+                found.append(ConfigurationError(file: file, keyPath: path + ".after", message: "expected a duration such as 30m, got \"\(level.after ?? "")\""))
+            }
+            for sink in level.sinks ?? [] {
+                if !sinkNames.contains(sink) {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".sinks", message: "no sink is named \"\(sink)\""))
+                } else if let other = placed.updateValue(index, forKey: sink) {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".sinks",
+                                                    message: "\"\(sink)\" is already in notifications.levels[\(other)]"))
+                }
+            }
+        }
+        for (name, source) in (notifications.links ?? [:]).sorted(by: { $0.key < $1.key }) {
+            do { _ = try Template(source, name: name) } catch {
+                found.append(ConfigurationError(file: file, keyPath: "notifications.links.\(name)", message: "\(error)"))
+            }
+        }
+        return found
+    }
+}
