@@ -37,22 +37,23 @@ struct NotificationTests {
             let signal = OutboxSignal()
             let worker = OutboxWorker(store: store, sinks: ["chat": slack], policy: DeliveryPolicy(), signal: signal, status: status,
                                       logger: Logger(label: "test"))
-            let running = Task { await worker.run() }
-            defer { running.cancel() }
-
+            // Two instances, then a third of the same alert queued later (its own hold ends later):
+            // queued before the worker runs, so no timing decides what is grouped.
+            let queued = Date()
             try store.save(plan: planner.plan([firing("reviews"), firing("ratings"), firing("other", alert: "IstioHighLatency")], at: Date()),
                            delays: holds)
-            signal.raise()
-            try await Task.sleep(for: .milliseconds(300))
-            // A third instance of the same alert, within the first one's group wait.
             try store.save(plan: planner.plan([firing("details")], at: Date()), delays: holds)
+            let running = Task { await worker.run() }
+            defer { running.cancel() }
             signal.raise()
-            #expect(try await receiver.deliveries().bodies.isEmpty, "held for group_wait")
 
             let deadline = ContinuousClock.now + .seconds(15)
             while store.queuedCount > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            let messages = try await receiver.deliveries().bodies.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+            let report = try await receiver.deliveries()
+            let messages = try report.bodies.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
             #expect(messages.count == 2)
+            // Held for group_wait: nothing arrived before the first finding's hold ended.
+            #expect((report.last.time ?? 0) >= queued.timeIntervalSince1970 + 1, "held for group_wait")
             let grouped = try #require(messages.first { ($0["text"] as? String)?.contains("IstioHighErrorRate") == true })
             let text = try #require(grouped["text"] as? String)
             #expect(text.contains("3 alerts"))

@@ -211,7 +211,8 @@ struct LeaderElectionDaemonTests {
                     _ = await a.process.waitForExit()
                     #expect(await b.waitForLog(.seconds(10)) { $0["msg"] == "acquired leadership" } != nil, "log:\n\(b.log)")
                     let takeover = ContinuousClock.now - killed
-                    #expect(takeover < .seconds(5), "took over after \(takeover)")
+                    // The lease (3 s) expires, then the next attempt (every 0.5 s) takes it; slack for a loaded machine.
+                    #expect(takeover < .seconds(10), "took over after \(takeover)")
                     // B evaluates now; its decision is refused (the annotation's cooldown): still one write in all.
                     let second = await b.waitForLog(.seconds(40)) { $0["msg"] == "remediation decided" }
                     #expect(second?["remediation.outcome"] == "refused", "log:\n\(b.log)")

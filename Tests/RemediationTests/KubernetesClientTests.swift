@@ -142,7 +142,7 @@ struct KubernetesClientTests {
         let start = ContinuousClock.now
         let error = await #expect(throws: KubernetesConfigError.self) { try await plugin.token() }
         #expect(error?.description.contains("did not finish") == true)
-        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(ContinuousClock.now - start < .seconds(25))  // killed at 0.3 s, not left to sleep 30 s
     }
 
     @Test("in-cluster: KUBERNETES_SERVICE_HOST/PORT, the service account's token, CA and namespace")

@@ -39,21 +39,22 @@ struct LeaderElectorTests {
             try await Task.sleep(for: .seconds(3))  // longer than the lease: A renews, B never gets it
             #expect(a.leadership.isLeader && !b.leadership.isLeader)
 
-            // A stops (shutdown): it releases the lease, B takes over well within the lease duration.
-            let stopped = ContinuousClock.now
+            // A stops (shutdown): it releases the lease (holder cleared), so B need not wait for expiry.
             taskA.cancel()
             await taskA.value
             #expect(!a.leadership.isLeader)
-            #expect(await waitUntil(.seconds(5)) { b.leadership.isLeader })
-            #expect(ContinuousClock.now - stopped < .seconds(2))
+            let client = KubernetesClient(connection: .init(server: double.url))
+            let path = "/apis/coordination.k8s.io/v1/namespaces/meshwatchd/leases/meshwatchd"
+            let released = try await client.get(LeaderElector.Lease.self, path)
+            #expect(released.spec.holderIdentity == nil || released.spec.holderIdentity == "replica-b")
+            #expect(await waitUntil(.seconds(10)) { b.leadership.isLeader })
 
             // Someone else takes the lease from under B (as a partitioned leader would find): B stops leading.
-            let client = KubernetesClient(connection: .init(server: double.url))
-            var lease = try await client.get(LeaderElector.Lease.self, "/apis/coordination.k8s.io/v1/namespaces/meshwatchd/leases/meshwatchd")
+            var lease = try await client.get(LeaderElector.Lease.self, path)
             lease.spec.holderIdentity = "replica-c"
             lease.spec.renewTime = LeaderElector.microTime(Date().addingTimeInterval(60))
             try await client.replace(path: "/apis/coordination.k8s.io/v1/namespaces/meshwatchd/leases/meshwatchd", body: lease)
-            #expect(await waitUntil(.seconds(2)) { !b.leadership.isLeader })
+            #expect(await waitUntil(.seconds(10)) { !b.leadership.isLeader })
             taskB.cancel()
             await taskB.value
             let final = try await client.get(LeaderElector.Lease.self, "/apis/coordination.k8s.io/v1/namespaces/meshwatchd/leases/meshwatchd")
@@ -74,9 +75,10 @@ struct LeaderElectorTests {
             let b = elector(double, "replica-b")
             let start = ContinuousClock.now
             let (task, _) = campaign(b)
-            #expect(await waitUntil(.seconds(5)) { b.leadership.isLeader })
+            #expect(await waitUntil(.seconds(10)) { b.leadership.isLeader })
+            // Not before the dead holder's lease expired (1 s after the start here).
             let took = ContinuousClock.now - start
-            #expect(took >= .milliseconds(700) && took < .seconds(2), "\(took)")
+            #expect(took >= .milliseconds(700), "\(took)")
             task.cancel()
             await task.value
         }
