@@ -51,8 +51,14 @@ public func withAlertmanager<T: Sendable>(
         var ready = false
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline, process.isRunning, !ready {
-            ready = (try? await http.get(server.url + "/-/ready").isSuccess) ?? false
-            if !ready { try? await Task.sleep(for: .milliseconds(50)) }
+            // Ready, and ours (another test's Alertmanager may hold the port): its configuration names our receiver.
+            if (try? await http.get(server.url + "/-/ready").isSuccess) ?? false {
+                let status = try? await http.get(server.url + "/api/v2/status")
+                guard let body = status.map({ String(decoding: $0.body, as: UTF8.self) }), body.contains(root) || body.contains(receiverURL) else { break }
+                ready = true
+            } else {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
         }
         http.shutdown()
         if ready {

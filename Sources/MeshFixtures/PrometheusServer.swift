@@ -74,13 +74,20 @@ public func withPrometheus<T: Sendable>(
     throw PrometheusServerError(description: "Prometheus did not become ready: \(lastError)")
 }
 
+/// Ready, and ours: another test's Prometheus may have taken the port first (ours then fails
+/// to bind and exits), so the answer must name our data directory.
 private func waitUntilReady(_ server: PrometheusServer, process: ChildProcess) async -> Bool {
     let http = HTTPClient(configuration: .init(connectTimeout: .milliseconds(500), timeout: .seconds(1)))
     defer { http.shutdown() }
     guard let client = try? PrometheusClient(baseURL: server.url, http: http) else { return false }
     let deadline = ContinuousClock.now + .seconds(30)
     while ContinuousClock.now < deadline, process.isRunning {
-        if await client.isReady() { return true }
+        if await client.isReady() {
+            guard let flags = try? await http.get(server.url + "/api/v1/status/flags"),
+                  let object = try? JSONSerialization.jsonObject(with: Data(flags.body)) as? [String: Any],
+                  let path = (object["data"] as? [String: String])?["storage.tsdb.path"] else { return false }
+            return path == server.dataDirectory
+        }
         try? await Task.sleep(for: .milliseconds(50))
     }
     return false

@@ -232,9 +232,9 @@ struct RemediationRecoveryTests {
     func recovered() async throws {
         let state = try DaemonTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
-        // The live incident, but reviews' errors end 8 s from now (as the undo would end them).
+        // The live incident, but reviews' errors end 20 s from now (as the undo would end them).
         var scenario = MeshScenario.live(ahead: 3)
-        let healed = Date().addingTimeInterval(8)
+        let healed = Date().addingTimeInterval(20)
         for index in scenario.services.indices where scenario.services[index].workload == "reviews" {
             scenario.services[index].changes.append(.init(at: healed, errorRatio: 0.004))
         }
