@@ -35,9 +35,7 @@ public func withAlertmanager<T: Sendable>(
             """.write(toFile: root + "/alertmanager.yml", atomically: true, encoding: .utf8)
     }
     defer { try? FileManager.default.removeItem(atPath: root) }
-    var lastError = ""
-    for _ in 0..<3 {
-        let port = try LoopbackPort.free()
+    return try await withServerOnFreePort("Alertmanager", launch: { port in
         let process = try await ChildProcess.launch(name: "alertmanager", executable: alertmanager, arguments: [
             "--config.file=\(root)/alertmanager.yml",
             "--storage.path=\(root)/data",
@@ -46,26 +44,19 @@ public func withAlertmanager<T: Sendable>(
             "--cluster.listen-address=",
             "--log.level=warn",
         ], workingDirectory: root)
-        let server = AlertmanagerServer(url: "http://127.0.0.1:\(port)", port: port)
+        return (process, AlertmanagerServer(url: "http://127.0.0.1:\(port)", port: port))
+    }, ready: { server, process in
         let http = HTTPClient(configuration: .init(connectTimeout: .milliseconds(500), timeout: .seconds(1)))
-        var ready = false
+        defer { http.shutdown() }
         let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline, process.isRunning, !ready {
-            // Ready, and ours (another test's Alertmanager may hold the port): its configuration names our receiver.
+        while ContinuousClock.now < deadline, process.isRunning {
             if (try? await http.get(server.url + "/-/ready").isSuccess) ?? false {
+                // Ours, not another test's on the same port: its configuration names our receiver.
                 let status = try? await http.get(server.url + "/api/v2/status")
-                guard let body = status.map({ String(decoding: $0.body, as: UTF8.self) }), body.contains(root) || body.contains(receiverURL) else { break }
-                ready = true
-            } else {
-                try? await Task.sleep(for: .milliseconds(50))
+                return status.map { String(decoding: $0.body, as: UTF8.self).contains(receiverURL) } ?? false
             }
+            try? await Task.sleep(for: .milliseconds(50))
         }
-        http.shutdown()
-        if ready {
-            return try await process.stopping { try await body(server) }
-        }
-        lastError = process.stderrTail()
-        await process.stop()
-    }
-    throw PrometheusServerError(description: "Alertmanager did not become ready: \(lastError)")
+        return false
+    }, body)
 }

@@ -145,3 +145,25 @@ public func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T
         DispatchQueue.global().async { continuation.resume(returning: work()) }
     }
 }
+
+/// Starts a server on a free loopback port, trying another port when the one found free was
+/// taken before the server bound it; runs `body` with the first that `ready` accepts (ready and
+/// truly ours), and always stops it.
+func withServerOnFreePort<Server: Sendable, T: Sendable>(
+    _ name: String, attempts: Int = 3,
+    launch: (Int) async throws -> (ChildProcess, Server),
+    ready: (Server, ChildProcess) async -> Bool,
+    _ body: (Server) async throws -> T
+) async throws -> T {
+    var lastError = ""
+    for _ in 0..<attempts {
+        let (process, server) = try await launch(try LoopbackPort.free())
+        if await ready(server, process) {
+            return try await process.stopping { try await body(server) }
+        }
+        lastError = process.stderrTail()
+        await process.stop()
+    }
+    throw PrometheusServerError(description: "\(name) did not become ready: \(lastError)")
+}
+

@@ -52,10 +52,7 @@ public func withPrometheus<T: Sendable>(
     }
     defer { try? FileManager.default.removeItem(atPath: root) }
 
-    var lastError = ""
-    // A port found free may be taken before Prometheus binds it: try a few.
-    for _ in 0..<3 {
-        let port = try LoopbackPort.free()
+    return try await withServerOnFreePort("Prometheus", launch: { port in
         let process = try await ChildProcess.launch(name: "prometheus", executable: prometheus, arguments: [
             "--config.file=\(root)/prometheus.yml",
             "--storage.tsdb.path=\(data)",
@@ -64,14 +61,8 @@ public func withPrometheus<T: Sendable>(
             "--log.level=warn",
         ] + (routePrefix.map { ["--web.route-prefix=\($0)", "--web.external-url=http://127.0.0.1:\(port)\($0)"] } ?? []),
         workingDirectory: root)
-        let server = PrometheusServer(url: "http://127.0.0.1:\(port)\(routePrefix ?? "")", port: port, dataDirectory: data)
-        if await waitUntilReady(server, process: process) {
-            return try await process.stopping { try await body(server) }
-        }
-        lastError = process.stderrTail()
-        await process.stop()
-    }
-    throw PrometheusServerError(description: "Prometheus did not become ready: \(lastError)")
+        return (process, PrometheusServer(url: "http://127.0.0.1:\(port)\(routePrefix ?? "")", port: port, dataDirectory: data))
+    }, ready: waitUntilReady, body)
 }
 
 /// Ready, and ours: another test's Prometheus may have taken the port first (ours then fails
