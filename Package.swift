@@ -108,7 +108,7 @@ let package = Package(
                 "PromClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("Resources/testserver.py"), .copy("Resources/kubeapi.py")]
+            resources: [.copy("Resources/testserver.py"), .copy("Resources/kubeapi.py"), .copy("Resources/faultproxy.py")]
         ),
 
         .executableTarget(

@@ -19,6 +19,9 @@ public struct KubernetesDouble: Sendable {
         public let contentType: String
         public let body: String
         public let dryRun: Bool
+        /// The path and query exactly as they reached the server.
+        public let rawPath: String
+        public let rawQuery: String
     }
 
     private var http: HTTPClient { HTTPClient(configuration: .init(timeout: .seconds(5), tls: .init(insecureSkipVerify: scheme == "https"))) }

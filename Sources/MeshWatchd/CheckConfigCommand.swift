@@ -56,6 +56,13 @@ struct CheckConfigCommand: ParsableCommand {
             print("\(config): valid: \(rules) rules in \(groups) groups; Prometheus \(prometheus?.url.map(Self.redacted) ?? "-")"
                   + (prometheus?.bearerTokenFile != nil ? ", bearer token from a file" : "")
                   + ((prometheus?.headers?.isEmpty ?? true) ? "" : ", headers \(prometheus!.headers!.keys.sorted().joined(separator: ", ")) (values hidden)"))
+            if configuration?.sinks?.isEmpty ?? true {
+                print("warning: no sinks: findings go nowhere; runbooks and remediation still run and record their decisions in the ledger (meshwatchd ledger)")
+            }
+            if let remediation = configuration?.remediation, let mode = remediation.mode, mode != "off" {
+                print("remediation: \(mode); kill switch file \(remediation.killSwitchFile ?? "none")"
+                      + "; \(remediation.rules?.count ?? 0) user rules opted in (the built-in packs' rules always are)")
+            }
             return
         }
         for problem in problems { FileHandle.standardError.write(Data((problem + "\n").utf8)) }

@@ -45,8 +45,30 @@ extension Configuration {
         for (index, workload) in (remediation.allowWorkloads ?? []).enumerated() where workload.split(separator: "/").count != 2 {
             found.append(ConfigurationError(file: file, keyPath: "remediation.allow_workloads[\(index)]", message: "expected namespace/name, got \"\(workload)\""))
         }
-        if remediation.mode == "enforce" && kubernetes == nil && ProcessInfo.processInfo.environment["KUBERNETES_SERVICE_HOST"] == nil {
+        let environment = ProcessInfo.processInfo.environment
+        if remediation.mode == "enforce" && kubernetes == nil && environment["KUBERNETES_SERVICE_HOST"] == nil {
             found.append(ConfigurationError(file: file, keyPath: "remediation.mode", message: "enforce needs a Kubernetes API (kubernetes.kubeconfig or in_cluster)"))
+        }
+        // Outside a pod nothing says which namespace is the daemon's own, so it could not be protected.
+        if remediation.mode == "enforce" && remediationPolicy(environment: environment).ownNamespace == nil {
+            found.append(ConfigurationError(file: file, keyPath: "remediation.own_namespace",
+                                            message: "enforce outside a pod needs own_namespace (the namespace meshwatchd runs in, protected like kube-system)"))
+        }
+        for (key, names) in [("allow_namespaces", remediation.allowNamespaces), ("deny_namespaces", remediation.denyNamespaces)] {
+            for (index, name) in (names ?? []).enumerated() {
+                if let problem = KubernetesName.labelProblem(name) {
+                    found.append(ConfigurationError(file: file, keyPath: "remediation.\(key)[\(index)]", message: "\(KubernetesName.quoted(name)) is not a namespace name: it \(problem)"))
+                }
+            }
+        }
+        for (index, rule) in (remediation.rules ?? []).enumerated() {
+            for (key, value) in [("file", rule.file), ("group", rule.group), ("rule", rule.rule)] where value.isEmpty {
+                found.append(ConfigurationError(file: file, keyPath: "remediation.rules[\(index)].\(key)", message: "missing"))
+            }
+            if let files = ruleFiles, !files.contains(where: { Self.matches(rule.file, $0) }) {
+                found.append(ConfigurationError(file: file, keyPath: "remediation.rules[\(index)].file",
+                                                message: "\(rule.file) is not one of rule_files (\(files.joined(separator: ", ")))"))
+            }
         }
         return found
     }
@@ -69,8 +91,14 @@ extension Configuration {
         if let value = remediation.scaleStep { policy.scaleStep = value }
         if let value = remediation.verificationWindow.flatMap(PrometheusDuration.parse) { policy.verificationWindow = value }
         policy.killSwitchFile = remediation.killSwitchFile
+        policy.optedInRules = Set((remediation.rules ?? []).map { RuleReference.key(file: $0.file, group: $0.group, name: $0.rule) })
         policy.killSwitchConfigMap = remediation.killSwitchConfigmap.map { .init(namespace: $0.namespace, name: $0.name, key: $0.key) }
         return policy
+    }
+
+    /// A `remediation.rules` file names a rule file as `rule_files` does (both resolved against the configuration file), or a glob of them.
+    static func matches(_ file: String, _ pattern: String) -> Bool {
+        file == pattern || fnmatch(pattern, file, 0) == 0
     }
 
     func runbookProblems(file: String) -> [ConfigurationError] {
@@ -81,8 +109,13 @@ extension Configuration {
         if let value = runbooks?.evidenceTimeout, (PrometheusDuration.parse(value) ?? .zero) <= .zero {
             found.append(ConfigurationError(file: file, keyPath: "runbooks.evidence_timeout", message: "expected a positive duration such as 60s, got \"\(value)\""))
         }
-        for (index, command) in (runbooks?.execAllow ?? []).enumerated() where !command.hasPrefix("/") {
-            found.append(ConfigurationError(file: file, keyPath: "runbooks.exec_allow[\(index)]", message: "expected an absolute path, got \"\(command)\""))
+        for (index, command) in (runbooks?.execAllow ?? []).enumerated() {
+            if !command.hasPrefix("/") {
+                found.append(ConfigurationError(file: file, keyPath: "runbooks.exec_allow[\(index)]", message: "expected an absolute path, got \"\(command)\""))
+            } else if StepTemplate.interpreters.contains(URL(fileURLWithPath: command).lastPathComponent.lowercased()) {
+                found.append(ConfigurationError(file: file, keyPath: "runbooks.exec_allow[\(index)]",
+                                                message: "\(command) runs its arguments as code (a shell or interpreter); allow the program itself"))
+            }
         }
         for (index, runbook) in (runbooks?.definitions ?? []).enumerated() {
             let path = "runbooks.definitions[\(index)]"
@@ -93,6 +126,9 @@ extension Configuration {
             }
             for (stepIndex, step) in runbook.steps.enumerated() {
                 let stepPath = "\(path).steps[\(stepIndex)]"
+                if let problem = StepTemplate.problem(step) {
+                    found.append(ConfigurationError(file: file, keyPath: stepPath, message: problem))
+                }
                 if let timeout = step.timeout, (PrometheusDuration.parse(timeout) ?? .zero) <= .zero {
                     found.append(ConfigurationError(file: file, keyPath: stepPath + ".timeout", message: "expected a positive duration, got \"\(timeout)\""))
                 }

@@ -122,6 +122,9 @@ struct Configuration: Decodable, Sendable {
         var verificationWindow: String?
         var killSwitchFile: String?
         var killSwitchConfigmap: ConfigMapKey?
+        /// User rules that may act: file (as in rule_files), group and rule name.
+        var rules: [RuleOptIn]?
+        struct RuleOptIn: Decodable, Sendable { var file: String; var group: String; var rule: String }
     }
 
     struct LeaderElection: Decodable, Sendable {
@@ -169,7 +172,14 @@ struct Configuration: Decodable, Sendable {
             var configuration = try decoder.decode(Configuration.self, from: data)
             // Rule file paths are relative to the configuration file, as in Prometheus.
             let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            configuration.ruleFiles = configuration.ruleFiles?.map { $0.hasPrefix("/") ? $0 : base + "/" + $0 }
+            func resolved(_ file: String) -> String { file.hasPrefix("/") ? file : base + "/" + file }
+            configuration.ruleFiles = configuration.ruleFiles?.map(resolved)
+            // The kill switch and the opted-in rule files resolve like rule_files.
+            if var remediation = configuration.remediation {
+                remediation.killSwitchFile = remediation.killSwitchFile.map(resolved)
+                remediation.rules = remediation.rules?.map { .init(file: resolved($0.file), group: $0.group, rule: $0.rule) }
+                configuration.remediation = remediation
+            }
             try configuration.validate(file: path)
             return configuration
         } catch let error as DecodingError {

@@ -102,7 +102,11 @@ struct DemoCommand: AsyncParsableCommand {
         let runner = RunbookRunner.make(prometheus: client, kubernetes: kubernetes, execAllow: [], context: resolved.context)
         var policy = RemediationPolicy()
         policy.mode = .dryRun
-        let remediator = Remediator(client: kubernetes, policy: policy)
+        // The demo's world: it leads, remembers nothing, and sees the replay's firings.
+        let firing = FiringAlerts()
+        let remediator = Remediator(world: ClusterWorld(client: kubernetes, policy: policy, firing: firing, leadership: Leadership(leading: true),
+                                                        mode: LiveMode(policy.mode)),
+                                    policy: policy, ledger: InMemoryLedger())
         let catalog = Runbook.catalog([])
         let sink = WebhookSink(name: "demo-webhook", url: receiver.url("/receiver"), secret: nil, http: HTTPClient())
         let planner = NotificationPlanner(policy: EscalationPolicy(), routes: [SinkRoute(name: "demo-webhook")])
@@ -133,9 +137,11 @@ struct DemoCommand: AsyncParsableCommand {
                         for line in evidence.summaryLines.prefix(6) { out.line("           evidence  \(line)") }
                         if let action = runbook.remediation.flatMap(RemediationAction.init(rawValue:)), let target = evidence.target {
                             let key = NotificationPlanner.alertKey(group: transition.group, fingerprint: transition.instance.fingerprint)
+                            firing.insert(group: transition.group, key)
                             let decision = await remediator.decide(
-                                .init(action: action, alert: transition.rule, alertKey: key, target: target, recentRollout: evidence.recentRollout),
-                                ledger: LedgerSummary(), criticalWorkloads: planner.criticalWorkloadCount, now: time)
+                                .init(action: action, alert: transition.rule, alertKey: key, target: target, recentRollout: evidence.recentRollout,
+                                      rule: RuleReference(file: "<built-in istio pack>", group: transition.group, name: transition.rule, builtIn: true)),
+                                criticalWorkloads: planner.criticalWorkloadCount, now: time)
                             finding.remediation = decision.summary
                             finding.decision = DiagnosisWorker.json(decision)
                             story.decisions.append("\(decision.outcome.rawValue) \(decision.action.rawValue) \(decision.workload) (\(decision.decidedBy))")

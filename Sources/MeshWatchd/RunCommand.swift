@@ -38,6 +38,8 @@ struct RunCommand: AsyncParsableCommand {
     var logLevel: Logger.Level?
 
     func run() async throws {
+        // Everything the daemon writes (state, credential files) is its own: no group or other bits.
+        umask(0o077)
         let environment = ProcessInfo.processInfo.environment
         // The configuration is read before logging starts, to know its level and format.
         let configuration: Configuration
@@ -55,21 +57,6 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "meshwatchd")
 
         let election = configuration.leaderElection?.enabled == true ? configuration.leaderElection : nil
-        let leadership = Leadership(leading: election == nil)
-        let settings: DaemonSettings
-        var elector: LeaderElector?
-        do {
-            settings = try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, leadership: leadership,
-                                                  logger: logger)
-            if let election {
-                elector = try Self.elector(election, configuration: configuration, kubernetes: kubernetes, leadership: leadership,
-                                           environment: environment, logger: logger)
-            }
-        } catch {
-            logger.critical("cannot start: configuration or rules are wrong", metadata: ["error": "\(error)"])
-            FileHandle.standardError.write(Data("meshwatchd: \(error)\n".utf8))
-            throw ExitCode(78)
-        }
         let directory = stateDirectory ?? configuration.stateDirectory
             ?? environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init) ?? "/var/lib/meshwatchd"
         let store: StateStore
@@ -79,6 +66,21 @@ struct RunCommand: AsyncParsableCommand {
             logger.critical("cannot open the state directory", metadata: ["state.path": "\(directory)", "error": "\(error)"])
             throw ExitCode(73)  // EX_CANTCREAT
         }
+        let leadership = Leadership(leading: election == nil)
+        let runtime = RemediationRuntime(leadership: leadership, ledger: store)
+        let settings: DaemonSettings
+        var elector: LeaderElector?
+        do {
+            settings = try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, runtime: runtime, logger: logger)
+            if let election {
+                elector = try Self.elector(election, configuration: configuration, kubernetes: kubernetes, leadership: leadership,
+                                           environment: environment, logger: logger)
+            }
+        } catch {
+            logger.critical("cannot start: configuration or rules are wrong", metadata: ["error": "\(error)"])
+            FileHandle.standardError.write(Data("meshwatchd: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
 
         guard let address = ListenAddress(listen ?? configuration.listenAddress ?? "127.0.0.1:9819") else {
             throw ValidationError("--listen: expected host:port such as 127.0.0.1:9819")
@@ -87,7 +89,7 @@ struct RunCommand: AsyncParsableCommand {
         let service = EvaluationService(
             initial: settings,
             reload: { [source, prometheus, kubernetes, logger] in
-                try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, leadership: leadership, logger: logger)
+                try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, runtime: runtime, logger: logger)
             },
             store: store, status: status, notifier: SystemdNotifier(), elector: elector, logger: logger)
         let server = StatusServer.application(host: address.host, port: address.port, status: status, store: store, logger: logger)

@@ -28,7 +28,7 @@ struct DeployManifestTests {
         #expect(Set(kustomization["resources"] as? [String] ?? []) == Set(Self.manifests))
     }
 
-    @Test("RBAC writes only patch on deployments and deployments/scale; Secrets only listed in istio-system; leases in its own namespace")
+    @Test("RBAC writes only patch on deployments and the Lease in its own namespace; the base reads no Secret")
     func narrowRBAC() throws {
         var writes: [String] = []
         for document in try documents("rbac.yaml") {
@@ -40,11 +40,192 @@ struct DeployManifestTests {
                 #expect(!verbs.contains("*") && !verbs.contains("delete") && !verbs.contains("deletecollection") && !verbs.contains("escalate"))
                 for resource in rule["resources"] as? [String] ?? [] {
                     for verb in verbs.subtracting(["get", "list"]).sorted() { writes.append("\(namespace) \(resource) \(verb)") }
-                    if resource == "secrets" { #expect(namespace == "istio-system" && verbs == ["list"]) }
+                    #expect(resource != "secrets", "the base reads no Secret (see rbac.yaml's header for a Role by resourceNames)")
                 }
             }
         }
-        #expect(writes.sorted() == ["* deployments patch", "* deployments/scale patch", "meshwatchd leases create", "meshwatchd leases update"])
+        // "*": a ClusterRole, which only RoleBindings bind (see everyWriteNamespaced).
+        #expect(writes.sorted() == ["* deployments patch", "meshwatchd leases create", "meshwatchd leases update"])
+    }
+
+    /// Verbs that change something; "*" includes them all.
+    static let writeVerbs: Set<String> = ["create", "update", "patch", "delete", "deletecollection", "*"]
+
+    /// One rule of a Role or ClusterRole.
+    struct RBACRule {
+        var role: String
+        var verbs: Set<String>
+        var resources: Set<String>
+        var resourceNames: [String]
+
+        var writes: Bool { !verbs.isDisjoint(with: DeployManifestTests.writeVerbs) }
+
+        /// As the API server matches: the resource itself, "*", or "*/subresource".
+        func covers(_ resource: String) -> Bool {
+            if resources.contains(resource) || resources.contains("*") { return true }
+            guard let slash = resource.firstIndex(of: "/") else { return false }
+            return resources.contains("*" + String(resource[slash...]))
+        }
+    }
+
+    /// A rule as a binding grants it: in `namespace`, or cluster-wide when nil (a ClusterRoleBinding).
+    struct RBACGrant {
+        var binding: String
+        var namespace: String?
+        var rule: RBACRule
+    }
+
+    /// Every Role's and ClusterRole's rules, in every manifest (not only rbac.yaml).
+    func rules() throws -> [String: [RBACRule]] {
+        var found: [String: [RBACRule]] = [:]
+        for file in Self.manifests {
+            for document in try documents(file) {
+                let kind = document["kind"] as? String ?? ""
+                guard kind == "ClusterRole" || kind == "Role" else { continue }
+                let metadata = document["metadata"] as? [String: Any] ?? [:]
+                let name = metadata["name"] as? String ?? ""
+                let key = kind == "ClusterRole" ? "ClusterRole \(name)" : "Role \(metadata["namespace"] as? String ?? "")/\(name)"
+                found[key] = (document["rules"] as? [[String: Any]] ?? []).map { rule in
+                    RBACRule(role: key, verbs: Set(rule["verbs"] as? [String] ?? []), resources: Set(rule["resources"] as? [String] ?? []),
+                             resourceNames: rule["resourceNames"] as? [String] ?? [])
+                }
+            }
+        }
+        return found
+    }
+
+    /// Every rule the bindings in the manifests grant, with where they grant it.
+    func grants() throws -> [RBACGrant] {
+        let roles = try rules()
+        var found: [RBACGrant] = []
+        for file in Self.manifests {
+            for document in try documents(file) {
+                let kind = document["kind"] as? String ?? ""
+                guard kind == "ClusterRoleBinding" || kind == "RoleBinding" else { continue }
+                let metadata = document["metadata"] as? [String: Any] ?? [:]
+                let namespace: String? = kind == "RoleBinding" ? (metadata["namespace"] as? String ?? "") : nil
+                let roleRef = document["roleRef"] as? [String: Any] ?? [:]
+                let roleName = roleRef["name"] as? String ?? ""
+                let key = (roleRef["kind"] as? String) == "ClusterRole" ? "ClusterRole \(roleName)" : "Role \(namespace ?? "")/\(roleName)"
+                let name = metadata["name"] as? String ?? ""
+                let binding = namespace.map { "\(kind) \($0)/\(name)" } ?? "\(kind) \(name)"
+                let bound = try #require(roles[key], "\(binding) binds \(key), which no manifest defines")
+                found += bound.map { RBACGrant(binding: binding, namespace: namespace, rule: $0) }
+            }
+        }
+        return found
+    }
+
+    /// The configuration the ConfigMap holds.
+    func deployedConfiguration() throws -> Configuration {
+        let configMap = try #require(try documents("configmap.yaml").first)
+        let json = try #require((configMap["data"] as? [String: Any])?["config.json"] as? String)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(Configuration.self, from: Data(json.utf8))
+    }
+
+    @Test("every write is namespaced: no ClusterRoleBinding binds a role that creates, updates, patches or deletes")
+    func everyWriteNamespaced() throws {
+        let granted = try grants()
+        #expect(!granted.isEmpty)
+        let clusterWide = granted.filter { $0.namespace == nil && $0.rule.writes }.map { "\($0.binding): \($0.rule.verbs.sorted()) \($0.rule.resources.sorted())" }
+        #expect(clusterWide.isEmpty, "\(clusterWide)")
+    }
+
+    @Test("Secrets: never listed or watched by any rule; a Secret read at all is read by resourceNames")
+    func secretsByName() throws {
+        for rule in try rules().values.joined() where rule.covers("secrets") {
+            #expect(rule.verbs.isDisjoint(with: ["list", "watch", "*"]), "\(rule.role) lists or watches secrets: \(rule.verbs.sorted())")
+            #expect(!rule.resourceNames.isEmpty, "\(rule.role) reads secrets without resourceNames")
+        }
+    }
+
+    @Test("pod logs only through RoleBindings, never cluster-wide or in kube-system")
+    func logsNamespaced() throws {
+        let logs = try grants().filter { $0.rule.covers("pods/log") && !$0.rule.verbs.isEmpty }
+        #expect(!logs.isEmpty, "the logs steps read pods/log somewhere")
+        for grant in logs {
+            #expect(grant.namespace != nil, "\(grant.binding) grants pods/log in every namespace")
+            #expect(grant.namespace != "kube-system", "\(grant.binding) grants pods/log in kube-system")
+        }
+    }
+
+    @Test("own namespace: the Lease read and updated by its name, created by a rule of its own; the kill-switch ConfigMap by name")
+    func leaseAndKillSwitchByName() throws {
+        let configuration = try deployedConfiguration()
+        let own = try #require(configuration.remediation?.ownNamespace)
+        let lease = configuration.leaderElection?.name ?? "meshwatchd"
+        let granted = try grants()
+        let leases = granted.filter { $0.rule.covers("leases") }
+        let leaseVerbs = leases.reduce(into: Set<String>()) { $0.formUnion($1.rule.verbs) }
+        #expect(leaseVerbs == ["get", "create", "update"])
+        for grant in leases {
+            #expect(grant.namespace == own, "\(grant.binding) grants leases outside \(own)")
+            if grant.rule.verbs.contains("create") {
+                // create cannot be limited by name: a rule with resourceNames would never match it.
+                #expect(grant.rule.verbs == ["create"] && grant.rule.resourceNames.isEmpty, "\(grant.binding): create on leases is a rule of its own")
+            }
+            let named = grant.rule.verbs.subtracting(["create"])
+            if !named.isEmpty {
+                #expect(grant.rule.resourceNames == [lease], "\(grant.binding) grants \(named.sorted()) on leases without resourceNames [\(lease)]")
+            }
+        }
+        let killSwitch = try #require(configuration.remediation?.killSwitchConfigmap)
+        let configMaps = granted.filter { $0.rule.covers("configmaps") }
+        #expect(!configMaps.isEmpty)
+        for grant in configMaps {
+            #expect(grant.namespace == killSwitch.namespace && grant.rule.verbs == ["get"] && grant.rule.resourceNames == [killSwitch.name], "\(grant.binding)")
+        }
+    }
+
+    @Test("remediation writes exactly in remediation.allow_namespaces, never in kube-system, istio-system or its own namespace")
+    func writeNamespacesAreAllowNamespaces() throws {
+        let configuration = try deployedConfiguration()
+        let own = try #require(configuration.remediation?.ownNamespace)
+        let allowed = Set(configuration.remediation?.allowNamespaces ?? [])
+        #expect(!allowed.isEmpty, "remediation.allow_namespaces names the namespaces rbac.yaml lets it write")
+        // The Lease in its own namespace is the daemon's, not remediation's (see leaseAndKillSwitchByName).
+        let writes = try grants().filter { $0.rule.writes && !($0.namespace == own && $0.rule.resources == ["leases"]) }
+        #expect(!writes.isEmpty)
+        let clusterWide = writes.filter { $0.namespace == nil }.map(\.binding)
+        #expect(clusterWide.isEmpty, "\(clusterWide)")
+        let namespaces = Set(writes.compactMap(\.namespace))
+        #expect(namespaces == allowed)
+        #expect(namespaces.isDisjoint(with: ["kube-system", "istio-system", own]), "\(namespaces.sorted())")
+    }
+
+    @Test("the NetworkPolicy: every egress rule names its ports, and a destination where one is known (DNS, Prometheus, Alertmanager)")
+    func egressNamed() throws {
+        let policies = try documents("networkpolicy.yaml").filter { ($0["kind"] as? String) == "NetworkPolicy" }
+        let policy = try #require(policies.first)
+        let spec = try #require(policy["spec"] as? [String: Any])
+        #expect((spec["policyTypes"] as? [String] ?? []).contains("Egress"))
+        let egress = spec["egress"] as? [[String: Any]] ?? []
+        #expect(!egress.isEmpty)
+        var namespacesByPort: [Int: Set<String>] = [:]
+        for rule in egress {
+            let ports = (rule["ports"] as? [[String: Any]] ?? []).compactMap { $0["port"] as? Int }
+            #expect(!(rule["ports"] as? [[String: Any]] ?? []).isEmpty, "an egress rule to every port: \(rule)")
+            let peers = rule["to"] as? [[String: Any]] ?? []
+            // Only the API server and HTTPS receivers have no selector that could name them.
+            if !Set(ports).isSubset(of: [443, 6443]) { #expect(!peers.isEmpty, "egress on \(ports.sorted()) to anywhere") }
+            for peer in peers {
+                guard let name = ((peer["namespaceSelector"] as? [String: Any])?["matchLabels"] as? [String: Any])?["kubernetes.io/metadata.name"] as? String else { continue }
+                for port in ports { namespacesByPort[port, default: []].insert(name) }
+            }
+        }
+        #expect(namespacesByPort[53, default: []] == ["kube-system"])
+        // Prometheus where prometheus.url points: http://NAME.NAMESPACE.svc:PORT.
+        let prometheusURL = try deployedConfiguration().prometheus?.url ?? ""
+        let url = try #require(URLComponents(string: prometheusURL))
+        let labels = (url.host ?? "").split(separator: ".").map(String.init)
+        let port = try #require(url.port)
+        #expect(labels.count >= 3, "prometheus.url names a Service in the cluster")
+        if labels.count >= 3 {
+            #expect(labels[2] == "svc", "prometheus.url names a Service in the cluster")
+            #expect(namespacesByPort[port, default: []].contains(labels[1]), "no egress to \(labels[1]) on \(port)")
+        }
     }
 
     @Test("the Deployment: two replicas, probes on the status endpoints, non-root, read-only root, limits; the ConfigMap's configuration loads")

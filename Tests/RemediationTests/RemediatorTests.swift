@@ -22,8 +22,21 @@ struct RemediatorTests {
 
     func proposal(_ action: RemediationAction, _ namespace: String, _ name: String, rollout: Evidence.RecentRollout? = nil) -> Remediator.Proposal {
         .init(action: action, alert: action == .scale ? "IstioHighLatency" : "IstioHighErrorRate", alertKey: "meshwatchd-istio/\(name)",
-              target: .init(namespace: namespace, deployment: name, resolvedBy: "destination_workload label"), recentRollout: rollout)
+              target: .init(namespace: namespace, deployment: name, resolvedBy: "destination_workload label"), recentRollout: rollout,
+              rule: RuleReference(file: "<built-in istio pack>", group: "meshwatchd-istio", name: "IstioHighErrorRate", builtIn: true))
     }
+
+    /// A remediator on the real client, which leads, and whose alerts are all seen firing.
+    static func remediator(_ client: KubernetesClient, _ policy: RemediationPolicy, ledger: any RemediationLedger = InMemoryLedger(),
+                           leadership: Leadership = Leadership(leading: true), firing: Bool = true) -> Remediator {
+        let alerts = FiringAlerts()
+        if firing { for name in ["reviews", "ratings", "productpage", "checkout", "details", "istiod"] { alerts.insert(group: "g", "meshwatchd-istio/\(name)") } }
+        return Remediator(world: ClusterWorld(client: client, policy: policy, firing: alerts, leadership: leadership, mode: LiveMode(policy.mode)),
+                          policy: policy, ledger: ledger)
+    }
+
+    /// A ledger that says `summary` about the past.
+    func ledger(_ summary: LedgerSummary) -> any RemediationLedger { PresetLedger(summary: summary) }
 
     /// Writes the double received since `after` writes: "PATCH path contentType dryRun".
     func writes(_ double: KubernetesDouble, after: Int) async throws -> [String] {
@@ -39,8 +52,7 @@ struct RemediatorTests {
         try await withKubernetes(seed: try Self.seed) { double async throws in
             let client = KubernetesClient(connection: .init(server: double.url))
             let before = try await double.requests().count
-            let decision = await Remediator(client: client, policy: policy()).decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout),
-                                                                                   ledger: LedgerSummary(), criticalWorkloads: 1)
+            let decision = await Self.remediator(client, policy()).decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout), criticalWorkloads: 1)
             #expect(decision.outcome == .taken, "\(decision.summary)")
             #expect(decision.change == "revision 2 → 1 (bookinfo/reviews:1.18, docker.io/istio/proxyv2:1.20.3)")
             #expect(try await writes(double, after: before) == [
@@ -54,8 +66,7 @@ struct RemediatorTests {
             #expect(reviews.metadata.annotation(CooldownGuard.annotation)?.contains("rollout_undo IstioHighErrorRate") == true)
 
             // A restarted daemon has an empty ledger; the annotation on the Deployment still holds the cooldown.
-            let again = await Remediator(client: client, policy: policy()).decide(proposal(.restart, "bookinfo", "reviews"),
-                                                                                ledger: LedgerSummary(), criticalWorkloads: 1)
+            let again = await Self.remediator(client, policy()).decide(proposal(.restart, "bookinfo", "reviews"), criticalWorkloads: 1)
             #expect(again.outcome == .refused && again.decidedBy == "cooldown", "\(again.summary)")
             #expect(try await writes(double, after: before).count == 2)
         }
@@ -66,8 +77,7 @@ struct RemediatorTests {
         try await withKubernetes(seed: try Self.seed) { double async throws in
             let client = KubernetesClient(connection: .init(server: double.url))
             var before = try await double.requests().count
-            let dry = await Remediator(client: client, policy: policy(.dryRun)).decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout),
-                                                                                     ledger: LedgerSummary(), criticalWorkloads: 1)
+            let dry = await Self.remediator(client, policy(.dryRun)).decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout), criticalWorkloads: 1)
             #expect(dry.outcome == .dryRun && dry.decidedBy == "mode")
             #expect(try await writes(double, after: before).allSatisfy { $0.hasSuffix("dryRun=true") })
 
@@ -75,43 +85,41 @@ struct RemediatorTests {
             FileManager.default.createFile(atPath: file, contents: Data())
             defer { try? FileManager.default.removeItem(atPath: file) }
             before = try await double.requests().count
-            let killed = await Remediator(client: client, policy: policy { $0.killSwitchFile = file })
-                .decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout), ledger: LedgerSummary(), criticalWorkloads: 1)
+            let killed = await Self.remediator(client, policy { $0.killSwitchFile = file })
+                .decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout), criticalWorkloads: 1)
             #expect(killed.outcome == .dryRun && killed.decidedBy == "kill switch", "\(killed.summary)")
             #expect(try await writes(double, after: before).allSatisfy { $0.hasSuffix("dryRun=true") })
 
             try await double.seed(#"[{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "meshwatchd-kill-switch", "namespace": "istio-system"}, "data": {"dry-run": "yes"}}]"#)
             before = try await double.requests().count
-            let byConfigMap = await Remediator(client: client, policy: policy {
+            let byConfigMap = await Self.remediator(client, policy {
                 $0.killSwitchConfigMap = .init(namespace: "istio-system", name: "meshwatchd-kill-switch", key: "dry-run")
-            }).decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout), ledger: LedgerSummary(), criticalWorkloads: 1)
+            }).decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout), criticalWorkloads: 1)
             #expect(byConfigMap.outcome == .dryRun && byConfigMap.decidedBy == "kill switch")
             #expect(try await writes(double, after: before).allSatisfy { $0.hasSuffix("dryRun=true") })
             #expect(try await deployment(double, "bookinfo", "reviews").revision == 2)  // nothing was rolled back
         }
     }
 
-    @Test("latency: scale by a step within the ceiling through the scale subresource; never against an HPA, never past max_replicas")
+    @Test("latency: scale by a step within the ceiling in one merge patch; never against an HPA, never past max_replicas")
     func scale() async throws {
         try await withKubernetes(seed: try Self.seed) { double async throws in
             let client = KubernetesClient(connection: .init(server: double.url))
             let before = try await double.requests().count
-            let scaled = await Remediator(client: client, policy: policy()).decide(proposal(.scale, "bookinfo", "ratings"), ledger: LedgerSummary(),
-                                                                                 criticalWorkloads: 0)
+            let scaled = await Self.remediator(client, policy()).decide(proposal(.scale, "bookinfo", "ratings"), criticalWorkloads: 0)
             #expect(scaled.outcome == .taken && scaled.change == "replicas 2 → 3", "\(scaled.summary)")
+            // One merge patch on the Deployment: replicas, the cooldown annotation and the preconditions together.
             #expect(try await writes(double, after: before) == [
-                "PATCH /apis/apps/v1/namespaces/bookinfo/deployments/ratings/scale application/merge-patch+json dryRun=true",
-                "PATCH /apis/apps/v1/namespaces/bookinfo/deployments/ratings/scale application/merge-patch+json dryRun=false",
+                "PATCH /apis/apps/v1/namespaces/bookinfo/deployments/ratings application/merge-patch+json dryRun=true",
                 "PATCH /apis/apps/v1/namespaces/bookinfo/deployments/ratings application/merge-patch+json dryRun=false",
             ])
+            #expect(try await deployment(double, "bookinfo", "ratings").metadata.annotation(CooldownGuard.annotation)?.hasSuffix(scaled.id ?? "?") == true)
             #expect(try await deployment(double, "bookinfo", "ratings").spec.replicas == 3)
 
             let mark = try await double.requests().count
-            let hpa = await Remediator(client: client, policy: policy()).decide(proposal(.scale, "bookinfo", "productpage"), ledger: LedgerSummary(),
-                                                                              criticalWorkloads: 0)
+            let hpa = await Self.remediator(client, policy()).decide(proposal(.scale, "bookinfo", "productpage"), criticalWorkloads: 0)
             #expect(hpa.outcome == .refused && hpa.decidedBy == "preconditions" && hpa.reason.contains("never fight an HPA"), "\(hpa.summary)")
-            let ceiling = await Remediator(client: client, policy: policy { $0.maxReplicas = 2 }).decide(proposal(.scale, "shop", "checkout"),
-                                                                                                          ledger: LedgerSummary(), criticalWorkloads: 0)
+            let ceiling = await Self.remediator(client, policy { $0.maxReplicas = 2 }).decide(proposal(.scale, "shop", "checkout"), criticalWorkloads: 0)
             #expect(ceiling.outcome == .refused && ceiling.reason == "already at 3 replicas, max_replicas is 2", "\(ceiling.summary)")
             #expect(try await writes(double, after: mark).isEmpty)
         }
@@ -125,18 +133,18 @@ struct RemediatorTests {
             let before = try await double.requests().count
             func decide(_ proposal: Remediator.Proposal, ledger: LedgerSummary = LedgerSummary(), critical: Int = 1,
                         _ change: (inout RemediationPolicy) -> Void = { _ in }) async -> RemediationDecision {
-                await Remediator(client: client, policy: policy(.enforce, change)).decide(proposal, ledger: ledger, criticalWorkloads: critical)
+                await Self.remediator(client, policy(.enforce, change), ledger: PresetLedger(summary: ledger)).decide(proposal, criticalWorkloads: critical)
             }
             let cases: [(RemediationDecision, String, String)] = [
                 (await decide(proposal(.restart, "shop", "checkout")), "preconditions", "the Deployment is paused"),
-                (await decide(proposal(.rolloutUndo, "bookinfo", "ratings", rollout: rollout)), "preconditions", "no earlier revision to roll back to"),
+                (await decide(proposal(.rolloutUndo, "bookinfo", "ratings", rollout: rollout)), "preconditions", "not the blamed revision 2"),
                 (await decide(proposal(.rolloutUndo, "bookinfo", "reviews")), "preconditions", "no rollout within the alert window"),
                 (await decide(proposal(.restart, "istio-system", "istiod")), "scope", "namespace istio-system is protected unless allowed by name"),
                 (await decide(proposal(.restart, "bookinfo", "details")) { $0.denyNamespaces = ["bookinfo"] }, "scope", "namespace bookinfo is denied"),
                 (await decide(proposal(.restart, "bookinfo", "details")) { $0.allowWorkloads = ["bookinfo/ratings"] }, "scope", "is not in allow_workloads"),
                 (await decide(proposal(.rolloutUndo, "bookinfo", "reviews", rollout: rollout), critical: 4), "blast radius", "4 workloads have critical alerts firing"),
                 (await decide(proposal(.restart, "bookinfo", "details"), ledger: LedgerSummary(takenInLastHour: 3)), "budget", "3 actions in the last hour (budget 3)"),
-                (await decide(proposal(.restart, "bookinfo", "details"), ledger: LedgerSummary(inFlight: ["shop/checkout"])), "one action in flight", "still being verified"),
+                (await decide(proposal(.restart, "bookinfo", "details"), ledger: LedgerSummary(inFlight: ["shop/checkout"])), "one action in flight", "still in flight"),
                 (await decide(proposal(.restart, "bookinfo", "details"), ledger: LedgerSummary(actedOn: ["meshwatchd-istio/details bookinfo/details"])),
                  "one action per incident", "already taken on bookinfo/details in this incident"),
                 (await decide(proposal(.restart, "bookinfo", "details"), ledger: LedgerSummary(lastTaken: ["bookinfo/details": Date(timeIntervalSinceNow: -600)])),
@@ -156,8 +164,7 @@ struct RemediatorTests {
         try await withKubernetes(seed: try Self.seed) { double async throws in
             let client = KubernetesClient(connection: .init(server: double.url))
             let before = try await double.requests().count
-            let decision = await Remediator(client: client, policy: policy()).decide(proposal(.restart, "shop", "checkout"), ledger: LedgerSummary(),
-                                                                                   criticalWorkloads: 0)
+            let decision = await Self.remediator(client, policy()).decide(proposal(.restart, "shop", "checkout"), criticalWorkloads: 0)
             #expect(decision.outcome == .taken, "\(decision.summary)")
             #expect(try await writes(double, after: before).last == "PATCH /apis/apps/v1/namespaces/shop/deployments/checkout application/strategic-merge-patch+json dryRun=false")
             let checkout = try await deployment(double, "shop", "checkout")

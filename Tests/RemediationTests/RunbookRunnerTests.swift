@@ -8,8 +8,10 @@ import Testing
 struct RunbookRunnerTests {
     let alert = AlertContext(name: "Custom", labels: ["service": "checkout"], activeAt: Date(), time: Date())
 
-    func run(_ steps: [RunbookStep], allow: Set<String> = []) async -> Evidence {
-        await RunbookRunner(prometheus: nil, kubernetes: nil, execAllowList: allow).run(Runbook(alert: "Custom", title: "t", steps: steps), for: alert)
+    func run(_ steps: [RunbookStep], allow: Set<String> = [], labels: [String: String]? = nil) async -> Evidence {
+        var alert = alert
+        if let labels { alert.labels = labels }
+        return await RunbookRunner(prometheus: nil, kubernetes: nil, execAllowList: allow).run(Runbook(alert: "Custom", title: "t", steps: steps), for: alert)
     }
 
     @Test("http_check: the status and time of a GET, templated; a 503 fails the step, not the runbook")
@@ -31,20 +33,45 @@ struct RunbookRunnerTests {
     func exec() async throws {
         let evidence = await run([
             RunbookStep(name: "refused", kind: .exec, command: ["/bin/echo", "hello"]),
-            RunbookStep(name: "allowed", kind: .exec, limit: 2, command: ["/bin/sh", "-c", "for i in 1 2 3 4; do echo line $i; done"]),
+            RunbookStep(name: "allowed", kind: .exec, limit: 2, command: ["/usr/bin/seq", "1", "4"]),
             RunbookStep(name: "hangs", kind: .exec, timeout: "1s", command: ["/bin/sleep", "30"]),
             RunbookStep(name: "pods", kind: .pods),
-        ], allow: ["/bin/sh", "/bin/sleep"])
+        ], allow: ["/usr/bin/seq", "/bin/sleep"])
         #expect(evidence.steps.map(\.status) == [.skipped, .ok, .failed, .skipped])
         #expect(evidence.steps[0].error == "/bin/echo is not on runbooks.exec_allow")
-        #expect(evidence.steps[1].lines == ["/bin/sh exited 0", "line 3", "line 4"])
+        #expect(evidence.steps[1].lines == ["/usr/bin/seq exited 0", "3", "4"])
         #expect(evidence.steps[1].truncated)
         #expect(evidence.steps[2].error == "timed out after 1.0 seconds")
         #expect(evidence.steps[3].error == "no Kubernetes API configured")
         // Killed at its timeout, not left to sleep its 30 s (generous bound: a loaded machine is slow to reap).
         #expect(evidence.steps[2].durationMilliseconds < 25_000, "\(evidence.steps[2].durationMilliseconds) ms")
-        let off = await run([RunbookStep(name: "x", kind: .exec, command: ["/bin/sh", "-c", "true"])])
+        let off = await run([RunbookStep(name: "x", kind: .exec, command: ["/bin/true"])])
         #expect(off.steps[0].error == "exec steps are off (runbooks.exec_allow is empty)")
+    }
+
+    @Test("exec never through a shell; label values fill whole arguments and never read as options; http_check's host is the configuration's")
+    func hostileLabels() async throws {
+        let printf = "/usr/bin/printf"
+        let labels = ["service": "x; touch /tmp/meshwatchd-pwned", "flag": "--help", "path": "../../admin?x=1#frag", "host": "evil.example:1"]
+        let evidence = await run([
+            RunbookStep(name: "shell", kind: .exec, command: ["/bin/sh", "-c", "{{ $labels.service }}"]),
+            RunbookStep(name: "whole argument", kind: .exec, command: [printf, "%s|", "{{ $labels.service }}"]),
+            RunbookStep(name: "mixed argument", kind: .exec, command: [printf, "--name={{ $labels.service }}"]),
+            RunbookStep(name: "option", kind: .exec, command: [printf, "%s", "{{ $labels.flag }}"]),
+            RunbookStep(name: "templated program", kind: .exec, command: ["{{ $labels.service }}"]),
+            RunbookStep(name: "templated host", kind: .httpCheck, url: "http://{{ $labels.host }}/x"),
+        ], allow: ["/bin/sh", printf], labels: labels)
+        #expect(evidence.steps.map(\.status) == [.skipped, .ok, .skipped, .skipped, .skipped, .skipped], "\(evidence.steps.map { $0.error ?? "" })")
+        #expect(evidence.steps[0].error == "refused: /bin/sh runs its arguments as code")
+        #expect(evidence.steps[1].lines == ["\(printf) exited 0", "x; touch /tmp/meshwatchd-pwned|"])  // one argument, as given
+        #expect(evidence.steps[3].error?.contains("starts with '-'") == true)
+        #expect(evidence.steps[5].error?.contains("host is fixed by the configuration") == true)
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/meshwatchd-pwned"))
+        try await withEchoServer { server async throws in
+            let checked = await run([RunbookStep(name: "path", kind: .httpCheck, url: server.url("/echo/{{ $labels.path }}"))], labels: labels)
+            // The value is one escaped path segment: no traversal, no query, no fragment.
+            #expect(checked.steps[0].lines.first?.hasPrefix("GET \(server.url("/echo/..%2F..%2Fadmin%3Fx%3D1%23frag")) → ") == true, "\(checked.steps[0].lines)")
+        }
     }
 
     @Test("an exec credential plugin's token is fetched again once it is within a minute of expiry")

@@ -8,11 +8,17 @@ kubectl get, rollout history, rollout undo, rollout restart and scale). It serve
 - discovery (/version, /api, /api/v1, /apis, /apis/<group>/<version>) with kinds, verbs and
   shortNames, for the resources meshwatchd reads or writes;
 - GET, LIST (labelSelector: =, ==, !=, in, notin, exists, !exists; fieldSelector on
-  metadata.name, metadata.namespace and involvedObject.*), POST, PUT (resourceVersion
-  precondition), PATCH (merge, JSON patch, strategic merge for the fields used here), DELETE;
+  metadata.name, metadata.namespace and involvedObject.*), POST, PUT, PATCH (merge, JSON patch,
+  strategic merge for the fields used here), DELETE (DeleteOptions preconditions);
+- optimistic concurrency as the API server's: the resourceVersion the written object carries (a
+  PUT body's, or one a merge, strategic or JSON patch puts there) must be the stored one, else
+  409 Conflict; none means unconditional. A JSON patch whose `test` fails is 422 Invalid. The uid
+  is immutable: a PATCH changing it is 422 Invalid, a PUT or Scale naming another is 409;
 - subresources: deployments/scale and replicasets/scale (autoscaling/v1 Scale), */status,
   pods/log (the pod's `test.meshwatchd.dev/log` annotation, which its template may set);
-- dryRun=All: everything is computed and validated, nothing is stored;
+- dryRun=All (on DELETE also in the DeleteOptions body): everything is computed, validated and
+  precondition-checked, nothing is stored and the resourceVersion counter does not move; an
+  update answers with the unchanged resourceVersion, a create with none;
 - resourceVersion from one counter, metadata.generation bumped on spec changes;
 - a small deployment controller: a template change makes a ReplicaSet with the next
   deployment.kubernetes.io/revision (or re-activates the one whose template matches, as a
@@ -21,8 +27,9 @@ kubectl get, rollout history, rollout undo, rollout restart and scale). It serve
 Errors are metav1.Status objects with reason, message and code. Authentication, when enabled:
 a bearer token from --token, or a client certificate verified against --client-ca.
 
-Test-only endpoints under /_double/: GET requests (every write received, dry runs included),
-POST reset. Listens on 127.0.0.1 only.
+Test-only endpoints under /_double/: GET requests (every write received, dry runs included, with
+the path and query both as sent, `rawPath` and `rawQuery`, and the query decoded), POST reset.
+Listens on 127.0.0.1 only.
 """
 import argparse, copy, datetime, hashlib, json, random, re, ssl, string, sys, threading, uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -220,11 +227,21 @@ def pointer_parts(path):
     if path == "":
         return []
     if not path.startswith("/"):
-        raise APIError(422, "Invalid", f"invalid JSON pointer {path}")
+        raise patch_not_applied(f"JSON pointer must be empty or start with a \"/\": {path}")
     return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
 
 
+def patch_not_applied(detail):
+    """A JSON patch that decodes but does not apply, a failed `test` included. The API server answers
+    NewGenericServerResponse(422): reason Invalid, a generic message, empty details; jsonpatch's own
+    words (`detail`) are not in the answer, so the double writes them to its stderr only."""
+    print(f"JSON patch not applied: {detail}", file=sys.stderr, flush=True)
+    return APIError(422, "Invalid", "the server rejected our request due to an error in our request")
+
+
 def json_patch(target, operations):
+    if not isinstance(operations, list) or not all(isinstance(op, dict) for op in operations):
+        raise APIError(400, "BadRequest", "json: cannot unmarshal the body into a JSON patch: it is not a list of operations")
     doc = copy.deepcopy(target)
 
     def parent(parts):
@@ -244,8 +261,12 @@ def json_patch(target, operations):
             parts = pointer_parts(op["path"])
             kind = op["op"]
             if kind == "test":
-                if get(parts) != op["value"]:
-                    raise APIError(422, "Invalid", f"the test operation at {op['path']} failed")
+                try:
+                    actual = get(parts)
+                except (KeyError, IndexError, ValueError, TypeError):
+                    actual = None  # jsonpatch: a missing value equals only null
+                if actual != op.get("value"):
+                    raise patch_not_applied(f"testing value {op['path']} failed: test failed")
                 continue
             if kind in ("move", "copy"):
                 value = copy.deepcopy(get(pointer_parts(op["from"])))
@@ -268,14 +289,14 @@ def json_patch(target, operations):
                     node[int(last)] = copy.deepcopy(op["value"])
                 else:
                     if last not in node:
-                        raise APIError(422, "Invalid", f"replace operation does not apply: doc is missing key: {op['path']}")
+                        raise patch_not_applied(f"replace operation does not apply: doc is missing key: {op['path']}: missing value")
                     node[last] = copy.deepcopy(op["value"])
             elif kind == "remove":
                 del node[int(last) if isinstance(node, list) else last]
             else:
-                raise APIError(422, "Invalid", f"unknown JSON patch operation {kind}")
+                raise patch_not_applied(f"Unexpected kind: {kind}")
         except (KeyError, IndexError, ValueError, TypeError) as error:
-            raise APIError(422, "Invalid", f"the JSON patch operation {op.get('op')} {op.get('path')} does not apply: {error}")
+            raise patch_not_applied(f"the JSON patch operation {op.get('op')} {op.get('path')} does not apply: {error}")
     return doc
 
 
@@ -543,6 +564,45 @@ def scale_of(obj, group, plural):
             "status": {"replicas": obj.get("status", {}).get("replicas", 0), "selector": selector}}
 
 
+def from_scale(existing, scale, group, plural):
+    """The object a Scale write makes, as the scale subresource does: replicas and the resourceVersion
+    (the precondition) move over; a different uid is a failed precondition."""
+    if not isinstance(scale, dict):
+        raise APIError(400, "BadRequest", "the body of a Scale write must be an object")
+    meta = scale.get("metadata") or {}
+    name, uid = existing["metadata"]["name"], existing["metadata"]["uid"]
+    if meta.get("uid") and meta["uid"] != uid:
+        raise APIError(409, "Conflict", f'Operation cannot be fulfilled on {plural}/scale.{group} "{name}": Precondition failed: '
+                                        f'UID in precondition: {meta["uid"]}, UID in object meta: {uid}',
+                       {"name": name, "group": group, "kind": f"{plural}/scale"})
+    updated = copy.deepcopy(existing)
+    updated["spec"]["replicas"] = (scale.get("spec") or {}).get("replicas", 0)
+    updated["metadata"]["resourceVersion"] = meta.get("resourceVersion")
+    return updated
+
+
+def conflict(group, plural, name, why):
+    return APIError(409, "Conflict", f'Operation cannot be fulfilled on {plural}{"." + group if group else ""} "{name}": {why}',
+                    {"name": name, **({"group": group} if group else {}), "kind": plural})
+
+
+def storage_key(group, plural, obj):
+    """The etcd key, as a storage error names it: built-in groups are stored without their group."""
+    namespace = obj["metadata"].get("namespace")
+    return "/registry/" + (group + "/" if "." in group else "") + plural + (f"/{namespace}" if namespace else "") + "/" + obj["metadata"]["name"]
+
+
+def check_delete_preconditions(group, plural, existing, preconditions):
+    """DeleteOptions.preconditions (uid, resourceVersion), checked on dry runs too."""
+    name = existing["metadata"]["name"]
+    for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+        wanted = preconditions.get(field)
+        if wanted is not None and wanted != existing["metadata"].get(field):
+            raise conflict(group, plural, name, f'StorageError: invalid object, Code: 4, Key: {storage_key(group, plural, existing)}, '
+                                                f'ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: {label} in precondition: '
+                                                f'{wanted}, {label} in object meta: {existing["metadata"].get(field)}')
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -586,7 +646,13 @@ class Handler(BaseHTTPRequestHandler):
             if not self.authenticated():
                 raise APIError(401, "Unauthorized", "Unauthorized")
             with LOCK:
-                self.api(url.path, query, raw)
+                counter = COUNTER[0]
+                try:
+                    self.api(url.path, query, raw)
+                finally:
+                    # A dry run moves no resourceVersion on, whatever the controller computed for it.
+                    if query.get("dryRun") == "All":
+                        COUNTER[0] = counter
         except APIError as error:
             self.send_json(error.code, error.status())
         except json.JSONDecodeError as error:
@@ -632,9 +698,18 @@ class Handler(BaseHTTPRequestHandler):
         group, version, namespace, plural, name, sub = target
         kind, namespaced, _, subs = RESOURCES[(group, version, plural)]
         dry_run = query.get("dryRun") == "All"
+        options = {}
+        if method == "DELETE" and raw.strip():
+            # kubectl sends DeleteOptions as the body, dryRun included; the body's fields win over the query's.
+            options = json.loads(raw)
+            if not isinstance(options, dict):
+                raise APIError(400, "BadRequest", "the body of a DELETE must be DeleteOptions")
+            if "dryRun" in options:
+                dry_run = "All" in (options["dryRun"] or [])
         if method != "GET":
+            raw_path, _, raw_query = self.path.partition("?")
             REQUESTS.append({"method": method, "path": path, "query": query, "contentType": self.headers.get("Content-Type", ""),
-                             "body": raw.decode("utf-8", "replace"), "dryRun": dry_run})
+                             "body": raw.decode("utf-8", "replace"), "dryRun": dry_run, "rawPath": raw_path, "rawQuery": raw_query})
         if name is None:
             if method == "GET":
                 return self.list(group, version, namespace, plural, kind, query)
@@ -657,16 +732,23 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_text(200, "".join(lines))
             return self.send_json(200, existing)
         if method == "DELETE":
+            check_delete_preconditions(group, plural, existing, options.get("preconditions") or {})
             if not dry_run:
                 del STORE[key_of(group, plural, namespace, name)]
             return self.send_json(200, existing)
         body = json.loads(raw or b"{}")
         if method == "PUT":
+            if not isinstance(body, dict):
+                raise APIError(400, "BadRequest", "the body of a PUT must be an object")
             if sub == "scale":
-                updated = copy.deepcopy(existing)
-                updated["spec"]["replicas"] = body.get("spec", {}).get("replicas", 0)
-                return self.write(group, plural, kind, existing, updated, dry_run, sub, precondition=body.get("metadata", {}).get("resourceVersion"))
-            return self.write(group, plural, kind, existing, body, dry_run, sub, precondition=body.get("metadata", {}).get("resourceVersion"))
+                return self.write(group, plural, kind, existing, from_scale(existing, body, group, plural), dry_run, sub)
+            # A PUT's uid is a storage precondition, checked before anything else (a PATCH's is validation's).
+            uid = (body.get("metadata") or {}).get("uid")
+            if uid and uid != existing["metadata"]["uid"]:
+                raise conflict(group, plural, existing["metadata"]["name"],
+                               f'StorageError: invalid object, Code: 4, Key: {storage_key(group, plural, existing)}, ResourceVersion: 0, '
+                               f'AdditionalErrorMsg: Precondition failed: UID in precondition: {uid}, UID in object meta: {existing["metadata"]["uid"]}')
+            return self.write(group, plural, kind, existing, body, dry_run, sub)
         if method == "PATCH":
             content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
             source = scale_of(existing, group, plural) if sub == "scale" else existing
@@ -683,11 +765,8 @@ class Handler(BaseHTTPRequestHandler):
                                                             "application/json-patch+json, application/merge-patch+json, "
                                                             "application/strategic-merge-patch+json")
             if sub == "scale":
-                updated = copy.deepcopy(existing)
-                updated["spec"]["replicas"] = patched.get("spec", {}).get("replicas", 0)
-                patched = updated
-            return self.write(group, plural, kind, existing, patched, dry_run, sub,
-                              precondition=body.get("metadata", {}).get("resourceVersion") if isinstance(body, dict) else None)
+                patched = from_scale(existing, patched, group, plural)
+            return self.write(group, plural, kind, existing, patched, dry_run, sub)
         raise APIError(405, "MethodNotAllowed", f"{method} is not supported")
 
     def list(self, group, version, namespace, plural, kind, query):
@@ -716,16 +795,33 @@ class Handler(BaseHTTPRequestHandler):
         obj = stamp_new(prune_nulls(obj), group, version, kind, namespace if namespaced else None)
         after_write(group, plural, obj, dry_run)
         put_object(group, plural, obj, dry_run)
+        if dry_run:
+            obj["metadata"].pop("resourceVersion")  # as the real server: only storage assigns one
         self.send_json(201, obj)
 
-    def write(self, group, plural, kind, existing, updated, dry_run, sub, precondition=None):
-        if precondition and precondition != existing["metadata"]["resourceVersion"]:
-            raise APIError(409, "Conflict", f'Operation cannot be fulfilled on {plural}{"." + group if group else ""} '
-                                            f'"{existing["metadata"]["name"]}": the object has been modified; please apply your changes '
-                                            'to the latest version and try again', {"name": existing["metadata"]["name"], "kind": plural})
+    def write(self, group, plural, kind, existing, updated, dry_run, sub):
+        """Stores `updated` (the PUT body, the patched object, or what a Scale makes) over `existing`.
+
+        As the API server's update: the new object's own resourceVersion, from a PUT body or carried by a
+        patch, is the precondition (none: unconditional); the server then sets the next one. A dry run
+        answers what the write would give, with the unchanged resourceVersion, and stores nothing."""
+        if not isinstance(updated, dict):
+            raise APIError(400, "BadRequest", "the patched object is not an object")
         updated = prune_nulls(copy.deepcopy(updated))
         meta = updated.setdefault("metadata", {})
-        # Identity and server-set fields stay the server's.
+        precondition = meta.get("resourceVersion")
+        if precondition and precondition != existing["metadata"]["resourceVersion"]:
+            raise conflict(group, plural, existing["metadata"]["name"],
+                           "the object has been modified; please apply your changes to the latest version and try again")
+        uid = meta.get("uid")
+        if uid and uid != existing["metadata"]["uid"]:
+            qualified = f'{existing["kind"]}{"." + group if group else ""}'
+            raise APIError(422, "Invalid", f'{qualified} "{existing["metadata"]["name"]}" is invalid: metadata.uid: Invalid value: '
+                                           f'{json.dumps(uid)}: field is immutable',
+                           {"name": existing["metadata"]["name"], **({"group": group} if group else {}), "kind": existing["kind"],
+                            "causes": [{"reason": "FieldValueInvalid", "message": f"Invalid value: {json.dumps(uid)}: field is immutable",
+                                        "field": "metadata.uid"}]})
+        # Identity and server-set fields stay the server's (an absent uid is the existing one).
         for field in ("name", "namespace", "uid", "creationTimestamp"):
             if field in existing["metadata"]:
                 meta[field] = existing["metadata"][field]
@@ -738,7 +834,7 @@ class Handler(BaseHTTPRequestHandler):
             updated["status"] = existing["status"]
         validate(kind, updated)
         meta["generation"] = existing["metadata"].get("generation", 1) + (1 if spec_changed(existing, updated) and sub != "status" else 0)
-        meta["resourceVersion"] = next_version()
+        meta["resourceVersion"] = existing["metadata"]["resourceVersion"] if dry_run else next_version()
         if sub != "status":
             after_write(group, plural, updated, dry_run)
         put_object(group, plural, updated, dry_run)

@@ -23,6 +23,9 @@ struct DaemonSettings: Sendable {
         var evidenceTimeout: Duration
         var remediation: RemediationPolicy
         var remediator: Remediator
+        /// Alert keys this process's evaluations saw firing (shared by every generation).
+        var firing: FiringAlerts
+        var started: Date
     }
 
     /// Shared by every generation's finding factory and the diagnosis worker.
@@ -31,7 +34,7 @@ struct DaemonSettings: Sendable {
 
     /// Resolves flags and configuration file into settings; throws what is wrong.
     static func resolve(source: RuleSourceOptions, prometheus: PrometheusOptions, kubernetes: KubernetesOptions = KubernetesOptions(),
-                        leadership: Leadership = Leadership(leading: true), logger: Logger) throws -> DaemonSettings {
+                        runtime: RemediationRuntime, logger: Logger) throws -> DaemonSettings {
         let resolved = try source.resolveThrowing()
         for warning in resolved.warnings { logger.warning("\(warning)") }
         let configuration = resolved.configuration
@@ -46,14 +49,27 @@ struct DaemonSettings: Sendable {
             if kubernetesClient == nil { logger.info("no Kubernetes API configured: runbooks run their Prometheus steps only") }
             let policy = configuration.remediationPolicy(environment: ProcessInfo.processInfo.environment)
             if policy.mode != .off {
-                logger.notice("remediation is on", metadata: ["remediation.mode": "\(policy.mode.rawValue)", "kubernetes": "\(kubernetesClient != nil)"])
+                logger.notice("remediation is on", metadata: [
+                    "remediation.mode": "\(policy.mode.rawValue)", "kubernetes": "\(kubernetesClient != nil)",
+                    "remediation.kill_switch_file": "\(policy.killSwitchFile ?? "-")",
+                    "remediation.kill_switch_configmap": "\(policy.killSwitchConfigMap.map { "\($0.namespace)/\($0.name) key \($0.key)" } ?? "-")",
+                    "remediation.opted_in_rules": "\(configuration.remediation?.rules?.count ?? 0) user rules, and the built-in packs",
+                ])
+                if configuration.sinks?.isEmpty ?? true {
+                    logger.warning("no sinks configured: runbooks and remediation still run, and their decisions are only in the ledger (meshwatchd ledger)")
+                }
             }
+            let world = kubernetesClient.map { ClusterWorld(client: $0, policy: policy, firing: runtime.firing, leadership: runtime.leadership, mode: runtime.mode) }
             diagnosis = Diagnosis(
                 catalog: Runbook.catalog(configuration.runbooks?.definitions ?? []),
                 runner: RunbookRunner.make(prometheus: client, kubernetes: kubernetesClient, execAllow: configuration.runbooks?.execAllow ?? [],
                                            context: resolved.context),
                 evidenceTimeout: configuration.runbooks?.evidenceTimeout.flatMap(PrometheusDuration.parse) ?? .seconds(60),
-                remediation: policy, remediator: Remediator(client: kubernetesClient, policy: policy, leadership: leadership))
+                remediation: policy, remediator: Remediator(world: world, policy: policy, ledger: runtime.ledger),
+                firing: runtime.firing, started: runtime.started)
+            runtime.mode.set(policy.mode)
+        } else {
+            runtime.mode.set(.off)
         }
         return DaemonSettings(
             groups: resolved.groups, context: resolved.context, defaultInterval: resolved.interval, queryTimeout: queryTimeout,

@@ -21,6 +21,8 @@ struct DiagnosisWorker: Sendable {
     var concurrency = 4
 
     func run() async {
+        // Reservations a crash left open are settled against the cluster before anything new is decided.
+        for decision in await diagnosis.remediator.reconcile(openBefore: diagnosis.started) { report(decision) }
         let running = RunningSet()
         var nextCheck = Date()
         await withDiscardingTaskGroup { tasks in
@@ -94,8 +96,9 @@ struct DiagnosisWorker: Sendable {
         return (try? encoder.encode(value)).flatMap { try? JSONDecoder().decode(JSONValue.self, from: $0) }
     }
 
-    /// The runbook's proposed action through the guards; the decision goes to the ledger, the
-    /// log, /metrics and the finding. Returns the finding's line and the decision, if one was made.
+    /// The runbook's proposed action through the guard chain; the remediator writes the ledger.
+    /// The decision goes to the log, /metrics and the finding. Returns the finding's line and the
+    /// decision, if one was made.
     private func remediate(_ runbook: Runbook, request: StateStore.DiagnosisRequest, evidence: Evidence) async -> (String?, RemediationDecision?) {
         guard let action = runbook.remediation.flatMap(RemediationAction.init(rawValue:)) else { return (nil, nil) }
         let policy = diagnosis.remediation
@@ -103,29 +106,23 @@ struct DiagnosisWorker: Sendable {
         guard let target = evidence.target else {
             return ("not decided: no target workload (\(evidence.targetProblem ?? "unknown"))", nil)
         }
-        let now = Date()
-        let ledger: LedgerSummary
-        do { ledger = try store.ledgerSummary(at: now, cooldown: policy.cooldown) } catch {
-            logger.error("cannot read the remediation ledger; not acting", metadata: ["error": "\(error)"])
-            return ("not decided: the ledger cannot be read", nil)
-        }
         let decision = await diagnosis.remediator.decide(
-            .init(action: action, alert: request.alert, alertKey: request.alertKey, target: target, recentRollout: evidence.recentRollout),
-            ledger: ledger, criticalWorkloads: planner.criticalWorkloadCount, now: now)
-        do {
-            try store.record(decision, verifyUntil: decision.outcome == .taken ? now.addingTimeInterval(policy.verificationWindow.seconds) : nil)
-        } catch {
-            logger.error("could not write the remediation ledger", metadata: ["error": "\(error)"])
-        }
-        await status.remediation(decision)
-        notes[request.alertKey] = decision.summary
-        logger.log(level: decision.outcome == .taken ? .notice : .info, "remediation decided", metadata: [
+            .init(action: action, alert: request.alert, alertKey: request.alertKey, target: target, recentRollout: evidence.recentRollout,
+                  rule: request.rule),
+            criticalWorkloads: planner.criticalWorkloadCount, now: Date())
+        report(decision)
+        return (decision.summary, decision)
+    }
+
+    private func report(_ decision: RemediationDecision) {
+        Task { [status] in await status.remediation(decision) }
+        notes[decision.alertKey] = decision.summary
+        logger.log(level: decision.outcome.countsAsAction ? .notice : .info, "remediation decided", metadata: [
             "alert.name": "\(decision.alert)", "remediation.action": "\(decision.action.rawValue)", "remediation.outcome": "\(decision.outcome.rawValue)",
             "remediation.guard": "\(decision.decidedBy)", "remediation.reason": "\(decision.reason)", "remediation.workload": "\(decision.workload)",
-            "remediation.change": "\(decision.change ?? "")",
+            "remediation.change": "\(decision.change ?? "")", "remediation.id": "\(decision.id ?? "")",
         ])
-        if decision.escalate { escalate(request.alertKey, because: decision.reason) }
-        return (decision.summary, decision)
+        if decision.escalate { escalate(decision.alertKey, because: decision.reason) }
     }
 
     private func escalate(_ alertKey: String, because reason: String) {

@@ -2,6 +2,7 @@ import AlertEngine
 import Foundation
 import Incidents
 import Logging
+import Remediation
 import MetricModel
 
 /// One rule group's evaluation loop: Prometheus's timing (ticks aligned to the interval and
@@ -40,15 +41,17 @@ struct GroupLoop: Sendable {
             // state and the findings of that rule are saved together first.
             let tick = next
             let notify = !settings.sinks.isEmpty
-            let queueEarly = !(first && restoreFromStore) && notify
+            // Runbooks (and so remediation) run without sinks too: their decisions go to the ledger.
+            let queueEarly = !(first && restoreFromStore)
             var queuedEarly: Set<UInt64> = []
             var transitions = await engine.evaluateGroup(0, at: next, using: settings.datasource, logger: logger) { engine, ruleTransitions in
+                noteFiring(ruleTransitions)
                 guard queueEarly else { return }
                 noteRecoveries(ruleTransitions)
-                let plan = planner.plan(ruleTransitions, at: Date())
-                guard !plan.isEmpty else { return }
+                let plan = notify ? planner.plan(ruleTransitions, at: Date()) : NotificationPlan()
+                let diagnoses = diagnoses(for: ruleTransitions, plan: plan, evaluatedAt: tick)
+                guard !plan.isEmpty || !diagnoses.isEmpty else { return }
                 do {
-                    let diagnoses = diagnoses(for: plan, evaluatedAt: tick)
                     try store.save(group: group.name, snapshot: engine.snapshot(at: tick), plan: plan, delays: settings.notifications.holds,
                                    diagnoses: diagnoses)
                     outboxSignal.raise()
@@ -64,17 +67,18 @@ struct GroupLoop: Sendable {
                 transitions.removeAll { restored.contains($0.instance.fingerprint) }
             }
             first = false
+            settings.diagnosis?.firing.update(group: group.name, firing: Self.seenFiring(engine))
             for transition in transitions { Self.log(transition, logger: logger) }
             var plan = NotificationPlan()
+            let remaining = transitions.filter { !queuedEarly.contains(Self.key($0)) }
+            noteRecoveries(remaining)
             if notify {
                 let now = Date()
-                let remaining = transitions.filter { !queuedEarly.contains(Self.key($0)) }
-                noteRecoveries(remaining)
                 plan = planner.plan(remaining, at: now)
                 plan.merge(planner.review(group: group.name, firing: Self.firing(engine), at: now))
             }
             do {
-                let diagnoses = diagnoses(for: plan, evaluatedAt: next)
+                let diagnoses = diagnoses(for: remaining, plan: plan, evaluatedAt: next)
                 try store.save(group: group.name, snapshot: engine.snapshot(at: next), plan: plan, delays: settings.notifications.holds,
                                diagnoses: diagnoses)
                 if !plan.outgoing.isEmpty { outboxSignal.raise() }
@@ -149,18 +153,40 @@ struct GroupLoop: Sendable {
         }
     }
 
-    /// Runbooks to run for the plan's new firings: the findings wait for their evidence.
-    func diagnoses(for plan: NotificationPlan, evaluatedAt: Date) -> [StateStore.DiagnosisRequest] {
+    /// Runbooks to run for new firings (with or without sinks): a finding of the plan waits for
+    /// its evidence; without one the runbook still runs and its decision goes to the ledger.
+    func diagnoses(for transitions: [AlertTransition], plan: NotificationPlan, evaluatedAt: Date) -> [StateStore.DiagnosisRequest] {
         guard let diagnosis = settings.diagnosis else { return [] }
-        var seen: Set<String> = []
         var requests: [StateStore.DiagnosisRequest] = []
-        for outgoing in plan.outgoing where outgoing.kind == .firing && diagnosis.catalog[outgoing.alertName] != nil {
-            guard seen.insert(outgoing.id).inserted, let finding = try? Finding.decode(outgoing.body) else { continue }
-            requests.append(.init(findingID: outgoing.id, alertKey: outgoing.alertKey, alert: outgoing.alertName, labels: finding.alert.labels,
-                                  activeAt: finding.alert.activeAt, evaluatedAt: evaluatedAt,
-                                  deadline: Date().addingTimeInterval(diagnosis.evidenceTimeout.seconds)))
+        for transition in transitions where transition.kind == .firing && diagnosis.catalog[transition.rule] != nil {
+            let alertKey = NotificationPlanner.alertKey(group: transition.group, fingerprint: transition.instance.fingerprint)
+            let finding = plan.outgoing.first { $0.kind == .firing && $0.alertKey == alertKey }
+            let labels = finding.flatMap { try? Finding.decode($0.body) }?.alert.labels
+                ?? Dictionary(transition.instance.labels.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+            let id = finding?.id ?? "diagnosis-\(alertKey)-\(Int(transition.instance.activeAt.timeIntervalSince1970))"
+            requests.append(.init(findingID: id, alertKey: alertKey, alert: transition.rule, labels: labels,
+                                  activeAt: transition.instance.activeAt, evaluatedAt: evaluatedAt,
+                                  deadline: Date().addingTimeInterval(diagnosis.evidenceTimeout.seconds),
+                                  rule: RuleReference(file: group.file, group: group.name, name: transition.rule,
+                                                      builtIn: group.file.hasPrefix("<built-in"))))
         }
         return requests
+    }
+
+    /// Firing and resolved transitions as they happen, so the remediator's last check sees them.
+    func noteFiring(_ transitions: [AlertTransition]) {
+        guard let firing = settings.diagnosis?.firing else { return }
+        for transition in transitions {
+            let key = NotificationPlanner.alertKey(group: transition.group, fingerprint: transition.instance.fingerprint)
+            if transition.kind == .firing { firing.insert(group: group.name, key) } else if transition.kind == .resolved { firing.remove(group: group.name, key) }
+        }
+    }
+
+    /// Alert keys firing in rules whose evaluation this cycle succeeded: what this process saw.
+    static func seenFiring(_ engine: RuleEngine) -> Set<String> {
+        Set(engine.groups[0].rules.filter { $0.health != .err }.flatMap { state in
+            state.active.values.filter { $0.state == .firing }.map { NotificationPlanner.alertKey(group: engine.groups[0].group.name, fingerprint: $0.fingerprint) }
+        })
     }
 
     /// The group's firing instances with their rule names.

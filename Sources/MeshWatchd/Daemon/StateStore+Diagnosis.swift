@@ -15,17 +15,21 @@ extension StateStore {
         var activeAt: Date
         var evaluatedAt: Date
         var deadline: Date
+        /// The rule that raised the alert (remediation belongs to rules that opted in).
+        var rule: RuleReference?
     }
 
     static func hold(_ requests: [DiagnosisRequest], db: Database) throws {
         let encoder = JSONEncoder()
         for request in requests {
             try db.execute(sql: """
-                INSERT OR IGNORE INTO diagnosis (finding_id, alert, labels, active_at, evaluated_at, deadline, alert_key)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO diagnosis (finding_id, alert, labels, active_at, evaluated_at, deadline, alert_key,
+                                                 rule_file, rule_group, rule_name, rule_built_in)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [
                 request.findingID, request.alert, try encoder.encode(request.labels), request.activeAt.timeIntervalSince1970,
-                request.evaluatedAt.timeIntervalSince1970, request.deadline.timeIntervalSince1970, request.alertKey])
+                request.evaluatedAt.timeIntervalSince1970, request.deadline.timeIntervalSince1970, request.alertKey,
+                request.rule?.file, request.rule?.group, request.rule?.name, request.rule?.builtIn == true ? 1 : 0])
             // released_at keeps when it would have gone out (a Slack group wait), for after the evidence.
             try db.execute(sql: """
                 UPDATE outbox SET released_at = next_attempt_at, next_attempt_at = MAX(next_attempt_at, ?)
@@ -45,7 +49,11 @@ extension StateStore {
                                         labels: (try? decoder.decode([String: String].self, from: labels)) ?? [:],
                                         activeAt: Date(timeIntervalSince1970: row["active_at"]),
                                         evaluatedAt: Date(timeIntervalSince1970: row["evaluated_at"]),
-                                        deadline: Date(timeIntervalSince1970: row["deadline"]))
+                                        deadline: Date(timeIntervalSince1970: row["deadline"]),
+                                        rule: (row["rule_name"] as String?).map { name in
+                                            RuleReference(file: row["rule_file"] ?? "", group: row["rule_group"] ?? "", name: name,
+                                                          builtIn: (row["rule_built_in"] as Int? ?? 0) != 0)
+                                        })
             }
         }
     }

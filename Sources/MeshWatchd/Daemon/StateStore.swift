@@ -15,7 +15,10 @@ final class StateStore: Sendable {
     init(path: String, logger: Logger) throws {
         self.path = path
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // 0700 and 0600 whatever the umask: the ledger and the findings are nobody else's to read.
+        chmod(directory, 0o700)
+        defer { for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o600) } }
         do {
             database = try Self.open(path)
         } catch {
@@ -110,6 +113,20 @@ final class StateStore: Sendable {
                 );
                 CREATE INDEX ledger_at ON ledger (at);
                 ALTER TABLE diagnosis ADD COLUMN alert_key TEXT NOT NULL DEFAULT '';
+                """)
+        }
+        migrator.registerMigration("v6-ledger-reservations") { db in
+            // A decision reserves its workload before anything else (state 'open'); the write it
+            // is about to send is noted (resource_version, annotation) so a crash can be settled.
+            try db.execute(sql: """
+                ALTER TABLE ledger ADD COLUMN state TEXT NOT NULL DEFAULT 'done';
+                ALTER TABLE ledger ADD COLUMN resource_version TEXT;
+                ALTER TABLE ledger ADD COLUMN annotation TEXT;
+                CREATE INDEX ledger_open ON ledger (state, workload);
+                ALTER TABLE diagnosis ADD COLUMN rule_file TEXT;
+                ALTER TABLE diagnosis ADD COLUMN rule_group TEXT;
+                ALTER TABLE diagnosis ADD COLUMN rule_name TEXT;
+                ALTER TABLE diagnosis ADD COLUMN rule_built_in INTEGER NOT NULL DEFAULT 0;
                 """)
         }
         try migrator.migrate(database)

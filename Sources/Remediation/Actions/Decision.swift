@@ -23,8 +23,30 @@ public struct RemediationDecision: Codable, Sendable, Equatable {
         case taken
         /// Every guard allowed it, but the mode (or the kill switch) is dry-run.
         case dryRun = "dry-run"
-        /// A guard refused it.
+        /// A guard refused it, or the API server answered that the write did not happen.
         case refused
+        /// The write was sent and no answer says whether it happened (a 5xx, a timeout, a lost
+        /// connection): it counts as taken until re-reading the object shows it did not.
+        case unknown
+
+        /// Taken and unknown decisions count against the cooldown, the budget, the incident and in-flight.
+        public var countsAsAction: Bool { self == .taken || self == .unknown }
+    }
+
+    /// One request the decision sent: the path, whether it was a server dry run, what was answered.
+    public struct Request: Codable, Sendable, Equatable {
+        public var method: String
+        public var path: String
+        public var dryRun: Bool
+        /// `200`, `409 Conflict`, `timeout`, …
+        public var answer: String
+
+        public init(method: String = "PATCH", path: String, dryRun: Bool, answer: String) {
+            self.method = method
+            self.path = path
+            self.dryRun = dryRun
+            self.answer = answer
+        }
     }
 
     public var outcome: Outcome
@@ -42,6 +64,12 @@ public struct RemediationDecision: Codable, Sendable, Equatable {
     /// Escalate rather than act (the blast-radius guard, a failed verification).
     public var escalate: Bool
     public var at: Date
+    /// The decision's id; it rides in the cooldown annotation of the write, which proves the write happened.
+    public var id: String?
+    /// The Deployment's uid the decision was made on.
+    public var uid: String?
+    /// Every request sent to the API server for this decision, in order.
+    public var requests: [Request]?
 
     public init(outcome: Outcome, action: RemediationAction, workload: String, alert: String, alertKey: String, decidedBy: String,
                 reason: String, change: String? = nil, escalate: Bool = false, at: Date) {
@@ -64,6 +92,7 @@ public struct RemediationDecision: Codable, Sendable, Equatable {
         case .taken: return "TAKEN: \(what); \(reason)"
         case .dryRun: return "DRY RUN: would \(what); \(reason)"
         case .refused: return "REFUSED by \(decidedBy): \(what); \(reason)"
+        case .unknown: return "UNKNOWN OUTCOME (counted as taken): \(what); \(reason)"
         }
     }
 }

@@ -24,6 +24,8 @@ public struct RemediationPolicy: Sendable, Equatable {
     public var killSwitchFile: String?
     /// When this ConfigMap key exists, every mode is dry-run.
     public var killSwitchConfigMap: ConfigMapKey?
+    /// User rules that may act (`RuleReference.key`); the built-in packs' rules always may.
+    public var optedInRules: Set<String> = []
 
     public struct ConfigMapKey: Sendable, Equatable {
         public var namespace: String
@@ -59,4 +61,32 @@ public struct LedgerSummary: Sendable, Equatable {
         self.actedOn = actedOn
         self.inFlight = inFlight
     }
+}
+
+/// The rule that raised an alert: remediation belongs to rules that opted in, not to names.
+public struct RuleReference: Sendable, Hashable, Codable {
+    public var file: String
+    public var group: String
+    public var name: String
+    /// A rule of a built-in pack (opted in by construction).
+    public var builtIn: Bool
+
+    public init(file: String, group: String, name: String, builtIn: Bool) {
+        self.file = file
+        self.group = group
+        self.name = name
+        self.builtIn = builtIn
+    }
+
+    /// What `remediation.rules` entries are compared by.
+    public var key: String { Self.key(file: file, group: group, name: name) }
+    public static func key(file: String, group: String, name: String) -> String { "\(file)\u{0}\(group)\u{0}\(name)" }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension KubeTime {
+    public static func format(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 }

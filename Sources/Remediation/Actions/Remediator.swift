@@ -1,25 +1,25 @@
 import Foundation
 import MetricModel
 
-/// Decides, and in `enforce` mode takes, one proposed action: every guard in order (the first
-/// refusal decides), a server-side dry run of the exact write, the kill switch, the mode, and
-/// only then the write. An actor: decisions are made one at a time.
+/// Decides, and in `enforce` mode takes, one proposed action. The target is validated first;
+/// the workload is reserved in the ledger (one atomic check-and-insert, before anything
+/// awaits); then every guard of the chain in order — the first that does not allow decides —
+/// and only then the write, whose answer is checked. Decisions run one at a time, in order.
 public actor Remediator {
-    let client: KubernetesClient?
-    public private(set) var policy: RemediationPolicy
+    public nonisolated let policy: RemediationPolicy
     let guards: [any RemediationGuard]
-    /// Checked right before the write: a replica that lost its lease never writes.
-    let leadership: Leadership
+    let ledger: any RemediationLedger
+    let world: (any RemediationWorld)?
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
 
-    public init(client: KubernetesClient?, policy: RemediationPolicy, guards: [any RemediationGuard] = ModeGuard.all,
-                leadership: Leadership = Leadership(leading: true)) {
-        self.client = client
+    public init(world: (any RemediationWorld)?, policy: RemediationPolicy, ledger: any RemediationLedger,
+                guards: [any RemediationGuard] = GuardChain.standard) {
+        self.world = world
         self.policy = policy
+        self.ledger = ledger
         self.guards = guards
-        self.leadership = leadership
     }
-
-    public func configure(_ policy: RemediationPolicy) { self.policy = policy }
 
     public struct Proposal: Sendable {
         public var action: RemediationAction
@@ -27,93 +27,167 @@ public actor Remediator {
         public var alertKey: String
         public var target: Evidence.Target
         public var recentRollout: Evidence.RecentRollout?
+        /// The rule that raised the alert; nil refuses (only opted-in rules act).
+        public var rule: RuleReference?
 
-        public init(action: RemediationAction, alert: String, alertKey: String, target: Evidence.Target, recentRollout: Evidence.RecentRollout?) {
+        public init(action: RemediationAction, alert: String, alertKey: String, target: Evidence.Target, recentRollout: Evidence.RecentRollout?,
+                    rule: RuleReference?) {
             self.action = action
             self.alert = alert
             self.alertKey = alertKey
             self.target = target
             self.recentRollout = recentRollout
+            self.rule = rule
         }
     }
 
-    public func decide(_ proposal: Proposal, ledger: LedgerSummary, criticalWorkloads: Int, now: Date = Date()) async -> RemediationDecision {
-        let workload = "\(proposal.target.namespace)/\(proposal.target.deployment)"
-        func decision(_ outcome: RemediationDecision.Outcome, _ by: String, _ reason: String, change: String? = nil,
-                      escalate: Bool = false) -> RemediationDecision {
-            RemediationDecision(outcome: outcome, action: proposal.action, workload: workload, alert: proposal.alert, alertKey: proposal.alertKey,
-                                decidedBy: by, reason: reason, change: change, escalate: escalate, at: now)
+    public func decide(_ proposal: Proposal, criticalWorkloads: Int, now: Date = Date()) async -> RemediationDecision {
+        await acquire()
+        defer { release() }
+        return await deliberate(proposal, criticalWorkloads: criticalWorkloads, now: now)
+    }
+
+    private func deliberate(_ proposal: Proposal, criticalWorkloads: Int, now: Date) async -> RemediationDecision {
+        let id = String(UUID().uuidString.lowercased().prefix(13))
+        let quoted = "\(KubernetesName.quoted(proposal.target.namespace))/\(KubernetesName.quoted(proposal.target.deployment))"
+        var decision = RemediationDecision(outcome: .refused, action: proposal.action, workload: quoted, alert: proposal.alert,
+                                           alertKey: proposal.alertKey, decidedBy: "", reason: "", at: now)
+        decision.id = id
+        decision.uid = proposal.target.uid
+        func standalone(_ by: String, _ reason: String) -> RemediationDecision {
+            var refused = decision
+            refused.decidedBy = by
+            refused.reason = reason
+            try? ledger.record(refused)
+            return refused
         }
-        if policy.mode == .off { return decision(.refused, "mode", "remediation is off") }
-        guard let client else { return decision(.refused, "kubernetes api", "no Kubernetes API configured") }
-        let path = "/apis/apps/v1/namespaces/\(proposal.target.namespace)/deployments/\(proposal.target.deployment)"
-        let context: GuardContext
+        if policy.mode == .off { return standalone("mode", "remediation is off") }
+        let workload: WorkloadRef
+        do { workload = try WorkloadRef(namespace: proposal.target.namespace, name: proposal.target.deployment) } catch {
+            return standalone("target", "\(error)")
+        }
+        decision.workload = workload.description
+        guard let world else { return standalone("kubernetes api", "no Kubernetes API configured") }
+
+        // Reserved before the first await: no other decision on this workload can interleave.
+        var provisional = decision
+        provisional.outcome = .unknown
+        provisional.decidedBy = "in progress"
+        provisional.reason = "decision in progress; counts as an action until its outcome is known"
+        let reservation: Int64, summary: LedgerSummary
         do {
-            let deploymentJSON = try await client.get(JSONValue.self, path)
-            let deployment = try JSONDecoder().decode(Deployment.self, from: Data(deploymentJSON.text.utf8))
-            let sets = try await client.list(JSONValue.self, "/apis/apps/v1/namespaces/\(proposal.target.namespace)/replicasets",
-                                             labelSelector: deployment.spec.selector.query)
-            let revisions = try sets.map { json in (try JSONDecoder().decode(ReplicaSet.self, from: Data(json.text.utf8)), json) }
-                .filter { $0.0.isControlled(by: deployment.metadata.uid) && $0.0.revision != nil }
-                .sorted { $0.0.revision! > $1.0.revision! }
-            let autoscalers = try await client.list(HorizontalPodAutoscaler.self,
-                                                    "/apis/autoscaling/v2/namespaces/\(proposal.target.namespace)/horizontalpodautoscalers")
-            context = GuardContext(action: proposal.action, alert: proposal.alert, alertKey: proposal.alertKey, namespace: proposal.target.namespace,
-                                   name: proposal.target.deployment, deployment: deployment, deploymentJSON: deploymentJSON,
-                                   revisions: revisions.map { (replicaSet: $0.0, json: $0.1) }, autoscalers: autoscalers,
-                                   recentRollout: proposal.recentRollout, ledger: ledger, criticalWorkloads: criticalWorkloads, policy: policy, now: now)
+            switch try ledger.reserve(ReservationRequest(workload: workload, uid: proposal.target.uid, alertKey: proposal.alertKey,
+                                                         action: proposal.action, provisional: provisional, now: now, cooldown: policy.cooldown)) {
+            case .reserved(let id, let read): (reservation, summary) = (id, read)
+            case .busy(let holder): return standalone("one action in flight", "another decision on \(workload) is in progress (\(holder))")
+            }
         } catch {
-            return decision(.refused, "kubernetes api", "cannot read \(workload): \(error)")
+            decision.decidedBy = "ledger"
+            decision.reason = "the ledger cannot be written, so nothing is acted on: \(error)"
+            return decision
+        }
+
+        var deliberation = Deliberation(proposal: proposal, workload: workload, policy: policy, ledger: summary,
+                                        criticalWorkloads: criticalWorkloads, now: now, decisionID: id)
+        func finish(_ outcome: RemediationDecision.Outcome, _ by: String, _ reason: String, escalate: Bool = false) -> RemediationDecision {
+            decision.outcome = outcome
+            decision.decidedBy = by
+            decision.reason = reason
+            decision.escalate = escalate
+            decision.change = deliberation.plan?.change
+            decision.uid = deliberation.snapshot?.uid ?? decision.uid
+            decision.requests = deliberation.requests
+            let until = outcome.countsAsAction ? now.addingTimeInterval(policy.verificationWindow.seconds) : nil
+            do { try ledger.complete(reservation: reservation, with: decision, verifyUntil: until) } catch {
+                decision.reason += " (the ledger could not record this outcome: \(error))"
+            }
+            return decision
         }
         for guardian in guards {
-            if case .refuse(let reason, let escalate) = guardian.check(context) {
-                return decision(.refused, guardian.name, reason, escalate: escalate)
+            switch await guardian.check(&deliberation, in: world) {
+            case .allow: continue
+            case .refuse(let reason, let escalate):
+                return finish(deliberation.mayHaveWritten ? .unknown : .refused, guardian.name, reason, escalate: escalate)
+            case .dryRun(let reason):
+                return finish(.dryRun, guardian.name, reason)
             }
         }
-        let plan: ActionPlan
-        switch ActionPlan.make(context) {
-        case .success(let made): plan = made
-        case .failure(let refusal): return decision(.refused, "preconditions", refusal.reason)
+        guard let plan = deliberation.plan, let snapshot = deliberation.snapshot else {
+            return finish(.refused, "preconditions", "no action was planned")
+        }
+        do { try ledger.noteWrite(reservation: reservation, resourceVersion: snapshot.resourceVersion, annotation: plan.annotation) } catch {
+            return finish(.refused, "ledger", "the ledger cannot record the write before it is sent, so it is not sent: \(error)")
         }
         do {
-            try await client.patch(JSONValue.self, plan.write.path, body: plan.write.body, as: plan.write.patchType, dryRun: true)
-        } catch {
-            return decision(.refused, "server dry run", "the API server refused the change: \(error)", change: plan.change)
-        }
-        if let reason = await killSwitch(client) {
-            return decision(.dryRun, "kill switch", reason, change: plan.change)
-        }
-        if policy.mode == .dryRun {
-            return decision(.dryRun, "mode", "every guard allowed it; mode is dry-run", change: plan.change)
-        }
-        guard leadership.isLeader else {
-            return decision(.refused, "leadership", "this replica is no longer the leader", change: plan.change)
-        }
-        do {
-            try await client.patch(JSONValue.self, plan.write.path, body: plan.write.body, as: plan.write.patchType)
-            if let annotation = plan.annotation {
-                try await client.patch(JSONValue.self, annotation.path, body: annotation.body, as: annotation.patchType)
+            let answer = try await world.send(plan.write)
+            deliberation.requests.append(.init(path: plan.write.path, dryRun: false, answer: "200"))
+            let version = answer["metadata"]?["resourceVersion"]?.string
+            guard version != snapshot.resourceVersion,
+                  answer["metadata"]?["annotations"]?[CooldownGuard.annotation]?.string == plan.annotation else {
+                return finish(.refused, "kubernetes api", "the API server answered as for a dry run (resourceVersion \(version ?? "none") unchanged): nothing was written")
             }
+            return finish(.taken, "all guards", "every guard allowed it and the server's dry run passed")
+        } catch let error as KubernetesError where error.isDefiniteRefusal {
+            deliberation.requests.append(.init(path: plan.write.path, dryRun: false, answer: ServerDryRunGuard.answer(error)))
+            return finish(.refused, "kubernetes api", "the write failed: \(error)")
         } catch {
-            return decision(.refused, "kubernetes api", "the write failed: \(error)", change: plan.change)
+            deliberation.requests.append(.init(path: plan.write.path, dryRun: false, answer: ServerDryRunGuard.answer(error)))
+            let (outcome, reason) = await Self.settle(world, workload, plan.annotation, snapshot.resourceVersion)
+            return finish(outcome, outcome == .unknown ? "kubernetes api" : (outcome == .taken ? "all guards" : "kubernetes api"),
+                          "the write's answer was lost (\(error)); \(reason)")
         }
-        return decision(.taken, "all guards", "every guard allowed it and the server's dry run passed", change: plan.change)
     }
 
-    /// Why the kill switch is on, or nil. A ConfigMap that cannot be read counts as on: when in doubt, do not act.
-    func killSwitch(_ client: KubernetesClient) async -> String? {
-        if let file = policy.killSwitchFile, FileManager.default.fileExists(atPath: file) {
-            return "the kill switch \(file) exists: every mode is dry-run"
-        }
-        guard let key = policy.killSwitchConfigMap else { return nil }
+    /// After a lost answer (or a crash), the Deployment tells: our annotation on it means the
+    /// write happened; a changed resourceVersion without it means it can no longer happen (the
+    /// write carried the old one); otherwise it may still be in flight: unknown.
+    static func settle(_ world: any RemediationWorld, _ workload: WorkloadRef, _ annotation: String, _ version: String) async
+        -> (RemediationDecision.Outcome, String) {
         do {
-            let configMap = try await client.get(JSONValue.self, "/api/v1/namespaces/\(key.namespace)/configmaps/\(key.name)")
-            return configMap["data"]?[key.key] != nil
-                ? "the kill switch ConfigMap \(key.namespace)/\(key.name) has key \(key.key): every mode is dry-run" : nil
-        } catch let error as KubernetesError where error.isNotFound {
-            return nil
+            let now = try await world.read(workload)
+            if now.deployment.metadata.annotation(CooldownGuard.annotation) == annotation { return (.taken, "re-reading the Deployment shows the write") }
+            if now.resourceVersion != version { return (.refused, "re-reading the Deployment shows it was not written (it changed since, so the write cannot apply)") }
+            return (.unknown, "re-reading the Deployment does not show it yet; counted as taken")
         } catch {
-            return "the kill switch ConfigMap \(key.namespace)/\(key.name) cannot be read (\(error)): acting as if it were set"
+            return (.unknown, "the Deployment cannot be read again (\(error)); counted as taken")
         }
+    }
+
+    /// Settles the reservations a crash left open (before `before`): taken when the Deployment
+    /// shows their write, refused when it provably did not happen; unreadable ones stay open and count.
+    public func reconcile(openBefore before: Date) async -> [RemediationDecision] {
+        guard let world, let open = try? ledger.openReservations() else { return [] }
+        var settled: [RemediationDecision] = []
+        for reservation in open where reservation.decision.at < before {
+            var decision = reservation.decision
+            let outcome: RemediationDecision.Outcome, reason: String
+            if let annotation = reservation.annotation, let version = reservation.resourceVersion,
+               let workload = try? WorkloadRef(namespace: String(decision.workload.split(separator: "/").first ?? ""),
+                                               name: String(decision.workload.split(separator: "/").last ?? "")) {
+                (outcome, reason) = await Self.settle(world, workload, annotation, version)
+                if outcome == .unknown && reason.contains("cannot be read") { continue }
+            } else {
+                (outcome, reason) = (.refused, "interrupted before the write was sent")
+            }
+            decision.outcome = outcome
+            decision.decidedBy = "restart"
+            decision.reason = "the daemon stopped during this decision; \(reason)"
+            let until = outcome.countsAsAction ? Date().addingTimeInterval(policy.verificationWindow.seconds) : nil
+            try? ledger.complete(reservation: reservation.id, with: decision, verifyUntil: until)
+            settled.append(decision)
+        }
+        return settled
+    }
+
+    private func acquire() async {
+        if !busy {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func release() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MeshHTTP
+import MetricModel
 
 /// The Kubernetes API, as the runbooks and remediation use it: typed GET and LIST, pod logs,
 /// and PATCH (merge, JSON, strategic merge) with an optional server-side dry run. Errors carry
@@ -23,50 +24,87 @@ public struct KubernetesClient: Sendable {
     }
 
     public func get<T: Decodable>(_ type: T.Type, _ path: String) async throws -> T {
-        try decode(type, try await send(HTTPRequest(url: connection.server + path, headers: [("Accept", "application/json")])), path: path)
+        try decode(type, try await send(HTTPRequest(url: try url(path), headers: [("Accept", "application/json")])), path: path)
     }
 
     /// A LIST, optionally filtered by a label selector (`app=reviews,tier!=db`) and a field selector.
     public func list<T: Decodable>(_ type: T.Type, _ path: String, labelSelector: String? = nil, fieldSelector: String? = nil,
                                    limit: Int? = nil) async throws -> [T] {
-        var query: [String] = []
-        if let labelSelector, !labelSelector.isEmpty { query.append("labelSelector=" + Self.escape(labelSelector)) }
-        if let fieldSelector, !fieldSelector.isEmpty { query.append("fieldSelector=" + Self.escape(fieldSelector)) }
-        if let limit { query.append("limit=\(limit)") }
-        let url = connection.server + path + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
-        return try decode(KubeList<T>.self, try await send(HTTPRequest(url: url, headers: [("Accept", "application/json")])), path: path).items
+        var query = KubernetesQuery()
+        if let labelSelector, !labelSelector.isEmpty { query.add("labelSelector", labelSelector) }
+        if let fieldSelector, !fieldSelector.isEmpty { query.add("fieldSelector", fieldSelector) }
+        if let limit { query.add("limit", String(limit)) }
+        let request = HTTPRequest(url: try url(path, query), headers: [("Accept", "application/json")])
+        return try decode(KubeList<T>.self, try await send(request), path: path).items
     }
 
-    /// The last lines of a container's log, at most `limitBytes`.
+    /// The last lines of a container's log, at most `limitBytes`. The pod and container names
+    /// come from API objects, which are outside input too: both are validated.
     public func logs(namespace: String, pod: String, container: String?, tailLines: Int, limitBytes: Int = 256 << 10) async throws -> String {
-        var url = connection.server + "/api/v1/namespaces/\(namespace)/pods/\(pod)/log?tailLines=\(tailLines)&limitBytes=\(limitBytes)"
-        if let container { url += "&container=" + Self.escape(container) }
-        return String(decoding: try await send(HTTPRequest(url: url)).body, as: UTF8.self)
+        let path = try KubernetesPath.namespaced(namespace: namespace, resource: "pods", name: pod, subresource: "log")
+        var query = KubernetesQuery()
+        query.add("tailLines", String(tailLines))
+        query.add("limitBytes", String(limitBytes))
+        if let container {
+            if let problem = KubernetesName.labelProblem(container) { throw InvalidKubernetesName(what: "container", value: container, problem: problem) }
+            query.add("container", container)
+        }
+        return String(decoding: try await send(HTTPRequest(url: try url(path, query))).body, as: UTF8.self)
     }
 
     /// A PATCH; with `dryRun` the server validates and answers without storing.
     @discardableResult
     public func patch<T: Decodable>(_ type: T.Type, _ path: String, body: [UInt8], as patchType: PatchType, dryRun: Bool = false,
                                     fieldManager: String = "meshwatchd") async throws -> T {
-        var url = connection.server + path + "?fieldManager=" + fieldManager
-        if dryRun { url += "&dryRun=All" }
-        let request = HTTPRequest(method: .patch, url: url, headers: [("Content-Type", patchType.rawValue), ("Accept", "application/json")],
-                                  body: body)
-        return try decode(type, try await send(request), path: path)
+        try decode(type, try await send(KubernetesWrite(path: path, patchType: patchType, body: body, dryRun: dryRun, fieldManager: fieldManager)),
+                   path: path)
+    }
+
+    /// Sends one write exactly as the value says: the dry-run flag is a field, and the URL
+    /// that goes out is checked to carry `dryRun=All` exactly when it says so, and no other path.
+    /// Returns the server's answer (the object as stored, or as it would be for a dry run).
+    public func write(_ write: KubernetesWrite) async throws -> JSONValue {
+        try decode(JSONValue.self, try await send(write), path: write.path)
+    }
+
+    private func send(_ write: KubernetesWrite) async throws -> HTTPResponse {
+        var query = KubernetesQuery()
+        query.add("fieldManager", write.fieldManager)
+        if write.dryRun { query.add("dryRun", "All") }
+        let url = try url(write.path, query)
+        guard let components = URLComponents(string: url), components.path == write.path, components.fragment == nil,
+              (components.queryItems ?? []).contains(where: { $0.name == "dryRun" && $0.value == "All" }) == write.dryRun,
+              (components.queryItems ?? []).filter({ $0.name == "dryRun" }).count == (write.dryRun ? 1 : 0) else {
+            throw KubernetesError(code: 0, reason: "RefusedRequest", message: "the request URL does not say what the write says (dry run \(write.dryRun))",
+                                  path: write.path)
+        }
+        let request = HTTPRequest(method: .patch, url: url, headers: [("Content-Type", write.patchType.rawValue), ("Accept", "application/json")],
+                                  body: write.body)
+        return try await send(request)
     }
 
     /// POST a new object to a collection.
     public func create(path: String, body: some Encodable) async throws {
-        let request = HTTPRequest(method: .post, url: connection.server + path, headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
+        let request = HTTPRequest(method: .post, url: try url(path), headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
                                   body: Array(try JSONEncoder().encode(body)))
         _ = try await send(request)
     }
 
     /// PUT an object; its `metadata.resourceVersion` makes it fail with 409 if it changed meanwhile.
     public func replace(path: String, body: some Encodable) async throws {
-        let request = HTTPRequest(method: .put, url: connection.server + path, headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
+        let request = HTTPRequest(method: .put, url: try url(path), headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
                                   body: Array(try JSONEncoder().encode(body)))
         _ = try await send(request)
+    }
+
+    /// The server's URL for a checked path and an encoded query: nothing outside `KubernetesPath`'s
+    /// alphabet reaches libcurl (which would normalise `..` and never send a `#` fragment).
+    func url(_ path: String, _ query: KubernetesQuery = KubernetesQuery()) throws -> String {
+        if let problem = KubernetesPath.problem(path) {
+            throw KubernetesError(code: 0, reason: "RefusedRequest", message: "refusing to send a request whose path \(problem)",
+                                  path: KubernetesName.quoted(path))
+        }
+        return connection.server + path + (query.items.isEmpty ? "" : "?" + query.encoded)
     }
 
     private func send(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -94,12 +132,6 @@ public struct KubernetesClient: Sendable {
         }
     }
 
-    static func escape(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
-    }
-
     static func pathOnly(_ url: String) -> String {
         URLComponents(string: url)?.path ?? url
     }
@@ -107,6 +139,7 @@ public struct KubernetesClient: Sendable {
 
 /// A failed API call: the HTTP code and the `Status` object's reason and message.
 public struct KubernetesError: Error, CustomStringConvertible, Sendable {
+    /// 0: refused before sending (the request was never made).
     public let code: Int
     /// `NotFound`, `Forbidden`, `Conflict`, `Invalid`, `Unauthorized`, …
     public let reason: String
@@ -132,10 +165,37 @@ public struct KubernetesError: Error, CustomStringConvertible, Sendable {
     }
 
     public var isNotFound: Bool { code == 404 }
+    /// The server answered that the write did not happen (a 4xx), or it was never sent: a
+    /// definite "no". A 5xx, a timeout or a lost connection leaves the outcome unknown.
+    public var isDefiniteRefusal: Bool { code == 0 || (400..<500).contains(code) && code != 408 && code != 429 }
 
     public var description: String { "Kubernetes API \(path): \(code) \(reason): \(message)" }
 }
 
 struct KubeList<T: Decodable>: Decodable {
     var items: [T]
+}
+
+/// One write as a value: where, what, and whether it is a server-side dry run.
+public struct KubernetesWrite: Sendable, Equatable {
+    public var path: String
+    public var patchType: KubernetesClient.PatchType
+    public var body: [UInt8]
+    public var dryRun: Bool
+    public var fieldManager: String
+
+    public init(path: String, patchType: KubernetesClient.PatchType, body: [UInt8], dryRun: Bool, fieldManager: String = "meshwatchd") {
+        self.path = path
+        self.patchType = patchType
+        self.body = body
+        self.dryRun = dryRun
+        self.fieldManager = fieldManager
+    }
+
+    /// The same write as a server-side dry run, or for real.
+    public func asDryRun(_ dryRun: Bool) -> KubernetesWrite {
+        var copy = self
+        copy.dryRun = dryRun
+        return copy
+    }
 }

@@ -64,24 +64,35 @@ public struct KubernetesConnection: Sendable {
             throw KubernetesConfigError("\(path): context \"\(contextName)\" names cluster \"\(context.cluster)\", which is not defined")
         }
         let user = context.user.flatMap { name in config.users?.first(where: { $0.name == name })?.user } ?? .init()
-        var material: String?
+        // One directory per process, written again on each load (a reload replaces, never adds)
+        // and removed at exit; 0700, its files 0600 whatever the umask.
+        let directory = materialDirectory ?? CredentialFiles.directory
+        var prepared = false
         func write(_ base64: String?, _ fileName: String) throws(KubernetesConfigError) -> String? {
             guard let base64 else { return nil }
             guard let bytes = Data(base64Encoded: base64.filter { !$0.isWhitespace }) else {
                 throw KubernetesConfigError("\(path): \(fileName) data is not base64")
             }
-            let directory = materialDirectory ?? (NSTemporaryDirectory() + "meshwatchd-kube-" + UUID().uuidString)
-            do {
-                if material == nil {
-                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                            attributes: [.posixPermissions: 0o700])
-                    material = directory
+            let file = directory + "/" + fileName
+            if !prepared {
+                if materialDirectory == nil { CredentialFiles.removeAtExit() }
+                mkdir(directory, 0o700)
+                // A directory someone else made (or a symlink) in a shared /tmp is not ours to write keys into.
+                var info = stat()
+                guard lstat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid() else {
+                    throw KubernetesConfigError("\(directory) is not a directory of this user; refusing to write credentials there")
                 }
-                let file = directory + "/" + fileName
-                FileManager.default.createFile(atPath: file, contents: bytes, attributes: [.posixPermissions: 0o600])
-                return file
+                prepared = true
             }
-            catch { throw KubernetesConfigError("cannot write \(fileName) to \(directory): \(error)") }
+            let descriptor = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard descriptor >= 0, chmod(directory, 0o700) == 0, fchmod(descriptor, 0o600) == 0 else {
+                if descriptor >= 0 { close(descriptor) }
+                throw KubernetesConfigError("cannot write \(fileName) to \(directory): \(String(cString: strerror(errno)))")
+            }
+            defer { close(descriptor) }
+            let written = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+            guard written == bytes.count else { throw KubernetesConfigError("cannot write \(fileName) to \(directory)") }
+            return file
         }
         let tls = HTTPClientConfiguration.TLS(
             caFile: try write(cluster.certificateAuthorityData, "ca.crt") ?? resolve(cluster.certificateAuthority),
@@ -172,4 +183,19 @@ struct Kubeconfig: Decodable {
     struct NamedCluster: Decodable { var name: String; var cluster: Cluster }
     struct NamedUser: Decodable { var name: String; var user: User }
     struct NamedContext: Decodable { var name: String; var context: Context }
+}
+
+/// Where inline kubeconfig credentials (`*-data`) are written for libcurl, which reads files:
+/// one directory for the process, removed when it exits.
+enum CredentialFiles {
+    static var directory: String { NSTemporaryDirectory() + "meshwatchd-kube-\(getpid())" }
+
+    private static let registered: Void = {
+        atexit {
+            let path = NSTemporaryDirectory() + "meshwatchd-kube-\(getpid())"
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }()
+
+    static func removeAtExit() { _ = registered }
 }

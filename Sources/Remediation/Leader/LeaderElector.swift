@@ -3,12 +3,43 @@ import Logging
 import MetricModel
 import Synchronization
 
-/// Whether this process may act. Without leader election it always may.
+/// Whether this process may act. Without leader election it always may; with it, only while
+/// it can prove on the monotonic clock that its last successful renewal started within the
+/// renew deadline (minus a margin): a flag alone would let a stopped-and-resumed leader write.
 public final class Leadership: Sendable {
-    private let leading: Mutex<Bool>
-    public init(leading: Bool) { self.leading = Mutex(leading) }
-    public var isLeader: Bool { leading.withLock { $0 } }
-    public func set(_ value: Bool) { leading.withLock { $0 = value } }
+    private struct State {
+        var leading: Bool
+        /// When the last successful acquire or renew was sent (the lease's renewTime is that moment).
+        var renewedAt: ContinuousClock.Instant?
+        /// nil: no leader election.
+        var renewDeadline: Duration?
+    }
+
+    private let state: Mutex<State>
+    public init(leading: Bool) { state = Mutex(State(leading: leading)) }
+    public var isLeader: Bool { state.withLock { $0.leading } }
+    public func set(_ value: Bool) { state.withLock { $0.leading = value } }
+
+    /// A successful acquire or renew whose request was sent at `sentAt`.
+    public func renewed(sentAt: ContinuousClock.Instant, renewDeadline: Duration) {
+        state.withLock {
+            $0.renewedAt = sentAt
+            $0.renewDeadline = renewDeadline
+        }
+    }
+
+    /// Nil when the lease is provably held now, else why not.
+    public func leaseProblem(now: ContinuousClock.Instant = .now) -> String? {
+        state.withLock { state in
+            guard state.leading else { return "this replica is not the leader" }
+            guard let deadline = state.renewDeadline else { return nil }
+            guard let renewedAt = state.renewedAt else { return "this replica has no renewal of the lease on record" }
+            let margin = max(deadline / 5, .milliseconds(200))
+            let age = now - renewedAt
+            return age < deadline - margin ? nil
+                : "the lease was last renewed \(age.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))) ago, not provably within renew_deadline \(deadline) (margin \(margin))"
+        }
+    }
 }
 
 /// Leader election on a `coordination.k8s.io/v1` Lease, as client-go's leaderelection does:
@@ -57,8 +88,12 @@ public actor LeaderElector {
         var leading = false
         while !Task.isCancelled {
             let now = Date()
+            let sent = ContinuousClock.now
             let renewed = await tryAcquireOrRenew(now: now)
-            if renewed { lastRenewal = now }
+            if renewed {
+                lastRenewal = now
+                leadership.renewed(sentAt: sent, renewDeadline: configuration.renewDeadline)
+            }
             let stillLeading = renewed || (leading && observedHolder == configuration.identity
                                             && now.timeIntervalSince(lastRenewal ?? .distantPast) < configuration.renewDeadline.seconds)
             if stillLeading != leading {

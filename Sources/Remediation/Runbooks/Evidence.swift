@@ -9,6 +9,16 @@ public struct Evidence: Codable, Sendable, Equatable {
         public var deployment: String
         /// How it was found: `destination_workload label`, `destination_service → Service → selector`.
         public var resolvedBy: String
+        /// The Deployment's uid when it was resolved: a decision is about this object, not a
+        /// later one recreated under the same name.
+        public var uid: String?
+
+        public init(namespace: String, deployment: String, resolvedBy: String, uid: String? = nil) {
+            self.namespace = namespace
+            self.deployment = deployment
+            self.resolvedBy = resolvedBy
+            self.uid = uid
+        }
     }
 
     public struct Step: Codable, Sendable, Equatable {

@@ -62,13 +62,16 @@ public struct RunbookStep: Codable, Sendable, Equatable {
     public var window: String?
     /// mesh_resources: which kinds (default all four); certificates: also read TLS secrets (default true).
     public var kinds: [String]?
+    /// certificates: TLS secrets to read by name (`namespace/name`); Secrets are never listed.
+    public var secrets: [String]?
     /// http_check: the URL.
     public var url: String?
     /// exec: the command and its arguments; the command must be on the configured allow-list.
     public var command: [String]?
 
     public init(name: String, kind: Kind, timeout: String? = nil, limit: Int? = nil, query: String? = nil, namespace: String? = nil,
-                container: String? = nil, filter: String? = nil, selector: String? = nil, window: String? = nil, kinds: [String]? = nil, url: String? = nil,
+                container: String? = nil, filter: String? = nil, selector: String? = nil, window: String? = nil, kinds: [String]? = nil,
+                secrets: [String]? = nil, url: String? = nil,
                 command: [String]? = nil) {
         self.name = name
         self.kind = kind
@@ -81,6 +84,7 @@ public struct RunbookStep: Codable, Sendable, Equatable {
         self.selector = selector
         self.window = window
         self.kinds = kinds
+        self.secrets = secrets
         self.url = url
         self.command = command
     }

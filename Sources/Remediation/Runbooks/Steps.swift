@@ -7,20 +7,35 @@ import X509
 extension RunbookRunner {
     func execute(_ step: RunbookStep, alert: AlertContext, target: Evidence.Target?) async throws -> StepOutput {
         let limit = step.limit ?? (step.kind == .logs ? 100 : 10)
-        let namespace = step.namespace.map { render($0, alert) } ?? target?.namespace ?? alert.labels["destination_workload_namespace"]
-            ?? alert.labels["namespace"]
-        switch step.kind {
-        case .promql: return try await promql(render(step.query ?? "", alert), at: alert.time, limit: limit)
-        case .pods: return try await pods(step, namespace: namespace, target: target, limit: limit)
-        case .events: return try await events(namespace: namespace, limit: limit)
-        case .rolloutHistory: return try await rolloutHistory(step, target: target, alert: alert, limit: limit)
-        case .logs: return try await logs(step, target: target, limit: limit)
-        case .hpa: return try await hpa(namespace: namespace, target: target)
-        case .meshResources: return try await meshResources(step, namespace: namespace, limit: limit)
-        case .certificates: return try await certificates(step, namespace: step.namespace.map { render($0, alert) }, at: alert.time, limit: limit)
-        case .httpCheck: return try await httpCheck(render(step.url ?? "", alert))
-        case .exec: return try await exec((step.command ?? []).map { render($0, alert) }, limit: limit)
+        let namespace = try Self.checkedNamespace(step.namespace.map { render($0, alert) } ?? target?.namespace
+            ?? alert.labels["destination_workload_namespace"] ?? alert.labels["namespace"])
+        do {
+            switch step.kind {
+            case .promql: return try await promql(try StepTemplate.promql(step.query ?? "", labels: alert.labels), at: alert.time, limit: limit)
+            case .pods: return try await pods(step, namespace: namespace, target: target, limit: limit)
+            case .events: return try await events(namespace: namespace, limit: limit)
+            case .rolloutHistory: return try await rolloutHistory(step, target: target, alert: alert, limit: limit)
+            case .logs: return try await logs(step, target: target, limit: limit)
+            case .hpa: return try await hpa(namespace: namespace, target: target)
+            case .meshResources: return try await meshResources(step, namespace: namespace, limit: limit)
+            case .certificates: return try await certificates(step, namespace: namespace, at: alert.time, limit: limit)
+            case .httpCheck: return try await httpCheck(try StepTemplate.url(step.url ?? "", labels: alert.labels))
+            case .exec: return try await exec(try StepTemplate.argv(step.command ?? [], labels: alert.labels), limit: limit)
+            }
+        } catch let refused as StepTemplate.Refused {
+            throw StepSkipped(reason: "refused: \(refused)")
+        } catch let invalid as InvalidKubernetesName {
+            throw StepSkipped(reason: "refused: \(invalid)")
         }
+    }
+
+    /// A namespace from a label or a template is outside input: a DNS-1123 label or nothing.
+    static func checkedNamespace(_ value: String?) throws -> String? {
+        guard let value else { return nil }
+        if let problem = KubernetesName.labelProblem(value) {
+            throw StepSkipped(reason: "refused: \(InvalidKubernetesName(what: "namespace", value: value, problem: problem))")
+        }
+        return value
     }
 
     private func kube() throws -> KubernetesClient {
@@ -73,10 +88,10 @@ extension RunbookRunner {
         guard let namespace else { throw StepSkipped(reason: "no namespace: no target and no namespace label") }
         var selector = step.selector
         if selector == nil, step.filter != "without_sidecar", let target, target.namespace == namespace {
-            let deployment = try await client.get(Deployment.self, "/apis/apps/v1/namespaces/\(namespace)/deployments/\(target.deployment)")
+            let deployment = try await client.get(Deployment.self, try KubernetesPath.namespaced(group: "apps", namespace: namespace, resource: "deployments", name: target.deployment))
             selector = deployment.spec.selector.query
         }
-        var pods = try await client.list(Pod.self, "/api/v1/namespaces/\(namespace)/pods", labelSelector: selector)
+        var pods = try await client.list(Pod.self, try KubernetesPath.namespaced(namespace: namespace, resource: "pods"), labelSelector: selector)
         switch step.filter {
         case "not_ready": pods = pods.filter { !$0.isReady }
         case "without_sidecar": pods = pods.filter { !$0.hasSidecar }
@@ -114,7 +129,7 @@ extension RunbookRunner {
     private func events(namespace: String?, limit: Int) async throws -> StepOutput {
         let client = try kube()
         guard let namespace else { throw StepSkipped(reason: "no namespace") }
-        let events = try await client.list(Event.self, "/api/v1/namespaces/\(namespace)/events")
+        let events = try await client.list(Event.self, try KubernetesPath.namespaced(namespace: namespace, resource: "events"))
             .sorted { ($0.time ?? .distantPast) > ($1.time ?? .distantPast) }
         var output = StepOutput()
         output.truncated = events.count > limit
@@ -137,8 +152,8 @@ extension RunbookRunner {
     private func rolloutHistory(_ step: RunbookStep, target: Evidence.Target?, alert: AlertContext, limit: Int) async throws -> StepOutput {
         let client = try kube()
         let target = try requireTarget(target)
-        let deployment = try await client.get(Deployment.self, "/apis/apps/v1/namespaces/\(target.namespace)/deployments/\(target.deployment)")
-        let sets = try await client.list(ReplicaSet.self, "/apis/apps/v1/namespaces/\(target.namespace)/replicasets",
+        let deployment = try await client.get(Deployment.self, try KubernetesPath.namespaced(group: "apps", namespace: target.namespace, resource: "deployments", name: target.deployment))
+        let sets = try await client.list(ReplicaSet.self, try KubernetesPath.namespaced(group: "apps", namespace: target.namespace, resource: "replicasets"),
                                          labelSelector: deployment.spec.selector.query)
             .filter { $0.isControlled(by: deployment.metadata.uid) && $0.revision != nil }
             .sorted { $0.revision! > $1.revision! }
@@ -178,12 +193,15 @@ extension RunbookRunner {
     private func logs(_ step: RunbookStep, target: Evidence.Target?, limit: Int) async throws -> StepOutput {
         let client = try kube()
         let target = try requireTarget(target)
-        let deployment = try await client.get(Deployment.self, "/apis/apps/v1/namespaces/\(target.namespace)/deployments/\(target.deployment)")
-        let pods = try await client.list(Pod.self, "/api/v1/namespaces/\(target.namespace)/pods", labelSelector: deployment.spec.selector.query)
+        let deployment = try await client.get(Deployment.self, try KubernetesPath.namespaced(group: "apps", namespace: target.namespace, resource: "deployments", name: target.deployment))
+        let pods = try await client.list(Pod.self, try KubernetesPath.namespaced(namespace: target.namespace, resource: "pods"), labelSelector: deployment.spec.selector.query)
             .sorted { ($0.isReady ? 1 : 0, -$0.restarts) < ($1.isReady ? 1 : 0, -$1.restarts) }
         guard let pod = pods.first else { throw StepSkipped(reason: "no pods") }
         let container = step.container ?? pod.spec?.containers.first { $0.name != "istio-proxy" }?.name
         let filter = try step.filter.map { try Regex($0) }
+        if let container = step.container, let problem = KubernetesName.labelProblem(container) {
+            throw StepSkipped(reason: "refused: \(InvalidKubernetesName(what: "container", value: container, problem: problem))")
+        }
         let tail = filter == nil ? limit : max(limit * 10, 1000)
         var lines = try await client.logs(namespace: target.namespace, pod: pod.metadata.name, container: container, tailLines: tail)
             .split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
@@ -201,8 +219,8 @@ extension RunbookRunner {
     private func hpa(namespace: String?, target: Evidence.Target?) async throws -> StepOutput {
         let client = try kube()
         let target = try requireTarget(target)
-        let deployment = try await client.get(Deployment.self, "/apis/apps/v1/namespaces/\(target.namespace)/deployments/\(target.deployment)")
-        let autoscalers = try await client.list(HorizontalPodAutoscaler.self, "/apis/autoscaling/v2/namespaces/\(target.namespace)/horizontalpodautoscalers")
+        let deployment = try await client.get(Deployment.self, try KubernetesPath.namespaced(group: "apps", namespace: target.namespace, resource: "deployments", name: target.deployment))
+        let autoscalers = try await client.list(HorizontalPodAutoscaler.self, try KubernetesPath.namespaced(group: "autoscaling", version: "v2", namespace: target.namespace, resource: "horizontalpodautoscalers"))
         var output = StepOutput()
         let replicas = "replicas \(deployment.spec.replicas ?? 1) desired, \(deployment.status?.readyReplicas ?? 0) ready"
         if let hpa = autoscalers.first(where: { $0.spec.scaleTargetRef.kind == "Deployment" && $0.spec.scaleTargetRef.name == target.deployment }) {
@@ -263,10 +281,17 @@ extension RunbookRunner {
         } catch let error as KubernetesError where error.isNotFound {
             rows.append(("", "Certificate", nil, "cert-manager is not installed (no certificates.cert-manager.io)"))
         }
-        if step.kinds?.contains("no_secrets") != true {
-            for secret in try await client.list(TLSSecret.self, "/api/v1\(scope)/secrets", fieldSelector: "type=kubernetes.io/tls") {
-                let name = "\(secret.metadata.namespace ?? "")/\(secret.metadata.name)"
-                guard let pem = secret.certificatePEM else { continue }
+        // TLS secrets only by name, with GET (RBAC can grant exactly those): a LIST of Secrets
+        // would return every key of the namespace, CA keys included, to read one tls.crt.
+        for name in step.secrets ?? [] {
+            do {
+                let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+                guard parts.count == 2 else { throw StepSkipped(reason: "expected namespace/name") }
+                let secret = try await client.get(TLSSecret.self, try KubernetesPath.namespaced(namespace: parts[0], resource: "secrets", name: parts[1]))
+                guard let pem = secret.certificatePEM else {
+                    rows.append((name, "Secret", nil, "has no tls.crt"))
+                    continue
+                }
                 do {
                     let certificate = try Certificate(pemEncoded: String(decoding: pem, as: UTF8.self))
                     rows.append((name, "Secret", certificate.notValidAfter, "subject \(certificate.subject)"))
@@ -313,6 +338,9 @@ extension RunbookRunner {
         guard execAllowList.contains(executable) else {
             throw StepSkipped(reason: execAllowList.isEmpty ? "exec steps are off (runbooks.exec_allow is empty)"
                                                             : "\(executable) is not on runbooks.exec_allow")
+        }
+        if StepTemplate.interpreters.contains(URL(fileURLWithPath: executable).lastPathComponent.lowercased()) {
+            throw StepSkipped(reason: "refused: \(executable) runs its arguments as code")
         }
         let (status, text) = try await StepProcess.run(executable, Array(command.dropFirst()), limit: 64 << 10)
         var output = StepOutput()

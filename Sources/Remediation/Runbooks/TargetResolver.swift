@@ -3,6 +3,9 @@ import Foundation
 /// Finds the Deployment an alert is about: `destination_workload` with
 /// `destination_workload_namespace` first; else `destination_service` → its Service → the
 /// selector → the Deployment whose template the selector matches; else none, said plainly.
+///
+/// Label values are untrusted: on every route each name is checked against Kubernetes's
+/// rules before any request is built from it, and a value that fails is refused with the reason.
 struct TargetResolver: Sendable {
     let client: KubernetesClient
 
@@ -11,33 +14,43 @@ struct TargetResolver: Sendable {
     func resolve(_ labels: [String: String]) async -> Result<Evidence.Target, Problem> {
         if let workload = labels["destination_workload"], !workload.isEmpty, workload != "unknown" {
             guard let namespace = labels["destination_workload_namespace"], !namespace.isEmpty else {
-                return .failure(Problem(description: "the alert names workload \(workload) but no destination_workload_namespace"))
+                return .failure(Problem(description: "the alert names workload \(KubernetesName.quoted(workload)) but no destination_workload_namespace"))
+            }
+            let reference: WorkloadRef
+            do { reference = try WorkloadRef(namespace: namespace, name: workload) } catch {
+                return .failure(Problem(description: "label destination_workload/destination_workload_namespace refused: \(error)"))
             }
             do {
-                _ = try await client.get(Deployment.self, "/apis/apps/v1/namespaces/\(namespace)/deployments/\(workload)")
-                return .success(.init(namespace: namespace, deployment: workload, resolvedBy: "destination_workload label"))
+                let deployment = try await client.get(Deployment.self, reference.path)
+                return .success(.init(namespace: reference.namespace, deployment: reference.name, resolvedBy: "destination_workload label",
+                                      uid: deployment.metadata.uid))
             } catch let error as KubernetesError where error.isNotFound {
                 // Istio's workload name is usually the Deployment's; when not, try the service.
                 if labels["destination_service"] == nil {
-                    return .failure(Problem(description: "no Deployment \(namespace)/\(workload)"))
+                    return .failure(Problem(description: "no Deployment \(reference)"))
                 }
             } catch {
-                return .failure(Problem(description: "cannot read Deployment \(namespace)/\(workload): \(error)"))
+                return .failure(Problem(description: "cannot read Deployment \(reference): \(error)"))
             }
         }
         guard let service = labels["destination_service"], !service.isEmpty, service != "unknown" else {
             return .failure(Problem(description: "the alert has no destination_workload or destination_service label"))
         }
         // reviews.shop.svc.cluster.local → reviews in shop
-        let parts = service.split(separator: ".").map(String.init)
-        guard parts.count >= 2 else { return .failure(Problem(description: "destination_service \(service) is not <name>.<namespace>.svc…")) }
+        let parts = service.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count >= 2 else {
+            return .failure(Problem(description: "destination_service \(KubernetesName.quoted(service)) is not <name>.<namespace>.svc…"))
+        }
         let (name, namespace) = (parts[0], parts[1])
+        if let problem = KubernetesName.serviceProblem(name) ?? KubernetesName.labelProblem(namespace) {
+            return .failure(Problem(description: "label destination_service refused: \(KubernetesName.quoted(service)) does not name a valid Service and namespace (\(problem))"))
+        }
         do {
-            let object = try await client.get(Service.self, "/api/v1/namespaces/\(namespace)/services/\(name)")
+            let object = try await client.get(Service.self, try KubernetesPath.namespaced(namespace: namespace, resource: "services", name: name))
             guard let selector = object.spec?.selector, !selector.isEmpty else {
                 return .failure(Problem(description: "Service \(namespace)/\(name) has no selector"))
             }
-            let deployments = try await client.list(Deployment.self, "/apis/apps/v1/namespaces/\(namespace)/deployments")
+            let deployments = try await client.list(Deployment.self, try KubernetesPath.namespaced(group: "apps", namespace: namespace, resource: "deployments"))
             let matching = deployments.filter { deployment in
                 let labels = deployment.spec.template.metadata?.labels ?? [:]
                 return selector.allSatisfy { labels[$0.key] == $0.value }
@@ -48,11 +61,17 @@ struct TargetResolver: Sendable {
             if matching.count > 1 {
                 return .failure(Problem(description: "Service \(namespace)/\(name) selects \(matching.count) Deployments (\(matching.map(\.metadata.name).joined(separator: ", ")))"))
             }
-            return .success(.init(namespace: namespace, deployment: first.metadata.name, resolvedBy: "destination_service → Service → selector"))
+            // The API's own answer is outside input too.
+            let reference: WorkloadRef
+            do { reference = try WorkloadRef(namespace: namespace, name: first.metadata.name) } catch {
+                return .failure(Problem(description: "the API returned a Deployment name that is not valid: \(error)"))
+            }
+            return .success(.init(namespace: reference.namespace, deployment: reference.name, resolvedBy: "destination_service → Service → selector",
+                                  uid: first.metadata.uid))
         } catch let error as KubernetesError where error.isNotFound {
             return .failure(Problem(description: "no Service \(namespace)/\(name)"))
         } catch {
-            return .failure(Problem(description: "cannot resolve \(service): \(error)"))
+            return .failure(Problem(description: "cannot resolve \(KubernetesName.quoted(service)): \(error)"))
         }
     }
 }

@@ -1,0 +1,23 @@
+import Foundation
+
+/// One action per workload per cooldown: the ledger, and the annotation on the Deployment
+/// (which a restarted daemon or a second replica also sees).
+public struct CooldownGuard: RemediationGuard {
+    public let name = "cooldown"
+    public static let annotation = "meshwatchd.dev/last-remediation"
+    public init() {}
+
+    public func check(_ d: inout Deliberation, in world: any RemediationWorld) async -> GuardVerdict {
+        let snapshot: WorkloadSnapshot
+        switch await d.snapshot(world) {
+        case .success(let read): snapshot = read
+        case .failure(let refusal): return .refuse(refusal.reason)
+        }
+        let fromAnnotation = snapshot.deployment.metadata.annotation(Self.annotation)
+            .flatMap { $0.split(separator: " ").first }.flatMap { KubeTime.parse(String($0)) }
+        let last = [d.ledger.lastTaken[d.workload.description], fromAnnotation].compactMap { $0 }.max()
+        guard let last, d.now.timeIntervalSince(last) < d.policy.cooldown.seconds else { return .allow }
+        let left = Int((d.policy.cooldown.seconds - d.now.timeIntervalSince(last)) / 60) + 1
+        return .refuse("\(d.workload) was acted on at \(KubeTime.format(last)); cooldown \(d.policy.cooldown) has \(left) min left")
+    }
+}

@@ -1,0 +1,18 @@
+/// The action's own preconditions; makes the plan the dry run and the write carry.
+public struct PreconditionGuard: RemediationGuard {
+    public let name = "preconditions"
+    public init() {}
+    public func check(_ d: inout Deliberation, in world: any RemediationWorld) async -> GuardVerdict {
+        let snapshot: WorkloadSnapshot
+        switch await d.snapshot(world) {
+        case .success(let read): snapshot = read
+        case .failure(let refusal): return .refuse(refusal.reason)
+        }
+        switch ActionPlan.make(for: d, snapshot: snapshot) {
+        case .success(let plan):
+            d.plan = plan
+            return .allow
+        case .failure(let refusal): return .refuse(refusal.reason)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+
+/// Label values templated into runbook steps, safe by construction: in PromQL a value is
+/// always inside a string literal, escaped as one (and regex-quoted first where it goes into
+/// `=~`/`!~`); in `http_check` URLs only path and query take values, percent-escaped, the
+/// scheme and host are the configuration's; in `exec` a value fills a whole argument.
+///
+/// Placeholders are `{{ $labels.name }}` or `{{ .Labels.name }}`; anything else in these
+/// strings is refused at load (`problem`) and when run.
+public enum StepTemplate {
+    public struct Refused: Error, CustomStringConvertible, Sendable { public let description: String }
+
+    struct Piece { var literal: String; var label: String? }
+
+    /// Splits `text` into literals and label placeholders.
+    static func pieces(_ text: String) throws(Refused) -> [Piece] {
+        var pieces: [Piece] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "{{") {
+            guard let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex) else {
+                throw Refused(description: "an unclosed {{ in \(KubernetesName.quoted(text))")
+            }
+            let action = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            guard let label = ["$labels.", ".Labels."].lazy.compactMap({ action.hasPrefix($0) ? String(action.dropFirst($0.count)) : nil }).first,
+                  !label.isEmpty, label.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw Refused(description: "only {{ $labels.name }} placeholders may be used here, not {{ \(action) }}")
+            }
+            pieces.append(Piece(literal: String(rest[..<open.lowerBound]), label: label))
+            rest = rest[close.upperBound...]
+        }
+        pieces.append(Piece(literal: String(rest), label: nil))
+        return pieces
+    }
+
+    // MARK: PromQL
+
+    /// The query with each placeholder replaced by the label's value, escaped for where it stands.
+    public static func promql(_ query: String, labels: [String: String]) throws(Refused) -> String {
+        var out = ""
+        var quote: Character?      // inside a string literal opened by this quote
+        var regex = false          // that literal is a regex matcher's
+        var escaped = false
+        for piece in try pieces(query) {
+            for character in piece.literal {
+                out.append(character)
+                if let open = quote {
+                    if escaped { escaped = false } else if character == "\\" && open != "`" { escaped = true } else if character == open { quote = nil }
+                } else if character == "\"" || character == "'" || character == "`" {
+                    quote = character
+                    regex = out.dropLast().trimmingCharacters(in: .whitespaces).hasSuffix("=~") || out.dropLast().trimmingCharacters(in: .whitespaces).hasSuffix("!~")
+                }
+            }
+            guard let label = piece.label else { continue }
+            guard let open = quote, open != "`" else {
+                throw Refused(description: "{{ $labels.\(label) }} must stand inside a \"…\" or '…' string literal in a PromQL query")
+            }
+            let value = labels[label] ?? ""
+            out += stringEscaped(regex ? quoteMeta(value) : value, quote: open)
+        }
+        if quote != nil { throw Refused(description: "an unterminated string literal in the query") }
+        return out
+    }
+
+    /// RE2's `QuoteMeta`: every regex metacharacter backslash-escaped.
+    public static func quoteMeta(_ value: String) -> String {
+        var out = ""
+        for character in value {
+            if "\\.+*?()|[]{}^$".contains(character) { out.append("\\") }
+            out.append(character)
+        }
+        return out
+    }
+
+    /// The inside of a PromQL (Go) string literal.
+    static func stringEscaped(_ value: String, quote: Character) -> String {
+        var out = ""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where Character(scalar) == quote: out += "\\" + String(scalar)
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += String(format: "\\x%02x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    // MARK: http_check
+
+    /// The URL with placeholders (only after the host) replaced by percent-escaped values.
+    public static func url(_ template: String, labels: [String: String]) throws(Refused) -> String {
+        let lower = template.lowercased()
+        guard let schemeEnd = lower.hasPrefix("https://") ? 8 : (lower.hasPrefix("http://") ? 7 : nil) else {
+            throw Refused(description: "an http_check URL must start with http:// or https://")
+        }
+        let afterScheme = template.dropFirst(schemeEnd)
+        let authority = afterScheme.prefix { $0 != "/" && $0 != "?" }
+        guard !authority.isEmpty, !authority.contains("{"), !authority.contains("@") else {
+            throw Refused(description: "an http_check URL's host is fixed by the configuration: no placeholders or credentials in it")
+        }
+        return try pieces(template).map { piece throws(Refused) in piece.literal + (piece.label.map { KubernetesQuery.escape(labels[$0] ?? "") } ?? "") }.joined()
+    }
+
+    // MARK: exec
+
+    /// argv for an `exec` step: the program never templated; an argument is a literal or one
+    /// whole placeholder, and a value that could read as an option (`-…`) or holds a NUL is refused.
+    public static func argv(_ command: [String], labels: [String: String]) throws(Refused) -> [String] {
+        guard let program = command.first else { throw Refused(description: "no command") }
+        guard !program.contains("{{"), program.hasPrefix("/") else {
+            throw Refused(description: "an exec step's program is a fixed absolute path, never templated")
+        }
+        var argv = [program]
+        for argument in command.dropFirst() {
+            let parts = try pieces(argument)
+            if parts.count == 1 { argv.append(argument); continue }
+            guard parts.count == 2, parts[0].literal.trimmingCharacters(in: .whitespaces).isEmpty,
+                  parts[1].literal.trimmingCharacters(in: .whitespaces).isEmpty, let label = parts[0].label else {
+                throw Refused(description: "an exec argument is a literal or one whole {{ $labels.name }}, not \(KubernetesName.quoted(argument))")
+            }
+            let value = labels[label] ?? ""
+            if value.hasPrefix("-") { throw Refused(description: "label \(label) = \(KubernetesName.quoted(value)) starts with '-' and could read as an option") }
+            if value.contains("\u{0}") { throw Refused(description: "label \(label) holds a NUL byte") }
+            argv.append(value)
+        }
+        return argv
+    }
+
+    /// Programs that would run their arguments as code: never on the allow-list.
+    public static let interpreters: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "csh", "tcsh", "fish", "ash", "busybox", "env",
+                                                   "python", "python3", "perl", "ruby", "node", "php", "lua", "awk", "xargs", "eval"]
+
+    /// Why a step's templates are refused at load, or nil.
+    public static func problem(_ step: RunbookStep) -> String? {
+        do {
+            switch step.kind {
+            case .promql: _ = try promql(step.query ?? "", labels: [:])
+            case .httpCheck: _ = try url(step.url ?? "", labels: [:])
+            case .exec: _ = try argv(step.command ?? [], labels: [:])
+            default: break
+            }
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+}
