@@ -15,8 +15,10 @@ struct CommandLineTests {
     }
 
     static var binary: String {
-        // The test runner sits beside the products in .build/<configuration>/.
-        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        // MESHWATCHD_BINARY runs the black-box suites against another build (an older main, to
+        // show a test fails there). Otherwise the test runner sits beside the products in .build/<configuration>/.
+        if let other = ProcessInfo.processInfo.environment["MESHWATCHD_BINARY"], !other.isEmpty { return other }
+        return URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("meshwatchd").path
     }
 

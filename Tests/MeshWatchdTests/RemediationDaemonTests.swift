@@ -53,7 +53,7 @@ struct RemediationDaemonTests {
         let scenario = MeshScenario.live()
         try await withLiveIncident(scenario, state: state) { prometheus, double, receiver, _ async throws in
                     try config(state, prometheus: prometheus.url, receiver: receiver.url("/receiver"),
-                               remediation: #"{"mode": "enforce", "verification_window": "3s"}"#)
+                               remediation: #"{"mode": "enforce", "own_namespace": "meshwatchd", "verification_window": "3s"}"#)
                     let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
                     defer { daemon.signal(SIGKILL) }
                     let decided = await daemon.waitForLog(.seconds(40)) { $0["msg"] == "remediation decided" }
@@ -116,7 +116,7 @@ struct RemediationDaemonTests {
                     let enforce = try DaemonTests.temporaryDirectory()
                     defer { try? FileManager.default.removeItem(atPath: enforce) }
                     try double.kubeconfig().write(toFile: enforce + "/kubeconfig", atomically: true, encoding: .utf8)
-                    try config(enforce, prometheus: prometheus.url, receiver: receiver.url("/receiver"), remediation: #"{"mode": "enforce"}"#)
+                    try config(enforce, prometheus: prometheus.url, receiver: receiver.url("/receiver"), remediation: #"{"mode": "enforce", "own_namespace": "meshwatchd"}"#)
                     let second = try await harness.start(["--config", enforce + "/config.json", "--state-directory", enforce], notify: nil)
                     let taken = await second.waitForLog(.seconds(40)) { $0["msg"] == "remediation decided" }
                     #expect(taken?["remediation.outcome"] == "taken", "log:\n\(second.log)")
@@ -126,7 +126,7 @@ struct RemediationDaemonTests {
                     let fresh = try DaemonTests.temporaryDirectory()
                     defer { try? FileManager.default.removeItem(atPath: fresh) }
                     try double.kubeconfig().write(toFile: fresh + "/kubeconfig", atomically: true, encoding: .utf8)
-                    try config(fresh, prometheus: prometheus.url, receiver: receiver.url("/receiver"), remediation: #"{"mode": "enforce"}"#)
+                    try config(fresh, prometheus: prometheus.url, receiver: receiver.url("/receiver"), remediation: #"{"mode": "enforce", "own_namespace": "meshwatchd"}"#)
                     let third = try await harness.start(["--config", fresh + "/config.json", "--state-directory", fresh], notify: nil)
                     let held = await third.waitForLog(.seconds(40)) { $0["msg"] == "remediation decided" }
                     third.signal(SIGTERM)
@@ -148,7 +148,7 @@ struct RemediationDaemonTests {
         try await withKubernetes(seed: MeshScenario.live().kubernetesSeed()) { double async throws in
             try await withEchoServer { receiver async throws in
                 try double.kubeconfig().write(toFile: state + "/kubeconfig", atomically: true, encoding: .utf8)
-                try config(state, prometheus: "http://127.0.0.1:\(closed.port)", receiver: receiver.url("/receiver"), remediation: #"{"mode": "enforce"}"#)
+                try config(state, prometheus: "http://127.0.0.1:\(closed.port)", receiver: receiver.url("/receiver"), remediation: #"{"mode": "enforce", "own_namespace": "meshwatchd"}"#)
                 let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
                 let failing = await daemon.waitForLog(.seconds(20)) { $0["msg"] == "rule evaluation failed" }
                 #expect(failing != nil, "log:\n\(daemon.log)")
@@ -188,7 +188,7 @@ struct LeaderElectionDaemonTests {
                              "leader_election": {"enabled": true, "namespace": "meshwatchd", "identity": "\#(name)",
                                                  "lease_duration": "3s", "renew_deadline": "2s", "retry_period": "500ms"},
                              "packs": {"istio": {"parameters": {"interval": "1s", "error_rate.for": "2s"}}},
-                             "remediation": {"mode": "enforce"},
+                             "remediation": {"mode": "enforce", "own_namespace": "meshwatchd"},
                              "sinks": [{"name": "ops", "url": "\#(receiver.url("/receiver"))", "alerts": ["IstioHighErrorRate"]}]}
                             """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
                         replicas.append((state, try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)))
@@ -257,7 +257,7 @@ struct RemediationRecoveryTests {
                         {"prometheus": {"url": "\#(prometheus.url)"},
                          "kubernetes": {"kubeconfig": "\#(state)/kubeconfig"},
                          "rule_files": ["rules.yml"], "packs": {"istio": {"enabled": false}},
-                         "remediation": {"mode": "enforce", "verification_window": "3m"},
+                         "remediation": {"mode": "enforce", "own_namespace": "meshwatchd", "verification_window": "3m"},
                          "sinks": [{"name": "ops", "url": "\#(receiver.url("/receiver"))"}]}
                         """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
                     let daemon = try await DaemonTests().start(["--config", state + "/config.json", "--state-directory", state], notify: nil)

@@ -127,14 +127,16 @@ public actor Remediator {
                 return finish(.refused, "kubernetes api", "the API server answered as for a dry run (resourceVersion \(version ?? "none") unchanged): nothing was written")
             }
             return finish(.taken, "all guards", "every guard allowed it and the server's dry run passed")
-        } catch let error as KubernetesError where error.isDefiniteRefusal {
-            deliberation.requests.append(.init(path: plan.write.path, dryRun: false, answer: ServerDryRunGuard.answer(error)))
-            return finish(.refused, "kubernetes api", "the write failed: \(error)")
         } catch {
             deliberation.requests.append(.init(path: plan.write.path, dryRun: false, answer: ServerDryRunGuard.answer(error)))
+            // Even a definite "no" is checked against the object: libcurl resends a request whose
+            // reused connection died, so a 409 may answer the copy of a write that already happened.
             let (outcome, reason) = await Self.settle(world, workload, plan.annotation, snapshot.resourceVersion)
-            return finish(outcome, outcome == .unknown ? "kubernetes api" : (outcome == .taken ? "all guards" : "kubernetes api"),
-                          "the write's answer was lost (\(error)); \(reason)")
+            if outcome == .taken { return finish(.taken, "all guards", "the write's answer was lost (\(error)); \(reason)") }
+            if let refusal = error as? KubernetesError, refusal.isDefiniteRefusal {
+                return finish(.refused, "kubernetes api", "the write failed: \(error)")
+            }
+            return finish(outcome, "kubernetes api", "the write's answer was lost (\(error)); \(reason)")
         }
     }
 
