@@ -257,7 +257,8 @@ struct RemediationRecoveryTests {
                         {"prometheus": {"url": "\#(prometheus.url)"},
                          "kubernetes": {"kubeconfig": "\#(state)/kubeconfig"},
                          "rule_files": ["rules.yml"], "packs": {"istio": {"enabled": false}},
-                         "remediation": {"mode": "enforce", "own_namespace": "meshwatchd", "verification_window": "3m"},
+                         "remediation": {"mode": "enforce", "own_namespace": "meshwatchd", "verification_window": "3m",
+                                         "rules": [{"file": "rules.yml", "group": "fast", "rule": "IstioHighErrorRate"}]},
                          "sinks": [{"name": "ops", "url": "\#(receiver.url("/receiver"))"}]}
                         """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
                     let daemon = try await DaemonTests().start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
