@@ -355,6 +355,82 @@ struct AdversarialRemediationTests {
         }
     }
 
+    @Test("a leader stopped (SIGSTOP) during its dry run past its lease does not write after SIGCONT; the replica that took over acts once")
+    func pausedLeader() async throws {
+        try await withCluster { cluster async throws in
+            try await cluster.proxy.setRules(#"[{"method": "PATCH", "dryRun": true, "times": 1, "action": "hold", "name": "dry"}]"#)
+            try configure(cluster, rules: [Rule(alert: "Control", labels: ["destination_workload": "details", "destination_workload_namespace": "bookinfo"])])
+            var replicas: [(state: String, daemon: DaemonTests.Daemon)] = []
+            defer {
+                for replica in replicas {
+                    replica.daemon.signal(SIGCONT)
+                    replica.daemon.signal(SIGKILL)
+                    if replica.state != cluster.state { try? FileManager.default.removeItem(atPath: replica.state) }
+                }
+            }
+            let base = try String(contentsOfFile: cluster.state + "/config.json", encoding: .utf8)
+            for name in ["replica-a", "replica-b"] {
+                let state = name == "replica-a" ? cluster.state : try DaemonTests.temporaryDirectory()
+                if state != cluster.state { try FileManager.default.copyItem(atPath: cluster.state + "/rules.yml", toPath: state + "/rules.yml") }
+                let config = base.replacingOccurrences(of: #""evaluation_interval": "1s","#, with: #"""
+                    "evaluation_interval": "1s",
+                     "leader_election": {"enabled": true, "namespace": "meshwatchd", "identity": "\#(name)",
+                                         "lease_duration": "3s", "renew_deadline": "2s", "retry_period": "500ms"},
+                    """#)
+                try config.write(toFile: state + "/\(name).json", atomically: true, encoding: .utf8)
+                replicas.append((state, try await harness.start(["--config", state + "/\(name).json", "--state-directory", state], notify: nil)))
+                if name == "replica-a" {
+                    #expect(await replicas[0].daemon.waitForLog(.seconds(20)) { $0["msg"] == "acquired leadership" } != nil)
+                }
+            }
+            let (a, b) = (replicas[0].daemon, replicas[1].daemon)
+            // A, the leader, is mid-decision: its dry run held. Stop it, and let the dry run's answer go.
+            try await waitUntil(.seconds(60)) { try await cluster.proxy.held() == ["dry"] }
+            a.signal(SIGSTOP)
+            try await cluster.proxy.release("dry")
+            // B takes the lease once it expires and acts (progress).
+            #expect(await b.waitForLog(.seconds(20)) { $0["msg"] == "acquired leadership" } != nil, "log:\n\(b.log.suffix(3000))")
+            let taken = await b.waitForLog(.seconds(60)) { $0["msg"] == "remediation decided" }
+            #expect(taken?["remediation.outcome"] == "taken", "\(taken ?? [:])\nB:\n\(b.log.suffix(4000))")
+            try await Task.sleep(for: .seconds(1))
+            a.signal(SIGCONT)
+            let refused = await a.waitForLog(.seconds(30)) { $0["msg"] == "remediation decided" }
+            #expect(refused?["remediation.outcome"] != "taken" && refused?["remediation.outcome"] != nil, "log:\n\(a.log.suffix(3000))")
+            #expect(["lease", "kubernetes api"].contains(refused?["remediation.guard"] ?? ""), "\(refused ?? [:])")
+            #expect(await a.waitForLog(.seconds(10)) { $0["msg"] == "lost leadership; stopping at once" } != nil)
+            for replica in [a, b] {
+                replica.signal(SIGTERM)
+                _ = await replica.process.waitForExit()
+            }
+            #expect(try await realWrites(cluster.double) == ["PATCH /apis/apps/v1/namespaces/bookinfo/deployments/details"])
+        }
+    }
+
+    @Test("the Deployment deleted and recreated between the decision and the write: the write's uid precondition refuses it")
+    func recreatedMidDecision() async throws {
+        try await withCluster { cluster async throws in
+            try await cluster.proxy.setRules(#"[{"method": "PATCH", "dryRun": true, "times": 1, "action": "hold", "name": "dry"}]"#)
+            try configure(cluster, rules: [Rule(alert: "Control", labels: ["destination_workload": "details", "destination_workload_namespace": "bookinfo"])])
+            let daemon = try await start(cluster)
+            defer { daemon.signal(SIGKILL) }
+            try await waitUntil(.seconds(60)) { try await cluster.proxy.held() == ["dry"] }
+            let http = HTTPClient()
+            let path = cluster.double.url + "/apis/apps/v1/namespaces/bookinfo/deployments/details"
+            let old = try JSONSerialization.jsonObject(with: Data(try await http.get(path).body)) as? [String: Any] ?? [:]
+            _ = try await http.execute(HTTPRequest(method: .delete, url: path))
+            var recreated = old
+            recreated["metadata"] = ["name": "details", "namespace": "bookinfo"]
+            recreated["status"] = nil
+            try await cluster.double.seed(String(decoding: try JSONSerialization.data(withJSONObject: [recreated]), as: UTF8.self))
+            try await cluster.proxy.release("dry")
+            let decided = await daemon.waitForLog(.seconds(30)) { $0["msg"] == "remediation decided" }
+            #expect(decided?["remediation.outcome"] == "refused" && decided?["remediation.guard"] == "server dry run", "\(decided ?? [:])")
+            daemon.signal(SIGTERM)
+            _ = await daemon.process.waitForExit()
+            #expect(try await realWrites(cluster.double).filter { $0.hasPrefix("PATCH") }.isEmpty)
+        }
+    }
+
     func waitUntil(_ timeout: Duration, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {

@@ -173,4 +173,52 @@ struct RemediatorTests {
             #expect(checkout.revision == 2)
         }
     }
+
+    /// Holds the dry run in the proxy, changes the world, releases it: the write-time guards see the change.
+    func heldDryRun(_ policy: RemediationPolicy, leadership: Leadership = Leadership(leading: true),
+                    meanwhile: @Sendable (KubernetesDouble) async throws -> Void) async throws -> (RemediationDecision, [String]) {
+        try await withKubernetes(seed: try Self.seed) { double async throws in
+            try await withFaultProxy(upstream: double.url) { proxy async throws in
+                try await proxy.setRules(#"[{"method": "PATCH", "dryRun": true, "times": 1, "action": "hold", "name": "dry"}]"#)
+                let client = KubernetesClient(connection: .init(server: proxy.url))
+                let before = try await double.requests().count
+                let remediator = Self.remediator(client, policy, leadership: leadership)
+                let decision = Task { await remediator.decide(proposal(.restart, "shop", "checkout"), criticalWorkloads: 0) }
+                let deadline = ContinuousClock.now + .seconds(20)
+                while try await proxy.held() != ["dry"] && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                try await meanwhile(double)
+                try await proxy.release("dry")
+                return (await decision.value, try await writes(double, after: before))
+            }
+        }
+    }
+
+    @Test("the lease lost while the server dry run is in flight: no write")
+    func leaseLostDuringDryRun() async throws {
+        let leadership = Leadership(leading: true)
+        leadership.renewed(sentAt: .now, renewDeadline: .seconds(30))
+        let (decision, writes) = try await heldDryRun(policy(), leadership: leadership) { _ in leadership.set(false) }
+        #expect(decision.outcome == .refused && decision.decidedBy == "lease", "\(decision.summary)")
+        #expect(writes.allSatisfy { $0.hasSuffix("dryRun=true") } && writes.count == 1)
+    }
+
+    @Test("the kill switch appearing between the dry run and the write: dry-run, no write")
+    func killSwitchAppears() async throws {
+        let file = NSTemporaryDirectory() + "meshwatchd-kill-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let (decision, writes) = try await heldDryRun(policy { $0.killSwitchFile = file }) { _ in
+            FileManager.default.createFile(atPath: file, contents: Data())
+        }
+        #expect(decision.outcome == .dryRun && decision.decidedBy == "kill switch", "\(decision.summary)")
+        #expect(writes.count == 1 && writes.allSatisfy { $0.hasSuffix("dryRun=true") })
+    }
+
+    @Test("someone writes the Deployment between the decision and the write: the stale write fails on its resourceVersion, nothing acts")
+    func staleWrite() async throws {
+        let (decision, writes) = try await heldDryRun(policy()) { double in
+            try await double.seed(#"[{"_double": "patch", "path": "/apis/apps/v1/namespaces/shop/deployments/checkout", "type": "merge", "body": {"metadata": {"labels": {"touched": "yes"}}}}]"#)
+        }
+        #expect(decision.outcome == .refused && decision.decidedBy == "server dry run" && decision.reason.contains("409"), "\(decision.summary)")
+        #expect(writes.count == 1)
+    }
 }
