@@ -22,7 +22,9 @@ struct CheckConfigCommand: ParsableCommand {
             }
             let decoder = JSONDecoder()
             decoder.keyDecodingStrategy = .convertFromSnakeCase
-            configuration = try decoder.decode(Configuration.self, from: data)
+            var decoded = try decoder.decode(Configuration.self, from: data)
+            decoded.resolvePaths(relativeTo: config)
+            configuration = decoded
         } catch let error as DecodingError {
             problems.append(ConfigurationError(decoding: error, file: config).description)
         } catch {
@@ -31,8 +33,7 @@ struct CheckConfigCommand: ParsableCommand {
         var groups = 0, rules = 0
         if let configuration {
             problems += configuration.problems(file: config).map(\.description)
-            let base = URL(fileURLWithPath: config).deletingLastPathComponent().path
-            let files = (configuration.ruleFiles ?? []).map { $0.hasPrefix("/") ? $0 : base + "/" + $0 }
+            let files = configuration.ruleFiles ?? []
             if !files.isEmpty {
                 do {
                     let loaded = try RuleFileLoader.load(paths: files)

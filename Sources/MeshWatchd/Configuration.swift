@@ -170,16 +170,7 @@ struct Configuration: Decodable, Sendable {
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
             var configuration = try decoder.decode(Configuration.self, from: data)
-            // Rule file paths are relative to the configuration file, as in Prometheus.
-            let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            func resolved(_ file: String) -> String { file.hasPrefix("/") ? file : base + "/" + file }
-            configuration.ruleFiles = configuration.ruleFiles?.map(resolved)
-            // The kill switch and the opted-in rule files resolve like rule_files.
-            if var remediation = configuration.remediation {
-                remediation.killSwitchFile = remediation.killSwitchFile.map(resolved)
-                remediation.rules = remediation.rules?.map { .init(file: resolved($0.file), group: $0.group, rule: $0.rule) }
-                configuration.remediation = remediation
-            }
+            configuration.resolvePaths(relativeTo: path)
             try configuration.validate(file: path)
             return configuration
         } catch let error as DecodingError {
@@ -189,6 +180,17 @@ struct Configuration: Decodable, Sendable {
 }
 
 extension Configuration {
+    /// Rule files, the kill switch and the opted-in rules' files are relative to the configuration file, as in Prometheus.
+    mutating func resolvePaths(relativeTo file: String) {
+        let base = URL(fileURLWithPath: file).deletingLastPathComponent().path
+        func resolved(_ path: String) -> String { path.hasPrefix("/") ? path : base + "/" + path }
+        ruleFiles = ruleFiles?.map(resolved)
+        if var remediation {
+            remediation.killSwitchFile = remediation.killSwitchFile.map(resolved)
+            remediation.rules = remediation.rules?.map { .init(file: resolved($0.file), group: $0.group, rule: $0.rule) }
+            self.remediation = remediation
+        }
+    }
 
     /// Checks the values JSON decoding cannot (durations, levels, formats, URLs, pack
     /// parameters) and throws the first problem; `problems(file:)` lists them all.

@@ -81,6 +81,22 @@ struct KubernetesClientTests {
             #expect(try await reviews(KubernetesClient(connection: connection)).metadata.name == "reviews")
             let attributes = try FileManager.default.attributesOfItem(atPath: material + "/client.key")
             #expect((attributes[.posixPermissions] as? Int) == 0o600)
+
+            // The daemon's way (no directory given): one directory for the process, written again by
+            // each load (a reload adds none), and the inline client certificate really used.
+            let before = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("meshwatchd-kube-") }.count
+            for _ in 0..<3 {
+                let loaded = try KubernetesConnection.kubeconfig(path: path, context: "mesh")
+                #expect(loaded.tls.certificateFile == CredentialFiles.directory + "/client.crt")
+                #expect(try await reviews(KubernetesClient(connection: loaded)).metadata.name == "reviews")
+            }
+            let after = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("meshwatchd-kube-") }.count
+            #expect(after <= before + 1)
+            var info = stat()
+            #expect(lstat(CredentialFiles.directory, &info) == 0 && info.st_mode & 0o777 == 0o700)
+            for file in ["ca.crt", "client.crt", "client.key"] {
+                #expect(lstat(CredentialFiles.directory + "/" + file, &info) == 0 && info.st_mode & 0o777 == 0o600, "\(file)")
+            }
         }
     }
 
