@@ -380,7 +380,8 @@ struct AdversarialRemediationTests {
                 try config.write(toFile: state + "/\(name).json", atomically: true, encoding: .utf8)
                 replicas.append((state, try await harness.start(["--config", state + "/\(name).json", "--state-directory", state], notify: nil)))
                 if name == "replica-a" {
-                    #expect(await replicas[0].daemon.waitForLog(.seconds(20)) { $0["msg"] == "acquired leadership" } != nil)
+                    let leading = await waitForMessage(replicas[0].daemon, "acquired leadership", .seconds(20))
+                    #expect(leading != nil)
                 }
             }
             let (a, b) = (replicas[0].daemon, replicas[1].daemon)
@@ -389,15 +390,17 @@ struct AdversarialRemediationTests {
             a.signal(SIGSTOP)
             try await cluster.proxy.release("dry")
             // B takes the lease once it expires and acts (progress).
-            #expect(await b.waitForLog(.seconds(20)) { $0["msg"] == "acquired leadership" } != nil, "log:\n\(b.log.suffix(3000))")
-            let taken = await b.waitForLog(.seconds(60)) { $0["msg"] == "remediation decided" }
+            let acquired = await waitForMessage(b, "acquired leadership", .seconds(20))
+            #expect(acquired != nil, "log:\n\(b.log.suffix(3000))")
+            let taken = await waitForMessage(b, "remediation decided", .seconds(60))
             #expect(taken?["remediation.outcome"] == "taken", "\(taken ?? [:])\nB:\n\(b.log.suffix(4000))")
             try await Task.sleep(for: .seconds(1))
             a.signal(SIGCONT)
-            let refused = await a.waitForLog(.seconds(30)) { $0["msg"] == "remediation decided" }
+            let refused = await waitForMessage(a, "remediation decided", .seconds(30))
             #expect(refused?["remediation.outcome"] != "taken" && refused?["remediation.outcome"] != nil, "log:\n\(a.log.suffix(3000))")
             #expect(["lease", "kubernetes api"].contains(refused?["remediation.guard"] ?? ""), "\(refused ?? [:])")
-            #expect(await a.waitForLog(.seconds(10)) { $0["msg"] == "lost leadership; stopping at once" } != nil)
+            let lost = await waitForMessage(a, "lost leadership; stopping at once", .seconds(10))
+            #expect(lost != nil)
             for replica in [a, b] {
                 replica.signal(SIGTERM)
                 _ = await replica.process.waitForExit()
@@ -429,6 +432,17 @@ struct AdversarialRemediationTests {
             _ = await daemon.process.waitForExit()
             #expect(try await realWrites(cluster.double).filter { $0.hasPrefix("PATCH") }.isEmpty)
         }
+    }
+
+    /// The first log line with this message. (A closure-taking wait returned the wrong line in this
+    /// test under Swift 6.3 when two such closures differed only by their string literal.)
+    func waitForMessage(_ daemon: DaemonTests.Daemon, _ message: String, _ timeout: Duration) async -> [String: String]? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for line in daemon.logLines where line["msg"] == message { return line }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
     }
 
     func waitUntil(_ timeout: Duration, _ condition: () async throws -> Bool) async throws {

@@ -116,6 +116,8 @@ struct EvaluationService: ServiceLifecycle.Service {
             let budget = settings.interval(of: group) + (settings.queryTimeout + .seconds(10)) * group.rules.count
             return (group.name, group.rules.count, budget, settings.interval(of: group))
         })
+        // Alerts of groups a reload removed are not firing: the remediator's last check must not see them.
+        settings.diagnosis?.firing.retain(groups: Set(settings.groups.map(\.name)))
         planner.configure(policy: settings.notifications.policy, routes: settings.notifications.routes,
                           factory: settings.notifications.factory)
         do { try store.save(plan: planner.prune(keepingGroups: Set(settings.groups.map(\.name)))) } catch {

@@ -84,6 +84,8 @@ public final class FiringAlerts: Sendable {
     public func insert(group: String, _ key: String) { keys.withLock { _ = $0[group, default: []].insert(key) } }
     public func remove(group: String, _ key: String) { keys.withLock { _ = $0[group]?.remove(key) } }
     public func contains(_ key: String) -> Bool { keys.withLock { $0.values.contains { $0.contains(key) } } }
+    /// After a reload: a group that is gone fires nothing any more.
+    public func retain(groups: Set<String>) { keys.withLock { $0 = $0.filter { groups.contains($0.key) } } }
 }
 
 /// The remediation mode in force, shared by every generation so a reload mid-decision is seen

@@ -8,11 +8,10 @@ public struct CooldownGuard: RemediationGuard {
     public init() {}
 
     public func check(_ d: inout Deliberation, in world: any RemediationWorld) async -> GuardVerdict {
-        let snapshot: WorkloadSnapshot
-        switch await d.snapshot(world) {
-        case .success(let read): snapshot = read
-        case .failure(let refusal): return .refuse(refusal.reason)
-        }
+        await d.withSnapshot(world) { snapshot, d in verdict(d, snapshot) }
+    }
+
+    func verdict(_ d: Deliberation, _ snapshot: WorkloadSnapshot) -> GuardVerdict {
         let fromAnnotation = snapshot.deployment.metadata.annotation(Self.annotation)
             .flatMap { $0.split(separator: " ").first }.flatMap { KubeTime.parse(String($0)) }
         let last = [d.ledger.lastTaken[d.workload.description], fromAnnotation].compactMap { $0 }.max()

@@ -70,6 +70,16 @@ public struct Deliberation: Sendable {
     }
 }
 
+extension Deliberation {
+    /// Runs `check` on the workload as read (once), or refuses when it cannot be read.
+    mutating func withSnapshot(_ world: any RemediationWorld, _ check: (WorkloadSnapshot, inout Deliberation) -> GuardVerdict) async -> GuardVerdict {
+        switch await snapshot(world) {
+        case .success(let snapshot): return check(snapshot, &self)
+        case .failure(let refusal): return .refuse(refusal.reason)
+        }
+    }
+}
+
 public struct GuardRefusal: Error, Sendable { public let reason: String; init(_ reason: String) { self.reason = reason } }
 
 public enum GuardVerdict: Sendable, Equatable {

@@ -3,16 +3,13 @@ public struct PreconditionGuard: RemediationGuard {
     public let name = "preconditions"
     public init() {}
     public func check(_ d: inout Deliberation, in world: any RemediationWorld) async -> GuardVerdict {
-        let snapshot: WorkloadSnapshot
-        switch await d.snapshot(world) {
-        case .success(let read): snapshot = read
-        case .failure(let refusal): return .refuse(refusal.reason)
-        }
-        switch ActionPlan.make(for: d, snapshot: snapshot) {
-        case .success(let plan):
-            d.plan = plan
-            return .allow
-        case .failure(let refusal): return .refuse(refusal.reason)
+        await d.withSnapshot(world) { snapshot, d in
+            switch ActionPlan.make(for: d, snapshot: snapshot) {
+            case .success(let plan):
+                d.plan = plan
+                return .allow
+            case .failure(let refusal): return .refuse(refusal.reason)
+            }
         }
     }
 }
