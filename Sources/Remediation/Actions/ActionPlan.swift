@@ -82,7 +82,9 @@ public struct ActionPlan: Sendable {
             guard current < d.policy.maxReplicas else {
                 return .failure(Refusal(reason: "already at \(current) replicas, max_replicas is \(d.policy.maxReplicas)"))
             }
-            let target = min(current + max(d.policy.scaleStep, 1), d.policy.maxReplicas)
+            // Saturating: replicas come from the API and the step from the configuration.
+            let (sum, overflow) = current.addingReportingOverflow(max(d.policy.scaleStep, 1))
+            let target = overflow ? d.policy.maxReplicas : min(sum, d.policy.maxReplicas)
             // One merge patch on the Deployment: replicas, the cooldown annotation and the
             // preconditions together (the scale subresource cannot carry annotations).
             var metadata = preconditions
