@@ -113,3 +113,34 @@ extension RuleEngine {
         return adopted
     }
 }
+
+extension RuleEngine {
+    /// After the first evaluation following a start, the instances that were firing before
+    /// the restart and are no longer active: resolved now (so every sink that heard the firing
+    /// hears the resolve), or, for a rule with `keep_firing_for`, kept firing for that long
+    /// counted from this evaluation. Only rules whose evaluation succeeded are reconciled: a
+    /// failed query never resolves. The instances keep their stored `activeAt` and `firedAt`,
+    /// so the resolve's finding id is the one it would have had without the restart.
+    public mutating func resolveVanished(from snapshot: EngineSnapshot, at time: Date) -> [AlertTransition] {
+        // However long the outage: a firing that went out must get its resolve.
+        var transitions: [AlertTransition] = []
+        for groupIndex in groups.indices {
+            for ruleIndex in groups[groupIndex].rules.indices {
+                let state = groups[groupIndex].rules[ruleIndex]
+                guard state.health == .ok, let previous = snapshot.rules[state.rule.identity] else { continue }
+                for old in previous where old.state == .firing && state.active[old.fingerprint] == nil {
+                    var instance = old
+                    if state.rule.keepFiringFor > .zero {
+                        instance.keepFiringSince = time
+                    } else {
+                        instance.state = .inactive
+                        instance.resolvedAt = time
+                        transitions.append(AlertTransition(kind: .resolved, group: state.group, rule: state.rule.name, instance: instance, at: time))
+                    }
+                    groups[groupIndex].rules[ruleIndex].active[old.fingerprint] = instance
+                }
+            }
+        }
+        return transitions
+    }
+}

@@ -88,3 +88,49 @@ struct RestoreTests {
         #expect(decoded == snapshot)
     }
 }
+
+/// A firing alert that cleared while the daemon was down gets its resolve after the restart.
+@Suite("Restart reconciles: what cleared while down resolves")
+struct RestartReconcileTests {
+    let target = series(["job": "istiod"], 0)
+
+    func snapshot(_ rule: AlertRule) async throws -> EngineSnapshot {
+        let steps = stride(from: 0.0, through: 20, by: 1).map { ($0, Result<[Sample], ScriptedError>.success([target])) }
+        let (before, _) = await run(rule, steps: steps)
+        return try JSONDecoder().decode(EngineSnapshot.self, from: JSONEncoder().encode(before.snapshot(at: minute(20))))
+    }
+
+    @Test("gone at the first evaluation after the restart: resolved then, with the stored activeAt and firedAt")
+    func resolvedAfterRestart() async throws {
+        let rule = AlertRule(name: "A", expression: "x", holdDuration: .seconds(5 * 60))
+        let stored = try await snapshot(rule)
+        var engine = RuleEngine(groups: [RuleGroup(name: "test", rules: [rule])])
+        _ = await engine.evaluateAll(at: minute(25), using: ScriptedDatasource(answers: [minute(25): .success([])]), logger: quietLogger)
+        #expect(engine.restore(from: stored, at: minute(25)).isEmpty)
+        let resolved = engine.resolveVanished(from: stored, at: minute(25))
+        #expect(resolved.map(\.kind) == [.resolved])
+        #expect(resolved.first?.instance.activeAt == minute(0) && resolved.first?.instance.firedAt == minute(5))
+        #expect(resolved.first?.instance.resolvedAt == minute(25))
+        let left = engine.snapshot(at: minute(25)).rules.values.flatMap { $0 }
+        #expect(left.isEmpty)
+    }
+
+    @Test("a failed first evaluation resolves nothing; keep_firing_for counts from the first evaluation")
+    func failedAndKeepFiring() async throws {
+        let rule = AlertRule(name: "A", expression: "x", holdDuration: .seconds(5 * 60))
+        let stored = try await snapshot(rule)
+        var failing = RuleEngine(groups: [RuleGroup(name: "test", rules: [rule])])
+        _ = await failing.evaluateAll(at: minute(25), using: ScriptedDatasource(answers: [minute(25): .failure(ScriptedError(description: "Prometheus down"))]), logger: quietLogger)
+        #expect(failing.resolveVanished(from: stored, at: minute(25)).isEmpty)
+
+        var keeping = AlertRule(name: "A", expression: "x", holdDuration: .seconds(5 * 60))
+        keeping.keepFiringFor = .seconds(10 * 60)
+        let kept = try await snapshot(keeping)
+        var engine = RuleEngine(groups: [RuleGroup(name: "test", rules: [keeping])])
+        let empty = ScriptedDatasource(answers: [minute(25): .success([]), minute(34): .success([]), minute(35): .success([])])
+        _ = await engine.evaluateAll(at: minute(25), using: empty, logger: quietLogger)
+        #expect(engine.resolveVanished(from: kept, at: minute(25)).isEmpty)
+        #expect(await engine.evaluateAll(at: minute(34), using: empty, logger: quietLogger).isEmpty)
+        #expect(await engine.evaluateAll(at: minute(35), using: empty, logger: quietLogger).map(\.kind) == [.resolved])
+    }
+}

@@ -63,8 +63,10 @@ struct GroupLoop: Sendable {
             }
             if Task.isCancelled && engine.groups[0].rules.allSatisfy({ $0.health == .err }) { break }
             if first && restoreFromStore {
-                let restored = restore(&engine, at: next, logger: logger)
+                let (restored, vanished) = restore(&engine, at: next, logger: logger)
                 transitions.removeAll { restored.contains($0.instance.fingerprint) }
+                // Firing before the restart and gone now: their resolve, so no incident stays open.
+                transitions += vanished
             }
             first = false
             settings.diagnosis?.firing.update(group: group.name, firing: Self.seenFiring(engine))
@@ -101,18 +103,21 @@ struct GroupLoop: Sendable {
         return engine
     }
 
-    /// Restores `for` clocks from the store; returns the fingerprints restored.
-    private func restore(_ engine: inout RuleEngine, at time: Date, logger: Logger) -> Set<UInt64> {
+    /// Restores `for` clocks from the store; returns the fingerprints restored and the resolves
+    /// of instances that were firing before the restart and are no longer active.
+    private func restore(_ engine: inout RuleEngine, at time: Date, logger: Logger) -> (Set<UInt64>, [AlertTransition]) {
         do {
-            guard let snapshot = try store.load(group: group.name) else { return [] }
+            guard let snapshot = try store.load(group: group.name) else { return ([], []) }
             let restored = engine.restore(from: snapshot, at: time, options: settings.restore)
+            let vanished = engine.resolveVanished(from: snapshot, at: time)
             logger.info("alert state restored", metadata: [
-                "state.restored_instances": "\(restored.count)", "state.taken_at": "\(InstanceRendering.timestamp(snapshot.takenAt))",
+                "state.restored_instances": "\(restored.count)", "state.resolved_while_down": "\(vanished.count)",
+                "state.taken_at": "\(InstanceRendering.timestamp(snapshot.takenAt))",
             ])
-            return restored
+            return (restored, vanished)
         } catch {
             logger.error("could not read stored alert state; starting clean", metadata: ["error": "\(error)"])
-            return []
+            return ([], [])
         }
     }
 
