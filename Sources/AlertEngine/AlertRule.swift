@@ -54,6 +54,9 @@ public struct RuleGroup: Sendable {
     public var rules: [AlertRule]
     /// Where the group was read from, for messages.
     public var file: String
+    /// A group of a built-in pack (its rules may remediate); never true for a file's group,
+    /// whatever the file is called.
+    public var builtIn = false
 
     public init(name: String, interval: Duration? = nil, limit: Int = 0, rules: [AlertRule], file: String = "") {
         self.name = name

@@ -156,10 +156,18 @@ struct GuardChainTests {
             reason: "changed to dry-run by a reload", writes: [true]),
         Row(name: "dry-run decided, enforce by a reload: still dry-run", policy: Fixture.policy { $0.mode = .dryRun }, outcome: .dryRun, guardName: "mode",
             reason: "dry-run", writes: [true]),
-        Row(name: "write answered as a dry run → not taken", world: { world in
+        Row(name: "write answered as a dry run: not provably written, not provably not → unknown (counted)", proposal: Fixture.proposal(.restart), world: { world in
+            let version = world.snapshot.resourceVersion
+            world.answer = { write in
+                let stamp = (try? JSONDecoder().decode(JSONValue.self, from: Data(write.body)))?["metadata"]?["annotations"]?[CooldownGuard.annotation] ?? .null
+                return .object(["metadata": .object(["resourceVersion": .string(version),
+                                                     "annotations": write.dryRun ? .object([CooldownGuard.annotation: stamp]) : .object([:])])])
+            }
+        }, outcome: .unknown, guardName: "kubernetes api", reason: "does not show the write", writes: [true, false]),
+        Row(name: "a webhook strips the annotation from the dry run: refused before any real write", proposal: Fixture.proposal(.restart), world: { world in
             let version = world.snapshot.resourceVersion
             world.answer = { _ in .object(["metadata": .object(["resourceVersion": .string(version)])]) }
-        }, outcome: .refused, guardName: "kubernetes api", reason: "answered as for a dry run", writes: [true, false]),
+        }, outcome: .refused, guardName: "server dry run", reason: "does not carry", writes: [true]),
     ]
 
     @Test("each guard decides alone", arguments: rows.indices)
@@ -184,7 +192,7 @@ struct GuardChainTests {
     func order() {
         #expect(GuardChain.standard.map(\.name) == [
             "mode", "rule opt-in", "scope", "blast radius", "one action per incident", "one action in flight", "cooldown", "budget",
-            "preconditions", "server dry run", "preconditions", "alert still firing", "lease", "kill switch", "mode",
+            "preconditions", "server dry run", "preconditions", "kill switch", "alert still firing", "lease", "mode",
         ])
     }
 
@@ -230,7 +238,11 @@ struct GuardChainTests {
             world.with { world in
                 let base = world.snapshot
                 world.answer = { [world] write in
-                    if write.dryRun { return .object(["metadata": .object(["resourceVersion": .string(base.resourceVersion)])]) }
+                    if write.dryRun {
+                        let stamp = (try? JSONDecoder().decode(JSONValue.self, from: Data(write.body)))?["metadata"]?["annotations"]?[CooldownGuard.annotation] ?? .null
+                        return .object(["metadata": .object(["resourceVersion": .string(base.resourceVersion),
+                                                             "annotations": .object([CooldownGuard.annotation: stamp])])])
+                    }
                     world.with { world in
                         var after = base
                         switch reread {

@@ -70,7 +70,7 @@ struct RunbookRunnerTests {
         try await withEchoServer { server async throws in
             let checked = await run([RunbookStep(name: "path", kind: .httpCheck, url: server.url("/echo/{{ $labels.path }}"))], labels: labels)
             // The value is one escaped path segment: no traversal, no query, no fragment.
-            #expect(checked.steps[0].lines.first?.hasPrefix("GET \(server.url("/echo/..%2F..%2Fadmin%3Fx%3D1%23frag")) → ") == true, "\(checked.steps[0].lines)")
+            #expect(checked.steps[0].lines.first?.hasPrefix("GET \(server.url("/echo/%2E%2E%2F%2E%2E%2Fadmin%3Fx%3D1%23frag")) → ") == true, "\(checked.steps[0].lines)")
         }
     }
 

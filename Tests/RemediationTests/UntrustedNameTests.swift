@@ -68,6 +68,21 @@ struct UntrustedNameTests {
         #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql(#"x{a="{{ printf "%s" $labels.v }}"}"#, labels: [:]) }
         #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql("x{a=`{{ $labels.v }}`}", labels: [:]) }
         for runbook in Runbook.builtIn { for step in runbook.steps { #expect(StepTemplate.problem(step) == nil, "\(runbook.alert): \(step.name)") } }
+        // A quote inside a comment opens nothing; a newline before "=~"'s literal still makes it a regex.
+        let hostile = #""} or {__name__=~".+"} or up{pod=""#
+        let commented = try StepTemplate.promql("sum(x) # don't page\n + on() group(up{pod=\"{{ $labels.pod }}\"})", labels: ["pod": hostile])
+        #expect(commented.hasSuffix(#"up{pod="\"} or {__name__=~\".+\"} or up{pod=\""})"#), "\(commented)")
+        #expect(try StepTemplate.promql("x{pod=~\n  \"{{ $labels.pod }}\"}", labels: ["pod": ".*"]) == "x{pod=~\n  \"\\\\.\\\\*\"}")
+        #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql(#"x{a="\{{ $labels.v }}"}"#, labels: ["v": "\""]) }
+        #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql("x # {{ $labels.v }}", labels: [:]) }
+        // http_check: a ".." value is one escaped segment, never a dot segment libcurl would resolve.
+        #expect(try StepTemplate.url("http://reviews:9080/debug/{{ $labels.pod }}/health", labels: ["pod": ".."]) == "http://reviews:9080/debug/%2E%2E/health")
+    }
+
+    @Test("label substitution is one pass: a value that holds a placeholder is not expanded again")
+    func onePass() {
+        let alert = AlertContext(name: "X", labels: ["namespace": "{{ $labels.namespace }}{{ $labels.namespace }}"], activeAt: Date(), time: Date())
+        #expect(RunbookRunner.substituteLabels("ns={{ $labels.namespace }}", alert) == "ns={{ $labels.namespace }}{{ $labels.namespace }}")
     }
 
     @Test("the kill switch fails closed: a file, a directory, a symlink (dangling or not), an unreadable file all count as set")

@@ -157,8 +157,10 @@ public struct IstioPack: Sendable {
 
     /// The pack as a rule group for the engine.
     public var group: RuleGroup {
-        RuleGroup(name: Self.groupName, interval: PrometheusDuration.parse(parameters.interval),
-                  rules: definitions.map(\.rule), file: "<built-in istio pack>")
+        var group = RuleGroup(name: Self.groupName, interval: PrometheusDuration.parse(parameters.interval),
+                              rules: definitions.map(\.rule), file: "<built-in istio pack>")
+        group.builtIn = true
+        return group
     }
 }
 

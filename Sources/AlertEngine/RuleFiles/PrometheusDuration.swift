@@ -25,8 +25,9 @@ public enum PrometheusDuration {
             lastRank = rank
             remaining = remaining.dropFirst(unit.suffix.count)
             let (product, overflow) = number.multipliedReportingOverflow(by: unit.milliseconds)
-            guard !overflow else { return nil }
-            total += product
+            let (sum, sumOverflow) = total.addingReportingOverflow(product)
+            guard !overflow, !sumOverflow else { return nil }
+            total = sum
         }
         return .milliseconds(total)
     }

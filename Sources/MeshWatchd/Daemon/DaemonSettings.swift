@@ -67,11 +67,8 @@ struct DaemonSettings: Sendable {
                 evidenceTimeout: configuration.runbooks?.evidenceTimeout.flatMap(PrometheusDuration.parse) ?? .seconds(60),
                 remediation: policy, remediator: Remediator(world: world, policy: policy, ledger: runtime.ledger),
                 firing: runtime.firing, started: runtime.started)
-            runtime.mode.set(policy.mode)
-        } else {
-            runtime.mode.set(.off)
         }
-        return DaemonSettings(
+        let settings = DaemonSettings(
             groups: resolved.groups, context: resolved.context, defaultInterval: resolved.interval, queryTimeout: queryTimeout,
             restore: RestoreOptions(
                 outageTolerance: configuration.restore?.outageTolerance.flatMap(PrometheusDuration.parse) ?? .seconds(3600),
@@ -82,6 +79,9 @@ struct DaemonSettings: Sendable {
             notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
                                                           context: resolved.context, notes: notes),
             diagnosis: diagnosis)
+        // Only a load that succeeded changes the mode decisions in flight see at their write.
+        runtime.mode.set(diagnosis?.remediation.mode ?? .off)
+        return settings
     }
 
     func interval(of group: RuleGroup) -> Duration { group.interval ?? defaultInterval }

@@ -1,5 +1,6 @@
 import AlertEngine
 import Foundation
+import Synchronization
 import Incidents
 import Logging
 import ServiceLifecycle
@@ -11,6 +12,9 @@ import Remediation
 /// is alive, and a final save on graceful shutdown.
 struct EvaluationService: ServiceLifecycle.Service {
     let initial: DaemonSettings
+    /// The last configuration loaded successfully: a replica that regains the lease starts from
+    /// it, never from the one it started with (a reload's kill switch or deny list stays in force).
+    let latest: LatestSettings
     /// Builds new settings from the same flags and configuration file, for SIGHUP.
     let reload: @Sendable () throws -> DaemonSettings
     let store: StateStore
@@ -29,6 +33,7 @@ struct EvaluationService: ServiceLifecycle.Service {
          notifier: SystemdNotifier, elector: LeaderElector? = nil, logger: Logger) {
         self.elector = elector
         self.initial = initial
+        latest = LatestSettings(initial)
         self.reload = reload
         self.store = store
         self.status = status
@@ -95,12 +100,13 @@ struct EvaluationService: ServiceLifecycle.Service {
     }
 
     private func generations() async throws {
-        var settings = initial
+        var settings = latest.value
         var carried: [String: RuleEngine]? = nil
         while true {
             switch await generation(settings, carried: carried) {
             case .reload(let next, let engines):
                 settings = next
+                latest.value = next
                 carried = engines
             case .stopped:
                 logger.info("evaluation stopped; alert state saved", metadata: ["state.path": "\(store.path)"])
@@ -167,6 +173,9 @@ struct EvaluationService: ServiceLifecycle.Service {
                 case .done: break
                 }
             }
+            // What this generation's loops saw firing is no evidence for the next one (after a lost
+            // lease or a reload): its own evaluations must see the alerts again.
+            settings.diagnosis?.firing.retain(groups: [])
             return next.map { .reload($0, engines) } ?? .stopped
         }
     }
@@ -258,5 +267,15 @@ struct EvaluationService: ServiceLifecycle.Service {
             do { try await Task.sleep(for: interval) } catch { break }
         }
         return .done
+    }
+}
+
+/// The settings of the last successful load, shared by the generations of one process.
+final class LatestSettings: Sendable {
+    private let settings: Mutex<DaemonSettings>
+    init(_ settings: DaemonSettings) { self.settings = Mutex(settings) }
+    var value: DaemonSettings {
+        get { settings.withLock { $0 } }
+        set { settings.withLock { $0 = newValue } }
     }
 }

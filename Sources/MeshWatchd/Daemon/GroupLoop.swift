@@ -173,7 +173,7 @@ struct GroupLoop: Sendable {
                                   activeAt: transition.instance.activeAt, evaluatedAt: evaluatedAt,
                                   deadline: Date().addingTimeInterval(diagnosis.evidenceTimeout.seconds),
                                   rule: RuleReference(file: group.file, group: group.name, name: transition.rule,
-                                                      builtIn: group.file.hasPrefix("<built-in"))))
+                                                      builtIn: group.builtIn)))
         }
         return requests
     }

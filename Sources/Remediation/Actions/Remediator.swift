@@ -103,7 +103,16 @@ public actor Remediator {
             }
             return decision
         }
+        var noted = false
         for guardian in guards {
+            // The write is noted as soon as it is planned (before its dry run), so a crash at any
+            // point after can be settled; the last guards before the send then need no I/O.
+            if let plan = deliberation.plan, let snapshot = deliberation.snapshot, !noted {
+                do { try ledger.noteWrite(reservation: reservation, resourceVersion: snapshot.resourceVersion, annotation: plan.annotation) } catch {
+                    return finish(.refused, "ledger", "the ledger cannot record the write before it is sent, so it is not sent: \(error)")
+                }
+                noted = true
+            }
             switch await guardian.check(&deliberation, in: world) {
             case .allow: continue
             case .refuse(let reason, let escalate):
@@ -115,18 +124,21 @@ public actor Remediator {
         guard let plan = deliberation.plan, let snapshot = deliberation.snapshot else {
             return finish(.refused, "preconditions", "no action was planned")
         }
-        do { try ledger.noteWrite(reservation: reservation, resourceVersion: snapshot.resourceVersion, annotation: plan.annotation) } catch {
-            return finish(.refused, "ledger", "the ledger cannot record the write before it is sent, so it is not sent: \(error)")
-        }
         do {
             let answer = try await world.send(plan.write)
             deliberation.requests.append(.init(path: plan.write.path, dryRun: false, answer: "200"))
             let version = answer["metadata"]?["resourceVersion"]?.string
-            guard version != snapshot.resourceVersion,
-                  answer["metadata"]?["annotations"]?[CooldownGuard.annotation]?.string == plan.annotation else {
-                return finish(.refused, "kubernetes api", "the API server answered as for a dry run (resourceVersion \(version ?? "none") unchanged): nothing was written")
+            if version != snapshot.resourceVersion, answer["metadata"]?["annotations"]?[CooldownGuard.annotation]?.string == plan.annotation {
+                return finish(.taken, "all guards", "every guard allowed it and the server's dry run passed")
             }
-            return finish(.taken, "all guards", "every guard allowed it and the server's dry run passed")
+            // A 200 that does not prove the write (an admission webhook rewrote the annotation, a
+            // proxy answered): the object decides, and at worst the action counts as unknown.
+            let (outcome, reason) = await Self.settle(world, workload, plan.annotation, snapshot.resourceVersion)
+            if outcome == .refused && version == snapshot.resourceVersion {
+                return finish(.refused, "kubernetes api", "the API server answered as for a dry run (resourceVersion unchanged): nothing was written")
+            }
+            return finish(outcome == .refused ? .unknown : outcome, "kubernetes api",
+                          "the answer does not show the write (resourceVersion \(version ?? "none"), annotation \(answer["metadata"]?["annotations"]?[CooldownGuard.annotation]?.string ?? "missing")); \(reason)")
         } catch {
             deliberation.requests.append(.init(path: plan.write.path, dryRun: false, answer: ServerDryRunGuard.answer(error)))
             // Even a definite "no" is checked against the object: libcurl resends a request whose

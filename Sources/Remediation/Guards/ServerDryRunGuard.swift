@@ -12,6 +12,12 @@ public struct ServerDryRunGuard: RemediationGuard {
             let answer = try await world.send(write)
             let version = answer["metadata"]?["resourceVersion"]?.string
             d.requests.append(.init(path: write.path, dryRun: true, answer: "200"))
+            // What the server would store must carry our annotation: a mutating webhook that strips
+            // it would leave a real write without its proof and its cooldown.
+            guard answer["metadata"]?["annotations"]?[CooldownGuard.annotation]?.string == plan.annotation else {
+                return .refuse("the server's dry-run answer does not carry the \(CooldownGuard.annotation) annotation (an admission webhook changes it?): "
+                               + "a write could not be proven or held by the cooldown")
+            }
             guard version == snapshot.resourceVersion else {
                 d.mayHaveWritten = true
                 return .refuse("the server answered the dry run with resourceVersion \(version ?? "none") where \(snapshot.resourceVersion) was read: "

@@ -42,16 +42,19 @@ public struct RunbookRunner: Sendable {
 
     /// `{{ $labels.name }}` and `{{ .Labels.name }}` replaced by the label's value (empty when absent).
     public static let substituteLabels: @Sendable (String, AlertContext) -> String = { text, alert in
-        var out = text
-        while let open = out.range(of: "{{"), let close = out.range(of: "}}", range: open.upperBound..<out.endIndex) {
-            let expression = out[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-            var value = ""
+        // One pass over the template: a label value is never scanned again (a value holding
+        // `{{ $labels.x }}` would otherwise expand forever).
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "{{"), let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex) {
+            out += rest[..<open.lowerBound]
+            let expression = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
             for prefix in ["$labels.", ".Labels."] where expression.hasPrefix(prefix) {
-                value = alert.labels[String(expression.dropFirst(prefix.count))] ?? ""
+                out += alert.labels[String(expression.dropFirst(prefix.count))] ?? ""
             }
-            out.replaceSubrange(open.lowerBound..<close.upperBound, with: value)
+            rest = rest[close.upperBound...]
         }
-        return out
+        return out + rest
     }
 
     public func run(_ runbook: Runbook, for alert: AlertContext) async -> Evidence {

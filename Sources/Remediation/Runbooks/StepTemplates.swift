@@ -40,17 +40,25 @@ public enum StepTemplate {
         var quote: Character?      // inside a string literal opened by this quote
         var regex = false          // that literal is a regex matcher's
         var escaped = false
+        var comment = false
         for piece in try pieces(query) {
             for character in piece.literal {
                 out.append(character)
-                if let open = quote {
+                if comment {
+                    if character == "\n" { comment = false }
+                } else if let open = quote {
                     if escaped { escaped = false } else if character == "\\" && open != "`" { escaped = true } else if character == open { quote = nil }
+                } else if character == "#" {
+                    comment = true  // to the end of the line: quotes in a comment open nothing
                 } else if character == "\"" || character == "'" || character == "`" {
                     quote = character
-                    regex = out.dropLast().trimmingCharacters(in: .whitespaces).hasSuffix("=~") || out.dropLast().trimmingCharacters(in: .whitespaces).hasSuffix("!~")
+                    let before = out.dropLast().trimmingCharacters(in: .whitespacesAndNewlines)
+                    regex = before.hasSuffix("=~") || before.hasSuffix("!~")
                 }
             }
             guard let label = piece.label else { continue }
+            guard !comment else { throw Refused(description: "{{ $labels.\(label) }} stands in a comment") }
+            guard !escaped else { throw Refused(description: "{{ $labels.\(label) }} follows a backslash") }
             guard let open = quote, open != "`" else {
                 throw Refused(description: "{{ $labels.\(label) }} must stand inside a \"…\" or '…' string literal in a PromQL query")
             }
@@ -101,7 +109,10 @@ public enum StepTemplate {
         guard !authority.isEmpty, !authority.contains("{"), !authority.contains("@") else {
             throw Refused(description: "an http_check URL's host is fixed by the configuration: no placeholders or credentials in it")
         }
-        return try pieces(template).map { piece throws(Refused) in piece.literal + (piece.label.map { KubernetesQuery.escape(labels[$0] ?? "") } ?? "") }.joined()
+        // Dots escaped too: libcurl would resolve a `..` value as a dot segment.
+        return try pieces(template).map { piece throws(Refused) in
+            piece.literal + (piece.label.map { KubernetesQuery.escape(labels[$0] ?? "").replacingOccurrences(of: ".", with: "%2E") } ?? "")
+        }.joined()
     }
 
     // MARK: exec
