@@ -317,41 +317,6 @@ extension RunbookRunner {
         return output
     }
 
-    // MARK: HTTP check and exec
-
-    private func httpCheck(_ url: String) async throws -> StepOutput {
-        guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw StepSkipped(reason: "no http(s) URL") }
-        let start = ContinuousClock.now
-        let response = try await http.get(url)
-        let elapsed = ContinuousClock.now - start
-        let millis = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-        var output = StepOutput()
-        output.status = response.isSuccess ? .ok : .failed
-        output.lines = ["GET \(url) → \(response.status) in \(millis) ms"]
-        if !response.isSuccess { output.error = "HTTP \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))" }
-        output.data = .object(["status": .number(Double(response.status)), "milliseconds": .number(Double(millis))])
-        return output
-    }
-
-    private func exec(_ command: [String], limit: Int) async throws -> StepOutput {
-        guard let executable = command.first else { throw StepSkipped(reason: "no command") }
-        guard execAllowList.contains(executable) else {
-            throw StepSkipped(reason: execAllowList.isEmpty ? "exec steps are off (runbooks.exec_allow is empty)"
-                                                            : "\(executable) is not on runbooks.exec_allow")
-        }
-        if StepTemplate.interpreters.contains(URL(fileURLWithPath: executable).lastPathComponent.lowercased()) {
-            throw StepSkipped(reason: "refused: \(executable) runs its arguments as code")
-        }
-        let (status, text) = try await StepProcess.run(executable, Array(command.dropFirst()), limit: 64 << 10)
-        var output = StepOutput()
-        let lines = text.split(separator: "\n").map(String.init)
-        output.status = status == 0 ? .ok : .failed
-        if status != 0 { output.error = "exit status \(status)" }
-        output.truncated = lines.count > limit
-        output.lines = ["\(executable) exited \(status)"] + lines.suffix(limit)
-        return output
-    }
-
     static func timestamp(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         return formatter.string(from: date)
@@ -366,40 +331,4 @@ extension RunbookRunner {
     static func minutes(_ value: Double) -> String {
         value < 1 ? "\(Int(value * 60)) seconds" : value < 120 ? String(format: "%.0f minutes", value) : String(format: "%.1f hours", value / 60)
     }
-}
-
-/// Runs an allow-listed command on a Dispatch thread; its output (stdout and stderr) bounded.
-/// Cancelling the task (the step's timeout) kills the command.
-enum StepProcess {
-    static func run(_ executable: String, _ arguments: [String], limit: Int) async throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        let box = ProcessBox(process)
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async {
-                    do { try box.process.run() } catch {
-                        continuation.resume(throwing: error)
-                        return
-                    }
-                    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                    box.process.waitUntilExit()
-                    continuation.resume(returning: (box.process.terminationStatus, String(decoding: data.suffix(limit), as: UTF8.self)))
-                }
-            }
-        } onCancel: {
-            box.kill()
-        }
-    }
-}
-
-final class ProcessBox: @unchecked Sendable {
-    let process: Process
-    init(_ process: Process) { self.process = process }
-    func kill() { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }
 }
