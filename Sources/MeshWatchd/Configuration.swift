@@ -180,11 +180,19 @@ struct Configuration: Decodable, Sendable {
 }
 
 extension Configuration {
-    /// Rule files, the kill switch and the opted-in rules' files are relative to the configuration file, as in Prometheus.
+    /// Rule files, sinks' secret files, the kill switch and the opted-in rules' files are relative to the configuration file, as in Prometheus.
     mutating func resolvePaths(relativeTo file: String) {
         let base = URL(fileURLWithPath: file).deletingLastPathComponent().path
         func resolved(_ path: String) -> String { path.hasPrefix("/") ? path : base + "/" + path }
         ruleFiles = ruleFiles?.map(resolved)
+        // Secret files too: the same file means the same thing whatever the working directory.
+        sinks = sinks?.map { sink in
+            var sink = sink
+            sink.urlFile = sink.urlFile.map(resolved)
+            sink.secretFile = sink.secretFile.map(resolved)
+            sink.routingKeyFile = sink.routingKeyFile.map(resolved)
+            return sink
+        }
         if var remediation {
             remediation.killSwitchFile = remediation.killSwitchFile.map(resolved)
             remediation.rules = remediation.rules?.map { .init(file: resolved($0.file), group: $0.group, rule: $0.rule) }

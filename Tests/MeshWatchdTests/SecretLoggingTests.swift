@@ -15,12 +15,13 @@ struct SecretLoggingTests {
              "notifications": {"datasource_down_after": "1s"},
              "sinks": [{"name": "hook", "url": "http://127.0.0.1:9/hook?token=URLTOKEN7", "secret": "HMACSECRET7"},
                        {"name": "chat", "type": "slack", "url": "http://127.0.0.1:9/services/T0/B0/SLACKSECRET7"},
-                       {"name": "pager", "type": "pagerduty", "routing_key_file": "\#(state)/routing-key", "url": "http://127.0.0.1:9/v2/enqueue"},
+                       {"name": "pager", "type": "pagerduty", "routing_key_file": "routing-key", "url": "http://127.0.0.1:9/v2/enqueue"},
                        {"name": "am", "type": "alertmanager", "url": "http://admin:AMPASSWORD7@127.0.0.1:9"}]}
             """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
         let daemon = try await DaemonTests().start(["--config", state + "/config.json", "--state-directory", state, "--log-level", "trace"], notify: nil)
         defer { daemon.signal(SIGKILL) }
-        // Progress first: the service lifecycle started and deliveries were attempted and failed.
+        // Progress first: the service lifecycle started (the routing key file, relative to the
+        // configuration file, was found) and deliveries were attempted and failed.
         let lifecycle = await daemon.waitForLog(.seconds(20)) { $0["msg"] == "Starting service" }
         #expect(lifecycle != nil, "\(daemon.log.suffix(2000))")
         let deadline = ContinuousClock.now + .seconds(30)
