@@ -51,10 +51,20 @@ struct LeaderElectorTests {
             #expect(await waitUntil(.seconds(10)) { b.leadership.isLeader })
 
             // Someone else takes the lease from under B (as a partitioned leader would find): B stops leading.
-            var lease = try await client.get(LeaderElector.Lease.self, path)
-            lease.spec.holderIdentity = "replica-c"
-            lease.spec.renewTime = LeaderElector.microTime(Date().addingTimeInterval(60))
-            try await client.replace(path: "/apis/coordination.k8s.io/v1/namespaces/meshwatchd/leases/meshwatchd", body: lease)
+            // B renews every retry period: a compare-and-swap that loses to it is simply tried again.
+            var taken = false
+            for _ in 0..<20 where !taken {
+                var lease = try await client.get(LeaderElector.Lease.self, path)
+                lease.spec.holderIdentity = "replica-c"
+                lease.spec.renewTime = LeaderElector.microTime(Date().addingTimeInterval(60))
+                do {
+                    try await client.replace(path: path, body: lease)
+                    taken = true
+                } catch let error as KubernetesError where error.code == 409 {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            #expect(taken)
             #expect(await waitUntil(.seconds(10)) { !b.leadership.isLeader })
             taskB.cancel()
             await taskB.value

@@ -187,16 +187,25 @@ public actor LeaderElector {
     }
 
     /// Gives the lease up (holder cleared, duration 1 s) so a follower need not wait for expiry.
+    /// A renewal cancelled by the shutdown may still land first and bump the resourceVersion:
+    /// a conflict is read again and retried, while the lease is still ours.
     func release() async {
-        guard var lease = try? await client.get(Lease.self, path), lease.spec.holderIdentity == configuration.identity else { return }
-        lease.spec.holderIdentity = nil
-        lease.spec.leaseDurationSeconds = 1
-        lease.spec.renewTime = Self.microTime(Date())
-        do {
-            try await client.replace(path: path, body: lease)
-            logger.info("released the lease", metadata: ["lease": "\(configuration.namespace)/\(configuration.name)"])
-        } catch {
-            logger.warning("cannot release the lease", metadata: ["error": "\(error)"])
+        for _ in 0..<3 {
+            guard var lease = try? await client.get(Lease.self, path), lease.spec.holderIdentity == configuration.identity else { return }
+            lease.spec.holderIdentity = nil
+            lease.spec.leaseDurationSeconds = 1
+            lease.spec.renewTime = Self.microTime(Date())
+            do {
+                try await client.replace(path: path, body: lease)
+                logger.info("released the lease", metadata: ["lease": "\(configuration.namespace)/\(configuration.name)"])
+                return
+            } catch let error as KubernetesError where error.code == 409 {
+                continue
+            } catch {
+                logger.warning("cannot release the lease", metadata: ["error": "\(error)"])
+                return
+            }
         }
+        logger.warning("cannot release the lease: it kept changing", metadata: ["lease": "\(configuration.namespace)/\(configuration.name)"])
     }
 }
