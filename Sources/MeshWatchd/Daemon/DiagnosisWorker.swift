@@ -22,7 +22,7 @@ struct DiagnosisWorker: Sendable {
 
     func run() async {
         // Reservations a crash left open are settled against the cluster before anything new is decided.
-        for decision in await diagnosis.remediator.reconcile(openBefore: diagnosis.started) { report(decision) }
+        for decision in await diagnosis.remediator.reconcile(openBefore: diagnosis.started) { await report(decision) }
         let running = RunningSet()
         var nextCheck = Date()
         await withDiscardingTaskGroup { tasks in
@@ -110,12 +110,12 @@ struct DiagnosisWorker: Sendable {
             .init(action: action, alert: request.alert, alertKey: request.alertKey, target: target, recentRollout: evidence.recentRollout,
                   rule: request.rule),
             criticalWorkloads: planner.criticalWorkloadCount, now: Date())
-        report(decision)
+        await report(decision)
         return (decision.summary, decision)
     }
 
-    private func report(_ decision: RemediationDecision) {
-        Task { [status] in await status.remediation(decision) }
+    private func report(_ decision: RemediationDecision) async {
+        await status.remediation(decision)
         notes[decision.alertKey] = decision.summary
         logger.log(level: decision.outcome.countsAsAction ? .notice : .info, "remediation decided", metadata: [
             "alert.name": "\(decision.alert)", "remediation.action": "\(decision.action.rawValue)", "remediation.outcome": "\(decision.outcome.rawValue)",

@@ -22,19 +22,13 @@ public protocol RemediationLedger: Sendable {
 
 public struct ReservationRequest: Sendable {
     public var workload: WorkloadRef
-    public var uid: String?
-    public var alertKey: String
-    public var action: RemediationAction
+    /// The decision as it stands while being made (alert key, action, uid): the open row.
     public var provisional: RemediationDecision
     public var now: Date
     public var cooldown: Duration
 
-    public init(workload: WorkloadRef, uid: String?, alertKey: String, action: RemediationAction, provisional: RemediationDecision,
-                now: Date, cooldown: Duration) {
+    public init(workload: WorkloadRef, provisional: RemediationDecision, now: Date, cooldown: Duration) {
         self.workload = workload
-        self.uid = uid
-        self.alertKey = alertKey
-        self.action = action
         self.provisional = provisional
         self.now = now
         self.cooldown = cooldown

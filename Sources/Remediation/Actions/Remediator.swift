@@ -76,8 +76,7 @@ public actor Remediator {
         provisional.reason = "decision in progress; counts as an action until its outcome is known"
         let reservation: Int64, summary: LedgerSummary
         do {
-            switch try ledger.reserve(ReservationRequest(workload: workload, uid: proposal.target.uid, alertKey: proposal.alertKey,
-                                                         action: proposal.action, provisional: provisional, now: now, cooldown: policy.cooldown)) {
+            switch try ledger.reserve(ReservationRequest(workload: workload, provisional: provisional, now: now, cooldown: policy.cooldown)) {
             case .reserved(let id, let read): (reservation, summary) = (id, read)
             case .busy(let holder): return standalone("one action in flight", "another decision on \(workload) is in progress (\(holder))")
             }
