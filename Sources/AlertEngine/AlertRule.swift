@@ -29,14 +29,20 @@ public struct AlertRule: Sendable {
         }
         labelTemplates = self.labels.map { ($0.name, parse($0.template)) }
         annotationTemplates = self.annotations.map { ($0.name, parse($0.template)) }
+        identity = nameAndLabels
     }
 
-    /// A stable identity for restoring state across restarts: a rule whose name, query,
-    /// `for` or labels changed starts afresh.
-    public var identity: String {
+    /// A stable identity for carrying state across reloads and restarts, as Prometheus's
+    /// `CopyState` does: the rule's name and labels. Edits to the expression, `for`,
+    /// `keep_firing_for` or annotations keep the rule's instances; a label edit makes a new
+    /// rule. A group numbers rules that share name and labels in file order (`#1`, `#2`…).
+    public internal(set) var identity: String = ""
+
+    /// The identity before a group numbers duplicates.
+    var nameAndLabels: String {
         let labelText = labels.map { "\($0.name)=\($0.template)" }.joined(separator: ",")
         var hash = Labels.fingerprintSeed
-        for part in [name, expression, "\(holdDuration)", labelText] {
+        for part in [name, labelText] {
             var text = part
             text.withUTF8 { hash = Labels.mixFingerprint(hash, $0) }
         }
@@ -51,7 +57,9 @@ public struct RuleGroup: Sendable {
     public var interval: Duration?
     /// At most this many alert instances per rule (0: no limit); past it the rule fails.
     public var limit: Int
-    public var rules: [AlertRule]
+    public var rules: [AlertRule] {
+        didSet { Self.numberDuplicates(&rules) }
+    }
     /// Where the group was read from, for messages.
     public var file: String
     /// A group of a built-in pack (its rules may remediate); never true for a file's group,
@@ -62,7 +70,22 @@ public struct RuleGroup: Sendable {
         self.name = name
         self.interval = interval
         self.limit = limit
+        var rules = rules
+        Self.numberDuplicates(&rules)
         self.rules = rules
         self.file = file
+    }
+
+    /// Rules with the same name and labels get `#1`, `#2`… in file order, so each keeps its
+    /// own state (Prometheus pairs such rules up in order too).
+    static func numberDuplicates(_ rules: inout [AlertRule]) {
+        var seen: [String: Int] = [:]
+        for index in rules.indices {
+            let base = rules[index].nameAndLabels
+            let count = seen[base, default: 0]
+            seen[base] = count + 1
+            let identity = count == 0 ? base : base + "#\(count)"
+            if rules[index].identity != identity { rules[index].identity = identity }
+        }
     }
 }

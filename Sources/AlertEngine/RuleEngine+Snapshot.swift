@@ -1,4 +1,5 @@
 import Foundation
+import MetricModel
 
 /// The active instances of every rule at one time, for the state store.
 public struct EngineSnapshot: Sendable, Codable, Equatable {
@@ -57,11 +58,12 @@ extension RuleEngine {
         guard time.timeIntervalSince(downAt) <= options.outageTolerance.seconds else { return [] }
         let grace = options.forGracePeriod.seconds
         var restored: Set<UInt64> = []
+        let claimed = ruleIdentities
         for groupIndex in groups.indices {
             for ruleIndex in groups[groupIndex].rules.indices {
                 let rule = groups[groupIndex].rules[ruleIndex].rule
                 let hold = rule.holdDuration.seconds
-                guard let previous = snapshot.rules[rule.identity] else { continue }
+                guard let previous = snapshot.instances(of: rule, claimed: claimed) else { continue }
                 let byFingerprint = Dictionary(previous.map { ($0.fingerprint, $0) }, uniquingKeysWith: { first, _ in first })
                 for (fingerprint, var alert) in groups[groupIndex].rules[ruleIndex].active where alert.state != .inactive {
                     guard let old = byFingerprint[fingerprint], old.state != .inactive else { continue }
@@ -95,39 +97,83 @@ extension RuleEngine {
 }
 
 extension RuleEngine {
-    /// Takes over the instances of rules that did not change (same group name, same rule
-    /// identity) from `previous`, as a reload should: alerts of untouched rules keep their
-    /// clocks. Returns how many instances were carried over.
-    @discardableResult
-    public mutating func adoptState(from previous: RuleEngine) -> Int {
-        var adopted = 0
-        for groupIndex in groups.indices {
-            guard let old = previous.groups.first(where: { $0.group.name == groups[groupIndex].group.name }) else { continue }
-            for ruleIndex in groups[groupIndex].rules.indices {
-                let identity = groups[groupIndex].rules[ruleIndex].rule.identity
-                guard let oldRule = old.rules.first(where: { $0.rule.identity == identity }) else { continue }
-                groups[groupIndex].rules[ruleIndex].active = oldRule.active
-                adopted += oldRule.active.count
+    /// Takes over the instances of `previous` as a reload should, like Prometheus's
+    /// `CopyState`: a rule keeps the instances of the rule with the same group, name and
+    /// labels, so editing its expression, `for` or annotations neither resolves nor re-fires
+    /// its alerts (a longer `for` applies to a pending instance's clock; a firing one stays
+    /// firing). Instances of old rules that no new rule takes over (a label edit, a removed
+    /// rule) and were firing are returned as resolved at `time`, so no incident stays open.
+    public mutating func adoptState(from previous: RuleEngine, at time: Date) -> [AlertTransition] {
+        var orphans: [AlertTransition] = []
+        for old in previous.groups {
+            let groupIndex = groups.firstIndex { $0.group.name == old.group.name }
+            for oldRule in old.rules {
+                let ruleIndex = groupIndex.flatMap { index in groups[index].rules.firstIndex { $0.rule.identity == oldRule.rule.identity } }
+                if let groupIndex, let ruleIndex {
+                    groups[groupIndex].rules[ruleIndex].active = oldRule.active
+                } else {
+                    orphans += Self.resolving(oldRule.active.values, group: old.group.name, rule: oldRule.rule.name, at: time)
+                }
             }
         }
-        return adopted
+        return orphans
+    }
+
+    /// Every firing instance of every group, resolved at `time` (their groups are gone).
+    public func resolveAll(at time: Date) -> [AlertTransition] {
+        groups.flatMap { group in
+            group.rules.flatMap { Self.resolving($0.active.values, group: group.group.name, rule: $0.rule.name, at: time) }
+        }
+    }
+
+    /// The firing ones of `instances`, resolved at `time` with their clocks kept (so their
+    /// resolve has the id it would have had anyway).
+    static func resolving(_ instances: some Sequence<AlertInstance>, group: String, rule: String, at time: Date) -> [AlertTransition] {
+        instances.filter { $0.state == .firing }.sorted { Labels.precedes($0.labels, $1.labels) }.map { old in
+            var instance = old
+            instance.state = .inactive
+            instance.resolvedAt = time
+            instance.keepFiringSince = nil
+            return AlertTransition(kind: .resolved, group: group, rule: rule, instance: instance, at: time)
+        }
+    }
+}
+
+extension EngineSnapshot {
+    /// The stored instances of `rule`: by its identity, or, for a snapshot written before
+    /// identities were name and labels, by the entries of the same rule name that no current
+    /// rule claims (`claimed`).
+    func instances(of rule: AlertRule, claimed: Set<String>) -> [AlertInstance]? {
+        if let exact = rules[rule.identity] { return exact }
+        let prefix = rule.name + "/"
+        let legacy = rules.filter { $0.key.hasPrefix(prefix) && !claimed.contains($0.key) }.sorted { $0.key < $1.key }
+        return legacy.isEmpty ? nil : legacy.flatMap(\.value)
     }
 }
 
 extension RuleEngine {
+    /// The identities of every current rule.
+    var ruleIdentities: Set<String> { Set(groups.flatMap { $0.rules.map(\.rule.identity) }) }
+
     /// After the first evaluation following a start, the instances that were firing before
     /// the restart and are no longer active: resolved now (so every sink that heard the firing
     /// hears the resolve), or, for a rule with `keep_firing_for`, kept firing for that long
     /// counted from this evaluation. Only rules whose evaluation succeeded are reconciled: a
     /// failed query never resolves. The instances keep their stored `activeAt` and `firedAt`,
-    /// so the resolve's finding id is the one it would have had without the restart.
+    /// so the resolve's finding id is the one it would have had without the restart. Stored
+    /// firing instances of rules that no longer exist (removed or relabelled while the daemon
+    /// was down) are resolved too.
     public mutating func resolveVanished(from snapshot: EngineSnapshot, at time: Date) -> [AlertTransition] {
         // However long the outage: a firing that went out must get its resolve.
         var transitions: [AlertTransition] = []
+        let claimed = ruleIdentities
+        var reconciled: Set<String> = []
         for groupIndex in groups.indices {
             for ruleIndex in groups[groupIndex].rules.indices {
                 let state = groups[groupIndex].rules[ruleIndex]
-                guard state.health == .ok, let previous = snapshot.rules[state.rule.identity] else { continue }
+                guard let previous = snapshot.instances(of: state.rule, claimed: claimed) else { continue }
+                reconciled.formUnion(snapshot.rules.keys.filter { $0 == state.rule.identity || $0.hasPrefix(state.rule.name + "/") })
+                guard state.health == .ok else { continue }
                 for old in previous where old.state == .firing && state.active[old.fingerprint] == nil {
                     var instance = old
                     if state.rule.keepFiringFor > .zero {
@@ -140,6 +186,13 @@ extension RuleEngine {
                     groups[groupIndex].rules[ruleIndex].active[old.fingerprint] = instance
                 }
             }
+        }
+        // Rules gone while the daemon was down: their firing instances resolve now, when every
+        // rule of the group has been evaluated once (a rule of the same name that failed keeps them).
+        guard let group = groups.first?.group.name, groups.count == 1 else { return transitions }
+        for (identity, instances) in snapshot.rules.sorted(by: { $0.key < $1.key }) where !reconciled.contains(identity) {
+            let rule = instances.first?.labels["alertname"] ?? String(identity.prefix { $0 != "/" })
+            transitions += Self.resolving(instances, group: group, rule: rule, at: time)
         }
         return transitions
     }

@@ -27,20 +27,23 @@ public struct RuleEngine: Sendable {
     }
 
     /// Evaluates every rule of group `index` at `time`, rule after rule as Prometheus does.
-    /// A failing rule records its error; the others go on. `afterRule` sees each rule's
-    /// transitions as soon as that rule is done (the daemon queues findings there).
-    public mutating func evaluateGroup(_ index: Int, at time: Date, using datasource: some InstantQuerying, logger: Logger,
-                                       afterRule: (inout RuleEngine, [AlertTransition]) -> Void = { _, _ in }) async -> [AlertTransition] {
+    /// A failing rule records its error; the others go on. (The daemon evaluates rule by rule
+    /// with `evaluateRule` and `noteEvaluated`, so a rule's findings go out as soon as it is done.)
+    public mutating func evaluateGroup(_ index: Int, at time: Date, using datasource: some InstantQuerying,
+                                       logger: Logger) async -> [AlertTransition] {
         let started = ContinuousClock.now
         var transitions: [AlertTransition] = []
         for ruleIndex in groups[index].rules.indices {
-            let ruleTransitions = await evaluateRule(ruleIndex, ofGroup: index, at: time, using: datasource, logger: logger)
-            afterRule(&self, ruleTransitions)
-            transitions += ruleTransitions
+            transitions += await evaluateRule(ruleIndex, ofGroup: index, at: time, using: datasource, logger: logger)
         }
-        groups[index].lastEvaluation = time
-        groups[index].lastDuration = ContinuousClock.now - started
+        noteEvaluated(index, at: time, duration: ContinuousClock.now - started)
         return transitions
+    }
+
+    /// Records that every rule of group `index` was evaluated at `time`, taking `duration`.
+    public mutating func noteEvaluated(_ index: Int, at time: Date, duration: Duration) {
+        groups[index].lastEvaluation = time
+        groups[index].lastDuration = duration
     }
 
     /// Evaluates one rule of one group at `time`.

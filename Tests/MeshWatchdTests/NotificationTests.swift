@@ -87,8 +87,8 @@ struct NotificationTests {
         try store.save(plan: plan)
         #expect(store.queuedCount == 3)
         #expect(try store.depthBySink() == ["am": 2, "team": 1])
-        try store.remove(try store.due(at: Date()).filter { $0.sink == "am" }.map(\.id))  // the firing goes first
-        #expect(try store.due(at: Date()).filter { $0.sink == "am" }.map(\.findingID) == ["r2"])
+        try store.remove(try store.due(at: Date(), sink: "am").map(\.id))  // the firing goes first
+        #expect(try store.due(at: Date(), sink: "am").map(\.findingID) == ["r2"])
     }
 
     @Test("findings for a sink removed from the configuration are kept, then dropped once older than the maximum age")

@@ -76,6 +76,21 @@ actor DaemonStatus {
 
     private(set) var configurationLoaded = false
 
+    /// The last state write that failed, while decisions wait in memory; nil once all are saved.
+    private(set) var stateWriteFailure: String?
+    /// Findings decided but not yet saved to the outbox.
+    private(set) var unsavedFindings = 0
+
+    func stateWriteFailed(error: String, waitingFindings: Int) {
+        stateWriteFailure = error
+        unsavedFindings = waitingFindings
+    }
+
+    func stateWritten() {
+        stateWriteFailure = nil
+        unsavedFindings = 0
+    }
+
     /// With leader election: a follower is ready and idle.
     private(set) var following = false
 
@@ -92,6 +107,9 @@ actor DaemonStatus {
     /// Ready: configuration loaded, every group evaluated, and each group's last cycle
     /// reached Prometheus (some rule's query succeeded). Returns why not, or nil.
     var notReadyReason: String? {
+        if let stateWriteFailure {
+            return "alert state cannot be saved (\(unsavedFindings) findings wait in memory): \(stateWriteFailure)"
+        }
         if following { return nil }
         guard configurationLoaded else { return "configuration not loaded" }
         for (name, group) in groups {

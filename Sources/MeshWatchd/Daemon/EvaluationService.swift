@@ -25,6 +25,8 @@ struct EvaluationService: ServiceLifecycle.Service {
     let diagnosisSignal = OutboxSignal()
     /// Shared by every generation: what was sent survives a reload.
     let planner: NotificationPlanner
+    /// Decisions the disk refused, waiting for their group's next save (across reloads too).
+    let unsaved = UnsavedWork()
 
     /// With leader election: only the leader evaluates, notifies and acts.
     let elector: LeaderElector?
@@ -126,21 +128,30 @@ struct EvaluationService: ServiceLifecycle.Service {
         settings.diagnosis?.firing.retain(groups: Set(settings.groups.map(\.name)))
         planner.configure(policy: settings.notifications.policy, routes: settings.notifications.routes,
                           factory: settings.notifications.factory)
-        do { try store.save(plan: planner.prune(keepingGroups: Set(settings.groups.map(\.name)))) } catch {
-            logger.error("could not save notification state", metadata: ["error": "\(error)"])
-        }
         await status.configureSinks(settings.sinks.map(\.name))
         logger.info("evaluating", metadata: [
             "config.groups": "\(settings.groups.count)", "config.rules": "\(settings.ruleCount)",
             "config.reload": "\(carried != nil)",
         ])
+        let committer = StateCommitter(store: store, backlog: unsaved, status: status, outboxSignal: outboxSignal,
+                                       diagnosisSignal: diagnosisSignal, delays: settings.notifications.holds, logger: logger)
+        var engines: [(RuleGroup, RuleEngine, [AlertTransition])] = []
+        let reloadedAt = Date()
+        for group in settings.groups {
+            var engine = RuleEngine(groups: [group], context: settings.context)
+            let resolves = carried?[group.name].map { engine.adoptState(from: $0, at: reloadedAt) } ?? []
+            engines.append((group, engine, resolves))
+        }
+        await resolveRemovedGroups(carried ?? [:], keeping: Set(settings.groups.map(\.name)), at: reloadedAt,
+                                   settings: settings, committer: committer)
+        do { try store.save(plan: planner.prune(keepingGroups: Set(settings.groups.map(\.name)))) } catch {
+            logger.error("could not save notification state", metadata: ["error": "\(error)"])
+        }
         return await withTaskGroup(of: Event.self) { tasks in
-            for group in settings.groups {
-                var engine = RuleEngine(groups: [group], context: settings.context)
-                if let previous = carried?[group.name] { engine.adoptState(from: previous) }
+            for (group, engine, resolves) in engines {
                 let loop = GroupLoop(group: group, settings: settings, store: store, status: status, logger: logger,
-                                     restoreFromStore: carried == nil, outboxSignal: outboxSignal, planner: planner,
-                                     diagnosisSignal: diagnosisSignal)
+                                     restoreFromStore: carried == nil, planner: planner, committer: committer,
+                                     reloadResolves: resolves)
                 tasks.addTask { .loopEnded(group.name, await loop.run(engine: engine)) }
             }
             tasks.addTask { await readiness() }
@@ -150,7 +161,7 @@ struct EvaluationService: ServiceLifecycle.Service {
                 await worker.run()
                 return .done
             }
-            if !settings.sinks.isEmpty { tasks.addTask { await watchDatasource(settings) } }
+            if !settings.sinks.isEmpty { tasks.addTask { await watchDatasource(settings, committer: committer) } }
             if let diagnosis = settings.diagnosis {
                 let diagnoser = DiagnosisWorker(store: store, diagnosis: diagnosis, signal: diagnosisSignal, outboxSignal: outboxSignal,
                                                 planner: planner, status: status, notes: DaemonSettings.notes, logger: logger)
@@ -199,7 +210,7 @@ struct EvaluationService: ServiceLifecycle.Service {
     /// Raises and resolves `MeshWatchDatasourceDown`: Prometheus is unreachable when no rule of
     /// any group succeeded in its last cycle and Prometheus does not answer `/-/ready` either
     /// (rules failing on a Prometheus that answers are the rules' problem, not an outage).
-    private func watchDatasource(_ settings: DaemonSettings) async -> Event {
+    private func watchDatasource(_ settings: DaemonSettings, committer: StateCommitter) async -> Event {
         let client = settings.datasource.client
         var endpoint = URLComponents(string: client.baseURL)
         endpoint?.user = nil
@@ -220,23 +231,29 @@ struct EvaluationService: ServiceLifecycle.Service {
                     wasReachable = reachable
                 }
                 let plan = planner.datasource(reachable: reachable, error: error, labels: labels, at: Date())
-                if !plan.isEmpty {
-                    do {
-                        try store.save(plan: plan, delays: settings.notifications.holds)
-                        if !plan.outgoing.isEmpty {
-                            outboxSignal.raise()
-                            logger.log(level: reachable ? .info : .critical,
-                                       reachable ? "alert resolved" : "alert firing",
-                                       metadata: ["rule.name": "\(NotificationPlanner.datasourceDownAlert)", "error": "\(error)"])
-                        }
-                    } catch {
-                        logger.error("could not save notification state", metadata: ["error": "\(error)"])
+                if !plan.isEmpty || unsaved.keys.contains(NotificationPlanner.ownGroup) {
+                    let committed = await committer.commit(key: NotificationPlanner.ownGroup, snapshot: nil, .init(plan: plan))
+                    if committed && !plan.outgoing.isEmpty {
+                        logger.log(level: reachable ? .info : .critical,
+                                   reachable ? "alert resolved" : "alert firing",
+                                   metadata: ["rule.name": "\(NotificationPlanner.datasourceDownAlert)", "error": "\(error)"])
                     }
                 }
             }
             do { try await Task.sleep(for: .seconds(1)) } catch { break }
         }
         return .done
+    }
+
+    /// Groups a reload removed: their firing alerts resolve (every sink that heard of them
+    /// hears the resolve) and their stored state goes.
+    private func resolveRemovedGroups(_ carried: [String: RuleEngine], keeping: Set<String>, at time: Date,
+                                      settings: DaemonSettings, committer: StateCommitter) async {
+        for (name, engine) in carried.sorted(by: { $0.key < $1.key }) where !keeping.contains(name) {
+            let resolves = engine.resolveAll(at: time)
+            let plan = settings.sinks.isEmpty ? NotificationPlan() : planner.plan(resolves, at: time)
+            await committer.commit(key: name, snapshot: EngineSnapshot(takenAt: time, rules: [:]), .init(plan: plan, transitions: resolves))
+        }
     }
 
     private func reloadOnSIGHUP() async -> Event {

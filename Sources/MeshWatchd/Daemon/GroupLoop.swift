@@ -6,8 +6,9 @@ import Remediation
 import MetricModel
 
 /// One rule group's evaluation loop: Prometheus's timing (ticks aligned to the interval and
-/// offset per group, missed ticks counted and skipped), state saved after every cycle, and
-/// restore from the store after the first cycle of a fresh start.
+/// offset per group, missed ticks counted and skipped), state saved after every rule that
+/// decided something and after every cycle (persist first, then announce: see
+/// `StateCommitter`), and restore from the store after the first cycle of a fresh start.
 struct GroupLoop: Sendable {
     let group: RuleGroup
     let settings: DaemonSettings
@@ -16,9 +17,11 @@ struct GroupLoop: Sendable {
     let logger: Logger
     /// Restore from the store after the first cycle (a fresh start, not a reload).
     let restoreFromStore: Bool
-    let outboxSignal: OutboxSignal
     let planner: NotificationPlanner
-    let diagnosisSignal: OutboxSignal
+    let committer: StateCommitter
+    /// Resolves of alerts a reload took away from this group (a rule removed or relabelled),
+    /// announced with the first cycle.
+    var reloadResolves: [AlertTransition] = []
 
     var interval: Duration { settings.interval(of: group) }
 
@@ -36,58 +39,46 @@ struct GroupLoop: Sendable {
                 await status.heartbeat(group.name)
                 do { try await Task.sleep(for: .milliseconds(Int64(delay * 1000))) } catch { break }
             }
-            // The tick's time is the evaluation time (and the queries' time=), as in Prometheus.
-            // Findings go out as soon as their rule is done, not after the whole group: the
-            // state and the findings of that rule are saved together first.
+            // The tick's time is the evaluation time (the queries' time=) and the time of every
+            // decision of this cycle, as in Prometheus.
             let tick = next
-            let notify = !settings.sinks.isEmpty
-            // Runbooks (and so remediation) run without sinks too: their decisions go to the ledger.
+            // Findings go out as soon as their rule is done, not after the whole group (except
+            // on the first cycle of a start, whose transitions the restore may turn out to be
+            // continuations): that rule's state and findings are saved together first.
             let queueEarly = !(first && restoreFromStore)
             var queuedEarly: Set<UInt64> = []
-            var transitions = await engine.evaluateGroup(0, at: next, using: settings.datasource, logger: logger) { engine, ruleTransitions in
+            var transitions: [AlertTransition] = []
+            let started = ContinuousClock.now
+            for ruleIndex in engine.groups[0].rules.indices {
+                let ruleTransitions = await engine.evaluateRule(ruleIndex, ofGroup: 0, at: tick, using: settings.datasource, logger: logger)
                 noteFiring(ruleTransitions)
-                guard queueEarly else { return }
-                noteRecoveries(ruleTransitions)
-                let plan = notify ? planner.plan(ruleTransitions, at: Date()) : NotificationPlan()
-                let diagnoses = diagnoses(for: ruleTransitions, plan: plan, evaluatedAt: tick)
-                guard !plan.isEmpty || !diagnoses.isEmpty else { return }
-                do {
-                    try store.save(group: group.name, snapshot: engine.snapshot(at: tick), plan: plan, delays: settings.notifications.holds,
-                                   diagnoses: diagnoses)
-                    outboxSignal.raise()
-                    if !diagnoses.isEmpty { diagnosisSignal.raise() }
-                    for transition in ruleTransitions { queuedEarly.insert(Self.key(transition)) }
-                } catch {
-                    logger.error("could not save alert state", metadata: ["error": "\(error)", "state.path": "\(store.path)"])
-                }
+                transitions += ruleTransitions
+                guard queueEarly else { continue }
+                let work = decide(ruleTransitions, at: tick)
+                guard !work.plan.isEmpty || !work.diagnoses.isEmpty else { continue }
+                // Saved, or held in memory and saved with the next save: either way handled.
+                await committer.commit(key: group.name, snapshot: engine.snapshot(at: tick), work)
+                queuedEarly.formUnion(ruleTransitions.map(Self.key))
             }
+            engine.noteEvaluated(0, at: tick, duration: ContinuousClock.now - started)
             if Task.isCancelled && engine.groups[0].rules.allSatisfy({ $0.health == .err }) { break }
             if first && restoreFromStore {
-                let (restored, vanished) = restore(&engine, at: next, logger: logger)
+                let (restored, vanished) = restore(&engine, at: tick, logger: logger)
                 transitions.removeAll { restored.contains($0.instance.fingerprint) }
                 // Firing before the restart and gone now: their resolve, so no incident stays open.
                 transitions += vanished
             }
+            if first {
+                noteFiring(reloadResolves)
+                transitions += reloadResolves
+            }
             first = false
             settings.diagnosis?.firing.update(group: group.name, firing: Self.seenFiring(engine))
-            for transition in transitions { Self.log(transition, logger: logger) }
-            var plan = NotificationPlan()
-            let remaining = transitions.filter { !queuedEarly.contains(Self.key($0)) }
-            noteRecoveries(remaining)
-            if notify {
-                let now = Date()
-                plan = planner.plan(remaining, at: now)
-                plan.merge(planner.review(group: group.name, firing: Self.firing(engine), at: now))
+            var work = decide(transitions.filter { !queuedEarly.contains(Self.key($0)) }, at: tick)
+            if !settings.sinks.isEmpty {
+                work.plan.merge(planner.review(group: group.name, firing: Self.firing(engine), at: tick))
             }
-            do {
-                let diagnoses = diagnoses(for: remaining, plan: plan, evaluatedAt: next)
-                try store.save(group: group.name, snapshot: engine.snapshot(at: next), plan: plan, delays: settings.notifications.holds,
-                               diagnoses: diagnoses)
-                if !plan.outgoing.isEmpty { outboxSignal.raise() }
-                if !diagnoses.isEmpty { diagnosisSignal.raise() }
-            } catch {
-                logger.error("could not save alert state", metadata: ["error": "\(error)", "state.path": "\(store.path)"])
-            }
+            await committer.commit(key: group.name, snapshot: engine.snapshot(at: tick), work)
             var missed = 0
             next = next.addingTimeInterval(intervalSeconds)
             let now = Date()
@@ -101,6 +92,15 @@ struct GroupLoop: Sendable {
             await status.cycle(group.name, state: engine.groups[0], missed: missed)
         }
         return engine
+    }
+
+    /// What transitions decided at `tick` lead to: the findings for the sinks (none without
+    /// sinks) and the runbooks to run (with or without sinks).
+    func decide(_ transitions: [AlertTransition], at tick: Date) -> StateCommitter.Work {
+        noteRecoveries(transitions)
+        let plan = settings.sinks.isEmpty ? NotificationPlan() : planner.plan(transitions, at: tick)
+        return StateCommitter.Work(plan: plan, diagnoses: diagnoses(for: transitions, plan: plan, evaluatedAt: tick),
+                                   transitions: transitions)
     }
 
     /// Restores `for` clocks from the store; returns the fingerprints restored and the resolves

@@ -4,7 +4,8 @@ import Incidents
 import Logging
 import MeshHTTP
 
-/// Delivers queued findings: the oldest per sink and alert first (so a firing precedes its
+/// Delivers queued findings, one worker per sink so that one sink's timeouts and backoff
+/// never delay another's: the oldest per sink and alert first (so a firing precedes its
 /// resolve), each attempt judged by the delivery policy, retries scheduled in the outbox so
 /// they survive a restart. At-least-once: a finding leaves the outbox only when delivered or
 /// given up on (logged with the reason). A sink with a group wait gets the findings of one
@@ -19,21 +20,40 @@ struct OutboxWorker: Sendable {
     /// The most findings one grouped message carries.
     var groupLimit = 50
 
+    /// Runs every sink's worker until cancelled; new findings (`signal`) wake them all.
     func run() async {
+        let signals = Dictionary(uniqueKeysWithValues: sinks.keys.map { ($0, OutboxSignal()) })
+        await withTaskGroup(of: Void.self) { workers in
+            for (name, sink) in sinks {
+                guard let own = signals[name] else { continue }
+                own.raise()
+                workers.addTask { await deliver(to: sink, signal: own) }
+            }
+            var lastExpiry = Date.distantPast
+            while !Task.isCancelled {
+                let now = Date()
+                if now.timeIntervalSince(lastExpiry) > 60 {
+                    lastExpiry = now
+                    expireUnknownSinks(at: now)
+                }
+                await signal.wait(upTo: .seconds(60))
+                if signal.take() { for own in signals.values { own.raise() } }
+            }
+            workers.cancelAll()
+        }
+    }
+
+    /// One sink's loop: delivers what is due, then sleeps until something is queued or its
+    /// next retry is due.
+    private func deliver(to sink: ConfiguredSink, signal: OutboxSignal) async {
         var random = SystemRandomNumberGenerator()
-        var nextDue = (try? store.nextDue()) ?? nil
-        var lastExpiry = Date.distantPast
+        var nextDue: Date?
         while !Task.isCancelled {
             let now = Date()
-            if now.timeIntervalSince(lastExpiry) > 60 {
-                lastExpiry = now
-                expireUnknownSinks(at: now)
-            }
             if signal.take() || (nextDue.map { $0 <= now } ?? false) {
                 var handled: Set<Int64> = []
-                for queued in (try? store.due(at: now)) ?? [] where !handled.contains(queued.id) {
+                for queued in (try? store.due(at: now, sink: sink.name)) ?? [] where !handled.contains(queued.id) {
                     if Task.isCancelled { break }
-                    guard let sink = sinks[queued.sink] else { continue }
                     var batch = [queued]
                     if sink.sink.groupWait != nil {
                         batch += ((try? store.companions(of: queued, at: now, limit: groupLimit - 1)) ?? [])
@@ -42,16 +62,12 @@ struct OutboxWorker: Sendable {
                     handled.formUnion(batch.map(\.id))
                     await attempt(batch, via: sink, random: &random)
                 }
-                nextDue = (try? store.nextDue()) ?? nil
-                if let due = nextDue, due <= Date() {
-                    // Rows for sinks no longer configured stay due until they expire: do not spin on them.
-                    if ((try? store.due(at: Date())) ?? []).allSatisfy({ sinks[$0.sink] == nil }) { nextDue = Date().addingTimeInterval(60) }
-                }
+                nextDue = (try? store.nextDue(sink: sink.name)) ?? nil
             }
             if Task.isCancelled { break }
-            // Sleep until work is queued or the next retry is due (at most a second).
-            let untilDue = nextDue.map { max(0, $0.timeIntervalSinceNow) } ?? 1
-            await signal.wait(upTo: .milliseconds(Int64(min(untilDue, 1) * 1000) + 1))
+            // Sleep until work is queued or the next retry is due (at most a minute).
+            let untilDue = nextDue.map { max(0, $0.timeIntervalSinceNow) } ?? 60
+            await signal.wait(upTo: .milliseconds(Int64(min(untilDue, 60) * 1000) + 1))
         }
     }
 

@@ -219,15 +219,15 @@ final class StateStore: Sendable {
                       body: Array(body), queuedAt: Date(timeIntervalSince1970: row["queued_at"]), attempts: row["attempts"])
     }
 
-    /// Findings due now: per sink and alert only the oldest, so an alert's firing always
+    /// Findings due now for `sink`: per alert only the oldest, so an alert's firing always
     /// reaches a sink before its resolve.
-    func due(at time: Date, limit: Int = 100) throws -> [Queued] {
+    func due(at time: Date, sink: String, limit: Int = 100) throws -> [Queued] {
         try database.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT \(Self.queuedColumns) FROM outbox
-                WHERE id IN (SELECT MIN(id) FROM outbox GROUP BY sink, alert_key) AND next_attempt_at <= ?
+                WHERE id IN (SELECT MIN(id) FROM outbox WHERE sink = ? GROUP BY alert_key) AND next_attempt_at <= ?
                 ORDER BY id LIMIT ?
-                """, arguments: [time.timeIntervalSince1970, limit]).map(Self.queued)
+                """, arguments: [sink, time.timeIntervalSince1970, limit]).map(Self.queued)
         }
     }
 
@@ -268,10 +268,11 @@ final class StateStore: Sendable {
         }
     }
 
-    /// When the next queued finding is due, or nil when the outbox is empty.
-    func nextDue() throws -> Date? {
+    /// When the next finding queued for `sink` is due, or nil when none is queued.
+    func nextDue(sink: String) throws -> Date? {
         try database.read { db in
-            try Double.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM outbox").map(Date.init(timeIntervalSince1970:))
+            try Double.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM outbox WHERE sink = ?", arguments: [sink])
+                .map(Date.init(timeIntervalSince1970:))
         }
     }
 

@@ -10,7 +10,8 @@ enum StatusRendering {
     typealias Deliveries = [String: (delivered: Int, retried: Int, failed: Int)]
 
     static func metrics(_ groups: Groups, ready: Bool, version: String, sinks: [String] = [], deliveries: Deliveries = [:],
-                        outboxDepth: [String: Int] = [:], remediations: [String: Int] = [:], verifications: [String: Int] = [:]) -> String {
+                        outboxDepth: [String: Int] = [:], remediations: [String: Int] = [:], verifications: [String: Int] = [:],
+                        unsavedFindings: Int = 0) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: Double)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -58,6 +59,8 @@ enum StatusRendering {
                names.map { ([("sink", $0)], Double(deliveries[$0]?.failed ?? 0)) })
         family("meshwatchd_outbox_depth", "gauge", "Findings waiting in the outbox for a sink.",
                names.map { ([("sink", $0)], Double(outboxDepth[$0] ?? 0)) })
+        family("meshwatchd_findings_unsaved", "gauge", "Findings decided but not yet saved to the outbox because the state could not be written; they are saved with the next cycle.",
+               [([], Double(unsavedFindings))])
         family("meshwatchd_remediation_decisions_total", "counter", "Remediation decisions by action, outcome (taken, dry-run, refused) and the guard that decided.",
                remediations.keys.sorted().map { key in
                    let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)

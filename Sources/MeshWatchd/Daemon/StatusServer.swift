@@ -17,7 +17,8 @@ enum StatusServer {
             let body = StatusRendering.metrics(await status.groupStates, ready: await status.notReadyReason == nil,
                                                version: MeshWatchd.configuration.version, sinks: await status.sinkNames,
                                                deliveries: await status.deliveries, outboxDepth: (try? store?.depthBySink()) ?? [:],
-                                               remediations: await status.remediations, verifications: await status.verifications)
+                                               remediations: await status.remediations, verifications: await status.verifications,
+                                               unsavedFindings: await status.unsavedFindings)
             return text(.ok, body, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("api/v1/alerts") { _, _ in json(StatusRendering.alerts(await status.groupStates)) }

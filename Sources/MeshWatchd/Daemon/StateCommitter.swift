@@ -1,0 +1,83 @@
+import AlertEngine
+import Foundation
+import Incidents
+import Logging
+import Synchronization
+
+/// Persist first, then announce: saves a group's state together with the findings and
+/// diagnoses it decided, and only after the transaction committed logs its transitions and
+/// wakes the workers. When the disk refuses, what was decided waits in memory (per group) and
+/// goes into that group's next save; readiness and `/metrics` say how many findings wait.
+struct StateCommitter: Sendable {
+    /// What one or more cycles decided and could not save yet.
+    struct Work: Sendable {
+        var plan = NotificationPlan()
+        var diagnoses: [StateStore.DiagnosisRequest] = []
+        /// Logged once saved.
+        var transitions: [AlertTransition] = []
+
+        var isEmpty: Bool { plan.isEmpty && diagnoses.isEmpty && transitions.isEmpty }
+
+        mutating func append(_ later: Work) {
+            plan.merge(later.plan)
+            diagnoses += later.diagnoses
+            transitions += later.transitions
+        }
+    }
+
+    let store: StateStore
+    let backlog: UnsavedWork
+    let status: DaemonStatus
+    let outboxSignal: OutboxSignal
+    let diagnosisSignal: OutboxSignal
+    let delays: [String: Duration]
+    let logger: Logger
+
+    /// Saves `snapshot` (nil: no group state, the daemon's own alerts) with `work` and whatever
+    /// waited for `key`; true when it committed.
+    @discardableResult
+    func commit(key: String, snapshot: EngineSnapshot?, _ work: Work) async -> Bool {
+        var all = backlog.take(key) ?? Work()
+        all.append(work)
+        do {
+            if let snapshot {
+                try store.save(group: key, snapshot: snapshot, plan: all.plan, delays: delays, diagnoses: all.diagnoses)
+            } else {
+                try store.save(plan: all.plan, delays: delays)
+            }
+        } catch {
+            backlog.hold(key, all, error: "\(error)")
+            let waiting = backlog.waitingFindings
+            await status.stateWriteFailed(error: "\(error)", waitingFindings: waiting)
+            logger.error("could not save alert state; findings wait in memory and are saved with the next cycle", metadata: [
+                "error": "\(error)", "state.path": "\(store.path)", "rule.group": "\(key)",
+                "findings.unsaved": "\(waiting)",
+            ])
+            return false
+        }
+        if backlog.isEmpty { await status.stateWritten() }
+        for transition in all.transitions { GroupLoop.log(transition, logger: logger) }
+        if !all.plan.outgoing.isEmpty { outboxSignal.raise() }
+        if !all.diagnoses.isEmpty { diagnosisSignal.raise() }
+        return true
+    }
+}
+
+/// Decisions that could not be saved, by group: kept until that group's next save succeeds.
+final class UnsavedWork: Sendable {
+    private let held = Mutex<[String: StateCommitter.Work]>([:])
+
+    func take(_ key: String) -> StateCommitter.Work? { held.withLock { $0.removeValue(forKey: key) } }
+
+    func hold(_ key: String, _ work: StateCommitter.Work, error: String) {
+        held.withLock { $0[key, default: StateCommitter.Work()].append(work) }
+    }
+
+    var isEmpty: Bool { held.withLock { $0.values.allSatisfy(\.isEmpty) } }
+
+    /// Findings decided and not yet in the outbox.
+    var waitingFindings: Int { held.withLock { $0.values.reduce(0) { $0 + $1.plan.outgoing.count } } }
+
+    /// The groups with something waiting.
+    var keys: [String] { held.withLock { $0.filter { !$1.isEmpty }.keys.sorted() } }
+}
