@@ -1,0 +1,169 @@
+import Foundation
+import Incidents
+import MeshFixtures
+import MeshHTTP
+import Testing
+
+/// Faults an SRE tries before production: each one a lost or an extra page on the old code.
+@Suite("Nothing lost, nothing doubled: reloads, a full disk, a hanging sink")
+struct DaemonFaultTests {
+    let harness = DaemonTests()
+
+    static func findings(_ receiver: EchoServer) async throws -> [Finding] {
+        try await receiver.deliveries().bodies.compactMap { try? Finding.decode(Array($0.utf8)) }
+    }
+
+    /// Waits until `condition` holds (checked every 100 ms) or `timeout` passes; true if it held.
+    static func eventually(_ timeout: Duration, _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return try await condition()
+    }
+
+    @Test("an expression and for edit by SIGHUP keeps the firing alert: no resolve and no new firing")
+    func expressionEditBySIGHUP() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try await withEchoServer { receiver async throws in
+            func rules(_ expression: String, hold: String, marker: Bool) -> String {
+                var text = """
+                    groups:
+                    - name: steady
+                      interval: 1s
+                      rules:
+                      - alert: Steady
+                        expr: \(expression)
+                        for: \(hold)
+                        labels: {severity: warning}
+                        annotations: {summary: "value {{ $value }}"}
+                    """
+                // A rule after Steady in the same group: its firing proves the edited rule was evaluated.
+                if marker { text += "\n  - alert: Marker\n    expr: vector(1)\n" }
+                return text
+            }
+            try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
+                try rules("vector(1) > 0", hold: "1s", marker: false).write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
+                try #"""
+                    {"prometheus": {"url": "\#(prometheus.url)"}, "rule_files": ["rules.yml"],
+                     "sinks": [{"name": "ops", "type": "webhook", "url": "\#(receiver.url("/receiver"))"}]}
+                    """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+                let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+                defer { daemon.signal(SIGKILL) }
+                #expect(try await Self.eventually(.seconds(30)) { try await Self.findings(receiver).contains { $0.kind == .firing } },
+                        "log:\n\(daemon.log.suffix(3000))")
+                try rules("vector(2) > 0", hold: "10m", marker: true).write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
+                daemon.signal(SIGHUP)
+                #expect(try await Self.eventually(.seconds(30)) {
+                    try await Self.findings(receiver).contains { $0.kind == .firing && $0.alert.name == "Marker" }
+                }, "log:\n\(daemon.log.suffix(3000))")
+                let all = try await Self.findings(receiver).filter { $0.alert.name == "Steady" }
+                #expect(all.map(\.kind) == [.firing], "log:\n\(daemon.log.suffix(3000))")
+                #expect(!daemon.logLines.contains { $0["rule.name"] == "Steady" && $0["msg"] == "alert resolved" })
+            }
+        }
+    }
+
+    @Test("a hanging sink beside a healthy one: the healthy one receives the finding while the hanging request is still open")
+    func hangingSinkDelaysNoOther() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
+            try await withEchoServer { receiver async throws in
+                try "groups:\n- name: now\n  interval: 1s\n  rules:\n  - alert: Now\n    expr: vector(1)\n"
+                    .write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
+                // The hanging sink comes first: one worker for all sinks would try it first and wait for its timeout.
+                try #"""
+                    {"prometheus": {"url": "\#(prometheus.url)"}, "rule_files": ["rules.yml"],
+                     "sinks": [{"name": "stuck", "type": "webhook", "url": "\#(receiver.url("/hang"))"},
+                               {"name": "healthy", "type": "webhook", "url": "\#(receiver.url("/receiver"))"}]}
+                    """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+                let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+                defer { daemon.signal(SIGKILL) }
+                func index(_ sink: String, _ message: String) -> Int? {
+                    daemon.logLines.firstIndex { $0["sink.name"] == sink && $0["msg"] == message }
+                }
+                // Progress first: the hanging request ended (its timeout), so both outcomes are in the log.
+                #expect(await Self.eventually(.seconds(60)) { index("stuck", "finding delivery failed; will retry") != nil },
+                        "log:\n\(daemon.log.suffix(3000))")
+                let delivered = try #require(index("healthy", "finding delivered"), "log:\n\(daemon.log.suffix(3000))")
+                let stuckFailed = try #require(index("stuck", "finding delivery failed; will retry"))
+                #expect(delivered < stuckFailed, "log:\n\(daemon.log.suffix(3000))")
+                #expect(try await Self.findings(receiver).map(\.kind) == [.firing])
+            }
+        }
+    }
+
+    @Test("a full state disk while an alert fires: the finding waits in memory, /readyz says why, and it is delivered once space returns")
+    func fullDisk() async throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else {
+            Issue.record("this test mounts a tmpfs in a private mount namespace: it needs root and unshare")
+            return
+        }
+        let base = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let state = base + "/state"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
+            try await withEchoServer { receiver async throws in
+                // Fires a while after the start, once the disk is full.
+                let firesAt = Int(Date().timeIntervalSince1970) + 12
+                try "groups:\n- name: late\n  interval: 1s\n  rules:\n  - alert: Late\n    expr: vector(time()) > \(firesAt)\n"
+                    .write(toFile: base + "/rules.yml", atomically: true, encoding: .utf8)
+                try #"""
+                    {"prometheus": {"url": "\#(prometheus.url)"}, "rule_files": ["rules.yml"],
+                     "sinks": [{"name": "ops", "type": "webhook", "url": "\#(receiver.url("/receiver"))"}]}
+                    """#.write(toFile: base + "/config.json", atomically: true, encoding: .utf8)
+                let port = try LoopbackPort.free()
+                var environment = ProcessInfo.processInfo.environment
+                environment.removeValue(forKey: "JOURNAL_STREAM")
+                // The state directory is a 2 MiB tmpfs seen only by the daemon (and by us through /proc/PID/root).
+                let process = try await ChildProcess.launch(name: "meshwatchd", executable: "/usr/bin/unshare", arguments: [
+                    "-m", "/bin/sh", "-c", #"mount -t tmpfs -o size=2m,mode=0700 tmpfs "$0" && exec "$@""#, state,
+                    DaemonTests.binary, "run", "--log-format", "json", "--listen", "127.0.0.1:\(port)",
+                    "--config", base + "/config.json", "--state-directory", state,
+                ], environment: environment)
+                let daemon = DaemonTests.Daemon(process: process, port: port)
+                defer { daemon.signal(SIGKILL) }
+                let http = HTTPClient()
+                func get(_ path: String) async throws -> (Int, String) {
+                    let response = try await http.get(daemon.statusURL(path))
+                    return (response.status, String(decoding: response.body, as: UTF8.self))
+                }
+                #expect(try await Self.eventually(.seconds(30)) { (try? await get("/readyz"))?.0 == 200 }, "log:\n\(daemon.log.suffix(3000))")
+
+                let filler = "/proc/\(process.processIdentifier)/root\(state)/filler"
+                let descriptor = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+                try #require(descriptor >= 0, "cannot open \(filler): errno \(errno)")
+                let chunk = [UInt8](repeating: 0x55, count: 16384)
+                while chunk.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) > 0 {}
+                close(descriptor)
+
+                // The alert fires while nothing can be saved: it waits in memory, and readiness says why.
+                #expect(try await Self.eventually(.seconds(60)) {
+                    try await get("/metrics").1.contains("\nmeshwatchd_findings_unsaved 1\n")
+                }, "log:\n\(daemon.log.suffix(3000))")
+                let (status, body) = try await get("/readyz")
+                #expect(status == 503)
+                #expect(body.contains("alert state cannot be saved (1 findings wait in memory)"), "\(body)")
+                #expect(daemon.logLines.contains { $0["msg"] == "could not save alert state; findings wait in memory and are saved with the next cycle"
+                    && $0["findings.unsaved"] == "1" })
+                #expect(try await Self.findings(receiver).isEmpty)
+                #expect(!daemon.logLines.contains { $0["msg"] == "alert firing" }, "announced before it was saved")
+
+                // Space returns: the finding is saved, announced and delivered, once.
+                #expect(unlink(filler) == 0)
+                #expect(try await Self.eventually(.seconds(30)) { !(try await Self.findings(receiver).isEmpty) }, "log:\n\(daemon.log.suffix(3000))")
+                #expect(try await Self.eventually(.seconds(30)) { (try? await get("/readyz"))?.0 == 200 })
+                try await Task.sleep(for: .seconds(2))
+                #expect(try await Self.findings(receiver).map(\.kind) == [.firing])
+                #expect(try await Self.findings(receiver).first?.alert.name == "Late")
+                let firing = try #require(daemon.logLines.firstIndex { $0["msg"] == "alert firing" })
+                let delivered = try #require(daemon.logLines.firstIndex { $0["msg"] == "finding delivered" })
+                #expect(firing < delivered)
+            }
+        }
+    }
+}
