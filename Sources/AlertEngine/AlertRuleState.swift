@@ -16,6 +16,8 @@ public struct AlertRuleState: Sendable {
     public internal(set) var active: [UInt64: AlertInstance] = [:]
     public private(set) var health = RuleHealth.unknown
     public private(set) var lastError: String?
+    /// Whether the last error was the datasource's (not reached, overloaded) rather than the rule's.
+    public private(set) var lastErrorIsDatasource = false
     public private(set) var lastEvaluation: Date?
 
     public init(rule: AlertRule, group: String) {
@@ -46,6 +48,7 @@ public struct AlertRuleState: Sendable {
         case .failure(let error):
             health = .err
             lastError = "\(error)"
+            lastErrorIsDatasource = (error as? any DatasourceFailureReporting)?.isDatasourceFailure ?? true
             return outcome
         case .success(let value):
             samples = value
@@ -132,6 +135,7 @@ public struct AlertRuleState: Sendable {
         }
         health = .ok
         lastError = nil
+        lastErrorIsDatasource = false
         return outcome
     }
 

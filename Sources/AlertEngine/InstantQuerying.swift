@@ -19,3 +19,11 @@ public struct EvaluationContext: Sendable {
         self.externalURL = externalURL
     }
 }
+
+/// An error of a query service that can tell whether the datasource failed (unreachable,
+/// overloaded, an answer that is no API response) rather than the query itself (a bad
+/// expression, an execution error, an answer too large): readiness blames the datasource only
+/// for the former. Errors that do not conform count as the datasource's.
+public protocol DatasourceFailureReporting: Error {
+    var isDatasourceFailure: Bool { get }
+}

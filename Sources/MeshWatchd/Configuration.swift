@@ -153,6 +153,8 @@ struct Configuration: Decodable, Sendable {
     var queryTimeout: String?
     /// Queries in flight at once across all groups.
     var maxConcurrentQueries: Int?
+    /// The most series a rule's query may return (default 10000); past it the rule fails for the cycle.
+    var maxSeriesPerQuery: Int?
     var shutdownTimeout: String?
     var restore: Restore?
     var evaluationInterval: String?
@@ -299,6 +301,9 @@ extension Configuration {
         found += leaderElectionProblems(file: file)
         if let limit = maxConcurrentQueries, !(1...256).contains(limit) {
             found.append(ConfigurationError(file: file, keyPath: "max_concurrent_queries", message: "expected 1 to 256, got \(limit)"))
+        }
+        if let limit = maxSeriesPerQuery, limit < 1 {
+            found.append(ConfigurationError(file: file, keyPath: "max_series_per_query", message: "expected 1 or more, got \(limit)"))
         }
         if let address = listenAddress, ListenAddress(address) == nil {
             found.append(ConfigurationError(file: file, keyPath: "listen_address", message: "expected host:port such as 127.0.0.1:9819, got \"\(address)\""))

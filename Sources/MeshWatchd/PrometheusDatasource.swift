@@ -10,12 +10,14 @@ struct PrometheusDatasource: InstantQuerying {
     let timeout: Duration
     /// Shared by every group of the daemon; nil for the one-shot commands.
     var limiter: QueryLimiter? = nil
+    /// An answer of more series fails the rule (its alerts keep their state), read no further.
+    var maxSeries = DaemonSettings.defaultMaxSeriesPerQuery
 
     func instantQuery(_ expression: String, at time: Date) async throws -> [Sample] {
         let response = if let limiter {
-            try await limiter.run { try await client.query(expression, at: time, timeout: timeout) }
+            try await limiter.run { try await client.query(expression, at: time, timeout: timeout, maxSeries: maxSeries) }
         } else {
-            try await client.query(expression, at: time, timeout: timeout)
+            try await client.query(expression, at: time, timeout: timeout, maxSeries: maxSeries)
         }
         switch response.result {
         case .vector(let samples):
@@ -29,3 +31,5 @@ struct PrometheusDatasource: InstantQuerying {
         }
     }
 }
+
+extension PrometheusError: DatasourceFailureReporting {}

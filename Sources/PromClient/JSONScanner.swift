@@ -6,6 +6,8 @@ public struct ResponseDecodingError: Error, Sendable, CustomStringConvertible {
     public let message: String
     /// Byte offset in the body where reading stopped.
     public let offset: Int
+    /// The answer had more series than the caller accepts; reading stopped there.
+    public var exceededSeriesLimit = false
     public var description: String { "\(message) at byte \(offset)" }
 }
 

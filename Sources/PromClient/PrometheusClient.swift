@@ -33,10 +33,13 @@ public final class PrometheusClient: Sendable {
     /// `time` is the evaluation time (read once per tick by the caller); `timeout` is
     /// Prometheus's own limit for the query, and the HTTP request waits a little longer so
     /// that Prometheus's timeout error, not ours, reports a slow query.
-    public func query(_ query: String, at time: Date, timeout: Duration? = nil) async throws -> QueryResponse {
+    ///
+    /// An answer of more than `maxSeries` series fails with `.tooManySeries` as soon as the
+    /// decoder reaches the series past the limit.
+    public func query(_ query: String, at time: Date, timeout: Duration? = nil, maxSeries: Int = .max) async throws -> QueryResponse {
         var fields = [("query", query), ("time", Self.formatTime(time))]
         if let timeout { fields.append(("timeout", Self.formatDuration(timeout))) }
-        return try await post(path: "/api/v1/query", fields: fields, query: query, timeout: timeout)
+        return try await post(path: "/api/v1/query", fields: fields, query: query, timeout: timeout, maxSeries: maxSeries)
     }
 
     /// A range query: `POST /api/v1/query_range` with `start`, `end` and `step`.
@@ -54,7 +57,8 @@ public final class PrometheusClient: Sendable {
         return (try? await http.execute(request).isSuccess) ?? false
     }
 
-    private func post(path: String, fields: [(String, String)], query: String, timeout: Duration?) async throws -> QueryResponse {
+    private func post(path: String, fields: [(String, String)], query: String, timeout: Duration?,
+                      maxSeries: Int = .max) async throws -> QueryResponse {
         var request = HTTPRequest.form(url: baseURL + path, fields: fields, timeout: timeout.map { $0 + .seconds(2) })
         request.headers += headers
         let response: HTTPResponse
@@ -64,15 +68,18 @@ public final class PrometheusClient: Sendable {
             throw PrometheusError(kind: .transport, message: error.message, endpoint: error.endpoint, query: query,
                                   httpError: error)
         }
-        return try Self.interpret(response, query: query)
+        return try Self.interpret(response, query: query, maxSeries: maxSeries)
     }
 
     /// Turns a response into a result or a typed error: Prometheus's error envelope when
     /// there is one, otherwise the HTTP status and an excerpt of whatever came back.
-    static func interpret(_ response: HTTPResponse, query: String?) throws(PrometheusError) -> QueryResponse {
+    static func interpret(_ response: HTTPResponse, query: String?, maxSeries: Int = .max) throws(PrometheusError) -> QueryResponse {
         let envelope: APIResponse
         do {
-            envelope = try ResponseDecoder.decode(response.body)
+            envelope = try ResponseDecoder.decode(response.body, maxSeries: maxSeries)
+        } catch where error.exceededSeriesLimit {
+            throw PrometheusError(kind: .tooManySeries, message: "the answer has more than \(maxSeries) series", status: response.status,
+                                  endpoint: response.endpoint, query: query)
         } catch {
             let excerpt = String(decoding: response.body.prefix(200), as: UTF8.self)
             let message = response.isSuccess ? "undecodable response (\(error)): \(excerpt)"

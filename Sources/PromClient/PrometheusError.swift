@@ -14,6 +14,7 @@ public struct PrometheusError: Error, Sendable, CustomStringConvertible {
             case otherAPIError = "api_error"
             case transport = "transport"
             case badResponse = "bad_response"
+            case tooManySeries = "too_many_series"
         }
         private let code: Code
         private init(_ code: Code) { self.code = code }
@@ -35,6 +36,8 @@ public struct PrometheusError: Error, Sendable, CustomStringConvertible {
         public static let transport = Kind(.transport)
         /// The answer was not a Prometheus API response (a proxy's HTML page, truncated JSON).
         public static let badResponse = Kind(.badResponse)
+        /// The answer had more series than the caller accepts (a rule's `max_series_per_query`).
+        public static let tooManySeries = Kind(.tooManySeries)
 
         init(errorType: String) {
             self = Code(rawValue: errorType).map(Kind.init) ?? .otherAPIError
@@ -74,8 +77,19 @@ public struct PrometheusError: Error, Sendable, CustomStringConvertible {
         switch kind {
         case .timeout, .canceled, .unavailable, .internalError: return true
         case .transport: return httpError?.isRetryable ?? true
-        case .badData, .execution, .notFound: return false
+        case .badData, .execution, .notFound, .tooManySeries: return false
         default: return status.map { $0 >= 500 || $0 == 429 } ?? false
+        }
+    }
+
+    /// Whether Prometheus (or the path to it) failed, as opposed to the query: the datasource
+    /// is not reached, or not able to answer at all. A rule's own error (bad query, execution
+    /// error, an answer too large) is not the datasource's.
+    public var isDatasourceFailure: Bool {
+        switch kind {
+        case .transport, .unavailable, .timeout, .canceled, .internalError, .badResponse: return true
+        case .otherAPIError: return status.map { $0 >= 500 || $0 == 429 } ?? true
+        default: return false
         }
     }
 

@@ -26,9 +26,11 @@ public struct APIResponse: Sendable, Equatable {
 /// the hot path of every evaluation cycle; `MeshFixtures.ReferenceDecoder` (JSONDecoder)
 /// is the yardstick it is tested against.
 public enum ResponseDecoder {
-    public static func decode(_ body: [UInt8]) throws(ResponseDecodingError) -> APIResponse {
+    /// Decodes `body`; a vector or matrix of more than `maxSeries` series stops the reading
+    /// there (no memory or time is spent on the rest) with an error that says so.
+    public static func decode(_ body: [UInt8], maxSeries: Int = .max) throws(ResponseDecodingError) -> APIResponse {
         let outcome = body.withUnsafeBufferPointer { buffer -> Result<APIResponse, ResponseDecodingError> in
-            var reader = Reader(scanner: JSONScanner(buffer))
+            var reader = Reader(scanner: JSONScanner(buffer), maxSeries: maxSeries)
             do throws(ResponseDecodingError) {
                 return .success(try reader.envelope())
             } catch {
@@ -42,7 +44,21 @@ public enum ResponseDecoder {
 /// One decoding pass: the scanner plus the strings seen so far.
 private struct Reader {
     var scanner: JSONScanner
+    let maxSeries: Int
     var interner = StringInterner()
+
+    init(scanner: JSONScanner, maxSeries: Int) {
+        self.scanner = scanner
+        self.maxSeries = maxSeries
+    }
+
+    /// Called before each series is read.
+    func admit(_ count: Int) throws(ResponseDecodingError) {
+        guard count >= maxSeries else { return }
+        var error = scanner.failure("the answer has more than \(maxSeries) series")
+        error.exceededSeriesLimit = true
+        throw error
+    }
 
     mutating func envelope() throws(ResponseDecodingError) -> APIResponse {
         var response = APIResponse(status: "")
@@ -133,6 +149,7 @@ private struct Reader {
         var samples: [Sample] = []
         guard try scanner.enterArray() else { return samples }
         repeat {
+            try admit(samples.count)
             var labels = Labels.empty
             var value: SamplePoint?
             if try scanner.enterObject() {
@@ -156,6 +173,7 @@ private struct Reader {
         var series: [Series] = []
         guard try scanner.enterArray() else { return series }
         repeat {
+            try admit(series.count)
             var labels = Labels.empty
             var points: [SamplePoint] = []
             if try scanner.enterObject() {

@@ -28,7 +28,7 @@ struct DaemonFaultTests {
         let state = try DaemonTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
         try await withEchoServer { receiver async throws in
-            func rules(_ expression: String, hold: String, marker: Bool) -> String {
+            func rules(_ expression: String, hold: String, marker: String?) -> String {
                 var text = """
                     groups:
                     - name: steady
@@ -41,27 +41,41 @@ struct DaemonFaultTests {
                         annotations: {summary: "value {{ $value }}"}
                     """
                 // A rule after Steady in the same group: its firing proves the edited rule was evaluated.
-                if marker { text += "\n  - alert: Marker\n    expr: vector(1)\n" }
+                if let marker { text += "\n  - alert: \(marker)\n    expr: vector(1)\n" }
                 return text
             }
             try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
-                try rules("vector(1) > 0", hold: "1s", marker: false).write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
+                try rules("vector(1) > 0", hold: "1s", marker: nil).write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
                 try #"""
                     {"prometheus": {"url": "\#(prometheus.url)"}, "rule_files": ["rules.yml"],
                      "sinks": [{"name": "ops", "type": "webhook", "url": "\#(receiver.url("/receiver"))"}]}
                     """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
-                let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+                let port = try LoopbackPort.free()
+                let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil, port: port)
                 defer { daemon.signal(SIGKILL) }
                 #expect(try await Self.eventually(.seconds(30)) { try await Self.findings(receiver).contains { $0.kind == .firing } },
                         "log:\n\(daemon.log.suffix(3000))")
-                try rules("vector(2) > 0", hold: "10m", marker: true).write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
-                daemon.signal(SIGHUP)
-                #expect(try await Self.eventually(.seconds(30)) {
-                    try await Self.findings(receiver).contains { $0.kind == .firing && $0.alert.name == "Marker" }
-                }, "log:\n\(daemon.log.suffix(3000))")
+                // First the expression (the old rule would re-fire one second later), then `for`, far longer.
+                for (expression, hold, marker) in [("vector(2) > 0", "1s", "FirstReload"), ("vector(3) > 0", "10m", "SecondReload")] {
+                    try rules(expression, hold: hold, marker: marker).write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
+                    daemon.signal(SIGHUP)
+                    #expect(try await Self.eventually(.seconds(30)) {
+                        try await Self.findings(receiver).contains { $0.kind == .firing && $0.alert.name == marker }
+                    }, "log:\n\(daemon.log.suffix(3000))")
+                    // Two more cycles: an edited rule started afresh would have fired again by now (for: 1s).
+                    try await Task.sleep(for: .seconds(2.5))
+                }
                 let all = try await Self.findings(receiver).filter { $0.alert.name == "Steady" }
                 #expect(all.map(\.kind) == [.firing], "log:\n\(daemon.log.suffix(3000))")
                 #expect(!daemon.logLines.contains { $0["rule.name"] == "Steady" && $0["msg"] == "alert resolved" })
+                // Still firing with its first value's clock, under the new for and expression.
+                let body = try await HTTPClient().get(daemon.statusURL("/api/v1/alerts")).body
+                let answer = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+                let alerts = (answer?["data"] as? [String: Any])?["alerts"] as? [[String: Any]] ?? []
+                let steady = try #require(alerts.first { ($0["labels"] as? [String: String])?["alertname"] == "Steady" },
+                                          "\(String(decoding: body, as: UTF8.self))")
+                #expect(steady["state"] as? String == "firing")
+                #expect((steady["annotations"] as? [String: String])?["summary"] == "value 3")
             }
         }
     }

@@ -30,6 +30,9 @@ struct DaemonSettings: Sendable {
 
     /// Shared by every generation's finding factory and the diagnosis worker.
     static let notes = RemediationNotes()
+    /// The most series one rule's query may answer with before the rule fails for the cycle
+    /// (its alerts keep their state): one runaway query must not stall the daemon.
+    static let defaultMaxSeriesPerQuery = 10_000
     var ruleCount: Int { groups.reduce(0) { $0 + $1.rules.count } }
 
     /// Resolves flags and configuration file into settings; throws what is wrong.
@@ -74,7 +77,8 @@ struct DaemonSettings: Sendable {
                 outageTolerance: configuration.restore?.outageTolerance.flatMap(PrometheusDuration.parse) ?? .seconds(3600),
                 forGracePeriod: configuration.restore?.forGracePeriod.flatMap(PrometheusDuration.parse) ?? .seconds(600)),
             datasource: PrometheusDatasource(client: client, timeout: queryTimeout,
-                                             limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? 4)),
+                                             limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? 4),
+                                             maxSeries: configuration.maxSeriesPerQuery ?? Self.defaultMaxSeriesPerQuery),
             sinks: sinks,
             notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
                                                           context: resolved.context, notes: notes),

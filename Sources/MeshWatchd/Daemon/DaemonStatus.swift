@@ -114,8 +114,10 @@ actor DaemonStatus {
         guard configurationLoaded else { return "configuration not loaded" }
         for (name, group) in groups {
             guard let state = group.state else { return "group \(name) not evaluated yet" }
-            if !state.rules.isEmpty && state.rules.allSatisfy({ $0.health == .err }) {
-                return "group \(name): Prometheus not reached in the last cycle: \(state.rules.first?.lastError ?? "")"
+            // A rule's own error (a bad query, an answer too large) is the rule's health, not the pod's.
+            if !state.rules.isEmpty && state.rules.allSatisfy({ $0.health == .err }),
+               let failure = state.rules.first(where: \.lastErrorIsDatasource) {
+                return "group \(name): Prometheus not reached in the last cycle: \(failure.lastError ?? "")"
             }
         }
         return nil

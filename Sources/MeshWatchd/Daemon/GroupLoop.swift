@@ -49,8 +49,13 @@ struct GroupLoop: Sendable {
             var queuedEarly: Set<UInt64> = []
             var transitions: [AlertTransition] = []
             let started = ContinuousClock.now
+            // The cycle ends one interval (at least one query timeout) after its tick, whatever Prometheus does.
+            let budget = max(interval, settings.queryTimeout)
+            let datasource = CycleDeadline(base: settings.datasource, deadline: started + budget - .seconds(max(0, Date().timeIntervalSince(tick))),
+                                           budget: budget)
             for ruleIndex in engine.groups[0].rules.indices {
-                let ruleTransitions = await engine.evaluateRule(ruleIndex, ofGroup: 0, at: tick, using: settings.datasource, logger: logger)
+                if Task.isCancelled { break }
+                let ruleTransitions = await engine.evaluateRule(ruleIndex, ofGroup: 0, at: tick, using: datasource, logger: logger)
                 noteFiring(ruleTransitions)
                 transitions += ruleTransitions
                 guard queueEarly else { continue }
