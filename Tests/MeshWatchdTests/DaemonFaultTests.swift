@@ -180,4 +180,53 @@ struct DaemonFaultTests {
             }
         }
     }
+
+    @Test("a 200,000-series answer: the rule fails with the cap, the group goes on, memory stays bounded, SIGTERM is honoured")
+    func hugeAnswer() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try await withEchoServer { server async throws in
+            // The stand-in answers `series(N)` with N series (51 MB for 200,000).
+            try """
+                groups:
+                - name: mixed
+                  interval: 1s
+                  rules:
+                  - alert: Huge
+                    expr: series(200000)
+                  - alert: Small
+                    expr: series(1)
+                """.write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
+            try #"""
+                {"prometheus": {"url": "\#(server.url("/series"))"}, "rule_files": ["rules.yml"], "shutdown_timeout": "5s",
+                 "sinks": [{"name": "ops", "type": "webhook", "url": "\#(server.url("/receiver"))"}]}
+                """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+            let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+            defer { daemon.signal(SIGKILL) }
+            // The rule after the huge one is evaluated and its finding delivered.
+            #expect(try await Self.eventually(.seconds(60)) { try await Self.findings(server).contains { $0.alert.name == "Small" } },
+                    "log:\n\(daemon.log.suffix(3000))")
+            let failure = daemon.logLines.first { $0["msg"] == "rule evaluation failed" && $0["rule.name"] == "Huge" }
+            #expect(failure?["error"]?.contains("the answer has more than 10000 series") == true, "log:\n\(daemon.log.suffix(3000))")
+            #expect(!daemon.logLines.contains { $0["rule.name"] == "Huge" && $0["msg"] == "alert firing" })
+            // Several cycles, each with the huge answer, and /metrics answers meanwhile.
+            let http = HTTPClient()
+            func iterations() async -> Int {
+                let text = (try? await http.get(daemon.statusURL("/metrics"))).map { String(decoding: $0.body, as: UTF8.self) } ?? ""
+                let line = text.split(separator: "\n").first { $0.hasPrefix("meshwatchd_rule_group_iterations_total{rule_group=\"mixed\"}") }
+                return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            }
+            #expect(await Self.eventually(.seconds(60)) { await iterations() >= 5 })
+            let status = (try? String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/status", encoding: .utf8)) ?? ""
+            let peak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+                .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? 0
+            // The 51 MB body is read (below the 64 MiB response cap); the 200,000 series are not built.
+            #expect(peak > 0 && peak < 400_000, "peak RSS \(peak) kB")
+            let stopping = ContinuousClock.now
+            daemon.signal(SIGTERM)
+            let code = await daemon.process.waitForExit()
+            #expect(ContinuousClock.now - stopping < .seconds(7), "SIGTERM took \(ContinuousClock.now - stopping)")
+            #expect(code == 0)
+        }
+    }
 }

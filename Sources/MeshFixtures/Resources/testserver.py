@@ -5,7 +5,8 @@ Prints its port on the first line of stdout, then serves until terminated.
   --cert/--key       serve TLS with this certificate
   --client-ca        require a client certificate signed by this CA
 Routes: /echo (the request as JSON), /hang (never answers), /slow?ms=N, /big?bytes=N[&chunked=1],
-/status/N (that status, with Retry-After: 7), and any path ending in /api/v1/query or
+/status/N (that status, with Retry-After: 7), /series/api/v1/query (a Prometheus vector of N
+series for the query `series(N)`, built once per N), and any other path ending in /api/v1/query or
 /api/v1/query_range answers a Prometheus string result holding the echo. A request line with an absolute URI (as sent to a
 proxy) is answered like /echo, so the server doubles as a recording proxy.
 """
@@ -14,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 RECEIVER_LOCK = threading.Lock()
+SERIES = {}
 ATTEMPTS = {}
 DELIVERED = {}
 LAST = {}
@@ -113,6 +115,19 @@ class Handler(BaseHTTPRequestHandler):
             with RECEIVER_LOCK:
                 report = {"attempts": ATTEMPTS, "delivered": DELIVERED, "last": LAST, "bodies": BODIES}
                 self.respond(200, json.dumps(report).encode(), [("Content-Type", "application/json")])
+            return
+        if path == "/series/api/v1/query":
+            expression = dict(urllib.parse.parse_qsl(body.decode())).get("query", "")
+            count = int(expression[len("series("):-1]) if expression.startswith("series(") else 1
+            with RECEIVER_LOCK:
+                if count not in SERIES:
+                    items = ",".join('{"metric":{"__name__":"istio_requests_total","destination_workload":"w%d",'
+                                     '"destination_workload_namespace":"bookinfo","destination_service":"w%d.bookinfo.svc.cluster.local",'
+                                     '"response_code":"503","reporter":"destination"},"value":[1700000000,"%d"]}' % (i, i, i)
+                                     for i in range(count))
+                    SERIES[count] = ('{"status":"success","data":{"resultType":"vector","result":[%s]}}' % items).encode()
+                answer = SERIES[count]
+            self.respond(200, answer, [("Content-Type", "application/json")])
             return
         if path.startswith("/status/"):
             status = int(path.split("/")[2])

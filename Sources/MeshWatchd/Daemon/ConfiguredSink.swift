@@ -58,54 +58,58 @@ struct ConfiguredSink: Sendable {
 final class OutboxSignal: Sendable {
     private struct State {
         var raised = false
-        /// A wake-up (timeout, cancellation) that came before the waiter: the next wait returns at once.
-        var woken = false
-        var waiter: CheckedContinuation<Void, Never>?
+        var waiter: (token: UInt64, continuation: CheckedContinuation<Void, Never>)?
+        var lastToken: UInt64 = 0
+        /// A wait whose timeout or cancellation came before it started waiting: it returns at once.
+        var expired: UInt64 = 0
     }
 
     private let state = Mutex(State())
 
     func raise() {
         state.withLock { $0.raised = true }
-        wake()
+        wake(token: nil)
     }
 
     /// True once after each raise.
     func take() -> Bool { state.withLock { state in defer { state.raised = false }; return state.raised } }
 
     /// Returns when raised (at once if it already is), after `timeout`, or when the task is
-    /// cancelled. A spurious early return is possible and harmless: callers loop.
+    /// cancelled. Each wait has its own token, so a finished wait's timer can never cut a
+    /// later wait short (that turned the waiting loops into busy loops).
     func wait(upTo timeout: Duration) async {
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            self?.wake()
+        let token = state.withLock { state -> UInt64 in
+            state.lastToken += 1
+            return state.lastToken
         }
+        let timer = Task { [weak self] in
+            do { try await Task.sleep(for: timeout) } catch { return }
+            self?.wake(token: token)
+        }
+        defer { timer.cancel() }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let now = state.withLock { state -> Bool in
-                    if state.raised || state.woken {
-                        state.woken = false
-                        return true
-                    }
-                    state.waiter = continuation
+                    if state.raised || state.expired == token { return true }
+                    state.waiter = (token, continuation)
                     return false
                 }
                 if now { continuation.resume() }
             }
         } onCancel: {
-            wake()
+            wake(token: token)
         }
-        timer.cancel()
     }
 
-    private func wake() {
+    /// Wakes the waiter: any (a raise), or only the wait with `token` (its timeout or cancellation).
+    private func wake(token: UInt64?) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard let waiter = state.waiter else {
-                state.woken = true
+            guard let waiter = state.waiter, token == nil || waiter.token == token else {
+                if let token { state.expired = token }
                 return nil
             }
             state.waiter = nil
-            return waiter
+            return waiter.continuation
         }
         waiter?.resume()
     }

@@ -40,10 +40,13 @@ struct StateCommitter: Sendable {
         var all = backlog.take(key) ?? Work()
         all.append(work)
         do {
-            if let snapshot {
-                try store.save(group: key, snapshot: snapshot, plan: all.plan, delays: delays, diagnoses: all.diagnoses)
-            } else {
-                try store.save(plan: all.plan, delays: delays)
+            let (plan, diagnoses, delays) = (all.plan, all.diagnoses, delays)
+            try await store.perform { store in
+                if let snapshot {
+                    try store.save(group: key, snapshot: snapshot, plan: plan, delays: delays, diagnoses: diagnoses)
+                } else {
+                    try store.save(plan: plan, delays: delays)
+                }
             }
         } catch {
             backlog.hold(key, all, error: "\(error)")
@@ -56,10 +59,34 @@ struct StateCommitter: Sendable {
             return false
         }
         if backlog.isEmpty { await status.stateWritten() }
-        for transition in all.transitions { GroupLoop.log(transition, logger: logger) }
+        log(all.transitions, group: key)
         if !all.plan.outgoing.isEmpty { outboxSignal.raise() }
         if !all.diagnoses.isEmpty { diagnosisSignal.raise() }
         return true
+    }
+}
+
+extension StateCommitter {
+    /// Transitions logged one line each up to this many per save; past it, one line per rule
+    /// and kind (a rule that suddenly matches thousands of series must not flood the log).
+    static let transitionLines = 20
+
+    func log(_ transitions: [AlertTransition], group: String) {
+        var logger = logger
+        logger[metadataKey: "rule.group"] = "\(group)"
+        guard transitions.count > Self.transitionLines else {
+            for transition in transitions { GroupLoop.log(transition, logger: logger) }
+            return
+        }
+        var counts: [String: (rule: String, kind: AlertTransition.Kind, count: Int)] = [:]
+        for transition in transitions {
+            counts["\(transition.rule)\u{0}\(transition.kind.rawValue)", default: (transition.rule, transition.kind, 0)].count += 1
+        }
+        for (_, entry) in counts.sorted(by: { $0.key < $1.key }) {
+            logger.info("alert transitions (aggregated)", metadata: [
+                "rule.name": "\(entry.rule)", "alert.transition": "\(entry.kind.rawValue)", "alert.count": "\(entry.count)",
+            ])
+        }
     }
 }
 

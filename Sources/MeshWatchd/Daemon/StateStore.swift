@@ -133,6 +133,17 @@ final class StateStore: Sendable {
         return database
     }
 
+    /// The thread SQLite's blocking calls run on, so they never hold one of Swift's
+    /// cooperative threads (two on a small machine) while the disk is slow.
+    private let thread = DispatchQueue(label: "meshwatchd.state")
+
+    /// Runs blocking store work on the store's own thread.
+    func perform<T: Sendable>(_ work: @escaping @Sendable (StateStore) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            thread.async { continuation.resume(with: Result { try work(self) }) }
+        }
+    }
+
     /// A finding waiting for one sink.
     struct Queued: Sendable {
         var id: Int64
