@@ -107,7 +107,7 @@ func meshwatchdLatency() async throws -> Double? {
             try #"""
                 {"prometheus": {"url": "\#(prometheus.url)"}, "listen_address": "127.0.0.1:\#(try LoopbackPort.free())",
                  "rule_files": ["bench.yml"], "packs": {"istio": {"enabled": false}},
-                 "sinks": [{"name": "bench", "url": "\#(receiver.url("/receiver"))", "alerts": ["IstioHighErrorRate"]}]}
+                 "sinks": [{"name": "bench", "type": "webhook", "url": "\#(receiver.url("/receiver"))", "alerts": ["IstioHighErrorRate"]}]}
                 """#.write(toFile: work + "/config.json", atomically: true, encoding: .utf8)
             let daemon = try await ChildProcess.launch(name: "meshwatchd", executable: binary, arguments: [
                 "run", "--config", work + "/config.json", "--state-directory", work + "/state", "--log-level", "info",

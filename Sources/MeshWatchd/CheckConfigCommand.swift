@@ -14,25 +14,10 @@ struct CheckConfigCommand: ParsableCommand {
     var config: String
 
     func run() throws {
-        var problems: [String] = []
-        var configuration: Configuration?
-        do {
-            guard let data = FileManager.default.contents(atPath: config) else {
-                throw ConfigurationError(file: config, keyPath: "", message: "cannot be read")
-            }
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
-            var decoded = try decoder.decode(Configuration.self, from: data)
-            decoded.resolvePaths(relativeTo: config)
-            configuration = decoded
-        } catch let error as DecodingError {
-            problems.append(ConfigurationError(decoding: error, file: config).description)
-        } catch {
-            problems.append("\(error)")
-        }
+        let (configuration, found) = Configuration.check(path: config)
+        var problems = found.map(\.description)
         var groups = 0, rules = 0
         if let configuration {
-            problems += configuration.problems(file: config).map(\.description)
             let files = configuration.ruleFiles ?? []
             if !files.isEmpty {
                 do {
@@ -60,8 +45,8 @@ struct CheckConfigCommand: ParsableCommand {
             if configuration?.sinks?.isEmpty ?? true {
                 print("warning: no sinks: findings go nowhere; runbooks and remediation still run and record their decisions in the ledger (meshwatchd ledger)")
             }
-            if let remediation = configuration?.remediation, let mode = remediation.mode, mode != "off" {
-                print("remediation: \(mode); kill switch file \(remediation.killSwitchFile ?? "none")"
+            if let remediation = configuration?.remediation, let mode = remediation.mode?.value, mode != .off {
+                print("remediation: \(mode.rawValue); kill switch file \(remediation.killSwitchFile ?? "none")"
                       + "; \(remediation.rules?.count ?? 0) user rules opted in (the built-in packs' rules always are)")
             }
             return

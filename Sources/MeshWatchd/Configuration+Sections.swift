@@ -28,7 +28,7 @@ extension Configuration {
     func remediationProblems(file: String) -> [ConfigurationError] {
         guard let remediation else { return [] }
         var found: [ConfigurationError] = []
-        if let mode = remediation.mode, RemediationMode(rawValue: mode) == nil {
+        if case .unknown(let mode) = remediation.mode {
             found.append(ConfigurationError(file: file, keyPath: "remediation.mode", message: "expected off, dry-run or enforce, got \"\(mode)\""))
         }
         for (key, value) in [("cooldown", remediation.cooldown), ("verification_window", remediation.verificationWindow)] {
@@ -46,11 +46,11 @@ extension Configuration {
             found.append(ConfigurationError(file: file, keyPath: "remediation.allow_workloads[\(index)]", message: "expected namespace/name, got \"\(workload)\""))
         }
         let environment = ProcessInfo.processInfo.environment
-        if remediation.mode == "enforce" && kubernetes == nil && environment["KUBERNETES_SERVICE_HOST"] == nil {
+        if remediation.mode?.value == .enforce && kubernetes == nil && environment["KUBERNETES_SERVICE_HOST"] == nil {
             found.append(ConfigurationError(file: file, keyPath: "remediation.mode", message: "enforce needs a Kubernetes API (kubernetes.kubeconfig or in_cluster)"))
         }
         // Outside a pod nothing says which namespace is the daemon's own, so it could not be protected.
-        if remediation.mode == "enforce" && remediationPolicy(environment: environment).ownNamespace == nil {
+        if remediation.mode?.value == .enforce && remediationPolicy(environment: environment).ownNamespace == nil {
             found.append(ConfigurationError(file: file, keyPath: "remediation.own_namespace",
                                             message: "enforce outside a pod needs own_namespace (the namespace meshwatchd runs in, protected like kube-system)"))
         }
@@ -77,7 +77,7 @@ extension Configuration {
     func remediationPolicy(environment: [String: String]) -> RemediationPolicy {
         var policy = RemediationPolicy()
         guard let remediation else { return policy }
-        policy.mode = remediation.mode.flatMap(RemediationMode.init(rawValue:)) ?? .off
+        if let mode = remediation.mode?.value { policy.mode = mode }
         policy.allowNamespaces = Set(remediation.allowNamespaces ?? [])
         policy.denyNamespaces = Set(remediation.denyNamespaces ?? [])
         policy.allowWorkloads = Set(remediation.allowWorkloads ?? [])

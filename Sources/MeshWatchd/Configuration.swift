@@ -3,11 +3,12 @@ import Remediation
 import Foundation
 import Logging
 
-/// The configuration file, as far as the one-shot commands use it. Keys are snake_case;
-/// every key is optional and has a safe default.
-struct Configuration: Decodable, Sendable {
-    struct Prometheus: Decodable, Sendable {
-        struct BasicAuth: Decodable, Sendable {
+/// The configuration file, as far as the one-shot commands use it. Keys are snake_case; every
+/// key but a sink's `type` is optional and has a safe default, and a key it does not know is
+/// an error (`Configuration+Loading.swift` reads it).
+struct Configuration: Decodable, Sendable, Equatable {
+    struct Prometheus: Decodable, Sendable, Equatable {
+        struct BasicAuth: Decodable, Sendable, Equatable {
             var username: String?
             var passwordFile: String?
         }
@@ -26,27 +27,32 @@ struct Configuration: Decodable, Sendable {
         var queryTimeout: String?
     }
 
-    struct Pack: Decodable, Sendable {
+    struct Pack: Decodable, Sendable, Equatable {
         var enabled: Bool?
         var parameters: [String: String]?
     }
 
-    struct Log: Decodable, Sendable {
+    struct Log: Decodable, Sendable, Equatable {
         /// trace, debug, info, notice, warning, error, critical.
-        var level: String?
+        var level: Keyword<Logger.Level>?
         /// auto (journald when stdout is the journal, else json), json, text, journald.
-        var format: String?
+        var format: Keyword<LogFormat>?
     }
 
-    struct Restore: Decodable, Sendable {
+    struct Restore: Decodable, Sendable, Equatable {
         var outageTolerance: String?
         var forGracePeriod: String?
     }
 
-    struct Sink: Decodable, Sendable {
+    struct Sink: Decodable, Sendable, Equatable {
+        /// The receiver's protocol.
+        enum Kind: String, Sendable {
+            case webhook, alertmanager, slack, pagerduty
+        }
+
         var name: String?
-        /// webhook, alertmanager, slack or pagerduty.
-        var type: String?
+        /// Required: a misspelt `type` once made a Slack sink a webhook without a word.
+        var type: Keyword<Kind>?
         /// How often a still-firing alert is sent again (default: notifications.repeat_interval;
         /// 1m for alertmanager, which expires alerts that are not re-sent).
         var repeatInterval: String?
@@ -65,8 +71,8 @@ struct Configuration: Decodable, Sendable {
         var severities: [String]?
     }
 
-    struct Notifications: Decodable, Sendable {
-        struct Level: Decodable, Sendable {
+    struct Notifications: Decodable, Sendable, Equatable {
+        struct Level: Decodable, Sendable, Equatable {
             /// How long an alert fires before it reaches this level (the first level: 0s).
             var after: String?
             /// The sinks that hear of an alert from this level on. Sinks named in no level are level 1.
@@ -84,7 +90,7 @@ struct Configuration: Decodable, Sendable {
         var links: [String: String]?
     }
 
-    struct Kubernetes: Decodable, Sendable {
+    struct Kubernetes: Decodable, Sendable, Equatable {
         /// A kubeconfig file (default: in-cluster when running in a pod, else none).
         var kubeconfig: String?
         /// Its context (default: the current one).
@@ -93,7 +99,7 @@ struct Configuration: Decodable, Sendable {
         var inCluster: Bool?
     }
 
-    struct Runbooks: Decodable, Sendable {
+    struct Runbooks: Decodable, Sendable, Equatable {
         /// Run the runbook of each firing alert and put its evidence in the finding (default true).
         var enabled: Bool?
         /// Commands `exec` steps may run, by absolute path (default none: exec is off).
@@ -104,10 +110,10 @@ struct Configuration: Decodable, Sendable {
         var definitions: [Runbook]?
     }
 
-    struct Remediation: Decodable, Sendable {
-        struct ConfigMapKey: Decodable, Sendable { var namespace: String; var name: String; var key: String }
+    struct Remediation: Decodable, Sendable, Equatable {
+        struct ConfigMapKey: Decodable, Sendable, Equatable { var namespace: String; var name: String; var key: String }
         /// off (default), dry-run or enforce.
-        var mode: String?
+        var mode: Keyword<RemediationMode>?
         var allowNamespaces: [String]?
         var denyNamespaces: [String]?
         /// `namespace/name` of the only workloads it may act on (default: any in scope).
@@ -124,10 +130,10 @@ struct Configuration: Decodable, Sendable {
         var killSwitchConfigmap: ConfigMapKey?
         /// User rules that may act: file (as in rule_files), group and rule name.
         var rules: [RuleOptIn]?
-        struct RuleOptIn: Decodable, Sendable { var file: String; var group: String; var rule: String }
+        struct RuleOptIn: Decodable, Sendable, Equatable { var file: String; var group: String; var rule: String }
     }
 
-    struct LeaderElection: Decodable, Sendable {
+    struct LeaderElection: Decodable, Sendable, Equatable {
         var enabled: Bool?
         /// The Lease's namespace (default: the daemon's own).
         var namespace: String?
@@ -162,52 +168,11 @@ struct Configuration: Decodable, Sendable {
     var externalUrl: String?
     var ruleFiles: [String]?
     var packs: [String: Pack]?
-
-    /// Reads and decodes a file; errors name the file and the key path.
-    static func load(path: String) throws -> Configuration {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError(file: path, keyPath: "", message: "cannot be read")
-        }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        do {
-            var configuration = try decoder.decode(Configuration.self, from: data)
-            configuration.resolvePaths(relativeTo: path)
-            try configuration.validate(file: path)
-            return configuration
-        } catch let error as DecodingError {
-            throw ConfigurationError(decoding: error, file: path)
-        }
-    }
 }
 
 extension Configuration {
-    /// Rule files, sinks' secret files, the kill switch and the opted-in rules' files are relative to the configuration file, as in Prometheus.
-    mutating func resolvePaths(relativeTo file: String) {
-        let base = URL(fileURLWithPath: file).deletingLastPathComponent().path
-        func resolved(_ path: String) -> String { path.hasPrefix("/") ? path : base + "/" + path }
-        ruleFiles = ruleFiles?.map(resolved)
-        // Secret files too: the same file means the same thing whatever the working directory.
-        sinks = sinks?.map { sink in
-            var sink = sink
-            sink.urlFile = sink.urlFile.map(resolved)
-            sink.secretFile = sink.secretFile.map(resolved)
-            sink.routingKeyFile = sink.routingKeyFile.map(resolved)
-            return sink
-        }
-        if var remediation {
-            remediation.killSwitchFile = remediation.killSwitchFile.map(resolved)
-            remediation.rules = remediation.rules?.map { .init(file: resolved($0.file), group: $0.group, rule: $0.rule) }
-            self.remediation = remediation
-        }
-    }
-
-    /// Checks the values JSON decoding cannot (durations, levels, formats, URLs, pack
-    /// parameters) and throws the first problem; `problems(file:)` lists them all.
-    func validate(file: String) throws {
-        if let first = problems(file: file).first { throw first }
-    }
-
+    /// Every problem of the values that decoding does not catch (durations, words, URLs,
+    /// files, pack parameters), each with its key path.
     func problems(file: String) -> [ConfigurationError] {
         var found: [ConfigurationError] = []
         func duration(_ value: String?, _ keyPath: String) {
@@ -223,11 +188,11 @@ extension Configuration {
         duration(prometheus?.queryTimeout, "prometheus.query_timeout")
         duration(restore?.outageTolerance, "restore.outage_tolerance")
         duration(restore?.forGracePeriod, "restore.for_grace_period")
-        if let level = log?.level, Logger.Level(rawValue: level) == nil {
+        if case .unknown(let level) = log?.level {
             found.append(ConfigurationError(file: file, keyPath: "log.level",
                                             message: "expected one of trace, debug, info, notice, warning, error, critical, got \"\(level)\""))
         }
-        if let format = log?.format, !["auto", "json", "text", "journald"].contains(format) {
+        if case .unknown(let format) = log?.format {
             found.append(ConfigurationError(file: file, keyPath: "log.format", message: "expected auto, json, text or journald, got \"\(format)\""))
         }
         if let url = prometheus?.url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URLComponents(string: url)?.host == nil {
@@ -262,21 +227,26 @@ extension Configuration {
             if !sinkNames.insert(name).inserted {
                 found.append(ConfigurationError(file: file, keyPath: path + ".name", message: "\"\(name)\" is used by another sink"))
             }
-            let type = sink.type ?? "webhook"
-            if !["webhook", "alertmanager", "slack", "pagerduty"].contains(type) {
+            switch sink.type {
+            case nil:
+                found.append(ConfigurationError(file: file, keyPath: path + ".type", message: "missing (webhook, alertmanager, slack or pagerduty)"))
+            case .unknown(let type)?:
                 found.append(ConfigurationError(file: file, keyPath: path + ".type",
                                                 message: "\"\(type)\" is not a sink type (webhook, alertmanager, slack, pagerduty are)"))
+            case .known?:
+                break
             }
+            let kind = sink.type?.value
             duration(sink.repeatInterval, path + ".repeat_interval")
             if let wait = sink.groupWait {
                 if PrometheusDuration.parse(wait) == nil {
                     found.append(ConfigurationError(file: file, keyPath: path + ".group_wait", message: "expected a duration such as 30s, got \"\(wait)\""))
-                } else if type != "slack" {
+                } else if kind != .slack {
                     found.append(ConfigurationError(file: file, keyPath: path + ".group_wait",
                                                     message: "only slack sinks group; other sinks take one finding per alert"))
                 }
             }
-            if type == "pagerduty" {
+            if kind == .pagerduty {
                 if sink.routingKeyFile == nil {
                     found.append(ConfigurationError(file: file, keyPath: path + ".routing_key_file", message: "missing"))
                 }
@@ -321,61 +291,5 @@ extension Configuration {
             }
         }
         return found
-    }
-}
-
-struct ConfigurationError: Error, CustomStringConvertible {
-    var file: String
-    var keyPath: String
-    var message: String
-
-    init(file: String, keyPath: String, message: String) {
-        self.file = file
-        self.keyPath = keyPath
-        self.message = message
-    }
-
-    init(decoding error: DecodingError, file: String) {
-        func path(_ codingPath: [any CodingKey]) -> String {
-            codingPath.map { key in key.intValue.map { "[\($0)]" } ?? ".\(Self.snakeCase(key.stringValue))" }
-                .joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        }
-        switch error {
-        case .typeMismatch(let type, let context):
-            self.init(file: file, keyPath: path(context.codingPath), message: "expected \(type)")
-        case .valueNotFound(let type, let context):
-            self.init(file: file, keyPath: path(context.codingPath), message: "expected \(type), found null")
-        case .keyNotFound(let key, let context):
-            self.init(file: file, keyPath: path(context.codingPath + [key]), message: "missing")
-        case .dataCorrupted(let context):
-            self.init(file: file, keyPath: path(context.codingPath), message: "not valid JSON: \(context.debugDescription)")
-        @unknown default:
-            self.init(file: file, keyPath: "", message: "\(error)")
-        }
-    }
-
-    var description: String { keyPath.isEmpty ? "\(file): \(message)" : "\(file): \(keyPath): \(message)" }
-
-    static func snakeCase(_ key: String) -> String {
-        key.reduce(into: "") { out, character in
-            if character.isUppercase { out += "_" + character.lowercased() } else { out.append(character) }
-        }
-    }
-}
-
-/// `host:port`, `[v6]:port`.
-struct ListenAddress: Sendable, Equatable {
-    var host: String
-    var port: Int
-
-    init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            return nil
-        }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { return nil }
-        self.host = host
-        self.port = port
     }
 }

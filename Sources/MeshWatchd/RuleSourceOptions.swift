@@ -6,7 +6,7 @@ import Logging
 /// Where the rules come from: a configuration file, or rule files and packs named on the
 /// command line (which then replace the configuration's).
 struct RuleSourceOptions: ParsableArguments {
-    @Option(help: "Configuration file (JSON; see config.example.json).")
+    @Option(help: "Configuration file (JSON, or YAML for .yaml and .yml; see config.example.json).")
     var config: String?
 
     @Option(name: .customLong("rules"), help: ArgumentHelp("Rule file, directory or glob, as Prometheus's rule_files (repeatable).",

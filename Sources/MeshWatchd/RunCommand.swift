@@ -49,10 +49,12 @@ struct RunCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("meshwatchd: configuration is wrong: \(error)\n".utf8))
             throw ExitCode(78)
         }
-        guard let format = LogFormat(rawValue: logFormat ?? configuration.log?.format ?? "auto") else {
-            throw ValidationError("--log-format: expected auto, json, text or journald")
+        var format = configuration.log?.format?.value ?? .auto
+        if let logFormat {
+            guard let flag = LogFormat(rawValue: logFormat) else { throw ValidationError("--log-format: expected auto, json, text or journald") }
+            format = flag
         }
-        let level = logLevel ?? configuration.log?.level.flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let level = logLevel ?? configuration.log?.level?.value ?? .info
         bootstrapDaemonLogging(format: format.resolved(environment: environment), level: level)
         let logger = Logger(label: "meshwatchd")
 

@@ -98,7 +98,7 @@ struct AdversarialRemediationTests {
              "remediation": {\#(remediation), "own_namespace": "meshwatchd", "budget_per_hour": 100, "blast_radius": 100,
                              "verification_window": "1s", "rules": [\#(optIns)]},
              "notifications": {"levels": [{"after": "0s"}, {"after": "1h"}, {"after": "2h"}]},
-             "sinks": [\#(sinks ? #"{"name": "ops", "url": "\#(cluster.receiver.url("/receiver"))"}"# : "")]}
+             "sinks": [\#(sinks ? #"{"name": "ops", "type": "webhook", "url": "\#(cluster.receiver.url("/receiver"))"}"# : "")]}
             """#.write(toFile: cluster.state + "/config.json", atomically: true, encoding: .utf8)
     }
 

@@ -74,7 +74,7 @@ struct DaemonDeliveryTests {
                         {"prometheus": {"url": "\#(prometheus.url)"},
                          "kubernetes": {"kubeconfig": "\#(state)/kubeconfig"},
                          "packs": {"istio": {"parameters": {"interval": "1s", "error_rate.for": "2s"}}},
-                         "sinks": [{"name": "ops", "url": "\#(receiver.url("/receiver"))", "alerts": ["IstioHighErrorRate"]}]}
+                         "sinks": [{"name": "ops", "type": "webhook", "url": "\#(receiver.url("/receiver"))", "alerts": ["IstioHighErrorRate"]}]}
                         """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
                     let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
                     let attached = await daemon.waitForLog(.seconds(40)) { $0["msg"] == "runbook finished; evidence attached" }

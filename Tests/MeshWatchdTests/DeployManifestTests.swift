@@ -120,9 +120,7 @@ struct DeployManifestTests {
     func deployedConfiguration() throws -> Configuration {
         let configMap = try #require(try documents("configmap.yaml").first)
         let json = try #require((configMap["data"] as? [String: Any])?["config.json"] as? String)
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(Configuration.self, from: Data(json.utf8))
+        return try ConfigurationDocument(text: json, file: "config.json").decode(Configuration.self).value
     }
 
     @Test("every write is namespaced: no ClusterRoleBinding binds a role that creates, updates, patches or deletes")
@@ -246,14 +244,12 @@ struct DeployManifestTests {
         let file = NSTemporaryDirectory() + "meshwatchd-deploy-config-" + UUID().uuidString + ".json"
         try json.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        let configuration = try decoder.decode(Configuration.self, from: Data(json.utf8))
-        // Only the secret files, which exist in the pod, cannot be read here.
-        let problems = configuration.problems(file: file).map(\.description).filter { !$0.contains("cannot read /etc/meshwatchd/secrets/") }
+        // Read as the daemon reads it: strictly, every key known. Only the secret files, which exist in the pod, cannot be read here.
+        let (configuration, found) = Configuration.check(path: file)
+        let problems = found.map(\.description).filter { !$0.contains("cannot read /etc/meshwatchd/secrets/") }
         #expect(problems.isEmpty, "\(problems)")
-        #expect(configuration.leaderElection?.enabled == true)
-        #expect(configuration.remediation?.mode == "dry-run")  // enforce is a decision for the operator
-        #expect(configuration.listenAddress == "0.0.0.0:9819")  // the kubelet probes the pod's address
+        #expect(configuration?.leaderElection?.enabled == true)
+        #expect(configuration?.remediation?.mode?.value == .dryRun)  // enforce is a decision for the operator
+        #expect(configuration?.listenAddress == "0.0.0.0:9819")  // the kubelet probes the pod's address
     }
 }

@@ -109,7 +109,7 @@ struct EngineCommandTests {
         try #"{"prometheus": {"url": 5}}"#.write(toFile: directory + "/bad.json", atomically: true, encoding: .utf8)
         let bad = try await cli.meshwatchd(["eval", "--config", directory + "/bad.json", "--pack", "istio"])
         #expect(bad.status == 78)
-        #expect(bad.stderr.contains("bad.json: prometheus.url: expected String"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("bad.json:1:24: prometheus.url: expected String"), "\(bad.stderr)")
         try "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        fro: 5m\n"
             .write(toFile: directory + "/wrong.yml", atomically: true, encoding: .utf8)
         let wrongRules = try await cli.meshwatchd(["eval", "--prometheus", "http://127.0.0.1:1", "--rules", directory + "/wrong.yml"])

@@ -128,7 +128,7 @@ struct NotificationTests {
                     {"prometheus": {"url": "\#(prometheus)"},
                      "packs": {"istio": {"parameters": {"interval": "1s"}}},
                      "notifications": {"datasource_down_after": "2s"},
-                     "sinks": [{"name": "ops", "url": "\#(server.url("/receiver"))"}]}
+                     "sinks": [{"name": "ops", "type": "webhook", "url": "\#(server.url("/receiver"))"}]}
                     """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
             }
             // Every query and /-/ready answer 503 under this prefix.
@@ -169,15 +169,13 @@ struct NotificationTests {
 @Suite("Notification configuration")
 struct NotificationConfigurationTests {
     func problems(_ json: String) throws -> [String] {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(Configuration.self, from: Data(json.utf8)).problems(file: "c.json").map(\.description)
+        try ConfigurationDocument(text: json, file: "c.json").decode(Configuration.self).value.problems(file: "c.json").map(\.description)
     }
 
     @Test("every wrong notification setting is reported with its key path")
     func keyPaths() throws {
         let found = try problems(#"""
-            {"sinks": [{"name": "a", "url": "http://127.0.0.1:1/x", "group_wait": "5s"},
+            {"sinks": [{"name": "a", "type": "webhook", "url": "http://127.0.0.1:1/x", "group_wait": "5s"},
                        {"name": "b", "type": "slack", "url": "http://127.0.0.1:1/y", "group_wait": "soon", "repeat_interval": "0s"},
                        {"name": "c", "type": "teams", "url": "http://127.0.0.1:1/z"}],
              "notifications": {"repeat_interval": "never", "datasource_down_after": "x", "emergency_critical_workloads": -1,

@@ -34,7 +34,7 @@ struct RemediationDaemonTests {
              "packs": {"istio": {"parameters": {"interval": "1s", "error_rate.for": "2s"}}},
              "notifications": {"levels": [{"after": "0s"}, {"after": "1h"}, {"after": "2h"}]},
              "remediation": \#(remediation),
-             "sinks": [{"name": "ops", "url": "\#(receiver)", "alerts": ["IstioHighErrorRate"]}]}
+             "sinks": [{"name": "ops", "type": "webhook", "url": "\#(receiver)", "alerts": ["IstioHighErrorRate"]}]}
             """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
     }
 
@@ -189,7 +189,7 @@ struct LeaderElectionDaemonTests {
                                                  "lease_duration": "3s", "renew_deadline": "2s", "retry_period": "500ms"},
                              "packs": {"istio": {"parameters": {"interval": "1s", "error_rate.for": "2s"}}},
                              "remediation": {"mode": "enforce", "own_namespace": "meshwatchd"},
-                             "sinks": [{"name": "ops", "url": "\#(receiver.url("/receiver"))", "alerts": ["IstioHighErrorRate"]}]}
+                             "sinks": [{"name": "ops", "type": "webhook", "url": "\#(receiver.url("/receiver"))", "alerts": ["IstioHighErrorRate"]}]}
                             """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
                         replicas.append((state, try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)))
                         if name == "replica-a" {
@@ -259,7 +259,7 @@ struct RemediationRecoveryTests {
                          "rule_files": ["rules.yml"], "packs": {"istio": {"enabled": false}},
                          "remediation": {"mode": "enforce", "own_namespace": "meshwatchd", "verification_window": "3m",
                                          "rules": [{"file": "rules.yml", "group": "fast", "rule": "IstioHighErrorRate"}]},
-                         "sinks": [{"name": "ops", "url": "\#(receiver.url("/receiver"))"}]}
+                         "sinks": [{"name": "ops", "type": "webhook", "url": "\#(receiver.url("/receiver"))"}]}
                         """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
                     let daemon = try await DaemonTests().start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
                     defer { daemon.signal(SIGKILL) }

@@ -26,7 +26,7 @@ struct RestartReconcileDaemonTests {
                     """.write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
                 try #"""
                     {"prometheus": {"url": "\#(prometheus.url)"}, "rule_files": ["rules.yml"],
-                     "sinks": [{"name": "ops", "url": "\#(receiver.url("/receiver"))"}]}
+                     "sinks": [{"name": "ops", "type": "webhook", "url": "\#(receiver.url("/receiver"))"}]}
                     """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
                 let arguments = ["--config", state + "/config.json", "--state-directory", state]
                 func findings() async throws -> [Finding] {

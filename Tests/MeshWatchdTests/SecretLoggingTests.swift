@@ -10,10 +10,13 @@ struct SecretLoggingTests {
         defer { try? FileManager.default.removeItem(atPath: state) }
         let secrets = ["PROMPASSWORD7", "URLTOKEN7", "HMACSECRET7", "SLACKSECRET7", "PDROUTINGKEY7", "AMPASSWORD7"]
         try "PDROUTINGKEY7".write(toFile: state + "/routing-key", atomically: true, encoding: .utf8)
+        // The signing secret from a file, as the configuration takes it (an inline `secret` key,
+        // which this test once used, was never read: it is refused now as an unknown key).
+        try "HMACSECRET7".write(toFile: state + "/hmac-secret", atomically: true, encoding: .utf8)
         try #"""
             {"prometheus": {"url": "http://reader:PROMPASSWORD7@127.0.0.1:9"}, "packs": {"istio": {"parameters": {"interval": "1s"}}},
              "notifications": {"datasource_down_after": "1s"},
-             "sinks": [{"name": "hook", "url": "http://127.0.0.1:9/hook?token=URLTOKEN7", "secret": "HMACSECRET7"},
+             "sinks": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/hook?token=URLTOKEN7", "secret_file": "hmac-secret"},
                        {"name": "chat", "type": "slack", "url": "http://127.0.0.1:9/services/T0/B0/SLACKSECRET7"},
                        {"name": "pager", "type": "pagerduty", "routing_key_file": "routing-key", "url": "http://127.0.0.1:9/v2/enqueue"},
                        {"name": "am", "type": "alertmanager", "url": "http://admin:AMPASSWORD7@127.0.0.1:9"}]}

@@ -32,19 +32,21 @@ struct ConfiguredSink: Sendable {
             let name = sink.name ?? "sink\(index)"
             let built: any FindingSink
             var repeatInterval = sink.repeatInterval.flatMap(PrometheusDuration.parse)
-            switch sink.type ?? "webhook" {
-            case "alertmanager":
+            switch sink.type?.value {
+            case nil:  // refused by Configuration.problems before a sink is built
+                throw ConfigurationError(file: "", keyPath: "sinks[\(index)].type", message: "missing")
+            case .alertmanager:
                 let resend = repeatInterval ?? alertmanagerResend
                 repeatInterval = resend
                 built = AlertmanagerSink(name: name, url: url ?? "", validFor: max(resend, longestInterval) * 4, http: http)
-            case "slack":
+            case .slack:
                 let wait = sink.groupWait.flatMap(PrometheusDuration.parse) ?? .seconds(30)
                 built = SlackSink(name: name, url: url ?? "", groupWait: wait > .zero ? wait : nil, http: http)
-            case "pagerduty":
+            case .pagerduty:
                 let key = try read(sink.routingKeyFile ?? "", "routing_key_file")
                 built = url.map { PagerDutySink(name: name, routingKey: key, url: $0, http: http) }
                     ?? PagerDutySink(name: name, routingKey: key, http: http)
-            default:
+            case .webhook:
                 built = WebhookSink(name: name, url: url ?? "", secret: try sink.secretFile.map { try read($0, "secret_file") }, http: http)
             }
             return ConfiguredSink(name: name, sink: built, alerts: Set(sink.alerts ?? []), severities: Set(sink.severities ?? []),

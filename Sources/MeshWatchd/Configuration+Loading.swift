@@ -1,0 +1,45 @@
+import Foundation
+
+extension Configuration {
+    /// Reads `path` strictly (JSON as RFC 8259 writes it, or YAML for `.yaml`/`.yml`), resolves
+    /// its relative paths, and lists every problem: unknown keys, then those of the values. A
+    /// file that cannot be read, a syntax error or a value of the wrong type is the one problem,
+    /// and there is no configuration.
+    static func check(path: String) -> (configuration: Configuration?, problems: [ConfigurationError]) {
+        do throws(ConfigurationError) {
+            var (configuration, unknownKeys) = try ConfigurationDocument(path: path).decode(Configuration.self)
+            configuration.resolvePaths(relativeTo: path)
+            return (configuration, unknownKeys + configuration.problems(file: path))
+        } catch {
+            return (nil, [error])
+        }
+    }
+
+    /// The configuration in `path`, or its first problem (`check(path:)` lists them all).
+    static func load(path: String) throws -> Configuration {
+        let checked = check(path: path)
+        if let problem = checked.problems.first { throw problem }
+        guard let configuration = checked.configuration else { throw ConfigurationError(file: path, keyPath: "", message: "cannot be read") }
+        return configuration
+    }
+
+    /// Rule files, sinks' secret files, the kill switch and the opted-in rules' files are relative to the configuration file, as in Prometheus.
+    mutating func resolvePaths(relativeTo file: String) {
+        let base = URL(fileURLWithPath: file).deletingLastPathComponent().path
+        func resolved(_ path: String) -> String { path.hasPrefix("/") ? path : base + "/" + path }
+        ruleFiles = ruleFiles?.map(resolved)
+        // Secret files too: the same file means the same thing whatever the working directory.
+        sinks = sinks?.map { sink in
+            var sink = sink
+            sink.urlFile = sink.urlFile.map(resolved)
+            sink.secretFile = sink.secretFile.map(resolved)
+            sink.routingKeyFile = sink.routingKeyFile.map(resolved)
+            return sink
+        }
+        if var remediation {
+            remediation.killSwitchFile = remediation.killSwitchFile.map(resolved)
+            remediation.rules = remediation.rules?.map { .init(file: resolved($0.file), group: $0.group, rule: $0.rule) }
+            self.remediation = remediation
+        }
+    }
+}
