@@ -156,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "MeshWatchdTests",
             dependencies: ["MeshWatchd", "Incidents", "MetricModel", "AlertEngine", "PromClient", "MeshHTTP", "MeshFixtures",
-                           .product(name: "Yams", package: "Yams")],
+                           .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Resources")]
         ),
         .testTarget(

@@ -54,6 +54,8 @@ public struct RuleEngine: Sendable {
         do {
             result = .success(try await datasource.instantQuery(rule.expression, at: time))
         } catch {
+            // Shutdown or reload: the evaluation is abandoned, not failed; the rule keeps its state and health.
+            if Task.isCancelled || error is CancellationError { return [] }
             result = .failure(error)
         }
         let outcome = groups[index].rules[ruleIndex].apply(result, at: time, limit: groups[index].group.limit, context: context)

@@ -56,11 +56,12 @@ public struct DeliveryPolicy: Sendable {
         return .retry(after: wait, reason: reason)
     }
 
-    /// initial × 2^(attempt−1), capped, with ± jitter.
+    /// initial × 2^(attempt−1) with ± jitter, never above the maximum (the cap is a promise:
+    /// jitter spreads retries below it, not past it).
     public func backoff(attempt: Int, random: inout some RandomNumberGenerator) -> Duration {
-        let base = min(initialBackoff.seconds * pow(2, Double(max(attempt - 1, 0))), maximumBackoff.seconds)
+        let base = min(initialBackoff.seconds * pow(2, Double(min(max(attempt - 1, 0), 62))), maximumBackoff.seconds)
         let spread = base * jitter
-        let seconds = max(0, base + Double.random(in: -spread...spread, using: &random))
+        let seconds = min(max(0, base + Double.random(in: -spread...spread, using: &random)), maximumBackoff.seconds)
         return .milliseconds(Int64(seconds * 1000))
     }
 

@@ -66,6 +66,7 @@ struct RunCommand: AsyncParsableCommand {
             store = try StateStore(path: directory + "/state.sqlite", logger: logger)
         } catch {
             logger.critical("cannot open the state directory", metadata: ["state.path": "\(directory)", "error": "\(error)"])
+            FileHandle.standardError.write(Data("meshwatchd: \(error)\n".utf8))
             throw ExitCode(73)  // EX_CANTCREAT
         }
         let leadership = Leadership(leading: election == nil)
@@ -86,6 +87,11 @@ struct RunCommand: AsyncParsableCommand {
 
         guard let address = ListenAddress(listen ?? configuration.listenAddress ?? "127.0.0.1:9819") else {
             throw ValidationError("--listen: expected host:port such as 127.0.0.1:9819")
+        }
+        do { try address.checkAvailable() } catch {
+            logger.critical("cannot start: the status listener cannot listen", metadata: ["error": "\(error)"])
+            FileHandle.standardError.write(Data("meshwatchd: \(error)\n".utf8))
+            throw ExitCode(69)  // EX_UNAVAILABLE
         }
         let status = DaemonStatus()
         let service = EvaluationService(

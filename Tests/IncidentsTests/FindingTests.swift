@@ -68,4 +68,15 @@ struct FindingTests {
         #expect(DeliveryPolicy.parseRetryAfter("Sun, 15 Jun 2025 15:07:10 GMT", now: now) == .seconds(30))
         #expect(DeliveryPolicy.parseRetryAfter("soon", now: now) == nil)
     }
+
+    @Test("the maximum backoff is a cap: jitter spreads retries below it, never past it, at any attempt")
+    func jitterNeverPassesTheCap() {
+        let policy = DeliveryPolicy()  // 1 s doubling to 5 min, ±20 %
+        var random = SystemRandomNumberGenerator()
+        for attempt in [9, 10, 12, 64, 1000, Int.max] {
+            let waits = (0..<300).map { _ in policy.backoff(attempt: attempt, random: &random) }
+            #expect(waits.allSatisfy { $0 <= .seconds(300) }, "attempt \(attempt): \(waits.max() ?? .zero)")
+            #expect(waits.contains { $0 < .seconds(290) }, "attempt \(attempt): still spread")
+        }
+    }
 }

@@ -32,4 +32,21 @@ struct JournalTests {
         #expect(failure?["MESHWATCH_ERROR"]?.contains("connection refused") == true)
         #expect(entries.last?["CAPTURE_EXIT"] == "0")  // SIGTERM: a clean exit
     }
+
+    @Test("--log-format journald without a journal socket: every line goes to stderr as JSON, none is lost")
+    func journaldWithoutSocket() async throws {
+        let state = NSTemporaryDirectory() + "meshwatchd-nojournal-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        // A private mount namespace hides any journald socket this machine may have.
+        let script = #"[ -d /run/systemd/journal ] && mount -t tmpfs tmpfs /run/systemd/journal; exec timeout --preserve-status -s TERM 4 "$@""#
+        let (status, output) = try await ChildProcess.run("/usr/bin/unshare", [
+            "-m", "/bin/sh", "-c", script, "sh", CommandLineTests.binary, "run", "--log-format", "journald",
+            "--prometheus", "http://127.0.0.1:\(try LoopbackPort.free())", "--pack", "istio", "--set", "interval=1s",
+            "--state-directory", state, "--listen", "127.0.0.1:\(try LoopbackPort.free())",
+        ])
+        let lines = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+        #expect(lines.contains { $0["msg"] == "starting" }, "\(output.suffix(2000))")
+        #expect(lines.contains { $0["msg"] == "rule evaluation failed" && $0["rule.group"] == "meshwatchd-istio" }, "\(output.suffix(2000))")
+        #expect(status == 0, "\(output.suffix(2000))")
+    }
 }

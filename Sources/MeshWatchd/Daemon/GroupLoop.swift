@@ -66,7 +66,8 @@ struct GroupLoop: Sendable {
                 queuedEarly.formUnion(ruleTransitions.map(Self.key))
             }
             engine.noteEvaluated(0, at: tick, duration: ContinuousClock.now - started)
-            if Task.isCancelled && engine.groups[0].rules.allSatisfy({ $0.health == .err }) { break }
+            // Stopped mid-cycle with nothing new: the last save stands.
+            if Task.isCancelled && transitions.isEmpty { break }
             if first && restoreFromStore {
                 let (restored, vanished) = restore(&engine, at: tick, logger: logger)
                 transitions.removeAll { restored.contains($0.instance.fingerprint) }

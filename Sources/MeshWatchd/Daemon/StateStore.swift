@@ -15,21 +15,70 @@ final class StateStore: Sendable {
     init(path: String, logger: Logger) throws {
         self.path = path
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try Self.makeDirectory(directory)
         // 0700 and 0600 whatever the umask: the ledger and the findings are nobody else's to read.
         chmod(directory, 0o700)
         defer { for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o600) } }
         do {
             database = try Self.open(path)
-        } catch {
+        } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode.primaryResultCode) {
+            // Only a file SQLite calls corrupt is moved aside; one that is merely unwritable
+            // (permissions, a read-only or full disk) is a problem to fix, not state to drop.
             let aside = path + ".corrupt-" + String(Int(Date().timeIntervalSince1970))
             try? FileManager.default.moveItem(atPath: path, toPath: aside)
-            for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-            logger.critical("state file unreadable: moved aside, starting with empty state (alert clocks reset)", metadata: [
-                "state.path": "\(path)", "state.moved_to": "\(aside)", "error": "\(error)",
-            ])
+            for suffix in ["-wal", "-shm"] { try? FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix) }
             database = try Self.open(path)
+            let salvaged = Self.salvageOutbox(from: aside, into: database)
+            logger.critical("state file corrupt: moved aside, starting with empty state (alert clocks reset); queued findings salvaged", metadata: [
+                "state.path": "\(path)", "state.moved_to": "\(aside)", "error": "\(error)", "outbox.salvaged": "\(salvaged)",
+            ])
+        } catch let error as DatabaseError {
+            throw StateStoreError(path: path, reason: "\(error.message ?? "\(error.resultCode)") (SQLite \(error.resultCode))")
         }
+    }
+
+    /// Creates the state directory (and its parents) with the system's reason when it cannot.
+    static func makeDirectory(_ directory: String) throws {
+        var partial = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") {
+            partial += "/" + component
+            var info = stat()
+            if stat(partial, &info) == 0 {
+                guard info.st_mode & S_IFMT == S_IFDIR else {
+                    throw StateStoreError(path: directory, reason: "\(partial) is not a directory")
+                }
+                continue
+            }
+            guard mkdir(partial, 0o700) == 0 || errno == EEXIST else {
+                throw StateStoreError(path: directory, reason: "cannot create \(partial): \(String(cString: strerror(errno)))")
+            }
+        }
+        guard access(directory, W_OK | X_OK) == 0 else {
+            throw StateStoreError(path: directory, reason: "cannot write there: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Copies the outbox rows that can still be read from a corrupt file into the new one:
+    /// queued findings are what a corrupt file must not take with it.
+    static func salvageOutbox(from file: String, into database: DatabaseQueue) -> Int {
+        var configuration = GRDB.Configuration()
+        configuration.readonly = true
+        guard let old = try? DatabaseQueue(path: file, configuration: configuration) else { return 0 }
+        var rows: [Row] = []
+        _ = try? old.read { db in
+            let cursor = try Row.fetchCursor(db, sql: "SELECT sink, finding_id, alert_key, body, queued_at, next_attempt_at, alert_name, kind FROM outbox ORDER BY id")
+            while let row = try? cursor.next() { rows.append(row.copy()) }
+        }
+        try? old.close()
+        var salvaged = 0
+        for row in rows {
+            let arguments = StatementArguments(row.databaseValues)
+            if (try? database.write({ try $0.execute(sql: """
+                INSERT OR IGNORE INTO outbox (sink, finding_id, alert_key, body, queued_at, next_attempt_at, alert_name, kind)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: arguments) })) != nil { salvaged += 1 }
+        }
+        return salvaged
     }
 
     private static func open(_ path: String) throws -> DatabaseQueue {
@@ -323,4 +372,11 @@ final class StateStore: Sendable {
         }
     }
 
+}
+
+/// The state store cannot be used: which path, and the system's or SQLite's reason.
+struct StateStoreError: Error, CustomStringConvertible {
+    let path: String
+    let reason: String
+    var description: String { "state directory \(path): \(reason)" }
 }

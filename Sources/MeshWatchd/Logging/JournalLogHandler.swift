@@ -16,6 +16,17 @@ struct JournalLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
+        // No journal to take it (no socket, journald gone): the line goes to stderr as JSON,
+        // never nowhere.
+        guard Self.send(Self.fields(event, label: label, metadata: metadata)) else {
+            var fallback = JSONLineLogHandler(label: label, sink: .standardError)
+            fallback.metadata = metadata
+            fallback.log(event: event)
+            return
+        }
+    }
+
+    static func fields(_ event: LogEvent, label: String, metadata: Logger.Metadata) -> [String] {
         var fields = [
             "MESSAGE=\(event.message)", "PRIORITY=\(Self.priority(event.level))", "SYSLOG_IDENTIFIER=meshwatchd",
             "MESHWATCH_LOGGER=\(label)",
@@ -24,7 +35,7 @@ struct JournalLogHandler: LogHandler {
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             fields.append("\(Self.fieldName(key))=\(value)")
         }
-        Self.send(fields)
+        return fields
     }
 
     /// `rule.name` → `MESHWATCH_RULE_NAME`: journal field names are upper-case letters,
@@ -45,7 +56,13 @@ struct JournalLogHandler: LogHandler {
         }
     }
 
-    static func send(_ fields: [String]) {
+    /// journald's socket: libsystemd drops entries silently when it is missing, so its
+    /// presence is checked before each send.
+    static let socketPath = "/run/systemd/journal/socket"
+
+    /// True when journald took the entry.
+    static func send(_ fields: [String]) -> Bool {
+        guard access(socketPath, F_OK) == 0 else { return false }
         // One buffer per field, owned here until sd_journal_sendv returns.
         let buffers = fields.map { field -> UnsafeMutableRawBufferPointer in
             let bytes = Array(field.utf8)
@@ -55,6 +72,6 @@ struct JournalLogHandler: LogHandler {
         }
         defer { buffers.forEach { $0.deallocate() } }
         var vectors = buffers.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
-        _ = sd_journal_sendv(&vectors, Int32(vectors.count))
+        return sd_journal_sendv(&vectors, Int32(vectors.count)) >= 0
     }
 }
