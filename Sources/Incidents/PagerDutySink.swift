@@ -1,8 +1,10 @@
 import Foundation
 import MeshHTTP
+import MetricModel
 
 /// PagerDuty Events API v2: `trigger` on firing (and reminders), `resolve` on resolved, with
-/// the alert's fingerprint as `dedup_key` so PagerDuty folds repeats into one incident.
+/// the fingerprint of the alert's labels *including the external labels* as `dedup_key`, so
+/// PagerDuty folds repeats into one incident and two clusters never share one.
 public struct PagerDutySink: FindingSink {
     public let name: String
     let url: String
@@ -19,8 +21,27 @@ public struct PagerDutySink: FindingSink {
 
     public func send(body: [UInt8], id: String, at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
         let finding = try Finding.decode(body)
+        if finding.kind == .resolved, let legacy = Self.legacyDedupKey(finding) {
+            // An incident opened before the external labels were part of the key resolves with
+            // the key it was opened with; for any other the extra resolve is a no-op.
+            let event: [String: Any] = ["routing_key": routingKey, "event_action": "resolve", "dedup_key": legacy]
+            let answer = try await http.postSecret(url, json: try JSONSerialization.data(withJSONObject: event).bytes)
+            if case .failure = answer { return answer }
+        }
         let event = Self.event(finding, routingKey: routingKey)
         return try await http.postSecret(url, json: try JSONSerialization.data(withJSONObject: event).bytes)
+    }
+
+    /// `meshwatchd/<group>/<fingerprint of every label, external ones included>`.
+    static func dedupKey(_ finding: Finding) -> String {
+        "meshwatchd/\(finding.alert.group)/\(String(Labels(finding.alert.labels).fingerprint, radix: 16))"
+    }
+
+    /// The key used before the external labels were part of it (the instance's fingerprint),
+    /// when it differs from today's.
+    static func legacyDedupKey(_ finding: Finding) -> String? {
+        let legacy = "meshwatchd/\(finding.alert.group)/\(finding.alert.fingerprint)"
+        return legacy == dedupKey(finding) ? nil : legacy
     }
 
     /// PagerDuty's severities are critical, error, warning and info.
@@ -30,7 +51,7 @@ public struct PagerDutySink: FindingSink {
 
     static func event(_ finding: Finding, routingKey: String) -> [String: Any] {
         let alert = finding.alert
-        let dedupKey = "meshwatchd/\(alert.group)/\(alert.fingerprint)"
+        let dedupKey = Self.dedupKey(finding)
         if finding.kind == .resolved {
             return ["routing_key": routingKey, "event_action": "resolve", "dedup_key": dedupKey]
         }

@@ -59,6 +59,30 @@ struct ChatAndPagingSinkTests {
         }
     }
 
+    @Test("PagerDuty's dedup_key includes the external labels: two clusters never share an incident; an old incident still resolves")
+    func pagerDutyExternalLabels() async throws {
+        func clustered(_ cluster: String, kind: Finding.Kind = .firing) -> Finding {
+            var value = finding(kind: kind)
+            value.alert.labels["cluster"] = cluster  // as the daemon adds external labels
+            return value
+        }
+        let east = PagerDutySink.event(clustered("east"), routingKey: "k")["dedup_key"] as? String
+        let west = PagerDutySink.event(clustered("west"), routingKey: "k")["dedup_key"] as? String
+        #expect(east != nil && east != west)
+        // Without external labels the key is what it always was.
+        #expect(PagerDutySink.event(finding(), routingKey: "k")["dedup_key"] as? String
+                == "meshwatchd/meshwatchd-istio/\(finding().alert.fingerprint)")
+        try await withEchoServer { server async throws in
+            let sink = PagerDutySink(name: "pager", routingKey: "R0UT1NGKEY", url: server.url("/receiver"), http: HTTPClient())
+            _ = try await sink.send(body: try clustered("east", kind: .resolved).encoded(), id: "x", at: Date())
+            let resolves = try await server.deliveries().bodies.compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["dedup_key"] as? String
+            }
+            // The key an incident opened before the change carries, then today's.
+            #expect(resolves == ["meshwatchd/meshwatchd-istio/\(finding().alert.fingerprint)", east])
+        }
+    }
+
     @Test("PagerDuty severities map onto its four levels")
     func severities() {
         #expect(PagerDutySink.severity("critical") == "critical")
