@@ -5,19 +5,21 @@ extension Configuration {
     /// its relative paths, and lists every problem: unknown keys, then those of the values. A
     /// file that cannot be read, a syntax error or a value of the wrong type is the one problem,
     /// and there is no configuration.
-    static func check(path: String) -> (configuration: Configuration?, problems: [ConfigurationError]) {
+    /// `readingSinks: false` is for the commands that never notify (`eval`, `replay`, `ledger`,
+    /// `runbooks`): the sinks' values and secret files are not checked (their keys still are).
+    static func check(path: String, readingSinks: Bool = true) -> (configuration: Configuration?, problems: [ConfigurationError]) {
         do throws(ConfigurationError) {
             var (configuration, unknownKeys) = try ConfigurationDocument(path: path).decode(Configuration.self)
             configuration.resolvePaths(relativeTo: path)
-            return (configuration, unknownKeys + configuration.problems(file: path))
+            return (configuration, unknownKeys + configuration.problems(file: path, readingSinks: readingSinks))
         } catch {
             return (nil, [error])
         }
     }
 
     /// The configuration in `path`, or its first problem (`check(path:)` lists them all).
-    static func load(path: String) throws -> Configuration {
-        let checked = check(path: path)
+    static func load(path: String, readingSinks: Bool = true) throws -> Configuration {
+        let checked = check(path: path, readingSinks: readingSinks)
         if let problem = checked.problems.first { throw problem }
         guard let configuration = checked.configuration else { throw ConfigurationError(file: path, keyPath: "", message: "cannot be read") }
         return configuration

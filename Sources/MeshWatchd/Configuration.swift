@@ -173,7 +173,7 @@ struct Configuration: Decodable, Sendable, Equatable {
 extension Configuration {
     /// Every problem of the values that decoding does not catch (durations, words, URLs,
     /// files, pack parameters), each with its key path.
-    func problems(file: String) -> [ConfigurationError] {
+    func problems(file: String, readingSinks: Bool = true) -> [ConfigurationError] {
         var found: [ConfigurationError] = []
         func duration(_ value: String?, _ keyPath: String) {
             guard let value else { return }
@@ -220,7 +220,7 @@ extension Configuration {
             found.append(ConfigurationError(file: file, keyPath: "prometheus.bearer_token_file", message: "cannot read \(path)"))
         }
         var sinkNames: Set<String> = []
-        for (index, sink) in (sinks ?? []).enumerated() {
+        for (index, sink) in (readingSinks ? sinks ?? [] : []).enumerated() {
             let path = "sinks[\(index)]"
             let name = sink.name ?? ""
             if name.isEmpty { found.append(ConfigurationError(file: file, keyPath: path + ".name", message: "missing")) }
@@ -265,7 +265,7 @@ extension Configuration {
                 }
             }
         }
-        found += notificationProblems(file: file, sinkNames: sinkNames)
+        if readingSinks { found += notificationProblems(file: file, sinkNames: sinkNames) }
         found += runbookProblems(file: file)
         found += remediationProblems(file: file)
         found += leaderElectionProblems(file: file)

@@ -33,7 +33,7 @@ struct LedgerCommand: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = try config.map(Configuration.load(path:)) ?? Configuration()
+        let configuration = try config.map { try Configuration.load(path: $0, readingSinks: false) } ?? Configuration()
         let directory = stateDirectory ?? configuration.stateDirectory
             ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init) ?? "/var/lib/meshwatchd"
         let path = directory + "/state.sqlite"

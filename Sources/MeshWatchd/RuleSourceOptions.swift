@@ -38,9 +38,9 @@ struct RuleSourceOptions: ParsableArguments {
 
     /// Resolves, and on a wrong rule file or configuration prints every problem to stderr
     /// and exits with 78 (EX_CONFIG).
-    func resolve() throws -> Resolved {
+    func resolve(readingSinks: Bool = true) throws -> Resolved {
         do {
-            return try resolveThrowing()
+            return try resolveThrowing(readingSinks: readingSinks)
         } catch let error as RuleFileError {
             FileHandle.standardError.write(Data("meshwatchd: rule files are wrong:\n\(error)\n".utf8))
             throw ExitCode(78)
@@ -50,8 +50,8 @@ struct RuleSourceOptions: ParsableArguments {
         }
     }
 
-    func resolveThrowing() throws -> Resolved {
-        let configuration = try config.map(Configuration.load(path:)) ?? Configuration()
+    func resolveThrowing(readingSinks: Bool = true) throws -> Resolved {
+        let configuration = try config.map { try Configuration.load(path: $0, readingSinks: readingSinks) } ?? Configuration()
         let useFlags = !ruleFiles.isEmpty || !packs.isEmpty
         let files = useFlags ? ruleFiles : (configuration.ruleFiles ?? [])
         var packParameters: [String: [String: String]] = [:]
@@ -99,7 +99,8 @@ struct EngineSetup {
     var datasource: PrometheusDatasource
 
     init(source: RuleSourceOptions, prometheus: PrometheusOptions, logger: Logger) throws {
-        resolved = try source.resolve()
+        // eval and replay never notify: the sinks' secrets are none of their business.
+        resolved = try source.resolve(readingSinks: false)
         for warning in resolved.warnings { logger.warning("\(warning)") }
         let client = try prometheus.makeClient(logger: logger, configuration: resolved.configuration.prometheus)
         datasource = PrometheusDatasource(client: client, timeout: prometheus.timeout)

@@ -44,7 +44,7 @@ struct RunCommand: AsyncParsableCommand {
         // The configuration is read before logging starts, to know its level and format.
         let configuration: Configuration
         do {
-            configuration = try source.config.map(Configuration.load(path:)) ?? Configuration()
+            configuration = try source.config.map { try Configuration.load(path: $0) } ?? Configuration()
         } catch {
             FileHandle.standardError.write(Data("meshwatchd: configuration is wrong: \(error)\n".utf8))
             throw ExitCode(78)

@@ -16,7 +16,7 @@ struct RunbooksCommand: ParsableCommand {
 
     static func catalog(config: String?) throws -> [String: Runbook] {
         do {
-            let configuration = try config.map(Configuration.load(path:)) ?? Configuration()
+            let configuration = try config.map { try Configuration.load(path: $0, readingSinks: false) } ?? Configuration()
             return Runbook.catalog(configuration.runbooks?.definitions ?? [])
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("meshwatchd: configuration is wrong: \(error)\n".utf8))
@@ -132,7 +132,7 @@ struct DiagnoseCommand: AsyncParsableCommand {
         bootstrapLogging(level: .warning)
         let logger = Logger(label: "meshwatchd")
         let configuration: Configuration
-        do { configuration = try config.map(Configuration.load(path:)) ?? Configuration() } catch {
+        do { configuration = try config.map { try Configuration.load(path: $0, readingSinks: false) } ?? Configuration() } catch {
             FileHandle.standardError.write(Data("meshwatchd: configuration is wrong: \(error)\n".utf8))
             throw ExitCode(78)
         }

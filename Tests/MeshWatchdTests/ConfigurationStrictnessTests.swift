@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 @testable import MeshWatchd
 import Testing
 
@@ -188,5 +189,28 @@ final class ConfigurationStrictnessTests {
                          "\(path): sinks[0].type: missing", "4 problems found"] {
             #expect(run.stderr.contains(expected), "\(expected) missing:\n\(run.stderr)")
         }
+    }
+
+    @Test("commands that never notify do not read the sinks' secret files; check-config and run still do")
+    func onlyTheSectionsACommandUses() async throws {
+        let directory = NSTemporaryDirectory() + "meshwatchd-sections-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The operator running `ledger` or `runbooks` may not be allowed to read the daemon's secrets.
+        try #"""
+            {"packs": {"istio": {}},
+             "sinks": [{"name": "pager", "type": "pagerduty", "routing_key_file": "/nonexistent/routing-key"},
+                       {"name": "hook", "type": "webhook", "url_file": "missing-url", "secret_file": "missing-secret"}]}
+            """#.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        _ = try StateStore(path: directory + "/state.sqlite", logger: Logger(label: "test"))
+        let commands = CommandLineTests()
+        for arguments in [["ledger", "--config", directory + "/config.json", "--state-directory", directory, "--json"],
+                          ["runbooks", "--config", directory + "/config.json"]] {
+            let run = try await commands.meshwatchd(arguments)
+            #expect(run.status == 0, "\(arguments[0]): \(run.stderr)")
+        }
+        let check = try await commands.meshwatchd(["check-config", "--config", directory + "/config.json"])
+        #expect(check.status != 0)
+        #expect(check.stderr.contains("sinks[0].routing_key_file") || check.stdout.contains("sinks[0].routing_key_file"), "\(check.stdout)\(check.stderr)")
     }
 }
