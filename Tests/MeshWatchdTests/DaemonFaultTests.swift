@@ -62,8 +62,8 @@ struct DaemonFaultTests {
                     #expect(try await Self.eventually(.seconds(30)) {
                         try await Self.findings(receiver).contains { $0.kind == .firing && $0.alert.name == marker }
                     }, "log:\n\(daemon.log.suffix(3000))")
-                    // Two more cycles: an edited rule started afresh would have fired again by now (for: 1s).
-                    try await Task.sleep(for: .seconds(2.5))
+                    // Three more cycles: an edited rule started afresh would have fired again by now (for: 1s).
+                    #expect(await daemon.waitForCycles(3, group: "steady"), "log:\n\(daemon.log.suffix(3000))")
                 }
                 let all = try await Self.findings(receiver).filter { $0.alert.name == "Steady" }
                 #expect(all.map(\.kind) == [.firing], "log:\n\(daemon.log.suffix(3000))")
@@ -171,7 +171,7 @@ struct DaemonFaultTests {
                 #expect(unlink(filler) == 0)
                 #expect(try await Self.eventually(.seconds(30)) { !(try await Self.findings(receiver).isEmpty) }, "log:\n\(daemon.log.suffix(3000))")
                 #expect(try await Self.eventually(.seconds(30)) { (try? await get("/readyz"))?.0 == 200 })
-                try await Task.sleep(for: .seconds(2))
+                #expect(await daemon.waitForCycles(2, group: "late"))
                 #expect(try await Self.findings(receiver).map(\.kind) == [.firing])
                 #expect(try await Self.findings(receiver).first?.alert.name == "Late")
                 let firing = try #require(daemon.logLines.firstIndex { $0["msg"] == "alert firing" })

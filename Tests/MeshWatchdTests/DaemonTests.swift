@@ -23,6 +23,26 @@ struct DaemonTests {
 
         func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
+        /// Cycles `group` has completed, from /metrics (0 while it does not answer).
+        func iterations(_ group: String) async -> Int {
+            guard let response = try? await HTTPClient().get(statusURL("/metrics")) else { return 0 }
+            let prefix = "meshwatchd_rule_group_iterations_total{rule_group=\"\(group)\"} "
+            let line = String(decoding: response.body, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(prefix) }
+            return line.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+        }
+
+        /// Waits until `group` has completed `count` more cycles than it had when called: the
+        /// progress a test proves before it asserts that something did not happen.
+        func waitForCycles(_ count: Int, group: String, timeout: Duration = .seconds(60)) async -> Bool {
+            let start = await iterations(group)
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if await iterations(group) >= start + count { return true }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+
         func waitForLog(_ timeout: Duration, _ condition: ([String: String]) -> Bool) async -> [String: String]? {
             let deadline = ContinuousClock.now + timeout
             while ContinuousClock.now < deadline {
@@ -114,7 +134,8 @@ struct DaemonTests {
             let second = try await start(packArguments(server.url, state: state), notify: nil)
             let restored = await second.waitForLog(.seconds(15)) { $0["msg"] == "alert state restored" }
             #expect(Int(restored?["state.restored_instances"] ?? "0") ?? 0 >= 1, "log:\n\(second.log)")
-            try await Task.sleep(for: .seconds(5))  // several 1 s cycles
+            // Progress first: several cycles after the restore, each of which would have fired it again.
+            #expect(await second.waitForCycles(4, group: "meshwatchd-istio"), "log:\n\(second.log)")
             #expect(!second.logLines.contains { isReviewsErrorRate($0) && ($0["msg"] == "alert firing" || $0["msg"] == "alert pending") },
                     "log:\n\(second.log)")
             second.signal(SIGTERM)
@@ -175,7 +196,14 @@ struct DaemonTests {
             let ready = try await get("/readyz")
             #expect(ready.status == 200, "\(String(decoding: ready.body, as: UTF8.self))")
 
-            let metrics = try await get("/metrics")
+            // The firing is announced as soon as its rule's state is saved; /metrics shows the group
+            // once its whole cycle is done.
+            let firingLine = "meshwatchd_alerts{alertname=\"IstioHighErrorRate\",state=\"firing\"} 1"
+            var metrics = try await get("/metrics")
+            for _ in 0..<100 where !String(decoding: metrics.body, as: UTF8.self).contains(firingLine) {
+                try await Task.sleep(for: .milliseconds(100))
+                metrics = try await get("/metrics")
+            }
             let text = String(decoding: metrics.body, as: UTF8.self)
             #expect(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
             #expect(text.contains("meshwatchd_alerts{alertname=\"IstioHighErrorRate\",state=\"firing\"} 1"), "\(text)")

@@ -152,7 +152,8 @@ struct RemediationDaemonTests {
                 let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
                 let failing = await daemon.waitForLog(.seconds(20)) { $0["msg"] == "rule evaluation failed" }
                 #expect(failing != nil, "log:\n\(daemon.log)")
-                try await Task.sleep(for: .seconds(3))
+                // Progress first: cycles ran (and failed) before we look at what did not happen.
+                #expect(await daemon.waitForCycles(3, group: "meshwatchd-istio"), "log:\n\(daemon.log)")
                 daemon.signal(SIGTERM)
                 _ = await daemon.process.waitForExit()
                 #expect(!daemon.log.contains("remediation decided"))

@@ -36,7 +36,20 @@ struct LeaderElectorTests {
             let (taskA, _) = campaign(a)
             #expect(await waitUntil(.seconds(5)) { a.leadership.isLeader })
             let (taskB, _) = campaign(b)
-            try await Task.sleep(for: .seconds(3))  // many retry periods: A renews, B never gets it
+            // Progress first: A renews three times while B campaigns (each renewal a retry period
+            // in which B tried), and B never gets the lease.
+            let client = KubernetesClient(connection: .init(server: double.url))
+            let path = "/apis/coordination.k8s.io/v1/namespaces/meshwatchd/leases/meshwatchd"
+            var renewals: Set<String> = []
+            let deadline = ContinuousClock.now + .seconds(30)
+            while renewals.count < 4 && ContinuousClock.now < deadline {
+                let lease = try await client.get(LeaderElector.Lease.self, path)
+                #expect(lease.spec.holderIdentity == "replica-a")
+                #expect(!b.leadership.isLeader)
+                renewals.insert(lease.spec.renewTime ?? "")
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(renewals.count >= 4, "A renewed \(renewals.count - 1) times")
             #expect(a.leadership.isLeader && !b.leadership.isLeader)
 
             // A stops (shutdown): it releases the lease (holder cleared), so B need not wait for expiry.
@@ -44,8 +57,6 @@ struct LeaderElectorTests {
             taskA.cancel()
             await taskA.value
             #expect(!a.leadership.isLeader)
-            let client = KubernetesClient(connection: .init(server: double.url))
-            let path = "/apis/coordination.k8s.io/v1/namespaces/meshwatchd/leases/meshwatchd"
             let released = try await client.get(LeaderElector.Lease.self, path)
             #expect(released.spec.holderIdentity == nil || released.spec.holderIdentity == "replica-b")
             #expect(await waitUntil(.seconds(10)) { b.leadership.isLeader })
