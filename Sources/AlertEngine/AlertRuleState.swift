@@ -100,11 +100,11 @@ public struct AlertRuleState: Sendable {
                 if active.values[index].state == .firing && keepFiringSeconds > 0 {
                     let since = active.values[index].keepFiringSince ?? time
                     active.values[index].keepFiringSince = since
-                    keepFiring = time.timeIntervalSince(since) < keepFiringSeconds
+                    keepFiring = Self.elapsed(since, time) < keepFiringSeconds
                 }
                 let state = active.values[index].state
                 if state == .pending
-                    || (active.values[index].resolvedAt.map { time.timeIntervalSince($0) > Self.resolvedRetention } ?? false) {
+                    || (active.values[index].resolvedAt.map { Self.elapsed($0, time) > Self.resolvedRetention } ?? false) {
                     removals.append(fingerprint)
                     if state == .pending { record(.inactive, active.values[index], time, &outcome) }
                     continue
@@ -119,7 +119,7 @@ public struct AlertRuleState: Sendable {
                 active.values[index].keepFiringSince = nil
             }
             activeOrPending += 1
-            if active.values[index].state == .pending && time.timeIntervalSince(active.values[index].activeAt) >= holdSeconds {
+            if active.values[index].state == .pending && Self.elapsed(active.values[index].activeAt, time) >= holdSeconds {
                 active.values[index].state = .firing
                 active.values[index].firedAt = time
                 record(.firing, active.values[index], time, &outcome)
@@ -137,6 +137,13 @@ public struct AlertRuleState: Sendable {
         lastError = nil
         lastErrorIsDatasource = false
         return outcome
+    }
+
+    /// Seconds from `start` to `end` at Prometheus's millisecond precision (its times are
+    /// integer milliseconds), so sub-millisecond dust in `Date` arithmetic can never hold an
+    /// alert pending for one more interval.
+    static func elapsed(_ start: Date, _ end: Date) -> Double {
+        (end.timeIntervalSince(start) * 1000).rounded() / 1000
     }
 
     /// Records that a notifier sent the instance at `time` (Prometheus's `LastSentAt`).

@@ -16,7 +16,7 @@ struct CycleDeadline<Base: InstantQuerying>: InstantQuerying {
         let budget: Duration
         var isDatasourceFailure: Bool { true }
         var description: String {
-            "the group's evaluation ran past its deadline (\(budget) after its tick): rule not evaluated this cycle; its alerts keep their state"
+            "the group's evaluation ran past its deadline (\(budget) after the cycle began): rule not evaluated this cycle; its alerts keep their state"
         }
     }
 

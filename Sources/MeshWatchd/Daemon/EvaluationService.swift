@@ -151,7 +151,7 @@ struct EvaluationService: ServiceLifecycle.Service {
             for (group, engine, resolves) in engines {
                 let loop = GroupLoop(group: group, settings: settings, store: store, status: status, logger: logger,
                                      restoreFromStore: carried == nil, planner: planner, committer: committer,
-                                     reloadResolves: resolves)
+                                     reloadResolves: resolves, clock: SystemTickClock(), datasource: settings.datasource)
                 tasks.addTask { .loopEnded(group.name, await loop.run(engine: engine)) }
             }
             tasks.addTask { await readiness() }

@@ -9,7 +9,7 @@ import MetricModel
 /// offset per group, missed ticks counted and skipped), state saved after every rule that
 /// decided something and after every cycle (persist first, then announce: see
 /// `StateCommitter`), and restore from the store after the first cycle of a fresh start.
-struct GroupLoop: Sendable {
+struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
     let group: RuleGroup
     let settings: DaemonSettings
     let store: StateStore
@@ -22,6 +22,9 @@ struct GroupLoop: Sendable {
     /// Resolves of alerts a reload took away from this group (a rule removed or relabelled),
     /// announced with the first cycle.
     var reloadResolves: [AlertTransition] = []
+    let clock: Clock
+    /// The group's queries (the daemon's Prometheus; a scripted one in tests).
+    let datasource: Datasource
 
     var interval: Duration { settings.interval(of: group) }
 
@@ -31,66 +34,48 @@ struct GroupLoop: Sendable {
         var logger = logger
         logger[metadataKey: "rule.group"] = "\(group.name)"
         let intervalSeconds = interval.seconds
-        var next = Self.nextTick(after: Date(), interval: intervalSeconds, offset: offset)
+        var next = GroupSchedule.nextTick(after: clock.now(), interval: intervalSeconds, offset: offset)
         var first = true
         while !Task.isCancelled {
-            let delay = next.timeIntervalSinceNow
-            if delay > 0 {
+            if next > clock.now() {
                 await status.heartbeat(group.name)
-                do { try await Task.sleep(for: .milliseconds(Int64(delay * 1000))) } catch { break }
+                do { try await clock.sleep(until: next) } catch { break }
             }
-            // The tick's time is the evaluation time (the queries' time=) and the time of every
-            // decision of this cycle, as in Prometheus.
-            let tick = next
-            // Findings go out as soon as their rule is done, not after the whole group (except
-            // on the first cycle of a start, whose transitions the restore may turn out to be
-            // continuations): that rule's state and findings are saved together first.
-            let queueEarly = !(first && restoreFromStore)
-            var queuedEarly: Set<UInt64> = []
-            var transitions: [AlertTransition] = []
+            // The tick is the evaluation time (the queries' time=) and the time of every decision.
+            var cycle = GroupCycle(tick: next, restoring: first && restoreFromStore, reloadResolves: first ? reloadResolves : [])
             let started = ContinuousClock.now
-            // The cycle ends one interval (at least one query timeout) after its tick, whatever Prometheus does.
+            // The cycle ends one interval (at least one query timeout) after it started, whatever Prometheus does.
             let budget = max(interval, settings.queryTimeout)
-            let datasource = CycleDeadline(base: settings.datasource, deadline: started + budget - .seconds(max(0, Date().timeIntervalSince(tick))),
-                                           budget: budget)
+            let bounded = CycleDeadline(base: datasource, deadline: started + budget, budget: budget)
+            var evaluated = 0
             for ruleIndex in engine.groups[0].rules.indices {
                 if Task.isCancelled { break }
-                let ruleTransitions = await engine.evaluateRule(ruleIndex, ofGroup: 0, at: tick, using: datasource, logger: logger)
+                let ruleTransitions = await engine.evaluateRule(ruleIndex, ofGroup: 0, at: cycle.tick, using: bounded, logger: logger)
+                evaluated += ruleTransitions.count
                 noteFiring(ruleTransitions)
-                transitions += ruleTransitions
-                guard queueEarly else { continue }
-                let work = decide(ruleTransitions, at: tick)
-                guard !work.plan.isEmpty || !work.diagnoses.isEmpty else { continue }
-                // Saved, or held in memory and saved with the next save: either way handled.
-                await committer.commit(key: group.name, snapshot: engine.snapshot(at: tick), work)
-                queuedEarly.formUnion(ruleTransitions.map(Self.key))
+                // A rule's firings and resolves go out as soon as its state is saved with them.
+                guard let now = cycle.ruleEvaluated(ruleTransitions) else { continue }
+                await committer.commit(key: group.name, snapshot: engine.snapshot(at: cycle.tick), decide(now, at: cycle.tick))
             }
-            engine.noteEvaluated(0, at: tick, duration: ContinuousClock.now - started)
+            engine.noteEvaluated(0, at: cycle.tick, duration: ContinuousClock.now - started)
             // Stopped mid-cycle with nothing new: the last save stands.
-            if Task.isCancelled && transitions.isEmpty { break }
-            if first && restoreFromStore {
-                let (restored, vanished) = restore(&engine, at: tick, logger: logger)
-                transitions.removeAll { restored.contains($0.instance.fingerprint) }
-                // Firing before the restart and gone now: their resolve, so no incident stays open.
-                transitions += vanished
+            if Task.isCancelled && evaluated == 0 { break }
+            var remaining = cycle.remaining()
+            if cycle.restoring {
+                let (restored, vanished) = restore(&engine, at: cycle.tick, logger: logger)
+                remaining = cycle.remaining(restored: restored, vanished: vanished)
             }
-            if first {
-                noteFiring(reloadResolves)
-                transitions += reloadResolves
-            }
+            noteFiring(cycle.reloadResolves)
             first = false
             settings.diagnosis?.firing.update(group: group.name, firing: Self.seenFiring(engine))
-            var work = decide(transitions.filter { !queuedEarly.contains(Self.key($0)) }, at: tick)
+            var work = decide(remaining, at: cycle.tick)
             if !settings.sinks.isEmpty {
-                work.plan.merge(planner.review(group: group.name, firing: Self.firing(engine), at: tick))
+                work.plan.merge(planner.review(group: group.name, firing: Self.firing(engine), at: cycle.tick))
             }
-            await committer.commit(key: group.name, snapshot: engine.snapshot(at: tick), work)
-            var missed = 0
-            next = next.addingTimeInterval(intervalSeconds)
-            let now = Date()
-            if next <= now {
-                missed = Int(now.timeIntervalSince(next) / intervalSeconds) + 1
-                next = next.addingTimeInterval(Double(missed) * intervalSeconds)
+            await committer.commit(key: group.name, snapshot: engine.snapshot(at: cycle.tick), work)
+            let (following, missed) = GroupSchedule.following(cycle.tick, interval: intervalSeconds, now: clock.now())
+            next = following
+            if missed > 0 {
                 logger.warning("evaluation took longer than the interval; ticks skipped", metadata: [
                     "group.missed_ticks": "\(missed)", "group.last_duration": "\(engine.groups[0].lastDuration ?? .zero)",
                 ])
@@ -134,13 +119,6 @@ struct GroupLoop: Sendable {
         hash = Labels.mixFingerprint(hash, group.file + ";" + group.name)
         let intervalMillis = UInt64(max(interval.seconds * 1000, 1))
         return Double(hash % intervalMillis) / 1000
-    }
-
-    /// The first aligned tick strictly after `now`.
-    static func nextTick(after now: Date, interval: Double, offset: Double) -> Date {
-        let seconds = now.timeIntervalSince1970
-        let base = ((seconds - offset) / interval).rounded(.down) * interval + offset
-        return Date(timeIntervalSince1970: base + interval)
     }
 
     /// A resolve after a taken action is its verification: recovered. Noted before the resolve
@@ -205,27 +183,5 @@ struct GroupLoop: Sendable {
         engine.groups[0].rules.flatMap { state in
             state.active.values.filter { $0.state == .firing }.map { (state.rule.name, $0) }
         }
-    }
-
-    /// Identifies a transition within one cycle.
-    static func key(_ transition: AlertTransition) -> UInt64 {
-        transition.instance.fingerprint ^ UInt64(truncatingIfNeeded: transition.rule.hashValue)
-    }
-
-    static func log(_ transition: AlertTransition, logger: Logger) {
-        let message: Logger.Message
-        switch transition.kind {
-        case .pending: message = "alert pending"
-        case .firing: message = "alert firing"
-        case .resolved: message = "alert resolved"
-        case .inactive: message = "alert no longer pending"
-        }
-        logger.info(message, metadata: [
-            "rule.name": "\(transition.rule)", "alert.state": "\(transition.instance.state.rawValue)",
-            "alert.fingerprint": "\(String(transition.instance.fingerprint, radix: 16))",
-            "alert.value": "\(GoFormat.float(transition.instance.value))",
-            "alert.labels": "\(transition.instance.labels)",
-            "alert.active_at": "\(InstanceRendering.timestamp(transition.instance.activeAt))",
-        ])
     }
 }

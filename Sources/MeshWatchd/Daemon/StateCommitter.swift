@@ -75,7 +75,7 @@ extension StateCommitter {
         var logger = logger
         logger[metadataKey: "rule.group"] = "\(group)"
         guard transitions.count > Self.transitionLines else {
-            for transition in transitions { GroupLoop.log(transition, logger: logger) }
+            for transition in transitions { Self.log(transition, logger: logger) }
             return
         }
         var counts: [String: (rule: String, kind: AlertTransition.Kind, count: Int)] = [:]
@@ -107,4 +107,24 @@ final class UnsavedWork: Sendable {
 
     /// The groups with something waiting.
     var keys: [String] { held.withLock { $0.filter { !$1.isEmpty }.keys.sorted() } }
+}
+
+extension StateCommitter {
+    /// One transition, one line.
+    static func log(_ transition: AlertTransition, logger: Logger) {
+        let message: Logger.Message
+        switch transition.kind {
+        case .pending: message = "alert pending"
+        case .firing: message = "alert firing"
+        case .resolved: message = "alert resolved"
+        case .inactive: message = "alert no longer pending"
+        }
+        logger.info(message, metadata: [
+            "rule.name": "\(transition.rule)", "alert.state": "\(transition.instance.state.rawValue)",
+            "alert.fingerprint": "\(String(transition.instance.fingerprint, radix: 16))",
+            "alert.value": "\(GoFormat.float(transition.instance.value))",
+            "alert.labels": "\(transition.instance.labels)",
+            "alert.active_at": "\(InstanceRendering.timestamp(transition.instance.activeAt))",
+        ])
+    }
 }
