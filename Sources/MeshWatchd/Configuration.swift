@@ -154,6 +154,8 @@ struct Configuration: Decodable, Sendable, Equatable {
     var notifications: Notifications?
     /// host:port of the status listener (/healthz, /readyz, /metrics, /api/v1/…).
     var listenAddress: String?
+    /// A status connection that sends nothing (or only part of a request) this long is closed (default 30s).
+    var listenIdleTimeout: String?
     var stateDirectory: String?
     var log: Log?
     var queryTimeout: String?
@@ -185,6 +187,7 @@ extension Configuration {
         duration(evaluationInterval, "evaluation_interval")
         duration(queryTimeout, "query_timeout")
         duration(shutdownTimeout, "shutdown_timeout")
+        duration(listenIdleTimeout, "listen_idle_timeout")
         duration(prometheus?.queryTimeout, "prometheus.query_timeout")
         duration(restore?.outageTolerance, "restore.outage_tolerance")
         duration(restore?.forGracePeriod, "restore.for_grace_period")

@@ -100,7 +100,9 @@ struct RunCommand: AsyncParsableCommand {
                 try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, runtime: runtime, logger: logger)
             },
             store: store, status: status, notifier: SystemdNotifier(), elector: elector, logger: logger)
-        let server = StatusServer.application(host: address.host, port: address.port, status: status, store: store, logger: logger)
+        let idleTimeout = configuration.listenIdleTimeout.flatMap(PrometheusDuration.parse) ?? StatusServer.defaultIdleTimeout
+        let server = StatusServer.application(host: address.host, port: address.port, status: status, store: store,
+                                              idleTimeout: idleTimeout, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(services: [server, service], gracefulShutdownSignals: [.sigterm, .sigint],
                                                            logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout.flatMap(PrometheusDuration.parse) ?? .seconds(10)

@@ -30,15 +30,21 @@ struct DiagnosisWorker: Sendable {
                 if signal.take() || Date() >= nextCheck {
                     nextCheck = Date().addingTimeInterval(5)
                     await verify()
-                    for request in (try? store.pendingDiagnoses()) ?? [] {
+                    let pending = (try? store.pendingDiagnoses()) ?? []
+                    // A list read just before a runbook finished still holds its request: what is
+                    // done stays known until the store no longer lists it, so nothing runs twice.
+                    running.finished.withLock { $0.formIntersection(pending.map(\.findingID)) }
+                    for request in pending {
                         let started = running.ids.withLock { ids -> Bool in
-                            guard ids.count < concurrency, !ids.contains(request.findingID) else { return false }
+                            guard ids.count < concurrency, !ids.contains(request.findingID),
+                                  !running.finished.withLock({ $0.contains(request.findingID) }) else { return false }
                             ids.insert(request.findingID)
                             return true
                         }
                         guard started else { continue }
                         tasks.addTask {
                             await diagnose(request)
+                            running.finished.withLock { _ = $0.insert(request.findingID) }
                             running.ids.withLock { _ = $0.remove(request.findingID) }
                             signal.raise()  // look again: more may wait
                         }
@@ -156,4 +162,6 @@ struct DiagnosisWorker: Sendable {
 /// Finding ids whose runbook is running.
 final class RunningSet: Sendable {
     let ids = Mutex<Set<String>>([])
+    /// Diagnosed by this process and perhaps still listed by a read made before they finished.
+    let finished = Mutex<Set<String>>([])
 }

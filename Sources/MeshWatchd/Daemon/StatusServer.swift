@@ -4,7 +4,11 @@ import Logging
 
 /// The status listener: `/healthz`, `/readyz`, `/metrics`, `/api/v1/alerts`, `/api/v1/rules`.
 enum StatusServer {
-    static func application(host: String, port: Int, status: DaemonStatus, store: StateStore?, logger: Logger) -> some ApplicationProtocol {
+    /// How long a connection may stay silent, or send a request head piece by piece, before it is closed.
+    static let defaultIdleTimeout = Duration.seconds(30)
+
+    static func application(host: String, port: Int, status: DaemonStatus, store: StateStore?, idleTimeout: Duration = defaultIdleTimeout,
+                            logger: Logger) -> some ApplicationProtocol {
         let router = Router()
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { _, _ -> Response in
@@ -23,8 +27,10 @@ enum StatusServer {
         }
         router.get("api/v1/alerts") { _, _ in json(StatusRendering.alerts(await status.groupStates)) }
         router.get("api/v1/rules") { _, _ in json(StatusRendering.rules(await status.groupStates)) }
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "meshwatchd"),
-                           logger: logger)
+        // A slow client (one byte of a request head a minute) is closed after the idle timeout.
+        let idle = Int64(idleTimeout.components.seconds) * 1000 + Int64(idleTimeout.components.attoseconds / 1_000_000_000_000_000)
+        return Application(router: router, server: .http1(configuration: .init(idleTimeout: .milliseconds(max(idle, 1)))),
+                           configuration: .init(address: .hostname(host, port: port), serverName: "meshwatchd"), logger: logger)
     }
 
     private static func text(_ status: HTTPResponse.Status, _ body: String, contentType: String = "text/plain; charset=utf-8") -> Response {
