@@ -229,4 +229,38 @@ struct DaemonFaultTests {
             #expect(code == 0)
         }
     }
+
+    @Test("a slow client dripping a request head is disconnected after listen_idle_timeout; a normal request still works")
+    func slowlorisIsClosed() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try #"{"packs": {"istio": {}}, "listen_idle_timeout": "2s"}"#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+        let daemon = try await harness.start(["--config", state + "/config.json", "--prometheus", "http://127.0.0.1:\(try LoopbackPort.free())",
+                                              "--state-directory", state], notify: nil)
+        defer { daemon.signal(SIGKILL) }
+        #expect(try await Self.eventually(.seconds(30)) { (try? await HTTPClient().get(daemon.statusURL("/healthz")))?.status == 200 })
+        // One header line every half second, never the blank line that ends the head: prints how long the server kept it open.
+        let script = """
+            import socket, sys, time
+            s = socket.create_connection(("127.0.0.1", \(daemon.port)))
+            s.sendall(b"GET /metrics HTTP/1.1\\r\\nHost: x\\r\\n")
+            start = time.time()
+            s.settimeout(0.5)
+            while time.time() - start < 20:
+                try:
+                    s.sendall(b"X-Drip: 1\\r\\n")
+                    if s.recv(1) == b"":
+                        break
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+            print("%.1f" % (time.time() - start))
+            """
+        let (status, output) = try await ChildProcess.run("/usr/bin/python3", ["-c", script])
+        let held = Double(output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .infinity
+        #expect(status == 0, "\(output)")
+        #expect(held < 15, "the slow connection stayed open \(held) s")
+        #expect(try await HTTPClient().get(daemon.statusURL("/healthz")).status == 200)
+    }
 }
