@@ -1,3 +1,5 @@
+#define _GNU_SOURCE
+#include <pthread.h>
 #include "CCurl.h"
 
 CURLcode mw_curl_easy_setopt_long(CURL *handle, CURLoption option, long value) {
@@ -38,4 +40,8 @@ CURLcode mw_curl_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value)
 
 CURLMcode mw_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {
     return curl_multi_setopt(handle, option, value);
+}
+
+int mw_set_thread_name(const char *name) {
+    return pthread_setname_np(pthread_self(), name);
 }

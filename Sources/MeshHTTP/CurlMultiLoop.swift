@@ -36,7 +36,11 @@ final class CurlMultiLoop: @unchecked Sendable {
         }
         self.multi = multi
         self.maxIdleHandles = maxIdleHandles
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            // Named for ps, top and /proc (Foundation's name does not reach the OS thread here).
+            _ = mw_set_thread_name(String(name.prefix(15)))
+            run()
+        }
         thread.name = name
         thread.start()
     }

@@ -71,7 +71,9 @@ struct RunCommand: AsyncParsableCommand {
         }
         let leadership = Leadership(leading: election == nil)
         let runtime = RemediationRuntime(leadership: leadership, ledger: store)
-        let settings: DaemonSettings
+        // Optional so that this function lets go of the first generation's settings (and their
+        // HTTP clients) once the service holds them: a reload must be able to free them.
+        var settings: DaemonSettings?
         var elector: LeaderElector?
         do {
             settings = try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, runtime: runtime, logger: logger)
@@ -94,12 +96,12 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(69)  // EX_UNAVAILABLE
         }
         let status = DaemonStatus()
-        let service = EvaluationService(
-            initial: settings,
-            reload: { [source, prometheus, kubernetes, logger] in
-                try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, runtime: runtime, logger: logger)
-            },
-            store: store, status: status, notifier: SystemdNotifier(), elector: elector, logger: logger)
+        let reload: @Sendable () throws -> DaemonSettings = { [source, prometheus, kubernetes, logger] in
+            try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, runtime: runtime, logger: logger)
+        }
+        guard let service = Self.service(taking: &settings, reload: reload, store: store, status: status, elector: elector, logger: logger) else {
+            return
+        }
         let idleTimeout = configuration.listenIdleTimeout.flatMap(PrometheusDuration.parse) ?? StatusServer.defaultIdleTimeout
         let server = StatusServer.application(host: address.host, port: address.port, status: status, store: store,
                                               idleTimeout: idleTimeout, logger: logger)
@@ -110,6 +112,15 @@ struct RunCommand: AsyncParsableCommand {
             "state.path": "\(store.path)", "config.file": "\(source.config ?? "-")", "listen.address": "\(address.host):\(address.port)",
         ])
         try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+
+    /// The evaluation service, which from now on holds the only reference to the first
+    /// generation's settings (so a reload frees them and their clients).
+    static func service(taking settings: inout DaemonSettings?, reload: @escaping @Sendable () throws -> DaemonSettings, store: StateStore,
+                        status: DaemonStatus, elector: LeaderElector?, logger: Logger) -> EvaluationService? {
+        guard let initial = settings.take() else { return nil }
+        return EvaluationService(initial: initial, reload: reload, store: store, status: status, notifier: SystemdNotifier(),
+                                 elector: elector, logger: logger)
     }
 
     /// The Lease campaign: in the daemon's own namespace, as this pod (or host).

@@ -263,4 +263,30 @@ struct DaemonFaultTests {
         #expect(held < 15, "the slow connection stayed open \(held) s")
         #expect(try await HTTPClient().get(daemon.statusURL("/healthz")).status == 200)
     }
+
+    @Test("every sink shares one HTTP client thread, and a reload leaves no client of an earlier generation behind")
+    func oneThreadForAllSinks() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let sinks = (1...6).map { #"{"name": "hook\#($0)", "type": "webhook", "url": "http://127.0.0.1:9/hook\#($0)"}"# }.joined(separator: ",")
+        try #"{"packs": {"istio": {"parameters": {"interval": "1s"}}}, "sinks": [\#(sinks)]}"#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+        let daemon = try await harness.start(["--config", state + "/config.json", "--prometheus", "http://127.0.0.1:\(try LoopbackPort.free())",
+                                              "--state-directory", state], notify: nil)
+        defer { daemon.signal(SIGKILL) }
+        func httpThreads() -> Int {
+            let tasks = "/proc/\(daemon.process.processIdentifier)/task"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? []).filter {
+                (try? String(contentsOfFile: "\(tasks)/\($0)/comm", encoding: .utf8))?.hasPrefix("meshwatchd-http") == true
+            }.count
+        }
+        #expect(await daemon.waitForCycles(1, group: "meshwatchd-istio"), "log:\n\(daemon.log.suffix(2000))")
+        for _ in 0..<3 {
+            daemon.signal(SIGHUP)
+            #expect(await daemon.waitForLog(.seconds(30)) { $0["msg"] == "evaluating" && $0["config.reload"] == "true" } != nil)
+        }
+        #expect(await daemon.waitForCycles(2, group: "meshwatchd-istio"))
+        #expect(httpThreads() >= 1, "the HTTP client threads are named")
+        // The current generation's Prometheus client and its runbooks' HTTP checks, and one for all the sinks.
+        #expect(httpThreads() <= 3, "\(httpThreads()) HTTP client threads")
+    }
 }

@@ -20,4 +20,7 @@ CURLcode mw_curl_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value)
 
 CURLMcode mw_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);
 
+/* Names the calling thread (at most 15 bytes), for ps, top and /proc. */
+int mw_set_thread_name(const char *name);
+
 #endif

@@ -13,6 +13,10 @@ struct ConfiguredSink: Sendable {
     /// Its own repeat interval, if any (Alertmanager's resend).
     let repeatInterval: Duration?
 
+    /// One HTTP client (one transfer thread, one connection cache) for every sink of every
+    /// generation: a reload does not add threads, and sinks do not each hold one.
+    static let http = HTTPClient(configuration: .init(timeout: .seconds(10), proxy: .fromEnvironment(ProcessInfo.processInfo.environment)))
+
     /// Alertmanager's resend when none is configured: Prometheus's `resend-delay`.
     static let alertmanagerResend = Duration.seconds(60)
 
@@ -27,8 +31,6 @@ struct ConfiguredSink: Sendable {
                 return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             }
             let url = try sink.url ?? sink.urlFile.map { try read($0, "url_file") }
-            let http = HTTPClient(configuration: .init(timeout: .seconds(10), proxy: .fromEnvironment(ProcessInfo.processInfo.environment)),
-                                  logger: logger)
             let name = sink.name ?? "sink\(index)"
             let built: any FindingSink
             var repeatInterval = sink.repeatInterval.flatMap(PrometheusDuration.parse)

@@ -11,7 +11,6 @@ import Remediation
 /// configuration when the new one is wrong, the systemd watchdog fed only while every loop
 /// is alive, and a final save on graceful shutdown.
 struct EvaluationService: ServiceLifecycle.Service {
-    let initial: DaemonSettings
     /// The last configuration loaded successfully: a replica that regains the lease starts from
     /// it, never from the one it started with (a reload's kill switch or deny list stays in force).
     let latest: LatestSettings
@@ -34,7 +33,6 @@ struct EvaluationService: ServiceLifecycle.Service {
     init(initial: DaemonSettings, reload: @escaping @Sendable () throws -> DaemonSettings, store: StateStore, status: DaemonStatus,
          notifier: SystemdNotifier, elector: LeaderElector? = nil, logger: Logger) {
         self.elector = elector
-        self.initial = initial
         latest = LatestSettings(initial)
         self.reload = reload
         self.store = store
