@@ -219,7 +219,11 @@ public final class NotificationPlanner: Sendable {
     /// Reports whether the last cycles reached Prometheus. After `datasourceDownAfter` of
     /// failures the daemon's own `MeshWatchDatasourceDown` fires (at the emergency level); it
     /// resolves on the first cycle that reaches Prometheus again.
-    public func datasource(reachable: Bool, error: String, labels extra: [String: String] = [:], at time: Date) -> NotificationPlan {
+    /// `failingSince` dates the outage from when the failing queries were sent (the tick of the
+    /// first failed cycle), not from when their failure was seen: a query that hangs for its
+    /// timeout must not add that timeout to `datasource_down_after`.
+    public func datasource(reachable: Bool, error: String, labels extra: [String: String] = [:], failingSince: Date? = nil,
+                           at time: Date) -> NotificationPlan {
         state.withLock { state in
             var plan = NotificationPlan()
             let records = state.records
@@ -235,7 +239,7 @@ public final class NotificationPlanner: Sendable {
                              key: key, at: time, state: &state, plan: &plan)
                 return plan
             }
-            let since = state.datasourceDownSince ?? time
+            let since = state.datasourceDownSince ?? min(failingSince ?? time, time)
             state.datasourceDownSince = since
             state.datasourceError = error
             guard let after = state.policy.datasourceDownAfter else { return plan }

@@ -289,4 +289,33 @@ struct DaemonFaultTests {
         // The current generation's Prometheus client and its runbooks' HTTP checks, and one for all the sinks.
         #expect(httpThreads() <= 3, "\(httpThreads()) HTTP client threads")
     }
+
+    @Test("a hanging Prometheus: MeshWatchDatasourceDown dates the outage from the first hanging query, not from when it timed out")
+    func datasourceDownFromTheHang() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try await withEchoServer { server async throws in
+            try "groups:\n- name: hung\n  interval: 1s\n  rules:\n  - alert: Any\n    expr: up == 0\n"
+                .write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
+            // Every query (and /-/ready) hangs; each fails only at the 6 s query timeout.
+            try #"""
+                {"prometheus": {"url": "\#(server.url("/hang"))"}, "rule_files": ["rules.yml"], "query_timeout": "6s",
+                 "notifications": {"datasource_down_after": "4s"},
+                 "sinks": [{"name": "ops", "type": "webhook", "url": "\#(server.url("/receiver"))"}]}
+                """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+            let started = Date()
+            let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+            defer { daemon.signal(SIGKILL) }
+            var down: Finding?
+            _ = try await Self.eventually(.seconds(60)) {
+                down = try await Self.findings(server).first { $0.alert.name == "MeshWatchDatasourceDown" && $0.kind == .firing }
+                return down != nil
+            }
+            let finding = try #require(down, "log:\n\(daemon.log.suffix(3000))")
+            // The first query went out at the first tick, within a second or two of the start.
+            #expect(finding.alert.activeAt.timeIntervalSince(started) < 3, "outage dated \(finding.alert.activeAt.timeIntervalSince(started)) s after the start")
+            let firedAfter = (finding.alert.firedAt ?? .distantFuture).timeIntervalSince(finding.alert.activeAt)
+            #expect(firedAfter >= 4, "fired \(firedAfter) s into the outage")
+        }
+    }
 }

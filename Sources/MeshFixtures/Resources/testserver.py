@@ -4,7 +4,7 @@
 Prints its port on the first line of stdout, then serves until terminated.
   --cert/--key       serve TLS with this certificate
   --client-ca        require a client certificate signed by this CA
-Routes: /echo (the request as JSON), /hang (never answers), /slow?ms=N, /big?bytes=N[&chunked=1],
+Routes: /echo (the request as JSON), /hang and /hang/… (never answer), /slow?ms=N, /big?bytes=N[&chunked=1],
 /status/N (that status, with Retry-After: 7), /series/api/v1/query (a Prometheus vector of N
 series for the query `series(N)`, built once per N), and any other path ending in /api/v1/query or
 /api/v1/query_range answers a Prometheus string result holding the echo. A request line with an absolute URI (as sent to a
@@ -64,7 +64,7 @@ class Handler(BaseHTTPRequestHandler):
         target = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(target.query))
         path = target.path
-        if path == "/hang":
+        if path == "/hang" or path.startswith("/hang/"):
             time.sleep(120)
             return
         if path == "/slow":

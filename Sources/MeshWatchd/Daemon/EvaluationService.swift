@@ -228,7 +228,9 @@ struct EvaluationService: ServiceLifecycle.Service {
                     if reachable && wasReachable == false { logger.info("Prometheus reachable again") }
                     wasReachable = reachable
                 }
-                let plan = planner.datasource(reachable: reachable, error: error, labels: labels, at: Date())
+                // The failed cycles' ticks: when the queries that failed were sent.
+                let failingSince = reachable ? nil : states.compactMap(\.lastEvaluation).min()
+                let plan = planner.datasource(reachable: reachable, error: error, labels: labels, failingSince: failingSince, at: Date())
                 if !plan.isEmpty || unsaved.keys.contains(NotificationPlanner.ownGroup) {
                     let committed = await committer.commit(key: NotificationPlanner.ownGroup, snapshot: nil, .init(plan: plan))
                     if committed && !plan.outgoing.isEmpty {
