@@ -10,12 +10,14 @@ deps:
 build: deps
 	$(SWIFT) build --product meshwatchd
 
-# With no PROMETHEUS_URL: a demo Prometheus on generated Istio data, started and stopped here.
+# With no PROMETHEUS_URL: meshwatchd-demo, a demo Prometheus on generated Istio data, started and
+# stopped here (the demo is its own program: the daemon links no test fixtures).
 run: build
 ifdef PROMETHEUS_URL
 	$(BIN) health --prometheus-url "$(PROMETHEUS_URL)"
 else
-	$(BIN) demo
+	$(SWIFT) build --product meshwatchd-demo
+	.build/debug/meshwatchd-demo
 endif
 
 test: deps

@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "meshwatchd", targets: ["MeshWatchd"]),
+        .executable(name: "meshwatchd-demo", targets: ["MeshWatchdDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -111,8 +112,11 @@ let package = Package(
             resources: [.copy("Resources/testserver.py"), .copy("Resources/kubeapi.py"), .copy("Resources/faultproxy.py")]
         ),
 
-        .executableTarget(
-            name: "MeshWatchd",
+        // Everything the meshwatchd binary does (commands, typed configuration, wiring, the
+        // group cycle and its loop, the SQLite stores, status, logging), as a library so that
+        // the daemon and the demo share it and the daemon links no test fixtures.
+        .target(
+            name: "MeshWatchdCore",
             dependencies: [
                 "CSystemd",
                 "Incidents",
@@ -122,10 +126,37 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
                 "AlertEngine",
                 "MeshHTTP",
                 "PromClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The daemon and its one-shot commands: `meshwatchd`.
+        .executableTarget(
+            name: "MeshWatchd",
+            dependencies: [
+                "MeshWatchdCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // `meshwatchd-demo` (`make run`): a generated incident through the whole pipeline, on the
+        // test fixtures (a real Prometheus, the Kubernetes double, a receiver).
+        .executableTarget(
+            name: "MeshWatchdDemo",
+            dependencies: [
+                "MeshWatchdCore",
                 "MeshFixtures",
+                "AlertEngine",
+                "Incidents",
+                "MeshHTTP",
+                "MetricModel",
+                "PromClient",
+                "Remediation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -155,7 +186,8 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshWatchdTests",
-            dependencies: ["MeshWatchd", "Incidents", "MetricModel", "AlertEngine", "PromClient", "MeshHTTP", "MeshFixtures",
+            dependencies: ["MeshWatchdCore", "Incidents", "MetricModel", "AlertEngine", "PromClient", "MeshHTTP",
+                           "MeshFixtures", "Remediation",
                            .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Resources")]
         ),

@@ -1,6 +1,5 @@
 import ArgumentParser
-import Foundation
-import Logging
+import MeshWatchdCore
 
 @main
 struct MeshWatchd: AsyncParsableCommand {
@@ -13,22 +12,11 @@ struct MeshWatchd: AsyncParsableCommand {
             and the Kubernetes API, and delivers one self-contained finding per alert to \
             webhooks, Alertmanager, Slack and PagerDuty, with reminders and escalation. `run` is \
             the daemon; `health`, `eval`, `replay`, `diagnose` and `runbooks` are one-shot \
-            commands for the on-call engineer; `demo` replays a generated incident through all of it. \
+            commands for the on-call engineer (`meshwatchd-demo`, a separate program, replays a generated incident through all of it). \
             See meshwatchd(8) and the README for the configuration file.
             """,
-        version: "0.1.0",
+        version: BuildInfo.version,
         subcommands: [RunCommand.self, CheckConfigCommand.self, HealthCommand.self, EvalCommand.self, ReplayCommand.self, RulesCommand.self,
-                      RunbooksCommand.self, DiagnoseCommand.self, LedgerCommand.self, DemoCommand.self]
+                      RunbooksCommand.self, DiagnoseCommand.self, LedgerCommand.self]
     )
 }
-
-/// Logging for the one-shot commands: plain lines on stderr, so stdout stays the report.
-func bootstrapLogging(level: Logger.Level) {
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
-    }
-}
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-@testable import MeshWatchd
+@testable import MeshWatchdCore
 import Testing
 
 /// The configuration is read strictly: a misspelt key, a trailing comma or a missing file is

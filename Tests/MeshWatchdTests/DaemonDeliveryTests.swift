@@ -3,7 +3,7 @@ import Incidents
 import MeshFixtures
 import MeshHTTP
 import MetricModel
-@testable import MeshWatchd
+@testable import MeshWatchdCore
 import Testing
 
 @Suite("The daemon delivers findings through the durable outbox")

@@ -1,7 +1,7 @@
 import Foundation
 import MeshFixtures
 import MeshHTTP
-@testable import MeshWatchd
+@testable import MeshWatchdCore
 import Testing
 
 /// `meshwatchd run` as systemd runs it, against the real Prometheus over data placed around

@@ -1,6 +1,6 @@
 import Foundation
 import MeshFixtures
-@testable import MeshWatchd
+@testable import MeshWatchdCore
 import Testing
 import Yams
 

@@ -2,7 +2,7 @@ import AlertEngine
 import Foundation
 import Logging
 import MeshFixtures
-@testable import MeshWatchd
+@testable import MeshWatchdCore
 import Testing
 
 /// `eval`, `replay` and `rules export` through the binary, against the real Prometheus

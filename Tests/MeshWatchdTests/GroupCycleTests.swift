@@ -4,7 +4,7 @@ import Incidents
 import Logging
 import MeshFixtures
 import MeshHTTP
-@testable import MeshWatchd
+@testable import MeshWatchdCore
 import MetricModel
 import PromClient
 import Synchronization

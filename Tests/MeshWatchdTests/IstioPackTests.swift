@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import MeshFixtures
 import MeshHTTP
-@testable import MeshWatchd
+@testable import MeshWatchdCore
 import MetricModel
 import PromClient
 import Testing

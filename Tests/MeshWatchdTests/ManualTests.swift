@@ -18,7 +18,7 @@ struct ManualTests {
                       name.allSatisfy({ $0.isLowercase || $0 == "-" }) else { return nil }
                 return String(name)
             } ?? []
-        #expect(subcommands.count >= 10, "\(subcommands)")
+        #expect(subcommands.count >= 9, "\(subcommands)")
         var missing: [String] = []
         for subcommand in subcommands where subcommand != "help" {
             if !page.contains(".It Em \(subcommand)") { missing.append(subcommand) }

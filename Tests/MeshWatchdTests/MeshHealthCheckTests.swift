@@ -1,7 +1,7 @@
 import Foundation
 import MeshFixtures
 import MeshHTTP
-@testable import MeshWatchd
+@testable import MeshWatchdCore
 import PromClient
 import Testing
 

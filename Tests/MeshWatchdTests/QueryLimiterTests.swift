@@ -1,5 +1,5 @@
 import Foundation
-@testable import MeshWatchd
+@testable import MeshWatchdCore
 import Synchronization
 import Testing
 

@@ -2,7 +2,7 @@ import Foundation
 import Incidents
 import MeshFixtures
 import MeshHTTP
-@testable import MeshWatchd
+@testable import MeshWatchdCore
 import MetricModel
 import Testing
 

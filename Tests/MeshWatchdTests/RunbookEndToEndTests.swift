@@ -1,6 +1,6 @@
 import Foundation
 import MeshFixtures
-@testable import MeshWatchd
+@testable import MeshWatchdCore
 import Testing
 
 /// Every built-in runbook end to end: the real Prometheus over the incident, the Kubernetes

@@ -4,7 +4,7 @@ import GRDB
 import Incidents
 import Logging
 import MeshFixtures
-@testable import MeshWatchd
+@testable import MeshWatchdCore
 import MetricModel
 import Testing
 

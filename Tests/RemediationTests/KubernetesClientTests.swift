@@ -84,13 +84,15 @@ struct KubernetesClientTests {
 
             // The daemon's way (no directory given): one directory for the process, written again by
             // each load (a reload adds none), and the inline client certificate really used.
-            let before = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("meshwatchd-kube-") }.count
+            // This process's directories only: daemons of tests running beside this one make their own.
+            let ours = "meshwatchd-kube-\(getpid())"
+            let before = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0 == ours || $0.hasPrefix(ours + "-") }.count
             for _ in 0..<3 {
                 let loaded = try KubernetesConnection.kubeconfig(path: path, context: "mesh")
                 #expect(loaded.tls.certificateFile == CredentialFiles.directory + "/client.crt")
                 #expect(try await reviews(KubernetesClient(connection: loaded)).metadata.name == "reviews")
             }
-            let after = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("meshwatchd-kube-") }.count
+            let after = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0 == ours || $0.hasPrefix(ours + "-") }.count
             #expect(after <= before + 1)
             var info = stat()
             #expect(lstat(CredentialFiles.directory, &info) == 0 && info.st_mode & 0o777 == 0o700)

@@ -5,8 +5,10 @@ import Logging
 import Remediation
 
 /// `meshwatchd ledger`: every remediation decision, taken or not, with the guard that decided.
-struct LedgerCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct LedgerCommand: ParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "ledger",
         abstract: "Print the remediation ledger: every decision (taken, dry-run, refused) and the guard that decided it."
     )
@@ -23,7 +25,7 @@ struct LedgerCommand: ParsableCommand {
     @Flag(help: "One JSON object per line.")
     var json = false
 
-    func validate() throws {
+    package func validate() throws {
         if let since, Self.start(since) == nil { throw ValidationError("--since: expected RFC 3339, Unix seconds or a duration such as 24h, got \"\(since)\"") }
     }
 
@@ -32,7 +34,7 @@ struct LedgerCommand: ParsableCommand {
         return parseTime(text)
     }
 
-    func run() throws {
+    package func run() throws {
         let configuration = try config.map { try Configuration.load(path: $0, readingSinks: false) } ?? Configuration()
         let directory = stateDirectory ?? configuration.stateDirectory
             ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init) ?? "/var/lib/meshwatchd"

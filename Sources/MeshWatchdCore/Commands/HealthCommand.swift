@@ -4,8 +4,10 @@ import Logging
 import Remediation
 
 /// `meshwatchd health`: the runbook's daily mesh health check, once.
-struct HealthCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct HealthCommand: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "health",
         abstract: "Run the daily mesh health check once against Prometheus and print it.",
         discussion: """
@@ -40,14 +42,14 @@ struct HealthCommand: AsyncParsableCommand {
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json }
 
-    func validate() throws {
+    package func validate() throws {
         if let at, parseTime(at) == nil { throw ValidationError("--at: not RFC 3339 or Unix seconds: \(at)") }
         guard window.range(of: #"^[0-9]+(ms|s|m|h|d|w|y)$"#, options: .regularExpression) != nil else {
             throw ValidationError("--window: not a PromQL duration such as 5m: \(window)")
         }
     }
 
-    func run() async throws {
+    package func run() async throws {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "meshwatchd.health")
         guard prometheus.url != nil else { throw ValidationError("--prometheus-url is required") }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What `meshwatchd health` found, for a terminal or as JSON.
-struct MeshHealthReport: Encodable, Sendable {
+package struct MeshHealthReport: Encodable, Sendable {
     struct Service: Encodable, Sendable {
         var name: String
         var requestsPerSecond: Double
@@ -54,7 +54,7 @@ struct MeshHealthReport: Encodable, Sendable {
             && controlPlaneError == nil
     }
 
-    func renderTable(source: String) -> String {
+    package func renderTable(source: String) -> String {
         var lines: [String] = []
         let timestamp = ISO8601DateFormatter().string(from: time)
         lines.append("Mesh health at \(timestamp) (rates over \(window)) from \(source)")

@@ -40,7 +40,7 @@ struct KubernetesOptions: ParsableArguments {
 extension RunbookRunner {
     /// A runner whose step strings are templated as annotations are (`{{ $labels.x }}`,
     /// functions, `$externalLabels`).
-    static func make(prometheus: PrometheusClient?, kubernetes: KubernetesClient?, execAllow: [String],
+    package static func make(prometheus: PrometheusClient?, kubernetes: KubernetesClient?, execAllow: [String],
                      context: EvaluationContext) -> RunbookRunner {
         RunbookRunner(prometheus: prometheus, kubernetes: kubernetes, execAllowList: Set(execAllow)) { text, alert in
             guard text.contains("{{") else { return text }

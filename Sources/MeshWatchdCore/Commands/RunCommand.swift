@@ -6,8 +6,10 @@ import ServiceLifecycle
 import Remediation
 
 /// `meshwatchd run`: the daemon.
-struct RunCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct RunCommand: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the daemon: evaluate every rule group on its interval until stopped.",
         discussion: """
@@ -37,7 +39,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Log level (default: the config's log.level, else info).")
     var logLevel: Logger.Level?
 
-    func run() async throws {
+    package func run() async throws {
         // Everything the daemon writes (state, credential files) is its own: no group or other bits.
         umask(0o077)
         let environment = ProcessInfo.processInfo.environment

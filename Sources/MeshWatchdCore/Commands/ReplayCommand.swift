@@ -4,8 +4,10 @@ import Foundation
 import Logging
 
 /// `meshwatchd replay`: the engine stepped through a past range.
-struct ReplayCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct ReplayCommand: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Step the rules through a past time range and print every transition.",
         discussion: """
@@ -37,7 +39,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, jsonl }
 
-    func validate() throws {
+    package func validate() throws {
         guard let start = parseTime(from) else { throw ValidationError("--from: not RFC 3339 or Unix seconds: \(from)") }
         guard let end = parseTime(to) else { throw ValidationError("--to: not RFC 3339 or Unix seconds: \(to)") }
         guard end >= start else { throw ValidationError("--to must not be before --from") }
@@ -46,7 +48,7 @@ struct ReplayCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    package func run() async throws {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "meshwatchd.replay")
         var setup = try EngineSetup(source: source, prometheus: prometheus, logger: logger)

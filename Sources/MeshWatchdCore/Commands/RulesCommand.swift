@@ -3,8 +3,10 @@ import ArgumentParser
 import Foundation
 
 /// `meshwatchd rules`: the built-in packs as standard rule files.
-struct RulesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct RulesCommand: ParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "rules",
         abstract: "Work with rule packs.",
         subcommands: [Export.self]

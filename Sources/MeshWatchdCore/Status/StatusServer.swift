@@ -19,7 +19,7 @@ enum StatusServer {
         }
         router.get("metrics") { _, _ -> Response in
             let body = StatusRendering.metrics(await status.groupStates, ready: await status.notReadyReason == nil,
-                                               version: MeshWatchd.configuration.version, sinks: await status.sinkNames,
+                                               version: BuildInfo.version, sinks: await status.sinkNames,
                                                deliveries: await status.deliveries, outboxDepth: (try? store?.depthBySink()) ?? [:],
                                                remediations: await status.remediations, verifications: await status.verifications,
                                                unsavedFindings: await status.unsavedFindings)

@@ -5,7 +5,7 @@ import PromClient
 
 /// The engine's datasource on a real Prometheus: instant queries at the evaluation time,
 /// each bounded by the query timeout.
-struct PrometheusDatasource: InstantQuerying {
+package struct PrometheusDatasource: InstantQuerying {
     let client: PrometheusClient
     let timeout: Duration
     /// Shared by every group of the daemon; nil for the one-shot commands.
@@ -13,7 +13,19 @@ struct PrometheusDatasource: InstantQuerying {
     /// An answer of more series fails the rule (its alerts keep their state), read no further.
     var maxSeries = DaemonSettings.defaultMaxSeriesPerQuery
 
-    func instantQuery(_ expression: String, at time: Date) async throws -> [Sample] {
+    package init(client: PrometheusClient, timeout: Duration) {
+        self.client = client
+        self.timeout = timeout
+    }
+
+    init(client: PrometheusClient, timeout: Duration, limiter: QueryLimiter?, maxSeries: Int) {
+        self.client = client
+        self.timeout = timeout
+        self.limiter = limiter
+        self.maxSeries = maxSeries
+    }
+
+    package func instantQuery(_ expression: String, at time: Date) async throws -> [Sample] {
         let response = if let limiter {
             try await limiter.run { try await client.query(expression, at: time, timeout: timeout, maxSeries: maxSeries) }
         } else {

@@ -4,7 +4,7 @@ import MetricModel
 
 /// The runbook's daily health check, per destination service: traffic, 5xx share, P95
 /// latency and mTLS coverage, plus istiod and the nearest certificate expiry.
-struct MeshHealthCheck: Sendable {
+package struct MeshHealthCheck: Sendable {
     /// The runbook thresholds (Istio observability runbook, alerts 1, 2, 4 and 5).
     struct Thresholds: Sendable {
         var errorRatio = 0.05
@@ -15,11 +15,19 @@ struct MeshHealthCheck: Sendable {
         var minimumRequestsPerSecond = 0.1
     }
 
+    package init() {}
+
+    init(window: String, thresholds: Thresholds = Thresholds(), timeout: Duration) {
+        self.window = window
+        self.thresholds = thresholds
+        self.timeout = timeout
+    }
+
     var window = "5m"
     var thresholds = Thresholds()
     var timeout: Duration = .seconds(10)
 
-    func run(_ client: PrometheusClient, at time: Date) async throws -> MeshHealthReport {
+    package func run(_ client: PrometheusClient, at time: Date) async throws -> MeshHealthReport {
         let destination = #"reporter="destination""#
         async let requests = byService(client, time, "sum by (destination_service) (rate(istio_requests_total{\(destination)}[\(window)]))")
         async let errors = byService(client, time,

@@ -4,8 +4,10 @@ import Foundation
 import Logging
 
 /// `meshwatchd eval`: every rule once, at one time.
-struct EvalCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct EvalCommand: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate every rule once and print the alert instances with state and value.",
         discussion: """
@@ -30,11 +32,11 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Log level for stderr.")
     var logLevel: Logger.Level = .error
 
-    func validate() throws {
+    package func validate() throws {
         if let at, parseTime(at) == nil { throw ValidationError("--at: not RFC 3339 or Unix seconds: \(at)") }
     }
 
-    func run() async throws {
+    package func run() async throws {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "meshwatchd.eval")
         var setup = try EngineSetup(source: source, prometheus: prometheus, logger: logger)

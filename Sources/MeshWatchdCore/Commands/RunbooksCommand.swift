@@ -6,8 +6,10 @@ import MetricModel
 import Remediation
 
 /// `meshwatchd runbooks list|show`: the runbooks in force (built-in, replaced or added by the configuration).
-struct RunbooksCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct RunbooksCommand: ParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "runbooks",
         abstract: "List and show the diagnostic runbooks.",
         subcommands: [List.self, Show.self],
@@ -88,8 +90,10 @@ struct RunbooksCommand: ParsableCommand {
 }
 
 /// `meshwatchd diagnose`: an on-call engineer's command — run an alert's runbook by hand.
-struct DiagnoseCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct DiagnoseCommand: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "diagnose",
         abstract: "Run an alert's runbook by hand and print the evidence.",
         discussion: """
@@ -121,14 +125,14 @@ struct DiagnoseCommand: AsyncParsableCommand {
     @Flag(help: "Print the evidence as JSON.")
     var json = false
 
-    func validate() throws {
+    package func validate() throws {
         for label in labels where !label.contains("=") { throw ValidationError("--label must look like name=value, got \"\(label)\"") }
         for value in [since, at].compactMap({ $0 }) where parseTime(value) == nil {
             throw ValidationError("expected an RFC 3339 time such as 2026-11-22T10:00:00Z, got \"\(value)\"")
         }
     }
 
-    func run() async throws {
+    package func run() async throws {
         bootstrapLogging(level: .warning)
         let logger = Logger(label: "meshwatchd")
         let configuration: Configuration

@@ -3,8 +3,10 @@ import ArgumentParser
 import Foundation
 
 /// `meshwatchd check-config`: everything `run` would refuse, listed at once.
-struct CheckConfigCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct CheckConfigCommand: ParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "check-config",
         abstract: "Validate the configuration and rule files and list every problem.",
         discussion: "Exit status: 0 valid, 78 something is wrong (each problem on its own line, with file and key path or line)."
@@ -13,7 +15,7 @@ struct CheckConfigCommand: ParsableCommand {
     @Option(help: "Configuration file.")
     var config: String
 
-    func run() throws {
+    package func run() throws {
         let (configuration, found) = Configuration.check(path: config)
         var problems = found.map(\.description)
         var groups = 0, rules = 0

@@ -5,16 +5,18 @@ import Incidents
 import Logging
 import MeshFixtures
 import MeshHTTP
+import MeshWatchdCore
 import MetricModel
 import PromClient
 import Remediation
 
-/// `meshwatchd demo`: the whole story on generated data, in well under two minutes: an Istio
+/// `meshwatchd-demo`: the whole story on generated data, in well under two minutes: an Istio
 /// incident in a real Prometheus, its cluster in the Kubernetes double, a webhook receiver, and
 /// meshwatchd replaying the incident (alerts, runbooks, remediation in dry-run, findings).
+@main
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo",
+        commandName: "meshwatchd-demo",
         abstract: "Replay a generated Istio incident through meshwatchd: alerts, evidence, remediation (dry-run), findings.",
         discussion: """
             Needs Debian's prometheus package (prometheus and promtool) and python3. Writes an \
@@ -53,7 +55,7 @@ struct DemoCommand: AsyncParsableCommand {
         let findingsDirectory = output ?? (NSTemporaryDirectory() + "meshwatchd-demo-" + String(UUID().uuidString.prefix(8)).lowercased())
         try FileManager.default.createDirectory(atPath: findingsDirectory, withIntermediateDirectories: true)
 
-        out.line("meshwatchd demo: an Istio incident, replayed through meshwatchd (remediation in dry-run)\n")
+        out.line("meshwatchd-demo: an Istio incident, replayed through meshwatchd (remediation in dry-run)\n")
         out.progress("[1/4] generating \(scenario.services.count) services × 60 min of Istio metrics; backfilling them into Prometheus")
         let openMetrics = scenario.openMetrics()
         try await withPrometheus(openMetrics: openMetrics, prometheus: prometheusBinary, promtool: promtoolBinary) { prometheus async throws in

@@ -8,7 +8,7 @@ import Synchronization
 /// Runs the runbook of each newly firing alert and puts its evidence into the finding before
 /// it goes out. The request is durable (saved with the finding); a runbook that does not
 /// finish by the deadline lets the finding go without its evidence rather than hold it.
-struct DiagnosisWorker: Sendable {
+package struct DiagnosisWorker: Sendable {
     let store: StateStore
     let diagnosis: DaemonSettings.Diagnosis
     let signal: OutboxSignal
@@ -93,7 +93,7 @@ struct DiagnosisWorker: Sendable {
         }
     }
 
-    static func json(_ value: some Encodable) -> JSONValue? {
+    package static func json(_ value: some Encodable) -> JSONValue? {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()

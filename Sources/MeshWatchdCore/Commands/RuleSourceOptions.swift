@@ -5,9 +5,11 @@ import Logging
 
 /// Where the rules come from: a configuration file, or rule files and packs named on the
 /// command line (which then replace the configuration's).
-struct RuleSourceOptions: ParsableArguments {
+package struct RuleSourceOptions: ParsableArguments {
+    package init() {}
+
     @Option(help: "Configuration file (JSON, or YAML for .yaml and .yml; see config.example.json).")
-    var config: String?
+    package var config: String?
 
     @Option(name: .customLong("rules"), help: ArgumentHelp("Rule file, directory or glob, as Prometheus's rule_files (repeatable).",
                                                            valueName: "path"))
@@ -20,7 +22,7 @@ struct RuleSourceOptions: ParsableArguments {
                                                          valueName: "key=value"))
     var parameters: [String] = []
 
-    func validate() throws {
+    package func validate() throws {
         for pack in packs where pack != "istio" { throw ValidationError("--pack: unknown pack \"\(pack)\" (known: istio)") }
         for parameter in parameters where !parameter.contains("=") {
             throw ValidationError("--set must look like key=value, got \"\(parameter)\"")
@@ -28,17 +30,17 @@ struct RuleSourceOptions: ParsableArguments {
     }
 
     /// What the engine needs, resolved from the flags over the configuration.
-    struct Resolved {
+    package struct Resolved {
         var configuration: Configuration
-        var groups: [RuleGroup]
+        package var groups: [RuleGroup]
         var warnings: [String]
-        var context: EvaluationContext
+        package var context: EvaluationContext
         var interval: Duration
     }
 
     /// Resolves, and on a wrong rule file or configuration prints every problem to stderr
     /// and exits with 78 (EX_CONFIG).
-    func resolve(readingSinks: Bool = true) throws -> Resolved {
+    package func resolve(readingSinks: Bool = true) throws -> Resolved {
         do {
             return try resolveThrowing(readingSinks: readingSinks)
         } catch let error as RuleFileError {
