@@ -1,5 +1,7 @@
 import AlertEngine
 import Foundation
+import Incidents
+import Remediation
 import Logging
 import MeshFixtures
 @testable import MeshWatchdCore
@@ -138,29 +140,100 @@ struct EngineCommandTests {
     }
 }
 
-@Suite("config.example.json")
+@Suite("config.example.json and config.production.example.json")
 struct ConfigurationExampleTests {
-    @Test("the example configuration loads and every pack parameter in it is accepted")
-    func exampleLoads() throws {
-        let path = IstioPackTests.root + "/config.example.json"
-        var options = try RuleSourceOptions.parse(["--config", path])
-        options.ruleFiles = []
-        let resolved = try options.resolve()
-        #expect(resolved.configuration.prometheus?.url == "http://127.0.0.1:9090")
-        #expect(resolved.groups.map(\.name) == ["meshwatchd-istio"])
-        #expect(resolved.groups[0].rules.count == 7)
-        #expect(resolved.interval == .seconds(30))
-        let configured = try #require(resolved.configuration.packs?["istio"]?.parameters)
-        #expect(Set(configured.keys) == Set(IstioPack.Parameters().entries.map(\.key)))
-        let sinks = try ConfiguredSink.build(resolved.configuration.sinks ?? [], logger: Logger(label: "test"))
-        #expect(sinks.map(\.name) == ["alertmanager", "ops-webhook"])
-        #expect(sinks[0].repeatInterval == .seconds(60))
-        let notifications = try NotificationSettings.build(resolved.configuration.notifications, sinks: sinks, groups: resolved.groups,
-                                                           context: resolved.context)
-        #expect(notifications.policy.delays == [.zero, .seconds(1800), .seconds(7200)])
-        #expect(notifications.policy.repeatInterval == .seconds(4 * 3600))
-        #expect(notifications.policy.datasourceDownAfter == .seconds(300))
-        #expect(notifications.routes.map(\.level) == [1, 1])
+    /// Settings derived from a configuration file, the way the daemon derives them.
+    struct Derived: Equatable {
+        var groups: [String]
+        var rules: [String]
+        var holds: [Duration]
+        var interval: Duration
+        var policy: EscalationPolicy
+        var routes: [SinkRoute]
+        var remediation: RemediationPolicy
+        var restore: [Duration]
+        var raw: [String]
+
+        init(_ path: String) throws {
+            var options = try RuleSourceOptions.parse(["--config", path])
+            options.ruleFiles = []
+            let resolved = try options.resolve()
+            groups = resolved.groups.map(\.name)
+            rules = resolved.groups.flatMap { $0.rules.map(\.identity) }
+            holds = resolved.groups.flatMap { $0.rules.map(\.holdDuration) }
+            interval = resolved.interval
+            let configuration = resolved.configuration
+            let sinks = try ConfiguredSink.build(configuration.sinks ?? [], logger: Logger(label: "test"))
+            let notifications = try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
+                                                               context: resolved.context)
+            policy = notifications.policy
+            routes = notifications.routes
+            remediation = configuration.remediationPolicy(environment: [:])
+            let defaults = RestoreOptions()
+            restore = [configuration.restore?.outageTolerance.flatMap(PrometheusDuration.parse) ?? defaults.outageTolerance,
+                       configuration.restore?.forGracePeriod.flatMap(PrometheusDuration.parse) ?? defaults.forGracePeriod]
+            // The plain settings, as the daemon reads them (nil and the default mean the same).
+            func value(_ text: String?, _ fallback: String) -> String { text ?? fallback }
+            raw = [value(configuration.queryTimeout, "10s"), "\(configuration.maxConcurrentQueries ?? 4)",
+                   "\(configuration.maxSeriesPerQuery ?? 10000)", value(configuration.listenIdleTimeout, "30s"),
+                   value(configuration.shutdownTimeout, "10s"), value(configuration.listenAddress, "127.0.0.1:9819"),
+                   value(configuration.runbooks?.evidenceTimeout, "60s"), "\(configuration.runbooks?.enabled ?? true)",
+                   "\(configuration.runbooks?.definitions?.count ?? 0)", "\(configuration.leaderElection?.enabled ?? false)",
+                   "\(configuration.externalLabels ?? [:])", value(configuration.externalUrl, ""),
+                   "\(configuration.notifications?.links ?? [:])", "\(configuration.sinks?.count ?? 0)"]
+        }
+    }
+
+    @Test("config.example.json holds every key at its default: it derives exactly what an empty configuration does")
+    func exampleIsTheDefaults() throws {
+        let example = IstioPackTests.root + "/config.example.json"
+        let directory = NSTemporaryDirectory() + "meshwatchd-defaults-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The same Prometheus URL (it has no default) and the pack enabled, nothing else.
+        try #"{"prometheus": {"url": "http://127.0.0.1:9090"}, "packs": {"istio": {}}}"#
+            .write(toFile: directory + "/empty.json", atomically: true, encoding: .utf8)
+        let derived = try Derived(example)
+        let empty = try Derived(directory + "/empty.json")
+        #expect(derived == empty, "\(derived)\n\(empty)")
+        #expect(derived.groups == ["meshwatchd-istio"] && derived.rules.count == 7)
+        #expect(derived.policy.delays == [.zero, .seconds(1800), .seconds(7200)])
+        #expect(derived.policy.datasourceDownAfter == .seconds(300))
+        // Every pack parameter is shown.
+        let configuration = try Configuration.load(path: example)
+        let shown = try #require(configuration.packs?["istio"]?.parameters)
+        #expect(Set(shown.keys) == Set(IstioPack.Parameters().entries.map(\.key)))
+    }
+
+    /// config.production.example.json in a directory of its own, with the secret files and rule
+    /// file it names beside it, as an operator would lay it out; the caller removes the directory.
+    static func productionDirectory() throws -> String {
+        let directory = NSTemporaryDirectory() + "meshwatchd-production-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory + "/secrets", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "/rules", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: IstioPackTests.root + "/config.production.example.json", toPath: directory + "/config.json")
+        for (file, content) in [("prometheus-authorization", "Bearer x"), ("ops-webhook-url", "https://hooks.example.com/x"),
+                                ("ops-webhook-hmac", "s3cret"), ("slack-url", "https://hooks.slack.com/services/T/B/x"),
+                                ("pagerduty-routing-key", "R0UT1NG")] {
+            try content.write(toFile: directory + "/secrets/" + file, atomically: true, encoding: .utf8)
+        }
+        try "groups:\n- name: team\n  rules:\n  - alert: TeamDown\n    expr: up == 0\n"
+            .write(toFile: directory + "/rules/team.yml", atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    @Test("config.production.example.json loads with its secret files beside it: four sinks in two levels, dry-run, leader election")
+    func productionExample() throws {
+        let directory = try Self.productionDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (_, problems) = Configuration.check(path: directory + "/config.json")
+        #expect(problems.isEmpty, "\(problems)")
+        let derived = try Derived(directory + "/config.json")
+        #expect(derived.groups == ["team", "meshwatchd-istio"])
+        #expect(derived.routes.map(\.name) == ["alertmanager", "ops-webhook", "slack-oncall", "pagerduty"])
+        #expect(derived.routes.map(\.level) == [1, 1, 1, 2])
+        #expect(derived.remediation.mode == .dryRun)
+        #expect(derived.remediation.allowNamespaces == ["bookinfo", "shop"])
     }
 }
 

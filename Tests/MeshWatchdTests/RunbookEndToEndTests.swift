@@ -208,8 +208,10 @@ struct RunbooksCommandTests {
             #expect(list.stdout.contains(alert))
         }
         #expect(list.stdout.contains("promql,pods,events,rollout_history,logs  rollout_undo"))
-        let example = try await cli.meshwatchd(["runbooks", "list", "--config", IstioPackTests.root + "/config.example.json"])
-        #expect(example.stdout.contains("configuration (replaces built-in)"))
+        let production = try ConfigurationExampleTests.productionDirectory()
+        defer { try? FileManager.default.removeItem(atPath: production) }
+        let example = try await cli.meshwatchd(["runbooks", "list", "--config", production + "/config.json"])
+        #expect(example.stdout.contains("configuration (replaces built-in)"), "\(example.stderr)")
 
         let shown = try await cli.meshwatchd(["runbooks", "show", "IstioHighLatency", "--json"])
         let directory = NSTemporaryDirectory() + "meshwatchd-runbooks-" + UUID().uuidString

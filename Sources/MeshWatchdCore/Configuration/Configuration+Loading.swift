@@ -25,11 +25,30 @@ extension Configuration {
         return configuration
     }
 
-    /// Rule files, sinks' secret files, the kill switch and the opted-in rules' files are relative to the configuration file, as in Prometheus.
+    /// Every path in the file is relative to the configuration file, as in Prometheus: rule
+    /// files, Prometheus's credential and TLS files, the kubeconfig, the state directory, the
+    /// sinks' secret files, the kill switch and the opted-in rules' files.
     mutating func resolvePaths(relativeTo file: String) {
         let base = URL(fileURLWithPath: file).deletingLastPathComponent().path
         func resolved(_ path: String) -> String { path.hasPrefix("/") ? path : base + "/" + path }
         ruleFiles = ruleFiles?.map(resolved)
+        if var prometheus {
+            prometheus.headerFiles = prometheus.headerFiles?.mapValues(resolved)
+            if var basicAuth = prometheus.basicAuth {
+                basicAuth.passwordFile = basicAuth.passwordFile.map(resolved)
+                prometheus.basicAuth = basicAuth
+            }
+            prometheus.bearerTokenFile = prometheus.bearerTokenFile.map(resolved)
+            prometheus.caFile = prometheus.caFile.map(resolved)
+            prometheus.certFile = prometheus.certFile.map(resolved)
+            prometheus.keyFile = prometheus.keyFile.map(resolved)
+            self.prometheus = prometheus
+        }
+        if var kubernetes {
+            kubernetes.kubeconfig = kubernetes.kubeconfig.map(resolved)
+            self.kubernetes = kubernetes
+        }
+        stateDirectory = stateDirectory.map(resolved)
         // Secret files too: the same file means the same thing whatever the working directory.
         sinks = sinks?.map { sink in
             var sink = sink
