@@ -91,9 +91,9 @@ struct HTTPClientTests {
         let client = HTTPClient(configuration: .init(connectTimeout: .seconds(30)))
         let start = ContinuousClock.now
         let error = await #expect(throws: HTTPError.self) { try await client.get("http://127.0.0.1:\(port)/") }
-        #expect(error?.kind == .connectionRefused)
+        #expect(error?.kind == .connectionRefused)  // a wait would end as .timeout
         #expect(error?.isRetryable == true)
-        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(ContinuousClock.now - start < .seconds(30))  // before the connect timeout, even on a loaded machine
     }
 
     @Test("libcurl's DNS failure maps to .dns (mapped offline: tests send nothing off loopback)")

@@ -118,7 +118,9 @@ struct PrometheusEndToEndTests {
         let client = try PrometheusClient(baseURL: "http://127.0.0.1:\(port)", http: http)
         let start = ContinuousClock.now
         let error = await #expect(throws: PrometheusError.self) { try await client.query("up", at: Date()) }
-        #expect(ContinuousClock.now - start < .seconds(10), "refusal must not wait for the 30 s connect timeout")
+        // The kind proves the kernel refused (a wait would end as .timeout); the bound, that it came
+        // before the 30 s connect timeout even on a loaded machine.
+        #expect(ContinuousClock.now - start < .seconds(30), "refusal must not wait for the 30 s connect timeout")
         #expect(error?.kind == .transport)
         #expect(error?.httpError?.kind == .connectionRefused)
         #expect(error?.isRetryable == true)

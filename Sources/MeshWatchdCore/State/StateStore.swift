@@ -58,6 +58,12 @@ final class StateStore: Sendable {
         }
     }
 
+    /// One finding queued for one sink (a finding already queued for it is left as it is).
+    static let insertOutbox = """
+        INSERT OR IGNORE INTO outbox (sink, finding_id, alert_key, body, queued_at, next_attempt_at, alert_name, kind)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
     /// Copies the outbox rows that can still be read from a corrupt file into the new one:
     /// queued findings are what a corrupt file must not take with it.
     static func salvageOutbox(from file: String, into database: DatabaseQueue) -> Int {
@@ -73,10 +79,7 @@ final class StateStore: Sendable {
         var salvaged = 0
         for row in rows {
             let arguments = StatementArguments(row.databaseValues)
-            if (try? database.write({ try $0.execute(sql: """
-                INSERT OR IGNORE INTO outbox (sink, finding_id, alert_key, body, queued_at, next_attempt_at, alert_name, kind)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: arguments) })) != nil { salvaged += 1 }
+            if (try? database.write({ try $0.execute(sql: insertOutbox, arguments: arguments) })) != nil { salvaged += 1 }
         }
         return salvaged
     }
@@ -243,10 +246,7 @@ final class StateStore: Sendable {
                                arguments: [finding.sink, finding.alertKey])
             }
             let hold = finding.kind == .firing || finding.kind == .resolved ? (delays[finding.sink]?.seconds ?? 0) : 0
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO outbox (sink, finding_id, alert_key, body, queued_at, next_attempt_at, alert_name, kind)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [finding.sink, finding.id, finding.alertKey, Data(finding.body), now, now + hold,
+            try db.execute(sql: insertOutbox, arguments: [finding.sink, finding.id, finding.alertKey, Data(finding.body), now, now + hold,
                                  finding.alertName, finding.kind.rawValue])
         }
         let encoder = JSONEncoder()
