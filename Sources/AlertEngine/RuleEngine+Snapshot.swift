@@ -55,31 +55,40 @@ extension RuleEngine {
     public mutating func restore(from snapshot: EngineSnapshot, at time: Date,
                                  options: RestoreOptions = RestoreOptions()) -> Set<UInt64> {
         let downAt = snapshot.takenAt
-        guard time.timeIntervalSince(downAt) <= options.outageTolerance.seconds else { return [] }
+        let withinTolerance = time.timeIntervalSince(downAt) <= options.outageTolerance.seconds
         let grace = options.forGracePeriod.seconds
         var restored: Set<UInt64> = []
         let claimed = ruleIdentities
+        let names = ruleNameCounts
         for groupIndex in groups.indices {
             for ruleIndex in groups[groupIndex].rules.indices {
                 let rule = groups[groupIndex].rules[ruleIndex].rule
                 let hold = rule.holdDuration.seconds
-                guard let previous = snapshot.instances(of: rule, claimed: claimed) else { continue }
+                guard let previous = snapshot.instances(of: rule, claimed: claimed, nameShared: names[rule.name, default: 0] > 1) else { continue }
                 let byFingerprint = Dictionary(previous.map { ($0.fingerprint, $0) }, uniquingKeysWith: { first, _ in first })
                 for (fingerprint, var alert) in groups[groupIndex].rules[ruleIndex].active where alert.state != .inactive {
                     guard let old = byFingerprint[fingerprint], old.state != .inactive else { continue }
+                    if old.state == .firing {
+                        // It had fired and still matches: it stays firing with its clocks, however
+                        // long the outage and whatever `for` says now (a reload would not demote
+                        // it either), so no consumer sees a new firing for an alert that never stopped.
+                        alert.state = .firing
+                        alert.activeAt = old.activeAt
+                        alert.firedAt = old.firedAt
+                        alert.lastSentAt = old.lastSentAt
+                        groups[groupIndex].rules[ruleIndex].active[fingerprint] = alert
+                        restored.insert(fingerprint)
+                        continue
+                    }
+                    // A pending clock is restored only within the outage tolerance, as Prometheus does.
+                    guard withinTolerance else { continue }
                     // As Prometheus, a rule whose `for` is shorter than the grace period
-                    // restarts its pending clocks; a firing instance still stays firing.
-                    if hold < grace && old.state != .firing { continue }
+                    // restarts its pending clocks.
+                    if hold < grace { continue }
                     var activeAt = old.activeAt
                     let remaining = hold - downAt.timeIntervalSince(activeAt)
                     if remaining <= 0 {
-                        // It had served its `for`. Prometheus lets the next evaluation fire it
-                        // again; meshwatchd keeps it firing with its original firedAt, so no
-                        // consumer sees a new firing for an alert that never stopped.
-                        if old.state == .firing {
-                            alert.state = .firing
-                            alert.firedAt = old.firedAt
-                        }
+                        // Pending and past its `for` at the snapshot: the next evaluation fires it.
                     } else if remaining < grace {
                         activeAt = time.addingTimeInterval(grace - hold)
                     } else {
@@ -143,8 +152,10 @@ extension EngineSnapshot {
     /// The stored instances of `rule`: by its identity, or, for a snapshot written before
     /// identities were name and labels, by the entries of the same rule name that no current
     /// rule claims (`claimed`).
-    func instances(of rule: AlertRule, claimed: Set<String>) -> [AlertInstance]? {
+    /// (Only a rule whose name no other current rule shares may take entries by name.)
+    func instances(of rule: AlertRule, claimed: Set<String>, nameShared: Bool) -> [AlertInstance]? {
         if let exact = rules[rule.identity] { return exact }
+        guard !nameShared else { return nil }
         let prefix = rule.name + "/"
         let legacy = rules.filter { $0.key.hasPrefix(prefix) && !claimed.contains($0.key) }.sorted { $0.key < $1.key }
         return legacy.isEmpty ? nil : legacy.flatMap(\.value)
@@ -154,6 +165,9 @@ extension EngineSnapshot {
 extension RuleEngine {
     /// The identities of every current rule.
     var ruleIdentities: Set<String> { Set(groups.flatMap { $0.rules.map(\.rule.identity) }) }
+
+    /// How many current rules bear each name.
+    var ruleNameCounts: [String: Int] { groups.flatMap { $0.rules.map(\.rule.name) }.reduce(into: [:]) { $0[$1, default: 0] += 1 } }
 
     /// After the first evaluation following a start, the instances that were firing before
     /// the restart and are no longer active: resolved now (so every sink that heard the firing
@@ -167,13 +181,23 @@ extension RuleEngine {
         // However long the outage: a firing that went out must get its resolve.
         var transitions: [AlertTransition] = []
         let claimed = ruleIdentities
+        let names = ruleNameCounts
         var reconciled: Set<String> = []
         for groupIndex in groups.indices {
             for ruleIndex in groups[groupIndex].rules.indices {
                 let state = groups[groupIndex].rules[ruleIndex]
-                guard let previous = snapshot.instances(of: state.rule, claimed: claimed) else { continue }
-                reconciled.formUnion(snapshot.rules.keys.filter { $0 == state.rule.identity || $0.hasPrefix(state.rule.name + "/") })
-                guard state.health == .ok else { continue }
+                let nameShared = names[state.rule.name, default: 0] > 1
+                guard let previous = snapshot.instances(of: state.rule, claimed: claimed, nameShared: nameShared) else { continue }
+                reconciled.formUnion(snapshot.rules.keys.filter { $0 == state.rule.identity || (!nameShared && $0.hasPrefix(state.rule.name + "/")) })
+                guard state.health == .ok else {
+                    // Not evaluated successfully yet (Prometheus down at the start, the cycle's
+                    // deadline, a stop mid-cycle): its stored instances stay as they were, to be
+                    // continued or resolved by its first successful evaluation.
+                    for old in previous where old.state != .inactive && state.active[old.fingerprint] == nil {
+                        groups[groupIndex].rules[ruleIndex].active[old.fingerprint] = old
+                    }
+                    continue
+                }
                 for old in previous where old.state == .firing && state.active[old.fingerprint] == nil {
                     var instance = old
                     if state.rule.keepFiringFor > .zero {

@@ -26,7 +26,8 @@ public struct PagerDutySink: FindingSink {
             // the key it was opened with; for any other the extra resolve is a no-op.
             let event: [String: Any] = ["routing_key": routingKey, "event_action": "resolve", "dedup_key": legacy]
             let answer = try await http.postSecret(url, json: try JSONSerialization.data(withJSONObject: event).bytes)
-            if case .failure = answer { return answer }
+            // Not accepted (network, 429, 5xx…): the whole resolve is judged, and retried, on this answer.
+            guard case .success(let response) = answer, response.isSuccess else { return answer }
         }
         let event = Self.event(finding, routingKey: routingKey)
         return try await http.postSecret(url, json: try JSONSerialization.data(withJSONObject: event).bytes)

@@ -159,7 +159,12 @@ struct JSONScanner {
     }
 
     /// Skips any JSON value.
-    mutating func skipValue() throws(ResponseDecodingError) {
+    /// How deep skipped values may nest: Prometheus's answers are a few levels deep, and a
+    /// hostile one of `[[[[…` must fail, not overflow the stack.
+    static let maximumDepth = 64
+
+    mutating func skipValue(depth: Int = 0) throws(ResponseDecodingError) {
+        guard depth < Self.maximumDepth else { throw failure("values nested deeper than \(Self.maximumDepth) levels") }
         switch try peek() {
         case UInt8(ascii: "\""):
             _ = try stringSpan()
@@ -167,11 +172,11 @@ struct JSONScanner {
             guard try enterObject() else { return }
             repeat {
                 _ = try key()
-                try skipValue()
+                try skipValue(depth: depth + 1)
             } while try another(close: UInt8(ascii: "}"))
         case UInt8(ascii: "["):
             guard try enterArray() else { return }
-            repeat { try skipValue() } while try another(close: UInt8(ascii: "]"))
+            repeat { try skipValue(depth: depth + 1) } while try another(close: UInt8(ascii: "]"))
         default:
             let start = index
             while index < bytes.count {

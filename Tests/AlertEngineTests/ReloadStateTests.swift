@@ -133,4 +133,34 @@ struct ReloadStateTests {
         #expect(resolved.map(\.kind) == [.resolved])
         #expect(resolved.first?.instance.activeAt == minute(0))
     }
+
+    @Test("a restart after `for` was raised keeps a firing alert firing with its clocks, as a reload does")
+    func restartAfterRaisingFor() async throws {
+        let (before, _) = await run(AlertRule(name: "A", expression: "x", holdDuration: .seconds(60)),
+                                    steps: (0...10).map { (Double($0), .success([target])) })
+        let snapshot = before.snapshot(at: minute(10))
+        var engine = RuleEngine(groups: [RuleGroup(name: "test", rules: [AlertRule(name: "A", expression: "x", holdDuration: .seconds(1800))])])
+        _ = await engine.evaluateAll(at: minute(12), using: ScriptedDatasource(answers: [minute(12): .success([target])]), logger: quietLogger)
+        #expect(engine.restore(from: snapshot, at: minute(12)).count == 1)
+        #expect(engine.onlyInstance?.state == .firing)
+        #expect(engine.onlyInstance?.firedAt == minute(1))
+        let next = await engine.evaluateAll(at: minute(13), using: ScriptedDatasource(answers: [minute(13): .success([target])]), logger: quietLogger)
+        #expect(next.isEmpty)
+    }
+
+    @Test("a restart with Prometheus down: the stored instances stay until the rule's first success, which resolves what vanished")
+    func restartWhileFailing() async throws {
+        let (before, _) = await run(AlertRule(name: "A", expression: "x"), steps: [(0, .success([target]))])
+        let snapshot = before.snapshot(at: minute(1))
+        var engine = RuleEngine(groups: [RuleGroup(name: "test", rules: [AlertRule(name: "A", expression: "x")])])
+        let down = ScriptedDatasource(answers: [minute(5): .failure(ScriptedError(description: "connection refused"))])
+        _ = await engine.evaluateAll(at: minute(5), using: down, logger: quietLogger)
+        engine.restore(from: snapshot, at: minute(5))
+        #expect(engine.resolveVanished(from: snapshot, at: minute(5)).isEmpty)
+        // Kept as it was, so the next save still holds it.
+        #expect(engine.snapshot(at: minute(5)).rules.values.flatMap { $0 }.map(\.state) == [.firing])
+        let back = await engine.evaluateAll(at: minute(6), using: ScriptedDatasource(answers: [minute(6): .success([])]), logger: quietLogger)
+        #expect(back.map(\.kind) == [.resolved])
+        #expect(back.first?.instance.activeAt == minute(0))
+    }
 }

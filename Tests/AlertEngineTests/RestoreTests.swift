@@ -55,11 +55,16 @@ struct RestoreTests {
         #expect(result.afterRestore?.activeAt == minute(3))
     }
 
-    @Test("a snapshot older than the outage tolerance is ignored")
+    @Test("past the outage tolerance a pending clock starts afresh; a firing alert stays firing (no second page for one incident)")
     func outageTooLong() async throws {
-        let result = try await restart(hold: 15, runUntil: 20, restartAt: 90, nextAt: 91)
-        #expect(result.restored.isEmpty)
-        #expect(result.afterRestore?.activeAt == minute(90))
+        let pending = try await restart(hold: 30, runUntil: 20, restartAt: 90, nextAt: 91)
+        #expect(pending.restored.isEmpty)
+        #expect(pending.afterRestore?.activeAt == minute(90))
+        let firing = try await restart(hold: 15, runUntil: 20, restartAt: 90, nextAt: 91)
+        #expect(firing.restored.count == 1)
+        #expect(firing.afterRestore?.state == .firing)
+        #expect(firing.afterRestore?.firedAt == minute(15))
+        #expect(firing.next.isEmpty)
     }
 
     @Test("a pending instance of a rule whose for is shorter than the grace period starts afresh")

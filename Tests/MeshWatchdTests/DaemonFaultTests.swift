@@ -68,6 +68,7 @@ struct DaemonFaultTests {
                 let all = try await Self.findings(receiver).filter { $0.alert.name == "Steady" }
                 #expect(all.map(\.kind) == [.firing], "log:\n\(daemon.log.suffix(3000))")
                 #expect(!daemon.logLines.contains { $0["rule.name"] == "Steady" && $0["msg"] == "alert resolved" })
+                let firedFingerprint = all.first?.alert.fingerprint
                 // Still firing with its first value's clock, under the new for and expression.
                 let body = try await HTTPClient().get(daemon.statusURL("/api/v1/alerts")).body
                 let answer = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
@@ -76,6 +77,18 @@ struct DaemonFaultTests {
                                           "\(String(decoding: body, as: UTF8.self))")
                 #expect(steady["state"] as? String == "firing")
                 #expect((steady["annotations"] as? [String: String])?["summary"] == "value 3")
+
+                // A label edit is a new rule: the old alert resolves at once (the new one waits out its `for`).
+                try rules("vector(3) > 0", hold: "10m", marker: "ThirdReload").replacingOccurrences(of: "severity: warning", with: "severity: critical")
+                    .write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
+                daemon.signal(SIGHUP)
+                #expect(try await Self.eventually(.seconds(30)) {
+                    try await Self.findings(receiver).contains { $0.kind == .resolved && $0.alert.name == "Steady" }
+                }, "log:\n\(daemon.log.suffix(3000))")
+                #expect(await daemon.waitForCycles(2, group: "steady"))
+                let steadyFindings = try await Self.findings(receiver).filter { $0.alert.name == "Steady" }
+                #expect(steadyFindings.map(\.kind) == [.firing, .resolved])
+                #expect(steadyFindings.last?.alert.fingerprint == firedFingerprint)
             }
         }
     }

@@ -49,13 +49,6 @@ struct GroupCycleTests {
         #expect(left.map(\.instance.fingerprint) == [fresh.instance.fingerprint, vanished.instance.fingerprint])
     }
 
-    @Test("the resolves a reload owes come with the first cycle of the generation")
-    func reloadResolves() {
-        var cycle = GroupCycle(tick: Self.at(10), restoring: false, reloadResolves: [Self.transition(.resolved, "Relabelled")])
-        _ = cycle.ruleEvaluated([Self.transition(.firing, "A")])
-        #expect(cycle.remaining().map(\.rule) == ["Relabelled"])
-    }
-
     @Test("ticks are aligned to the interval and offset; a long cycle skips the ticks it overran and counts them")
     func schedule() {
         #expect(GroupSchedule.nextTick(after: Self.at(3), interval: 10, offset: 4) == Self.at(4))

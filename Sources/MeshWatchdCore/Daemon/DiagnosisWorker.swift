@@ -15,8 +15,9 @@ package struct DiagnosisWorker: Sendable {
     let outboxSignal: OutboxSignal
     let planner: NotificationPlanner
     let status: DaemonStatus
-    let notes: RemediationNotes
     let logger: Logger
+
+    var notes: RemediationNotes { diagnosis.notes }
     /// Runbooks run at once.
     var concurrency = 4
 
@@ -142,19 +143,8 @@ package struct DiagnosisWorker: Sendable {
     /// Taken actions whose verification window ended without the alert resolving: not
     /// recovered, escalated one level, and no second action in this incident (the ledger says so).
     private func verify() async {
-        do {
-            for entry in try store.markUnrecovered(at: Date()) {
-                let decision = entry.decision
-                notes[decision.alertKey] = decision.summary + "; NOT RECOVERED within the verification window: escalated"
-                await status.verification(recovered: false)
-                logger.error("remediation did not help: the alert still fires after the verification window", metadata: [
-                    "alert.name": "\(decision.alert)", "remediation.action": "\(decision.action.rawValue)", "remediation.workload": "\(decision.workload)",
-                ])
-                escalate(decision.alertKey, because: "not recovered after \(decision.action.rawValue) on \(decision.workload)")
-            }
-        } catch {
-            logger.error("cannot verify remediations", metadata: ["error": "\(error)"])
-        }
+        let verification = RemediationVerification(store: store, notes: notes, status: status, logger: logger)
+        for (alertKey, reason) in await verification.expired(at: Date()) { escalate(alertKey, because: reason) }
     }
 }
 

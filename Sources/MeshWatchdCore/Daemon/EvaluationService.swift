@@ -89,6 +89,13 @@ struct EvaluationService: ServiceLifecycle.Service {
                     leading?.cancel()
                     await leading?.value
                     leading = nil
+                    // Another replica leads now and announces from its own evaluations: what this one
+                    // could not save must not go out later, when it leads again, as a second page.
+                    let dropped = unsaved.clear()
+                    if dropped > 0 {
+                        logger.error("unsaved findings dropped: another replica leads", metadata: ["findings.unsaved": "\(dropped)"])
+                    }
+                    await status.stateWritten()
                     await status.setFollowing(true)
                     notifier.status("following: another replica holds the lease")
                 }
@@ -132,13 +139,26 @@ struct EvaluationService: ServiceLifecycle.Service {
             "config.reload": "\(carried != nil)",
         ])
         let committer = StateCommitter(store: store, backlog: unsaved, status: status, outboxSignal: outboxSignal,
-                                       diagnosisSignal: diagnosisSignal, delays: settings.notifications.holds, logger: logger)
-        var engines: [(RuleGroup, RuleEngine, [AlertTransition])] = []
+                                       diagnosisSignal: diagnosisSignal, delays: settings.notifications.holds,
+                                       liveKeys: Set(settings.groups.map(\.name) + [NotificationPlanner.ownGroup]), logger: logger)
+        var engines: [(RuleGroup, RuleEngine)] = []
         let reloadedAt = Date()
         for group in settings.groups {
             var engine = RuleEngine(groups: [group], context: settings.context)
-            let resolves = carried?[group.name].map { engine.adoptState(from: $0, at: reloadedAt) } ?? []
-            engines.append((group, engine, resolves))
+            if let previous = carried?[group.name] {
+                // What the reload took away (a rule removed or relabelled) resolves now, saved with the
+                // group's new state before its loop starts: a second reload before the first cycle loses nothing.
+                let resolves = engine.adoptState(from: previous, at: reloadedAt)
+                if !resolves.isEmpty {
+                    for resolve in resolves {
+                        settings.diagnosis?.firing.remove(group: group.name,
+                                                          NotificationPlanner.alertKey(group: group.name, fingerprint: resolve.instance.fingerprint))
+                    }
+                    let plan = settings.sinks.isEmpty ? NotificationPlan() : planner.plan(resolves, at: reloadedAt)
+                    await committer.commit(key: group.name, snapshot: engine.snapshot(at: reloadedAt), .init(plan: plan, transitions: resolves))
+                }
+            }
+            engines.append((group, engine))
         }
         await resolveRemovedGroups(carried ?? [:], keeping: Set(settings.groups.map(\.name)), at: reloadedAt,
                                    settings: settings, committer: committer)
@@ -146,10 +166,10 @@ struct EvaluationService: ServiceLifecycle.Service {
             logger.error("could not save notification state", metadata: ["error": "\(error)"])
         }
         return await withTaskGroup(of: Event.self) { tasks in
-            for (group, engine, resolves) in engines {
+            for (group, engine) in engines {
                 let loop = GroupLoop(group: group, settings: settings, store: store, status: status, logger: logger,
                                      restoreFromStore: carried == nil, planner: planner, committer: committer,
-                                     reloadResolves: resolves, clock: SystemTickClock(), datasource: settings.datasource)
+                                     clock: SystemTickClock(), datasource: settings.datasource)
                 tasks.addTask { .loopEnded(group.name, await loop.run(engine: engine)) }
             }
             tasks.addTask { await readiness() }
@@ -162,7 +182,7 @@ struct EvaluationService: ServiceLifecycle.Service {
             if !settings.sinks.isEmpty { tasks.addTask { await watchDatasource(settings, committer: committer) } }
             if let diagnosis = settings.diagnosis {
                 let diagnoser = DiagnosisWorker(store: store, diagnosis: diagnosis, signal: diagnosisSignal, outboxSignal: outboxSignal,
-                                                planner: planner, status: status, notes: DaemonSettings.notes, logger: logger)
+                                                planner: planner, status: status, logger: logger)
                 tasks.addTask {
                     await diagnoser.run()
                     return .done

@@ -3,24 +3,21 @@ import Foundation
 
 /// The decisions of one rule group's cycle at its tick, as a value: which transitions are
 /// announced as soon as their rule is done, and which at the end of the cycle (with the
-/// restore of a fresh start and the resolves a reload owes). No I/O, no clock: the loop
-/// around it evaluates, saves and sleeps, and hands it what happened.
+/// restore of a fresh start). No I/O, no clock: the loop around it evaluates, saves and
+/// sleeps, and hands it what happened. (What a reload takes away resolves when the reload is
+/// applied, before any cycle: see `EvaluationService`.)
 struct GroupCycle: Sendable {
     /// The tick: the evaluation time of every rule and the time of every decision.
     let tick: Date
     /// The first cycle of a start, whose transitions the restore may turn out to be
     /// continuations: nothing is announced before the restore.
     let restoring: Bool
-    /// Resolves of alerts a reload took away (first cycle of a generation only).
-    let reloadResolves: [AlertTransition]
-
     private var transitions: [AlertTransition] = []
     private var announced: Set<TransitionKey> = []
 
-    init(tick: Date, restoring: Bool, reloadResolves: [AlertTransition] = []) {
+    init(tick: Date, restoring: Bool) {
         self.tick = tick
         self.restoring = restoring
-        self.reloadResolves = reloadResolves
     }
 
     /// One rule was evaluated: its firings and resolves to decide and save now, or nil.
@@ -33,15 +30,14 @@ struct GroupCycle: Sendable {
     }
 
     /// The end of the cycle: every transition not yet decided, without the continuations a
-    /// restore found (`restored`), with the resolves of what vanished during downtime and
-    /// of what a reload removed.
+    /// restore found (`restored`), with the resolves of what vanished during downtime.
     func remaining(restored: Set<UInt64> = [], vanished: [AlertTransition] = []) -> [AlertTransition] {
         var left = transitions.filter { !announced.contains(TransitionKey($0)) }
         if restoring {
             left.removeAll { restored.contains($0.instance.fingerprint) }
             left += vanished
         }
-        return left + reloadResolves
+        return left
     }
 
     /// Identifies a transition within one cycle.

@@ -19,9 +19,6 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
     let restoreFromStore: Bool
     let planner: NotificationPlanner
     let committer: StateCommitter
-    /// Resolves of alerts a reload took away from this group (a rule removed or relabelled),
-    /// announced with the first cycle.
-    var reloadResolves: [AlertTransition] = []
     let clock: Clock
     /// The group's queries (the daemon's Prometheus; a scripted one in tests).
     let datasource: Datasource
@@ -42,7 +39,7 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
                 do { try await clock.sleep(until: next) } catch { break }
             }
             // The tick is the evaluation time (the queries' time=) and the time of every decision.
-            var cycle = GroupCycle(tick: next, restoring: first && restoreFromStore, reloadResolves: first ? reloadResolves : [])
+            var cycle = GroupCycle(tick: next, restoring: first && restoreFromStore)
             let started = ContinuousClock.now
             // The cycle ends one interval (at least one query timeout) after it started, whatever Prometheus does.
             let budget = max(interval, settings.queryTimeout)
@@ -55,7 +52,7 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
                 noteFiring(ruleTransitions)
                 // A rule's firings and resolves go out as soon as its state is saved with them.
                 guard let now = cycle.ruleEvaluated(ruleTransitions) else { continue }
-                await committer.commit(key: group.name, snapshot: engine.snapshot(at: cycle.tick), decide(now, at: cycle.tick))
+                await committer.commit(key: group.name, snapshot: engine.snapshot(at: cycle.tick), await decide(now, at: cycle.tick))
             }
             engine.noteEvaluated(0, at: cycle.tick, duration: ContinuousClock.now - started)
             // Stopped mid-cycle with nothing new: the last save stands.
@@ -65,10 +62,9 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
                 let (restored, vanished) = restore(&engine, at: cycle.tick, logger: logger)
                 remaining = cycle.remaining(restored: restored, vanished: vanished)
             }
-            noteFiring(cycle.reloadResolves)
             first = false
             settings.diagnosis?.firing.update(group: group.name, firing: Self.seenFiring(engine))
-            var work = decide(remaining, at: cycle.tick)
+            var work = await decide(remaining, at: cycle.tick)
             if !settings.sinks.isEmpty {
                 work.plan.merge(planner.review(group: group.name, firing: Self.firing(engine), at: cycle.tick))
             }
@@ -87,8 +83,8 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
 
     /// What transitions decided at `tick` lead to: the findings for the sinks (none without
     /// sinks) and the runbooks to run (with or without sinks).
-    func decide(_ transitions: [AlertTransition], at tick: Date) -> StateCommitter.Work {
-        noteRecoveries(transitions)
+    func decide(_ transitions: [AlertTransition], at tick: Date) async -> StateCommitter.Work {
+        await noteRecoveries(transitions, at: tick)
         let plan = settings.sinks.isEmpty ? NotificationPlan() : planner.plan(transitions, at: tick)
         return StateCommitter.Work(plan: plan, diagnoses: diagnoses(for: transitions, plan: plan, evaluatedAt: tick),
                                    transitions: transitions)
@@ -121,25 +117,13 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
         return Double(hash % intervalMillis) / 1000
     }
 
-    /// A resolve after a taken action is its verification: recovered. Noted before the resolve
-    /// finding is made, so it says so.
-    func noteRecoveries(_ transitions: [AlertTransition]) {
+    /// A resolve after a taken action is its verification (recovered), noted before the resolve's
+    /// finding is made so that it says so.
+    func noteRecoveries(_ transitions: [AlertTransition], at tick: Date) async {
+        guard let diagnosis = settings.diagnosis else { return }
         let keys = transitions.filter { $0.kind == .resolved }
             .map { NotificationPlanner.alertKey(group: $0.group, fingerprint: $0.instance.fingerprint) }
-        guard !keys.isEmpty, settings.diagnosis != nil else { return }
-        do {
-            for entry in try store.markRecovered(alertKeys: keys, at: Date()) {
-                let minutes = Int(Date().timeIntervalSince(entry.decision.at) / 60)
-                DaemonSettings.notes[entry.decision.alertKey] = entry.decision.summary + "; RECOVERED: the alert resolved \(minutes) min after the action"
-                Task { [status] in await status.verification(recovered: true) }
-                logger.notice("remediation verified: the alert resolved", metadata: [
-                    "alert.name": "\(entry.decision.alert)", "remediation.action": "\(entry.decision.action.rawValue)",
-                    "remediation.workload": "\(entry.decision.workload)",
-                ])
-            }
-        } catch {
-            logger.error("cannot verify remediations", metadata: ["error": "\(error)"])
-        }
+        await RemediationVerification(store: store, notes: diagnosis.notes, status: status, logger: logger).resolved(alertKeys: keys, at: tick)
     }
 
     /// Runbooks to run for new firings (with or without sinks): a finding of the plan waits for

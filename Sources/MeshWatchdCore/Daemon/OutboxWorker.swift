@@ -63,6 +63,8 @@ struct OutboxWorker: Sendable {
                     await attempt(batch, via: sink, random: &random)
                 }
                 nextDue = (try? store.nextDue(sink: sink.name)) ?? nil
+                // Never spin: a pass that found nothing to send waits at least a second for its next look.
+                if handled.isEmpty, let due = nextDue, due <= Date() { nextDue = Date().addingTimeInterval(1) }
             }
             if Task.isCancelled { break }
             // Sleep until work is queued or the next retry is due (at most a minute).

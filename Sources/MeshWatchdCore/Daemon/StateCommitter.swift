@@ -31,6 +31,9 @@ struct StateCommitter: Sendable {
     let outboxSignal: OutboxSignal
     let diagnosisSignal: OutboxSignal
     let delays: [String: Duration]
+    /// The keys whose loops save again (this generation's groups and the daemon's own): work held
+    /// for any other key (a group a reload removed) goes with the next save that succeeds.
+    var liveKeys: Set<String> = []
     let logger: Logger
 
     /// Saves `snapshot` (nil: no group state, the daemon's own alerts) with `work` and whatever
@@ -57,6 +60,10 @@ struct StateCommitter: Sendable {
                 "findings.unsaved": "\(waiting)",
             ])
             return false
+        }
+        // Work held for keys no loop saves any more rides on this success.
+        for orphan in backlog.keys where !liveKeys.isEmpty && !liveKeys.contains(orphan) && orphan != key {
+            await commit(key: orphan, snapshot: nil, Work())
         }
         if backlog.isEmpty { await status.stateWritten() }
         log(all.transitions, group: key)
@@ -101,6 +108,14 @@ final class UnsavedWork: Sendable {
     }
 
     var isEmpty: Bool { held.withLock { $0.values.allSatisfy(\.isEmpty) } }
+
+    /// Forgets everything held; returns how many findings that was.
+    func clear() -> Int {
+        held.withLock { held in
+            defer { held = [:] }
+            return held.values.reduce(0) { $0 + $1.plan.outgoing.count }
+        }
+    }
 
     /// Findings decided and not yet in the outbox.
     var waitingFindings: Int { held.withLock { $0.values.reduce(0) { $0 + $1.plan.outgoing.count } } }

@@ -109,7 +109,7 @@ final class OutboxSignal: Sendable {
     private func wake(token: UInt64?) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter, token == nil || waiter.token == token else {
-                if let token { state.expired = token }
+                if let token { state.expired = max(state.expired, token) }
                 return nil
             }
             state.waiter = nil

@@ -26,10 +26,10 @@ struct DaemonSettings: Sendable {
         /// Alert keys this process's evaluations saw firing (shared by every generation).
         var firing: FiringAlerts
         var started: Date
+        /// The latest remediation line per alert (the runtime's, shared by every generation).
+        var notes: RemediationNotes
     }
 
-    /// Shared by every generation's finding factory and the diagnosis worker.
-    static let notes = RemediationNotes()
     /// The most series one rule's query may answer with before the rule fails for the cycle
     /// (its alerts keep their state): one runaway query must not stall the daemon.
     static let defaultMaxSeriesPerQuery = 10_000
@@ -69,7 +69,7 @@ struct DaemonSettings: Sendable {
                                            context: resolved.context),
                 evidenceTimeout: configuration.runbooks?.evidenceTimeout.flatMap(PrometheusDuration.parse) ?? .seconds(60),
                 remediation: policy, remediator: Remediator(world: world, policy: policy, ledger: runtime.ledger),
-                firing: runtime.firing, started: runtime.started)
+                firing: runtime.firing, started: runtime.started, notes: runtime.notes)
         }
         let settings = DaemonSettings(
             groups: resolved.groups, context: resolved.context, defaultInterval: resolved.interval, queryTimeout: queryTimeout,
@@ -81,7 +81,7 @@ struct DaemonSettings: Sendable {
                                              maxSeries: configuration.maxSeriesPerQuery ?? Self.defaultMaxSeriesPerQuery),
             sinks: sinks,
             notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
-                                                          context: resolved.context, notes: notes),
+                                                          context: resolved.context, notes: runtime.notes),
             diagnosis: diagnosis)
         // Only a load that succeeded changes the mode decisions in flight see at their write.
         runtime.mode.set(diagnosis?.remediation.mode ?? .off)

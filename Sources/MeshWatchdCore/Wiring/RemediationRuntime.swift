@@ -10,4 +10,6 @@ struct RemediationRuntime: Sendable {
     let firing = FiringAlerts()
     let mode = LiveMode(.off)
     let started = Date()
+    /// The latest remediation line per alert, for the findings that follow (shared by every generation).
+    let notes = RemediationNotes()
 }
