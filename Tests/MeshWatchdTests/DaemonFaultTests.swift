@@ -334,4 +334,36 @@ struct DaemonFaultTests {
             #expect(firedAfter >= 4, "fired \(firedAfter) s into the outage")
         }
     }
+
+    @Test("a resolve queued behind a firing in backoff does not make the sink's worker spin")
+    func noSpinBehindBackoff() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
+            try await withEchoServer { receiver async throws in
+                let until = Int(Date().timeIntervalSince1970) + 5
+                try "groups:\n- name: brief\n  interval: 1s\n  rules:\n  - alert: Brief\n    expr: vector(time()) < \(until)\n"
+                    .write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
+                // The receiver refuses every attempt: the firing backs off (1 s, 2 s, 4 s, 8 s…) and the resolve waits behind it.
+                try #"""
+                    {"prometheus": {"url": "\#(prometheus.url)"}, "rule_files": ["rules.yml"],
+                     "sinks": [{"name": "ops", "type": "webhook", "url": "\#(receiver.url("/receiver?fail=1000"))"}]}
+                    """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+                let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+                defer { daemon.signal(SIGKILL) }
+                #expect(await daemon.waitForLog(.seconds(60)) { $0["msg"] == "alert resolved" && $0["rule.name"] == "Brief" } != nil,
+                        "log:\n\(daemon.log.suffix(3000))")
+                func cpuTicks() -> Int {
+                    let stat = (try? String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/stat", encoding: .utf8)) ?? ""
+                    let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+                    return fields.count > 12 ? (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0) : 0
+                }
+                let before = cpuTicks()
+                #expect(await daemon.waitForCycles(5, group: "brief"))
+                let used = cpuTicks() - before
+                // Five one-second cycles cost a few ticks; a worker polling its outbox in a loop costs hundreds.
+                #expect(used < 100, "\(used) ticks of CPU in five cycles")
+            }
+        }
+    }
 }

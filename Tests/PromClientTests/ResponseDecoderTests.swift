@@ -153,4 +153,18 @@ struct ResponseDecoderTests {
             #expect(bytes.withUnsafeBufferPointer { JSONScanner.parseDouble($0, 0, $0.count) } == nil, "\(invalid)")
         }
     }
+
+    @Test("a hostile answer nested 200,000 deep is an error, not a stack overflow; a cap on series stops the reading")
+    func hostileShapes() throws {
+        let deep = Array(#"{"status":"success","data":"#.utf8) + [UInt8](repeating: UInt8(ascii: "["), count: 200_000)
+        #expect(throws: ResponseDecodingError.self) { try ResponseDecoder.decode(deep) }
+        let three = Array(#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]},{"metric":{},"value":[1,"2"]},{"metric":{},"value":[1,"3"]}]}}"#.utf8)
+        #expect(throws: ResponseDecodingError.self) { try ResponseDecoder.decode(three, maxSeries: 2) }
+        do {
+            _ = try ResponseDecoder.decode(three, maxSeries: 2)
+        } catch {
+            #expect(error.exceededSeriesLimit)
+        }
+        #expect(try ResponseDecoder.decode(three, maxSeries: 3).result != nil)
+    }
 }
