@@ -42,9 +42,7 @@ struct OutboxDeliveryTests {
         let logs = CapturedLogs()
         let status = DaemonStatus()
         let signal = OutboxSignal()
-        let worker = OutboxWorker(store: store, sinks: [sink.name: ConfiguredSink(name: sink.name, sink: sink, alerts: [], severities: [],
-                                                                                  repeatInterval: nil)],
-                                  policy: fast, signal: signal, status: status, logger: logs.logger())
+        let worker = OutboxWorker(store: store, sinks: [sink], policy: fast, signal: signal, reporter: status, logger: logs.logger())
         let start = ContinuousClock.now
         signal.raise()
         let running = Task { await worker.run() }

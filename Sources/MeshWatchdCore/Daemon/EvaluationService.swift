@@ -173,8 +173,8 @@ struct EvaluationService: ServiceLifecycle.Service {
                 tasks.addTask { .loopEnded(group.name, await loop.run(engine: engine)) }
             }
             tasks.addTask { await readiness() }
-            let worker = OutboxWorker(store: store, sinks: Dictionary(uniqueKeysWithValues: settings.sinks.map { ($0.name, $0) }),
-                                      policy: DeliveryPolicy(), signal: outboxSignal, status: status, logger: logger)
+            let worker = OutboxWorker(store: store, sinks: settings.sinks.map(\.sink), policy: DeliveryPolicy(), signal: outboxSignal,
+                                      reporter: status, logger: logger)
             tasks.addTask {
                 await worker.run()
                 return .done

@@ -5,7 +5,7 @@ import Incidents
 
 /// The outbox and the notification records: findings queued per sink (saved with the state
 /// change that caused them), their delivery bookkeeping, and salvage from a corrupt file.
-extension StateStore {
+extension StateStore: OutboxStore {
     /// One finding queued for one sink (a finding already queued for it is left as it is).
     static let insertOutbox = """
         INSERT OR IGNORE INTO outbox (sink, finding_id, alert_key, body, queued_at, next_attempt_at, alert_name, kind)
@@ -32,17 +32,7 @@ extension StateStore {
         return salvaged
     }
 
-    /// A finding waiting for one sink.
-    struct Queued: Sendable {
-        var id: Int64
-        var findingID: String
-        var sink: String
-        var alertName: String
-        var kind: String
-        var body: [UInt8]
-        var queuedAt: Date
-        var attempts: Int
-    }
+    typealias Queued = QueuedFinding
 
     /// Queues the plan's findings (a sink with a group wait holds them that long) and saves its
     /// records. A reminder replaces older undelivered reminders of the same alert for the same

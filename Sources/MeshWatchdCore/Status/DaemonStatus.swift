@@ -1,10 +1,11 @@
 import AlertEngine
 import Foundation
+import Incidents
 import Remediation
 
 /// What the daemon reports about itself (systemd STATUS=, the watchdog, later /readyz and
 /// /metrics): per group, its last cycle and whether its loop is alive.
-actor DaemonStatus {
+actor DaemonStatus: DeliveryReporting {
     struct Group: Sendable {
         var rules: Int
         var budget: Duration
@@ -25,7 +26,6 @@ actor DaemonStatus {
     private var groups: [String: Group] = [:]
     private var readySent = false
 
-    enum DeliveryOutcome: Sendable { case delivered, retried, failed }
 
     /// Per sink: findings delivered, attempts that will be retried, findings given up on.
     private(set) var deliveries: [String: (delivered: Int, retried: Int, failed: Int)] = [:]

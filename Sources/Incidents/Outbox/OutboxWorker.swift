@@ -1,6 +1,5 @@
 import AlertEngine
 import Foundation
-import Incidents
 import Logging
 import MeshHTTP
 
@@ -10,18 +9,29 @@ import MeshHTTP
 /// they survive a restart. At-least-once: a finding leaves the outbox only when delivered or
 /// given up on (logged with the reason). A sink with a group wait gets the findings of one
 /// alert and kind that queued together as one message.
-struct OutboxWorker: Sendable {
-    let store: StateStore
-    let sinks: [String: ConfiguredSink]
+public struct OutboxWorker: Sendable {
+    let store: any OutboxStore
+    /// By sink name.
+    let sinks: [String: any FindingSink]
     let policy: DeliveryPolicy
     let signal: OutboxSignal
-    let status: DaemonStatus
+    let reporter: any DeliveryReporting
     let logger: Logger
     /// The most findings one grouped message carries.
     var groupLimit = 50
 
+    public init(store: any OutboxStore, sinks: [any FindingSink], policy: DeliveryPolicy, signal: OutboxSignal,
+                reporter: any DeliveryReporting, logger: Logger) {
+        self.store = store
+        self.sinks = Dictionary(sinks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.policy = policy
+        self.signal = signal
+        self.reporter = reporter
+        self.logger = logger
+    }
+
     /// Runs every sink's worker until cancelled; new findings (`signal`) wake them all.
-    func run() async {
+    public func run() async {
         let signals = Dictionary(uniqueKeysWithValues: sinks.keys.map { ($0, OutboxSignal()) })
         await withTaskGroup(of: Void.self) { workers in
             for (name, sink) in sinks {
@@ -45,17 +55,17 @@ struct OutboxWorker: Sendable {
 
     /// One sink's loop: delivers what is due, then sleeps until something is queued or its
     /// next retry is due.
-    private func deliver(to sink: ConfiguredSink, signal: OutboxSignal) async {
+    private func deliver(to sink: any FindingSink, signal: OutboxSignal) async {
         var random = SystemRandomNumberGenerator()
         var nextDue: Date?
         while !Task.isCancelled {
             let now = Date()
             if signal.take() || (nextDue.map { $0 <= now } ?? false) {
                 var handled: Set<Int64> = []
-                for queued in (try? store.due(at: now, sink: sink.name)) ?? [] where !handled.contains(queued.id) {
+                for queued in (try? store.due(at: now, sink: sink.name, limit: 100)) ?? [] where !handled.contains(queued.id) {
                     if Task.isCancelled { break }
                     var batch = [queued]
-                    if sink.sink.groupWait != nil {
+                    if sink.groupWait != nil {
                         batch += ((try? store.companions(of: queued, at: now, limit: groupLimit - 1)) ?? [])
                             .filter { !handled.contains($0.id) }
                     }
@@ -94,7 +104,7 @@ struct OutboxWorker: Sendable {
         }
     }
 
-    private func attempt(_ batch: [StateStore.Queued], via sink: ConfiguredSink, random: inout SystemRandomNumberGenerator) async {
+    private func attempt(_ batch: [QueuedFinding], via sink: any FindingSink, random: inout SystemRandomNumberGenerator) async {
         let head = batch[0]
         let ids = batch.map(\.id)
         let now = Date()
@@ -108,14 +118,14 @@ struct OutboxWorker: Sendable {
         }
         do {
             outcome = batch.count == 1
-                ? try await sink.sink.send(body: head.body, id: head.findingID, at: now)
-                : try await sink.sink.send(group: batch.map(\.body), ids: batch.map(\.findingID), at: now)
+                ? try await sink.send(body: head.body, id: head.findingID, at: now)
+                : try await sink.send(group: batch.map(\.body), ids: batch.map(\.findingID), at: now)
         } catch is CancellationError {
             return  // the findings stay queued
         } catch {
             // The finding could not be rendered for this sink: retrying will not help.
             try? store.remove(ids)
-            await status.delivery(sink: sink.name, .failed, count: batch.count)
+            await reporter.delivery(sink: sink.name, .failed, count: batch.count)
             logger.error("finding not delivered", metadata: metadata.merging(["error": "cannot render for this sink: \(error)"]) { $1 })
             return
         }
@@ -124,15 +134,15 @@ struct OutboxWorker: Sendable {
             switch policy.verdict(outcome, attempt: attempt, age: age, now: now, random: &random) {
             case .delivered:
                 try store.remove(ids)
-                await status.delivery(sink: sink.name, .delivered, count: batch.count)
+                await reporter.delivery(sink: sink.name, .delivered, count: batch.count)
                 logger.info("finding delivered", metadata: metadata)
             case .retry(let wait, let reason):
                 try store.postpone(ids, attempts: attempt, until: now.addingTimeInterval(wait.seconds))
-                await status.delivery(sink: sink.name, .retried, count: batch.count)
+                await reporter.delivery(sink: sink.name, .retried, count: batch.count)
                 logger.warning("finding delivery failed; will retry", metadata: metadata.merging(["error": "\(reason)", "delivery.retry_in": "\(wait)"]) { $1 })
             case .giveUp(let reason):
                 try store.remove(ids)
-                await status.delivery(sink: sink.name, .failed, count: batch.count)
+                await reporter.delivery(sink: sink.name, .failed, count: batch.count)
                 logger.error("finding not delivered", metadata: metadata.merging(["error": "\(reason)"]) { $1 })
             }
         } catch {
