@@ -99,6 +99,12 @@ let package = Package(
             ]
         ),
 
+        // What tests need and nothing more: captured log entries and a manual wall clock.
+        .target(
+            name: "MeshTestKit",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+
         // Synthetic Istio series, a real Prometheus over them, and the JSONDecoder reference
         // model. Used by the tests, the benchmark and the demo.
         .target(
@@ -170,7 +176,7 @@ let package = Package(
 
         .testTarget(
             name: "MeshHTTPTests",
-            dependencies: ["CCurl", "MeshHTTP", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CCurl", "MeshHTTP", "MeshFixtures", "MeshTestKit", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "RemediationTests",
@@ -182,11 +188,11 @@ let package = Package(
         ),
         .testTarget(
             name: "AlertEngineTests",
-            dependencies: ["AlertEngine", "MetricModel", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["AlertEngine", "MetricModel", "MeshTestKit", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "MeshWatchdTests",
-            dependencies: ["MeshWatchdCore", "Incidents", "MetricModel", "AlertEngine", "PromClient", "MeshHTTP",
+            dependencies: ["MeshWatchdCore", "MeshTestKit", "Incidents", "MetricModel", "AlertEngine", "PromClient", "MeshHTTP",
                            "MeshFixtures", "Remediation",
                            .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Resources")]

@@ -1,6 +1,6 @@
 import AlertEngine
 import Foundation
-import MeshFixtures
+import MeshTestKit
 import MetricModel
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import MeshFixtures
+import MeshTestKit
 import MeshHTTP
 import Testing
 

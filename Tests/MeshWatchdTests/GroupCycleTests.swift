@@ -2,7 +2,7 @@ import AlertEngine
 import Foundation
 import Incidents
 import Logging
-import MeshFixtures
+import MeshTestKit
 import MeshHTTP
 @testable import MeshWatchdCore
 import MetricModel
@@ -79,7 +79,7 @@ struct GroupCycleTests {
         let logs = CapturedLogs()
         let committer = StateCommitter(store: store, backlog: UnsavedWork(), status: status, outboxSignal: OutboxSignal(),
                                        diagnosisSignal: OutboxSignal(), delays: [:], logger: logs.logger())
-        let clock = ManualTickClock(now: Self.at(0))
+        let clock = ManualWallClock(now: Self.at(0))
         let datasource = ScriptedQueries(firingFrom: Self.at(25))
         let loop = GroupLoop(group: group, settings: settings, store: store, status: status, logger: Logger(label: "test"),
                              restoreFromStore: false, planner: planner, committer: committer, clock: clock, datasource: datasource)
@@ -133,65 +133,5 @@ final class ScriptedQueries: InstantQuerying, Sendable {
     }
 }
 
-/// A wall clock that moves only when told; sleepers wake when it passes their time.
-final class ManualTickClock: TickClock, Sendable {
-    private struct State {
-        var now: Date
-        var sleepers: [(id: UUID, until: Date, continuation: CheckedContinuation<Void, any Error>)] = []
-        var registered = 0
-        var watchers: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
-    }
-    private let state: Mutex<State>
-
-    init(now: Date) { state = Mutex(State(now: now)) }
-
-    func now() -> Date { state.withLock { $0.now } }
-
-    func sleep(until time: Date) async throws {
-        let id = UUID()
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let (wakeNow, watchers) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
-                    state.registered += 1
-                    let count = state.registered
-                    let ready = state.watchers.filter { $0.count <= count }.map(\.continuation)
-                    state.watchers.removeAll { $0.count <= count }
-                    if time <= state.now || Task.isCancelled { return (true, ready) }
-                    state.sleepers.append((id, time, continuation))
-                    return (false, ready)
-                }
-                watchers.forEach { $0.resume() }
-                if wakeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let cancelled = state.withLock { state -> CheckedContinuation<Void, any Error>? in
-                guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.sleepers.remove(at: index).continuation
-            }
-            cancelled?.resume(throwing: CancellationError())
-        }
-    }
-
-    /// Moves the clock to `time` and wakes every sleeper whose time has come.
-    func advance(to time: Date) {
-        let due = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
-            state.now = time
-            let due = state.sleepers.filter { $0.until <= time }.map(\.continuation)
-            state.sleepers.removeAll { $0.until <= time }
-            return due
-        }
-        due.forEach { $0.resume() }
-    }
-
-    /// Returns once `count` sleeps have begun in all (the loop finished a cycle and waits again).
-    func sleepers(reach count: Int) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { state -> Bool in
-                if state.registered >= count { return true }
-                state.watchers.append((count, continuation))
-                return false
-            }
-            if now { continuation.resume() }
-        }
-    }
-}
+/// The test kit's manual clock drives the group loop.
+extension ManualWallClock: TickClock {}

@@ -3,6 +3,7 @@ import Foundation
 import Incidents
 import Logging
 import MeshFixtures
+import MeshTestKit
 import MeshHTTP
 @testable import MeshWatchdCore
 import MetricModel

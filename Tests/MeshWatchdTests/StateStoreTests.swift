@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 import Incidents
 import Logging
-import MeshFixtures
+import MeshTestKit
 @testable import MeshWatchdCore
 import MetricModel
 import Testing
