@@ -170,14 +170,14 @@ struct ConfigurationExampleTests {
             routes = notifications.routes
             remediation = configuration.remediationPolicy(environment: [:])
             let defaults = RestoreOptions()
-            restore = [configuration.restore?.outageTolerance.flatMap(PrometheusDuration.parse) ?? defaults.outageTolerance,
-                       configuration.restore?.forGracePeriod.flatMap(PrometheusDuration.parse) ?? defaults.forGracePeriod]
+            restore = [configuration.restore?.outageTolerance?.value ?? defaults.outageTolerance,
+                       configuration.restore?.forGracePeriod?.value ?? defaults.forGracePeriod]
             // The plain settings, as the daemon reads them (nil and the default mean the same).
             func value(_ text: String?, _ fallback: String) -> String { text ?? fallback }
-            raw = [value(configuration.queryTimeout, "10s"), "\(configuration.maxConcurrentQueries ?? 4)",
-                   "\(configuration.maxSeriesPerQuery ?? 10000)", value(configuration.listenIdleTimeout, "30s"),
-                   value(configuration.shutdownTimeout, "10s"), value(configuration.listenAddress, "127.0.0.1:9819"),
-                   value(configuration.runbooks?.evidenceTimeout, "60s"), "\(configuration.runbooks?.enabled ?? true)",
+            raw = [value(configuration.queryTimeout?.text, "10s"), "\(configuration.maxConcurrentQueries ?? 4)",
+                   "\(configuration.maxSeriesPerQuery ?? 10000)", value(configuration.listenIdleTimeout?.text, "30s"),
+                   value(configuration.shutdownTimeout?.text, "10s"), value(configuration.listenAddress, "127.0.0.1:9819"),
+                   value(configuration.runbooks?.evidenceTimeout?.text, "60s"), "\(configuration.runbooks?.enabled ?? true)",
                    "\(configuration.runbooks?.definitions?.count ?? 0)", "\(configuration.leaderElection?.enabled ?? false)",
                    "\(configuration.externalLabels ?? [:])", value(configuration.externalUrl, ""),
                    "\(configuration.notifications?.links ?? [:])", "\(configuration.sinks?.count ?? 0)"]

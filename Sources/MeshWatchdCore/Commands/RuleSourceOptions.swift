@@ -86,7 +86,7 @@ package struct RuleSourceOptions: ParsableArguments {
         guard !groups.isEmpty else {
             throw ValidationError("no rules: give --rules PATH, --pack istio, or a --config with rule_files or packs")
         }
-        let interval = configuration.evaluationInterval.flatMap(PrometheusDuration.parse) ?? .seconds(30)
+        let interval = configuration.evaluationInterval?.value ?? ConfigurationDefaults.evaluationInterval
         let context = EvaluationContext(externalLabels: configuration.externalLabels ?? [:],
                                         externalURL: configuration.externalUrl ?? "")
         return Resolved(configuration: configuration, groups: groups, warnings: warnings, context: context, interval: interval)

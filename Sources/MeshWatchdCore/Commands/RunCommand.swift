@@ -89,7 +89,7 @@ package struct RunCommand: AsyncParsableCommand {
             throw ExitCode(78)
         }
 
-        guard let address = ListenAddress(listen ?? configuration.listenAddress ?? "127.0.0.1:9819") else {
+        guard let address = ListenAddress(listen ?? configuration.listenAddress ?? ConfigurationDefaults.listenAddress) else {
             throw ValidationError("--listen: expected host:port such as 127.0.0.1:9819")
         }
         do { try address.checkAvailable() } catch {
@@ -104,12 +104,12 @@ package struct RunCommand: AsyncParsableCommand {
         guard let service = Self.service(taking: &settings, reload: reload, store: store, status: status, elector: elector, logger: logger) else {
             return
         }
-        let idleTimeout = configuration.listenIdleTimeout.flatMap(PrometheusDuration.parse) ?? StatusServer.defaultIdleTimeout
+        let idleTimeout = configuration.listenIdleTimeout?.value ?? StatusServer.defaultIdleTimeout
         let server = StatusServer.application(host: address.host, port: address.port, status: status, store: store,
                                               idleTimeout: idleTimeout, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(services: [server, service], gracefulShutdownSignals: [.sigterm, .sigint],
                                                            logger: logger)
-        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout.flatMap(PrometheusDuration.parse) ?? .seconds(10)
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout?.value ?? ConfigurationDefaults.shutdownTimeout
         logger.info("starting", metadata: [
             "state.path": "\(store.path)", "config.file": "\(source.config ?? "-")", "listen.address": "\(address.host):\(address.port)",
         ])
@@ -135,8 +135,8 @@ package struct RunCommand: AsyncParsableCommand {
         let identity = election.identity ?? environment["POD_NAME"] ?? (ProcessInfo.processInfo.hostName + "-" + String(UUID().uuidString.prefix(8)).lowercased())
         return LeaderElector(client: client, configuration: .init(
             namespace: namespace, name: election.name ?? "meshwatchd", identity: identity,
-            leaseDuration: election.leaseDuration.flatMap(PrometheusDuration.parse) ?? .seconds(15),
-            renewDeadline: election.renewDeadline.flatMap(PrometheusDuration.parse) ?? .seconds(10),
-            retryPeriod: election.retryPeriod.flatMap(PrometheusDuration.parse) ?? .seconds(2)), leadership: leadership, logger: logger)
+            leaseDuration: election.leaseDuration?.value ?? ConfigurationDefaults.leaseDuration,
+            renewDeadline: election.renewDeadline?.value ?? ConfigurationDefaults.renewDeadline,
+            retryPeriod: election.retryPeriod?.value ?? ConfigurationDefaults.retryPeriod), leadership: leadership, logger: logger)
     }
 }

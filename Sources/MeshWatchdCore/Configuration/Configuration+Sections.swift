@@ -11,11 +11,13 @@ extension Configuration {
         var durations: [String: Duration] = [:]
         for (key, value) in [("lease_duration", election.leaseDuration), ("renew_deadline", election.renewDeadline), ("retry_period", election.retryPeriod)] {
             guard let value else { continue }
-            if let duration = PrometheusDuration.parse(value), duration > .zero { durations[key] = duration } else {
+            if let duration = value.value, duration > .zero { durations[key] = duration } else {
                 found.append(ConfigurationError(file: file, keyPath: "leader_election.\(key)", message: "expected a positive duration such as 15s, got \"\(value)\""))
             }
         }
-        let lease = durations["lease_duration"] ?? .seconds(15), renew = durations["renew_deadline"] ?? .seconds(10), retry = durations["retry_period"] ?? .seconds(2)
+        let lease = durations["lease_duration"] ?? ConfigurationDefaults.leaseDuration
+        let renew = durations["renew_deadline"] ?? ConfigurationDefaults.renewDeadline
+        let retry = durations["retry_period"] ?? ConfigurationDefaults.retryPeriod
         if !(lease > renew && renew > retry) {
             found.append(ConfigurationError(file: file, keyPath: "leader_election", message: "expected lease_duration > renew_deadline > retry_period"))
         }
@@ -32,7 +34,7 @@ extension Configuration {
             found.append(ConfigurationError(file: file, keyPath: "remediation.mode", message: "expected off, dry-run or enforce, got \"\(mode)\""))
         }
         for (key, value) in [("cooldown", remediation.cooldown), ("verification_window", remediation.verificationWindow)] {
-            if let value, (PrometheusDuration.parse(value) ?? .zero) <= .zero {
+            if let value, (value.value ?? .zero) <= .zero {
                 found.append(ConfigurationError(file: file, keyPath: "remediation.\(key)", message: "expected a positive duration such as 30m, got \"\(value)\""))
             }
         }
@@ -84,12 +86,12 @@ extension Configuration {
         policy.ownNamespace = remediation.ownNamespace ?? environment["POD_NAMESPACE"]
             ?? (try? String(contentsOfFile: KubernetesConnection.serviceAccountDirectory + "/namespace", encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-        if let value = remediation.cooldown.flatMap(PrometheusDuration.parse) { policy.cooldown = value }
+        if let value = remediation.cooldown?.value { policy.cooldown = value }
         if let value = remediation.budgetPerHour { policy.budgetPerHour = value }
         if let value = remediation.blastRadius { policy.blastRadius = value }
         if let value = remediation.maxReplicas { policy.maxReplicas = value }
         if let value = remediation.scaleStep { policy.scaleStep = value }
-        if let value = remediation.verificationWindow.flatMap(PrometheusDuration.parse) { policy.verificationWindow = value }
+        if let value = remediation.verificationWindow?.value { policy.verificationWindow = value }
         policy.killSwitchFile = remediation.killSwitchFile
         policy.optedInRules = Set((remediation.rules ?? []).map { RuleReference.key(file: $0.file, group: $0.group, name: $0.rule) })
         policy.killSwitchConfigMap = remediation.killSwitchConfigmap.map { .init(namespace: $0.namespace, name: $0.name, key: $0.key) }
@@ -106,7 +108,7 @@ extension Configuration {
         if let path = kubernetes?.kubeconfig, !FileManager.default.isReadableFile(atPath: path) {
             found.append(ConfigurationError(file: file, keyPath: "kubernetes.kubeconfig", message: "cannot read \(path)"))
         }
-        if let value = runbooks?.evidenceTimeout, (PrometheusDuration.parse(value) ?? .zero) <= .zero {
+        if let value = runbooks?.evidenceTimeout, (value.value ?? .zero) <= .zero {
             found.append(ConfigurationError(file: file, keyPath: "runbooks.evidence_timeout", message: "expected a positive duration such as 60s, got \"\(value)\""))
         }
         for (index, command) in (runbooks?.execAllow ?? []).enumerated() {
@@ -151,11 +153,11 @@ extension Configuration {
     func notificationProblems(file: String, sinkNames: Set<String>) -> [ConfigurationError] {
         guard let notifications else { return [] }
         var found: [ConfigurationError] = []
-        if let value = notifications.repeatInterval, (PrometheusDuration.parse(value) ?? .zero) <= .zero {
+        if let value = notifications.repeatInterval, (value.value ?? .zero) <= .zero {
             found.append(ConfigurationError(file: file, keyPath: "notifications.repeat_interval",
                                             message: "expected a positive duration such as 4h, got \"\(value)\""))
         }
-        if let value = notifications.datasourceDownAfter, PrometheusDuration.parse(value) == nil {
+        if let value = notifications.datasourceDownAfter, value.value == nil {
             found.append(ConfigurationError(file: file, keyPath: "notifications.datasource_down_after",
                                             message: "expected a duration such as 5m (0s turns it off), got \"\(value)\""))
         }
@@ -167,7 +169,7 @@ extension Configuration {
         var placed: [String: Int] = [:]
         for (index, level) in (notifications.levels ?? []).enumerated() {
             let path = "notifications.levels[\(index)]"
-            let after = level.after.map { PrometheusDuration.parse($0) } ?? .some(.zero)
+            let after = level.after.map(\.value) ?? .some(.zero)
             if let after {
                 if index == 0 && after != .zero {
                     found.append(ConfigurationError(file: file, keyPath: path + ".after", message: "the first level starts at once: 0s"))

@@ -24,7 +24,7 @@ struct Configuration: Decodable, Sendable, Equatable {
         var certFile: String?
         var keyFile: String?
         var insecureSkipVerify: Bool?
-        var queryTimeout: String?
+        var queryTimeout: ConfigDuration?
     }
 
     struct Pack: Decodable, Sendable, Equatable {
@@ -40,8 +40,8 @@ struct Configuration: Decodable, Sendable, Equatable {
     }
 
     struct Restore: Decodable, Sendable, Equatable {
-        var outageTolerance: String?
-        var forGracePeriod: String?
+        var outageTolerance: ConfigDuration?
+        var forGracePeriod: ConfigDuration?
     }
 
     struct Sink: Decodable, Sendable, Equatable {
@@ -55,9 +55,9 @@ struct Configuration: Decodable, Sendable, Equatable {
         var type: Keyword<Kind>?
         /// How often a still-firing alert is sent again (default: notifications.repeat_interval;
         /// 1m for alertmanager, which expires alerts that are not re-sent).
-        var repeatInterval: String?
+        var repeatInterval: ConfigDuration?
         /// Slack: instances of one alert queued within this long share one message (default 30s; 0s: never).
-        var groupWait: String?
+        var groupWait: ConfigDuration?
         /// PagerDuty's integration (routing) key, read from a file.
         var routingKeyFile: String?
         var url: String?
@@ -74,18 +74,18 @@ struct Configuration: Decodable, Sendable, Equatable {
     struct Notifications: Decodable, Sendable, Equatable {
         struct Level: Decodable, Sendable, Equatable {
             /// How long an alert fires before it reaches this level (the first level: 0s).
-            var after: String?
+            var after: ConfigDuration?
             /// The sinks that hear of an alert from this level on. Sinks named in no level are level 1.
             var sinks: [String]?
         }
         /// Reminders for still-firing alerts (default 4h).
-        var repeatInterval: String?
+        var repeatInterval: ConfigDuration?
         /// Escalation levels, in order (default: at once, 30m, 2h).
         var levels: [Level]?
         /// Distinct workloads with critical alerts firing at once that make an emergency (level 2 at once); 0: off. Default 3.
         var emergencyCriticalWorkloads: Int?
         /// MeshWatchDatasourceDown fires when Prometheus has been unreachable this long (default 5m; 0s: off).
-        var datasourceDownAfter: String?
+        var datasourceDownAfter: ConfigDuration?
         /// Links in every finding, templated like annotations (`{{ $labels.destination_workload }}`).
         var links: [String: String]?
     }
@@ -105,7 +105,7 @@ struct Configuration: Decodable, Sendable, Equatable {
         /// Commands `exec` steps may run, by absolute path (default none: exec is off).
         var execAllow: [String]?
         /// How long a firing finding waits for its evidence before it goes out without (default 60s).
-        var evidenceTimeout: String?
+        var evidenceTimeout: ConfigDuration?
         /// Runbooks that replace a built-in one (same alert) or add one.
         var definitions: [Runbook]?
     }
@@ -120,12 +120,12 @@ struct Configuration: Decodable, Sendable, Equatable {
         var allowWorkloads: [String]?
         /// The daemon's own namespace, protected like kube-system (default: the pod's namespace).
         var ownNamespace: String?
-        var cooldown: String?
+        var cooldown: ConfigDuration?
         var budgetPerHour: Int?
         var blastRadius: Int?
         var maxReplicas: Int?
         var scaleStep: Int?
-        var verificationWindow: String?
+        var verificationWindow: ConfigDuration?
         var killSwitchFile: String?
         var killSwitchConfigmap: ConfigMapKey?
         /// User rules that may act: file (as in rule_files), group and rule name.
@@ -140,9 +140,9 @@ struct Configuration: Decodable, Sendable, Equatable {
         var name: String?
         /// This replica's identity (default: POD_NAME, else the host name).
         var identity: String?
-        var leaseDuration: String?
-        var renewDeadline: String?
-        var retryPeriod: String?
+        var leaseDuration: ConfigDuration?
+        var renewDeadline: ConfigDuration?
+        var retryPeriod: ConfigDuration?
     }
 
     var prometheus: Prometheus?
@@ -155,17 +155,17 @@ struct Configuration: Decodable, Sendable, Equatable {
     /// host:port of the status listener (/healthz, /readyz, /metrics, /api/v1/…).
     var listenAddress: String?
     /// A status connection that sends nothing (or only part of a request) this long is closed (default 30s).
-    var listenIdleTimeout: String?
+    var listenIdleTimeout: ConfigDuration?
     var stateDirectory: String?
     var log: Log?
-    var queryTimeout: String?
+    var queryTimeout: ConfigDuration?
     /// Queries in flight at once across all groups.
     var maxConcurrentQueries: Int?
     /// The most series a rule's query may return (default 10000); past it the rule fails for the cycle.
     var maxSeriesPerQuery: Int?
-    var shutdownTimeout: String?
+    var shutdownTimeout: ConfigDuration?
     var restore: Restore?
-    var evaluationInterval: String?
+    var evaluationInterval: ConfigDuration?
     var externalLabels: [String: String]?
     var externalUrl: String?
     var ruleFiles: [String]?
@@ -177,9 +177,9 @@ extension Configuration {
     /// files, pack parameters), each with its key path.
     func problems(file: String, readingSinks: Bool = true) -> [ConfigurationError] {
         var found: [ConfigurationError] = []
-        func duration(_ value: String?, _ keyPath: String) {
+        func duration(_ value: ConfigDuration?, _ keyPath: String) {
             guard let value else { return }
-            if (PrometheusDuration.parse(value) ?? .zero) <= .zero {
+            if (value.value ?? .zero) <= .zero {
                 found.append(ConfigurationError(file: file, keyPath: keyPath,
                                                 message: "expected a positive duration such as 30s or 5m, got \"\(value)\""))
             }
@@ -242,7 +242,7 @@ extension Configuration {
             let kind = sink.type?.value
             duration(sink.repeatInterval, path + ".repeat_interval")
             if let wait = sink.groupWait {
-                if PrometheusDuration.parse(wait) == nil {
+                if wait.value == nil {
                     found.append(ConfigurationError(file: file, keyPath: path + ".group_wait", message: "expected a duration such as 30s, got \"\(wait)\""))
                 } else if kind != .slack {
                     found.append(ConfigurationError(file: file, keyPath: path + ".group_wait",

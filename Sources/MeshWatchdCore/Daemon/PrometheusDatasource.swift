@@ -11,7 +11,7 @@ package struct PrometheusDatasource: InstantQuerying {
     /// Shared by every group of the daemon; nil for the one-shot commands.
     var limiter: QueryLimiter? = nil
     /// An answer of more series fails the rule (its alerts keep their state), read no further.
-    var maxSeries = DaemonSettings.defaultMaxSeriesPerQuery
+    var maxSeries = ConfigurationDefaults.maxSeriesPerQuery
 
     package init(client: PrometheusClient, timeout: Duration) {
         self.client = client

@@ -5,7 +5,7 @@ import Logging
 /// The status listener: `/healthz`, `/readyz`, `/metrics`, `/api/v1/alerts`, `/api/v1/rules`.
 enum StatusServer {
     /// How long a connection may stay silent, or send a request head piece by piece, before it is closed.
-    static let defaultIdleTimeout = Duration.seconds(30)
+    static let defaultIdleTimeout = ConfigurationDefaults.listenIdleTimeout
 
     static func application(host: String, port: Int, status: DaemonStatus, store: StateStore?, idleTimeout: Duration = defaultIdleTimeout,
                             logger: Logger) -> some ApplicationProtocol {

@@ -33,7 +33,7 @@ struct ConfiguredSink: Sendable {
             let url = try sink.url ?? sink.urlFile.map { try read($0, "url_file") }
             let name = sink.name ?? "sink\(index)"
             let built: any FindingSink
-            var repeatInterval = sink.repeatInterval.flatMap(PrometheusDuration.parse)
+            var repeatInterval = sink.repeatInterval?.value
             switch sink.type?.value {
             case nil:  // refused by Configuration.problems before a sink is built
                 throw ConfigurationError(file: "", keyPath: "sinks[\(index)].type", message: "missing")
@@ -42,7 +42,7 @@ struct ConfiguredSink: Sendable {
                 repeatInterval = resend
                 built = AlertmanagerSink(name: name, url: url ?? "", validFor: max(resend, longestInterval) * 4, http: http)
             case .slack:
-                let wait = sink.groupWait.flatMap(PrometheusDuration.parse) ?? .seconds(30)
+                let wait = sink.groupWait?.value ?? ConfigurationDefaults.groupWait
                 built = SlackSink(name: name, url: url ?? "", groupWait: wait > .zero ? wait : nil, http: http)
             case .pagerduty:
                 let key = try read(sink.routingKeyFile ?? "", "routing_key_file")

@@ -30,9 +30,6 @@ struct DaemonSettings: Sendable {
         var notes: RemediationNotes
     }
 
-    /// The most series one rule's query may answer with before the rule fails for the cycle
-    /// (its alerts keep their state): one runaway query must not stall the daemon.
-    static let defaultMaxSeriesPerQuery = 10_000
     var ruleCount: Int { groups.reduce(0) { $0 + $1.rules.count } }
 
     /// Resolves flags and configuration file into settings; throws what is wrong.
@@ -41,7 +38,7 @@ struct DaemonSettings: Sendable {
         let resolved = try source.resolveThrowing()
         for warning in resolved.warnings { logger.warning("\(warning)") }
         let configuration = resolved.configuration
-        let queryTimeout = configuration.queryTimeout.flatMap(PrometheusDuration.parse) ?? prometheus.timeout
+        let queryTimeout = configuration.queryTimeout?.value ?? prometheus.timeout
         let client = try prometheus.makeClient(logger: logger, configuration: configuration.prometheus)
         let longest = resolved.groups.map { $0.interval ?? resolved.interval }.max() ?? resolved.interval
         let sinks = try ConfiguredSink.build(configuration.sinks ?? [], longestInterval: longest, logger: logger)
@@ -67,18 +64,18 @@ struct DaemonSettings: Sendable {
                 catalog: Runbook.catalog(configuration.runbooks?.definitions ?? []),
                 runner: RunbookRunner.make(prometheus: client, kubernetes: kubernetesClient, execAllow: configuration.runbooks?.execAllow ?? [],
                                            context: resolved.context),
-                evidenceTimeout: configuration.runbooks?.evidenceTimeout.flatMap(PrometheusDuration.parse) ?? .seconds(60),
+                evidenceTimeout: configuration.runbooks?.evidenceTimeout?.value ?? ConfigurationDefaults.evidenceTimeout,
                 remediation: policy, remediator: Remediator(world: world, policy: policy, ledger: runtime.ledger),
                 firing: runtime.firing, started: runtime.started, notes: runtime.notes)
         }
         let settings = DaemonSettings(
             groups: resolved.groups, context: resolved.context, defaultInterval: resolved.interval, queryTimeout: queryTimeout,
             restore: RestoreOptions(
-                outageTolerance: configuration.restore?.outageTolerance.flatMap(PrometheusDuration.parse) ?? .seconds(3600),
-                forGracePeriod: configuration.restore?.forGracePeriod.flatMap(PrometheusDuration.parse) ?? .seconds(600)),
+                outageTolerance: configuration.restore?.outageTolerance?.value ?? ConfigurationDefaults.restore.outageTolerance,
+                forGracePeriod: configuration.restore?.forGracePeriod?.value ?? ConfigurationDefaults.restore.forGracePeriod),
             datasource: PrometheusDatasource(client: client, timeout: queryTimeout,
-                                             limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? 4),
-                                             maxSeries: configuration.maxSeriesPerQuery ?? Self.defaultMaxSeriesPerQuery),
+                                             limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? ConfigurationDefaults.maxConcurrentQueries),
+                                             maxSeries: configuration.maxSeriesPerQuery ?? ConfigurationDefaults.maxSeriesPerQuery),
             sinks: sinks,
             notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
                                                           context: resolved.context, notes: runtime.notes),

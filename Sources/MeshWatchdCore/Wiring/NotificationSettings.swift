@@ -17,14 +17,14 @@ struct NotificationSettings: Sendable {
         var delays: [Duration] = [.zero, .seconds(30 * 60), .seconds(2 * 3600)]
         var levelOf: [String: Int] = [:]
         if let levels = configuration?.levels, !levels.isEmpty {
-            delays = levels.map { $0.after.flatMap(PrometheusDuration.parse) ?? .zero }
+            delays = levels.map { $0.after?.value ?? .zero }
             for (index, level) in levels.enumerated() {
                 for sink in level.sinks ?? [] { levelOf[sink] = index + 1 }
             }
         }
-        let downAfter = configuration?.datasourceDownAfter.flatMap(PrometheusDuration.parse) ?? .seconds(300)
+        let downAfter = configuration?.datasourceDownAfter?.value ?? .seconds(300)
         let policy = EscalationPolicy(
-            delays: delays, repeatInterval: configuration?.repeatInterval.flatMap(PrometheusDuration.parse) ?? .seconds(4 * 3600),
+            delays: delays, repeatInterval: configuration?.repeatInterval?.value ?? .seconds(4 * 3600),
             emergencyCriticalWorkloads: configuration?.emergencyCriticalWorkloads ?? 3,
             datasourceDownAfter: downAfter > .zero ? downAfter : nil)
         let routes = sinks.map { sink in
