@@ -35,7 +35,7 @@ struct NotificationTests {
             let status = DaemonStatus()
             await status.configureSinks(["chat"])
             let signal = OutboxSignal()
-            let worker = OutboxWorker(store: store, sinks: [slack.sink], policy: DeliveryPolicy(), signal: signal, reporter: status,
+            let worker = OutboxWorker(store: SQLiteOutbox(store: store), sinks: [slack.sink], policy: DeliveryPolicy(), signal: signal, reporter: status,
                                       logger: Logger(label: "test"))
             // Two instances, then a third of the same alert queued later (its own hold ends later):
             // queued before the worker runs, so no timing decides what is grouped.

@@ -43,7 +43,7 @@ struct OutboxDeliveryTests {
         let logs = CapturedLogs()
         let status = DaemonStatus()
         let signal = OutboxSignal()
-        let worker = OutboxWorker(store: store, sinks: [sink], policy: fast, signal: signal, reporter: status, logger: logs.logger())
+        let worker = OutboxWorker(store: SQLiteOutbox(store: store), sinks: [sink], policy: fast, signal: signal, reporter: status, logger: logs.logger())
         let start = ContinuousClock.now
         signal.raise()
         let running = Task { await worker.run() }

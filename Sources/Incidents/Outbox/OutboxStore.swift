@@ -25,22 +25,23 @@ public struct QueuedFinding: Sendable {
 
 /// The durable outbox the delivery workers read: findings are queued by whoever saves the
 /// state change that caused them (in the same transaction), and leave it only when delivered
-/// or given up on. The daemon implements it over SQLite.
+/// or given up on. The daemon implements it over SQLite, on a thread of the store's own (the
+/// methods are async so that no blocking disk call holds one of Swift's cooperative threads).
 public protocol OutboxStore: Sendable {
     /// Findings due for `sink`: per alert only the oldest, so an alert's firing always reaches
     /// a sink before its resolve.
-    func due(at time: Date, sink: String, limit: Int) throws -> [QueuedFinding]
+    func due(at time: Date, sink: String, limit: Int) async throws -> [QueuedFinding]
     /// The other alerts' oldest findings for the same sink, alert name and kind, never attempted
     /// or due as well: what a grouping sink sends in one message with `head`.
-    func companions(of head: QueuedFinding, at time: Date, limit: Int) throws -> [QueuedFinding]
+    func companions(of head: QueuedFinding, at time: Date, limit: Int) async throws -> [QueuedFinding]
     /// When `sink`'s next finding is due (over each alert's oldest), or nil when none waits.
-    func nextDue(sink: String) throws -> Date?
-    func remove(_ ids: [Int64]) throws
-    func postpone(_ ids: [Int64], attempts: Int, until time: Date) throws
+    func nextDue(sink: String) async throws -> Date?
+    func remove(_ ids: [Int64]) async throws
+    func postpone(_ ids: [Int64], attempts: Int, until time: Date) async throws
     /// Removes what is queued for sinks not in `names` and older than `cutoff`; how many per sink.
-    func expire(sinksOtherThan names: Set<String>, olderThan cutoff: Date) throws -> [String: Int]
+    func expire(sinksOtherThan names: Set<String>, olderThan cutoff: Date) async throws -> [String: Int]
     /// Queued findings per sink.
-    func depthBySink() throws -> [String: Int]
+    func depthBySink() async throws -> [String: Int]
 }
 
 /// What became of a delivery attempt, for whoever counts them (`/metrics`).

@@ -44,7 +44,7 @@ public struct OutboxWorker: Sendable {
                 let now = Date()
                 if now.timeIntervalSince(lastExpiry) > 60 {
                     lastExpiry = now
-                    expireUnknownSinks(at: now)
+                    await expireUnknownSinks(at: now)
                 }
                 await signal.wait(upTo: .seconds(60))
                 if signal.take() { for own in signals.values { own.raise() } }
@@ -62,17 +62,17 @@ public struct OutboxWorker: Sendable {
             let now = Date()
             if signal.take() || (nextDue.map { $0 <= now } ?? false) {
                 var handled: Set<Int64> = []
-                for queued in (try? store.due(at: now, sink: sink.name, limit: 100)) ?? [] where !handled.contains(queued.id) {
+                for queued in (try? await store.due(at: now, sink: sink.name, limit: 100)) ?? [] where !handled.contains(queued.id) {
                     if Task.isCancelled { break }
                     var batch = [queued]
                     if sink.groupWait != nil {
-                        batch += ((try? store.companions(of: queued, at: now, limit: groupLimit - 1)) ?? [])
+                        batch += ((try? await store.companions(of: queued, at: now, limit: groupLimit - 1)) ?? [])
                             .filter { !handled.contains($0.id) }
                     }
                     handled.formUnion(batch.map(\.id))
                     await attempt(batch, via: sink, random: &random)
                 }
-                nextDue = (try? store.nextDue(sink: sink.name)) ?? nil
+                nextDue = (try? await store.nextDue(sink: sink.name)) ?? nil
                 // Never spin: a pass that found nothing to send waits at least a second for its next look.
                 if handled.isEmpty, let due = nextDue, due <= Date() { nextDue = Date().addingTimeInterval(1) }
             }
@@ -85,15 +85,15 @@ public struct OutboxWorker: Sendable {
 
     /// Findings queued for a sink that is no longer configured are kept (it may come back
     /// after a fix to the configuration) until they are older than the policy's maximum age.
-    private func expireUnknownSinks(at now: Date) {
+    private func expireUnknownSinks(at now: Date) async {
         do {
-            let removed = try store.expire(sinksOtherThan: Set(sinks.keys), olderThan: now.addingTimeInterval(-policy.maximumAge.seconds))
+            let removed = try await store.expire(sinksOtherThan: Set(sinks.keys), olderThan: now.addingTimeInterval(-policy.maximumAge.seconds))
             for (sink, count) in removed.sorted(by: { $0.key < $1.key }) {
                 logger.error("findings not delivered: their sink is no longer configured", metadata: [
                     "sink.name": "\(sink)", "delivery.dropped": "\(count)", "delivery.max_age": "\(policy.maximumAge)",
                 ])
             }
-            let waiting = try store.depthBySink().filter { sinks[$0.key] == nil }
+            let waiting = try await store.depthBySink().filter { sinks[$0.key] == nil }
             for (sink, count) in waiting.sorted(by: { $0.key < $1.key }) {
                 logger.warning("findings queued for a sink no longer configured are kept until they expire", metadata: [
                     "sink.name": "\(sink)", "outbox.depth": "\(count)",
@@ -124,7 +124,7 @@ public struct OutboxWorker: Sendable {
             return  // the findings stay queued
         } catch {
             // The finding could not be rendered for this sink: retrying will not help.
-            try? store.remove(ids)
+            try? await store.remove(ids)
             await reporter.delivery(sink: sink.name, .failed, count: batch.count)
             logger.error("finding not delivered", metadata: metadata.merging(["error": "cannot render for this sink: \(error)"]) { $1 })
             return
@@ -133,15 +133,15 @@ public struct OutboxWorker: Sendable {
         do {
             switch policy.verdict(outcome, attempt: attempt, age: age, now: now, random: &random) {
             case .delivered:
-                try store.remove(ids)
+                try await store.remove(ids)
                 await reporter.delivery(sink: sink.name, .delivered, count: batch.count)
                 logger.info("finding delivered", metadata: metadata)
             case .retry(let wait, let reason):
-                try store.postpone(ids, attempts: attempt, until: now.addingTimeInterval(wait.seconds))
+                try await store.postpone(ids, attempts: attempt, until: now.addingTimeInterval(wait.seconds))
                 await reporter.delivery(sink: sink.name, .retried, count: batch.count)
                 logger.warning("finding delivery failed; will retry", metadata: metadata.merging(["error": "\(reason)", "delivery.retry_in": "\(wait)"]) { $1 })
             case .giveUp(let reason):
-                try store.remove(ids)
+                try await store.remove(ids)
                 await reporter.delivery(sink: sink.name, .failed, count: batch.count)
                 logger.error("finding not delivered", metadata: metadata.merging(["error": "\(reason)"]) { $1 })
             }

@@ -31,7 +31,7 @@ package struct DiagnosisWorker: Sendable {
                 if signal.take() || Date() >= nextCheck {
                     nextCheck = Date().addingTimeInterval(5)
                     await verify()
-                    let pending = (try? store.pendingDiagnoses()) ?? []
+                    let pending = (try? await store.perform { try $0.pendingDiagnoses() }) ?? []
                     // A list read just before a runbook finished still holds its request: what is
                     // done stays known until the store no longer lists it, so nothing runs twice.
                     running.finished.withLock { $0.formIntersection(pending.map(\.findingID)) }

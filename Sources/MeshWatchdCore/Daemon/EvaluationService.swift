@@ -173,7 +173,7 @@ struct EvaluationService: ServiceLifecycle.Service {
                 tasks.addTask { .loopEnded(group.name, await loop.run(engine: engine)) }
             }
             tasks.addTask { await readiness() }
-            let worker = OutboxWorker(store: store, sinks: settings.sinks.map(\.sink), policy: DeliveryPolicy(), signal: outboxSignal,
+            let worker = OutboxWorker(store: SQLiteOutbox(store: store), sinks: settings.sinks.map(\.sink), policy: DeliveryPolicy(), signal: outboxSignal,
                                       reporter: status, logger: logger)
             tasks.addTask {
                 await worker.run()

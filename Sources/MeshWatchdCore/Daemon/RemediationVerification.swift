@@ -17,7 +17,7 @@ struct RemediationVerification: Sendable {
     func resolved(alertKeys: [String], at time: Date) async {
         guard !alertKeys.isEmpty else { return }
         do {
-            for entry in try store.markRecovered(alertKeys: alertKeys, at: time) {
+            for entry in try await store.perform({ try $0.markRecovered(alertKeys: alertKeys, at: time) }) {
                 let minutes = Int(time.timeIntervalSince(entry.decision.at) / 60)
                 notes[entry.decision.alertKey] = entry.decision.summary + "; RECOVERED: the alert resolved \(minutes) min after the action"
                 await status.verification(recovered: true)
@@ -36,7 +36,7 @@ struct RemediationVerification: Sendable {
     func expired(at time: Date) async -> [(alertKey: String, reason: String)] {
         do {
             var escalations: [(alertKey: String, reason: String)] = []
-            for entry in try store.markUnrecovered(at: time) {
+            for entry in try await store.perform({ try $0.markUnrecovered(at: time) }) {
                 let decision = entry.decision
                 notes[decision.alertKey] = decision.summary + "; NOT RECOVERED within the verification window: escalated"
                 await status.verification(recovered: false)

@@ -5,7 +5,7 @@ import Incidents
 
 /// The outbox and the notification records: findings queued per sink (saved with the state
 /// change that caused them), their delivery bookkeeping, and salvage from a corrupt file.
-extension StateStore: OutboxStore {
+extension StateStore {
     /// One finding queued for one sink (a finding already queued for it is left as it is).
     static let insertOutbox = """
         INSERT OR IGNORE INTO outbox (sink, finding_id, alert_key, body, queued_at, next_attempt_at, alert_name, kind)

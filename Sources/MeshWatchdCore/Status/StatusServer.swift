@@ -20,7 +20,7 @@ enum StatusServer {
         router.get("metrics") { _, _ -> Response in
             let body = StatusRendering.metrics(await status.groupStates, ready: await status.notReadyReason == nil,
                                                version: BuildInfo.version, sinks: await status.sinkNames,
-                                               deliveries: await status.deliveries, outboxDepth: (try? store?.depthBySink()) ?? [:],
+                                               deliveries: await status.deliveries, outboxDepth: (try? await store?.perform { try $0.depthBySink() }) ?? [:],
                                                remediations: await status.remediations, verifications: await status.verifications,
                                                unsavedFindings: await status.unsavedFindings)
             return text(.ok, body, contentType: "text/plain; version=0.0.4; charset=utf-8")
