@@ -77,6 +77,10 @@ let package = Package(
         // snprintf for one double: Go's %g/%f/%e match C's for finite values.
         .target(name: "CFormat"),
 
+        // PromQL as Prometheus 2.42 defines it: lexer, parser with Prometheus's type checks and
+        // promtool's error positions, and the printer of normalised expressions.
+        .target(name: "PromQL", dependencies: ["CFormat"]),
+
         // Rule files, the built-in packs, evaluation, the alert state machine, templating,
         // snapshot and restore. Pure logic: it asks an `InstantQuerying` for samples.
         .target(
@@ -185,6 +189,11 @@ let package = Package(
         .testTarget(
             name: "IncidentsTests",
             dependencies: ["Incidents", "AlertEngine", "MetricModel", "MeshHTTP", "MeshFixtures"]
+        ),
+        .testTarget(
+            name: "PromQLTests",
+            dependencies: ["PromQL", "AlertEngine", "MeshFixtures"],
+            resources: [.copy("Resources")]
         ),
         .testTarget(
             name: "AlertEngineTests",
