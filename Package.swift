@@ -192,7 +192,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PromQLTests",
-            dependencies: ["PromQL", "AlertEngine", "MeshFixtures"],
+            dependencies: ["PromQL", "AlertEngine", "MeshFixtures", "MeshHTTP"],
             resources: [.copy("Resources")]
         ),
         .testTarget(

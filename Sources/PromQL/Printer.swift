@@ -71,23 +71,19 @@ extension Expr: CustomStringConvertible {
         return text
     }
 
-    /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
+    /// Go's `strconv.FormatFloat(v, 'g', -1, 64)`, as Prometheus prints number literals: the
+    /// shortest digits that read back the same, with an exponent from 1e+06 up and below 1e-04.
     static func format(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-        if value == value.rounded(), abs(value) < 1e21 {
-            return cFormat("%.0f", value)
+        if value == 0 { return value.sign == .minus ? "-0" : "0" }
+        for digits in 1...17 {
+            let scientific = cFormat("%.\(digits - 1)e", value)
+            guard Double(scientific) == value, let e = scientific.firstIndex(of: "e"), let exponent = Int(scientific[scientific.index(after: e)...]) else { continue }
+            if exponent < -4 || exponent >= 6 { return scientific }
+            return cFormat("%.\(max(digits - 1 - exponent, 0))f", value)
         }
-        // The shortest text that reads back the same, without an exponent.
-        for precision in 1...40 {
-            let text = cFormat("%.\(precision)f", value)
-            if Double(text) == value {
-                var trimmed = text
-                while trimmed.hasSuffix("0") { trimmed.removeLast() }
-                return trimmed.hasSuffix(".") ? String(trimmed.dropLast()) : trimmed
-            }
-        }
-        return cFormat("%f", value)
+        return cFormat("%g", value)
     }
 
     /// Go's `%q`.

@@ -1,6 +1,7 @@
 import AlertEngine
 import Foundation
 import MeshFixtures
+import MeshHTTP
 import PromQL
 import Testing
 
@@ -25,6 +26,8 @@ struct PromtoolDifferentialTests {
             if let space = expression.firstIndex(of: " ") { var text = expression; text.replaceSubrange(space...space, with: " + "); all.append(text) }
             all.append(expression + " >")
             all.append("(" + expression)
+            all.append("(" + expression + ") * 2")
+            all.append("max_over_time((" + expression + ")[10m:1m])")
         }
         return Array(Set(all)).sorted()
     }
@@ -76,5 +79,32 @@ struct PromtoolDifferentialTests {
         }
         #expect(invalid >= 100, "only \(invalid) invalid expressions")
         #expect(disagreements.isEmpty, "\(disagreements.count) of \(expressions.count):\n\(disagreements.joined(separator: "\n"))")
+    }
+
+    @Test("the printed text is byte for byte what Prometheus 2.42 shows in /api/v1/rules for every valid expression")
+    func printsAsPrometheus() async throws {
+        let valid = try Self.corpus().compactMap { expression in (try? Parser.parse(expression)).map { (expression, $0) } }
+        #expect(valid.count >= 150, "\(valid.count) valid expressions")
+        var rules = "groups:\n- name: corpus\n  interval: 1h\n  rules:\n"
+        for (index, (expression, _)) in valid.enumerated() {
+            rules += "  - record: r\(index)\n    expr: '\(expression.replacingOccurrences(of: "'", with: "''"))'\n"
+        }
+        try await withPrometheus(openMetrics: MeshScenario.live().openMetrics(),
+                                 configuration: "global:\n  scrape_interval: 15s\nrule_files: [rules.yml]\n",
+                                 files: ["rules.yml": rules]) { prometheus async throws in
+            let body = try await HTTPClient().get(prometheus.url + "/api/v1/rules").body
+            let answer = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+            let groups = (answer?["data"] as? [String: Any])?["groups"] as? [[String: Any]] ?? []
+            var shown: [String: String] = [:]
+            for rule in groups.flatMap({ $0["rules"] as? [[String: Any]] ?? [] }) {
+                if let name = rule["name"] as? String, let query = rule["query"] as? String { shown[name] = query }
+            }
+            #expect(shown.count == valid.count)
+            var different: [String] = []
+            for (index, (expression, parsed)) in valid.enumerated() where shown["r\(index)"] != parsed.description {
+                different.append("\(expression)\n  Prometheus: \(shown["r\(index)"] ?? "-")\n  meshwatchd: \(parsed.description)")
+            }
+            #expect(different.isEmpty, "\(different.count) of \(valid.count):\n\(different.joined(separator: "\n"))")
+        }
     }
 }
