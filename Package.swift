@@ -87,6 +87,7 @@ let package = Package(
             name: "AlertEngine",
             dependencies: [
                 "MetricModel",
+                "PromQL",
                 "CFormat",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),

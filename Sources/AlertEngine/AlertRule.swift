@@ -1,9 +1,15 @@
 import MetricModel
+import PromQL
 
 /// One alerting rule as a rule file defines it, with its templates parsed.
 public struct AlertRule: Sendable {
     public var name: String
     public var expression: String
+    /// The expression as Prometheus prints it (normalised), for `/api/v1/rules`; the text as
+    /// written when it does not parse.
+    public var query: String {
+        (try? PromQL.Parser.parse(expression))?.description ?? expression
+    }
     /// `for`: how long an instance stays pending before it fires.
     public var holdDuration: Duration
     public var keepFiringFor: Duration

@@ -199,16 +199,16 @@ struct DaemonFaultTests {
         let state = try DaemonTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
         try await withEchoServer { server async throws in
-            // The stand-in answers `series(N)` with N series (51 MB for 200,000).
+            // The stand-in answers `series_N` with N series (51 MB for 200,000).
             try """
                 groups:
                 - name: mixed
                   interval: 1s
                   rules:
                   - alert: Huge
-                    expr: series(200000)
+                    expr: series_200000
                   - alert: Small
-                    expr: series(1)
+                    expr: series_1
                 """.write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
             try #"""
                 {"prometheus": {"url": "\#(server.url("/series"))"}, "rule_files": ["rules.yml"], "shutdown_timeout": "5s",

@@ -82,7 +82,7 @@ struct EngineCommandTests {
               - name: custom
                 rules:
                   - alert: Broken
-                    expr: sum(rate(istio_requests_total[5m]
+                    expr: label_replace(istio_requests_total, "x", "$1", "y", "(")
                   - alert: AnyTraffic
                     expr: sum(rate(istio_requests_total[5m])) > 0
                     annotations:
@@ -96,12 +96,21 @@ struct EngineCommandTests {
             let run = try await cli.meshwatchd(["eval", "--config", directory + "/config.json", "--at", unix(55)])
             #expect(run.status == 2)
             #expect(run.stdout.contains("rule Broken failed"), "\(run.stdout)")
-            #expect(run.stdout.contains("unclosed left parenthesis"))
+            #expect(run.stdout.contains("label_replace"))
             #expect(run.stdout.contains("AnyTraffic"))
             #expect(!run.stdout.contains("IstioHighErrorRate"))  // threshold raised to 50 % by the config
 
             let json = try await cli.meshwatchd(["eval", "--config", directory + "/config.json", "--at", unix(55), "--format", "json"])
             #expect(json.stdout.contains("req/s in prod-eu"))
+
+            // Invalid PromQL never reaches Prometheus: the file is refused at load, at promtool's position.
+            try "groups:\n  - name: bad\n    rules:\n      - alert: Unclosed\n        expr: sum(rate(istio_requests_total[5m]\n"
+                .write(toFile: directory + "/bad.yml", atomically: true, encoding: .utf8)
+            let refused = try await cli.meshwatchd(["eval", "--config", directory + "/config.json", "--at", unix(55)])
+            #expect(refused.status == 78)
+            #expect(refused.stderr.contains("bad.yml:5:15: group \"bad\", rule 1, \"Unclosed\": could not parse expression: 1:34: parse error:"),
+                    "\(refused.stderr)")
+            try FileManager.default.removeItem(atPath: directory + "/bad.yml")
 
             let epoch = try await cli.meshwatchd(["replay", "--prometheus", server.url, "--pack", "istio", "--from", "0",
                                                   "--to", "1970-01-01T00:10:00Z", "--step", "1m"])

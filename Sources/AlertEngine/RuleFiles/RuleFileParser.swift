@@ -1,4 +1,5 @@
 import Foundation
+import PromQL
 import Yams
 
 /// Reads Prometheus rule files (`groups: [{name, interval, limit, rules: [...]}]`) with the
@@ -123,6 +124,12 @@ public struct RuleFileParser {
         }
         let expression = mapping["expr"]?.string?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         if expression.isEmpty { problem(mapping["expr"] ?? node, location + ", field \"expr\"", "field \"expr\" must be set in rule") }
+        // As promtool: the expression must parse and type-check, or the rule would fail at every evaluation.
+        if !expression.isEmpty, let text = mapping["expr"]?.string {
+            do throws(PromQLError) { _ = try PromQL.Parser.parse(text) } catch {
+                problem(mapping["expr"], location, "could not parse expression: \(error)")
+            }
+        }
         let hold = mapping["for"].flatMap { duration($0, location + ", field \"for\"") } ?? .zero
         let keepFiring = mapping["keep_firing_for"].flatMap { duration($0, location + ", field \"keep_firing_for\"") } ?? .zero
         let labels = stringMap(mapping["labels"], location + ", field \"labels\"", kind: "label")

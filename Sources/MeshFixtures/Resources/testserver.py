@@ -6,7 +6,7 @@ Prints its port on the first line of stdout, then serves until terminated.
   --client-ca        require a client certificate signed by this CA
 Routes: /echo (the request as JSON), /hang and /hang/… (never answer), /slow?ms=N, /big?bytes=N[&chunked=1],
 /status/N (that status, with Retry-After: 7), /series/api/v1/query (a Prometheus vector of N
-series for the query `series(N)`, built once per N), and any other path ending in /api/v1/query or
+series for the query `series_N`, built once per N), and any other path ending in /api/v1/query or
 /api/v1/query_range answers a Prometheus string result holding the echo. A request line with an absolute URI (as sent to a
 proxy) is answered like /echo, so the server doubles as a recording proxy.
 """
@@ -118,7 +118,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path == "/series/api/v1/query":
             expression = dict(urllib.parse.parse_qsl(body.decode())).get("query", "")
-            count = int(expression[len("series("):-1]) if expression.startswith("series(") else 1
+            count = int(expression[len("series_"):]) if expression.startswith("series_") else 1
             with RECEIVER_LOCK:
                 if count not in SERIES:
                     items = ",".join('{"metric":{"__name__":"istio_requests_total","destination_workload":"w%d",'

@@ -86,7 +86,7 @@ enum StatusRendering {
                 let active = rule.active.values.filter { $0.state != .inactive }
                 let state = active.contains { $0.state == .firing } ? "firing" : (active.isEmpty ? "inactive" : "pending")
                 var object: [String: Any] = [
-                    "type": "alerting", "name": rule.rule.name, "query": rule.rule.expression, "state": state,
+                    "type": "alerting", "name": rule.rule.name, "query": rule.rule.query, "state": state,
                     "duration": rule.rule.holdDuration.seconds, "keepFiringFor": rule.rule.keepFiringFor.seconds,
                     "labels": Dictionary(uniqueKeysWithValues: rule.rule.labels.map { ($0.name, $0.template) }),
                     "annotations": Dictionary(uniqueKeysWithValues: rule.rule.annotations.map { ($0.name, $0.template) }),
