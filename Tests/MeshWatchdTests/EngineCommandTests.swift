@@ -115,7 +115,13 @@ struct EngineCommandTests {
             let epoch = try await cli.meshwatchd(["replay", "--prometheus", server.url, "--pack", "istio", "--from", "0",
                                                   "--to", "1970-01-01T00:10:00Z", "--step", "1m"])
             #expect(epoch.status == 0, "\(epoch.stderr)")
+            #expect(epoch.stderr.contains("replay: every group every 1m (--step)"))
             #expect(epoch.stderr.contains("replay: 11 evaluations"))
+            // Without --step each group keeps its own interval, as the daemon evaluates it.
+            let own = try await cli.meshwatchd(["replay", "--prometheus", server.url, "--pack", "istio", "--from", "0",
+                                                "--to", "1970-01-01T00:10:00Z"])
+            #expect(own.stderr.contains("replay: each group at its own interval (meshwatchd-istio 30s)"), "\(own.stderr)")
+            #expect(own.stderr.contains("replay: 21 evaluations"))
         }
         try #"{"prometheus": {"url": 5}}"#.write(toFile: directory + "/bad.json", atomically: true, encoding: .utf8)
         let bad = try await cli.meshwatchd(["eval", "--config", directory + "/bad.json", "--pack", "istio"])

@@ -11,8 +11,9 @@ package struct ReplayCommand: AsyncParsableCommand {
         commandName: "replay",
         abstract: "Step the rules through a past time range and print every transition.",
         discussion: """
-            Evaluates all rules every --step from --from to --to against Prometheus, exactly as \
-            the daemon would have, and prints each transition (pending, firing, resolved, or \
+            Evaluates every rule group on its own interval (the group's `interval`, else \
+            evaluation_interval) from --from to --to against Prometheus, as the daemon would have, \
+            or every group every --step when it is given; says which on stderr, and prints each transition (pending, firing, resolved, or \
             inactive for a pending instance that vanished) as it happens. Use it to tune \
             thresholds on last week's data. Memory stays flat over long ranges; on a terminal, \
             progress is shown on stderr.
@@ -28,7 +29,7 @@ package struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "End, inclusive: RFC 3339 or Unix seconds.")
     var to: String
 
-    @Option(help: "Evaluation step, a Prometheus duration. Default: the evaluation interval (30s).")
+    @Option(help: "Evaluate every group at this step, a Prometheus duration. Default: each group at its own interval.")
     var step: String?
 
     @Option(help: "Output format: table or jsonl.")
@@ -38,6 +39,17 @@ package struct ReplayCommand: AsyncParsableCommand {
     var logLevel: Logger.Level = .error
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, jsonl }
+
+    /// `30s`, `1m`, `1h30m`: as a rule file writes an interval.
+    static func text(_ duration: Duration) -> String {
+        var seconds = Int(duration.seconds)
+        var out = ""
+        for (unit, size) in [("h", 3600), ("m", 60), ("s", 1)] where seconds >= size {
+            out += "\(seconds / size)\(unit)"
+            seconds %= size
+        }
+        return out.isEmpty ? "0s" : out
+    }
 
     package func validate() throws {
         guard let start = parseTime(from) else { throw ValidationError("--from: not RFC 3339 or Unix seconds: \(from)") }
@@ -52,17 +64,26 @@ package struct ReplayCommand: AsyncParsableCommand {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "meshwatchd.replay")
         var setup = try EngineSetup(source: source, prometheus: prometheus, logger: logger)
-        let stepDuration = step.flatMap(PrometheusDuration.parse) ?? setup.resolved.interval
         let datasource = setup.datasource
         var output = ReplayOutput(format: format, showProgress: isatty(STDERR_FILENO) == 1)
+        let defaultInterval = setup.resolved.interval
+        let fixedStep = step.flatMap(PrometheusDuration.parse)
+        if fixedStep != nil, let step {
+            FileHandle.standardError.write(Data("replay: every group every \(step) (--step)\n".utf8))
+        } else {
+            let each = setup.engine.groups.map { "\($0.group.name) \(Self.text($0.group.interval ?? defaultInterval))" }
+            FileHandle.standardError.write(Data("replay: each group at its own interval (\(each.joined(separator: ", ")))\n".utf8))
+        }
         output.header()
-        let steps = await setup.engine.replay(from: parseTime(from)!, to: parseTime(to)!, step: stepDuration, using: datasource,
-                                        logger: logger) { step in
+        let onStep: (ReplayStep) -> Bool = { step in
             output.step(time: step.time, index: step.index, total: step.total, transitions: step.transitions)
             // Every rule failing at the first step means Prometheus is not usable: stop, say why.
             let rules = step.engine.groups.flatMap(\.rules)
             return !(step.index == 0 && !rules.isEmpty && rules.allSatisfy { $0.health == .err })
         }
+        let steps = await setup.engine.replay(from: parseTime(from)!, to: parseTime(to)!,
+                                              interval: { fixedStep ?? $0.interval ?? defaultInterval }, using: datasource,
+                                              logger: logger, onStep: onStep)
         let engine = setup.engine
         output.finish(engine: engine, steps: steps)
         if engine.groups.contains(where: { $0.rules.contains { $0.health == .err } }) { throw ExitCode(2) }
