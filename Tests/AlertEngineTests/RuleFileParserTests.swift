@@ -93,4 +93,46 @@ struct RuleFileParserTests {
         #expect(error?.description.contains("matches no file") == true)
         #expect(throws: RuleFileError.self) { try RuleFileLoader.load(paths: [directory + "/missing.yml"]) }
     }
+
+    @Test("a group with `rules:` empty or null loads as an empty group, as promtool reads it")
+    func nullRules() throws {
+        for value in ["", " ~", " null", " []"] {
+            let loaded = try RuleFileParser.parse("groups:\n  - name: empty\n    rules:\(value)\n", file: "empty.yml")
+            #expect(loaded.groups.map(\.name) == ["empty"], "rules:\(value)")
+            #expect(loaded.groups.first?.rules.isEmpty == true)
+        }
+        #expect(throws: RuleFileError.self) { try RuleFileParser.parse("groups:\n  - name: g\n    rules: \"text\"\n", file: "g.yml") }
+    }
+
+    @Test("PrometheusRule objects (kube-prometheus): spec.groups, one or many documents per file")
+    func prometheusRule() throws {
+        let yaml = """
+            apiVersion: monitoring.coreos.com/v1
+            kind: PrometheusRule
+            metadata:
+              name: mesh
+              namespace: monitoring
+            spec:
+              groups:
+                - name: mesh
+                  rules:
+                    - alert: IstiodDown
+                      expr: up{job="istiod"} == 0
+            ---
+            apiVersion: monitoring.coreos.com/v1
+            kind: PrometheusRule
+            metadata: {name: more}
+            spec:
+              groups:
+                - name: more
+                  rules:
+                    - alert: Other
+                      expr: vector(1)
+            """
+        let loaded = try RuleFileParser.parse(yaml, file: "prometheusrule.yaml")
+        #expect(loaded.groups.map(\.name) == ["mesh", "more"])
+        #expect(loaded.groups.flatMap(\.rules).map(\.name) == ["IstiodDown", "Other"])
+        // A plain rule file still refuses what it does not know.
+        #expect(throws: RuleFileError.self) { try RuleFileParser.parse("kind: Something\ngroups: []\n", file: "x.yml") }
+    }
 }

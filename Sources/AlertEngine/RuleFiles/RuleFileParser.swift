@@ -22,14 +22,22 @@ public struct RuleFileParser {
 
     private init(file: String) { self.file = file }
 
+    /// `~`, `null` or nothing at all.
+    static func isNull(_ node: Node) -> Bool {
+        guard case .scalar(let scalar) = node else { return false }
+        return scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+
     private mutating func problem(_ node: Node?, _ location: String, _ message: String) {
         problems.append(.init(file: file, line: node?.mark?.line, column: node?.mark?.column, location: location, message: message))
     }
 
     private mutating func parseDocument(_ yaml: String) -> [RuleGroup] {
-        let root: Node?
+        var documents: [Node] = []
         do {
-            root = try Yams.compose(yaml: yaml)
+            // Every document of the file (`---`), each read as it comes so a YAML error is reported.
+            let parser = try Yams.Parser(yaml: yaml)
+            while let document = try parser.nextRoot() { documents.append(document) }
         } catch let error as YamlError {
             problems.append(Self.yamlProblem(error, file: file))
             return []
@@ -37,20 +45,30 @@ public struct RuleFileParser {
             problems.append(.init(file: file, location: "", message: "\(error)"))
             return []
         }
-        guard let root else { return [] }  // an empty file holds no groups, as in Prometheus
-        guard case .mapping(let mapping) = root else {
-            problem(root, "", "a rule file must be a mapping with a \"groups\" list")
-            return []
-        }
         var groups: [RuleGroup] = []
         var seen: Set<String> = []
-        for (key, value) in mapping {
-            guard key.string == "groups" else {
-                problem(key, "", "unknown field \"\(key.string ?? "?")\" (a rule file has only \"groups\")")
+        for root in documents {
+            guard case .mapping(let mapping) = root else {
+                problem(root, "", "a rule file must be a mapping with a \"groups\" list")
                 continue
             }
-            guard case .sequence(let sequence) = value else {
-                problem(value, "", "\"groups\" must be a list")
+            // A kube-prometheus `PrometheusRule` object holds the same groups under `spec`.
+            var groupsNode: Node?
+            if mapping["kind"]?.string == "PrometheusRule" {
+                guard case .mapping(let spec)? = mapping["spec"] else {
+                    problem(root, "", "a PrometheusRule must have a \"spec\" with \"groups\"")
+                    continue
+                }
+                groupsNode = spec["groups"]
+            } else {
+                for (key, _) in mapping where key.string != "groups" {
+                    problem(key, "", "unknown field \"\(key.string ?? "?")\" (a rule file has only \"groups\")")
+                }
+                groupsNode = mapping["groups"]
+            }
+            guard let groupsNode else { continue }
+            guard case .sequence(let sequence) = groupsNode else {
+                problem(groupsNode, "", "\"groups\" must be a list")
                 continue
             }
             for (index, node) in sequence.enumerated() {
@@ -87,7 +105,8 @@ public struct RuleFileParser {
             }
         }
         var rules: [AlertRule] = []
-        if let rulesNode = mapping["rules"] {
+        // `rules:` with no value is an empty group, as promtool reads it.
+        if let rulesNode = mapping["rules"], !Self.isNull(rulesNode) {
             if case .sequence(let sequence) = rulesNode {
                 for (ruleIndex, ruleNode) in sequence.enumerated() {
                     if let rule = parseRule(ruleNode, group: location, index: ruleIndex + 1) { rules.append(rule) }
