@@ -6,8 +6,8 @@ struct Checker {
     private func error(_ message: String, at offset: Int) -> PromQLError { lexer.error(message, at: offset) }
 
     func expect(_ argument: Parser.Located, _ type: ValueType, _ context: String) throws(PromQLError) {
-        guard argument.expr.type == type else {
-            throw error("expected type \(type.rawValue) in \(context), got \(argument.expr.type.rawValue)", at: argument.offset)
+        guard argument.type == type else {
+            throw error("expected type \(type.rawValue) in \(context), got \(argument.type.rawValue)", at: argument.offset)
         }
     }
 
@@ -33,12 +33,13 @@ struct Checker {
         }
     }
 
-    func binary(_ node: Expr, lhsAt: Int, opAt: Int, rhsAt: Int) throws(PromQLError) {
-        guard case .binary(let op, let lhs, let rhs, let returnBool, let matching) = node else { return }
+    /// The operands' types come computed: recomputing them walks the subtrees.
+    func binary(_ node: Expr, lhsType: ValueType, rhsType: ValueType, lhsAt: Int, opAt: Int, rhsAt: Int) throws(PromQLError) {
+        guard case .binary(let op, _, _, let returnBool, let matching) = node else { return }
         let comparison = ["==", "!=", "<", "<=", ">", ">="].contains(op)
         let setOperator = ["and", "or", "unless"].contains(op)
         if returnBool && !comparison { throw error("bool modifier can only be used on comparison operators", at: opAt) }
-        if comparison && !returnBool && lhs.type == .scalar && rhs.type == .scalar {
+        if comparison && !returnBool && lhsType == .scalar && rhsType == .scalar {
             throw error("comparisons between scalars must use BOOL modifier", at: opAt)
         }
         if let matching, matching.on {
@@ -46,20 +47,20 @@ struct Checker {
                 throw error("label \"\(label)\" must not occur in ON and GROUP clause at once", at: opAt)
             }
         }
-        if lhs.type != .scalar && lhs.type != .vector {
+        if lhsType != .scalar && lhsType != .vector {
             throw error("binary expression must contain only scalar and instant vector types", at: lhsAt)
         }
-        if rhs.type != .scalar && rhs.type != .vector {
+        if rhsType != .scalar && rhsType != .vector {
             throw error("binary expression must contain only scalar and instant vector types", at: rhsAt)
         }
-        if lhs.type != .vector || rhs.type != .vector {
+        if lhsType != .vector || rhsType != .vector {
             if let matching, !matching.labels.isEmpty {
                 throw error("vector matching only allowed between instant vectors", at: lhsAt)
             }
         } else if setOperator, let matching, matching.cardinality == .manyToOne || matching.cardinality == .oneToMany {
             throw error("no grouping allowed for \"\(op)\" operation", at: lhsAt)
         }
-        if setOperator && (lhs.type == .scalar || rhs.type == .scalar) {
+        if setOperator && (lhsType == .scalar || rhsType == .scalar) {
             throw error("set operator \"\(op)\" not allowed in binary scalar expression", at: lhsAt)
         }
     }

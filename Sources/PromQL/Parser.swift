@@ -8,6 +8,10 @@ public struct Parser {
     /// The first type error: Prometheus checks types once the whole expression has parsed,
     /// so a syntax error anywhere is reported first.
     private var typeError: PromQLError?
+    /// How deep expressions nest right now: a rule file of `((((…` or `- - - -…` must be refused,
+    /// not overflow the stack of the daemon that loads it.
+    private var depth = 0
+    static let maximumDepth = 256
 
     private mutating func deferred(_ check: () throws(PromQLError) -> Void) {
         guard typeError == nil else { return }
@@ -30,10 +34,25 @@ public struct Parser {
     }
 
     /// An expression with the offset where it starts, for the checker's positions.
+    /// An expression with where it starts, its type and its height, each computed once as the
+    /// tree is built (recomputing a type walks the whole subtree: quadratic on a long chain).
     struct Located {
         var expr: Expr
         var offset: Int
+        var type: ValueType
+        /// Levels of the tree below and including this node (a chain `a + b + …` is a level a term).
+        var height = 1
+
+        init(expr: Expr, offset: Int, type: ValueType? = nil, height: Int = 1) {
+            self.expr = expr
+            self.offset = offset
+            self.type = type ?? expr.type
+            self.height = height
+        }
     }
+
+    /// The deepest tree accepted: printing, comparing and freeing a tree recurse through it.
+    static let maximumHeight = 1000
 
     private var current: Token { tokens[index] }
     private mutating func advance() -> Token {
@@ -86,6 +105,11 @@ public struct Parser {
     private static func isComparison(_ op: String) -> Bool { ["==", "!=", "<", "<=", ">", ">="].contains(op) }
 
     mutating func expression(_ minimum: Int) throws(PromQLError) -> Located {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maximumDepth else {
+            throw error("expression nested deeper than \(Self.maximumDepth) levels", at: current.offset)
+        }
         var lhs = try unary()
         while let precedence = Self.precedence(current), precedence >= minimum {
             let opToken = advance()
@@ -109,10 +133,17 @@ public struct Parser {
             // `^` is right-associative; every other operator left-associative.
             let rhs = try expression(op == "^" ? precedence : precedence + 1)
             let node = Expr.binary(op: op, lhs: lhs.expr, rhs: rhs.expr, returnBool: returnBool,
-                                   matching: matching ?? (lhs.expr.type == .vector && rhs.expr.type == .vector ? VectorMatching() : nil))
+                                   matching: matching ?? (lhs.type == .vector && rhs.type == .vector ? VectorMatching() : nil))
             let checker = Checker(lexer: lexer)
-            deferred { () throws(PromQLError) in try checker.binary(node, lhsAt: lhs.offset, opAt: opToken.offset, rhsAt: rhs.offset) }
-            lhs = Located(expr: node, offset: lhs.offset)
+            let (lhsType, rhsType) = (lhs.type, rhs.type)
+            deferred { () throws(PromQLError) in
+                try checker.binary(node, lhsType: lhsType, rhsType: rhsType, lhsAt: lhs.offset, opAt: opToken.offset, rhsAt: rhs.offset)
+            }
+            let height = max(lhs.height, rhs.height) + 1
+            guard height <= Self.maximumHeight else {
+                throw error("expression nested deeper than \(Self.maximumHeight) levels", at: opToken.offset)
+            }
+            lhs = Located(expr: node, offset: lhs.offset, type: lhsType == .scalar && rhsType == .scalar ? .scalar : .vector, height: height)
         }
         return lhs
     }
@@ -125,11 +156,11 @@ public struct Parser {
         if case .number(let value) = operand.expr {
             return Located(expr: .number(op.kind == .sub ? -value : value), offset: op.offset)
         }
-        if operand.expr.type != .scalar && operand.expr.type != .vector {
-            let failure = error("unary expression only allowed on expressions of type scalar or instant vector, got \"\(operand.expr.type.rawValue)\"", at: op.offset)
+        if operand.type != .scalar && operand.type != .vector {
+            let failure = error("unary expression only allowed on expressions of type scalar or instant vector, got \"\(operand.type.rawValue)\"", at: op.offset)
             deferred { () throws(PromQLError) in throw failure }
         }
-        return Located(expr: .unary(op: op.text, operand.expr), offset: op.offset)
+        return Located(expr: .unary(op: op.text, operand.expr), offset: op.offset, type: operand.type, height: operand.height + 1)
     }
 
     // MARK: Primaries and their modifiers
@@ -147,8 +178,8 @@ public struct Parser {
                     _ = advance()
                     let step = current.kind == .duration ? try duration("subquery step") : 0
                     _ = try expect(.rightBracket, "subquery selector")
-                    if located.expr.type != .vector {
-                        let failure = error("subquery is only allowed on instant vector, got \(located.expr.type.rawValue) instead", at: located.offset)
+                    if located.type != .vector {
+                        let failure = error("subquery is only allowed on instant vector, got \(located.type.rawValue) instead", at: located.offset)
                         deferred { () throws(PromQLError) in throw failure }
                     }
                     located.expr = .subquery(located.expr, range: range, step: step, offset: 0, at: nil)
@@ -188,6 +219,8 @@ public struct Parser {
             default:
                 return located
             }
+            // A range, subquery or modifier made a new node (a selector, matrix or subquery): its type is O(1) to read.
+            located.type = located.expr.type
         }
     }
 
@@ -205,7 +238,7 @@ public struct Parser {
             _ = advance()
             let inner = try expression(0)
             _ = try expect(.rightParen, "paren expression")
-            return Located(expr: .paren(inner.expr), offset: token.offset)
+            return Located(expr: .paren(inner.expr), offset: token.offset, type: inner.type, height: inner.height + 1)
         case .leftBrace:
             let selector = try selector(name: nil, at: token.offset)
             // `{}` and `{a=""}` would select every series.

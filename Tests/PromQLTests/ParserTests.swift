@@ -94,4 +94,16 @@ struct ParserTests {
             #expect(error.position.description == position, "\(error)")
         }
     }
+
+    @Test("hostile nesting is an error, not a stack overflow: 100,000 parentheses, unary minus signs or powers")
+    func hostileNesting() {
+        for text in [String(repeating: "(", count: 100_000) + "x", String(repeating: "- ", count: 100_000) + "x",
+                     Array(repeating: "2", count: 100_000).joined(separator: "^"), String(repeating: "sum(", count: 50_000) + "x"] {
+            #expect(throws: PromQLError.self) { try Parser.parse(text) }
+        }
+        // A flat chain builds a tree a level per term: up to the height cap it parses (in linear time),
+        // past it, 200,000 terms are refused quickly rather than printed, compared and freed by deep recursion.
+        #expect(throws: Never.self) { try Parser.parse(Array(repeating: "x", count: 900).joined(separator: " + ")) }
+        #expect(throws: PromQLError.self) { try Parser.parse(Array(repeating: "x", count: 200_000).joined(separator: " + ")) }
+    }
 }
