@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/debug/meshwatchd
 
-.PHONY: deps build run test bench man clean
+.PHONY: deps build run test conformance bench man clean
 
 deps:
 	@scripts/install-deps.sh
@@ -24,6 +24,12 @@ test: deps
 	@scripts/install-deps.sh --test-tools
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# The conformance cases (conformance/README.md): promtool, then meshwatchd replay against a real Prometheus.
+conformance: deps
+	@scripts/install-deps.sh --test-tools
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter ConformanceTests
 
 # The man page, generated from the commands' help (kept in git; a test checks it is current).
 man: deps

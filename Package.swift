@@ -130,6 +130,7 @@ let package = Package(
             name: "MeshWatchdCore",
             dependencies: [
                 "CSystemd",
+                "PromQL",
                 "Incidents",
                 "Remediation",
                 "MetricModel",

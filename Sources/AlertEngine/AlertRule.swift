@@ -4,10 +4,16 @@ import PromQL
 /// One alerting rule as a rule file defines it, with its templates parsed.
 public struct AlertRule: Sendable {
     public var name: String
-    public var expression: String
-    /// The expression as Prometheus prints it (normalised), for `/api/v1/rules`; the text as
-    /// written when it does not parse.
-    public var query: String {
+    public var expression: String {
+        didSet { query = Self.normalised(expression) }
+    }
+    /// The expression as Prometheus prints it (normalised): what `/api/v1/rules` shows and what
+    /// is sent to Prometheus, as Prometheus's rule manager sends `String()` of the parsed
+    /// expression (it is not always the text as written: `absent()` takes its labels from the
+    /// matchers in printed order). The text as written when it does not parse.
+    public private(set) var query: String
+
+    static func normalised(_ expression: String) -> String {
         (try? PromQL.Parser.parse(expression))?.description ?? expression
     }
     /// `for`: how long an instance stays pending before it fires.
@@ -24,6 +30,7 @@ public struct AlertRule: Sendable {
                 labels: [(name: String, template: String)] = [], annotations: [(name: String, template: String)] = []) {
         self.name = name
         self.expression = expression
+        query = Self.normalised(expression)
         self.holdDuration = holdDuration
         self.keepFiringFor = keepFiringFor
         self.labels = labels.sorted { $0.name < $1.name }
@@ -63,6 +70,9 @@ public struct RuleGroup: Sendable {
     public var interval: Duration?
     /// At most this many alert instances per rule (0: no limit); past it the rule fails.
     public var limit: Int
+    /// The group's `query_offset`: its queries ask for this long before the evaluation time
+    /// (nil: the global `rule_query_offset`).
+    public var queryOffset: Duration?
     public var rules: [AlertRule] {
         didSet { Self.numberDuplicates(&rules) }
     }
@@ -72,10 +82,12 @@ public struct RuleGroup: Sendable {
     /// whatever the file is called.
     public var builtIn = false
 
-    public init(name: String, interval: Duration? = nil, limit: Int = 0, rules: [AlertRule], file: String = "") {
+    public init(name: String, interval: Duration? = nil, limit: Int = 0, queryOffset: Duration? = nil, rules: [AlertRule],
+                file: String = "") {
         self.name = name
         self.interval = interval
         self.limit = limit
+        self.queryOffset = queryOffset
         var rules = rules
         Self.numberDuplicates(&rules)
         self.rules = rules

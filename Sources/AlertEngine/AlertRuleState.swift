@@ -19,6 +19,8 @@ public struct AlertRuleState: Sendable {
     /// Whether the last error was the datasource's (not reached, overloaded) rather than the rule's.
     public private(set) var lastErrorIsDatasource = false
     public private(set) var lastEvaluation: Date?
+    /// How long the last evaluation took (query and state), for `/api/v1/rules`.
+    public internal(set) var evaluationDuration: Duration?
 
     public init(rule: AlertRule, group: String) {
         self.rule = rule
@@ -65,6 +67,7 @@ public struct AlertRuleState: Sendable {
             guard seen.insert(candidate.fingerprint).inserted else {
                 health = .err
                 lastError = "vector contains metrics with the same labelset after applying alert labels"
+                lastErrorIsDatasource = false
                 return outcome
             }
             candidates.append(candidate)
@@ -128,15 +131,46 @@ public struct AlertRuleState: Sendable {
         for fingerprint in removals { active[fingerprint] = nil }
 
         if limit > 0 && activeOrPending > limit {
-            active = [:]
+            outcome.transitions = dropAll(at: time, keeping: outcome.transitions)
             health = .err
             lastError = "exceeded limit of \(limit) with \(activeOrPending) alerts"
+            lastErrorIsDatasource = false
             return outcome
         }
         health = .ok
         lastError = nil
         lastErrorIsDatasource = false
         return outcome
+    }
+
+    /// Over its limit, a rule drops every instance (Prometheus clears `r.active` and sends
+    /// nothing). What this evaluation made new was never announced and is dropped silently;
+    /// what had been announced ends: a firing instance resolves (Prometheus leaves that to
+    /// Alertmanager, which resolves it when its `endsAt` passes), a pending one goes
+    /// inactive. So a rule held over its limit announces nothing at every evaluation, and
+    /// its instances come back as new ones (new `activeAt`, `for` restarted) when it is
+    /// back within the limit. `kept` are this evaluation's transitions; its resolves and
+    /// pending drops stand.
+    private mutating func dropAll(at time: Date, keeping kept: [AlertTransition]) -> [AlertTransition] {
+        var transitions = kept.filter { $0.kind == .resolved || $0.kind == .inactive }
+        let announcedPending = rule.holdDuration > .zero
+        for var instance in active.values {
+            switch instance.state {
+            case .firing where (instance.firedAt ?? time) < time:
+                instance.state = .inactive
+                instance.resolvedAt = time
+                transitions.append(AlertTransition(kind: .resolved, group: group, rule: rule.name, instance: instance, at: time))
+            case .firing, .pending:
+                // Pending before this evaluation (and announced so): it ends without firing.
+                if announcedPending && instance.activeAt < time {
+                    transitions.append(AlertTransition(kind: .inactive, group: group, rule: rule.name, instance: instance, at: time))
+                }
+            case .inactive:
+                break
+            }
+        }
+        active = [:]
+        return transitions
     }
 
     /// Seconds from `start` to `end` at Prometheus's millisecond precision (its times are
@@ -175,8 +209,9 @@ public struct AlertRuleState: Sendable {
         overrides.reserveCapacity(rule.labelTemplates.count + 1)
         var alertnamePlaced = false
         for (name, template) in rule.labelTemplates {
+            // The rule's name wins over a rule label named alertname, as Prometheus sets it last.
             if !alertnamePlaced && name >= "alertname" {
-                if name != "alertname" { overrides.append(Label(name: "alertname", value: rule.name)) }
+                overrides.append(Label(name: "alertname", value: rule.name))
                 alertnamePlaced = true
             }
             if name == "alertname" { continue }

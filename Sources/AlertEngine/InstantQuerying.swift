@@ -13,10 +13,14 @@ public protocol InstantQuerying: Sendable {
 public struct EvaluationContext: Sendable {
     public var externalLabels: Labels
     public var externalURL: String
+    /// Prometheus's global `rule_query_offset`: queries ask for this long before the
+    /// evaluation time, for groups without their own `query_offset`.
+    public var queryOffset: Duration
 
-    public init(externalLabels: [String: String] = [:], externalURL: String = "") {
+    public init(externalLabels: [String: String] = [:], externalURL: String = "", queryOffset: Duration = .zero) {
         self.externalLabels = Labels(externalLabels)
         self.externalURL = externalURL
+        self.queryOffset = queryOffset
     }
 }
 

@@ -49,16 +49,21 @@ public struct RuleEngine: Sendable {
     /// Evaluates one rule of one group at `time`.
     public mutating func evaluateRule(_ ruleIndex: Int, ofGroup index: Int, at time: Date, using datasource: some InstantQuerying,
                                       logger: Logger) async -> [AlertTransition] {
+        let started = ContinuousClock.now
         let rule = groups[index].rules[ruleIndex].rule
+        // As Prometheus: the query runs `query_offset` before the evaluation time; the
+        // instances' clocks (`activeAt`, `for`) stay on the evaluation time.
+        let offset = groups[index].group.queryOffset ?? context.queryOffset
         let result: Result<[Sample], any Error>
         do {
-            result = .success(try await datasource.instantQuery(rule.expression, at: time))
+            result = .success(try await datasource.instantQuery(rule.query, at: time - offset.seconds))
         } catch {
             // Shutdown or reload: the evaluation is abandoned, not failed; the rule keeps its state and health.
             if Task.isCancelled || error is CancellationError { return [] }
             result = .failure(error)
         }
         let outcome = groups[index].rules[ruleIndex].apply(result, at: time, limit: groups[index].group.limit, context: context)
+        groups[index].rules[ruleIndex].evaluationDuration = ContinuousClock.now - started
         report(groups[index].rules[ruleIndex], outcome, logger: logger)
         return outcome.transitions
     }

@@ -131,3 +131,8 @@ private func cFormat(_ format: String, _ value: Double) -> String {
         }
     }
 }
+
+/// Go's `%q` (`strconv.Quote`), for messages that must read as Prometheus's.
+public enum GoQuote {
+    public static func quote(_ text: String) -> String { Expr.quote(text) }
+}

@@ -1,3 +1,4 @@
+import Synchronization
 import AlertEngine
 import Foundation
 import MeshTestKit
@@ -110,6 +111,59 @@ struct AlertRuleStateTests {
         #expect(engine.only.health == .err)
         #expect(engine.only.lastError == "exceeded limit of 2 with 3 alerts")
         #expect(engine.only.active.isEmpty)
+    }
+
+    @Test("over its limit a rule announces each earlier instance's end once, then nothing while it stays over; back within, the instances are new")
+    func limitTransitions() async {
+        let rule = AlertRule(name: "A", expression: "x", holdDuration: .seconds(120))
+        let three = (1...3).map { series(["instance": "\($0)"]) }
+        let two = Array(three.prefix(2))
+        // 0: two pending; 2: both fire; 3–5: three, over the limit; 6: two again, new; 8: they fire.
+        let (engine, transitions) = await run(rule, limit: 2, steps: [
+            (0, .success(two)), (1, .success(two)), (2, .success(two)), (3, .success(three)), (4, .success(three)),
+            (5, .success(three)), (6, .success(two)), (7, .success(two)), (8, .success(two)),
+        ])
+        func kinds(at time: Double) -> [String] {
+            transitions.filter { $0.at == minute(time) }.map { "\($0.kind.rawValue) \($0.instance.labels["instance"] ?? "")" }.sorted()
+        }
+        #expect(kinds(at: 2) == ["firing 1", "firing 2"])
+        #expect(kinds(at: 3) == ["resolved 1", "resolved 2"])  // the two that had fired end; the third was never announced
+        #expect(kinds(at: 4).isEmpty && kinds(at: 5).isEmpty)  // old main: a new firing for each instance at every step
+        #expect(kinds(at: 6) == ["pending 1", "pending 2"])
+        #expect(transitions.filter { $0.at == minute(6) }.allSatisfy { $0.instance.activeAt == minute(6) })
+        #expect(kinds(at: 8) == ["firing 1", "firing 2"])
+        #expect(engine.only.health == .ok)
+    }
+
+    @Test("a pending instance dropped by the limit goes inactive; the limit error is the rule's, not the datasource's")
+    func limitDropsPending() async {
+        let rule = AlertRule(name: "A", expression: "x", holdDuration: .seconds(600))
+        let three = (1...3).map { series(["instance": "\($0)"]) }
+        let (engine, transitions) = await run(rule, limit: 2, steps: [(0, .success(Array(three.prefix(2)))), (1, .success(three))])
+        #expect(transitions.filter { $0.at == minute(1) }.map(\.kind) == [.inactive, .inactive])
+        #expect(engine.only.health == .err)
+        #expect(!engine.only.lastErrorIsDatasource)
+    }
+
+    @Test("query_offset: the group's, else the global one; the query asks that long before the evaluation, activeAt stays on it")
+    func queryOffset() async {
+        final class Recording: InstantQuerying {
+            let times = Mutex<[Date]>([])
+            func instantQuery(_ expression: String, at time: Date) async throws -> [Sample] {
+                times.withLock { $0.append(time) }
+                return [series(["instance": "a"])]
+            }
+        }
+        let rule = AlertRule(name: "A", expression: "x")
+        for (groupOffset, globalOffset, expected) in [(Duration?.none, Duration.seconds(120), 120.0), (.seconds(30), .seconds(120), 30),
+                                                      (.zero, .seconds(120), 0), (nil, .zero, 0)] {
+            var engine = RuleEngine(groups: [RuleGroup(name: "g", queryOffset: groupOffset, rules: [rule])],
+                                    context: EvaluationContext(queryOffset: globalOffset))
+            let datasource = Recording()
+            _ = await engine.evaluateAll(at: minute(10), using: datasource, logger: quietLogger)
+            #expect(datasource.times.withLock { $0 } == [minute(10).addingTimeInterval(-expected)])
+            #expect(engine.onlyInstance?.activeAt == minute(10))
+        }
     }
 
     @Test("labels and annotations are templated; an empty label is dropped; a broken template shows Prometheus's error text")

@@ -4,6 +4,48 @@ import Testing
 
 @Suite("Rule files: Prometheus format and its mistakes")
 struct RuleFileParserTests {
+    @Test("query_offset and group labels (a rule's own label wins) load; a wrong offset or label name is reported where it is")
+    func queryOffsetAndGroupLabels() throws {
+        let yaml = """
+            groups:
+              - name: late
+                query_offset: 1m
+                labels:
+                  team: mesh
+                  severity: warning
+                rules:
+                  - alert: A
+                    expr: up == 0
+                    labels:
+                      severity: critical
+                  - alert: B
+                    expr: up == 0
+              - name: zero
+                query_offset: 0s
+                rules: []
+              - name: global
+                rules: []
+            """
+        let groups = try RuleFileParser.parse(yaml, file: "late.yml").groups
+        #expect(groups.map(\.queryOffset) == [.seconds(60), .zero, nil])
+        #expect(groups[0].rules[0].labels.map { "\($0.name)=\($0.template)" } == ["severity=critical", "team=mesh"])
+        #expect(groups[0].rules[1].labels.map { "\($0.name)=\($0.template)" } == ["severity=warning", "team=mesh"])
+        let wrong = """
+            groups:
+              - name: late
+                query_offset: soon
+                labels:
+                  1team: x
+                rules: []
+            """
+        #expect(throws: RuleFileError.self) { try RuleFileParser.parse(wrong, file: "late.yml") }
+        do { _ = try RuleFileParser.parse(wrong, file: "late.yml") } catch {
+            let text = "\(error)"
+            #expect(text.contains("late.yml:3:19: group \"late\", field \"query_offset\": not a valid duration string: \"soon\""), "\(text)")
+            #expect(text.contains("late.yml:5:7: group \"late\", field \"labels\": invalid label name: \"1team\""), "\(text)")
+        }
+    }
+
     @Test("a well-formed file loads with durations, limit, labels and annotations; recording rules are skipped with a warning")
     func wellFormed() throws {
         let yaml = """

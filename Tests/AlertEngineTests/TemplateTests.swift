@@ -13,7 +13,7 @@ struct TemplateTests {
     @Test("variables and fields", arguments: [
         ("{{ $labels.service }}", "reviews"), ("{{ .Labels.service }}", "reviews"), ("{{ $value }}", "0.1234"),
         ("{{ .Value }}", "0.1234"), ("{{ $externalLabels.cluster }}", "prod"), ("{{ .ExternalLabels.cluster }}", "prod"),
-        ("{{ $externalURL }}", "http://prom"), ("{{ $labels.missing }}", "<no value>"),
+        ("{{ $externalURL }}", "http://prom"), ("{{ $labels.missing }}", ""),
         ("a {{- \"b\" -}} c", "abc"), ("x{{/* a comment */}}y", "xy"), ("{{ $x := $labels.code }}{{ $x }}", "503"),
     ])
     func variables(source: String, expected: String) throws {

@@ -232,6 +232,19 @@ struct DaemonTests {
             #expect(errorRule?["health"] as? String == "ok")
             #expect(errorRule?["type"] as? String == "alerting")
             #expect(errorRule?["duration"] as? Double == 3)
+            #expect((errorRule?["evaluationTime"] as? Double).map { $0 > 0 } == true)
+            #expect((errorRule?["lastEvaluation"] as? String).flatMap(parseTime) != nil)
+            #expect((groups.first?["evaluationTime"] as? Double).map { $0 > 0 } == true)
+            #expect((groups.first?["lastEvaluation"] as? String).flatMap(parseTime) != nil)
+            // The filters, through the listener: one rule by name; a bad type is Prometheus's 400.
+            let filtered = try JSONSerialization.jsonObject(with: Data(try await get("/api/v1/rules?type=alert&rule_name%5B%5D=IstioHighErrorRate").body)) as? [String: Any]
+            let filteredGroups = ((filtered?["data"] as? [String: Any])?["groups"] as? [[String: Any]]) ?? []
+            #expect(filteredGroups.flatMap { $0["rules"] as? [[String: Any]] ?? [] }.map { $0["name"] as? String } == ["IstioHighErrorRate"])
+            let bad = try await get("/api/v1/rules?type=recording")
+            #expect(bad.status == 400)
+            let badBody = try JSONSerialization.jsonObject(with: Data(bad.body)) as? [String: Any]
+            #expect(badBody?["errorType"] as? String == "bad_data")
+            #expect(badBody?["error"] as? String == #"invalid parameter "type": not supported value "recording""#)
             daemon.signal(SIGTERM)
             #expect(await daemon.process.waitForExit() == 0)
         }

@@ -4,9 +4,12 @@ import Yams
 /// A `promtool test rules` file, read so the same cases can run through meshwatchd's engine.
 struct PromtoolTestFile: Decodable {
     struct Group: Decodable {
+        var name: String?
         var interval: String?
         var input_series: [InputSeries]
         var alert_rule_test: [AlertTest]?
+        var external_labels: [String: String]?
+        var external_url: String?
     }
 
     struct InputSeries: Decodable {
@@ -18,6 +21,9 @@ struct PromtoolTestFile: Decodable {
         var eval_time: String
         var alertname: String
         var exp_alerts: [ExpectedAlert]?
+        /// meshwatchd-only: the rule's health and last error after the evaluation at eval_time.
+        var exp_rule_health: String?
+        var exp_rule_error: String?
     }
 
     struct ExpectedAlert: Decodable, Hashable {
@@ -28,6 +34,8 @@ struct PromtoolTestFile: Decodable {
     var rule_files: [String]
     var evaluation_interval: String?
     var tests: [Group]
+    /// meshwatchd-only: Prometheus's global `rule_query_offset`.
+    var rule_query_offset: String?
 
     static func load(_ path: String) throws -> PromtoolTestFile {
         try YAMLDecoder().decode(PromtoolTestFile.self, from: String(contentsOfFile: path, encoding: .utf8))

@@ -9,7 +9,7 @@ public struct RuleFileParser {
     private var problems: [RuleFileError.Problem] = []
     private var warnings: [String] = []
 
-    private static let groupFields: Set<String> = ["name", "interval", "limit", "rules", "query_offset"]
+    private static let groupFields: Set<String> = ["name", "interval", "limit", "query_offset", "labels", "rules"]
     private static let ruleFields: Set<String> = ["alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"]
 
     /// Parses one file's text; `file` names it in messages.
@@ -91,7 +91,7 @@ public struct RuleFileParser {
         let location = name.isEmpty ? "group \(index)" : "group \"\(name)\""
         if name.isEmpty { problem(node, location, "field \"name\" must be set") }
         for key in mapping.keys where !Self.groupFields.contains(key.string ?? "") {
-            problem(key, location, "unknown field \"\(key.string ?? "?")\" (a group has name, interval, limit, rules)")
+            problem(key, location, "unknown field \"\(key.string ?? "?")\" (a group has name, interval, limit, query_offset, labels, rules)")
         }
         var interval: Duration?
         if let node = mapping["interval"] {
@@ -104,21 +104,28 @@ public struct RuleFileParser {
                 problem(node, location + ", field \"limit\"", "must be a whole number ≥ 0, got \(node.string ?? "a non-scalar")")
             }
         }
+        // `query_offset` (Prometheus 2.53): zero is allowed and overrides the global offset.
+        let queryOffset = mapping["query_offset"].flatMap { duration($0, location + ", field \"query_offset\"") }
+        // Group `labels` (Prometheus 3): set on every rule of the group; a rule's own label wins.
+        let groupLabels = stringMap(mapping["labels"], location + ", field \"labels\"", kind: "label")
         var rules: [AlertRule] = []
         // `rules:` with no value is an empty group, as promtool reads it.
         if let rulesNode = mapping["rules"], !Self.isNull(rulesNode) {
             if case .sequence(let sequence) = rulesNode {
                 for (ruleIndex, ruleNode) in sequence.enumerated() {
-                    if let rule = parseRule(ruleNode, group: location, index: ruleIndex + 1) { rules.append(rule) }
+                    if let rule = parseRule(ruleNode, group: location, index: ruleIndex + 1, groupLabels: groupLabels) {
+                        rules.append(rule)
+                    }
                 }
             } else {
                 problem(rulesNode, location + ", field \"rules\"", "must be a list")
             }
         }
-        return RuleGroup(name: name, interval: interval, limit: limit, rules: rules, file: file)
+        return RuleGroup(name: name, interval: interval, limit: limit, queryOffset: queryOffset, rules: rules, file: file)
     }
 
-    private mutating func parseRule(_ node: Node, group: String, index: Int) -> AlertRule? {
+    private mutating func parseRule(_ node: Node, group: String, index: Int,
+                                    groupLabels: [(name: String, template: String)]) -> AlertRule? {
         guard case .mapping(let mapping) = node else {
             problem(node, "\(group), rule \(index)", "a rule must be a mapping")
             return nil
@@ -151,7 +158,9 @@ public struct RuleFileParser {
         }
         let hold = mapping["for"].flatMap { duration($0, location + ", field \"for\"") } ?? .zero
         let keepFiring = mapping["keep_firing_for"].flatMap { duration($0, location + ", field \"keep_firing_for\"") } ?? .zero
-        let labels = stringMap(mapping["labels"], location + ", field \"labels\"", kind: "label")
+        let ownLabels = stringMap(mapping["labels"], location + ", field \"labels\"", kind: "label")
+        let ownNames = Set(ownLabels.map(\.name))
+        let labels = groupLabels.filter { !ownNames.contains($0.name) } + ownLabels
         let annotations = stringMap(mapping["annotations"], location + ", field \"annotations\"", kind: "annotation")
         let rule = AlertRule(name: alert, expression: expression, holdDuration: hold, keepFiringFor: keepFiring,
                              labels: labels, annotations: annotations)

@@ -164,10 +164,14 @@ enum TemplateFunctions {
         return GoFormat.g4(value) + prefix + "s"
     }
 
-    /// Go's `time.Time.String()` in UTC: `2025-06-15 16:01:40.5 +0000 UTC`.
+    /// Go's `time.Time.String()` in UTC: `2025-06-15 16:01:40.5 +0000 UTC`, at Prometheus's
+    /// millisecond precision (2.42 goes through `model.TimeFromUnixNano(int64(v * 1e9))`,
+    /// both steps truncating toward zero).
     static func humanizeTimestamp(_ value: Double) -> String {
         if value.isNaN || value.isInfinite { return GoFormat.g4(value) }
-        let nanos = Int64((value * 1e9).rounded())
+        let scaled = value * 1e9
+        guard abs(scaled) < 9.2e18 else { return GoFormat.g4(value) }
+        let nanos = Int64(scaled.rounded(.towardZero)) / 1_000_000 * 1_000_000
         var seconds = nanos / 1_000_000_000
         var fraction = nanos % 1_000_000_000
         if fraction < 0 { fraction += 1_000_000_000; seconds -= 1 }

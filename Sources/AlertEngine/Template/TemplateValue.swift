@@ -7,7 +7,8 @@ enum TemplateValue: Sendable {
     case bool(Bool)
     case map(Labels)
     case record([String: TemplateValue])
-    /// Go's invalid value: a missing map key. Printed as `<no value>`.
+    /// A missing map key. Prometheus executes templates with `missingkey=zero`, so it prints
+    /// as the empty string (not Go's default `<no value>`).
     case missing
 
     /// How Go's text/template prints the value.
@@ -18,7 +19,7 @@ enum TemplateValue: Sendable {
         case .bool(let value): return value ? "true" : "false"
         case .map(let map): return "map[" + map.map { "\($0.name):\($0.value)" }.joined(separator: " ") + "]"
         case .record: return "{…}"
-        case .missing: return "<no value>"
+        case .missing: return ""
         }
     }
 

@@ -32,6 +32,11 @@ package struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Evaluate every group at this step, a Prometheus duration. Default: each group at its own interval.")
     var step: String?
 
+    @Option(name: .customLong("alerts-at"), help: ArgumentHelp(
+        "Also print the pending and firing alerts and every rule's health as the last evaluation at or before this time left them, as promtool's eval_time (repeatable).",
+        valueName: "time"))
+    var alertsAt: [String] = []
+
     @Option(help: "Output format: table or jsonl.")
     var format: Format = .table
 
@@ -55,6 +60,10 @@ package struct ReplayCommand: AsyncParsableCommand {
         guard let start = parseTime(from) else { throw ValidationError("--from: not RFC 3339 or Unix seconds: \(from)") }
         guard let end = parseTime(to) else { throw ValidationError("--to: not RFC 3339 or Unix seconds: \(to)") }
         guard end >= start else { throw ValidationError("--to must not be before --from") }
+        for time in alertsAt {
+            guard let at = parseTime(time) else { throw ValidationError("--alerts-at: not RFC 3339 or Unix seconds: \(time)") }
+            guard at >= start && at <= end else { throw ValidationError("--alerts-at \(time) is outside --from … --to") }
+        }
         if let step, (PrometheusDuration.parse(step) ?? .zero) <= .zero {
             throw ValidationError("--step: not a positive Prometheus duration such as 30s: \(step)")
         }
@@ -75,8 +84,16 @@ package struct ReplayCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("replay: each group at its own interval (\(each.joined(separator: ", ")))\n".utf8))
         }
         output.header()
+        // The snapshots still to print, earliest first, and the state the last step left.
+        var snapshots = alertsAt.compactMap(parseTime).sorted()[...]
+        var last: (time: Date, engine: RuleEngine)?
         let onStep: (ReplayStep) -> Bool = { step in
+            while let at = snapshots.first, at < step.time {
+                output.snapshot(at: at, evaluated: last)
+                snapshots.removeFirst()
+            }
             output.step(time: step.time, index: step.index, total: step.total, transitions: step.transitions)
+            last = (step.time, step.engine)
             // Every rule failing at the first step means Prometheus is not usable: stop, say why.
             let rules = step.engine.groups.flatMap(\.rules)
             return !(step.index == 0 && !rules.isEmpty && rules.allSatisfy { $0.health == .err })
@@ -84,6 +101,7 @@ package struct ReplayCommand: AsyncParsableCommand {
         let steps = await setup.engine.replay(from: parseTime(from)!, to: parseTime(to)!,
                                               interval: { fixedStep ?? $0.interval ?? defaultInterval }, using: datasource,
                                               logger: logger, onStep: onStep)
+        for at in snapshots { output.snapshot(at: at, evaluated: last) }
         let engine = setup.engine
         output.finish(engine: engine, steps: steps)
         if engine.groups.contains(where: { $0.rules.contains { $0.health == .err } }) { throw ExitCode(2) }
@@ -135,6 +153,44 @@ struct ReplayOutput {
             let percent = total > 0 ? (index + 1) * 100 / total : 100
             FileHandle.standardError.write(Data("\rreplay: \(index + 1)/\(total) evaluations (\(percent)%) at \(InstanceRendering.timestamp(time)), \(self.transitions) transitions ".utf8))
         }
+    }
+
+    /// The alerts (pending and firing) and rule health at `at`, as the evaluation `evaluated`
+    /// left them (nil: none yet).
+    func snapshot(at: Date, evaluated: (time: Date, engine: RuleEngine)?) {
+        if showProgress { clearProgress() }
+        let instances = (evaluated?.engine.instances ?? []).filter { $0.instance.state != .inactive }
+        switch format {
+        case .table:
+            print("alerts at \(InstanceRendering.timestamp(at)) (" + (evaluated.map { "evaluated \(InstanceRendering.timestamp($0.time))" } ?? "no evaluation yet") + "):")
+            var rows = [["ALERT", "STATE", "VALUE", "ACTIVE SINCE", "LABELS"]]
+            for (_, rule, instance) in instances {
+                rows.append([rule.name, instance.state.rawValue, GoFormat.float(instance.value),
+                             InstanceRendering.timestamp(instance.activeAt), InstanceRendering.seriesLabels(instance.labels, rule: rule)])
+            }
+            for line in rows.count == 1 ? ["  no pending or firing alerts"] : InstanceRendering.aligned(rows) { print(line) }
+            for group in evaluated?.engine.groups ?? [] {
+                for rule in group.rules where rule.health == .err { print("  rule \(rule.rule.name) failed: \(rule.lastError ?? "")") }
+            }
+        case .jsonl:
+            var object: [String: Any] = [
+                "alertsAt": InstanceRendering.timestamp(at),
+                "alerts": instances.map { InstanceRendering.transitionObject(group: $0.group, rule: $0.rule.name, instance: $0.instance,
+                                                                             kind: nil, at: evaluated?.time ?? at) },
+                "rules": (evaluated?.engine.groups ?? []).flatMap { group in
+                    group.rules.map { rule -> [String: Any] in
+                        var object: [String: Any] = ["group": group.group.name, "name": rule.rule.name, "health": rule.health.rawValue]
+                        if let error = rule.lastError { object["lastError"] = error }
+                        return object
+                    }
+                },
+            ]
+            if let evaluated { object["evaluatedAt"] = InstanceRendering.timestamp(evaluated.time) }
+            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                print(String(decoding: data, as: UTF8.self))
+            }
+        }
+        fflush(nil)
     }
 
     func clearProgress() {

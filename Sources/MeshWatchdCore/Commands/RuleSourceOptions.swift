@@ -88,7 +88,8 @@ package struct RuleSourceOptions: ParsableArguments {
         }
         let interval = configuration.evaluationInterval?.value ?? ConfigurationDefaults.evaluationInterval
         let context = EvaluationContext(externalLabels: configuration.externalLabels ?? [:],
-                                        externalURL: configuration.externalUrl ?? "")
+                                        externalURL: configuration.externalUrl ?? "",
+                                        queryOffset: configuration.ruleQueryOffset?.value ?? .zero)
         return Resolved(configuration: configuration, groups: groups, warnings: warnings, context: context, interval: interval)
     }
 }

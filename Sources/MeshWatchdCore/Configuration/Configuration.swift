@@ -166,6 +166,9 @@ struct Configuration: Decodable, Sendable, Equatable {
     var shutdownTimeout: ConfigDuration?
     var restore: Restore?
     var evaluationInterval: ConfigDuration?
+    /// Prometheus's global `rule_query_offset`: how long before the evaluation time rule
+    /// queries ask (default 0), for groups without their own `query_offset`.
+    var ruleQueryOffset: ConfigDuration?
     var externalLabels: [String: String]?
     var externalUrl: String?
     var ruleFiles: [String]?
@@ -185,6 +188,10 @@ extension Configuration {
             }
         }
         duration(evaluationInterval, "evaluation_interval")
+        if let offset = ruleQueryOffset, offset.value == nil || offset.value! < .zero {
+            found.append(ConfigurationError(file: file, keyPath: "rule_query_offset",
+                                            message: "expected a duration such as 0s or 1m, got \"\(offset)\""))
+        }
         duration(queryTimeout, "query_timeout")
         duration(shutdownTimeout, "shutdown_timeout")
         duration(listenIdleTimeout, "listen_idle_timeout")

@@ -160,6 +160,7 @@ struct EvaluationService: ServiceLifecycle.Service {
             }
             engines.append((group, engine))
         }
+        await status.configure(engines.map { $0.1.groups[0] })
         await resolveRemovedGroups(carried ?? [:], keeping: Set(settings.groups.map(\.name)), at: reloadedAt,
                                    settings: settings, committer: committer)
         do { try store.save(plan: planner.prune(keepingGroups: Set(settings.groups.map(\.name)))) } catch {

@@ -12,6 +12,8 @@ actor DaemonStatus: DeliveryReporting {
         var interval: Duration
         /// The group's rules and instances after its last cycle.
         var state: RuleEngine.GroupState?
+        /// The group as configured (and as a reload carried it), before its first cycle.
+        var configured: RuleEngine.GroupState?
         var evaluations = 0
         var ruleFailures: [String: Int] = [:]
         var heartbeat = ContinuousClock.now
@@ -96,11 +98,17 @@ actor DaemonStatus: DeliveryReporting {
 
     func setFollowing(_ value: Bool) { following = value }
 
+    /// The groups as the generation starts them, before their first cycle.
+    func configure(_ states: [RuleEngine.GroupState]) {
+        for state in states { groups[state.group.name]?.configured = state }
+    }
+
     /// Every group's state after its last cycle, by group name.
     var groupStates: [(name: String, interval: Duration, state: RuleEngine.GroupState?, evaluations: Int,
-                       ruleFailures: [String: Int], missedTicks: Int)] {
+                       ruleFailures: [String: Int], missedTicks: Int, configured: RuleEngine.GroupState?)] {
         groups.sorted { $0.key < $1.key }.map {
-            ($0.key, $0.value.interval, $0.value.state, $0.value.evaluations, $0.value.ruleFailures, $0.value.missedTicks)
+            ($0.key, $0.value.interval, $0.value.state, $0.value.evaluations, $0.value.ruleFailures, $0.value.missedTicks,
+             $0.value.configured)
         }
     }
 

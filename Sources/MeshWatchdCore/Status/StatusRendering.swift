@@ -1,11 +1,12 @@
 import AlertEngine
+import PromQL
 import Foundation
 import MetricModel
 
 /// The status endpoints' bodies: Prometheus's text format and Prometheus's API shapes.
 enum StatusRendering {
     typealias Groups = [(name: String, interval: Duration, state: RuleEngine.GroupState?, evaluations: Int,
-                         ruleFailures: [String: Int], missedTicks: Int)]
+                         ruleFailures: [String: Int], missedTicks: Int, configured: RuleEngine.GroupState?)]
 
     typealias Deliveries = [String: (delivered: Int, retried: Int, failed: Int)]
 
@@ -79,32 +80,99 @@ enum StatusRendering {
         return ["status": "success", "data": ["alerts": alerts]]
     }
 
-    /// `/api/v1/rules` as Prometheus answers it.
-    static func rules(_ groups: Groups) -> [String: Any] {
-        let rendered = groups.map { group -> [String: Any] in
-            let rules = (group.state?.rules ?? []).map { rule -> [String: Any] in
+    /// `/api/v1/rules`'s filters, as Prometheus reads them from the query string.
+    struct RulesFilter: Equatable {
+        var type: String?
+        var ruleNames: Set<String> = []
+        var groupNames: Set<String> = []
+        var files: Set<String> = []
+
+        var isEmpty: Bool { type == nil && ruleNames.isEmpty && groupNames.isEmpty && files.isEmpty }
+
+        /// Reads `type`, `rule_name[]`, `rule_group[]` and `file[]` (repeatable); other keys are
+        /// ignored, as Prometheus ignores them. Throws Prometheus's message for a wrong `type`.
+        init(query: String?) throws(RulesFilterError) {
+            for (key, value) in Self.pairs(query ?? "") {
+                switch key {
+                case "type": if type == nil { type = value.lowercased() }
+                case "rule_name[]": ruleNames.insert(value)
+                case "rule_group[]": groupNames.insert(value)
+                case "file[]": files.insert(value)
+                default: break
+                }
+            }
+            if type == "" { type = nil }
+            if let type, type != "alert", type != "record" {
+                throw RulesFilterError(message: "invalid parameter \"type\": not supported value \(GoQuote.quote(type))")
+            }
+        }
+
+        /// `a=1&b=2` as Go's `url.ParseQuery`: `+` is a space, percent escapes decoded; a pair
+        /// whose escapes are broken is skipped.
+        static func pairs(_ query: String) -> [(String, String)] {
+            query.split(separator: "&", omittingEmptySubsequences: true).compactMap { pair in
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                func decode(_ text: Substring) -> String? { text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+                guard let key = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else { return nil }
+                return (key, value)
+            }
+        }
+    }
+
+    struct RulesFilterError: Error { let message: String }
+
+    /// `/api/v1/rules` as Prometheus answers it: every configured group (before its first
+    /// evaluation too, its rules `unknown` and its times zero), filtered as asked. A group
+    /// left with no rules by a filter is left out, as Prometheus does.
+    static func rules(_ groups: Groups, filter: RulesFilter = try! RulesFilter(query: nil)) -> [String: Any] {
+        var rendered: [[String: Any]] = []
+        for group in groups {
+            guard let state = group.state ?? group.configured else { continue }
+            if !filter.groupNames.isEmpty && !filter.groupNames.contains(group.name) { continue }
+            if !filter.files.isEmpty && !filter.files.contains(state.group.file) { continue }
+            // meshwatchd evaluates alerting rules only: `type=record` selects none.
+            let selected = filter.type == "record" ? [] : state.rules.filter { filter.ruleNames.isEmpty || filter.ruleNames.contains($0.rule.name) }
+            if selected.isEmpty && !filter.isEmpty { continue }
+            let rules = selected.map { rule -> [String: Any] in
                 let active = rule.active.values.filter { $0.state != .inactive }
-                let state = active.contains { $0.state == .firing } ? "firing" : (active.isEmpty ? "inactive" : "pending")
+                let ruleState = active.contains { $0.state == .firing } ? "firing" : (active.isEmpty ? "inactive" : "pending")
                 var object: [String: Any] = [
-                    "type": "alerting", "name": rule.rule.name, "query": rule.rule.query, "state": state,
+                    "type": "alerting", "name": rule.rule.name, "query": rule.rule.query, "state": ruleState,
                     "duration": rule.rule.holdDuration.seconds, "keepFiringFor": rule.rule.keepFiringFor.seconds,
                     "labels": Dictionary(uniqueKeysWithValues: rule.rule.labels.map { ($0.name, $0.template) }),
                     "annotations": Dictionary(uniqueKeysWithValues: rule.rule.annotations.map { ($0.name, $0.template) }),
                     "alerts": active.map(alert), "health": rule.health.rawValue,
+                    "evaluationTime": rule.evaluationDuration?.seconds ?? Double(0),
+                    "lastEvaluation": goTime(rule.lastEvaluation),
                 ]
                 if let error = rule.lastError { object["lastError"] = error }
-                if let last = rule.lastEvaluation { object["lastEvaluation"] = timestamp(last) }
                 return object
             }
-            var object: [String: Any] = [
-                "name": group.name, "file": group.state?.group.file ?? "", "rules": rules, "interval": group.interval.seconds,
-                "limit": group.state?.group.limit ?? 0,
-            ]
-            if let duration = group.state?.lastDuration { object["evaluationTime"] = duration.seconds }
-            if let last = group.state?.lastEvaluation { object["lastEvaluation"] = timestamp(last) }
-            return object
+            rendered.append([
+                "name": group.name, "file": state.group.file, "rules": rules, "interval": group.interval.seconds,
+                "limit": state.group.limit, "evaluationTime": state.lastDuration?.seconds ?? Double(0),
+                "lastEvaluation": goTime(state.lastEvaluation),
+            ])
         }
         return ["status": "success", "data": ["groups": rendered]]
+    }
+
+    /// A time as Go's `time.Time` marshals to JSON (RFC 3339, fraction without trailing
+    /// zeros); nil is Go's zero time, what Prometheus shows for a group not evaluated yet.
+    static func goTime(_ date: Date?) -> String {
+        guard let date else { return "0001-01-01T00:00:00Z" }
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let seconds = Date(timeIntervalSince1970: Double(milliseconds.quotientAndRemainder(dividingBy: 1000).quotient
+            - (milliseconds % 1000 < 0 ? 1 : 0)))
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        let base = formatter.string(from: seconds)
+        let fraction = ((milliseconds % 1000) + 1000) % 1000
+        guard fraction != 0 else { return base }
+        var digits = String(fraction)
+        digits = String(repeating: "0", count: 3 - digits.count) + digits
+        while digits.hasSuffix("0") { digits.removeLast() }
+        return String(base.dropLast()) + "." + digits + "Z"
     }
 
     static func alert(_ instance: AlertInstance) -> [String: Any] {

@@ -26,7 +26,15 @@ enum StatusServer {
             return text(.ok, body, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("api/v1/alerts") { _, _ in json(StatusRendering.alerts(await status.groupStates)) }
-        router.get("api/v1/rules") { _, _ in json(StatusRendering.rules(await status.groupStates)) }
+        router.get("api/v1/rules") { request, _ -> Response in
+            do throws(StatusRendering.RulesFilterError) {
+                let filter = try StatusRendering.RulesFilter(query: request.uri.query)
+                return json(StatusRendering.rules(await status.groupStates, filter: filter))
+            } catch {
+                // Prometheus's answer to a bad parameter: 400, errorType bad_data.
+                return json(["status": "error", "errorType": "bad_data", "error": error.message], status: .badRequest)
+            }
+        }
         // A slow client (one byte of a request head a minute) is closed after the idle timeout.
         let idle = Int64(idleTimeout.components.seconds) * 1000 + Int64(idleTimeout.components.attoseconds / 1_000_000_000_000_000)
         return Application(router: router, server: .http1(configuration: .init(idleTimeout: .milliseconds(max(idle, 1)))),
@@ -37,9 +45,9 @@ enum StatusServer {
         Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
-    private static func json(_ object: [String: Any]) -> Response {
+    private static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        return Response(status: .ok, headers: [.contentType: "application/json"],
+        return Response(status: status, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

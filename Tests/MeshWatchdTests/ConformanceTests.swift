@@ -1,0 +1,164 @@
+import AlertEngine
+import Foundation
+import MeshFixtures
+@testable import MeshWatchdCore
+import Testing
+
+/// `conformance/cases`: promtool unit-test files that `promtool test rules` passes, replayed by
+/// `meshwatchd replay` against a real Prometheus holding the same input series, with the same
+/// expectations. Cases marked `# meshwatchd-only:` hold behaviour promtool 2.42 cannot run
+/// (`query_offset`, group `labels`, `limit`, group intervals); their expectations come from
+/// Prometheus's documentation and source, as each file says.
+@Suite("Conformance cases: promtool test rules, and meshwatchd replay against a real Prometheus, expect the same")
+struct ConformanceTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path + "/conformance/cases"
+
+    static let limiter = QueryLimiter(limit: 2)
+
+    static var cases: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter {
+            FileManager.default.fileExists(atPath: root + "/" + $0 + "/test.yml")
+        }.sorted()
+    }
+
+    static func isMeshwatchdOnly(_ name: String) -> Bool {
+        let text = (try? String(contentsOfFile: root + "/" + name + "/test.yml", encoding: .utf8)) ?? ""
+        return text.hasPrefix("# meshwatchd-only:")
+    }
+
+    /// Cases listed in `conformance/known-failures.txt`, with the issue that will fix them.
+    static var knownFailures: [String: String] {
+        let text = (try? String(contentsOfFile: root + "/../known-failures.txt", encoding: .utf8)) ?? ""
+        var known: [String: String] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+            if parts.count == 2 { known[parts[0]] = parts[1] }
+        }
+        return known
+    }
+
+    @Test("there are at least 30 promtool cases and 5 meshwatchd-only ones")
+    func enoughCases() {
+        let promtool = Self.cases.filter { !Self.isMeshwatchdOnly($0) }
+        #expect(promtool.count >= 30, "\(promtool.count) promtool cases")
+        #expect(Self.cases.count - promtool.count >= 5)
+    }
+
+    @Test("each case: promtool test rules passes (unless meshwatchd-only), and meshwatchd replay expects the same", arguments: cases)
+    func conformance(name: String) async throws {
+        let directory = Self.root + "/" + name
+        let meshwatchdOnly = Self.isMeshwatchdOnly(name)
+        var promtoolResult = "meshwatchd-only"
+        if !meshwatchdOnly {
+            let (status, output) = try await ChildProcess.run("/usr/bin/promtool", ["test", "rules", "test.yml"], workingDirectory: directory)
+            #expect(status == 0, "promtool test rules failed for \(name):\n\(output)")
+            promtoolResult = status == 0 ? "promtool pass" : "promtool FAIL"
+        }
+        let file = try PromtoolTestFile.load(directory + "/test.yml")
+        var mismatches: [String] = []
+        var checked = 0, failed = 0
+        for (index, group) in file.tests.enumerated() {
+            var failure: String?
+            let found = try await replay(file: file, group: group, directory: directory, failure: &failure)
+            if let failure { mismatches.append("test \(index + 1): \(failure)") }
+            for check in group.alert_rule_test ?? [] {
+                checked += 1
+                let before = mismatches.count
+                defer { if mismatches.count > before || failure != nil { failed += 1 } }
+                let label = "test \(index + 1), \(check.alertname) at \(check.eval_time)"
+                guard let snapshot = found[PrometheusDuration.parse(check.eval_time)!.seconds] else {
+                    mismatches.append("\(label): no snapshot from meshwatchd replay")
+                    continue
+                }
+                let expected = Set((check.exp_alerts ?? []).map {
+                    PromtoolTestFile.ExpectedAlert(exp_labels: ($0.exp_labels ?? [:]).merging(["alertname": check.alertname]) { a, _ in a },
+                                                   exp_annotations: $0.exp_annotations ?? [:])
+                })
+                let got = snapshot.firing[check.alertname] ?? []
+                if got != expected {
+                    mismatches.append("\(label): expected \(Self.describe(expected)), meshwatchd has \(Self.describe(got))")
+                }
+                let rules = snapshot.rules.filter { $0.name == check.alertname }
+                if let health = check.exp_rule_health, rules.isEmpty || !rules.allSatisfy({ $0.health == health }) {
+                    mismatches.append("\(label): expected rule health \(health), meshwatchd has \(rules.map(\.health))")
+                }
+                if let error = check.exp_rule_error, !rules.contains(where: { $0.error == error }) {
+                    mismatches.append("\(label): expected rule error \"\(error)\", meshwatchd has \(rules.map { $0.error ?? "none" })")
+                }
+            }
+        }
+        #expect(checked > 0, "\(name) checks nothing")
+        if let known = Self.knownFailures[name] {
+            // Expected to fail until its issue lands; passing makes this test fail, so the line goes.
+            print("conformance KNOWN \(name): \(promtoolResult), meshwatchd \(checked - failed)/\(checked) checks (issue \(known))")
+            withKnownIssue("issue \(known)") {
+                for mismatch in mismatches { Issue.record(Comment(rawValue: "\(name): \(mismatch)")) }
+            }
+            return
+        }
+        let verdict = mismatches.isEmpty ? "PASS" : "FAIL"
+        print("conformance \(verdict) \(name): \(promtoolResult), meshwatchd \(checked - failed)/\(checked) checks")
+        for mismatch in mismatches { Issue.record(Comment(rawValue: "\(name): \(mismatch)")) }
+    }
+
+    struct Snapshot {
+        var firing: [String: Set<PromtoolTestFile.ExpectedAlert>] = [:]
+        var rules: [(name: String, health: String, error: String?)] = []
+    }
+
+    /// Backfills the group's series into a Prometheus of its own, runs `meshwatchd replay` over
+    /// [0, last eval_time] with `--alerts-at` each eval_time, and returns the snapshots by time.
+    func replay(file: PromtoolTestFile, group: PromtoolTestFile.Group, directory: String,
+                failure: inout String?) async throws -> [Double: Snapshot] {
+        let evaluationInterval = file.evaluation_interval ?? "1m"
+        let inputInterval = Int((PrometheusDuration.parse(group.interval ?? "1m") ?? .seconds(60)).seconds)
+        let times = Set((group.alert_rule_test ?? []).map { PrometheusDuration.parse($0.eval_time)!.seconds }).sorted()
+        let end = times.last ?? 0
+        let openMetrics = try group.openMetrics(intervalSeconds: inputInterval)
+        // Two cases at a time: each starts a Prometheus and a replay, and the rest of the suite runs beside them.
+        let (snapshots, error) = try await Self.limiter.run { try await withPrometheus(openMetrics: openMetrics) {
+            server async throws -> ([Double: Snapshot], String?) in
+            var failure: String?
+            let work = NSTemporaryDirectory() + "meshwatchd-conformance-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: work) }
+            var configuration: [String: Any] = [
+                "prometheus": ["url": server.url],
+                "evaluation_interval": evaluationInterval,
+                "rule_files": file.rule_files.map { directory + "/" + $0 },
+                "external_labels": group.external_labels ?? [:],
+                "external_url": group.external_url ?? "",
+            ]
+            if let offset = file.rule_query_offset { configuration["rule_query_offset"] = offset }
+            let configPath = work + "/config.json"
+            try JSONSerialization.data(withJSONObject: configuration).write(to: URL(fileURLWithPath: configPath))
+            let run = try await CommandLineTests().meshwatchd(
+                ["replay", "--config", configPath, "--from", "0", "--to", GoFormat.float(end), "--format", "jsonl"]
+                    + times.flatMap { ["--alerts-at", GoFormat.float($0)] })
+            var snapshots: [Double: Snapshot] = [:]
+            if run.status != 0 && run.status != 2 { failure = "replay exited \(run.status): \(run.stderr)" }
+            for line in run.stdout.split(separator: "\n") {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let at = object["alertsAt"] as? String, let time = ISO8601DateFormatter().date(from: at) else { continue }
+                var snapshot = Snapshot()
+                for alert in object["alerts"] as? [[String: Any]] ?? [] where alert["state"] as? String == "firing" {
+                    snapshot.firing[alert["alert"] as? String ?? "", default: []].insert(PromtoolTestFile.ExpectedAlert(
+                        exp_labels: alert["labels"] as? [String: String] ?? [:], exp_annotations: alert["annotations"] as? [String: String] ?? [:]))
+                }
+                snapshot.rules = (object["rules"] as? [[String: Any]] ?? []).map {
+                    ($0["name"] as? String ?? "", $0["health"] as? String ?? "", $0["lastError"] as? String)
+                }
+                snapshots[time.timeIntervalSince1970] = snapshot
+            }
+            return (snapshots, failure)
+        } }
+        failure = error
+        return snapshots
+    }
+
+    static func describe(_ alerts: Set<PromtoolTestFile.ExpectedAlert>) -> String {
+        alerts.isEmpty ? "no alerts" : alerts.map { "\(($0.exp_labels ?? [:]).sorted { $0.key < $1.key }) \(($0.exp_annotations ?? [:]).sorted { $0.key < $1.key })" }
+            .sorted().joined(separator: "; ")
+    }
+}
