@@ -79,6 +79,11 @@ struct ConformanceTests {
                 if got != expected {
                     mismatches.append("\(label): expected \(Self.describe(expected)), meshwatchd has \(Self.describe(got))")
                 }
+                let told = snapshot.firingFromTransitions.filter { $0.hasPrefix(check.alertname + "{") }
+                let state = snapshot.firingKeys.filter { $0.hasPrefix(check.alertname + "{") }
+                if told != state {
+                    mismatches.append("\(label): the transitions printed say \(told.sorted()) fire, the state says \(state.sorted())")
+                }
                 let rules = snapshot.rules.filter { $0.name == check.alertname }
                 if let health = check.exp_rule_health, rules.isEmpty || !rules.allSatisfy({ $0.health == health }) {
                     mismatches.append("\(label): expected rule health \(health), meshwatchd has \(rules.map(\.health))")
@@ -104,6 +109,15 @@ struct ConformanceTests {
 
     struct Snapshot {
         var firing: [String: Set<PromtoolTestFile.ExpectedAlert>] = [:]
+        /// The firing alerts (alert and labels) as the transitions printed up to this time tell it:
+        /// a firing adds one, a resolve removes it. They must tell the state's story.
+        var firingFromTransitions: Set<String> = []
+        var firingKeys: Set<String> {
+            Set(firing.flatMap { alert, set in set.map { Self.key(alert, $0.exp_labels ?? [:]) } })
+        }
+        static func key(_ alert: String, _ labels: [String: String]) -> String {
+            alert + "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
+        }
         var rules: [(name: String, health: String, error: String?)] = []
     }
 
@@ -138,10 +152,17 @@ struct ConformanceTests {
                     + times.flatMap { ["--alerts-at", GoFormat.float($0)] })
             var snapshots: [Double: Snapshot] = [:]
             if run.status != 0 && run.status != 2 { failure = "replay exited \(run.status): \(run.stderr)" }
+            var announced: Set<String> = []
             for line in run.stdout.split(separator: "\n") {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let at = object["alertsAt"] as? String, let time = ISO8601DateFormatter().date(from: at) else { continue }
-                var snapshot = Snapshot()
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
+                if let transition = object["transition"] as? String {
+                    let key = Snapshot.key(object["alert"] as? String ?? "", object["labels"] as? [String: String] ?? [:])
+                    if transition == "firing" { announced.insert(key) }
+                    if transition == "resolved" { announced.remove(key) }
+                    continue
+                }
+                guard let at = object["alertsAt"] as? String, let time = ISO8601DateFormatter().date(from: at) else { continue }
+                var snapshot = Snapshot(firingFromTransitions: announced)
                 for alert in object["alerts"] as? [[String: Any]] ?? [] where alert["state"] as? String == "firing" {
                     snapshot.firing[alert["alert"] as? String ?? "", default: []].insert(PromtoolTestFile.ExpectedAlert(
                         exp_labels: alert["labels"] as? [String: String] ?? [:], exp_annotations: alert["annotations"] as? [String: String] ?? [:]))
