@@ -65,6 +65,7 @@ let package = Package(
         .target(
             name: "Remediation",
             dependencies: [
+                "PromQL",
                 "MeshHTTP",
                 "PromClient",
                 "MetricModel",
@@ -186,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RemediationTests",
-            dependencies: ["Remediation", "MeshHTTP", "MetricModel", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Remediation", "PromQL", "MeshHTTP", "MetricModel", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "IncidentsTests",

@@ -1,4 +1,5 @@
 import Foundation
+import PromQL
 @testable import Remediation
 import Testing
 
@@ -57,24 +58,53 @@ struct UntrustedNameTests {
         #expect(query.encoded == "labelSelector=app%3Dreviews%26dryRun%3DAll%23x&container=a%20b%2F%C3%BC")
     }
 
-    @Test("PromQL: label values stay inside their string literal, regex-quoted after =~")
+    @Test("PromQL: a runbook query is parsed and label values filled into its strings; the printed query parses back to the same tree")
     func promql() throws {
         let template = #"sum(rate(x{namespace="{{ $labels.ns }}", pod=~"{{ $labels.pod }}-.*"}[5m]))"#
         let rendered = try StepTemplate.promql(template, labels: ["ns": #"a"} or topk(10, other_tenant_metric) #"#, "pod": "re.views(1)|x"])
-        #expect(rendered == #"sum(rate(x{namespace="a\"} or topk(10, other_tenant_metric) #", pod=~"re\\.views\\(1\\)\\|x-.*"}[5m]))"#)
+        #expect(rendered == #"sum(rate(x{namespace="a\"} or topk(10, other_tenant_metric) #",pod=~"re\\.views\\(1\\)\\|x-.*"}[5m]))"#)
         let controls = try StepTemplate.promql(#"x{a='{{ $labels.v }}'}"#, labels: ["v": "it's\n\\\u{1}"])
-        #expect(controls == #"x{a='it\'s\n\\\x01'}"#)
+        #expect(controls == #"x{a="it's\n\\\x01"}"#)
+        // Raw strings hold placeholders too now: the printed query quotes the value as a Go string.
+        #expect(try StepTemplate.promql("x{a=`{{ $labels.v }}`}", labels: ["v": "`\\"]) == #"x{a="`\\"}"#)
         #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql("x > {{ $labels.v }}", labels: ["v": "1 or vector(1)"]) }
         #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql(#"x{a="{{ printf "%s" $labels.v }}"}"#, labels: [:]) }
-        #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql("x{a=`{{ $labels.v }}`}", labels: [:]) }
+        #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql("{{ $labels.metric }}{a=\"b\"}", labels: ["metric": "up"]) }
+        #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql("x{ {{ $labels.name }}=\"b\"}", labels: ["name": "a"]) }
+        #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql("sum by ({{ $labels.l }}) (x)", labels: ["l": "a"]) }
         for runbook in Runbook.builtIn { for step in runbook.steps { #expect(StepTemplate.problem(step) == nil, "\(runbook.alert): \(step.name)") } }
-        // A quote inside a comment opens nothing; a newline before "=~"'s literal still makes it a regex.
+        // A quote inside a comment opens nothing; a placeholder in a comment is refused.
         let hostile = #""} or {__name__=~".+"} or up{pod=""#
         let commented = try StepTemplate.promql("sum(x) # don't page\n + on() group(up{pod=\"{{ $labels.pod }}\"})", labels: ["pod": hostile])
-        #expect(commented.hasSuffix(#"up{pod="\"} or {__name__=~\".+\"} or up{pod=\""})"#), "\(commented)")
-        #expect(try StepTemplate.promql("x{pod=~\n  \"{{ $labels.pod }}\"}", labels: ["pod": ".*"]) == "x{pod=~\n  \"\\\\.\\\\*\"}")
-        #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql(#"x{a="\{{ $labels.v }}"}"#, labels: ["v": "\""]) }
+        #expect(commented == #"sum(x) + on () group(up{pod="\"} or {__name__=~\".+\"} or up{pod=\""})"#, "\(commented)")
+        #expect(try StepTemplate.promql("x{pod=~\n  \"{{ $labels.pod }}\"}", labels: ["pod": ".*"]) == #"x{pod=~"\\.\\*"}"#)
         #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql("x # {{ $labels.v }}", labels: [:]) }
+        // label_replace's regex argument is regex-quoted too; its replacement is not.
+        #expect(try StepTemplate.promql(#"label_replace(up, "d", "{{ $labels.r }}", "s", "{{ $labels.r }}")"#, labels: ["r": "a.b"])
+                == #"label_replace(up, "d", "a.b", "s", "a\\.b")"#)
+        // A metric name given as a __name__ matcher stays a matcher whatever the value.
+        #expect(try StepTemplate.promql(#"{__name__="{{ $labels.m }}"}"#, labels: ["m": "up or vector(1)"]) == #"{__name__="up or vector(1)"}"#)
+    }
+
+    @Test("PromQL: for hostile values (quotes, backslashes, newlines, #, braces, regex syntax, non-ASCII, 200 kB) the query parses back to the template's tree with the value, exactly, in its place")
+    func promqlRoundTrip() throws {
+        let values = ["", "\"", "\\", "\\\"", "'", "`", "\n", "\r\n", "#", "\"} or vector(1) #", "a\"}[5m]) or up{x=\"",
+                      ".*", "(a|b)+", "[", "\\Q", "ünïcödé ☃", "\u{0}", "\u{7F}", "\u{202E}", "{{ $labels.v }}", "$1",
+                      String(repeating: "\"\\", count: 100_000)]
+        let template = #"sum by (pod) (rate(x{ns="{{ $labels.v }}",pod=~"{{ $labels.v }}"}[5m])) > on (pod) group_left label_replace(y, "a", "{{ $labels.v }}", "b", "(.*)")"#
+        let shape = try PromQL.Parser.parse(template.replacingOccurrences(of: "{{ $labels.v }}", with: "V"))
+        for value in values {
+            let rendered = try StepTemplate.promql(template, labels: ["v": value])
+            let parsed = try PromQL.Parser.parse(rendered)
+            let expected = shape.mappingStrings { text, position in
+                text == "V" ? (position.isRegex ? StepTemplate.quoteMeta(value) : value) : text
+            }
+            #expect(parsed == expected, "value \(value.prefix(40).debugDescription)")
+        }
+    }
+
+    @Test("http_check: a \"..\" value is one escaped segment")
+    func httpCheckDots() throws {
         // http_check: a ".." value is one escaped segment, never a dot segment libcurl would resolve.
         #expect(try StepTemplate.url("http://reviews:9080/debug/{{ $labels.pod }}/health", labels: ["pod": ".."]) == "http://reviews:9080/debug/%2E%2E/health")
     }

@@ -1,8 +1,9 @@
 import Foundation
+import PromQL
 
 /// Label values templated into runbook steps, safe by construction: in PromQL a value is
-/// always inside a string literal, escaped as one (and regex-quoted first where it goes into
-/// `=~`/`!~`); in `http_check` URLs only path and query take values, percent-escaped, the
+/// filled into a string of the parsed query (regex-quoted first where the string is a regex)
+/// and the tree printed, so it can only ever be a string; in `http_check` URLs only path and query take values, percent-escaped, the
 /// scheme and host are the configuration's; in `exec` a value fills a whole argument.
 ///
 /// Placeholders are `{{ $labels.name }}` or `{{ .Labels.name }}`; anything else in these
@@ -34,40 +35,56 @@ public enum StepTemplate {
 
     // MARK: PromQL
 
-    /// The query with each placeholder replaced by the label's value, escaped for where it stands.
+    /// The query with each placeholder replaced by the label's value. The query is parsed with
+    /// meshwatchd's PromQL parser with a marker in each placeholder's place; a placeholder must
+    /// stand inside a string (a matcher's value, a function's string argument), where the
+    /// value is filled into the parsed tree (regex-quoted where the string is a regex), and the
+    /// query sent is the tree printed as Prometheus prints it: a value is only ever a string.
     public static func promql(_ query: String, labels: [String: String]) throws(Refused) -> String {
-        var out = ""
-        var quote: Character?      // inside a string literal opened by this quote
-        var regex = false          // that literal is a regex matcher's
-        var escaped = false
-        var comment = false
-        for piece in try pieces(query) {
-            for character in piece.literal {
-                out.append(character)
-                if comment {
-                    if character == "\n" { comment = false }
-                } else if let open = quote {
-                    if escaped { escaped = false } else if character == "\\" && open != "`" { escaped = true } else if character == open { quote = nil }
-                } else if character == "#" {
-                    comment = true  // to the end of the line: quotes in a comment open nothing
-                } else if character == "\"" || character == "'" || character == "`" {
-                    quote = character
-                    let before = out.dropLast().trimmingCharacters(in: .whitespacesAndNewlines)
-                    regex = before.hasSuffix("=~") || before.hasSuffix("!~")
-                }
+        let parts = try pieces(query)
+        var marked = ""
+        var names: [String] = []
+        for piece in parts {
+            guard !piece.literal.unicodeScalars.contains(where: { $0 == markerOpen || $0 == markerClose }) else {
+                throw Refused(description: "the query holds the private-use characters U+E000 or U+E001")
             }
-            guard let label = piece.label else { continue }
-            guard !comment else { throw Refused(description: "{{ $labels.\(label) }} stands in a comment") }
-            guard !escaped else { throw Refused(description: "{{ $labels.\(label) }} follows a backslash") }
-            guard let open = quote, open != "`" else {
-                throw Refused(description: "{{ $labels.\(label) }} must stand inside a \"…\" or '…' string literal in a PromQL query")
+            marked += piece.literal
+            if let label = piece.label {
+                marked += String(markerOpen) + String(names.count) + String(markerClose)
+                names.append(label)
             }
-            let value = labels[label] ?? ""
-            out += stringEscaped(regex ? quoteMeta(value) : value, quote: open)
         }
-        if quote != nil { throw Refused(description: "an unterminated string literal in the query") }
-        return out
+        let parsed: Expr
+        do throws(PromQLError) { parsed = try PromQL.Parser.parse(marked) } catch {
+            let hint = names.isEmpty ? "" : " ({{ $labels.name }} must stand inside a \"…\" string, such as a label matcher's value)"
+            throw Refused(description: "the query does not parse: \(error)\(hint)")
+        }
+        var filled = Set<Int>()
+        let result = parsed.mappingStrings { text, position in
+            guard text.unicodeScalars.contains(markerOpen) else { return text }
+            var out = ""
+            var rest = Substring(text)
+            while let open = rest.unicodeScalars.firstIndex(of: markerOpen),
+                  let close = rest.unicodeScalars[open...].firstIndex(of: markerClose),
+                  let index = Int(String(rest.unicodeScalars[rest.unicodeScalars.index(after: open)..<close])), index < names.count {
+                out += rest[..<open]
+                let value = labels[names[index]] ?? ""
+                out += position.isRegex ? quoteMeta(value) : value
+                filled.insert(index)
+                rest = rest[rest.unicodeScalars.index(after: close)...]
+            }
+            return out + rest
+        }
+        // A placeholder in a comment never reaches the tree: refused, as it would be silently dropped.
+        if let missing = names.indices.first(where: { !filled.contains($0) }) {
+            throw Refused(description: "{{ $labels.\(names[missing]) }} stands in a comment")
+        }
+        return result.description
     }
+
+    /// Private-use characters marking a placeholder while the query is parsed.
+    static let markerOpen: Unicode.Scalar = "\u{E000}"
+    static let markerClose: Unicode.Scalar = "\u{E001}"
 
     /// RE2's `QuoteMeta`: every regex metacharacter backslash-escaped.
     public static func quoteMeta(_ value: String) -> String {
@@ -75,23 +92,6 @@ public enum StepTemplate {
         for character in value {
             if "\\.+*?()|[]{}^$".contains(character) { out.append("\\") }
             out.append(character)
-        }
-        return out
-    }
-
-    /// The inside of a PromQL (Go) string literal.
-    static func stringEscaped(_ value: String, quote: Character) -> String {
-        var out = ""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where Character(scalar) == quote: out += "\\" + String(scalar)
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += String(format: "\\x%02x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
         }
         return out
     }
