@@ -5,16 +5,18 @@ import PromQL
 public struct AlertRule: Sendable {
     public var name: String
     public var expression: String {
-        didSet { query = Self.normalised(expression) }
+        didSet { query = Self.normalised(expression, syntax) }
     }
+    /// The PromQL the expression is read as (Prometheus 2.42's unless configured otherwise).
+    public let syntax: Syntax
     /// The expression as Prometheus prints it (normalised): what `/api/v1/rules` shows and what
     /// is sent to Prometheus, as Prometheus's rule manager sends `String()` of the parsed
     /// expression (it is not always the text as written: `absent()` takes its labels from the
     /// matchers in printed order). The text as written when it does not parse.
     public private(set) var query: String
 
-    static func normalised(_ expression: String) -> String {
-        (try? PromQL.Parser.parse(expression))?.description ?? expression
+    static func normalised(_ expression: String, _ syntax: Syntax) -> String {
+        (try? PromQL.Parser.parse(expression, syntax: syntax))?.description ?? expression
     }
     /// `for`: how long an instance stays pending before it fires.
     public var holdDuration: Duration
@@ -27,10 +29,12 @@ public struct AlertRule: Sendable {
     let annotationTemplates: [(name: String, template: Result<Template, TemplateError>)]
 
     public init(name: String, expression: String, holdDuration: Duration = .zero, keepFiringFor: Duration = .zero,
-                labels: [(name: String, template: String)] = [], annotations: [(name: String, template: String)] = []) {
+                labels: [(name: String, template: String)] = [], annotations: [(name: String, template: String)] = [],
+                syntax: Syntax = .prometheus2) {
         self.name = name
         self.expression = expression
-        query = Self.normalised(expression)
+        self.syntax = syntax
+        query = Self.normalised(expression, syntax)
         self.holdDuration = holdDuration
         self.keepFiringFor = keepFiringFor
         self.labels = labels.sorted { $0.name < $1.name }

@@ -110,6 +110,13 @@ enum Functions {
         table["histogram_quantile"] = Signature(arguments: [s, v])
         table["histogram_fraction"] = Signature(arguments: [s, s, v])
         table["holt_winters"] = Signature(arguments: [m, s, s])
+        // Prometheus 3 (only with `Syntax.prometheus3`).
+        for name in ["histogram_avg", "histogram_stddev", "histogram_stdvar"] { table[name] = Signature(arguments: [v]) }
+        table["sort_by_label"] = Signature(arguments: [v, str], variadic: -1)
+        table["sort_by_label_desc"] = Signature(arguments: [v, str], variadic: -1)
+        table["double_exponential_smoothing"] = Signature(arguments: [m, s, s])
+        table["mad_over_time"] = Signature(arguments: [m])
+        table["info"] = Signature(arguments: [v, v], variadic: 1)
         table["label_replace"] = Signature(arguments: [v, str, str, str, str])
         table["label_join"] = Signature(arguments: [v, str, str, str], variadic: -1)
         table["predict_linear"] = Signature(arguments: [m, s])
@@ -126,5 +133,6 @@ enum Functions {
     static let aggregators: [String: ValueType?] = [
         "sum": nil, "min": nil, "max": nil, "avg": nil, "group": nil, "stddev": nil, "stdvar": nil, "count": nil,
         "count_values": .string, "bottomk": .scalar, "topk": .scalar, "quantile": .scalar,
+        "limitk": .scalar, "limit_ratio": .scalar,
     ]
 }

@@ -4,6 +4,7 @@
 public struct Parser {
     private let lexer: Lexer
     private let tokens: [Token]
+    private let syntax: Syntax
     private var index = 0
     /// The first type error: Prometheus checks types once the whole expression has parsed,
     /// so a syntax error anywhere is reported first.
@@ -19,18 +20,19 @@ public struct Parser {
     }
 
     /// Parses `text`; throws the first error, positioned as promtool positions it.
-    public static func parse(_ text: String) throws(PromQLError) -> Expr {
+    public static func parse(_ text: String, syntax: Syntax = .prometheus2) throws(PromQLError) -> Expr {
         var lexer = Lexer(text)
-        var parser = Parser(lexer: lexer, tokens: try lexer.tokens())
+        var parser = Parser(lexer: lexer, tokens: try lexer.tokens(), syntax: syntax)
         let expr = try parser.expression(0)
         guard parser.current.kind == .eof else { throw parser.unexpected("", parser.current) }
         if let typeError = parser.typeError { throw typeError }
         return expr.expr
     }
 
-    private init(lexer: Lexer, tokens: [Token]) {
+    private init(lexer: Lexer, tokens: [Token], syntax: Syntax) {
         self.lexer = lexer
         self.tokens = tokens
+        self.syntax = syntax
     }
 
     /// An expression with the offset where it starts, for the checker's positions.
@@ -250,7 +252,7 @@ public struct Parser {
         case .identifier, .metricIdentifier, .keyword where Self.metricKeywords.contains(token.text):
             _ = advance()
             let followedByGrouping = current.kind == .keyword && (current.text == "by" || current.text == "without")
-            if token.kind == .identifier, Functions.aggregators[token.text] != nil, current.kind == .leftParen || followedByGrouping {
+            if token.kind == .identifier, Functions.isAggregator(token.text, syntax), current.kind == .leftParen || followedByGrouping {
                 return Located(expr: try aggregation(token.text, at: token.offset), offset: token.offset)
             }
             if current.kind == .leftParen && token.kind == .identifier {
@@ -267,7 +269,7 @@ public struct Parser {
     private mutating func call(_ name: String, at offset: Int) throws(PromQLError) -> Expr {
         _ = try expect(.leftParen, "function call")
         let arguments = try argumentList("function call argument list")
-        guard Functions.table[name] != nil else { throw error("unknown function with name \"\(name)\"", at: offset) }
+        guard Functions.isFunction(name, syntax) else { throw error("unknown function with name \"\(name)\"", at: offset) }
         let checker = Checker(lexer: lexer)
         deferred { () throws(PromQLError) in try checker.call(name, arguments, at: offset) }
         return .call(name, arguments.map(\.expr))
@@ -325,9 +327,14 @@ public struct Parser {
         var labels: [String] = []
         while current.kind != .rightParen {
             let token = advance()
-            // Label names may be keywords (`on`, `bool`) or aggregation names.
-            guard token.kind == .identifier || token.kind == .keyword, Self.isLabelName(token.text) else { throw unexpected(context, token) }
-            labels.append(token.text)
+            // Label names may be keywords (`on`, `bool`) or aggregation names; Prometheus 3's quoted UTF-8 names too.
+            if syntax == .prometheus3 && token.kind == .string {
+                guard !token.text.isEmpty else { throw error("invalid label name \"\"", at: token.offset) }
+                labels.append(token.text)
+            } else {
+                guard token.kind == .identifier || token.kind == .keyword, Self.isLabelName(token.text) else { throw unexpected(context, token) }
+                labels.append(token.text)
+            }
             if current.kind == .comma { _ = advance() } else if current.kind != .rightParen { throw unexpected(context, current) }
         }
         _ = advance()
@@ -336,11 +343,23 @@ public struct Parser {
 
     private mutating func selector(name: String?, at offset: Int) throws(PromQLError) -> VectorSelector {
         var matchers: [LabelMatcher] = []
+        var name = name
         if current.kind == .leftBrace {
             _ = advance()
             while current.kind != .rightBrace {
                 let label = advance()
-                guard label.kind == .identifier || label.kind == .keyword, Self.isLabelName(label.text) else { throw unexpected("label matching", label) }
+                // Prometheus 3: `"metric.name"` alone is the metric name; `"label.name"="…"` a matcher.
+                if syntax == .prometheus3 && label.kind == .string && (current.kind == .comma || current.kind == .rightBrace) {
+                    if let name { throw error("metric name must not be set twice: \"\(name)\" or \"\(label.text)\"", at: offset) }
+                    guard !label.text.isEmpty else { throw error("vector selector must contain at least one non-empty matcher", at: offset) }
+                    name = label.text
+                    if current.kind == .comma { _ = advance() }
+                    continue
+                }
+                let quotedLabel = syntax == .prometheus3 && label.kind == .string && !label.text.isEmpty
+                guard quotedLabel || (label.kind == .identifier || label.kind == .keyword) && Self.isLabelName(label.text) else {
+                    throw unexpected("label matching", label)
+                }
                 let kind: LabelMatcher.Kind
                 switch current.kind {
                 case .assign: kind = .equal

@@ -15,16 +15,17 @@ extension Expr: CustomStringConvertible {
         case .call(let name, let arguments): return "\(name)(\(arguments.map(\.description).joined(separator: ", ")))"
         case .aggregate(let op, let parameter, let expr, let grouping, let without):
             var text = op
-            if without { text += " without (\(grouping.joined(separator: ", "))) " } else if !grouping.isEmpty { text += " by (\(grouping.joined(separator: ", "))) " }
+            let names = grouping.map(Self.labelName).joined(separator: ", ")
+            if without { text += " without (\(names)) " } else if !grouping.isEmpty { text += " by (\(names)) " }
             text += "("
             if let parameter { text += "\(parameter), " }
             return text + "\(expr))"
         case .binary(let op, let lhs, let rhs, let returnBool, let matching):
             var modifiers = returnBool ? " bool" : ""
             if let matching, matching.on || !matching.labels.isEmpty {
-                modifiers += " \(matching.on ? "on" : "ignoring") (\(matching.labels.joined(separator: ", ")))"
+                modifiers += " \(matching.on ? "on" : "ignoring") (\(matching.labels.map(Self.labelName).joined(separator: ", ")))"
                 if matching.cardinality == .manyToOne || matching.cardinality == .oneToMany {
-                    modifiers += " group_\(matching.cardinality == .manyToOne ? "left" : "right") (\(matching.include.joined(separator: ", ")))"
+                    modifiers += " group_\(matching.cardinality == .manyToOne ? "left" : "right") (\(matching.include.map(Self.labelName).joined(separator: ", ")))"
                 }
             }
             return "\(lhs) \(op)\(modifiers) \(rhs)"
@@ -36,10 +37,22 @@ extension Expr: CustomStringConvertible {
     static func selector(_ selector: VectorSelector, modifiers: Bool) -> String {
         let matchers = selector.matchers
             .filter { !($0.name == "__name__" && $0.kind == .equal && $0.value == selector.name) }
-            .map { "\($0.name)\($0.kind.rawValue)\(quote($0.value))" }
+            .map { "\(labelName($0.name))\($0.kind.rawValue)\(quote($0.value))" }
             .sorted()
         let at = modifiers ? Self.modifiers(at: selector.at, offset: selector.offset) : ""
+        // A name only Prometheus 3 reads (`{"http.requests"}`) is quoted inside the braces.
+        if !selector.name.isEmpty && !isMetricName(selector.name) {
+            return "{" + ([quote(selector.name)] + matchers).joined(separator: ", ") + "}" + at
+        }
         return matchers.isEmpty ? selector.name + at : "\(selector.name){\(matchers.joined(separator: ","))}" + at
+    }
+
+    /// A label name as written: bare when Prometheus 2.42 reads it so, quoted otherwise (Prometheus 3).
+    static func labelName(_ name: String) -> String { Parser.isLabelName(name) ? name : quote(name) }
+
+    static func isMetricName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || first == ":" || (first.isASCII && first.properties.isAlphabetic) else { return false }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || $0 == ":" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
     }
 
     static func modifiers(at: AtModifier?, offset: Int64) -> String {

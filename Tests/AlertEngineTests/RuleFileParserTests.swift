@@ -4,6 +4,20 @@ import Testing
 
 @Suite("Rule files: Prometheus format and its mistakes")
 struct RuleFileParserTests {
+    @Test("a Prometheus 3 expression loads only with promql_syntax prometheus-3, and is sent as Prometheus 3 prints it")
+    func prometheus3Syntax() throws {
+        let yaml = """
+            groups:
+              - name: otel
+                rules:
+                  - alert: A
+                    expr: sum by ("k8s.pod") (rate({"http.server.requests", "http.status"=~"5.."}[5m])) > 0
+            """
+        #expect(throws: RuleFileError.self) { try RuleFileParser.parse(yaml, file: "otel.yml") }
+        let groups = try RuleFileParser.parse(yaml, file: "otel.yml", syntax: .prometheus3).groups
+        #expect(groups[0].rules[0].query == #"sum by ("k8s.pod") (rate({"http.server.requests", "http.status"=~"5.."}[5m])) > 0"#)
+    }
+
     @Test("query_offset and group labels (a rule's own label wins) load; a wrong offset or label name is reported where it is")
     func queryOffsetAndGroupLabels() throws {
         let yaml = """

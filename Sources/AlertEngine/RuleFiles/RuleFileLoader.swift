@@ -1,9 +1,10 @@
 import Foundation
+import PromQL
 
 /// Loads rule files the way Prometheus's `rule_files` does: each path a file or a glob
 /// (`rules/*.yml`), and, for convenience, a directory meaning its `*.yml` and `*.yaml`.
 public enum RuleFileLoader {
-    public static func load(paths: [String]) throws(RuleFileError) -> LoadedRules {
+    public static func load(paths: [String], syntax: Syntax = .prometheus2) throws(RuleFileError) -> LoadedRules {
         var files: [String] = []
         var problems: [RuleFileError.Problem] = []
         for path in paths {
@@ -28,7 +29,7 @@ public enum RuleFileLoader {
                 continue
             }
             do {
-                let rules = try RuleFileParser.parse(String(decoding: data, as: UTF8.self), file: file)
+                let rules = try RuleFileParser.parse(String(decoding: data, as: UTF8.self), file: file, syntax: syntax)
                 loaded.groups += rules.groups
                 loaded.warnings += rules.warnings
             } catch {

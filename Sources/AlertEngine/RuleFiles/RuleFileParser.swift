@@ -6,6 +6,7 @@ import Yams
 /// checks Prometheus's `rulefmt` makes, reporting every problem with file, line and field.
 public struct RuleFileParser {
     private let file: String
+    private let syntax: Syntax
     private var problems: [RuleFileError.Problem] = []
     private var warnings: [String] = []
 
@@ -13,14 +14,17 @@ public struct RuleFileParser {
     private static let ruleFields: Set<String> = ["alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"]
 
     /// Parses one file's text; `file` names it in messages.
-    public static func parse(_ yaml: String, file: String) throws(RuleFileError) -> LoadedRules {
-        var parser = RuleFileParser(file: file)
+    public static func parse(_ yaml: String, file: String, syntax: Syntax = .prometheus2) throws(RuleFileError) -> LoadedRules {
+        var parser = RuleFileParser(file: file, syntax: syntax)
         let groups = parser.parseDocument(yaml)
         guard parser.problems.isEmpty else { throw RuleFileError(problems: parser.problems) }
         return LoadedRules(groups: groups, warnings: parser.warnings)
     }
 
-    private init(file: String) { self.file = file }
+    private init(file: String, syntax: Syntax) {
+        self.file = file
+        self.syntax = syntax
+    }
 
     /// `~`, `null` or nothing at all.
     static func isNull(_ node: Node) -> Bool {
@@ -152,7 +156,7 @@ public struct RuleFileParser {
         if expression.isEmpty { problem(mapping["expr"] ?? node, location + ", field \"expr\"", "field \"expr\" must be set in rule") }
         // As promtool: the expression must parse and type-check, or the rule would fail at every evaluation.
         if !expression.isEmpty, let text = mapping["expr"]?.string {
-            do throws(PromQLError) { _ = try PromQL.Parser.parse(text) } catch {
+            do throws(PromQLError) { _ = try PromQL.Parser.parse(text, syntax: syntax) } catch {
                 problem(mapping["expr"], location, "could not parse expression: \(error)")
             }
         }
@@ -163,7 +167,7 @@ public struct RuleFileParser {
         let labels = groupLabels.filter { !ownNames.contains($0.name) } + ownLabels
         let annotations = stringMap(mapping["annotations"], location + ", field \"annotations\"", kind: "annotation")
         let rule = AlertRule(name: alert, expression: expression, holdDuration: hold, keepFiringFor: keepFiring,
-                             labels: labels, annotations: annotations)
+                             labels: labels, annotations: annotations, syntax: syntax)
         for (name, template) in rule.labelTemplates + rule.annotationTemplates {
             if case .failure(let error) = template {
                 let node = mapping["labels"]?.mapping?[name] ?? mapping["annotations"]?.mapping?[name]

@@ -23,7 +23,7 @@ package struct CheckConfigCommand: ParsableCommand {
             let files = configuration.ruleFiles ?? []
             if !files.isEmpty {
                 do {
-                    let loaded = try RuleFileLoader.load(paths: files)
+                    let loaded = try RuleFileLoader.load(paths: files, syntax: configuration.syntax)
                     groups += loaded.groups.count
                     rules += loaded.groups.reduce(0) { $0 + $1.rules.count }
                     for warning in loaded.warnings { print("warning: \(warning)") }

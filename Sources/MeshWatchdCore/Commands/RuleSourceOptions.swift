@@ -71,7 +71,7 @@ package struct RuleSourceOptions: ParsableArguments {
         var groups: [RuleGroup] = []
         var warnings: [String] = []
         if !files.isEmpty {
-            let loaded = try RuleFileLoader.load(paths: files)
+            let loaded = try RuleFileLoader.load(paths: files, syntax: configuration.syntax)
             groups += loaded.groups
             warnings += loaded.warnings
         }

@@ -1,6 +1,7 @@
 import AlertEngine
 import Remediation
 import Foundation
+import PromQL
 import Logging
 
 /// The configuration file, as far as the one-shot commands use it. Keys are snake_case; every
@@ -169,6 +170,10 @@ struct Configuration: Decodable, Sendable, Equatable {
     /// Prometheus's global `rule_query_offset`: how long before the evaluation time rule
     /// queries ask (default 0), for groups without their own `query_offset`.
     var ruleQueryOffset: ConfigDuration?
+    /// The PromQL rule expressions are read as: `prometheus-2.42` (default, what promtool 2.42
+    /// accepts) or `prometheus-3` (quoted UTF-8 names, Prometheus 3's functions), for a
+    /// Prometheus that understands it.
+    var promqlSyntax: String?
     var externalLabels: [String: String]?
     var externalUrl: String?
     var ruleFiles: [String]?
@@ -188,6 +193,10 @@ extension Configuration {
             }
         }
         duration(evaluationInterval, "evaluation_interval")
+        if let syntax = promqlSyntax, Syntax(rawValue: syntax) == nil {
+            found.append(ConfigurationError(file: file, keyPath: "promql_syntax",
+                                            message: "expected \(Syntax.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")), got \"\(syntax)\""))
+        }
         if let offset = ruleQueryOffset, offset.value == nil || offset.value! < .zero {
             found.append(ConfigurationError(file: file, keyPath: "rule_query_offset",
                                             message: "expected a duration such as 0s or 1m, got \"\(offset)\""))
@@ -302,4 +311,9 @@ extension Configuration {
         }
         return found
     }
+}
+
+extension Configuration {
+    /// The PromQL syntax rule files are read with (a validated configuration names a known one).
+    var syntax: Syntax { promqlSyntax.flatMap(Syntax.init(rawValue:)) ?? .prometheus2 }
 }
