@@ -162,6 +162,16 @@ final class ConfigurationStrictnessTests {
                 && message?.hasSuffix(#"got "logz""#) == true, "\(message ?? "accepted")")
     }
 
+    @Test("promql_syntax must name a known syntax; rule_query_offset must be a duration, zero allowed")
+    func syntaxAndOffset() throws {
+        let (path, message) = try refusal(Self.document(#""promql_syntax": "prometheus-4""#))
+        #expect(message?.contains("\(path)") == true && message?.contains(#"promql_syntax: expected "prometheus-2.42" or "prometheus-3", got "prometheus-4""#) == true,
+                "\(message ?? "accepted")")
+        let (_, offset) = try refusal(Self.document(#""rule_query_offset": "soon""#))
+        #expect(offset?.contains(#"rule_query_offset: expected a duration such as 0s or 1m, got "soon""#) == true, "\(offset ?? "accepted")")
+        #expect(try refusal(Self.document(#""rule_query_offset": "0s", "promql_syntax": "prometheus-3""#)).message == nil)
+    }
+
     @Test("a sink without a type is refused: there is no silent default")
     func sinkTypeRequired() throws {
         let (path, message) = try refusal(Self.document(#""sinks": [{"name": "ops", "url": "http://127.0.0.1:9/hook"}]"#))
