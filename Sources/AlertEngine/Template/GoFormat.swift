@@ -107,3 +107,13 @@ public enum GoFormat {
         }
     }
 }
+
+extension GoFormat {
+    /// Go's `int64(v)` for a float64 on amd64 (CVTTSD2SI): truncation toward zero, and
+    /// 0x8000000000000000 (`Int64.min`) for NaN and every value out of range, where Swift's
+    /// `Int64(v)` would stop the process.
+    public static func int64(_ value: Double) -> Int64 {
+        guard value.isFinite, value > -9_223_372_036_854_775_808.0, value < 9_223_372_036_854_775_808.0 else { return .min }
+        return Int64(value.rounded(.towardZero))
+    }
+}

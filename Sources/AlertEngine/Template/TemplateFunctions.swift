@@ -34,7 +34,13 @@ enum TemplateFunctions {
         case .humanize1024: return .string(humanize1024(try number(0)))
         case .humanizeDuration: return .string(humanizeDuration(try number(0)))
         case .humanizePercentage: return .string(GoFormat.g4(try number(0) * 100) + "%")
-        case .humanizeTimestamp: return .string(humanizeTimestamp(try number(0)))
+        case .humanizeTimestamp:
+            let value = try number(0)
+            // As Prometheus's floatToTime: past int64 nanoseconds is an error, not a wrapped time.
+            if value.isFinite && (value * 1e9 > 9.223372036854775807e18 || value * 1e9 < -9.223372036854775808e18) {
+                throw TemplateError("error calling humanizeTimestamp: \(GoFormat.float(value)) cannot be represented as a nanoseconds timestamp since it overflows int64")
+            }
+            return .string(humanizeTimestamp(value))
         case .toUpper: return .string(try text(0).uppercased())
         case .toLower: return .string(try text(0).lowercased())
         case .title: return .string(title(try text(0)))
@@ -147,7 +153,7 @@ enum TemplateFunctions {
         if abs(value) >= 1 {
             let sign = value < 0 ? "-" : ""
             value = abs(value)
-            let duration = Int64(value)
+            let duration = GoFormat.int64(value)  // Go's int64(v): from 2^63 up, Int64.min, as Prometheus prints it
             let seconds = duration % 60, minutes = (duration / 60) % 60
             let hours = (duration / 3600) % 24, days = duration / 86400
             if days != 0 { return "\(sign)\(days)d \(hours)h \(minutes)m \(seconds)s" }
@@ -169,9 +175,8 @@ enum TemplateFunctions {
     /// both steps truncating toward zero).
     static func humanizeTimestamp(_ value: Double) -> String {
         if value.isNaN || value.isInfinite { return GoFormat.g4(value) }
-        let scaled = value * 1e9
-        guard abs(scaled) < 9.2e18 else { return GoFormat.g4(value) }
-        let nanos = Int64(scaled.rounded(.towardZero)) / 1_000_000 * 1_000_000
+        // From about 9.2e9 up, v * 1e9 is past int64: Go's conversion gives Int64.min (year 1677), as Prometheus prints.
+        let nanos = GoFormat.int64(value * 1e9) / 1_000_000 * 1_000_000
         var seconds = nanos / 1_000_000_000
         var fraction = nanos % 1_000_000_000
         if fraction < 0 { fraction += 1_000_000_000; seconds -= 1 }
