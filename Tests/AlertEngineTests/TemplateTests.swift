@@ -20,6 +20,34 @@ struct TemplateTests {
         #expect(try expand(source) == expected)
     }
 
+    @Test("with and range as Go's text/template runs them: dot, variables, else, break, continue, map order", arguments: [
+        ("{{ with $labels.service }}[{{ . }}]{{ end }}", "[reviews]"),
+        ("{{ with $labels.missing }}[{{ . }}]{{ else }}none{{ end }}", "none"),
+        ("{{ with $x := $labels.code }}{{ $x }}/{{ . }}{{ end }}", "503/503"),
+        ("{{ with .Labels }}{{ .service }}{{ end }}", "reviews"),
+        ("{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}", "code=503;service=reviews;"),
+        ("{{ range $labels }}<{{ . }}>{{ end }}", "<503><reviews>"),
+        ("{{ range $v := $labels }}{{ $v }},{{ end }}", "503,reviews,"),
+        ("{{ range $labels.missing }}x{{ else }}empty{{ end }}", "empty"),
+        ("{{ range $k, $v := $labels }}{{ if eq $k \"service\" }}{{ break }}{{ end }}{{ $k }}{{ end }}", "code"),
+        ("{{ range $k, $v := $labels }}{{ if eq $k \"code\" }}{{ continue }}{{ end }}{{ $k }}{{ end }}", "service"),
+        ("{{ $n := \"\" }}{{ range $k, $v := $labels }}{{ $n = $k }}{{ end }}{{ $n }}", "service"),
+        ("{{ range $k, $v := $labels }}{{ end }}{{ $labels.service }}", "reviews"),
+        ("{{ with $labels }}{{ $.Labels.code }}{{ end }}", "503"),
+    ])
+    func withAndRange(source: String, expected: String) throws {
+        #expect(try expand(source) == expected)
+    }
+
+    @Test("with and range mistakes are refused when parsed")
+    func withAndRangeMistakes() {
+        for source in ["{{ break }}", "{{ with $labels }}x", "{{ range $a, $b := $labels }}{{ else }}{{ else }}{{ end }}",
+                       "{{ with $a, $b := $labels }}{{ end }}", "{{ continue }}"] {
+            #expect(throws: TemplateError.self, "\(source)") { try Template(source) }
+        }
+        #expect(throws: TemplateError.self) { try Template("{{ range 3 }}x{{ end }}").execute(TemplateData(labels: [:], value: 0)) }
+    }
+
     @Test("functions and pipes", arguments: [
         ("{{ $value | humanizePercentage }}", "12.34%"), ("{{ humanizePercentage $value }}", "12.34%"),
         ("{{ 1234567.0 | humanize }}", "1.235M"), ("{{ 0.00123 | humanize }}", "1.23m"), ("{{ 0 | humanize }}", "0"),
@@ -55,7 +83,7 @@ struct TemplateTests {
     func errors() throws {
         #expect(throws: TemplateError.self) { try Template("{{ if $value }}never closed", name: "t") }
         #expect(throws: TemplateError.self) { try Template("{{ $value ", name: "t") }
-        #expect(throws: TemplateError.self) { try Template("{{ range $labels }}{{ end }}", name: "t") }
+        #expect(throws: TemplateError.self) { try Template("{{ range $labels }}{{ end }", name: "t") }
         let failure = #expect(throws: TemplateError.self) { try expand("{{ humanize $labels.service }}") }
         #expect(failure?.description.contains("strconv.ParseFloat: parsing \"reviews\": invalid syntax") == true)
         #expect(throws: TemplateError.self) { try Template("{{ nosuchfunction 1 }}", name: "t") }

@@ -12,6 +12,7 @@ enum ActionToken: Equatable, Sendable {
     case close
     case declare
     case assign
+    case comma
 }
 
 /// Splits the inside of one `{{ … }}` into tokens.
@@ -36,6 +37,7 @@ struct ActionLexer {
             case ")": tokens.append(.close); index += 1
             case ":" where peek(1) == "=": tokens.append(.declare); index += 2
             case "=": tokens.append(.assign); index += 1
+            case ",": tokens.append(.comma); index += 1
             case "\"": tokens.append(.string(try quoted()))
             case "`":
                 index += 1
@@ -172,6 +174,7 @@ struct PipelineParser {
             case .string(let text): arguments.append(.string(text))
             case .number(let value): arguments.append(.number(value))
             case .declare, .assign: throw TemplateError("template: \(template): unexpected assignment")
+            case .comma: throw TemplateError("template: \(template): unexpected \",\" in command")
             }
         }
         guard !arguments.isEmpty else { throw TemplateError("template: \(template): missing value for command") }

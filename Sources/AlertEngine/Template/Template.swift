@@ -1,12 +1,19 @@
 /// A parsed Go `text/template`, the subset Prometheus rule files use: text, `{{ pipeline }}`
 /// actions with `{{-`/`-}}` trimming, comments, variables (`$x := …`), fields (`.Labels.x`,
-/// `$labels.x`), literals, parenthesised pipelines, `|` pipes, and `if`/`else if`/`else`/`end`.
+/// `$labels.x`), literals, parenthesised pipelines, `|` pipes, `if`/`else if`/`else`/`end`,
+/// `with`/`else` and `range`/`else` with `break` and `continue`.
 public struct Template: Sendable {
     indirect enum Node: Sendable {
         case text(String)
         case action(Pipeline)
         case assign(variable: String, pipeline: Pipeline)
         case conditional(branches: [(condition: Pipeline, body: [Node])], otherwise: [Node])
+        /// `{{with [$x :=] p}}…{{else}}…{{end}}`: the body with dot set to p's value when it is true.
+        case with(variable: String?, pipeline: Pipeline, body: [Node], otherwise: [Node])
+        /// `{{range [[$k, ]$v :=] p}}…{{else}}…{{end}}`: the body once per element, dot the element.
+        case range(key: String?, value: String?, pipeline: Pipeline, body: [Node], otherwise: [Node])
+        /// `{{break}}` or `{{continue}}` inside a range.
+        case loopControl(breaks: Bool)
     }
 
     struct Pipeline: Sendable {

@@ -3,6 +3,8 @@ struct TemplateParser {
     let source: [Character]
     let name: String
     var index = 0
+    /// How many `range` bodies enclose the current position (`break`/`continue` need one).
+    var loops = 0
 
     init(source: String, name: String) {
         self.source = Array(source)
@@ -50,7 +52,33 @@ struct TemplateParser {
                 case .identifier("else"), .identifier("end"):
                     guard block == .conditional else { throw error("unexpected {{\(body)}}") }
                     return (nodes, body)
-                case .identifier(let keyword) where ["range", "with", "define", "template", "block"].contains(keyword):
+                case .identifier("with"), .identifier("range"):
+                    let isRange = tokens.first == .identifier("range")
+                    let (variables, rest) = try declarations(Array(tokens.dropFirst()), allowTwo: isRange)
+                    var tokenParser = PipelineParser(tokens: rest, template: name)
+                    let pipeline = try tokenParser.parseAll()
+                    if isRange { loops += 1 }
+                    let (inner, terminator) = try parseNodes(in: .conditional)
+                    if isRange { loops -= 1 }
+                    var otherwise: [Template.Node] = []
+                    guard let terminator else { throw error("missing {{end}}") }
+                    if terminator != "end" {
+                        guard terminator == "else" else { throw error("unexpected {{\(terminator)}} in \(isRange ? "range" : "with")") }
+                        let (alternative, end) = try parseNodes(in: .conditional)
+                        guard end == "end" else { throw error("expected {{end}} after {{else}}") }
+                        otherwise = alternative
+                    }
+                    if isRange {
+                        let key = variables.count == 2 ? variables[0] : nil
+                        nodes.append(.range(key: key, value: variables.last, pipeline: pipeline, body: inner, otherwise: otherwise))
+                    } else {
+                        nodes.append(.with(variable: variables.first, pipeline: pipeline, body: inner, otherwise: otherwise))
+                    }
+                case .identifier("break"), .identifier("continue"):
+                    guard tokens.count == 1 else { throw error("unexpected {{\(body)}}") }
+                    guard loops > 0 else { throw error("{{\(body)}} outside {{range}}") }
+                    nodes.append(.loopControl(breaks: tokens.first == .identifier("break")))
+                case .identifier(let keyword) where ["define", "template", "block"].contains(keyword):
                     throw error("{{\(keyword)}} is not supported in alert templates")
                 case .variable(let variable) where tokens.count > 1 && (tokens[1] == .declare || tokens[1] == .assign):
                     var tokenParser = PipelineParser(tokens: Array(tokens.dropFirst(2)), template: name)
@@ -89,6 +117,19 @@ struct TemplateParser {
             guard end == "end" else { throw error("expected {{end}} after {{else}}") }
             return .conditional(branches: branches, otherwise: otherwise)
         }
+    }
+
+    /// `$x :=` or `$k, $v :=` before a with's or range's pipeline: the variables and the rest.
+    private func declarations(_ tokens: [ActionToken], allowTwo: Bool) throws(TemplateError) -> ([String], [ActionToken]) {
+        if tokens.count > 1, case .variable(let only) = tokens[0], tokens[1] == .declare || tokens[1] == .assign {
+            return ([only], Array(tokens.dropFirst(2)))
+        }
+        if tokens.count > 3, case .variable(let key) = tokens[0], tokens[1] == .comma, case .variable(let value) = tokens[2],
+           tokens[3] == .declare || tokens[3] == .assign {
+            guard allowTwo else { throw error("too many declarations in with") }
+            return ([key, value], Array(tokens.dropFirst(4)))
+        }
+        return ([], tokens)
     }
 
     /// The index of the `}}` that closes the action starting at `from`, skipping strings.

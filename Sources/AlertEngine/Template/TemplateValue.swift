@@ -85,8 +85,12 @@ extension Template {
     struct Scope {
         let data: TemplateData
         var assigned: [String: TemplateValue] = [:]
+        /// Dot inside `with` and `range`; nil: the alert's data.
+        var dotValue: TemplateValue?
 
-        var dot: TemplateValue {
+        var dot: TemplateValue { dotValue ?? rootDot }
+
+        var rootDot: TemplateValue {
             .record(["Labels": .map(data.labels), "ExternalLabels": .map(data.externalLabels),
                      "ExternalURL": .string(data.externalURL), "Value": .number(data.value)])
         }
@@ -98,13 +102,14 @@ extension Template {
             case "$value": return .number(data.value)
             case "$externalLabels": return .map(data.externalLabels)
             case "$externalURL": return .string(data.externalURL)
-            case "$": return dot
+            case "$": return rootDot
             default: return nil
             }
         }
 
         /// `.Labels`, `.Value`…: the fields of dot, without building it.
         func dotField(_ name: String) -> TemplateValue? {
+            if dotValue != nil { return nil }
             switch name {
             case "Labels": return .map(data.labels)
             case "Value": return .number(data.value)
@@ -115,7 +120,11 @@ extension Template {
         }
     }
 
-    private func run(_ nodes: [Node], scope: inout Scope, into out: inout String) throws(TemplateError) {
+    /// How a list of nodes ended: at its end, or at a `break`/`continue` for the enclosing range.
+    enum Flow { case normal, breakLoop, continueLoop }
+
+    @discardableResult
+    private func run(_ nodes: [Node], scope: inout Scope, into out: inout String) throws(TemplateError) -> Flow {
         for node in nodes {
             switch node {
             case .text(let text):
@@ -125,15 +134,63 @@ extension Template {
             case .assign(let variable, let pipeline):
                 scope.assigned[variable] = try evaluate(pipeline, scope: scope)
             case .conditional(let branches, let otherwise):
-                var taken = false
+                var taken: [Node]?
                 for branch in branches where try evaluate(branch.condition, scope: scope).isTrue {
-                    try run(branch.body, scope: &scope, into: &out)
-                    taken = true
+                    taken = branch.body
                     break
                 }
-                if !taken { try run(otherwise, scope: &scope, into: &out) }
+                let flow = try block(taken ?? otherwise, scope: &scope, into: &out)
+                if flow != .normal { return flow }
+            case .with(let variable, let pipeline, let body, let otherwise):
+                let value = try evaluate(pipeline, scope: scope)
+                let flow: Flow
+                if value.isTrue {
+                    flow = try block(body, scope: &scope, into: &out, dot: value, variables: variable.map { [($0, value)] } ?? [])
+                } else {
+                    flow = try block(otherwise, scope: &scope, into: &out)
+                }
+                if flow != .normal { return flow }
+            case .range(let key, let valueName, let pipeline, let body, let otherwise):
+                let collection = try evaluate(pipeline, scope: scope)
+                let elements: [(key: TemplateValue, value: TemplateValue)]
+                switch collection {
+                case .map(let map): elements = map.map { (.string($0.name), .string($0.value)) }  // Go ranges a map in key order
+                case .missing: elements = []
+                default: throw TemplateError("range can't iterate over \(collection.printed)")
+                }
+                if elements.isEmpty {
+                    let flow = try block(otherwise, scope: &scope, into: &out)
+                    if flow != .normal { return flow }
+                    continue
+                }
+                for element in elements {
+                    var variables: [(String, TemplateValue)] = []
+                    if let key { variables.append((key, element.key)) }
+                    if let valueName { variables.append((valueName, element.value)) }
+                    if try block(body, scope: &scope, into: &out, dot: element.value, variables: variables) == .breakLoop { break }
+                }
+            case .loopControl(let breaks):
+                return breaks ? .breakLoop : .continueLoop
             }
         }
+        return .normal
+    }
+
+    /// Runs a nested block: its own dot (when given) and variables, which end with it; an
+    /// assignment to a variable declared outside stays, as in Go.
+    private func block(_ nodes: [Node], scope: inout Scope, into out: inout String, dot: TemplateValue? = nil,
+                       variables: [(String, TemplateValue)] = []) throws(TemplateError) -> Flow {
+        let outerNames = Set(scope.assigned.keys)
+        let outerDot = scope.dotValue
+        let shadowed = variables.compactMap { name, _ in scope.assigned[name].map { (name, $0) } }
+        if let dot { scope.dotValue = dot }
+        for (name, value) in variables { scope.assigned[name] = value }
+        defer {
+            scope.dotValue = outerDot
+            for name in scope.assigned.keys where !outerNames.contains(name) { scope.assigned[name] = nil }
+            for (name, value) in shadowed { scope.assigned[name] = value }
+        }
+        return try run(nodes, scope: &scope, into: &out)
     }
 
     private func evaluate(_ pipeline: Pipeline, scope: Scope) throws(TemplateError) -> TemplateValue {
