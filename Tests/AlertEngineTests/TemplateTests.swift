@@ -39,6 +39,22 @@ struct TemplateTests {
         #expect(try expand(source) == expected)
     }
 
+    @Test("integer constants stay ints, as in Go: printf %d, comparisons of the same kind only, NaN equal to nothing, eq with several")
+    func integers() throws {
+        #expect(try expand("{{ printf \"%d|%v|%x|%05d\" 42 42 255 -7 }}") == "42|42|ff|-0007")
+        #expect(try expand("{{ printf \"%f\" 3 }}") == "%!f(int=3)")
+        #expect(try expand("{{ len \"abc\" | printf \"%d\" }}") == "3")
+        #expect(try expand("{{ if gt $value 0.1 }}big{{ end }}") == "big")
+        #expect(throws: TemplateError.self) { try expand("{{ if gt $value 1 }}big{{ end }}") }  // float64 against int: Go refuses
+        #expect(try expand("{{ if gt 2 1 }}yes{{ end }}") == "yes")
+        #expect(try expand("{{ eq $value $value }}", value: .nan) == "false")
+        #expect(try expand("{{ ne $value $value }}", value: .nan) == "true")
+        #expect(try expand("{{ gt $value 0.0 }} {{ lt $value 0.0 }} {{ ge $value 0.0 }} {{ le $value 0.0 }}", value: .nan) == "true false true false")
+        #expect(try expand("{{ eq $labels.service \"ratings\" \"reviews\" }}") == "true")
+        #expect(try expand("{{ eq $labels.missing \"\" }}") == "true")
+        #expect(try expand("{{ 1234 | humanize }}") == "1.234k")
+    }
+
     @Test("with and range mistakes are refused when parsed")
     func withAndRangeMistakes() {
         for source in ["{{ break }}", "{{ with $labels }}x", "{{ range $a, $b := $labels }}{{ else }}{{ else }}{{ end }}",

@@ -7,6 +7,8 @@ enum ActionToken: Equatable, Sendable {
     case variableField(String, [String])
     case string(String)
     case number(Double)
+    /// An integer constant (`3`, `0x1F`): Go's templates keep it an int, not a float64.
+    case integer(Int64)
     case pipe
     case open
     case close
@@ -54,6 +56,10 @@ struct ActionLexer {
                 tokens.append(fields.isEmpty ? .variable(name) : .variableField(name, fields))
             case "-", "+", "0"..."9":
                 let text = numberText()
+                if let integer = Self.integer(text) {
+                    tokens.append(.integer(integer))
+                    continue
+                }
                 guard let value = Double(text) else { throw TemplateError("template: \(template): bad number \(text)") }
                 tokens.append(.number(value))
             default:
@@ -79,6 +85,21 @@ struct ActionLexer {
     }
 
     private mutating func name() -> String { word { $0.isLetter || $0.isNumber || $0 == "_" } }
+
+    /// `12`, `-3`, `+4`, `0x1f`: an integer constant as Go's template lexer reads it, else nil.
+    static func integer(_ text: String) -> Int64? {
+        var body = Substring(text)
+        var negative = false
+        if let sign = body.first, sign == "-" || sign == "+" { negative = sign == "-"; body = body.dropFirst() }
+        let magnitude: Int64?
+        if body.hasPrefix("0x") || body.hasPrefix("0X") {
+            magnitude = Int64(body.dropFirst(2), radix: 16)
+        } else {
+            guard !body.isEmpty, body.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            magnitude = Int64(body)
+        }
+        return magnitude.map { negative ? -$0 : $0 }
+    }
 
     private mutating func numberText() -> String {
         word { $0.isNumber || $0 == "." || $0 == "e" || $0 == "E" || $0 == "+" || $0 == "-" || $0 == "x" }
@@ -173,6 +194,7 @@ struct PipelineParser {
             case .variableField(let name, let path): arguments.append(.field(base: .variable(name), path: path))
             case .string(let text): arguments.append(.string(text))
             case .number(let value): arguments.append(.number(value))
+            case .integer(let value): arguments.append(.integer(value))
             case .declare, .assign: throw TemplateError("template: \(template): unexpected assignment")
             case .comma: throw TemplateError("template: \(template): unexpected \",\" in command")
             }

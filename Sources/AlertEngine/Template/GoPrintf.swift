@@ -42,8 +42,10 @@ enum GoPrintf {
     }
 
     private static func isNumeric(_ value: TemplateValue) -> Bool {
-        if case .number = value { return true }
-        return false
+        switch value {
+        case .number, .integer: return true
+        default: return false
+        }
     }
 
     private static func render(verb: Character, argument: TemplateValue, flags: String, precision: String?) -> String {
@@ -56,6 +58,11 @@ enum GoPrintf {
             var text = argument.printed
             if flags.contains("+"), case .number(let value) = argument, value >= 0 || value.isNaN { text = "+" + text }
             return text
+        case ("d", .integer(let value)):
+            return flags.contains("+") && value >= 0 ? "+\(value)" : String(value)
+        case ("x", .integer(let value)), ("X", .integer(let value)):
+            let digits = String(value.magnitude, radix: 16, uppercase: verb == "X")
+            return (value < 0 ? "-" : "") + digits
         case ("q", .string(let text)):
             return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
                 .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t") + "\""

@@ -29,6 +29,7 @@ public struct Template: Sendable {
         case field(base: FieldBase, path: [String])
         case string(String)
         case number(Double)
+        case integer(Int64)
         case bool(Bool)
         case pipeline(Pipeline)
     }

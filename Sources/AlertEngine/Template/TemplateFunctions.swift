@@ -60,15 +60,23 @@ enum TemplateFunctions {
                 throw TemplateError("error calling match: error parsing regexp: \(pattern)")
             }
             return .bool(regex.firstMatch(in: input, range: NSRange(input.startIndex..., in: input)) != nil)
-        case .eq, .ne, .lt, .le, .gt, .ge:
-            let comparison = try compare(try argument(0), try argument(1), function: name)
+        case .eq:
+            // Go: `eq a b c` is a == b || a == c.
+            let first = try argument(0)
+            _ = try argument(1)
+            for other in arguments.dropFirst() where try compare(first, other, function: name) == .same { return .bool(true) }
+            return .bool(false)
+        case .ne, .lt, .le, .gt, .ge:
+            guard arguments.count == 2 else { throw TemplateError("wrong number of args for \(name): want 2 got \(arguments.count)") }
+            let order = try compare(arguments[0], arguments[1], function: name)
+            // As Go defines them: le is lt or eq, gt is not le, ge is not lt (so NaN is gt and ge anything).
+            let less = order == .less, same = order == .same
             switch function {
-            case .eq: return .bool(comparison == 0)
-            case .ne: return .bool(comparison != 0)
-            case .lt: return .bool(comparison < 0)
-            case .le: return .bool(comparison <= 0)
-            case .gt: return .bool(comparison > 0)
-            default: return .bool(comparison >= 0)
+            case .ne: return .bool(!same)
+            case .lt: return .bool(less)
+            case .le: return .bool(less || same)
+            case .gt: return .bool(!(less || same))
+            default: return .bool(!less)
             }
         case .and:
             guard !arguments.isEmpty else { throw TemplateError("wrong number of args for and") }
@@ -79,8 +87,8 @@ enum TemplateFunctions {
         case .not: return .bool(!(try argument(0)).isTrue)
         case .len:
             switch try argument(0) {
-            case .string(let string): return .number(Double(string.utf8.count))
-            case .map(let map): return .number(Double(map.count))
+            case .string(let string): return .integer(Int64(string.utf8.count))
+            case .map(let map): return .integer(Int64(map.count))
             default: throw TemplateError("error calling len: len of unsupported type")
             }
         case .index:
@@ -95,6 +103,7 @@ enum TemplateFunctions {
     static func float(_ value: TemplateValue, function: String) throws(TemplateError) -> Double {
         switch value {
         case .number(let number): return number
+        case .integer(let number): return Double(number)
         case .string(let text):
             guard let parsed = Double(text.trimmingCharacters(in: .whitespaces)) else {
                 throw TemplateError("error calling \(function): strconv.ParseFloat: parsing \"\(text)\": invalid syntax")
@@ -105,11 +114,19 @@ enum TemplateFunctions {
         }
     }
 
-    private static func compare(_ lhs: TemplateValue, _ rhs: TemplateValue, function: String) throws(TemplateError) -> Int {
+    enum Order { case less, same, greater, unordered }
+
+    /// Go's comparison of two basic values: same kinds only (a float64 against an int constant
+    /// is an error, as in Go); NaN is unordered, equal to nothing.
+    private static func compare(_ lhs: TemplateValue, _ rhs: TemplateValue, function: String) throws(TemplateError) -> Order {
+        func order<T: Comparable>(_ a: T, _ b: T) -> Order { a < b ? .less : (a > b ? .greater : (a == b ? .same : .unordered)) }
         switch (lhs, rhs) {
-        case (.number(let a), .number(let b)): return a < b ? -1 : (a > b ? 1 : 0)
-        case (.string(let a), .string(let b)): return a < b ? -1 : (a > b ? 1 : 0)
-        case (.bool(let a), .bool(let b)) where function == "eq" || function == "ne": return a == b ? 0 : 1
+        case (.number(let a), .number(let b)): return order(a, b)
+        case (.integer(let a), .integer(let b)): return order(a, b)
+        case (.string(let a), .string(let b)): return order(a, b)
+        case (.missing, .string(let b)): return order("", b)
+        case (.string(let a), .missing): return order(a, "")
+        case (.bool(let a), .bool(let b)) where function == "eq" || function == "ne": return a == b ? .same : .greater
         default: throw TemplateError("error calling \(function): incompatible types for comparison")
         }
     }

@@ -4,6 +4,8 @@ import MetricModel
 enum TemplateValue: Sendable {
     case string(String)
     case number(Double)
+    /// Go's `int`: integer constants and `len`.
+    case integer(Int64)
     case bool(Bool)
     case map(Labels)
     case record([String: TemplateValue])
@@ -16,6 +18,7 @@ enum TemplateValue: Sendable {
         switch self {
         case .string(let text): return text
         case .number(let value): return GoFormat.float(value)
+        case .integer(let value): return String(value)
         case .bool(let value): return value ? "true" : "false"
         case .map(let map): return "map[" + map.map { "\($0.name):\($0.value)" }.joined(separator: " ") + "]"
         case .record: return "{…}"
@@ -28,6 +31,7 @@ enum TemplateValue: Sendable {
         switch self {
         case .string(let text): return !text.isEmpty
         case .number(let value): return value != 0
+        case .integer(let value): return value != 0
         case .bool(let value): return value
         case .map(let map): return !map.isEmpty
         case .record: return true
@@ -40,6 +44,7 @@ enum TemplateValue: Sendable {
         switch self {
         case .string: return "string"
         case .number: return "float64"
+        case .integer: return "int"
         case .bool: return "bool"
         case .map: return "map[string]string"
         case .record: return "struct"
@@ -222,6 +227,7 @@ extension Template {
         switch operand {
         case .string(let text): return .string(text)
         case .number(let value): return .number(value)
+        case .integer(let value): return .integer(value)
         case .bool(let value): return .bool(value)
         case .pipeline(let pipeline): return try evaluate(pipeline, scope: scope)
         case .function(let name): return try TemplateFunctions.call(name, [])
