@@ -42,7 +42,9 @@ public struct AlertRule: Sendable {
         // Prometheus names alert templates `__alert_<name>`; errors quote that name.
         let templateName = "__alert_" + name
         func parse(_ source: String) -> Result<Template, TemplateError> {
-            do throws(TemplateError) { return .success(try Template(source, name: templateName)) } catch { return .failure(error) }
+            do throws(TemplateError) {
+                return .success(try Template(source, name: templateName, prefixBytes: Template.alertPrefixBytes))
+            } catch { return .failure(error) }
         }
         labelTemplates = self.labels.map { ($0.name, parse($0.template)) }
         annotationTemplates = self.annotations.map { ($0.name, parse($0.template)) }

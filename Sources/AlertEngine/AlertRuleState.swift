@@ -283,8 +283,10 @@ public struct AlertRuleState: Sendable {
         do {
             return try template.get().execute(data)
         } catch {
-            errors.append("\(what): \(error)")
-            return "<error expanding template: \(error)>"
+            // Prometheus's Expander: "error executing template NAME: " before Go's text.
+            let text = "error executing template \((try? template.get())?.name ?? ""): \(error)"
+            errors.append("\(what): \(text)")
+            return "<error expanding template: \(text)>"
         }
     }
 }

@@ -28,11 +28,17 @@ struct ActionLexer {
         self.template = template
     }
 
+    /// The character index (in the action's text) where each token of the last `tokens()` starts.
+    private(set) var positions: [Int] = []
+
     mutating func tokens() throws(TemplateError) -> [ActionToken] {
         var tokens: [ActionToken] = []
+        positions = []
         while index < characters.count {
             let character = characters[index]
             if character.isWhitespace { index += 1; continue }
+            if positions.count < tokens.count + 1 { positions.append(index) }
+            defer { while positions.count > tokens.count { positions.removeLast() } }
             switch character {
             case "|": tokens.append(.pipe); index += 1
             case "(": tokens.append(.open); index += 1
@@ -147,11 +153,14 @@ struct ActionLexer {
 struct PipelineParser {
     let tokens: [ActionToken]
     let template: String
+    /// Where each token starts in the template's source, in UTF-8 bytes (for Go's error positions).
+    let offsets: [Int]
     var index = 0
 
-    init(tokens: [ActionToken], template: String) {
+    init(tokens: [ActionToken], template: String, offsets: [Int] = []) {
         self.tokens = tokens
         self.template = template
+        self.offsets = offsets
     }
 
     mutating func parseAll() throws(TemplateError) -> Template.Pipeline {
@@ -188,7 +197,7 @@ struct PipelineParser {
                 guard let function = TemplateFunction(rawValue: name) else {
                     throw TemplateError("template: \(template): function \"\(name)\" not defined")
                 }
-                arguments.append(.function(function))
+                arguments.append(.function(function, offset: index - 1 < offsets.count ? offsets[index - 1] : 0))
             case .field(let path): arguments.append(.field(base: .dot, path: path))
             case .variable(let name): arguments.append(.field(base: .variable(name), path: []))
             case .variableField(let name, let path): arguments.append(.field(base: .variable(name), path: path))

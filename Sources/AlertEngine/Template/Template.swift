@@ -25,7 +25,8 @@ public struct Template: Sendable {
     }
 
     indirect enum Operand: Sendable {
-        case function(TemplateFunction)
+        /// A function and where its name stands in the source, in UTF-8 bytes.
+        case function(TemplateFunction, offset: Int)
         case field(base: FieldBase, path: [String])
         case string(String)
         case number(Double)
@@ -41,12 +42,34 @@ public struct Template: Sendable {
 
     let nodes: [Node]
     public let source: String
+    let name: String
+    /// Bytes of text before `source` in the text Go parses: Prometheus prepends its variable
+    /// definitions to alert templates, which shifts the columns its errors give.
+    let prefixBytes: Int
+
+    /// What Prometheus puts before every alert template (`$labels`, `$externalLabels`, `$externalURL`, `$value`).
+    public static let alertPrefixBytes = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}".utf8.count
 
     /// Parses `source`; `name` appears in error messages, as Go's template name does.
-    public init(_ source: String, name: String = "template") throws(TemplateError) {
+    public init(_ source: String, name: String = "template", prefixBytes: Int = 0) throws(TemplateError) {
         self.source = source
+        self.name = name
+        self.prefixBytes = prefixBytes
         var parser = TemplateParser(source: source, name: name)
         nodes = try parser.parseDocument()
+    }
+
+    /// Go's `template: NAME:LINE:COL: executing "NAME" at <CONTEXT>: ` for a node at `offset`.
+    func location(ofByte offset: Int, context: String) -> String {
+        let before = source.utf8.prefix(offset)
+        let newlines = before.filter { $0 == UInt8(ascii: "\n") }.count
+        let column: Int
+        if let last = before.lastIndex(of: UInt8(ascii: "\n")) {
+            column = before.distance(from: before.index(after: last), to: before.endIndex)
+        } else {
+            column = prefixBytes + offset
+        }
+        return "template: \(name):\(newlines + 1):\(column): executing \"\(name)\" at <\(context)>: "
     }
 }
 

@@ -6,9 +6,16 @@ struct TemplateParser {
     /// How many `range` bodies enclose the current position (`break`/`continue` need one).
     var loops = 0
 
+    /// The UTF-8 offset of each character of `source` (and of its end): Go's positions are bytes.
+    let byteOffsets: [Int]
+
     init(source: String, name: String) {
         self.source = Array(source)
         self.name = name
+        var offsets = [0]
+        offsets.reserveCapacity(self.source.count + 1)
+        for character in self.source { offsets.append(offsets.last! + character.utf8.count) }
+        byteOffsets = offsets
     }
 
     private enum Block { case document, conditional }
@@ -46,16 +53,18 @@ struct TemplateParser {
                 if body.hasPrefix("/*") { continue }
                 var lexer = ActionLexer(body, template: name)
                 let tokens = try lexer.tokens()
+                let leading = source[start..<end].prefix { $0.isWhitespace }.count
+                let offsets = lexer.positions.map { byteOffsets[min(start + leading + $0, byteOffsets.count - 1)] }
                 switch tokens.first {
                 case .identifier("if"):
-                    nodes.append(try parseConditional(Array(tokens.dropFirst())))
+                    nodes.append(try parseConditional(Array(tokens.dropFirst()), offsets: Array(offsets.dropFirst())))
                 case .identifier("else"), .identifier("end"):
                     guard block == .conditional else { throw error("unexpected {{\(body)}}") }
                     return (nodes, body)
                 case .identifier("with"), .identifier("range"):
                     let isRange = tokens.first == .identifier("range")
                     let (variables, rest) = try declarations(Array(tokens.dropFirst()), allowTwo: isRange)
-                    var tokenParser = PipelineParser(tokens: rest, template: name)
+                    var tokenParser = PipelineParser(tokens: rest, template: name, offsets: Array(offsets.suffix(rest.count)))
                     let pipeline = try tokenParser.parseAll()
                     if isRange { loops += 1 }
                     let (inner, terminator) = try parseNodes(in: .conditional)
@@ -81,10 +90,10 @@ struct TemplateParser {
                 case .identifier(let keyword) where ["define", "template", "block"].contains(keyword):
                     throw error("{{\(keyword)}} is not supported in alert templates")
                 case .variable(let variable) where tokens.count > 1 && (tokens[1] == .declare || tokens[1] == .assign):
-                    var tokenParser = PipelineParser(tokens: Array(tokens.dropFirst(2)), template: name)
+                    var tokenParser = PipelineParser(tokens: Array(tokens.dropFirst(2)), template: name, offsets: Array(offsets.dropFirst(2)))
                     nodes.append(.assign(variable: variable, pipeline: try tokenParser.parseAll()))
                 default:
-                    var tokenParser = PipelineParser(tokens: tokens, template: name)
+                    var tokenParser = PipelineParser(tokens: tokens, template: name, offsets: offsets)
                     nodes.append(.action(try tokenParser.parseAll()))
                 }
             } else {
@@ -97,11 +106,12 @@ struct TemplateParser {
         return (nodes, nil)
     }
 
-    private mutating func parseConditional(_ conditionTokens: [ActionToken]) throws(TemplateError) -> Template.Node {
+    private mutating func parseConditional(_ conditionTokens: [ActionToken], offsets: [Int]) throws(TemplateError) -> Template.Node {
         var branches: [(condition: Template.Pipeline, body: [Template.Node])] = []
         var condition = conditionTokens
+        var conditionOffsets = offsets
         while true {
-            var tokenParser = PipelineParser(tokens: condition, template: name)
+            var tokenParser = PipelineParser(tokens: condition, template: name, offsets: conditionOffsets)
             let pipeline = try tokenParser.parseAll()
             let (body, terminator) = try parseNodes(in: .conditional)
             branches.append((pipeline, body))
@@ -111,6 +121,7 @@ struct TemplateParser {
             let tokens = try lexer.tokens()
             if tokens.count > 1, tokens[1] == .identifier("if") {
                 condition = Array(tokens.dropFirst(2))
+                conditionOffsets = []  // `else if` positions are not kept: its errors name no column
                 continue
             }
             let (otherwise, end) = try parseNodes(in: .conditional)

@@ -1,4 +1,5 @@
 import MetricModel
+import PromQL
 
 /// A value inside template execution, with Go's printing and truthiness.
 enum TemplateValue: Sendable {
@@ -208,14 +209,19 @@ extension Template {
 
     private func evaluate(_ command: Command, piped: TemplateValue?, scope: Scope) throws(TemplateError) -> TemplateValue {
         guard let first = command.arguments.first else { throw TemplateError("empty command") }
-        if case .function(let name) = first {
+        if case .function(let name, let offset) = first {
             var arguments: [TemplateValue] = []
             arguments.reserveCapacity(command.arguments.count)
             for operand in command.arguments.dropFirst() {
                 arguments.append(try value(of: operand, scope: scope))
             }
             if let piped { arguments.append(piped) }
-            return try TemplateFunctions.call(name, arguments)
+            do {
+                return try TemplateFunctions.call(name, arguments)
+            } catch {
+                // Go's text: where the call stands, then the function's error.
+                throw TemplateError(location(ofByte: offset, context: Self.text(of: command)) + error.description)
+            }
         }
         guard command.arguments.count == 1, piped == nil else {
             throw TemplateError("can't give argument to non-function \(describe(first))")
@@ -230,7 +236,10 @@ extension Template {
         case .integer(let value): return .integer(value)
         case .bool(let value): return .bool(value)
         case .pipeline(let pipeline): return try evaluate(pipeline, scope: scope)
-        case .function(let name): return try TemplateFunctions.call(name, [])
+        case .function(let name, let offset):
+            do { return try TemplateFunctions.call(name, []) } catch {
+                throw TemplateError(location(ofByte: offset, context: name.rawValue) + error.description)
+            }
         case .field(let base, let path):
             var current: TemplateValue
             var remaining = path[...]
@@ -260,6 +269,27 @@ extension Template {
                 }
             }
             return current
+        }
+    }
+
+    /// A command as Go's parse tree prints it (`humanize $labels.job`, `printf "%s" .Value`),
+    /// for the `at <…>` of an error.
+    static func text(of command: Command) -> String { command.arguments.map(text(of:)).joined(separator: " ") }
+
+    static func text(of operand: Operand) -> String {
+        switch operand {
+        case .function(let function, _): return function.rawValue
+        case .string(let text): return GoQuote.quote(text)
+        case .number(let value): return GoFormat.float(value)
+        case .integer(let value): return String(value)
+        case .bool(let value): return value ? "true" : "false"
+        case .pipeline(let pipeline): return "(" + pipeline.commands.map(text(of:)).joined(separator: " | ") + ")"
+        case .field(let base, let path):
+            let fields = path.map { "." + $0 }.joined()
+            switch base {
+            case .dot: return fields.isEmpty ? "." : fields
+            case .variable(let name): return name + fields
+            }
         }
     }
 
