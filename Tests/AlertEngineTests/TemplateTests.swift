@@ -55,6 +55,17 @@ struct TemplateTests {
         #expect(try expand("{{ 1234 | humanize }}") == "1.234k")
     }
 
+    @Test("externalURL and pathPrefix from the configured external URL (promtool cannot run them: it has none)")
+    func urls() throws {
+        let template = try Template("{{ externalURL }}|{{ pathPrefix }}", name: "t")
+        #expect(try template.execute(TemplateData(labels: [:], externalURL: "https://prom.example.com/prom", value: 0))
+                == "https://prom.example.com/prom|/prom")
+        #expect(try expand("{{ with args 1 \"a\" }}{{ . }}{{ end }}") == "map[arg0:1 arg1:a]")
+        #expect(throws: TemplateError.self) { try expand("{{ parseDuration \"soon\" }}") }
+        #expect(throws: TemplateError.self) { try expand("{{ slice \"abc\" 1 9 }}") }
+        #expect(throws: TemplateError.self) { try expand("{{ toTime $value }}", value: .infinity) }
+    }
+
     @Test("with and range mistakes are refused when parsed")
     func withAndRangeMistakes() {
         for source in ["{{ break }}", "{{ with $labels }}x", "{{ range $a, $b := $labels }}{{ else }}{{ else }}{{ end }}",

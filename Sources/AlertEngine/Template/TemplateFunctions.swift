@@ -6,13 +6,17 @@ enum TemplateFunction: String, Sendable {
     case humanize, humanize1024, humanizeDuration, humanizePercentage, humanizeTimestamp
     case toUpper, toLower, title, stripPort, printf, reReplaceAll, match
     case eq, ne, lt, le, gt, ge, and, or, not, len, index
+    // Go's builtins.
+    case print, println, html, js, urlquery, slice
+    // Prometheus's that need no query.
+    case safeHtml, args, externalURL, pathPrefix, parseDuration, toTime, stripDomain
     // Prometheus has these; meshwatchd's templates cannot query.
     case query, first, label, value, sortByLabel, graphLink, tableLink
 }
 
 /// The functions Prometheus gives alert templates, with Go's output to the character.
 enum TemplateFunctions {
-    static func call(_ function: TemplateFunction, _ arguments: [TemplateValue]) throws(TemplateError) -> TemplateValue {
+    static func call(_ function: TemplateFunction, _ arguments: [TemplateValue], externalURL: String = "") throws(TemplateError) -> TemplateValue {
         let name = function.rawValue
         func argument(_ index: Int) throws(TemplateError) -> TemplateValue {
             guard index < arguments.count else {
@@ -30,6 +34,33 @@ enum TemplateFunctions {
         }
 
         switch function {
+        case .print: return .string(TemplateBuiltins.sprint(arguments))
+        case .println: return .string(TemplateBuiltins.sprintln(arguments))
+        case .html: return .string(TemplateBuiltins.html(TemplateBuiltins.evalArgs(arguments)))
+        case .js: return .string(TemplateBuiltins.js(TemplateBuiltins.evalArgs(arguments)))
+        case .urlquery: return .string(TemplateBuiltins.urlquery(TemplateBuiltins.evalArgs(arguments)))
+        case .slice: return try TemplateBuiltins.slice(arguments)
+        case .safeHtml: return .string(try text(0))
+        case .args:
+            var fields: [String: TemplateValue] = [:]
+            for (index, argument) in arguments.enumerated() { fields["arg\(index)"] = argument }
+            return .record(fields)
+        case .externalURL: return .string(externalURL)
+        case .pathPrefix: return .string(TemplateBuiltins.pathPrefix(externalURL))
+        case .parseDuration:
+            let source = try text(0)
+            guard let duration = PrometheusDuration.parse(source) else {
+                throw TemplateError("error calling parseDuration: not a valid duration string: \"\(source)\"")
+            }
+            return .number(duration.seconds)
+        case .toTime:
+            let value = try number(0)
+            if value.isNaN || value.isInfinite { throw TemplateError("error calling toTime: value is NaN or Inf") }
+            if value * 1e9 > 9.223372036854775807e18 || value * 1e9 < -9.223372036854775808e18 {
+                throw TemplateError("error calling toTime: \(GoFormat.float(value)) cannot be represented as a nanoseconds timestamp since it overflows int64")
+            }
+            return .string(humanizeTimestamp(value))
+        case .stripDomain: return .string(TemplateBuiltins.stripDomain(try text(0)))
         case .humanize: return .string(humanize(try number(0)))
         case .humanize1024: return .string(humanize1024(try number(0)))
         case .humanizeDuration: return .string(humanizeDuration(try number(0)))

@@ -22,7 +22,7 @@ enum TemplateValue: Sendable {
         case .integer(let value): return String(value)
         case .bool(let value): return value ? "true" : "false"
         case .map(let map): return "map[" + map.map { "\($0.name):\($0.value)" }.joined(separator: " ") + "]"
-        case .record: return "{…}"
+        case .record(let fields): return "map[" + fields.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value.printed)" }.joined(separator: " ") + "]"
         case .missing: return ""
         }
     }
@@ -217,7 +217,7 @@ extension Template {
             }
             if let piped { arguments.append(piped) }
             do {
-                return try TemplateFunctions.call(name, arguments)
+                return try TemplateFunctions.call(name, arguments, externalURL: scope.data.externalURL)
             } catch {
                 // Go's text: where the call stands, then the function's error.
                 throw TemplateError(location(ofByte: offset, context: Self.text(of: command)) + error.description)
@@ -237,7 +237,7 @@ extension Template {
         case .bool(let value): return .bool(value)
         case .pipeline(let pipeline): return try evaluate(pipeline, scope: scope)
         case .function(let name, let offset):
-            do { return try TemplateFunctions.call(name, []) } catch {
+            do { return try TemplateFunctions.call(name, [], externalURL: scope.data.externalURL) } catch {
                 throw TemplateError(location(ofByte: offset, context: name.rawValue) + error.description)
             }
         case .field(let base, let path):
