@@ -72,8 +72,8 @@ enum TemplateFunctions {
                 throw TemplateError("error calling humanizeTimestamp: \(GoFormat.float(value)) cannot be represented as a nanoseconds timestamp since it overflows int64")
             }
             return .string(humanizeTimestamp(value))
-        case .toUpper: return .string(try text(0).uppercased())
-        case .toLower: return .string(try text(0).lowercased())
+        case .toUpper: return .string(mapCase(try text(0), upper: true))
+        case .toLower: return .string(mapCase(try text(0), upper: false))
         case .title: return .string(title(try text(0)))
         case .stripPort: return .string(stripPort(try text(0)))
         case .printf:
@@ -242,15 +242,56 @@ enum TemplateFunctions {
     }
 
     /// Go's deprecated `strings.Title`: upper-cases the first letter of each word.
+    /// Go's `strings.Title`: the first letter of each word through `unicode.ToTitle`, a word
+    /// starting after a separator as Go's `isSeparator` sees one.
     static func title(_ text: String) -> String {
-        var out = ""
-        var previous: Character = " "
-        for character in text {
-            let startsWord = !(previous.isLetter || previous.isNumber || previous == "_" || previous == "'")
-            out += startsWord ? character.uppercased() : String(character)
-            previous = character
+        var out = String.UnicodeScalarView()
+        var previous: Unicode.Scalar = " "
+        for scalar in text.unicodeScalars {
+            out.append(isSeparator(previous) ? simpleCase(scalar, \.titlecaseMapping) : scalar)
+            previous = scalar
         }
-        return out
+        return String(out)
+    }
+
+    /// Go's `strings.ToUpper`/`ToLower`: each scalar through its simple (one-to-one) case
+    /// mapping, so `ß` stays `ß` and `İ` lowers to `i`, as Go's `unicode` tables map them.
+    static func mapCase(_ text: String, upper: Bool) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            out.append(simpleCase(scalar, upper ? \.uppercaseMapping : \.lowercaseMapping))
+        }
+        return String(out)
+    }
+
+    /// A scalar's simple case mapping: the full mapping when it is one scalar; else the
+    /// titlecase one when that is (Greek with ypogegrammeni); U+0130 lowers to `i`; otherwise itself.
+    static func simpleCase(_ scalar: Unicode.Scalar, _ mapping: KeyPath<Unicode.Scalar.Properties, String>) -> Unicode.Scalar {
+        if scalar.isASCII {
+            let value = scalar.value
+            if mapping == \Unicode.Scalar.Properties.lowercaseMapping {
+                return (0x41...0x5A).contains(value) ? Unicode.Scalar(value + 32)! : scalar
+            }
+            return (0x61...0x7A).contains(value) ? Unicode.Scalar(value - 32)! : scalar
+        }
+        if scalar == "\u{130}" && mapping == \Unicode.Scalar.Properties.lowercaseMapping { return "i" }
+        let full = scalar.properties[keyPath: mapping].unicodeScalars
+        if full.count == 1 { return full.first! }
+        if mapping != \Unicode.Scalar.Properties.lowercaseMapping {
+            let title = scalar.properties.titlecaseMapping.unicodeScalars
+            if title.count == 1 { return title.first! }
+        }
+        return scalar
+    }
+
+    /// Go's `isSeparator` of `strings.Title`.
+    static func isSeparator(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.isASCII {
+            let value = scalar.value
+            return !((0x30...0x39).contains(value) || (0x41...0x5A).contains(value) || (0x61...0x7A).contains(value) || value == 0x5F)
+        }
+        if scalar.properties.isAlphabetic || scalar.properties.numericType != nil { return false }
+        return scalar.properties.isWhitespace
     }
 
     static func stripPort(_ hostPort: String) -> String {
