@@ -146,3 +146,94 @@ enum TemplateBuiltins {
         URLComponents(string: externalURL)?.percentEncodedPath ?? ""
     }
 }
+
+/// Go's `regexp` replacement on top of Foundation's engine: `ReplaceAllString`'s
+/// `$1`/`${1}`/`$name`/`${name}`/`$$` expansion and its rule for empty matches.
+enum GoRegexp {
+    /// RE2's `(?P<name>…)` as ICU writes it.
+    static func compile(_ pattern: String) throws -> NSRegularExpression {
+        try NSRegularExpression(pattern: pattern.replacingOccurrences(of: "(?P<", with: "(?<"))
+    }
+
+    /// The names of the pattern's capture groups, by group number (0 and unnamed ones empty).
+    static func groupNames(_ pattern: String, count: Int) -> [String] {
+        var names = [String](repeating: "", count: count + 1)
+        var index = 0
+        var group = 0
+        let scalars = Array(pattern.unicodeScalars)
+        while index < scalars.count {
+            let scalar = scalars[index]
+            if scalar == "\\" { index += 2; continue }
+            if scalar == "[" {
+                // Skip a class: parentheses in it are literal.
+                index += 1
+                if index < scalars.count && scalars[index] == "^" { index += 1 }
+                if index < scalars.count && scalars[index] == "]" { index += 1 }
+                while index < scalars.count && scalars[index] != "]" { index += scalars[index] == "\\" ? 2 : 1 }
+                index += 1
+                continue
+            }
+            if scalar == "(" {
+                let rest = String(String.UnicodeScalarView(scalars[(index + 1)...]))
+                if rest.hasPrefix("?P<") || (rest.hasPrefix("?<") && !rest.hasPrefix("?<=") && !rest.hasPrefix("?<!")) {
+                    group += 1
+                    let start = rest.index(rest.startIndex, offsetBy: rest.hasPrefix("?P<") ? 3 : 2)
+                    if let close = rest[start...].firstIndex(of: ">"), group < names.count { names[group] = String(rest[start..<close]) }
+                } else if !rest.hasPrefix("?") {
+                    group += 1
+                }
+            }
+            index += 1
+        }
+        return names
+    }
+
+    static func replaceAll(_ regex: NSRegularExpression, pattern: String, in input: String, with template: String) -> String {
+        let source = input as NSString
+        let names = groupNames(pattern, count: regex.numberOfCaptureGroups)
+        var out = ""
+        var copied = 0
+        var lastMatchEnd = -1
+        for match in regex.matches(in: input, range: NSRange(location: 0, length: source.length)) {
+            let range = match.range
+            // Go: no replacement for an empty match right after another match.
+            if range.length == 0 && range.location == lastMatchEnd && range.location != 0 { continue }
+            out += source.substring(with: NSRange(location: copied, length: range.location - copied))
+            out += expand(template, match: match, source: source, names: names)
+            copied = range.location + range.length
+            lastMatchEnd = copied
+        }
+        return out + source.substring(from: copied)
+    }
+
+    /// Go's `Regexp.expand`.
+    static func expand(_ template: String, match: NSTextCheckingResult, source: NSString, names: [String]) -> String {
+        func group(_ number: Int) -> String {
+            guard number < match.numberOfRanges else { return "" }
+            let range = match.range(at: number)
+            return range.location == NSNotFound ? "" : source.substring(with: range)
+        }
+        var out = ""
+        var rest = Substring(template)
+        while let dollar = rest.firstIndex(of: "$") {
+            out += rest[..<dollar]
+            rest = rest[rest.index(after: dollar)...]
+            if rest.first == "$" { out += "$"; rest = rest.dropFirst(); continue }
+            var body = rest
+            let braced = body.first == "{"
+            if braced { body = body.dropFirst() }
+            let name = body.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+            var after = body[name.endIndex...]
+            if name.isEmpty || (braced && after.first != "}") { out += "$"; continue }  // malformed: the $ is text
+            if braced { after = after.dropFirst() }
+            rest = after
+            let digits = name.allSatisfy { $0.isASCII && $0.isNumber }
+            if digits && !(name.first == "0" && name.count > 1), name.count < 9, let number = Int(name) {
+                out += group(number)
+            } else if let number = names.firstIndex(of: String(name)), number > 0 {
+                out += group(number)
+            }
+        }
+        return out + rest
+    }
+}

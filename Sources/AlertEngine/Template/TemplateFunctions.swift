@@ -80,14 +80,13 @@ enum TemplateFunctions {
             return .string(GoPrintf.format(try text(0), Array(arguments.dropFirst())))
         case .reReplaceAll:
             let pattern = try text(0), replacement = try text(1), input = try text(2)
-            guard let regex = try? NSRegularExpression(pattern: pattern) else {
+            guard let regex = try? GoRegexp.compile(pattern) else {
                 throw TemplateError("error calling reReplaceAll: error parsing regexp: \(pattern)")
             }
-            let range = NSRange(input.startIndex..., in: input)
-            return .string(regex.stringByReplacingMatches(in: input, range: range, withTemplate: replacement))
+            return .string(GoRegexp.replaceAll(regex, pattern: pattern, in: input, with: replacement))
         case .match:
             let pattern = try text(0), input = try text(1)
-            guard let regex = try? NSRegularExpression(pattern: pattern) else {
+            guard let regex = try? GoRegexp.compile(pattern) else {
                 throw TemplateError("error calling match: error parsing regexp: \(pattern)")
             }
             return .bool(regex.firstMatch(in: input, range: NSRange(input.startIndex..., in: input)) != nil)
