@@ -66,6 +66,17 @@ struct TemplateTests {
         #expect(throws: TemplateError.self) { try expand("{{ toTime $value }}", value: .infinity) }
     }
 
+    @Test("define, template and block: a defined template runs with the dot it is given; one calling itself stops with an error")
+    func defineAndTemplate() throws {
+        #expect(try expand(#"{{ define "svc" }}<{{ . }}>{{ end }}{{ template "svc" $labels.service }}|{{ template "svc" "x" }}"#) == "<reviews>|<x>")
+        #expect(try expand(#"{{ block "b" .Labels }}{{ .code }}{{ end }}"#) == "503")
+        #expect(try expand(#"{{ define "none" }}{{ . }}{{ end }}[{{ template "none" }}]"#) == "[]")
+        #expect(throws: TemplateError.self) { try expand(#"{{ template "missing" }}"#) }
+        #expect(throws: TemplateError.self) { try expand(#"{{ define "loop" }}{{ template "loop" }}{{ end }}{{ template "loop" }}"#) }
+        #expect(throws: TemplateError.self) { try Template(#"{{ define "a" }}x{{ end }}{{ define "a" }}y{{ end }}"#) }
+        #expect(throws: TemplateError.self) { try Template(#"{{ define }}x{{ end }}"#) }
+    }
+
     @Test("with and range mistakes are refused when parsed")
     func withAndRangeMistakes() {
         for source in ["{{ break }}", "{{ with $labels }}x", "{{ range $a, $b := $labels }}{{ else }}{{ else }}{{ end }}",

@@ -14,6 +14,8 @@ public struct Template: Sendable {
         case range(key: String?, value: String?, pipeline: Pipeline, body: [Node], otherwise: [Node])
         /// `{{break}}` or `{{continue}}` inside a range.
         case loopControl(breaks: Bool)
+        /// `{{template "name" [pipeline]}}` (and the call half of `{{block}}`).
+        case invoke(name: String, pipeline: Pipeline?)
     }
 
     struct Pipeline: Sendable {
@@ -41,6 +43,8 @@ public struct Template: Sendable {
     }
 
     let nodes: [Node]
+    /// Templates the source defines with `{{define}}` or `{{block}}`, by name.
+    let defined: [String: [Node]]
     public let source: String
     let name: String
     /// Bytes of text before `source` in the text Go parses: Prometheus prepends its variable
@@ -57,6 +61,7 @@ public struct Template: Sendable {
         self.prefixBytes = prefixBytes
         var parser = TemplateParser(source: source, name: name)
         nodes = try parser.parseDocument()
+        defined = parser.defined
     }
 
     /// Go's `template: NAME:LINE:COL: executing "NAME" at <CONTEXT>: ` for a node at `offset`.

@@ -5,6 +5,8 @@ struct TemplateParser {
     var index = 0
     /// How many `range` bodies enclose the current position (`break`/`continue` need one).
     var loops = 0
+    /// `{{define "name"}}…{{end}}` and `{{block "name" …}}…{{end}}` bodies.
+    var defined: [String: [Template.Node]] = [:]
 
     /// The UTF-8 offset of each character of `source` (and of its end): Go's positions are bytes.
     let byteOffsets: [Int]
@@ -87,8 +89,33 @@ struct TemplateParser {
                     guard tokens.count == 1 else { throw error("unexpected {{\(body)}}") }
                     guard loops > 0 else { throw error("{{\(body)}} outside {{range}}") }
                     nodes.append(.loopControl(breaks: tokens.first == .identifier("break")))
-                case .identifier(let keyword) where ["define", "template", "block"].contains(keyword):
-                    throw error("{{\(keyword)}} is not supported in alert templates")
+                case .identifier("template"):
+                    guard tokens.count >= 2, case .string(let templateName) = tokens[1] else {
+                        throw error("unexpected \"\(body.dropFirst(8).trimmingCharacters(in: .whitespaces))\" in template clause")
+                    }
+                    var pipeline: Template.Pipeline?
+                    if tokens.count > 2 {
+                        var tokenParser = PipelineParser(tokens: Array(tokens.dropFirst(2)), template: name, offsets: Array(offsets.dropFirst(2)))
+                        pipeline = try tokenParser.parseAll()
+                    }
+                    nodes.append(.invoke(name: templateName, pipeline: pipeline))
+                case .identifier("define"), .identifier("block"):
+                    let isBlock = tokens.first == .identifier("block")
+                    guard tokens.count >= 2, case .string(let templateName) = tokens[1] else {
+                        throw error("unexpected \"\(body)\" in \(isBlock ? "block" : "define") clause")
+                    }
+                    guard block == .document || isBlock else { throw error("unexpected <define> in command") }
+                    var pipeline: Template.Pipeline?
+                    if tokens.count > 2 {
+                        guard isBlock else { throw error("unexpected \"\(body)\" in define clause") }
+                        var tokenParser = PipelineParser(tokens: Array(tokens.dropFirst(2)), template: name, offsets: Array(offsets.dropFirst(2)))
+                        pipeline = try tokenParser.parseAll()
+                    }
+                    let (inner, terminator) = try parseNodes(in: .conditional)
+                    guard terminator == "end" else { throw error(terminator == nil ? "missing {{end}}" : "unexpected {{\(terminator!)}} in \(isBlock ? "block" : "define")") }
+                    guard defined[templateName] == nil else { throw error("template: multiple definition of template \"\(templateName)\"") }
+                    defined[templateName] = inner
+                    if isBlock { nodes.append(.invoke(name: templateName, pipeline: pipeline)) }
                 case .variable(let variable) where tokens.count > 1 && (tokens[1] == .declare || tokens[1] == .assign):
                     var tokenParser = PipelineParser(tokens: Array(tokens.dropFirst(2)), template: name, offsets: Array(offsets.dropFirst(2)))
                     nodes.append(.assign(variable: variable, pipeline: try tokenParser.parseAll()))

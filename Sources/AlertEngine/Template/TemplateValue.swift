@@ -93,6 +93,10 @@ extension Template {
         var assigned: [String: TemplateValue] = [:]
         /// Dot inside `with` and `range`; nil: the alert's data.
         var dotValue: TemplateValue?
+        /// `$` inside a template called with `{{template}}`: the value passed.
+        var rootOverride: TemplateValue?
+        /// How many `{{template}}` calls deep this runs (a template calling itself must stop).
+        var depth = 0
 
         var dot: TemplateValue { dotValue ?? rootDot }
 
@@ -108,7 +112,7 @@ extension Template {
             case "$value": return .number(data.value)
             case "$externalLabels": return .map(data.externalLabels)
             case "$externalURL": return .string(data.externalURL)
-            case "$": return rootDot
+            case "$": return rootOverride ?? rootDot
             default: return nil
             }
         }
@@ -177,6 +181,21 @@ extension Template {
                 }
             case .loopControl(let breaks):
                 return breaks ? .breakLoop : .continueLoop
+            case .invoke(let templateName, let pipeline):
+                guard let body = defined[templateName] else {
+                    throw TemplateError("template: \(name): no such template \"\(templateName)\"")
+                }
+                // Go allows 100,000 nested calls; each costs stack here, so a template that calls itself
+                // stops at 100 (Go's message), never the process.
+                guard scope.depth < 100 else { throw TemplateError("template: \(name): exceeded maximum template depth (100000)") }
+                // A called template starts with its own variables: `$` and dot are the value passed.
+                var inner = Scope(data: scope.data)
+                var dot = TemplateValue.missing
+                if let pipeline { dot = try evaluate(pipeline, scope: scope) }
+                inner.dotValue = dot
+                inner.rootOverride = dot
+                inner.depth = scope.depth + 1
+                try run(body, scope: &inner, into: &out)
             }
         }
         return .normal
