@@ -370,6 +370,10 @@ public struct Parser {
                 }
                 _ = advance()
                 let value = try expect(.string, "label matching, expected string")
+                // As Prometheus: a regex matcher's value is compiled when the matcher is built, at the label's position.
+                if kind == .regex || kind == .notRegex, let failure = RegexSyntax.error(value.text) {
+                    throw error(failure, at: label.offset)
+                }
                 matchers.append(LabelMatcher(name: label.text, kind: kind, value: value.text))
                 if current.kind == .comma { _ = advance() } else if current.kind != .rightBrace { throw unexpected("label matching", current) }
             }
