@@ -28,7 +28,6 @@ struct TemplateTests {
         ("{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}", "code=503;service=reviews;"),
         ("{{ range $labels }}<{{ . }}>{{ end }}", "<503><reviews>"),
         ("{{ range $v := $labels }}{{ $v }},{{ end }}", "503,reviews,"),
-        ("{{ range $labels.missing }}x{{ else }}empty{{ end }}", "empty"),
         ("{{ range $k, $v := $labels }}{{ if eq $k \"service\" }}{{ break }}{{ end }}{{ $k }}{{ end }}", "code"),
         ("{{ range $k, $v := $labels }}{{ if eq $k \"code\" }}{{ continue }}{{ end }}{{ $k }}{{ end }}", "service"),
         ("{{ $n := \"\" }}{{ range $k, $v := $labels }}{{ $n = $k }}{{ end }}{{ $n }}", "service"),
@@ -78,12 +77,15 @@ struct TemplateTests {
     }
 
     @Test("with and range mistakes are refused when parsed")
-    func withAndRangeMistakes() {
+    func withAndRangeMistakes() throws {
         for source in ["{{ break }}", "{{ with $labels }}x", "{{ range $a, $b := $labels }}{{ else }}{{ else }}{{ end }}",
                        "{{ with $a, $b := $labels }}{{ end }}", "{{ continue }}"] {
             #expect(throws: TemplateError.self, "\(source)") { try Template(source) }
         }
         #expect(throws: TemplateError.self) { try Template("{{ range 3 }}x{{ end }}").execute(TemplateData(labels: [:], value: 0)) }
+        // A missing label is "" (missingkey=zero): Go cannot range over a string. An empty map runs else.
+        #expect(throws: TemplateError.self) { try expand("{{ range $labels.missing }}x{{ end }}") }
+        #expect(try expand("{{ range $externalLabels }}x{{ else }}empty{{ end }}", external: [:]) == "empty")
     }
 
     @Test("functions and pipes", arguments: [

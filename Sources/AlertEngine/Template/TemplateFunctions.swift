@@ -44,7 +44,7 @@ enum TemplateFunctions {
         case .args:
             var fields: [String: TemplateValue] = [:]
             for (index, argument) in arguments.enumerated() { fields["arg\(index)"] = argument }
-            return .record(fields)
+            return .interfaceMap(fields)
         case .externalURL: return .string(externalURL)
         case .pathPrefix: return .string(TemplateBuiltins.pathPrefix(externalURL))
         case .parseDuration:

@@ -10,6 +10,10 @@ enum TemplateValue: Sendable {
     case bool(Bool)
     case map(Labels)
     case record([String: TemplateValue])
+    /// A `map[string]interface{}` (what `args` returns): a missing key is Go's nil, `<no value>`.
+    case interfaceMap([String: TemplateValue])
+    /// Go's nil interface value, printed `<no value>`.
+    case noValue
     /// A missing map key. Prometheus executes templates with `missingkey=zero`, so it prints
     /// as the empty string (not Go's default `<no value>`).
     case missing
@@ -22,7 +26,9 @@ enum TemplateValue: Sendable {
         case .integer(let value): return String(value)
         case .bool(let value): return value ? "true" : "false"
         case .map(let map): return "map[" + map.map { "\($0.name):\($0.value)" }.joined(separator: " ") + "]"
-        case .record(let fields): return "map[" + fields.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value.printed)" }.joined(separator: " ") + "]"
+        case .record(let fields), .interfaceMap(let fields):
+            return "map[" + fields.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value.printed)" }.joined(separator: " ") + "]"
+        case .noValue: return "<no value>"
         case .missing: return ""
         }
     }
@@ -36,6 +42,8 @@ enum TemplateValue: Sendable {
         case .bool(let value): return value
         case .map(let map): return !map.isEmpty
         case .record: return true
+        case .interfaceMap(let fields): return !fields.isEmpty
+        case .noValue: return false
         case .missing: return false
         }
     }
@@ -49,6 +57,8 @@ enum TemplateValue: Sendable {
         case .bool: return "bool"
         case .map: return "map[string]string"
         case .record: return "struct"
+        case .interfaceMap: return "map[string]interface {}"
+        case .noValue: return "<nil>"
         case .missing: return "<nil>"
         }
     }
@@ -165,7 +175,8 @@ extension Template {
                 let elements: [(key: TemplateValue, value: TemplateValue)]
                 switch collection {
                 case .map(let map): elements = map.map { (.string($0.name), .string($0.value)) }  // Go ranges a map in key order
-                case .missing: elements = []
+                case .interfaceMap(let fields): elements = fields.sorted { $0.key < $1.key }.map { (.string($0.key), $0.value) }
+                case .noValue: elements = []
                 default: throw TemplateError("range can't iterate over \(collection.printed)")
                 }
                 if elements.isEmpty {
@@ -281,6 +292,8 @@ extension Template {
                     current = next
                 case .map(let map):
                     current = map[field].map(TemplateValue.string) ?? .missing
+                case .interfaceMap(let fields):
+                    current = fields[field] ?? .noValue
                 case .missing:
                     throw TemplateError("nil pointer evaluating .\(field)")
                 default:
