@@ -89,6 +89,9 @@ enum StatusRendering {
 
         var isEmpty: Bool { type == nil && ruleNames.isEmpty && groupNames.isEmpty && files.isEmpty }
 
+        /// No filter: every rule of every group.
+        init() {}
+
         /// Reads `type`, `rule_name[]`, `rule_group[]` and `file[]` (repeatable); other keys are
         /// ignored, as Prometheus ignores them. Throws Prometheus's message for a wrong `type`.
         init(query: String?) throws(RulesFilterError) {
@@ -124,7 +127,7 @@ enum StatusRendering {
     /// `/api/v1/rules` as Prometheus answers it: every configured group (before its first
     /// evaluation too, its rules `unknown` and its times zero), filtered as asked. A group
     /// left with no rules by a filter is left out, as Prometheus does.
-    static func rules(_ groups: Groups, filter: RulesFilter = try! RulesFilter(query: nil)) -> [String: Any] {
+    static func rules(_ groups: Groups, filter: RulesFilter = RulesFilter()) -> [String: Any] {
         var rendered: [[String: Any]] = []
         for group in groups {
             guard let state = group.state ?? group.configured else { continue }
