@@ -174,6 +174,7 @@ struct PipelineParser {
         var arguments: [Template.Operand] = []
         while index < tokens.count {
             let token = tokens[index]
+            let tokenOffset = index < offsets.count ? offsets[index] : 0
             index += 1
             switch token {
             case .pipe:
@@ -197,10 +198,14 @@ struct PipelineParser {
                 guard let function = TemplateFunction(rawValue: name) else {
                     throw TemplateError("template: \(template): function \"\(name)\" not defined")
                 }
-                arguments.append(.function(function, offset: index - 1 < offsets.count ? offsets[index - 1] : 0))
-            case .field(let path): arguments.append(.field(base: .dot, path: path))
-            case .variable(let name): arguments.append(.field(base: .variable(name), path: []))
-            case .variableField(let name, let path): arguments.append(.field(base: .variable(name), path: path))
+                arguments.append(.function(function, offset: tokenOffset))
+            // Go positions a chain (`.a.b`, `$x.a`) at its second link: where the fields after the term start.
+            case .field(let path):
+                let shift = path.count > 1 ? 1 + path[0].utf8.count : 0
+                arguments.append(.field(base: .dot, path: path, offset: tokenOffset + shift))
+            case .variable(let name): arguments.append(.field(base: .variable(name), path: [], offset: tokenOffset))
+            case .variableField(let name, let path):
+                arguments.append(.field(base: .variable(name), path: path, offset: tokenOffset + name.utf8.count))
             case .string(let text): arguments.append(.string(text))
             case .number(let value): arguments.append(.number(value))
             case .integer(let value): arguments.append(.integer(value))

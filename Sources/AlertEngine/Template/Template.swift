@@ -29,7 +29,8 @@ public struct Template: Sendable {
     indirect enum Operand: Sendable {
         /// A function and where its name stands in the source, in UTF-8 bytes.
         case function(TemplateFunction, offset: Int)
-        case field(base: FieldBase, path: [String])
+        /// A field chain and where Go positions it (its second link, or the term itself), in UTF-8 bytes.
+        case field(base: FieldBase, path: [String], offset: Int)
         case string(String)
         case number(Double)
         case integer(Int64)

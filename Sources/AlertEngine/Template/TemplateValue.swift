@@ -56,7 +56,7 @@ enum TemplateValue: Sendable {
         case .integer: return "int"
         case .bool: return "bool"
         case .map: return "map[string]string"
-        case .record: return "struct"
+        case .record: return "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value float64 }"
         case .interfaceMap: return "map[string]interface {}"
         case .noValue: return "<nil>"
         case .missing: return "<nil>"
@@ -177,7 +177,7 @@ extension Template {
                 case .map(let map): elements = map.map { (.string($0.name), .string($0.value)) }  // Go ranges a map in key order
                 case .interfaceMap(let fields): elements = fields.sorted { $0.key < $1.key }.map { (.string($0.key), $0.value) }
                 case .noValue: elements = []
-                default: throw TemplateError("range can't iterate over \(collection.printed)")
+                default: throw TemplateError(pipelineLocation(pipeline) + "range can't iterate over \(collection.printed)")
                 }
                 if elements.isEmpty {
                     let flow = try block(otherwise, scope: &scope, into: &out)
@@ -270,7 +270,7 @@ extension Template {
             do { return try TemplateFunctions.call(name, [], externalURL: scope.data.externalURL) } catch {
                 throw TemplateError(location(ofByte: offset, context: name.rawValue) + error.description)
             }
-        case .field(let base, let path):
+        case .field(let base, let path, let offset):
             var current: TemplateValue
             var remaining = path[...]
             switch base {
@@ -288,19 +288,37 @@ extension Template {
             for field in remaining {
                 switch current {
                 case .record(let fields):
-                    guard let next = fields[field] else { throw TemplateError("can't evaluate field \(field)") }
+                    guard let next = fields[field] else {
+                        throw TemplateError(location(ofByte: offset, context: Self.text(of: operand)) + "can't evaluate field \(field) in type \(current.typeName)")
+                    }
                     current = next
                 case .map(let map):
                     current = map[field].map(TemplateValue.string) ?? .missing
                 case .interfaceMap(let fields):
                     current = fields[field] ?? .noValue
                 case .missing:
-                    throw TemplateError("nil pointer evaluating .\(field)")
+                    // A missing label is "" (missingkey=zero): a field of it is a field of a string.
+                    throw TemplateError(location(ofByte: offset, context: Self.text(of: operand)) + "can't evaluate field \(field) in type string")
+                case .noValue:
+                    throw TemplateError(location(ofByte: offset, context: Self.text(of: operand)) + "nil pointer evaluating interface {}.\(field)")
                 default:
-                    throw TemplateError("can't evaluate field \(field) in type \(current.typeName)")
+                    throw TemplateError(location(ofByte: offset, context: Self.text(of: operand)) + "can't evaluate field \(field) in type \(current.typeName)")
                 }
             }
             return current
+        }
+    }
+
+    /// Where Go's errors about a pipeline's value point: its last command's last operand
+    /// when that is a field chain or variable, else the command.
+    func pipelineLocation(_ pipeline: Pipeline) -> String {
+        guard let command = pipeline.commands.last, let operand = command.arguments.last else { return "" }
+        switch operand {
+        case .field(_, _, let offset) where command.arguments.count == 1: return location(ofByte: offset, context: Self.text(of: operand))
+        case .function(_, let offset): return location(ofByte: offset, context: Self.text(of: command))
+        default:
+            if case .function(_, let offset) = command.arguments[0] { return location(ofByte: offset, context: Self.text(of: command)) }
+            return ""
         }
     }
 
@@ -316,7 +334,7 @@ extension Template {
         case .integer(let value): return String(value)
         case .bool(let value): return value ? "true" : "false"
         case .pipeline(let pipeline): return "(" + pipeline.commands.map(text(of:)).joined(separator: " | ") + ")"
-        case .field(let base, let path):
+        case .field(let base, let path, _):
             let fields = path.map { "." + $0 }.joined()
             switch base {
             case .dot: return fields.isEmpty ? "." : fields
