@@ -45,6 +45,10 @@ let package = Package(
         // Pure values, no I/O.
         .target(name: "MetricModel"),
 
+        // Go's text/template as Prometheus runs it, with Prometheus's template functions: shared by
+        // the alert engine and by sink message templates.
+        .target(name: "GoTemplate", dependencies: ["MetricModel", "PromQL", "CFormat"]),
+
         // HMAC-SHA256 and SHA-256 over OpenSSL's libcrypto, for signed webhooks.
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
 
@@ -56,7 +60,7 @@ let package = Package(
                 "CCrypto",
                 "MeshHTTP",
                 "MetricModel",
-                "AlertEngine",
+                "AlertEngine", "GoTemplate",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -87,6 +91,7 @@ let package = Package(
         .target(
             name: "AlertEngine",
             dependencies: [
+                "GoTemplate",
                 "MetricModel",
                 "PromQL",
                 "CFormat",
@@ -140,7 +145,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
-                "AlertEngine",
+                "AlertEngine", "GoTemplate",
                 "MeshHTTP",
                 "PromClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -164,7 +169,7 @@ let package = Package(
             dependencies: [
                 "MeshWatchdCore",
                 "MeshFixtures",
-                "AlertEngine",
+                "AlertEngine", "GoTemplate",
                 "Incidents",
                 "MeshHTTP",
                 "MetricModel",
@@ -178,7 +183,7 @@ let package = Package(
         // `make bench`: decode throughput against Foundation's JSONDecoder and Python's json.
         .executableTarget(
             name: "MeshBench",
-            dependencies: ["MetricModel", "AlertEngine", "PromClient", "MeshFixtures"]
+            dependencies: ["MetricModel", "AlertEngine", "GoTemplate", "PromClient", "MeshFixtures"]
         ),
 
         .testTarget(
@@ -191,20 +196,20 @@ let package = Package(
         ),
         .testTarget(
             name: "IncidentsTests",
-            dependencies: ["Incidents", "AlertEngine", "MetricModel", "MeshHTTP", "MeshFixtures"]
+            dependencies: ["Incidents", "AlertEngine", "GoTemplate", "MetricModel", "MeshHTTP", "MeshFixtures"]
         ),
         .testTarget(
             name: "PromQLTests",
-            dependencies: ["PromQL", "AlertEngine", "MeshFixtures", "MeshHTTP"],
+            dependencies: ["PromQL", "AlertEngine", "GoTemplate", "MeshFixtures", "MeshHTTP"],
             resources: [.copy("Resources")]
         ),
         .testTarget(
             name: "AlertEngineTests",
-            dependencies: ["AlertEngine", "MetricModel", "MeshTestKit", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["AlertEngine", "GoTemplate", "MetricModel", "MeshTestKit", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "MeshWatchdTests",
-            dependencies: ["MeshWatchdCore", "MeshTestKit", "Incidents", "MetricModel", "AlertEngine", "PromClient", "MeshHTTP",
+            dependencies: ["MeshWatchdCore", "MeshTestKit", "Incidents", "MetricModel", "AlertEngine", "GoTemplate", "PromClient", "MeshHTTP",
                            "MeshFixtures", "Remediation",
                            .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Resources")]

@@ -1,3 +1,4 @@
+import GoTemplate
 import Foundation
 import MetricModel
 

@@ -1,3 +1,4 @@
+import GoTemplate
 import MetricModel
 import PromQL
 

@@ -1,3 +1,4 @@
+import GoTemplate
 import AlertEngine
 import ArgumentParser
 import Foundation

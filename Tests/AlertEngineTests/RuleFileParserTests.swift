@@ -1,4 +1,5 @@
 @testable import AlertEngine
+import MetricModel
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 @testable import AlertEngine
+@testable import GoTemplate
 import Foundation
 import Testing
 

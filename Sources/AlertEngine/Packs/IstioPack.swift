@@ -1,3 +1,5 @@
+import MetricModel
+import GoTemplate
 import Foundation
 
 /// The built-in Istio alert pack of the runbooks: seven alerts whose thresholds and `for`

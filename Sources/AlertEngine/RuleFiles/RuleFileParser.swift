@@ -1,3 +1,4 @@
+import MetricModel
 import Foundation
 import PromQL
 import Yams

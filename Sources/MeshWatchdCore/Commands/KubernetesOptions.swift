@@ -1,3 +1,4 @@
+import GoTemplate
 import PromClient
 import AlertEngine
 import ArgumentParser

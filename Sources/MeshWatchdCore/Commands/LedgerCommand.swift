@@ -1,3 +1,4 @@
+import MetricModel
 import AlertEngine
 import ArgumentParser
 import Foundation

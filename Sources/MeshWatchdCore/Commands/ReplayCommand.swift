@@ -1,3 +1,5 @@
+import MetricModel
+import GoTemplate
 import AlertEngine
 import ArgumentParser
 import Foundation

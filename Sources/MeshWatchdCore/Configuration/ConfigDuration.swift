@@ -1,3 +1,4 @@
+import MetricModel
 import AlertEngine
 
 /// A duration setting (`30s`, `5m`, `1h30m`), decoded once into a typed value. Any text

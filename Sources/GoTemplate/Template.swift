@@ -47,7 +47,8 @@ public struct Template: Sendable {
     /// Templates the source defines with `{{define}}` or `{{block}}`, by name.
     let defined: [String: [Node]]
     public let source: String
-    let name: String
+    /// The template's name, as Go's errors give it (`__alert_X` for an alert's).
+    public let name: String
     /// Bytes of text before `source` in the text Go parses: Prometheus prepends its variable
     /// definitions to alert templates, which shifts the columns its errors give.
     let prefixBytes: Int

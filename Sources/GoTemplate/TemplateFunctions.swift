@@ -52,7 +52,8 @@ enum TemplateFunctions {
             guard let duration = PrometheusDuration.parse(source) else {
                 throw TemplateError("error calling parseDuration: not a valid duration string: \"\(source)\"")
             }
-            return .number(duration.seconds)
+            let (seconds, attoseconds) = duration.components
+            return .number(Double(seconds) + Double(attoseconds) / 1e18)
         case .toTime:
             let value = try number(0)
             if value.isNaN || value.isInfinite { throw TemplateError("error calling toTime: value is NaN or Inf") }

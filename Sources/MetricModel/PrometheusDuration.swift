@@ -34,7 +34,8 @@ public enum PrometheusDuration {
 
     /// The shortest Prometheus spelling: `2m`, `1h30m`, `0s`.
     public static func format(_ duration: Duration) -> String {
-        var milliseconds = Int64(duration.seconds * 1000)
+        let (seconds, attoseconds) = duration.components
+        var milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
         if milliseconds == 0 { return "0s" }
         var out = ""
         for suffix in order {
