@@ -7,6 +7,22 @@ struct TemplateParser {
     var loops = 0
     /// `{{define "name"}}…{{end}}` and `{{block "name" …}}…{{end}}` bodies.
     var defined: [String: [Template.Node]] = [:]
+    /// The variables in scope, innermost block last: Go refuses a template that uses one that is
+    /// not (`undefined variable "$lables"`), when it is parsed. Prometheus declares four in
+    /// front of every alert template; `$` always exists.
+    var scopes: [Set<String>] = [["$", "$labels", "$externalLabels", "$externalURL", "$value"]]
+
+    /// Refuses a variable that is not in scope, as Go's parser does.
+    private func checkVariables(_ tokens: some Sequence<ActionToken>) throws(TemplateError) {
+        for token in tokens {
+            let variable: String
+            switch token {
+            case .variable(let name), .variableField(let name, _): variable = name
+            default: continue
+            }
+            if !scopes.contains(where: { $0.contains(variable) }) { throw error("undefined variable \"\(variable)\"") }
+        }
+    }
 
     /// The UTF-8 offset of each character of `source` (and of its end): Go's positions are bytes.
     let byteOffsets: [Int]
@@ -59,6 +75,7 @@ struct TemplateParser {
                 let offsets = lexer.positions.map { byteOffsets[min(start + leading + $0, byteOffsets.count - 1)] }
                 switch tokens.first {
                 case .identifier("if"):
+                    try checkVariables(tokens.dropFirst())
                     nodes.append(try parseConditional(Array(tokens.dropFirst()), offsets: Array(offsets.dropFirst())))
                 case .identifier("else"), .identifier("end"):
                     guard block == .conditional else { throw error("unexpected {{\(body)}}") }
@@ -66,8 +83,12 @@ struct TemplateParser {
                 case .identifier("with"), .identifier("range"):
                     let isRange = tokens.first == .identifier("range")
                     let (variables, rest) = try declarations(Array(tokens.dropFirst()), allowTwo: isRange)
+                    try checkVariables(rest)
                     var tokenParser = PipelineParser(tokens: rest, template: name, offsets: Array(offsets.suffix(rest.count)))
                     let pipeline = try tokenParser.parseAll()
+                    // The declared variables reach the {{end}}, through {{else}}.
+                    scopes.append(Set(variables))
+                    defer { scopes.removeLast() }
                     if isRange { loops += 1 }
                     let (inner, terminator) = try parseNodes(in: .conditional)
                     if isRange { loops -= 1 }
@@ -95,6 +116,7 @@ struct TemplateParser {
                     }
                     var pipeline: Template.Pipeline?
                     if tokens.count > 2 {
+                        try checkVariables(tokens.dropFirst(2))
                         var tokenParser = PipelineParser(tokens: Array(tokens.dropFirst(2)), template: name, offsets: Array(offsets.dropFirst(2)))
                         pipeline = try tokenParser.parseAll()
                     }
@@ -108,18 +130,26 @@ struct TemplateParser {
                     var pipeline: Template.Pipeline?
                     if tokens.count > 2 {
                         guard isBlock else { throw error("unexpected \"\(body)\" in define clause") }
+                        try checkVariables(tokens.dropFirst(2))
                         var tokenParser = PipelineParser(tokens: Array(tokens.dropFirst(2)), template: name, offsets: Array(offsets.dropFirst(2)))
                         pipeline = try tokenParser.parseAll()
                     }
+                    // A defined template has its own variables: only `$`.
+                    let outer = scopes
+                    scopes = [["$"]]
                     let (inner, terminator) = try parseNodes(in: .conditional)
+                    scopes = outer
                     guard terminator == "end" else { throw error(terminator == nil ? "missing {{end}}" : "unexpected {{\(terminator!)}} in \(isBlock ? "block" : "define")") }
                     guard defined[templateName] == nil else { throw error("template: multiple definition of template \"\(templateName)\"") }
                     defined[templateName] = inner
                     if isBlock { nodes.append(.invoke(name: templateName, pipeline: pipeline)) }
                 case .variable(let variable) where tokens.count > 1 && (tokens[1] == .declare || tokens[1] == .assign):
+                    try checkVariables(tokens.dropFirst(2))
+                    if tokens[1] == .assign { try checkVariables([tokens[0]]) } else { scopes[scopes.count - 1].insert(variable) }
                     var tokenParser = PipelineParser(tokens: Array(tokens.dropFirst(2)), template: name, offsets: Array(offsets.dropFirst(2)))
                     nodes.append(.assign(variable: variable, pipeline: try tokenParser.parseAll()))
                 default:
+                    try checkVariables(tokens)
                     var tokenParser = PipelineParser(tokens: tokens, template: name, offsets: offsets)
                     nodes.append(.action(try tokenParser.parseAll()))
                 }
@@ -140,7 +170,9 @@ struct TemplateParser {
         while true {
             var tokenParser = PipelineParser(tokens: condition, template: name, offsets: conditionOffsets)
             let pipeline = try tokenParser.parseAll()
+            scopes.append([])
             let (body, terminator) = try parseNodes(in: .conditional)
+            scopes.removeLast()
             branches.append((pipeline, body))
             guard let terminator else { throw error("missing {{end}}") }
             if terminator == "end" { return .conditional(branches: branches, otherwise: []) }
@@ -148,10 +180,13 @@ struct TemplateParser {
             let tokens = try lexer.tokens()
             if tokens.count > 1, tokens[1] == .identifier("if") {
                 condition = Array(tokens.dropFirst(2))
+                try checkVariables(condition)
                 conditionOffsets = []  // `else if` positions are not kept: its errors name no column
                 continue
             }
+            scopes.append([])
             let (otherwise, end) = try parseNodes(in: .conditional)
+            scopes.removeLast()
             guard end == "end" else { throw error("expected {{end}} after {{else}}") }
             return .conditional(branches: branches, otherwise: otherwise)
         }

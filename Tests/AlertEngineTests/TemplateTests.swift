@@ -77,6 +77,20 @@ struct TemplateTests {
         #expect(throws: TemplateError.self) { try Template(#"{{ define }}x{{ end }}"#) }
     }
 
+    @Test("a variable not in scope is refused when parsed, as Go's parser refuses it (promtool: undefined variable)")
+    func undefinedVariables() throws {
+        for source in ["{{ $lables.job }}", "{{ $x }}", "{{ $x = 1 }}", "{{ if true }}{{ $y := 1 }}{{ end }}{{ $y }}",
+                       "{{ range $k, $v := $labels }}{{ end }}{{ $k }}", #"{{ define "t" }}{{ $labels }}{{ end }}"#,
+                       "{{ with $w := 1 }}{{ end }}{{ $w }}", "{{ if $nope }}x{{ end }}", "{{ if true }}{{ else if $nope }}{{ end }}"] {
+            let failure = #expect(throws: TemplateError.self, "\(source)") { try Template(source, name: "__alert_A") }
+            #expect(failure?.description.contains("undefined variable") == true, "\(failure?.description ?? "")")
+        }
+        #expect(try expand("{{ $x := 1 }}{{ $x = 2 }}{{ $x }}") == "2")
+        #expect(try expand("{{ range $k, $v := $labels }}{{ $k }}{{ else }}{{ end }}") == "codeservice")
+        #expect(try expand(#"{{ define "t" }}{{ $ }}{{ end }}{{ template "t" "ok" }}"#) == "ok")
+        #expect(try expand("{{ with $w := $labels.code }}{{ $w }}{{ else }}none{{ end }}") == "503")
+    }
+
     @Test("with and range mistakes are refused when parsed")
     func withAndRangeMistakes() throws {
         for source in ["{{ break }}", "{{ with $labels }}x", "{{ range $a, $b := $labels }}{{ else }}{{ else }}{{ end }}",
