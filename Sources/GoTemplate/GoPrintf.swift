@@ -58,6 +58,19 @@ enum GoPrintf {
             var text = argument.printed
             if flags.contains("+"), case .number(let value) = argument, value >= 0 || value.isNaN { text = "+" + text }
             return text
+        case ("c", .integer(let value)):
+            return Unicode.Scalar(UInt32(clamping: value)).map { String($0) } ?? "\u{FFFD}"
+        case ("x", .number(let value)), ("X", .number(let value)):
+            // Go's %x of a float64: hexadecimal mantissa, a binary exponent of at least two digits.
+            if value.isNaN { return "NaN" }
+            if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+            var text = GoFormat.cFormat(verb == "x" ? "%a" : "%A", value)
+            if let p = text.lastIndex(where: { $0 == "p" || $0 == "P" }) {
+                let sign = text[text.index(after: p)]
+                let digits = text[text.index(p, offsetBy: 2)...]
+                if digits.count < 2 { text = String(text[...p]) + String(sign) + "0" + digits }
+            }
+            return text
         case ("d", .integer(let value)):
             return flags.contains("+") && value >= 0 ? "+\(value)" : String(value)
         case ("x", .integer(let value)), ("X", .integer(let value)):

@@ -124,7 +124,7 @@ enum TemplateFunctions {
             }
         case .index:
             guard case .map(let map) = try argument(0) else { throw TemplateError("error calling index: not a map") }
-            return map[try text(1)].map(TemplateValue.string) ?? .missing
+            return .string(map[try text(1)] ?? "")  // missingkey=zero: a missing label is ""
         case .query, .first, .label, .value, .sortByLabel, .graphLink, .tableLink:
             throw TemplateError("function \"\(name)\" is not supported: meshwatchd does not query from templates")
         }

@@ -201,7 +201,7 @@ extension Template {
                 guard scope.depth < 100 else { throw TemplateError("template: \(name): exceeded maximum template depth (100000)") }
                 // A called template starts with its own variables: `$` and dot are the value passed.
                 var inner = Scope(data: scope.data)
-                var dot = TemplateValue.missing
+                var dot = TemplateValue.noValue  // no pipeline: Go's nil
                 if let pipeline { dot = try evaluate(pipeline, scope: scope) }
                 inner.dotValue = dot
                 inner.rootOverride = dot
@@ -293,7 +293,7 @@ extension Template {
                     }
                     current = next
                 case .map(let map):
-                    current = map[field].map(TemplateValue.string) ?? .missing
+                    current = .string(map[field] ?? "")  // missingkey=zero: a missing label is "", a string
                 case .interfaceMap(let fields):
                     current = fields[field] ?? .noValue
                 case .missing:

@@ -70,7 +70,7 @@ struct TemplateTests {
     func defineAndTemplate() throws {
         #expect(try expand(#"{{ define "svc" }}<{{ . }}>{{ end }}{{ template "svc" $labels.service }}|{{ template "svc" "x" }}"#) == "<reviews>|<x>")
         #expect(try expand(#"{{ block "b" .Labels }}{{ .code }}{{ end }}"#) == "503")
-        #expect(try expand(#"{{ define "none" }}{{ . }}{{ end }}[{{ template "none" }}]"#) == "[]")
+        #expect(try expand(#"{{ define "none" }}{{ . }}{{ end }}[{{ template "none" }}]"#) == "[<no value>]")
         #expect(throws: TemplateError.self) { try expand(#"{{ template "missing" }}"#) }
         #expect(throws: TemplateError.self) { try expand(#"{{ define "loop" }}{{ template "loop" }}{{ end }}{{ template "loop" }}"#) }
         #expect(throws: TemplateError.self) { try Template(#"{{ define "a" }}x{{ end }}{{ define "a" }}y{{ end }}"#) }
