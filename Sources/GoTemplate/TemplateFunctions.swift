@@ -7,7 +7,7 @@ enum TemplateFunction: String, Sendable {
     case toUpper, toLower, title, stripPort, printf, reReplaceAll, match
     case eq, ne, lt, le, gt, ge, and, or, not, len, index
     // Go's builtins.
-    case print, println, html, js, urlquery, slice
+    case print, println, html, js, urlquery, slice, call
     // Prometheus's that need no query.
     case safeHtml, args, externalURL, pathPrefix, parseDuration, toTime, stripDomain
     // Prometheus has these; meshwatchd's templates cannot query.
@@ -120,11 +120,29 @@ enum TemplateFunctions {
             switch try argument(0) {
             case .string(let string): return .integer(Int64(string.utf8.count))
             case .map(let map): return .integer(Int64(map.count))
-            default: throw TemplateError("error calling len: len of unsupported type")
+            case .interfaceMap(let fields): return .integer(Int64(fields.count))
+            case let other: throw TemplateError("error calling len: len of type \(other.typeName)")
             }
         case .index:
-            guard case .map(let map) = try argument(0) else { throw TemplateError("error calling index: not a map") }
-            return .string(map[try text(1)] ?? "")  // missingkey=zero: a missing label is ""
+            switch try argument(0) {
+            case .map(let map): return .string(map[try text(1)] ?? "")  // missingkey=zero: a missing label is ""
+            case .interfaceMap(let fields): return fields[try text(1)] ?? .noValue
+            case .string(let string):
+                // Go indexes a string by byte and gives the byte (a uint8).
+                guard case .integer(let position) = try argument(1) else {
+                    throw TemplateError("error calling index: cannot index slice/array with type \(try argument(1).typeName)")
+                }
+                let bytes = Array(string.utf8)
+                guard position >= 0, position < bytes.count else {
+                    throw TemplateError("error calling index: index out of range: \(position)")
+                }
+                return .integer(Int64(bytes[Int(position)]))
+            case let other: throw TemplateError("error calling index: can't index item of type \(other.typeName)")
+            }
+        case .call:
+            // Template data holds no functions: Go's call always fails here, as in Prometheus.
+            guard let first = arguments.first else { throw TemplateError("wrong number of args for call: want at least 1 got 0") }
+            throw TemplateError("error calling call: non-function of type \(first.typeName)")
         case .query, .first, .label, .value, .sortByLabel, .graphLink, .tableLink:
             throw TemplateError("function \"\(name)\" is not supported: meshwatchd does not query from templates")
         }
