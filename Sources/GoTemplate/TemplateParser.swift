@@ -5,6 +5,8 @@ struct TemplateParser {
     var index = 0
     /// How many `range` bodies enclose the current position (`break`/`continue` need one).
     var loops = 0
+    /// Where the tokens of the last `{{else …}}`/`{{end}}` returned by `parseNodes` start (bytes).
+    var terminatorOffsets: [Int] = []
     /// `{{define "name"}}…{{end}}` and `{{block "name" …}}…{{end}}` bodies.
     var defined: [String: [Template.Node]] = [:]
     /// The variables in scope, innermost block last: Go refuses a template that uses one that is
@@ -79,6 +81,7 @@ struct TemplateParser {
                     nodes.append(try parseConditional(Array(tokens.dropFirst()), offsets: Array(offsets.dropFirst())))
                 case .identifier("else"), .identifier("end"):
                     guard block == .conditional else { throw error("unexpected {{\(body)}}") }
+                    terminatorOffsets = offsets
                     return (nodes, body)
                 case .identifier("with"), .identifier("range"):
                     let isRange = tokens.first == .identifier("range")
@@ -181,7 +184,7 @@ struct TemplateParser {
             if tokens.count > 1, tokens[1] == .identifier("if") {
                 condition = Array(tokens.dropFirst(2))
                 try checkVariables(condition)
-                conditionOffsets = []  // `else if` positions are not kept: its errors name no column
+                conditionOffsets = Array(terminatorOffsets.dropFirst(2))
                 continue
             }
             scopes.append([])

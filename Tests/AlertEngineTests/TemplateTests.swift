@@ -91,6 +91,15 @@ struct TemplateTests {
         #expect(try expand("{{ with $w := $labels.code }}{{ $w }}{{ else }}none{{ end }}") == "503")
     }
 
+    @Test("an error in an else-if condition names its column, as Go's does")
+    func elseIfPosition() throws {
+        let template = try Template(#"{{ if false }}a{{ else if humanize "x" }}b{{ end }}"#, name: "__alert_A", prefixBytes: Template.alertPrefixBytes)
+        let failure = #expect(throws: TemplateError.self) { try template.execute(TemplateData(labels: [:], value: 0)) }
+        // promtool 2.42 gives 1:138 for this very template (112 bytes of definitions, then 26).
+        #expect(failure?.description.hasPrefix(#"template: __alert_A:1:138: executing "__alert_A" at <humanize "x">: error calling humanize:"#) == true,
+                "\(failure?.description ?? "")")
+    }
+
     @Test("with and range mistakes are refused when parsed")
     func withAndRangeMistakes() throws {
         for source in ["{{ break }}", "{{ with $labels }}x", "{{ range $a, $b := $labels }}{{ else }}{{ else }}{{ end }}",
