@@ -169,7 +169,14 @@ struct PipelineParser {
         return pipeline
     }
 
+    private var depth = 0
+
     private mutating func parsePipeline() throws(TemplateError) -> Template.Pipeline {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= TemplateParser.maximumNesting else {
+            throw TemplateError("template: \(template): parentheses nested deeper than \(TemplateParser.maximumNesting) levels are refused")
+        }
         var commands: [Template.Command] = []
         var arguments: [Template.Operand] = []
         while index < tokens.count {

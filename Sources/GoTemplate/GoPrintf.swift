@@ -16,13 +16,12 @@ enum GoPrintf {
             guard index < characters.count else { out += "%!(NOVERB)"; break }
             var flags = ""
             while index < characters.count, "-+ 0#".contains(characters[index]) { flags.append(characters[index]); index += 1 }
-            var width = ""
-            while index < characters.count, characters[index].isNumber { width.append(characters[index]); index += 1 }
+            // Go's parsenum: ASCII digits; past a million the rest of the format is given up (%!(NOVERB)).
+            guard let width = Self.number(characters, &index) else { out += "%!(NOVERB)"; break }
             var precision: String?
             if index < characters.count, characters[index] == "." {
                 index += 1
-                var digits = ""
-                while index < characters.count, characters[index].isNumber { digits.append(characters[index]); index += 1 }
+                guard let digits = Self.number(characters, &index) else { out += "%!(NOVERB)"; break }
                 precision = digits.isEmpty ? "0" : digits
             }
             guard index < characters.count else { out += "%!(NOVERB)"; break }
@@ -39,6 +38,20 @@ enum GoPrintf {
             out += "%!(EXTRA " + arguments[next...].map { "\($0.typeName)=\($0.printed)" }.joined(separator: ", ") + ")"
         }
         return out
+    }
+
+    /// The ASCII digits at `index` (maybe none), or nil when they pass 1,000,000 as Go's
+    /// `parsenum` refuses them; `index` moves past them.
+    private static func number(_ characters: [Character], _ index: inout Int) -> String? {
+        var digits = ""
+        var value = 0
+        while index < characters.count, let ascii = characters[index].asciiValue, ascii >= 0x30 && ascii <= 0x39 {
+            if value > 1_000_000 { return nil }
+            value = value * 10 + Int(ascii - 0x30)
+            digits.append(characters[index])
+            index += 1
+        }
+        return digits
     }
 
     private static func isNumeric(_ value: TemplateValue) -> Bool {
@@ -59,7 +72,8 @@ enum GoPrintf {
             if flags.contains("+"), case .number(let value) = argument, value >= 0 || value.isNaN { text = "+" + text }
             return text
         case ("c", .integer(let value)):
-            return Unicode.Scalar(UInt32(clamping: value)).map { String($0) } ?? "\u{FFFD}"
+            guard value >= 0, value <= 0x10FFFF else { return "\u{FFFD}" }
+            return Unicode.Scalar(UInt32(value)).map { String($0) } ?? "\u{FFFD}"
         case ("x", .number(let value)), ("X", .number(let value)):
             // Go's %x of a float64: hexadecimal mantissa, a binary exponent of at least two digits.
             if value.isNaN { return "NaN" }

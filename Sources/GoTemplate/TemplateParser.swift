@@ -47,7 +47,17 @@ struct TemplateParser {
     }
 
     /// Parses until the end of input or an `else`/`end` action, which it returns.
+    /// The deepest nesting of `if`/`with`/`range`/`define` accepted (and of parentheses, in
+    /// `PipelineParser`): parsing and running recurse per level, and a rule file must never
+    /// overflow the stack of the process that loads it. Go has no such limit; no real template
+    /// comes near it.
+    static let maximumNesting = 100
+    private var nesting = 0
+
     private mutating func parseNodes(in block: Block) throws(TemplateError) -> ([Template.Node], String?) {
+        nesting += 1
+        defer { nesting -= 1 }
+        guard nesting <= Self.maximumNesting else { throw error("blocks nested deeper than \(Self.maximumNesting) levels are refused") }
         var nodes: [Template.Node] = []
         var text = ""
         while index < source.count {

@@ -198,7 +198,7 @@ extension Template {
                 }
                 // Go allows 100,000 nested calls; each costs stack here, so a template that calls itself
                 // stops at 100 (Go's message), never the process.
-                guard scope.depth < 100 else { throw TemplateError("template: \(name): exceeded maximum template depth (100000)") }
+                guard scope.depth < Self.maximumDepth else { throw TemplateError("template: \(name): exceeded maximum template depth (100000)") }
                 // A called template starts with its own variables: `$` and dot are the value passed.
                 var inner = Scope(data: scope.data)
                 var dot = TemplateValue.noValue  // no pipeline: Go's nil
@@ -214,8 +214,15 @@ extension Template {
 
     /// Runs a nested block: its own dot (when given) and variables, which end with it; an
     /// assignment to a variable declared outside stays, as in Go.
+    /// Blocks and `{{template}}` calls running inside each other at most (Go allows 100,000
+    /// calls; each level costs stack here, so a template that recurses stops with Go's message).
+    static let maximumDepth = 200
+
     private func block(_ nodes: [Node], scope: inout Scope, into out: inout String, dot: TemplateValue? = nil,
                        variables: [(String, TemplateValue)] = []) throws(TemplateError) -> Flow {
+        guard scope.depth < Self.maximumDepth else { throw TemplateError("template: \(name): exceeded maximum template depth (100000)") }
+        scope.depth += 1
+        defer { scope.depth -= 1 }
         let outerNames = Set(scope.assigned.keys)
         let outerDot = scope.dotValue
         let shadowed = variables.compactMap { name, _ in scope.assigned[name].map { (name, $0) } }

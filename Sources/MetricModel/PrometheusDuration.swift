@@ -26,7 +26,8 @@ public enum PrometheusDuration {
             remaining = remaining.dropFirst(unit.suffix.count)
             let (product, overflow) = number.multipliedReportingOverflow(by: unit.milliseconds)
             let (sum, sumOverflow) = total.addingReportingOverflow(product)
-            guard !overflow, !sumOverflow else { return nil }
+            // Go's model.ParseDuration: a time.Duration, int64 nanoseconds (about 292 years) at most.
+            guard !overflow, !sumOverflow, sum <= Int64.max / 1_000_000 else { return nil }
             total = sum
         }
         return .milliseconds(total)

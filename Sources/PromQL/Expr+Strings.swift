@@ -34,8 +34,14 @@ extension Expr {
         case .call(let name, let arguments):
             var mapped: [Expr] = []
             for (index, argument) in arguments.enumerated() {
-                if case .string(let value) = argument {
-                    mapped.append(.string(try transform(value, .argument(function: name, index: index))))
+                // A string argument, however many parentheses wrap it, keeps its position (a regex stays a regex).
+                var parens = 0
+                var inner = argument
+                while case .paren(let wrapped) = inner { inner = wrapped; parens += 1 }
+                if case .string(let value) = inner {
+                    var rebuilt = Expr.string(try transform(value, .argument(function: name, index: index)))
+                    for _ in 0..<parens { rebuilt = .paren(rebuilt) }
+                    mapped.append(rebuilt)
                 } else {
                     mapped.append(try argument.mappingStrings(transform))
                 }

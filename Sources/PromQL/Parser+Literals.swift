@@ -67,12 +67,17 @@ extension Parser {
         return total
     }
 
-    /// Go's `strconv.ParseFloat` for PromQL numbers (decimal, hexadecimal, Inf, NaN).
+    /// Prometheus's `parseNumber`: `strconv.ParseInt(s, 0, 64)` first (so `017` is octal 15,
+    /// `0x1F` hexadecimal), else `strconv.ParseFloat` (`08`, `010.5`, `1e3`, Inf, NaN).
     static func number(_ text: String) -> Double? {
         let lower = text.lowercased()
         if lower == "inf" { return .infinity }
         if lower == "nan" { return .nan }
         if lower.hasPrefix("0x") { return UInt64(lower.dropFirst(2), radix: 16).map { Double($0) } }
+        if text.count > 1, text.hasPrefix("0"), text.dropFirst().allSatisfy({ ("0"..."7").contains($0) }),
+           let octal = Int64(text.dropFirst(), radix: 8) {
+            return Double(octal)
+        }
         return Double(text)
     }
 }

@@ -5,6 +5,20 @@ import Testing
 
 @Suite("Rule files: Prometheus format and its mistakes")
 struct RuleFileParserTests {
+    @Test("a key written twice (group labels, rule labels, annotations, fields) is refused, as Go's YAML refuses it; durations stop at Go's 292 years")
+    func repeatedKeys() throws {
+        for yaml in ["groups:\n  - name: g\n    labels: {team: a, team: b}\n    rules: []",
+                     "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        labels: {s: a, s: b}",
+                     "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations: {s: a, s: b}",
+                     "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        expr: down"] {
+            let failure = #expect(throws: RuleFileError.self, "\(yaml)") { try RuleFileParser.parse(yaml, file: "twice.yml") }
+            #expect("\(failure.map { "\($0)" } ?? "")".contains("set twice"))
+        }
+        #expect(PrometheusDuration.parse("292y") != nil)
+        #expect(PrometheusDuration.parse("300y") == nil)
+        #expect(PrometheusDuration.parse("9223372036854775807ms") == nil)
+    }
+
     @Test("a Prometheus 3 expression loads only with promql_syntax prometheus-3, and is sent as Prometheus 3 prints it")
     func prometheus3Syntax() throws {
         let yaml = """

@@ -100,6 +100,21 @@ struct TemplateTests {
                 "\(failure?.description ?? "")")
     }
 
+    @Test("hostile templates never stop the process: deep nesting, deep parentheses, recursion through blocks, a huge printf width")
+    func hostileTemplates() throws {
+        let ifs = String(repeating: "{{if 1}}", count: 700) + "x" + String(repeating: "{{end}}", count: 700)
+        #expect(throws: TemplateError.self) { try Template(ifs) }
+        let parens = "{{" + String(repeating: "(", count: 10_000) + "1" + String(repeating: ")", count: 10_000) + "}}"
+        #expect(throws: TemplateError.self) { try Template(parens) }
+        let recursion = #"{{define "r"}}"# + String(repeating: "{{if 1}}", count: 12) + #"{{template "r" .}}"#
+            + String(repeating: "{{end}}", count: 12) + #"{{end}}{{template "r" .}}"#
+        #expect(throws: TemplateError.self) { try expand(recursion) }
+        // Go's parsenum gives up past a million: the rest of the format is %!(NOVERB).
+        #expect(try expand(#"{{ printf "%9000000000000000000d" 1 }}"#) == "%!(NOVERB)%!(EXTRA int=1)")
+        #expect(try expand(#"{{ printf "%.99999999f" 1.5 }}"#) == "%!(NOVERB)%!(EXTRA float64=1.5)")
+        #expect(try expand(#"{{ printf "[%c]" -1 }}"#) == "[\u{FFFD}]")
+    }
+
     @Test("with and range mistakes are refused when parsed")
     func withAndRangeMistakes() throws {
         for source in ["{{ break }}", "{{ with $labels }}x", "{{ range $a, $b := $labels }}{{ else }}{{ else }}{{ end }}",

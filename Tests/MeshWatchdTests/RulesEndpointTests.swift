@@ -56,6 +56,7 @@ struct RulesEndpointTests {
         #expect(try names("file[]=%2Fetc%2Fmeshwatchd%2Fmesh.yml&rule_name[]=A") == ["mesh/A"])
         #expect(try names("rule_group[]=edge&rule_name[]=B").isEmpty)
         #expect(try names("rule_name[]=No+Such") .isEmpty)
+        #expect(try names("rule_name[]=%FF").isEmpty)  // bytes that are not UTF-8 name no rule: nothing, not everything
         #expect(try names("unknown=1&type=") == ["mesh/A", "mesh/B", "edge/A"])
         #expect(throws: StatusRendering.RulesFilterError.self) { try StatusRendering.RulesFilter(query: "type=recording") }
         do { _ = try StatusRendering.RulesFilter(query: "type=%22x%0A") } catch {

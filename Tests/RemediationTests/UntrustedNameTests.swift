@@ -82,6 +82,11 @@ struct UntrustedNameTests {
         // label_replace's regex argument is regex-quoted too; its replacement is not.
         #expect(try StepTemplate.promql(#"label_replace(up, "d", "{{ $labels.r }}", "s", "{{ $labels.r }}")"#, labels: ["r": "a.b"])
                 == #"label_replace(up, "d", "a.b", "s", "a\\.b")"#)
+        // A metacharacter inside a grapheme cluster (U+0600 then "|") is quoted all the same; a
+        // parenthesised regex argument stays a regex.
+        #expect(try StepTemplate.promql(#"x{pod=~"p-{{ $labels.pod }}"}"#, labels: ["pod": "a\u{600}|"]) == #"x{pod=~"p-a\u0600\\|"}"#)
+        #expect(try StepTemplate.promql(#"label_replace(up, "d", "$1", "s", ("{{ $labels.r }}"))"#, labels: ["r": ".*"])
+                == #"label_replace(up, "d", "$1", "s", ("\\.\\*"))"#)
         // A metric name given as a __name__ matcher stays a matcher whatever the value.
         #expect(try StepTemplate.promql(#"{__name__="{{ $labels.m }}"}"#, labels: ["m": "up or vector(1)"]) == #"{__name__="up or vector(1)"}"#)
     }

@@ -94,6 +94,7 @@ public struct RuleFileParser {
         }
         let name = mapping["name"]?.string ?? ""
         let location = name.isEmpty ? "group \(index)" : "group \"\(name)\""
+        repeatedKeys(mapping, location)
         if name.isEmpty { problem(node, location, "field \"name\" must be set") }
         for key in mapping.keys where !Self.groupFields.contains(key.string ?? "") {
             problem(key, location, "unknown field \"\(key.string ?? "?")\" (a group has name, interval, limit, query_offset, labels, rules)")
@@ -138,6 +139,7 @@ public struct RuleFileParser {
         let alert = mapping["alert"]?.string
         let record = mapping["record"]?.string
         let location = "\(group), rule \(index)" + ((alert ?? record).map { ", \"\($0)\"" } ?? "")
+        repeatedKeys(mapping, location)
         for key in mapping.keys where !Self.ruleFields.contains(key.string ?? "") {
             problem(key, location, "unknown field \"\(key.string ?? "?")\"")
         }
@@ -178,6 +180,14 @@ public struct RuleFileParser {
         return expression.isEmpty ? nil : rule
     }
 
+    /// A field written twice is refused, as Go's YAML refuses it.
+    private mutating func repeatedKeys(_ mapping: Node.Mapping, _ location: String) {
+        var seen: Set<String> = []
+        for key in mapping.keys where !seen.insert(key.string ?? "").inserted {
+            problem(key, location, "field \"\(key.string ?? "")\" is set twice (mapping key already defined)")
+        }
+    }
+
     private mutating func duration(_ node: Node, _ location: String) -> Duration? {
         guard let text = node.string, let value = PrometheusDuration.parse(text) else {
             problem(node, location, "not a valid duration string: \"\(node.string ?? "")\" (use e.g. 30s, 5m, 1h30m)")
@@ -193,8 +203,14 @@ public struct RuleFileParser {
             return []
         }
         var result: [(name: String, template: String)] = []
+        var seen: Set<String> = []
         for (key, value) in mapping {
             let name = key.string ?? ""
+            // Go's YAML refuses a key set twice (and two values for one label could never both hold).
+            guard seen.insert(name).inserted else {
+                problem(key, location, "\(kind) \"\(name)\" is set twice (mapping key already defined)")
+                continue
+            }
             if kind == "label" ? !Self.isValidLabelName(name) : name.isEmpty {
                 problem(key, location, "invalid \(kind) name: \"\(name)\"")
             }

@@ -111,15 +111,31 @@ enum StatusRendering {
             }
         }
 
-        /// `a=1&b=2` as Go's `url.ParseQuery`: `+` is a space, percent escapes decoded; a pair
-        /// whose escapes are broken is skipped.
+        /// `a=1&b=2` as Go's `url.ParseQuery`: `+` is a space, percent escapes decoded to bytes
+        /// (bytes that are not UTF-8 read as U+FFFD: they name nothing, and narrow the answer to
+        /// nothing, as in Prometheus); a pair with a broken escape (`%G1`) is skipped, as Go skips it.
         static func pairs(_ query: String) -> [(String, String)] {
             query.split(separator: "&", omittingEmptySubsequences: true).compactMap { pair in
                 let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                func decode(_ text: Substring) -> String? { text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
                 guard let key = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else { return nil }
                 return (key, value)
             }
+        }
+
+        static func decode(_ text: Substring) -> String? {
+            var bytes: [UInt8] = []
+            var iterator = Array(text.utf8).makeIterator()
+            while let byte = iterator.next() {
+                switch byte {
+                case UInt8(ascii: "+"): bytes.append(UInt8(ascii: " "))
+                case UInt8(ascii: "%"):
+                    guard let high = iterator.next(), let low = iterator.next(),
+                          let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) else { return nil }
+                    bytes.append(value)
+                default: bytes.append(byte)
+                }
+            }
+            return String(decoding: bytes, as: UTF8.self)
         }
     }
 

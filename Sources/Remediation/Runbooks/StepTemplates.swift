@@ -88,12 +88,14 @@ public enum StepTemplate {
 
     /// RE2's `QuoteMeta`: every regex metacharacter backslash-escaped.
     public static func quoteMeta(_ value: String) -> String {
-        var out = ""
-        for character in value {
-            if "\\.+*?()|[]{}^$".contains(character) { out.append("\\") }
-            out.append(character)
+        // Scalar by scalar (Go's QuoteMeta works on bytes): a metacharacter inside a grapheme
+        // cluster (U+0600 followed by "|") is escaped too.
+        var out = String.UnicodeScalarView()
+        for scalar in value.unicodeScalars {
+            if "\\.+*?()|[]{}^$".unicodeScalars.contains(scalar) { out.append("\\") }
+            out.append(scalar)
         }
-        return out
+        return String(out)
     }
 
     // MARK: http_check
