@@ -246,6 +246,17 @@ extension Template {
 
     private func evaluate(_ command: Command, piped: TemplateValue?, scope: Scope) throws(TemplateError) -> TemplateValue {
         guard let first = command.arguments.first else { throw TemplateError("empty command") }
+        if case .function(let name, _) = first, name == .and || name == .or, command.arguments.count + (piped == nil ? 0 : 1) > 1 {
+            // Go evaluates `and`/`or` lazily, left to right, stopping once the result is known:
+            // `and 0 (humanize "x")` is 0, not an error.
+            var last = TemplateValue.noValue
+            for operand in command.arguments.dropFirst() {
+                last = try value(of: operand, scope: scope)
+                if last.isTrue != (name == .and) { return last }
+            }
+            if let piped { last = piped }
+            return last
+        }
         if case .function(let name, let offset) = first {
             var arguments: [TemplateValue] = []
             arguments.reserveCapacity(command.arguments.count)

@@ -115,6 +115,14 @@ struct TemplateTests {
         #expect(try expand(#"{{ printf "[%c]" -1 }}"#) == "[\u{FFFD}]")
     }
 
+    @Test("and and or stop once their result is known, as Go's do")
+    func shortCircuit() throws {
+        #expect(try expand(#"{{ and 0 (humanize "x") }}"#) == "0")
+        #expect(try expand(#"{{ or 1 (humanize "x") }}"#) == "1")
+        #expect(try expand(#"{{ and 1 "a" 2 }}|{{ or 0 "" }}|{{ 0 | or "b" }}"#) == "2||b")
+        #expect(throws: TemplateError.self) { try expand(#"{{ and 1 (humanize "x") }}"#) }
+    }
+
     @Test("with and range mistakes are refused when parsed")
     func withAndRangeMistakes() throws {
         for source in ["{{ break }}", "{{ with $labels }}x", "{{ range $a, $b := $labels }}{{ else }}{{ else }}{{ end }}",
