@@ -6,7 +6,8 @@ public struct Template: Sendable {
     indirect enum Node: Sendable {
         case text(String)
         case action(Pipeline)
-        case assign(variable: String, pipeline: Pipeline)
+        /// `$x := p` (declares a variable in the current block) or `$x = p` (sets the nearest one).
+        case assign(variable: String, pipeline: Pipeline, declares: Bool)
         case conditional(branches: [(condition: Pipeline, body: [Node])], otherwise: [Node])
         /// `{{with [$x :=] p}}…{{else}}…{{end}}`: the body with dot set to p's value when it is true.
         case with(variable: String?, pipeline: Pipeline, body: [Node], otherwise: [Node])

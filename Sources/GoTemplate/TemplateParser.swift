@@ -160,7 +160,7 @@ struct TemplateParser {
                     try checkVariables(tokens.dropFirst(2))
                     if tokens[1] == .assign { try checkVariables([tokens[0]]) } else { scopes[scopes.count - 1].insert(variable) }
                     var tokenParser = PipelineParser(tokens: Array(tokens.dropFirst(2)), template: name, offsets: Array(offsets.dropFirst(2)))
-                    nodes.append(.assign(variable: variable, pipeline: try tokenParser.parseAll()))
+                    nodes.append(.assign(variable: variable, pipeline: try tokenParser.parseAll(), declares: tokens[1] == .declare))
                 default:
                     try checkVariables(tokens)
                     var tokenParser = PipelineParser(tokens: tokens, template: name, offsets: offsets)

@@ -100,7 +100,9 @@ extension Template {
     /// to every template), `$` and `.`, and any the template assigns.
     struct Scope {
         let data: TemplateData
-        var assigned: [String: TemplateValue] = [:]
+        /// The template's own variables, innermost last: a block truncates back to its mark
+        /// when it ends, as Go's executor does (no copying per block).
+        var variables: [(name: String, value: TemplateValue)] = []
         /// Dot inside `with` and `range`; nil: the alert's data.
         var dotValue: TemplateValue?
         /// `$` inside a template called with `{{template}}`: the value passed.
@@ -116,7 +118,7 @@ extension Template {
         }
 
         func variable(_ name: String) -> TemplateValue? {
-            if let value = assigned[name] { return value }
+            if let index = variables.lastIndex(where: { $0.name == name }) { return variables[index].value }
             switch name {
             case "$labels": return .map(data.labels)
             case "$value": return .number(data.value)
@@ -151,8 +153,13 @@ extension Template {
                 out += text
             case .action(let pipeline):
                 out += try evaluate(pipeline, scope: scope).printed
-            case .assign(let variable, let pipeline):
-                scope.assigned[variable] = try evaluate(pipeline, scope: scope)
+            case .assign(let variable, let pipeline, let declares):
+                let value = try evaluate(pipeline, scope: scope)
+                if !declares, let index = scope.variables.lastIndex(where: { $0.name == variable }) {
+                    scope.variables[index].value = value
+                } else {
+                    scope.variables.append((variable, value))
+                }
             case .conditional(let branches, let otherwise):
                 var taken: [Node]?
                 for branch in branches where try evaluate(branch.condition, scope: scope).isTrue {
@@ -223,15 +230,13 @@ extension Template {
         guard scope.depth < Self.maximumDepth else { throw TemplateError("template: \(name): exceeded maximum template depth (100000)") }
         scope.depth += 1
         defer { scope.depth -= 1 }
-        let outerNames = Set(scope.assigned.keys)
+        let mark = scope.variables.count
         let outerDot = scope.dotValue
-        let shadowed = variables.compactMap { name, _ in scope.assigned[name].map { (name, $0) } }
         if let dot { scope.dotValue = dot }
-        for (name, value) in variables { scope.assigned[name] = value }
+        for (name, value) in variables { scope.variables.append((name, value)) }
         defer {
             scope.dotValue = outerDot
-            for name in scope.assigned.keys where !outerNames.contains(name) { scope.assigned[name] = nil }
-            for (name, value) in shadowed { scope.assigned[name] = value }
+            scope.variables.removeSubrange(mark...)
         }
         return try run(nodes, scope: &scope, into: &out)
     }
