@@ -47,7 +47,7 @@ let package = Package(
 
         // Go's text/template as Prometheus runs it, with Prometheus's template functions: shared by
         // the alert engine and by sink message templates.
-        .target(name: "GoTemplate", dependencies: ["MetricModel", "PromQL", "CFormat"]),
+        .target(name: "GoTemplate", dependencies: ["MetricModel", "PromQL"]),
 
         // HMAC-SHA256 and SHA-256 over OpenSSL's libcrypto, for signed webhooks.
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),

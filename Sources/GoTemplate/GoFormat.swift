@@ -1,4 +1,4 @@
-import CFormat
+import PromQL
 import Foundation
 
 /// Go's number formatting, which alert text must match to the character.
@@ -94,18 +94,8 @@ public enum GoFormat {
         return cFormat("%.4g", value)
     }
 
-    /// C's printf for one double, without Foundation's `String(format:)` overhead.
-    static func cFormat(_ format: String, _ value: Double) -> String {
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer -> String in
-            let needed = Int(mw_format_double(buffer.baseAddress!, 64, format, value))
-            if needed < 64 { return String(cString: buffer.baseAddress!) }
-            // %f of a huge number: ask again with room for all of it.
-            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: needed + 1) { large in
-                _ = mw_format_double(large.baseAddress!, needed + 1, format, value)
-                return String(cString: large.baseAddress!)
-            }
-        }
-    }
+    /// C's printf for one double, without Foundation's `String(format:)` overhead (PromQL's wrapper of the shim).
+    static func cFormat(_ format: String, _ value: Double) -> String { PromQL.cFormat(format, value) }
 }
 
 extension GoFormat {

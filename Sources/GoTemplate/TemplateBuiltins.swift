@@ -174,12 +174,15 @@ enum GoRegexp {
                 continue
             }
             if scalar == "(" {
-                let rest = String(String.UnicodeScalarView(scalars[(index + 1)...]))
-                if rest.hasPrefix("?P<") || (rest.hasPrefix("?<") && !rest.hasPrefix("?<=") && !rest.hasPrefix("?<!")) {
+                let rest = scalars[(index + 1)...]
+                func starts(_ prefix: String) -> Bool { rest.starts(with: prefix.unicodeScalars) }
+                if starts("?P<") || (starts("?<") && !starts("?<=") && !starts("?<!")) {
                     group += 1
-                    let start = rest.index(rest.startIndex, offsetBy: rest.hasPrefix("?P<") ? 3 : 2)
-                    if let close = rest[start...].firstIndex(of: ">"), group < names.count { names[group] = String(rest[start..<close]) }
-                } else if !rest.hasPrefix("?") {
+                    let start = rest.startIndex + (starts("?P<") ? 3 : 2)
+                    if let close = rest[start...].firstIndex(of: ">"), group < names.count {
+                        names[group] = String(String.UnicodeScalarView(rest[start..<close]))
+                    }
+                } else if !starts("?") {
                     group += 1
                 }
             }

@@ -133,8 +133,9 @@ private func hex(_ value: UInt32, digits: Int) -> String {
     return String(repeating: "0", count: max(0, digits - text.count)) + text
 }
 
-/// C's printf for one double (snprintf is variadic: the shim takes one value).
-private func cFormat(_ format: String, _ value: Double) -> String {
+/// C's printf for one double (snprintf is variadic: the shim takes one value); GoTemplate's
+/// `GoFormat.cFormat` is this too.
+public func cFormat(_ format: String, _ value: Double) -> String {
     withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer -> String in
         let needed = Int(mw_format_double(buffer.baseAddress!, 64, format, value))
         if needed < 64 { return String(cString: buffer.baseAddress!) }

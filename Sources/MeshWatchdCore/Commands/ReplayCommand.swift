@@ -133,12 +133,11 @@ struct ReplayOutput {
             self.transitions += 1
             switch format {
             case .table:
-                let rule = AlertRule(name: transition.rule, expression: "")
                 let row = [InstanceRendering.timestamp(transition.at).padding(toLength: 20, withPad: " ", startingAt: 0),
                            transition.kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0),
                            transition.rule.padding(toLength: 24, withPad: " ", startingAt: 0),
                            GoFormat.float(transition.instance.value).padding(toLength: 13, withPad: " ", startingAt: 0),
-                           InstanceRendering.seriesLabels(transition.instance.labels, rule: rule)]
+                           InstanceRendering.seriesLabels(transition.instance.labels, hiding: ["alertname"])]
                 print(row.joined(separator: "  "))
             case .jsonl:
                 let object = InstanceRendering.transitionObject(group: transition.group, rule: transition.rule,

@@ -55,8 +55,11 @@ enum InstanceRendering {
 
     /// The instance's labels without the ones every instance of the rule shares.
     static func seriesLabels(_ labels: Labels, rule: AlertRule) -> String {
-        let ruleLabels = Set(rule.labels.map(\.name) + ["alertname"])
-        return "{" + labels.filter { !ruleLabels.contains($0.name) }.map { "\($0.name)=\"\($0.value)\"" }.joined(separator: ", ") + "}"
+        seriesLabels(labels, hiding: Set(rule.labels.map(\.name) + ["alertname"]))
+    }
+
+    static func seriesLabels(_ labels: Labels, hiding names: Set<String>) -> String {
+        "{" + labels.filter { !names.contains($0.name) }.map { "\($0.name)=\"\($0.value)\"" }.joined(separator: ", ") + "}"
     }
 
     static func timestamp(_ date: Date) -> String {
