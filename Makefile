@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/debug/meshwatchd
 
-.PHONY: deps build run test conformance bench man clean
+.PHONY: deps build run test conformance bench man proto clean
 
 deps:
 	@scripts/install-deps.sh
@@ -43,6 +43,15 @@ bench: deps
 	.build/release/MeshBench replay
 	.build/release/MeshBench daemon
 	.build/release/MeshBench webhook
+
+# The remote-write protobuf types, generated once and kept in git (Sources/RemoteWrite/remote_write.pb.swift):
+# needs Debian's protobuf-compiler and swift-protobuf's protoc-gen-swift (built from the resolved checkout).
+proto:
+	$(SWIFT) package resolve
+	cd .build/checkouts/swift-protobuf && $(SWIFT) build --product protoc-gen-swift
+	protoc --plugin=protoc-gen-swift=.build/checkouts/swift-protobuf/.build/debug/protoc-gen-swift \
+	  --proto_path=Sources/RemoteWrite/Proto --swift_out=Sources/RemoteWrite --swift_opt=Visibility=Public \
+	  Sources/RemoteWrite/Proto/remote_write.proto
 
 clean:
 	rm -rf .build

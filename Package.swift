@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C shims over the system libraries: typed wrappers over libcurl's variadic calls,
@@ -30,6 +31,27 @@ let package = Package(
             name: "CSystemd",
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
+        ),
+
+        // snappy's block format (libsnappy), for remote-write requests.
+        .systemLibrary(
+            name: "CSnappy",
+            pkgConfig: "snappy",
+            providers: [.apt(["libsnappy-dev"])]
+        ),
+
+        // Prometheus's remote-write protocol 1.0: the protobuf WriteRequest (generated code, kept in
+        // git: `make proto`), snappy-compressed, sent from a bounded queue with retries.
+        .target(
+            name: "RemoteWrite",
+            dependencies: [
+                "CSnappy",
+                "MeshHTTP",
+                "MetricModel",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Proto"]
         ),
 
         // One small async HTTP client on libcurl, used for every HTTP call.
@@ -139,6 +161,7 @@ let package = Package(
                 "PromQL",
                 "Incidents",
                 "Remediation",
+                "RemoteWrite",
                 "MetricModel",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -210,7 +233,7 @@ let package = Package(
         .testTarget(
             name: "MeshWatchdTests",
             dependencies: ["MeshWatchdCore", "MeshTestKit", "Incidents", "MetricModel", "AlertEngine", "GoTemplate", "PromClient", "MeshHTTP",
-                           "MeshFixtures", "Remediation",
+                           "MeshFixtures", "Remediation", "RemoteWrite",
                            .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Resources")]
         ),

@@ -8,6 +8,7 @@ packages=(
   libssl-dev             # HMAC-SHA256 for signed webhooks (libcrypto)
   libsystemd-dev         # sd_notify and the journal
   libsqlite3-dev         # the state store (GRDB)
+  libsnappy-dev          # snappy block compression of remote-write requests
   pkg-config
   prometheus             # promtool and the real Prometheus the tests and demo query
   prometheus-alertmanager  # the real Alertmanager the Alertmanager sink is tested against

@@ -2,9 +2,17 @@ import GoTemplate
 import MetricModel
 import PromQL
 
-/// One alerting rule as a rule file defines it, with its templates parsed.
+/// Whether a rule alerts or records a series.
+public enum RuleKind: String, Sendable, Codable {
+    case alerting, recording
+}
+
+/// One rule as a rule file defines it: an alerting rule with its templates parsed, or a
+/// recording rule (`kind == .recording`: `name` is the series it records, its labels are set
+/// as written, not templated, and it has no `for`, `keep_firing_for` or annotations).
 public struct AlertRule: Sendable {
     public var name: String
+    public let kind: RuleKind
     public var expression: String {
         didSet { query = Self.normalised(expression, syntax) }
     }
@@ -31,8 +39,9 @@ public struct AlertRule: Sendable {
 
     public init(name: String, expression: String, holdDuration: Duration = .zero, keepFiringFor: Duration = .zero,
                 labels: [(name: String, template: String)] = [], annotations: [(name: String, template: String)] = [],
-                syntax: Syntax = .prometheus2) {
+                syntax: Syntax = .prometheus2, kind: RuleKind = .alerting) {
         self.name = name
+        self.kind = kind
         self.expression = expression
         self.syntax = syntax
         query = Self.normalised(expression, syntax)
@@ -62,7 +71,7 @@ public struct AlertRule: Sendable {
     var nameAndLabels: String {
         let labelText = labels.map { "\($0.name)=\($0.template)" }.joined(separator: ",")
         var hash = Labels.fingerprintSeed
-        for part in [name, labelText] {
+        for part in [kind == .recording ? "record:" + name : name, labelText] {
             var text = part
             text.withUTF8 { hash = Labels.mixFingerprint(hash, $0) }
         }

@@ -22,6 +22,10 @@ public struct AlertRuleState: Sendable {
     public private(set) var lastEvaluation: Date?
     /// How long the last evaluation took (query and state), for `/api/v1/rules`.
     public internal(set) var evaluationDuration: Duration?
+    /// The series this rule wrote at its last written evaluation (a recording rule's series, an
+    /// alerting rule's `ALERTS` and `ALERTS_FOR_STATE`), by fingerprint: those missing from the
+    /// next write get a staleness marker, as Prometheus's rule group writes them.
+    public internal(set) var writtenSeries: [UInt64: Labels] = [:]
 
     public init(rule: AlertRule, group: String) {
         self.rule = rule
@@ -144,6 +148,81 @@ public struct AlertRuleState: Sendable {
         return outcome
     }
 
+    /// Applies one query result of a recording rule, following Prometheus's
+    /// `RecordingRule.Eval`: every series renamed to the rule's name, the rule's labels set over
+    /// its labels (an empty value removes the label), two series with one label set or more
+    /// series than `limit` fail the rule. Returns the samples to write at `sampleTime` (the
+    /// query's time), nil when the rule failed.
+    public mutating func applyRecording(_ result: Result<[Sample], any Error>, at time: Date, sampleTime: Date,
+                                        limit: Int) -> [Sample]? {
+        lastEvaluation = time
+        let samples: [Sample]
+        switch result {
+        case .failure(let error):
+            fail("\(error)", datasource: (error as? any DatasourceFailureReporting)?.isDatasourceFailure ?? true)
+            return nil
+        case .success(let value):
+            samples = value
+        }
+        var overrides = rule.labels.map { Label(name: $0.name, value: $0.template) }
+        overrides.append(Label(name: "__name__", value: rule.name))
+        overrides.sort { $0.name < $1.name }
+        let millis = Self.millis(sampleTime)
+        var output: [Sample] = []
+        output.reserveCapacity(samples.count)
+        var seen = Set<UInt64>(minimumCapacity: samples.count)
+        for sample in samples {
+            let labels = Self.merge(sample.labels, overrides, keepName: true)
+            guard seen.insert(labels.fingerprint).inserted else {
+                fail("vector contains metrics with the same labelset after applying rule labels", datasource: false)
+                return nil
+            }
+            output.append(Sample(labels: labels, point: SamplePoint(timestampMillis: millis, value: sample.value)))
+        }
+        if limit > 0 && output.count > limit {
+            fail("exceeded limit of \(limit) with \(output.count) series", datasource: false)
+            return nil
+        }
+        health = .ok
+        lastError = nil
+        lastErrorIsDatasource = false
+        return output
+    }
+
+    /// An alerting rule's `ALERTS` (1 per pending or firing instance, with `alertstate`) and
+    /// `ALERTS_FOR_STATE` (the instance's `activeAt` in whole Unix seconds) samples at
+    /// `sampleTime`, as Prometheus writes them after each evaluation.
+    public func alertSeries(sampleTime: Date) -> [Sample] {
+        let millis = Self.millis(sampleTime)
+        var output: [Sample] = []
+        for instance in active.values.sorted(by: { Labels.precedes($0.labels, $1.labels) }) where instance.state != .inactive {
+            let state = Label(name: "alertstate", value: instance.state == .firing ? "firing" : "pending")
+            let alerts = Self.merge(instance.labels, [Label(name: "__name__", value: "ALERTS"), state], keepName: true)
+            output.append(Sample(labels: alerts, point: SamplePoint(timestampMillis: millis, value: 1)))
+            let forState = Self.merge(instance.labels, [Label(name: "__name__", value: "ALERTS_FOR_STATE")], keepName: true)
+            output.append(Sample(labels: forState, point: SamplePoint(
+                timestampMillis: millis, value: instance.activeAt.timeIntervalSince1970.rounded(.down))))
+        }
+        return output
+    }
+
+    /// Records that what the rule evaluated could not be written (Prometheus: the appender's
+    /// commit failed): the rule's health is `err` with the error.
+    public mutating func writeFailed(_ error: any Error) {
+        fail("\(error)", datasource: false)
+    }
+
+    private mutating func fail(_ error: String, datasource: Bool) {
+        health = .err
+        lastError = error
+        lastErrorIsDatasource = datasource
+    }
+
+    /// Prometheus's times are integer milliseconds.
+    static func millis(_ time: Date) -> Int64 {
+        Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
     /// Over its limit, a rule drops every instance (Prometheus clears `r.active` and sends
     /// nothing). What this evaluation made new was never announced and is dropped silently;
     /// what had been announced ends: a firing instance resolves (Prometheus leaves that to
@@ -253,13 +332,14 @@ public struct AlertRuleState: Sendable {
         return hash
     }
 
-    /// The series' labels without `__name__`, with `overrides` (sorted, unique) set over
-    /// them and empty values removed: one merge of two sorted lists, no sorting.
-    static func merge(_ series: Labels, _ overrides: [Label]) -> Labels {
+    /// The series' labels without `__name__` (with it when `keepName`), with `overrides`
+    /// (sorted, unique) set over them and empty values removed: one merge of two sorted
+    /// lists, no sorting.
+    static func merge(_ series: Labels, _ overrides: [Label], keepName: Bool = false) -> Labels {
         var merged: [Label] = []
         merged.reserveCapacity(series.count + overrides.count)
         var index = 0
-        for label in series where label.name != "__name__" {
+        for label in series where keepName || label.name != "__name__" {
             while index < overrides.count && overrides[index].name < label.name {
                 if !overrides[index].value.isEmpty { merged.append(overrides[index]) }
                 index += 1

@@ -8,6 +8,13 @@ public protocol InstantQuerying: Sendable {
     func instantQuery(_ expression: String, at time: Date) async throws -> [Sample]
 }
 
+/// Where rule results are written (Prometheus's appender): a recording rule's series, an
+/// alerting rule's `ALERTS` and `ALERTS_FOR_STATE`. `write` returns once the samples are
+/// stored, so a later rule of the group that queries them sees them.
+public protocol SeriesWriting: Sendable {
+    func write(_ samples: [Sample]) async throws
+}
+
 /// Labels and URL every template sees (Prometheus's `global.external_labels` and
 /// `--web.external-url`).
 public struct EvaluationContext: Sendable {

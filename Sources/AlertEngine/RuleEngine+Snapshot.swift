@@ -120,6 +120,7 @@ extension RuleEngine {
                 let ruleIndex = groupIndex.flatMap { index in groups[index].rules.firstIndex { $0.rule.identity == oldRule.rule.identity } }
                 if let groupIndex, let ruleIndex {
                     groups[groupIndex].rules[ruleIndex].active = oldRule.active
+                    groups[groupIndex].rules[ruleIndex].writtenSeries = oldRule.writtenSeries
                 } else {
                     orphans += Self.resolving(oldRule.active.values, group: old.group.name, rule: oldRule.rule.name, at: time)
                 }

@@ -16,15 +16,20 @@ public struct RuleEngine: Sendable {
 
     public internal(set) var groups: [GroupState]
     public var context: EvaluationContext
+    /// Where recording rules' series and alerting rules' `ALERTS`/`ALERTS_FOR_STATE` go
+    /// (remote write); nil writes nothing (recording rules then fail: a configuration without
+    /// `remote_write` refuses them or skips them at load).
+    public var output: (any SeriesWriting)?
     private var loggedTemplateErrors: Set<String> = []
     /// The last rule error logged, per group/rule: failures are logged when they change.
     private var loggedRuleErrors: [String: String] = [:]
 
-    public init(groups: [RuleGroup], context: EvaluationContext = EvaluationContext()) {
+    public init(groups: [RuleGroup], context: EvaluationContext = EvaluationContext(), output: (any SeriesWriting)? = nil) {
         self.groups = groups.map { group in
             GroupState(group: group, rules: group.rules.map { AlertRuleState(rule: $0, group: group.name) })
         }
         self.context = context
+        self.output = output
     }
 
     /// Evaluates every rule of group `index` at `time`, rule after rule as Prometheus does.
@@ -63,10 +68,59 @@ public struct RuleEngine: Sendable {
             if Task.isCancelled || error is CancellationError { return [] }
             result = .failure(error)
         }
-        let outcome = groups[index].rules[ruleIndex].apply(result, at: time, limit: groups[index].group.limit, context: context)
+        let sampleTime = time - offset.seconds
+        var outcome = AlertRuleState.Outcome()
+        var written: [Sample]?
+        if rule.kind == .recording {
+            written = groups[index].rules[ruleIndex].applyRecording(result, at: time, sampleTime: sampleTime, limit: groups[index].group.limit)
+            if written != nil && output == nil {
+                groups[index].rules[ruleIndex].writeFailed(RecordingError.noOutput)
+                written = nil
+            }
+        } else {
+            outcome = groups[index].rules[ruleIndex].apply(result, at: time, limit: groups[index].group.limit, context: context)
+            if output != nil && groups[index].rules[ruleIndex].health == .ok {
+                written = groups[index].rules[ruleIndex].alertSeries(sampleTime: sampleTime)
+            }
+        }
+        if let written, let output {
+            await write(written, of: ruleIndex, inGroup: index, at: sampleTime, to: output)
+        }
         groups[index].rules[ruleIndex].evaluationDuration = ContinuousClock.now - started
         report(groups[index].rules[ruleIndex], outcome, logger: logger)
         return outcome.transitions
+    }
+
+    /// Writes a rule's samples and staleness markers for the series it wrote last time and not
+    /// now, as Prometheus's group does after each rule; waits for the write, so the next rule's
+    /// query sees it. A failed write fails the rule (its series set stays the last written).
+    private mutating func write(_ samples: [Sample], of ruleIndex: Int, inGroup index: Int, at sampleTime: Date,
+                                to output: any SeriesWriting) async {
+        var current: [UInt64: Labels] = [:]
+        current.reserveCapacity(samples.count)
+        for sample in samples { current[sample.labels.fingerprint] = sample.labels }
+        var batch = samples
+        let millis = AlertRuleState.millis(sampleTime)
+        for (fingerprint, labels) in groups[index].rules[ruleIndex].writtenSeries where current[fingerprint] == nil {
+            batch.append(Sample(labels: labels, point: SamplePoint(timestampMillis: millis, value: Self.staleNaN)))
+        }
+        guard !batch.isEmpty else { return }
+        do {
+            try await output.write(batch)
+            groups[index].rules[ruleIndex].writtenSeries = current
+        } catch {
+            // Stopped waiting (the cycle's deadline, shutdown): the batch is still queued.
+            if Task.isCancelled || error is CancellationError { return }
+            groups[index].rules[ruleIndex].writeFailed(error)
+        }
+    }
+
+    /// Prometheus's staleness marker (`value.StaleNaN`).
+    public static let staleNaN = Double(bitPattern: 0x7ff0_0000_0000_0002)
+
+    enum RecordingError: Error, CustomStringConvertible {
+        case noOutput
+        var description: String { "recording rule not evaluated: no remote_write is configured to write its series to" }
     }
 
     /// Evaluates all groups at `time`.

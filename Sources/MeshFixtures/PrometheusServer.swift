@@ -38,6 +38,7 @@ public func withPrometheus<T: Sendable>(
     routePrefix: String? = nil,
     configuration: String = "global:\n  scrape_interval: 15s\n",
     files: [String: String] = [:],
+    arguments: [String] = [],
     _ body: (PrometheusServer) async throws -> T
 ) async throws -> T {
     let blocks = try await BackfillCache.shared.blocks(for: openMetrics, promtool: promtool)
@@ -59,10 +60,18 @@ public func withPrometheus<T: Sendable>(
             "--storage.tsdb.retention.time=100y",
             "--web.listen-address=127.0.0.1:\(port)",
             "--log.level=warn",
-        ] + (routePrefix.map { ["--web.route-prefix=\($0)", "--web.external-url=http://127.0.0.1:\(port)\($0)"] } ?? []),
+        ] + arguments + (routePrefix.map { ["--web.route-prefix=\($0)", "--web.external-url=http://127.0.0.1:\(port)\($0)"] } ?? []),
         workingDirectory: root)
         return (process, PrometheusServer(url: "http://127.0.0.1:\(port)\(routePrefix ?? "")", port: port, dataDirectory: data))
     }, ready: waitUntilReady, body)
+}
+
+/// A Prometheus configuration and flags that take remote writes (`/api/v1/write`) at any time
+/// since 1970: test data and replays write samples older than the head (behind backfilled
+/// blocks), which Prometheus 2.42 refuses unless an out-of-order window covers them.
+public enum RemoteWriteReceiver {
+    public static let configuration = "global:\n  scrape_interval: 15s\nstorage:\n  tsdb:\n    out_of_order_time_window: 100y\n"
+    public static let arguments = ["--web.enable-remote-write-receiver"]
 }
 
 /// Ready, and ours: another test's Prometheus may have taken the port first (ours then fails

@@ -75,7 +75,7 @@ struct RuleFileParserTests {
         }
     }
 
-    @Test("a well-formed file loads with durations, limit, labels and annotations; recording rules are skipped with a warning")
+    @Test("a well-formed file loads with durations, limit, labels and annotations; recording rules load in file order, or are skipped with a warning, or refused")
     func wellFormed() throws {
         let yaml = """
             groups:
@@ -94,7 +94,16 @@ struct RuleFileParserTests {
                     annotations:
                       summary: "istiod {{ $labels.instance }} is down"
             """
-        let loaded = try RuleFileParser.parse(yaml, file: "mesh.yml")
+        let evaluated = try RuleFileParser.parse(yaml, file: "mesh.yml")
+        #expect(evaluated.groups[0].rules.map(\.name) == ["job:up:sum", "IstiodDown"])
+        #expect(evaluated.groups[0].rules.map(\.kind) == [.recording, .alerting])
+        #expect(evaluated.warnings.isEmpty)
+        let refused = #expect(throws: RuleFileError.self) { try RuleFileParser.parse(yaml, file: "mesh.yml", recordingRules: .refuse) }
+        #expect(refused?.problems.first?.line == 6, "\(refused?.description ?? "")")
+        #expect(refused?.description.contains("recording rule \"job:up:sum\" needs remote_write") == true)
+        #expect(refused?.description.contains("recording_rules: skip") == true)
+
+        let loaded = try RuleFileParser.parse(yaml, file: "mesh.yml", recordingRules: .skip)
         #expect(loaded.groups.count == 1)
         let group = loaded.groups[0]
         #expect(group.name == "mesh" && group.interval == .seconds(30) && group.limit == 10)
@@ -119,6 +128,13 @@ struct RuleFileParserTests {
          "template \"s\""),
         ("groups:\n  - name: g\n    rules:\n      - alert: A\n        record: b\n        expr: up\n", 4, "only one of \"record\" and \"alert\""),
         ("groups:\n  - name: [unclosed\n", 3, "YAML:"),
+        ("groups:\n  - name: g\n    rules:\n      - record: 1bad\n        expr: up\n", 4, "invalid recording rule name: 1bad"),
+        ("groups:\n  - name: g\n    rules:\n      - record: a:b\n        expr: up\n        for: 1m\n", 4,
+         "invalid field 'for' in recording rule"),
+        ("groups:\n  - name: g\n    rules:\n      - record: a:b\n        expr: up\n        annotations:\n          x: y\n", 4,
+         "invalid field 'annotations' in recording rule"),
+        ("groups:\n  - name: g\n    rules:\n      - record: a:b\n        expr: up\n        keep_firing_for: 1m\n", 4,
+         "invalid field 'keep_firing_for' in recording rule"),
         ("groups:\n  - rules: []\n", 2, "field \"name\" must be set"),
     ])
     func mistakes(yaml: String, line: Int, message: String) {

@@ -25,6 +25,13 @@ public struct RuleFileError: Error, Sendable, CustomStringConvertible {
 /// Rule groups read from files, with what was skipped.
 public struct LoadedRules: Sendable {
     public var groups: [RuleGroup]
-    /// One line per skipped recording rule (meshwatchd evaluates alerts only).
+    /// One line per skipped recording rule (`recording_rules: skip`).
     public var warnings: [String]
+}
+
+/// What loading does with recording rules: evaluate them (their series go to remote write),
+/// skip them with a warning each (`recording_rules: skip`), or refuse the file (no
+/// `remote_write` is configured, and nothing says to skip them).
+public enum RecordingRulePolicy: Sendable, Equatable {
+    case evaluate, skip, refuse
 }

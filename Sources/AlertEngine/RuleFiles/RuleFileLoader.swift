@@ -4,7 +4,8 @@ import PromQL
 /// Loads rule files the way Prometheus's `rule_files` does: each path a file or a glob
 /// (`rules/*.yml`), and, for convenience, a directory meaning its `*.yml` and `*.yaml`.
 public enum RuleFileLoader {
-    public static func load(paths: [String], syntax: Syntax = .prometheus2) throws(RuleFileError) -> LoadedRules {
+    public static func load(paths: [String], syntax: Syntax = .prometheus2,
+                            recordingRules: RecordingRulePolicy = .evaluate) throws(RuleFileError) -> LoadedRules {
         var files: [String] = []
         var problems: [RuleFileError.Problem] = []
         for path in paths {
@@ -29,7 +30,8 @@ public enum RuleFileLoader {
                 continue
             }
             do {
-                let rules = try RuleFileParser.parse(String(decoding: data, as: UTF8.self), file: file, syntax: syntax)
+                let rules = try RuleFileParser.parse(String(decoding: data, as: UTF8.self), file: file, syntax: syntax,
+                                                     recordingRules: recordingRules)
                 loaded.groups += rules.groups
                 loaded.warnings += rules.warnings
             } catch {

@@ -8,6 +8,7 @@ import Yams
 public struct RuleFileParser {
     private let file: String
     private let syntax: Syntax
+    private let recordingRules: RecordingRulePolicy
     private var problems: [RuleFileError.Problem] = []
     private var warnings: [String] = []
 
@@ -15,16 +16,18 @@ public struct RuleFileParser {
     private static let ruleFields: Set<String> = ["alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"]
 
     /// Parses one file's text; `file` names it in messages.
-    public static func parse(_ yaml: String, file: String, syntax: Syntax = .prometheus2) throws(RuleFileError) -> LoadedRules {
-        var parser = RuleFileParser(file: file, syntax: syntax)
+    public static func parse(_ yaml: String, file: String, syntax: Syntax = .prometheus2,
+                             recordingRules: RecordingRulePolicy = .evaluate) throws(RuleFileError) -> LoadedRules {
+        var parser = RuleFileParser(file: file, syntax: syntax, recordingRules: recordingRules)
         let groups = parser.parseDocument(yaml)
         guard parser.problems.isEmpty else { throw RuleFileError(problems: parser.problems) }
         return LoadedRules(groups: groups, warnings: parser.warnings)
     }
 
-    private init(file: String, syntax: Syntax) {
+    private init(file: String, syntax: Syntax, recordingRules: RecordingRulePolicy) {
         self.file = file
         self.syntax = syntax
+        self.recordingRules = recordingRules
     }
 
     /// `~`, `null` or nothing at all.
@@ -147,13 +150,31 @@ public struct RuleFileParser {
             problem(node, location, "only one of \"record\" and \"alert\" must be set")
             return nil
         }
-        if let record {
-            warnings.append("\(file): \(location): recording rule \"\(record)\" skipped: meshwatchd evaluates alerting rules only")
-            return nil
-        }
-        guard let alert, !alert.isEmpty else {
+        guard let name = alert ?? record, !name.isEmpty else {
             problem(node, location, "one of \"record\" or \"alert\" must be set")
             return nil
+        }
+        let kind: RuleKind = alert == nil ? .recording : .alerting
+        if kind == .recording {
+            // As Prometheus's rulefmt: a recording rule's name is a metric name, and it has no alerting fields.
+            if !Self.isValidMetricName(name) { problem(mapping["record"], location, "invalid recording rule name: \(name)") }
+            // Reported at the rule's `record`, as promtool does.
+            for field in ["annotations", "for", "keep_firing_for"] where mapping[field] != nil {
+                problem(mapping["record"], location, "invalid field '\(field)' in recording rule")
+            }
+            switch recordingRules {
+            case .evaluate:
+                break
+            case .skip:
+                warnings.append("\(file): \(location): recording rule \"\(name)\" skipped (recording_rules: skip): "
+                                + "rules that query \"\(name)\" see only what Prometheus itself records")
+                return nil
+            case .refuse:
+                problem(mapping["record"], location, "recording rule \"\(name)\" needs remote_write: meshwatchd writes recorded series "
+                        + "to a remote-write receiver (Prometheus with --web.enable-remote-write-receiver) and reads them back; "
+                        + "configure remote_write, or set recording_rules: skip to evaluate only the alerting rules")
+                return nil
+            }
         }
         let expression = mapping["expr"]?.string?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         if expression.isEmpty { problem(mapping["expr"] ?? node, location + ", field \"expr\"", "field \"expr\" must be set in rule") }
@@ -169,9 +190,10 @@ public struct RuleFileParser {
         let ownNames = Set(ownLabels.map(\.name))
         let labels = groupLabels.filter { !ownNames.contains($0.name) } + ownLabels
         let annotations = stringMap(mapping["annotations"], location + ", field \"annotations\"", kind: "annotation")
-        let rule = AlertRule(name: alert, expression: expression, holdDuration: hold, keepFiringFor: keepFiring,
-                             labels: labels, annotations: annotations, syntax: syntax)
-        for (name, template) in rule.labelTemplates + rule.annotationTemplates {
+        let rule = AlertRule(name: name, expression: expression, holdDuration: hold, keepFiringFor: keepFiring,
+                             labels: labels, annotations: annotations, syntax: syntax, kind: kind)
+        // A recording rule's labels are set as written, never expanded.
+        for (name, template) in kind == .recording ? [] : rule.labelTemplates + rule.annotationTemplates {
             if case .failure(let error) = template {
                 let node = mapping["labels"]?.mapping?[name] ?? mapping["annotations"]?.mapping?[name]
                 problem(node, location + ", template \"\(name)\"", "\(error)")
@@ -222,6 +244,12 @@ public struct RuleFileParser {
             result.append((name, text))
         }
         return result
+    }
+
+    /// `[a-zA-Z_:][a-zA-Z0-9_:]*`, Prometheus's metric names.
+    static func isValidMetricName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == ":" || isValidLabelName(String(first)) else { return false }
+        return name.unicodeScalars.allSatisfy { $0 == ":" || isValidLabelName("a" + String($0)) }
     }
 
     static func isValidLabelName(_ name: String) -> Bool {

@@ -23,7 +23,8 @@ package struct CheckConfigCommand: ParsableCommand {
             let files = configuration.ruleFiles ?? []
             if !files.isEmpty {
                 do {
-                    let loaded = try RuleFileLoader.load(paths: files, syntax: configuration.syntax)
+                    let loaded = try RuleFileLoader.load(paths: files, syntax: configuration.syntax,
+                                                     recordingRules: configuration.recordingRulePolicy)
                     groups += loaded.groups.count
                     rules += loaded.groups.reduce(0) { $0 + $1.rules.count }
                     for warning in loaded.warnings { print("warning: \(warning)") }

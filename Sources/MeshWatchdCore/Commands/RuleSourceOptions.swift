@@ -2,6 +2,7 @@ import AlertEngine
 import ArgumentParser
 import Foundation
 import Logging
+import RemoteWrite
 
 /// Where the rules come from: a configuration file, or rule files and packs named on the
 /// command line (which then replace the configuration's).
@@ -71,7 +72,8 @@ package struct RuleSourceOptions: ParsableArguments {
         var groups: [RuleGroup] = []
         var warnings: [String] = []
         if !files.isEmpty {
-            let loaded = try RuleFileLoader.load(paths: files, syntax: configuration.syntax)
+            let loaded = try RuleFileLoader.load(paths: files, syntax: configuration.syntax,
+                                                     recordingRules: configuration.recordingRulePolicy)
             groups += loaded.groups
             warnings += loaded.warnings
         }
@@ -107,6 +109,7 @@ struct EngineSetup {
         for warning in resolved.warnings { logger.warning("\(warning)") }
         let client = try prometheus.makeClient(logger: logger, configuration: resolved.configuration.prometheus)
         datasource = PrometheusDatasource(client: client, timeout: prometheus.timeout)
-        engine = RuleEngine(groups: resolved.groups, context: resolved.context)
+        let output = try resolved.configuration.remoteWrite.map { try $0.makeQueue(logger: logger) }
+        engine = RuleEngine(groups: resolved.groups, context: resolved.context, output: output)
     }
 }

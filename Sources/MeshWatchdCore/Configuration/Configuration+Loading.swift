@@ -44,6 +44,13 @@ extension Configuration {
             prometheus.keyFile = prometheus.keyFile.map(resolved)
             self.prometheus = prometheus
         }
+        if var remoteWrite {
+            remoteWrite.bearerTokenFile = remoteWrite.bearerTokenFile.map(resolved)
+            remoteWrite.caFile = remoteWrite.caFile.map(resolved)
+            remoteWrite.certFile = remoteWrite.certFile.map(resolved)
+            remoteWrite.keyFile = remoteWrite.keyFile.map(resolved)
+            self.remoteWrite = remoteWrite
+        }
         if var kubernetes {
             kubernetes.kubeconfig = kubernetes.kubeconfig.map(resolved)
             self.kubernetes = kubernetes

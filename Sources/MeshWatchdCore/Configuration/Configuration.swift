@@ -28,6 +28,31 @@ struct Configuration: Decodable, Sendable, Equatable {
         var queryTimeout: ConfigDuration?
     }
 
+    /// Where recording rules' series and `ALERTS`/`ALERTS_FOR_STATE` are written: a Prometheus
+    /// remote-write 1.0 receiver (Prometheus with `--web.enable-remote-write-receiver`,
+    /// VictoriaMetrics's `/api/v1/write`).
+    struct RemoteWrite: Decodable, Sendable, Equatable {
+        var url: String?
+        /// Plain headers (e.g. X-Scope-OrgID).
+        var headers: [String: String]?
+        var bearerTokenFile: String?
+        var caFile: String?
+        var certFile: String?
+        var keyFile: String?
+        var insecureSkipVerify: Bool?
+        /// One request's time limit (default 30s).
+        var timeout: ConfigDuration?
+        /// Samples waiting at most while the receiver is down; past it the oldest are dropped (default 100000).
+        var maxQueuedSamples: Int?
+        /// Samples per request at most (default 2000).
+        var maxSamplesPerSend: Int?
+    }
+
+    /// What to do with recording rules: `evaluate` (default; needs remote_write) or `skip`.
+    enum RecordingRules: String, Sendable {
+        case evaluate, skip
+    }
+
     struct Pack: Decodable, Sendable, Equatable {
         var enabled: Bool?
         var parameters: [String: String]?
@@ -147,6 +172,10 @@ struct Configuration: Decodable, Sendable, Equatable {
     }
 
     var prometheus: Prometheus?
+    var remoteWrite: RemoteWrite?
+    /// `evaluate` (default) or `skip`. Without `remote_write`, rule files with recording rules
+    /// are refused unless this says `skip`.
+    var recordingRules: Keyword<RecordingRules>?
     var leaderElection: LeaderElection?
     var kubernetes: Kubernetes?
     var remediation: Remediation?
@@ -213,6 +242,34 @@ extension Configuration {
         }
         if case .unknown(let format) = log?.format {
             found.append(ConfigurationError(file: file, keyPath: "log.format", message: "expected auto, json, text or journald, got \"\(format)\""))
+        }
+        if case .unknown(let word) = recordingRules {
+            found.append(ConfigurationError(file: file, keyPath: "recording_rules", message: "expected evaluate or skip, got \"\(word)\""))
+        }
+        if let remoteWrite {
+            if let url = remoteWrite.url {
+                if !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URLComponents(string: url)?.host == nil {
+                    found.append(ConfigurationError(file: file, keyPath: "remote_write.url", message: "expected an absolute http(s) URL"))
+                }
+            } else {
+                found.append(ConfigurationError(file: file, keyPath: "remote_write.url",
+                                                message: "missing (e.g. http://prometheus:9090/api/v1/write)"))
+            }
+            duration(remoteWrite.timeout, "remote_write.timeout")
+            for (key, value) in [("max_queued_samples", remoteWrite.maxQueuedSamples), ("max_samples_per_send", remoteWrite.maxSamplesPerSend)] {
+                if let value, value < 1 {
+                    found.append(ConfigurationError(file: file, keyPath: "remote_write.\(key)", message: "expected 1 or more, got \(value)"))
+                }
+            }
+            for (key, value) in [("bearer_token_file", remoteWrite.bearerTokenFile), ("ca_file", remoteWrite.caFile),
+                                 ("cert_file", remoteWrite.certFile), ("key_file", remoteWrite.keyFile)] {
+                if let value, !FileManager.default.isReadableFile(atPath: value) {
+                    found.append(ConfigurationError(file: file, keyPath: "remote_write.\(key)", message: "cannot read \(value)"))
+                }
+            }
+            if (remoteWrite.certFile == nil) != (remoteWrite.keyFile == nil) {
+                found.append(ConfigurationError(file: file, keyPath: "remote_write", message: "cert_file and key_file go together"))
+            }
         }
         if let url = prometheus?.url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URLComponents(string: url)?.host == nil {
             found.append(ConfigurationError(file: file, keyPath: "prometheus.url", message: "expected an absolute http(s) URL"))
@@ -316,4 +373,11 @@ extension Configuration {
 extension Configuration {
     /// The PromQL syntax rule files are read with (a validated configuration names a known one).
     var syntax: Syntax { promqlSyntax.flatMap(Syntax.init(rawValue:)) ?? .prometheus2 }
+
+    /// What loading does with recording rules: skip them when told, evaluate them when their
+    /// series have somewhere to go, refuse them otherwise.
+    var recordingRulePolicy: RecordingRulePolicy {
+        if recordingRules?.value == .skip { return .skip }
+        return remoteWrite?.url == nil ? .refuse : .evaluate
+    }
 }

@@ -19,6 +19,10 @@ enum ConfigurationDefaults {
     static let leaseDuration = Duration.seconds(15)
     static let renewDeadline = Duration.seconds(10)
     static let retryPeriod = Duration.seconds(2)
+    /// remote_write: one request's time limit, the samples that may wait, and those per request.
+    static let remoteWriteTimeout = Duration.seconds(30)
+    static let remoteWriteMaxQueuedSamples = 100_000
+    static let remoteWriteMaxSamplesPerSend = 2_000
     /// Slack's group wait.
     static let groupWait = Duration.seconds(30)
 }

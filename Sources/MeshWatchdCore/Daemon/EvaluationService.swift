@@ -144,7 +144,7 @@ struct EvaluationService: ServiceLifecycle.Service {
         var engines: [(RuleGroup, RuleEngine)] = []
         let reloadedAt = Date()
         for group in settings.groups {
-            var engine = RuleEngine(groups: [group], context: settings.context)
+            var engine = RuleEngine(groups: [group], context: settings.context, output: settings.output)
             if let previous = carried?[group.name] {
                 // What the reload took away (a rule removed or relabelled) resolves now, saved with the
                 // group's new state before its loop starts: a second reload before the first cycle loses nothing.

@@ -2,6 +2,7 @@ import AlertEngine
 import Foundation
 import Logging
 import Remediation
+import RemoteWrite
 
 /// Everything one generation of the daemon runs with; a reload builds a new one.
 struct DaemonSettings: Sendable {
@@ -11,6 +12,8 @@ struct DaemonSettings: Sendable {
     var queryTimeout: Duration
     var restore: RestoreOptions
     var datasource: PrometheusDatasource
+    /// Where recording rules' series and ALERTS/ALERTS_FOR_STATE go (remote_write); nil without it.
+    var output: RemoteWriteQueue?
     var sinks: [ConfiguredSink] = []
     var notifications: NotificationSettings
     /// The runbooks and their runner; nil when runbooks are off.
@@ -76,6 +79,7 @@ struct DaemonSettings: Sendable {
             datasource: PrometheusDatasource(client: client, timeout: queryTimeout,
                                              limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? ConfigurationDefaults.maxConcurrentQueries),
                                              maxSeries: configuration.maxSeriesPerQuery ?? ConfigurationDefaults.maxSeriesPerQuery),
+            output: try configuration.remoteWrite.map { try $0.makeQueue(logger: logger) },
             sinks: sinks,
             notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
                                                           context: resolved.context, notes: runtime.notes),
