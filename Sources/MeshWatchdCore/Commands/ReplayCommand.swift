@@ -180,7 +180,8 @@ struct ReplayOutput {
                                                                              kind: nil, at: evaluated?.time ?? at) },
                 "rules": (evaluated?.engine.groups ?? []).flatMap { group in
                     group.rules.map { rule -> [String: Any] in
-                        var object: [String: Any] = ["group": group.group.name, "name": rule.rule.name, "health": rule.health.rawValue]
+                        var object: [String: Any] = ["group": group.group.name, "name": rule.rule.name, "type": rule.rule.kind.rawValue,
+                                                     "health": rule.health.rawValue]
                         if let error = rule.lastError { object["lastError"] = error }
                         return object
                     }

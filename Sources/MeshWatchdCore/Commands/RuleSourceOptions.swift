@@ -97,7 +97,7 @@ package struct RuleSourceOptions: ParsableArguments {
 }
 
 /// What `eval` and `replay` both start from: the resolved rules, an engine over them, and
-/// the datasource on Prometheus. Warnings (skipped recording rules) are logged here.
+/// the datasource on Prometheus. Warnings (skipped recording rules) go to stderr here.
 struct EngineSetup {
     var resolved: RuleSourceOptions.Resolved
     var engine: RuleEngine
@@ -106,7 +106,9 @@ struct EngineSetup {
     init(source: RuleSourceOptions, prometheus: PrometheusOptions, logger: Logger) throws {
         // eval and replay never notify: the sinks' secrets are none of their business.
         resolved = try source.resolve(readingSinks: false)
-        for warning in resolved.warnings { logger.warning("\(warning)") }
+        // On stderr whatever the log level (eval's and replay's default is error): a skipped
+        // recording rule changes what the alerts after it see.
+        for warning in resolved.warnings { FileHandle.standardError.write(Data("meshwatchd: warning: \(warning)\n".utf8)) }
         let client = try prometheus.makeClient(logger: logger, configuration: resolved.configuration.prometheus)
         datasource = PrometheusDatasource(client: client, timeout: prometheus.timeout)
         let output = try resolved.configuration.remoteWrite.map { try $0.makeQueue(logger: logger) }

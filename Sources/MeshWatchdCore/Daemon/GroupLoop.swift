@@ -4,6 +4,7 @@ import Incidents
 import Logging
 import Remediation
 import MetricModel
+import PromQL
 
 /// One rule group's evaluation loop: Prometheus's timing (ticks aligned to the interval and
 /// offset per group, missed ticks counted and skipped), state saved after every rule that
@@ -59,7 +60,10 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
             if Task.isCancelled && evaluated == 0 { break }
             var remaining = cycle.remaining()
             if cycle.restoring {
-                let (restored, vanished) = restore(&engine, at: cycle.tick, logger: logger)
+                var (restored, vanished) = restore(&engine, at: cycle.tick, logger: logger)
+                if restored.isEmpty && vanished.isEmpty && settings.output != nil && (try? store.load(group: group.name)) ?? nil == nil {
+                    restored = await restoreFromSeries(&engine, at: cycle.tick, logger: logger)
+                }
                 remaining = cycle.remaining(restored: restored, vanished: vanished)
             }
             first = false
@@ -106,6 +110,44 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
             logger.error("could not read stored alert state; starting clean", metadata: ["error": "\(error)"])
             return ([], [])
         }
+    }
+
+    /// With no stored state (a first start, a lost state directory) and remote write on, the
+    /// `for` clocks come from the `ALERTS_FOR_STATE` series written before, as Prometheus's
+    /// `RestoreForState` reads them: per alerting rule with a `for`, the last sample of each
+    /// series within the outage tolerance is the instance's `activeAt` (its value) and the time
+    /// the rule was last evaluated (its timestamp); the same grace-period arithmetic applies.
+    /// The stored state wins whenever there is one.
+    private func restoreFromSeries(_ engine: inout RuleEngine, at time: Date, logger: Logger) async -> Set<UInt64> {
+        let tolerance = Int(settings.restore.outageTolerance.seconds.rounded(.up))
+        var snapshots: [Int64: EngineSnapshot] = [:]
+        for state in engine.groups[0].rules where state.rule.kind == .alerting && state.rule.holdDuration > .zero
+            && state.active.values.contains(where: { $0.state == .pending }) {
+            let selector = "ALERTS_FOR_STATE{alertname=\(GoQuote.quote(state.rule.name))}[\(tolerance)s]"
+            let samples: [Sample]
+            do { samples = try await settings.datasource.lastSamples(selector, at: time) } catch {
+                logger.warning("could not read ALERTS_FOR_STATE to restore for clocks", metadata: [
+                    "rule.name": "\(state.rule.name)", "error": "\(error)",
+                ])
+                continue
+            }
+            for sample in samples where sample.value.isFinite {
+                let labels = Labels(sample.labels.filter { $0.name != "__name__" })
+                let instance = AlertInstance(labels: labels, annotations: .empty, state: .pending, value: 0,
+                                             activeAt: Date(timeIntervalSince1970: sample.value))
+                let downAt = sample.point.timestampMillis / 1000
+                snapshots[downAt, default: EngineSnapshot(takenAt: Date(timeIntervalSince1970: Double(downAt)), rules: [:])]
+                    .rules[state.rule.identity, default: []].append(instance)
+            }
+        }
+        var restored: Set<UInt64> = []
+        for (_, snapshot) in snapshots.sorted(by: { $0.key < $1.key }) {
+            restored.formUnion(engine.restore(from: snapshot, at: time, options: settings.restore))
+        }
+        if !restored.isEmpty {
+            logger.info("for clocks restored from ALERTS_FOR_STATE (no stored state)", metadata: ["state.restored_instances": "\(restored.count)"])
+        }
+        return restored
     }
 
     /// The group's offset within the interval, from its file and name (as Prometheus

@@ -44,4 +44,14 @@ package struct PrometheusDatasource: InstantQuerying {
     }
 }
 
+extension PrometheusDatasource {
+    /// The last sample of every series a range selector (`name{...}[1h]`) returns at `time`,
+    /// its timestamp kept: what restoring `for` clocks from `ALERTS_FOR_STATE` reads.
+    func lastSamples(_ rangeSelector: String, at time: Date) async throws -> [Sample] {
+        let response = try await client.query(rangeSelector, at: time, timeout: timeout, maxSeries: maxSeries)
+        guard case .matrix(let series) = response.result else { return [] }
+        return series.compactMap { series in series.points.last.map { Sample(labels: series.labels, point: $0) } }
+    }
+}
+
 extension PrometheusError: DatasourceFailureReporting {}

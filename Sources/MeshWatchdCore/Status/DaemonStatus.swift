@@ -2,6 +2,7 @@ import AlertEngine
 import Foundation
 import Incidents
 import Remediation
+import RemoteWrite
 
 /// What the daemon reports about itself (systemd STATUS=, the watchdog, later /readyz and
 /// /metrics): per group, its last cycle and whether its loop is alive.
@@ -46,6 +47,11 @@ actor DaemonStatus: DeliveryReporting {
     private(set) var sinkNames: [String] = []
 
     func configureSinks(_ names: [String]) { sinkNames = names }
+
+    /// The remote-write queue of the running generation (nil without remote_write), for /metrics.
+    private(set) var remoteWrite: RemoteWriteQueue?
+
+    func configureRemoteWrite(_ queue: RemoteWriteQueue?) { remoteWrite = queue }
 
     func delivery(sink: String, _ outcome: DeliveryOutcome, count: Int = 1) {
         var entry = deliveries[sink] ?? (0, 0, 0)

@@ -28,7 +28,8 @@ enum InstanceRendering {
         }
         let rules = engine.groups.flatMap { group in
             group.rules.map { state -> [String: Any] in
-                var object: [String: Any] = ["group": group.group.name, "name": state.rule.name, "health": state.health.rawValue]
+                var object: [String: Any] = ["group": group.group.name, "name": state.rule.name, "type": state.rule.kind.rawValue,
+                                             "health": state.health.rawValue]
                 if let error = state.lastError { object["lastError"] = error }
                 return object
             }

@@ -3,6 +3,7 @@ import AlertEngine
 import PromQL
 import Foundation
 import MetricModel
+import RemoteWrite
 
 /// The status endpoints' bodies: Prometheus's text format and Prometheus's API shapes.
 enum StatusRendering {
@@ -13,7 +14,7 @@ enum StatusRendering {
 
     static func metrics(_ groups: Groups, ready: Bool, version: String, sinks: [String] = [], deliveries: Deliveries = [:],
                         outboxDepth: [String: Int] = [:], remediations: [String: Int] = [:], verifications: [String: Int] = [:],
-                        unsavedFindings: Int = 0) -> String {
+                        unsavedFindings: Int = 0, remoteWrite: RemoteWriteCounters? = nil) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: Double)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -63,6 +64,15 @@ enum StatusRendering {
                names.map { ([("sink", $0)], Double(outboxDepth[$0] ?? 0)) })
         family("meshwatchd_findings_unsaved", "gauge", "Findings decided but not yet saved to the outbox because the state could not be written; they are saved with the next cycle.",
                [([], Double(unsavedFindings))])
+        if let remoteWrite {
+            family("meshwatchd_remote_write_samples_total", "counter",
+                   "Samples of recording rules and ALERTS series by result: sent (acknowledged), dropped (the queue was full), failed (the receiver refused them).",
+                   [("sent", remoteWrite.samplesSent), ("dropped", remoteWrite.samplesDropped), ("failed", remoteWrite.samplesFailed)]
+                       .map { ([("result", $0.0)], Double($0.1)) })
+            family("meshwatchd_remote_write_retries_total", "counter", "Remote-write requests that failed and were retried.",
+                   [([], Double(remoteWrite.retries))])
+            family("meshwatchd_remote_write_queued_samples", "gauge", "Samples waiting to be written.", [([], Double(remoteWrite.queuedSamples))])
+        }
         family("meshwatchd_remediation_decisions_total", "counter", "Remediation decisions by action, outcome (taken, dry-run, refused) and the guard that decided.",
                remediations.keys.sorted().map { key in
                    let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
@@ -150,10 +160,24 @@ enum StatusRendering {
             guard let state = group.state ?? group.configured else { continue }
             if !filter.groupNames.isEmpty && !filter.groupNames.contains(group.name) { continue }
             if !filter.files.isEmpty && !filter.files.contains(state.group.file) { continue }
-            // meshwatchd evaluates alerting rules only: `type=record` selects none.
-            let selected = filter.type == "record" ? [] : state.rules.filter { filter.ruleNames.isEmpty || filter.ruleNames.contains($0.rule.name) }
+            let kind: RuleKind? = filter.type == "record" ? .recording : filter.type == "alert" ? .alerting : nil
+            let selected = state.rules.filter {
+                (kind == nil || $0.rule.kind == kind) && (filter.ruleNames.isEmpty || filter.ruleNames.contains($0.rule.name))
+            }
             if selected.isEmpty && !filter.isEmpty { continue }
             let rules = selected.map { rule -> [String: Any] in
+                if rule.rule.kind == .recording {
+                    // Prometheus's RecordingRule: no state, alerts or annotations; labels left out when there are none.
+                    var object: [String: Any] = [
+                        "type": "recording", "name": rule.rule.name, "query": rule.rule.query, "health": rule.health.rawValue,
+                        "evaluationTime": rule.evaluationDuration?.seconds ?? Double(0), "lastEvaluation": goTime(rule.lastEvaluation),
+                    ]
+                    if !rule.rule.labels.isEmpty {
+                        object["labels"] = Dictionary(uniqueKeysWithValues: rule.rule.labels.map { ($0.name, $0.template) })
+                    }
+                    if let error = rule.lastError { object["lastError"] = error }
+                    return object
+                }
                 let active = rule.active.values.filter { $0.state != .inactive }
                 let ruleState = active.contains { $0.state == .firing } ? "firing" : (active.isEmpty ? "inactive" : "pending")
                 var object: [String: Any] = [

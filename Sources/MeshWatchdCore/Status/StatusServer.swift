@@ -22,7 +22,8 @@ enum StatusServer {
                                                version: BuildInfo.version, sinks: await status.sinkNames,
                                                deliveries: await status.deliveries, outboxDepth: (try? await store?.perform { try $0.depthBySink() }) ?? [:],
                                                remediations: await status.remediations, verifications: await status.verifications,
-                                               unsavedFindings: await status.unsavedFindings)
+                                               unsavedFindings: await status.unsavedFindings,
+                                               remoteWrite: await status.remoteWrite?.counters)
             return text(.ok, body, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("api/v1/alerts") { _, _ in json(StatusRendering.alerts(await status.groupStates)) }

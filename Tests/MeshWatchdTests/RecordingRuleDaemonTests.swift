@@ -1,0 +1,132 @@
+import Foundation
+import MeshFixtures
+import MeshHTTP
+import MetricModel
+import PromClient
+@testable import MeshWatchdCore
+import Testing
+
+/// Recording rules through the daemon and `replay`, against Debian's Prometheus 2.42 with its
+/// remote-write receiver: the recorded series is written, read back by the rules after it in
+/// its group and by other groups, and ALERTS is written beside it.
+@Suite("Recording rules feed alerts through a real Prometheus's remote-write receiver")
+struct RecordingRuleDaemonTests {
+    static let rules = """
+        groups:
+          - name: recorded
+            rules:
+              - record: mesh:errors:ratio
+                expr: vector(0.3)
+                labels:
+                  team: mesh
+              - alert: ErrorsHighSameGroup
+                expr: mesh:errors:ratio > 0.2
+          - name: consumer
+            rules:
+              - alert: ErrorsHighOtherGroup
+                expr: mesh:errors:ratio{team="mesh"} > 0.2
+                labels:
+                  severity: page
+        """
+
+    func configuration(_ directory: String, prometheus: String, extra: [String: Any] = [:]) throws -> String {
+        try Self.rules.write(toFile: directory + "/rules.yml", atomically: true, encoding: .utf8)
+        var object: [String: Any] = [
+            "prometheus": ["url": prometheus], "remote_write": ["url": prometheus + "/api/v1/write"],
+            "rule_files": ["rules.yml"], "evaluation_interval": "1s", "state_directory": "state",
+        ]
+        object.merge(extra) { $1 }
+        let path = directory + "/config.json"
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test("the daemon records, an alert later in the same group fires on the recording's first evaluation, another group's alert fires on it too, and ALERTS is queryable")
+    func daemon() async throws {
+        let directory = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await withPrometheus(openMetrics: "# EOF\n", configuration: RemoteWriteReceiver.configuration,
+                                 arguments: RemoteWriteReceiver.arguments) { server async throws in
+            let config = try configuration(directory, prometheus: server.url)
+            let daemon = try await DaemonTests().start(["--config", config], notify: nil)
+            defer { daemon.signal(SIGTERM) }
+            let http = HTTPClient()
+            defer { http.shutdown() }
+            var alerts: [[String: Any]] = []
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                let body = try? await http.get(daemon.statusURL("/api/v1/alerts")).body
+                let object = body.flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+                alerts = ((object?["data"] as? [String: Any])?["alerts"] as? [[String: Any]]) ?? []
+                if Set(alerts.compactMap { ($0["labels"] as? [String: String])?["alertname"] }) == ["ErrorsHighSameGroup", "ErrorsHighOtherGroup"] { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            let same = try #require(alerts.first { ($0["labels"] as? [String: String])?["alertname"] == "ErrorsHighSameGroup" },
+                                    "alerts: \(alerts)\nlog:\n\(daemon.log)")
+            #expect(alerts.contains { ($0["labels"] as? [String: String]) == ["alertname": "ErrorsHighOtherGroup", "team": "mesh", "severity": "page"] })
+            #expect(same["state"] as? String == "firing")
+
+            // The recording's first sample is the group's first evaluation: the alert after it became
+            // active then, so it read the series back within that evaluation.
+            let client = try PrometheusClient(baseURL: server.url, http: http)
+            guard case .matrix(let series) = try await client.query("mesh:errors:ratio[5m]", at: Date()).result else {
+                Issue.record("no matrix")
+                return
+            }
+            #expect(series.count == 1 && series.first?.labels == Labels(["__name__": "mesh:errors:ratio", "team": "mesh"]))
+            let first = try #require(series.first?.points.first)
+            let activeAt = try #require((same["activeAt"] as? String).flatMap(parseTime))
+            #expect(abs(activeAt.timeIntervalSince1970 - Double(first.timestampMillis) / 1000) < 0.002,
+                    "activeAt \(activeAt), first recorded sample at \(first.timestampMillis)")
+
+            guard case .vector(let firing) = try await client.query("ALERTS{alertstate=\"firing\"}", at: Date()).result else { return }
+            #expect(Set(firing.compactMap { $0.labels.first { $0.name == "alertname" }?.value }) == ["ErrorsHighSameGroup", "ErrorsHighOtherGroup"])
+            guard case .vector(let forState) = try await client.query("ALERTS_FOR_STATE{alertname=\"ErrorsHighSameGroup\"}", at: Date()).result
+            else { return }
+            #expect(forState.first?.value == activeAt.timeIntervalSince1970.rounded(.down))
+
+            let rules = try JSONSerialization.jsonObject(with: Data(try await http.get(daemon.statusURL("/api/v1/rules?type=record")).body)) as? [String: Any]
+            let groups = (rules?["data"] as? [String: Any])?["groups"] as? [[String: Any]] ?? []
+            #expect(groups.count == 1)
+            let recording = (groups.first?["rules"] as? [[String: Any]])?.first
+            #expect(recording?["type"] as? String == "recording" && recording?["health"] as? String == "ok")
+            #expect(recording?["labels"] as? [String: String] == ["team": "mesh"])
+            let metrics = String(decoding: try await http.get(daemon.statusURL("/metrics")).body, as: UTF8.self)
+            #expect(metrics.contains("meshwatchd_remote_write_samples_total{result=\"dropped\"} 0"))
+            #expect(metrics.contains("meshwatchd_remote_write_samples_total{result=\"sent\"} ") && !metrics.contains("{result=\"sent\"} 0\n"))
+        }
+    }
+
+    @Test("without remote_write a file with recording rules is refused, naming the rule and the two ways out; recording_rules: skip loads the rest with a warning at every level")
+    func refusedOrSkipped() async throws {
+        let directory = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cli = CommandLineTests()
+        let config = try configuration(directory, prometheus: "http://127.0.0.1:1", extra: ["remote_write": NSNull()])
+        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
+        object.removeValue(forKey: "remote_write")
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: config))
+        for command in [["check-config", "--config", config], ["eval", "--config", config], ["run", "--config", config]] {
+            let run = try await cli.meshwatchd(command)
+            #expect(run.status == 78, "\(command): \(run.status) \(run.stdout) \(run.stderr)")
+            let output = run.stdout + run.stderr
+            #expect(output.contains("rules.yml:4:"), "\(command): \(output)")
+            #expect(output.contains("recording rule \"mesh:errors:ratio\" needs remote_write"), "\(command): \(output)")
+            #expect(output.contains("recording_rules: skip"))
+        }
+        object["recording_rules"] = "skip"
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: config))
+        let check = try await cli.meshwatchd(["check-config", "--config", config])
+        #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
+        #expect(check.stdout.contains("warning: ") && check.stdout.contains("recording rule \"mesh:errors:ratio\" skipped (recording_rules: skip)"))
+        #expect(check.stdout.contains("2 rules in 2 groups"), "\(check.stdout)")
+        let eval = try await cli.meshwatchd(["eval", "--config", config])
+        #expect(eval.stderr.contains("recording rule \"mesh:errors:ratio\" skipped"), "\(eval.stderr)")
+
+        object["recording_rules"] = "sometimes"
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: config))
+        let wrong = try await cli.meshwatchd(["check-config", "--config", config])
+        #expect(wrong.status == 78)
+        #expect((wrong.stdout + wrong.stderr).contains("recording_rules: expected evaluate or skip, got \"sometimes\""), "\(wrong.stdout) \(wrong.stderr)")
+    }
+}
