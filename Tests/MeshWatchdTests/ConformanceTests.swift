@@ -3,8 +3,11 @@ import GoTemplate
 import AlertEngine
 import Foundation
 import MeshFixtures
+import MeshHTTP
+import PromClient
 @testable import MeshWatchdCore
 import Testing
+import Yams
 
 /// `conformance/cases`: promtool unit-test files that `promtool test rules` passes, replayed by
 /// `meshwatchd replay` against a real Prometheus holding the same input series, with the same
@@ -60,10 +63,28 @@ struct ConformanceTests {
         let file = try PromtoolTestFile.load(directory + "/test.yml")
         var mismatches: [String] = []
         var checked = 0, failed = 0
+        var exprMismatches: [Int: [String]] = [:]
+        if let order = file.group_eval_order {
+            var names: [String] = []
+            for ruleFile in file.rule_files {
+                let text = try String(contentsOfFile: directory + "/" + ruleFile, encoding: .utf8)
+                let groups = (try Yams.load(yaml: text) as? [String: Any])?["groups"] as? [[String: Any]] ?? []
+                names += groups.compactMap { $0["name"] as? String }
+            }
+            #expect(order == names, "\(name): group_eval_order \(order) is not the file order \(names), which meshwatchd's replay follows")
+        }
         for (index, group) in file.tests.enumerated() {
             var failure: String?
-            let found = try await replay(file: file, group: group, directory: directory, failure: &failure)
+            var exprFailures: [String] = []
+            let found = try await replay(file: file, group: group, directory: directory, failure: &failure, exprMismatches: &exprFailures)
+            exprMismatches[index] = exprFailures
             if let failure { mismatches.append("test \(index + 1): \(failure)") }
+            for mismatch in exprMismatches[index] ?? [] {
+                checked += 1
+                failed += 1
+                mismatches.append("test \(index + 1): \(mismatch)")
+            }
+            checked += (group.promql_expr_test ?? []).count - (exprMismatches[index] ?? []).count
             for check in group.alert_rule_test ?? [] {
                 checked += 1
                 let before = mismatches.count
@@ -126,15 +147,23 @@ struct ConformanceTests {
     /// Backfills the group's series into a Prometheus of its own, runs `meshwatchd replay` over
     /// [0, last eval_time] with `--alerts-at` each eval_time, and returns the snapshots by time.
     func replay(file: PromtoolTestFile, group: PromtoolTestFile.Group, directory: String,
-                failure: inout String?) async throws -> [Double: Snapshot] {
+                failure: inout String?, exprMismatches: inout [String]) async throws -> [Double: Snapshot] {
         let evaluationInterval = file.evaluation_interval ?? "1m"
         let inputInterval = Int((PrometheusDuration.parse(group.interval ?? "1m") ?? .seconds(60)).seconds)
         let times = Set((group.alert_rule_test ?? []).map { PrometheusDuration.parse($0.eval_time)!.seconds }).sorted()
-        let end = times.last ?? 0
+        let exprTests = group.promql_expr_test ?? []
+        let end = max(times.last ?? 0, exprTests.map { PrometheusDuration.parse($0.eval_time)!.seconds }.max() ?? 0)
         let openMetrics = try group.openMetrics(intervalSeconds: inputInterval)
+        // Recording rules write through remote write into this Prometheus (at times behind its
+        // backfilled blocks: the out-of-order window), and are read back from it.
+        let recording = try file.rule_files.contains {
+            try String(contentsOfFile: directory + "/" + $0, encoding: .utf8).contains("record:")
+        } || !exprTests.isEmpty
         // Two cases at a time: each starts a Prometheus and a replay, and the rest of the suite runs beside them.
-        let (snapshots, error) = try await Self.limiter.run { try await withPrometheus(openMetrics: openMetrics) {
-            server async throws -> ([Double: Snapshot], String?) in
+        let (snapshots, error, exprFailures) = try await Self.limiter.run { try await withPrometheus(
+            openMetrics: openMetrics, configuration: recording ? RemoteWriteReceiver.configuration : "global:\n  scrape_interval: 15s\n",
+            arguments: recording ? RemoteWriteReceiver.arguments : []) {
+            server async throws -> ([Double: Snapshot], String?, [String]) in
             var failure: String?
             let work = NSTemporaryDirectory() + "meshwatchd-conformance-" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -147,6 +176,7 @@ struct ConformanceTests {
                 "external_url": group.external_url ?? "",
             ]
             if let offset = file.rule_query_offset { configuration["rule_query_offset"] = offset }
+            if recording { configuration["remote_write"] = ["url": server.url + "/api/v1/write"] }
             let configPath = work + "/config.json"
             try JSONSerialization.data(withJSONObject: configuration).write(to: URL(fileURLWithPath: configPath))
             let run = try await CommandLineTests().meshwatchd(
@@ -174,10 +204,45 @@ struct ConformanceTests {
                 }
                 snapshots[time.timeIntervalSince1970] = snapshot
             }
-            return (snapshots, failure)
+            return (snapshots, failure, try await Self.checkExpressions(exprTests, on: server))
         } }
         failure = error
+        exprMismatches = exprFailures
         return snapshots
+    }
+
+    /// Each `promql_expr_test` queried at its `eval_time` on the Prometheus the replay wrote to:
+    /// the recorded series and ALERTS/ALERTS_FOR_STATE must be what promtool's rule manager wrote.
+    static func checkExpressions(_ tests: [PromtoolTestFile.ExprTest], on server: PrometheusServer) async throws -> [String] {
+        guard !tests.isEmpty else { return [] }
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        let client = try PrometheusClient(baseURL: server.url, http: http)
+        var mismatches: [String] = []
+        for test in tests {
+            let at = Date(timeIntervalSince1970: PrometheusDuration.parse(test.eval_time)!.seconds)
+            let got: [Sample]
+            switch try await client.query(test.expr, at: at).result {
+            case .vector(let samples): got = samples
+            case .scalar(let point): got = [Sample(labels: .empty, point: point)]
+            default: got = []
+            }
+            func describe(_ samples: [(Labels, Double)]) -> String {
+                samples.isEmpty ? "nothing" : samples.map { "\($0.0) \(GoFormat.float($0.1))" }.sorted().joined(separator: "; ")
+            }
+            let expected = try (test.exp_samples ?? []).map { sample -> (Labels, Double) in
+                let (name, labels) = try PromtoolTestFile.Group.parseSeries(sample.labels)
+                return (Labels(labels.map { Label(name: $0.0, value: $0.1) } + (name.isEmpty ? [] : [Label(name: "__name__", value: name)])), sample.value)
+            }
+            let actual = got.map { ($0.labels, $0.value) }
+            let same = expected.count == actual.count && expected.allSatisfy { want in
+                actual.contains { $0.0 == want.0 && ($0.1 == want.1 || ($0.1.isNaN && want.1.isNaN) || abs($0.1 - want.1) <= 1e-9 * max(1, abs(want.1))) }
+            }
+            if !same {
+                mismatches.append("\(test.expr) at \(test.eval_time): expected \(describe(expected)), Prometheus has \(describe(actual))")
+            }
+        }
+        return mismatches
     }
 
     static func describe(_ alerts: Set<PromtoolTestFile.ExpectedAlert>) -> String {

@@ -8,6 +8,7 @@ struct PromtoolTestFile: Decodable {
         var interval: String?
         var input_series: [InputSeries]
         var alert_rule_test: [AlertTest]?
+        var promql_expr_test: [ExprTest]?
         var external_labels: [String: String]?
         var external_url: String?
     }
@@ -26,6 +27,19 @@ struct PromtoolTestFile: Decodable {
         var exp_rule_error: String?
     }
 
+    /// A PromQL expression at a time and the samples it must return: with recording rules, their
+    /// series and ALERTS/ALERTS_FOR_STATE as the rules wrote them.
+    struct ExprTest: Decodable {
+        var expr: String
+        var eval_time: String
+        var exp_samples: [ExpectedSample]?
+    }
+
+    struct ExpectedSample: Decodable {
+        var labels: String
+        var value: Double
+    }
+
     struct ExpectedAlert: Decodable, Hashable {
         var exp_labels: [String: String]?
         var exp_annotations: [String: String]?
@@ -33,6 +47,9 @@ struct PromtoolTestFile: Decodable {
 
     var rule_files: [String]
     var evaluation_interval: String?
+    /// promtool evaluates groups in this order (without it, in no set order); meshwatchd's replay
+    /// evaluates them in file order, so a case that gives it must give that order.
+    var group_eval_order: [String]?
     var tests: [Group]
     /// meshwatchd-only: Prometheus's global `rule_query_offset`.
     var rule_query_offset: String?
