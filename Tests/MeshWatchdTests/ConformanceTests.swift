@@ -154,15 +154,12 @@ struct ConformanceTests {
         let exprTests = group.promql_expr_test ?? []
         let end = max(times.last ?? 0, exprTests.map { PrometheusDuration.parse($0.eval_time)!.seconds }.max() ?? 0)
         let openMetrics = try group.openMetrics(intervalSeconds: inputInterval)
-        // Recording rules write through remote write into this Prometheus (at times behind its
-        // backfilled blocks: the out-of-order window), and are read back from it.
-        let recording = try file.rule_files.contains {
-            try String(contentsOfFile: directory + "/" + $0, encoding: .utf8).contains("record:")
-        } || !exprTests.isEmpty
+        // Recording rules and ALERTS/ALERTS_FOR_STATE are written through remote write into this
+        // Prometheus (at times behind its backfilled blocks: the out-of-order window), and read back
+        // from it, in every case, as a daemon with remote_write does.
         // Two cases at a time: each starts a Prometheus and a replay, and the rest of the suite runs beside them.
         let (snapshots, error, exprFailures) = try await Self.limiter.run { try await withPrometheus(
-            openMetrics: openMetrics, configuration: recording ? RemoteWriteReceiver.configuration : "global:\n  scrape_interval: 15s\n",
-            arguments: recording ? RemoteWriteReceiver.arguments : []) {
+            openMetrics: openMetrics, configuration: RemoteWriteReceiver.configuration, arguments: RemoteWriteReceiver.arguments) {
             server async throws -> ([Double: Snapshot], String?, [String]) in
             var failure: String?
             let work = NSTemporaryDirectory() + "meshwatchd-conformance-" + UUID().uuidString
@@ -176,7 +173,7 @@ struct ConformanceTests {
                 "external_url": group.external_url ?? "",
             ]
             if let offset = file.rule_query_offset { configuration["rule_query_offset"] = offset }
-            if recording { configuration["remote_write"] = ["url": server.url + "/api/v1/write"] }
+            configuration["remote_write"] = ["url": server.url + "/api/v1/write"]
             let configPath = work + "/config.json"
             try JSONSerialization.data(withJSONObject: configuration).write(to: URL(fileURLWithPath: configPath))
             let run = try await CommandLineTests().meshwatchd(
