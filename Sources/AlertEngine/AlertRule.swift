@@ -34,6 +34,8 @@ public struct AlertRule: Sendable {
     public var labels: [(name: String, template: String)]
     public var annotations: [(name: String, template: String)]
 
+    /// Whether a template may call `query` (its answers are fetched before the templates run).
+    let usesTemplateQueries: Bool
     let labelTemplates: [(name: String, template: Result<Template, TemplateError>)]
     let annotationTemplates: [(name: String, template: Result<Template, TemplateError>)]
 
@@ -56,6 +58,7 @@ public struct AlertRule: Sendable {
                 return .success(try Template(source, name: templateName, prefixBytes: Template.alertPrefixBytes))
             } catch { return .failure(error) }
         }
+        usesTemplateQueries = kind == .alerting && (labels + annotations).contains { $0.template.contains("query") }
         labelTemplates = self.labels.map { ($0.name, parse($0.template)) }
         annotationTemplates = self.annotations.map { ($0.name, parse($0.template)) }
         identity = nameAndLabels

@@ -20,6 +20,8 @@ public struct AlertRuleState: Sendable {
     /// Whether the last error was the datasource's (not reached, overloaded) rather than the rule's.
     public private(set) var lastErrorIsDatasource = false
     public private(set) var lastEvaluation: Date?
+    /// Queries the rule's templates ran (`query`), since the rule was loaded.
+    public internal(set) var templateQueries = 0
     /// How long the last evaluation took (query and state), for `/api/v1/rules`.
     public internal(set) var evaluationDuration: Duration?
     /// The series this rule wrote at its last written evaluation (a recording rule's series, an
@@ -281,8 +283,7 @@ public struct AlertRuleState: Sendable {
     }
 
     private func candidate(for sample: Sample, context: EvaluationContext, errors: inout [String]) -> Candidate {
-        let data = TemplateData(labels: sample.labels, externalLabels: context.externalLabels,
-                                externalURL: context.externalURL, value: sample.value)
+        let data = Self.templateData(for: sample, context: context)
         // The rule's labels (sorted by name at load) and alertname, expanded; an empty value
         // removes the label, as with Prometheus's label builder.
         var overrides: [Label] = []
@@ -306,6 +307,11 @@ public struct AlertRuleState: Sendable {
         }
         return Candidate(sample: sample, overrides: overrides, annotations: Labels(sortedUnique: annotations),
                          fingerprint: Self.mergedFingerprint(sample.labels, overrides))
+    }
+
+    static func templateData(for sample: Sample, context: EvaluationContext) -> TemplateData {
+        TemplateData(labels: sample.labels, externalLabels: context.externalLabels, externalURL: context.externalURL,
+                     value: sample.value, query: context.templateQuery)
     }
 
     /// The fingerprint `merge(series, overrides)` would have, without building it.

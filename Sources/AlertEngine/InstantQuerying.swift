@@ -1,4 +1,5 @@
 import Foundation
+import GoTemplate
 import MetricModel
 
 /// What the engine needs from a datasource: the series an expression returns at a time.
@@ -15,6 +16,13 @@ public protocol SeriesWriting: Sendable {
     func write(_ samples: [Sample]) async throws
 }
 
+/// An error that can say what PromQL itself said (Prometheus's `error`, without the HTTP
+/// framing): what a template's `query` prints after "error calling query: ", as Prometheus's
+/// engine error reads there.
+public protocol QueryErrorText: Error {
+    var queryErrorText: String { get }
+}
+
 /// Labels and URL every template sees (Prometheus's `global.external_labels` and
 /// `--web.external-url`).
 public struct EvaluationContext: Sendable {
@@ -23,6 +31,8 @@ public struct EvaluationContext: Sendable {
     /// Prometheus's global `rule_query_offset`: queries ask for this long before the
     /// evaluation time, for groups without their own `query_offset`.
     public var queryOffset: Duration
+    /// What a template's `query` reads during one rule's evaluation (set by the engine).
+    public var templateQuery: TemplateQuery?
 
     public init(externalLabels: [String: String] = [:], externalURL: String = "", queryOffset: Duration = .zero) {
         self.externalLabels = Labels(externalLabels)

@@ -2,6 +2,7 @@ import GoTemplate
 import Foundation
 import Logging
 import MetricModel
+import Synchronization
 
 /// The rule groups and every rule's state: evaluates a group at a time against a
 /// datasource and reports what changed. Pure apart from the queries it asks for; the
@@ -78,6 +79,12 @@ public struct RuleEngine: Sendable {
                 written = nil
             }
         } else {
+            var context = context
+            if rule.usesTemplateQueries, case .success(let samples) = result {
+                let answers = await Self.answerTemplateQueries(rule, samples, context: context, at: time, using: datasource)
+                groups[index].rules[ruleIndex].templateQueries += answers.asked
+                context.templateQuery = answers.lookup
+            }
             outcome = groups[index].rules[ruleIndex].apply(result, at: time, limit: groups[index].group.limit, context: context)
             if output != nil && groups[index].rules[ruleIndex].health == .ok {
                 written = groups[index].rules[ruleIndex].alertSeries(sampleTime: sampleTime)
@@ -113,6 +120,49 @@ public struct RuleEngine: Sendable {
             if Task.isCancelled || error is CancellationError { return }
             groups[index].rules[ruleIndex].writeFailed(error)
         }
+    }
+
+    /// The most distinct expressions one rule's templates may query in one evaluation.
+    public static let maximumTemplateQueries = 100
+
+    /// A template's `query` answers for one evaluation of a rule: each template runs once per
+    /// series with what is known; a query it needs and nobody has run yet stops it, runs
+    /// through the rule's datasource at the evaluation time (bounded like the rule's own
+    /// query), and the template runs again, until it needs nothing new. The answers then serve
+    /// the evaluation's expansion (so each expression is queried once per evaluation).
+    static func answerTemplateQueries(_ rule: AlertRule, _ samples: [Sample], context: EvaluationContext, at time: Date,
+                                      using datasource: some InstantQuerying) async -> (lookup: TemplateQuery, asked: Int) {
+        let answers = TemplateAnswers()
+        var context = context
+        context.templateQuery = answers.lookup
+        var asked = 0
+        for sample in samples {
+            let data = AlertRuleState.templateData(for: sample, context: context)
+            for case .success(let template) in (rule.labelTemplates + rule.annotationTemplates).map(\.template) {
+                while true {
+                    do throws(TemplateError) {
+                        _ = try template.execute(data)
+                        break
+                    } catch {
+                        guard let expression = error.pendingQuery, !Task.isCancelled else { break }
+                        guard asked < maximumTemplateQueries else {
+                            answers.store(expression, .failure(TemplateError(
+                                "error calling query: more than \(maximumTemplateQueries) queries in one evaluation of the rule's templates")))
+                            continue
+                        }
+                        asked += 1
+                        do {
+                            let result = try await datasource.instantQuery(expression, at: time)
+                            answers.store(expression, .success(result.map { QuerySample(labels: $0.labels, value: $0.value) }))
+                        } catch {
+                            let text = (error as? any QueryErrorText)?.queryErrorText ?? "\(error)"
+                            answers.store(expression, .failure(TemplateError("error calling query: \(text)")))
+                        }
+                    }
+                }
+            }
+        }
+        return (answers.lookup, asked)
     }
 
     /// Prometheus's staleness marker (`value.StaleNaN`).
@@ -175,6 +225,22 @@ extension RuleEngine {
             for ruleIndex in groups[groupIndex].rules.indices where groups[groupIndex].rules[ruleIndex].rule.name == rule {
                 groups[groupIndex].rules[ruleIndex].markSent(fingerprint, at: time)
             }
+        }
+    }
+}
+
+/// The answers of a rule's template queries during one evaluation.
+final class TemplateAnswers: Sendable {
+    private let answers = Mutex<[String: Result<[QuerySample], TemplateError>]>([:])
+
+    func store(_ expression: String, _ answer: Result<[QuerySample], TemplateError>) {
+        answers.withLock { $0[expression] = answer }
+    }
+
+    var lookup: TemplateQuery {
+        { expression throws(TemplateError) in
+            guard let answer = self.answers.withLock({ $0[expression] }) else { throw TemplateError(pendingQuery: expression) }
+            return try answer.get()
         }
     }
 }

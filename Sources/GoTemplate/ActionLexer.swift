@@ -197,7 +197,14 @@ struct PipelineParser {
                 let inner = try parsePipeline()
                 guard index < tokens.count, tokens[index] == .close else { throw TemplateError("template: \(template): unclosed (") }
                 index += 1
-                arguments.append(.pipeline(inner))
+                // `(…).Field`: a field right after the parenthesis is taken from the pipeline's value.
+                if index < tokens.count, case .field(let path) = tokens[index], !path.isEmpty, index < offsets.count,
+                   offsets[index] == offsets[index - 1] + 1 {
+                    arguments.append(.field(base: .value(inner), path: path, offset: offsets[index]))
+                    index += 1
+                } else {
+                    arguments.append(.pipeline(inner))
+                }
             case .identifier("true"): arguments.append(.bool(true))
             case .identifier("false"): arguments.append(.bool(false))
             case .identifier(let name):

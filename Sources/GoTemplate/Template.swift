@@ -39,9 +39,11 @@ public struct Template: Sendable {
         case pipeline(Pipeline)
     }
 
-    enum FieldBase: Sendable {
+    indirect enum FieldBase: Sendable {
         case dot
         case variable(String)
+        /// A parenthesised pipeline with fields after it: `(index (query "up") 0).Labels` (Go's chain node).
+        case value(Pipeline)
     }
 
     let nodes: [Node]
@@ -84,5 +86,27 @@ public struct Template: Sendable {
 /// A template that does not parse or cannot be executed.
 public struct TemplateError: Error, Sendable, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// Set when the template called `query` with an expression whose answer is not known yet:
+    /// the caller runs the query (asynchronously), remembers its answer and executes again.
+    public let pendingQuery: String?
+    /// For an argument of the wrong type: which argument (Go reports the error where it stands).
+    let argument: Int?
+
+    public init(_ description: String) {
+        self.description = description
+        pendingQuery = nil
+        argument = nil
+    }
+
+    init(_ description: String, argument: Int) {
+        self.description = description
+        pendingQuery = nil
+        self.argument = argument
+    }
+
+    public init(pendingQuery expression: String) {
+        description = "query \(expression) not run yet"
+        pendingQuery = expression
+        argument = nil
+    }
 }

@@ -10,13 +10,14 @@ enum TemplateFunction: String, Sendable {
     case print, println, html, js, urlquery, slice, call
     // Prometheus's that need no query.
     case safeHtml, args, externalURL, pathPrefix, parseDuration, toTime, stripDomain
-    // Prometheus has these; meshwatchd's templates cannot query.
-    case query, first, label, value, sortByLabel, graphLink, tableLink
+    // Prometheus's query functions.
+    case query, first, label, value, strvalue, sortByLabel, graphLink, tableLink
 }
 
 /// The functions Prometheus gives alert templates, with Go's output to the character.
 enum TemplateFunctions {
-    static func call(_ function: TemplateFunction, _ arguments: [TemplateValue], externalURL: String = "") throws(TemplateError) -> TemplateValue {
+    static func call(_ function: TemplateFunction, _ arguments: [TemplateValue], externalURL: String = "",
+                     query: TemplateQuery? = nil) throws(TemplateError) -> TemplateValue {
         let name = function.rawValue
         func argument(_ index: Int) throws(TemplateError) -> TemplateValue {
             guard index < arguments.count else {
@@ -121,12 +122,21 @@ enum TemplateFunctions {
             case .string(let string): return .integer(Int64(string.utf8.count))
             case .map(let map): return .integer(Int64(map.count))
             case .interfaceMap(let fields): return .integer(Int64(fields.count))
+            case .samples(let samples): return .integer(Int64(samples.count))
             case let other: throw TemplateError("error calling len: len of type \(other.typeName)")
             }
         case .index:
             switch try argument(0) {
             case .map(let map): return .string(map[try text(1)] ?? "")  // missingkey=zero: a missing label is ""
             case .interfaceMap(let fields): return fields[try text(1)] ?? .noValue
+            case .samples(let samples):
+                guard case .integer(let position) = try argument(1) else {
+                    throw TemplateError("error calling index: cannot index slice/array with type \(try argument(1).typeName)")
+                }
+                guard position >= 0, position < samples.count else {
+                    throw TemplateError("error calling index: index out of range: \(position)")
+                }
+                return .sample(samples[Int(position)])
             case .string(let string):
                 // Go indexes a string by byte and gives the byte (a uint8).
                 guard case .integer(let position) = try argument(1) else {
@@ -143,8 +153,49 @@ enum TemplateFunctions {
             // Template data holds no functions: Go's call always fails here, as in Prometheus.
             guard let first = arguments.first else { throw TemplateError("wrong number of args for call: want at least 1 got 0") }
             throw TemplateError("error calling call: non-function of type \(first.typeName)")
-        case .query, .first, .label, .value, .sortByLabel, .graphLink, .tableLink:
-            throw TemplateError("function \"\(name)\" is not supported: meshwatchd does not query from templates")
+        case .query:
+            let expression = try text(0)
+            guard let query else { throw TemplateError("error calling query: no datasource to query") }
+            return .samples(try query(expression))
+        case .first:
+            let samples = try queryResult(try argument(0), at: 0)
+            guard let first = samples.first else { throw TemplateError("error calling first: first() called on vector with no elements") }
+            return .sample(first)
+        case .label:
+            let label = try text(0)
+            return .string(try sample(try argument(1), at: 1, function: name).labels[label] ?? "")
+        case .value: return .number(try sample(try argument(0), at: 0, function: name).value)
+        case .strvalue: return .string(try sample(try argument(0), at: 0, function: name).labels["__value__"] ?? "")
+        case .sortByLabel:
+            let label = try text(0)
+            let samples = try queryResult(try argument(1), at: 1)
+            // Go's sort.Stable by the label's value, compared as bytes.
+            let sorted = samples.enumerated().sorted { lhs, rhs in
+                let a = lhs.element.labels[label] ?? "", b = rhs.element.labels[label] ?? ""
+                return a.utf8.lexicographicallyPrecedes(b.utf8) || (a == b && lhs.offset < rhs.offset)
+            }
+            return .samples(sorted.map(\.element))
+        case .graphLink: return .string("/graph?g0.expr=" + TemplateBuiltins.urlquery(try text(0)) + "&g0.tab=0")
+        case .tableLink: return .string("/graph?g0.expr=" + TemplateBuiltins.urlquery(try text(0)) + "&g0.tab=1")
+        }
+    }
+
+    /// A `template.queryResult` argument, or Go's error for another type.
+    private static func queryResult(_ value: TemplateValue, at index: Int) throws(TemplateError) -> [QuerySample] {
+        guard case .samples(let samples) = value else {
+            throw TemplateError("wrong type for value; expected template.queryResult; got \(value.typeName)", argument: index)
+        }
+        return samples
+    }
+
+    /// A `*template.sample` argument; Go's nil pointer panic (recovered into an error) for nil.
+    private static func sample(_ value: TemplateValue, at index: Int, function: String) throws(TemplateError) -> QuerySample {
+        switch value {
+        case .sample(let sample): return sample
+        case .noValue, .missing:
+            throw TemplateError("error calling \(function): runtime error: invalid memory address or nil pointer dereference")
+        default:
+            throw TemplateError("wrong type for value; expected *template.sample; got \(value.typeName)", argument: index)
         }
     }
 

@@ -17,6 +17,10 @@ enum TemplateValue: Sendable {
     /// A missing map key. Prometheus executes templates with `missingkey=zero`, so it prints
     /// as the empty string (not Go's default `<no value>`).
     case missing
+    /// One sample of a `query` answer (Prometheus's `*template.sample`: `.Labels`, `.Value`).
+    case sample(QuerySample)
+    /// A `query` answer (Prometheus's `template.queryResult`, a slice of samples).
+    case samples([QuerySample])
 
     /// How Go's text/template prints the value.
     var printed: String {
@@ -30,6 +34,10 @@ enum TemplateValue: Sendable {
             return "map[" + fields.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value.printed)" }.joined(separator: " ") + "]"
         case .noValue: return "<no value>"
         case .missing: return ""
+        // text/template prints what a pointer points to.
+        case .sample(let sample): return "{" + TemplateValue.map(sample.labels).printed + " " + GoFormat.float(sample.value) + "}"
+        // Go prints the pointers of a slice of pointers; their addresses mean nothing, so these are made up.
+        case .samples(let samples): return "[" + samples.indices.map { "0xc0000\(String(0x1000 + $0 * 0x30, radix: 16))" }.joined(separator: " ") + "]"
         }
     }
 
@@ -45,6 +53,8 @@ enum TemplateValue: Sendable {
         case .interfaceMap(let fields): return !fields.isEmpty
         case .noValue: return false
         case .missing: return false
+        case .sample: return true
+        case .samples(let samples): return !samples.isEmpty
         }
     }
 
@@ -60,9 +70,26 @@ enum TemplateValue: Sendable {
         case .interfaceMap: return "map[string]interface {}"
         case .noValue: return "<nil>"
         case .missing: return "<nil>"
+        case .sample: return "*template.sample"
+        case .samples: return "template.queryResult"
         }
     }
 }
+
+/// One sample of a template query's answer: its labels (`__name__` included) and value.
+public struct QuerySample: Sendable, Equatable {
+    public var labels: Labels
+    public var value: Double
+
+    public init(labels: Labels, value: Double) {
+        self.labels = labels
+        self.value = value
+    }
+}
+
+/// Answers a template's `query` synchronously: from what has been asked before, or by
+/// throwing `TemplateError(pendingQuery:)` so that the caller runs it and executes again.
+public typealias TemplateQuery = @Sendable (String) throws(TemplateError) -> [QuerySample]
 
 /// What an alert template sees, as Prometheus provides it.
 public struct TemplateData: Sendable {
@@ -70,12 +97,15 @@ public struct TemplateData: Sendable {
     public var externalLabels: Labels
     public var externalURL: String
     public var value: Double
+    /// What `query` asks; nil: `query` fails (no datasource).
+    public var query: TemplateQuery?
 
-    public init(labels: Labels, externalLabels: Labels = .empty, externalURL: String = "", value: Double) {
+    public init(labels: Labels, externalLabels: Labels = .empty, externalURL: String = "", value: Double, query: TemplateQuery? = nil) {
         self.labels = labels
         self.externalLabels = externalLabels
         self.externalURL = externalURL
         self.value = value
+        self.query = query
     }
 
     public init(labels: [String: String], externalLabels: [String: String] = [:], externalURL: String = "", value: Double) {
@@ -183,6 +213,7 @@ extension Template {
                 switch collection {
                 case .map(let map): elements = map.map { (.string($0.name), .string($0.value)) }  // Go ranges a map in key order
                 case .interfaceMap(let fields): elements = fields.sorted { $0.key < $1.key }.map { (.string($0.key), $0.value) }
+                case .samples(let samples): elements = samples.enumerated().map { (.integer(Int64($0.offset)), .sample($0.element)) }
                 case .noValue: elements = []
                 default: throw TemplateError(pipelineLocation(pipeline) + "range can't iterate over \(collection.printed)")
                 }
@@ -270,8 +301,14 @@ extension Template {
             }
             if let piped { arguments.append(piped) }
             do {
-                return try TemplateFunctions.call(name, arguments, externalURL: scope.data.externalURL)
+                return try TemplateFunctions.call(name, arguments, externalURL: scope.data.externalURL, query: scope.data.query)
             } catch {
+                if error.pendingQuery != nil { throw error }
+                // A field or variable of the wrong type: Go reports it where the argument stands.
+                if let index = error.argument, index + 1 < command.arguments.count,
+                   case .field(_, _, let argumentOffset) = command.arguments[index + 1] {
+                    throw TemplateError(location(ofByte: argumentOffset, context: Self.text(of: command.arguments[index + 1])) + error.description)
+                }
                 // Go's text: where the call stands, then the function's error.
                 throw TemplateError(location(ofByte: offset, context: Self.text(of: command)) + error.description)
             }
@@ -290,7 +327,8 @@ extension Template {
         case .bool(let value): return .bool(value)
         case .pipeline(let pipeline): return try evaluate(pipeline, scope: scope)
         case .function(let name, let offset):
-            do { return try TemplateFunctions.call(name, [], externalURL: scope.data.externalURL) } catch {
+            do { return try TemplateFunctions.call(name, [], externalURL: scope.data.externalURL, query: scope.data.query) } catch {
+                if error.pendingQuery != nil { throw error }
                 throw TemplateError(location(ofByte: offset, context: name.rawValue) + error.description)
             }
         case .field(let base, let path, let offset):
@@ -307,6 +345,8 @@ extension Template {
             case .variable(let name):
                 guard let bound = scope.variable(name) else { throw TemplateError("undefined variable \"\(name)\"") }
                 current = bound
+            case .value(let pipeline):
+                current = try evaluate(pipeline, scope: scope)
             }
             for field in remaining {
                 switch current {
@@ -319,6 +359,10 @@ extension Template {
                     current = .string(map[field] ?? "")  // missingkey=zero: a missing label is "", a string
                 case .interfaceMap(let fields):
                     current = fields[field] ?? .noValue
+                case .sample(let sample) where field == "Labels":
+                    current = .map(sample.labels)
+                case .sample(let sample) where field == "Value":
+                    current = .number(sample.value)
                 case .missing:
                     // A missing label is "" (missingkey=zero): a field of it is a field of a string.
                     throw TemplateError(location(ofByte: offset, context: Self.text(of: operand)) + "can't evaluate field \(field) in type string")
@@ -362,6 +406,7 @@ extension Template {
             switch base {
             case .dot: return fields.isEmpty ? "." : fields
             case .variable(let name): return name + fields
+            case .value(let pipeline): return text(of: .pipeline(pipeline)) + fields
             }
         }
     }

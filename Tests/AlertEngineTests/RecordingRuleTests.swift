@@ -175,3 +175,55 @@ struct RecordingRuleTests {
 extension Labels {
     func dropping(_ name: String) -> Labels { Labels(filter { $0.name != name }) }
 }
+
+/// A datasource that counts its queries and answers each with one sample valued by the query's length.
+final class CountingDatasource: InstantQuerying {
+    let asked = Mutex<[String]>([])
+    let series: [Sample]
+
+    init(series: [Sample]) { self.series = series }
+
+    func instantQuery(_ expression: String, at time: Date) async throws -> [Sample] {
+        asked.withLock { $0.append(expression) }
+        if expression == "rule" { return series }
+        if expression == "broken" { throw ScriptedError(description: "1:7: parse error: unexpected end of input") }
+        return [Sample(labels: Labels(["__name__": "answer", "q": expression]), point: SamplePoint(timestampMillis: 0, value: Double(expression.count)))]
+    }
+}
+
+@Suite("Template queries: answered through the rule's datasource, once per expression and evaluation, bounded")
+struct TemplateQueryTests {
+    @Test("each expression a rule's templates query is asked once per evaluation, at the evaluation time, whatever the number of series and templates")
+    func onceper() async throws {
+        let series = (0..<50).map { Sample(labels: Labels(["pod": "p\($0)"]), point: SamplePoint(timestampMillis: 0, value: 1)) }
+        let datasource = CountingDatasource(series: series)
+        let rule = AlertRule(name: "Q", expression: "rule", labels: [("total", #"{{ with query "sum(x)" }}{{ . | first | value }}{{ end }}"#)],
+                             annotations: [("own", #"{{ with query (printf "x{pod=%q}" $labels.pod) }}{{ . | first | label "q" }}{{ end }}"#),
+                                           ("again", #"{{ len (query "sum(x)") }}"#), ("broken", #"{{ query "broken" }}"#)])
+        var engine = RuleEngine(groups: [RuleGroup(name: "g", rules: [rule])])
+        _ = await engine.evaluateAll(at: minute(1), using: datasource, logger: quietLogger)
+        let asked = datasource.asked.withLock { $0 }
+        #expect(asked.filter { $0 == "sum(x)" }.count == 1)
+        #expect(asked.filter { $0 == "broken" }.count == 1)
+        #expect(Set(asked.filter { $0.hasPrefix("x{") }).count == 50 && asked.filter { $0.hasPrefix("x{") }.count == 50)
+        #expect(engine.only.templateQueries == 52)
+        let instance = try #require(engine.only.active.values.first { $0.labels["pod"] == "p7" })
+        #expect(instance.labels["total"] == "6")
+        #expect(instance.annotations["own"] == #"x{pod="p7"}"#)
+        #expect(instance.annotations["again"] == "1")
+        #expect(instance.annotations["broken"]?.hasSuffix(#"at <query "broken">: error calling query: 1:7: parse error: unexpected end of input>"#) == true,
+                "\(instance.annotations["broken"] ?? "")")
+    }
+
+    @Test("a template that would query more than 100 expressions in one evaluation gets an error past the 100th, and the daemon goes on")
+    func bounded() async throws {
+        let labels = Dictionary(uniqueKeysWithValues: (0..<150).map { ("l\($0)", "v\($0)") })
+        let datasource = CountingDatasource(series: [Sample(labels: Labels(labels), point: SamplePoint(timestampMillis: 0, value: 1))])
+        let rule = AlertRule(name: "Many", expression: "rule",
+                             annotations: [("each", #"{{ range $k, $v := $labels }}{{ len (query $k) }}{{ end }}"#)])
+        var engine = RuleEngine(groups: [RuleGroup(name: "g", rules: [rule])])
+        _ = await engine.evaluateAll(at: minute(1), using: datasource, logger: quietLogger)
+        #expect(datasource.asked.withLock { $0.count } == 101)
+        #expect(engine.only.active.values.first?.annotations["each"]?.contains("more than 100 queries") == true)
+    }
+}

@@ -38,7 +38,8 @@ package struct PrometheusDatasource: InstantQuerying {
             // As Prometheus's rule manager: a scalar is one sample without labels.
             return [Sample(labels: .empty, point: point)]
         case .matrix, .string:
-            throw PrometheusError(kind: .badData, message: "rule result is a \(response.result.resultType), not a vector or scalar",
+            // Prometheus's words (EngineQueryFunc), which a template's failing query prints.
+            throw PrometheusError(kind: .badData, message: "rule result is not a vector or scalar",
                                   endpoint: client.baseURL, query: expression)
         }
     }
@@ -55,3 +56,13 @@ extension PrometheusDatasource {
 }
 
 extension PrometheusError: DatasourceFailureReporting {}
+
+extension PrometheusError: QueryErrorText {
+    /// What Prometheus's engine said, as a template's `query` prints it in Prometheus (the
+    /// API's `invalid parameter "query": ` framing removed); the whole text for a transport failure.
+    public var queryErrorText: String {
+        guard httpError == nil, kind != .badResponse else { return description }
+        let framing = "invalid parameter \"query\": "
+        return message.hasPrefix(framing) ? String(message.dropFirst(framing.count)) : message
+    }
+}
