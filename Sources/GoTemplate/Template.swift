@@ -67,7 +67,11 @@ public struct Template: Sendable {
         var parser = TemplateParser(source: source, name: name)
         nodes = try parser.parseDocument()
         defined = parser.defined
+        simple = SimpleSegment.compile(nodes, defined: defined)
     }
+
+    /// The template as simple segments, when it is only text and simple actions.
+    let simple: [SimpleSegment]?
 
     /// Go's `template: NAME:LINE:COL: executing "NAME" at <CONTEXT>: ` for a node at `offset`.
     func location(ofByte offset: Int, context: String) -> String {

@@ -227,6 +227,11 @@ enum TemplateFunctions {
         case (.missing, .string(let b)): return order("", b)
         case (.string(let a), .missing): return order(a, "")
         case (.bool(let a), .bool(let b)) where function == "eq" || function == "ne": return a == b ? .same : .greater
+        // Go: bools have no order, and values of no basic kind (maps, samples, nil) cannot be compared at all.
+        case (.bool, .bool): throw TemplateError("error calling \(function): invalid type for comparison")
+        case (.map, _), (_, .map), (.record, _), (_, .record), (.interfaceMap, _), (_, .interfaceMap), (.sample, _), (_, .sample),
+             (.samples, _), (_, .samples) where function != "eq" && function != "ne":
+            throw TemplateError("error calling \(function): invalid type for comparison")
         default: throw TemplateError("error calling \(function): incompatible types for comparison")
         }
     }

@@ -41,6 +41,8 @@ enum StatusRendering {
                evaluated.map { ([("rule_group", $0.0.name)], Double($0.0.evaluations * $0.1.rules.count)) })
         family("meshwatchd_rule_evaluation_failures_total", "counter", "Rule evaluations that failed (query error, duplicate labels, limit).",
                groups.flatMap { group in group.ruleFailures.sorted { $0.key < $1.key }.map { ([("rule_group", group.name), ("rule_name", $0.key)], Double($0.value)) } })
+        family("meshwatchd_template_queries_total", "counter", "Queries run by the templates' query function (each expression once per rule evaluation).",
+               evaluated.map { ([("rule_group", $0.0.name)], Double($0.1.rules.reduce(0) { $0 + $1.templateQueries })) })
         var counts: [String: [AlertState: Int]] = [:]
         for (_, state) in evaluated {
             for rule in state.rules {
