@@ -43,6 +43,9 @@ final class ConfigurationStrictnessTests {
          "3:88: runbooks.definitions[0].steps[0].qeury: unknown key; did you mean `query`?"),
         // Keys are snake_case as documented; the Swift spelling is not a second way to write them.
         (#""notifications": {"repeatInterval": "1h"}"#, "3:20: notifications.repeatInterval: unknown key; did you mean `repeat_interval`?"),
+        (#""remote_write": {"url": "http://127.0.0.1:9/api/v1/write", "max_queued_sample": 10}"#,
+         "3:61: remote_write.max_queued_sample: unknown key; did you mean `max_queued_samples`?"),
+        (#""recording_rule": "skip""#, "3:2: recording_rule: unknown key; did you mean `recording_rules`?"),
         // A value of the wrong type says where it is too.
         (#""max_concurrent_queries": "4""#, "3:28: max_concurrent_queries: expected Int"),
     ])
@@ -63,6 +66,24 @@ final class ConfigurationStrictnessTests {
         let (path, message) = try refusal(text)
         #expect(message?.hasPrefix(path + ":" + position) == true && message?.contains(fragment) == true,
                 "expected \(path):\(position)… \(fragment), got \(message ?? "accepted")")
+    }
+
+    @Test("remote_write's values are checked with their key paths, every problem at once")
+    func remoteWriteValues() throws {
+        let path = directory + "/remote.json"
+        try Self.document(#""remote_write": {"timeout": "soon", "max_queued_samples": 0, "max_samples_per_send": -1, "header_files": {"Authorization": "nope"}, "bearer_token_file": "gone", "cert_file": "c.pem"}, "recording_rules": "later""#)
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let (_, problems) = Configuration.check(path: path)
+        let texts = problems.map(\.description)
+        for expected in ["remote_write.url: missing (e.g. http://prometheus:9090/api/v1/write)",
+                         "remote_write.timeout: expected a positive duration such as 30s or 5m, got \"soon\"",
+                         "remote_write.max_queued_samples: expected 1 or more, got 0", "remote_write.max_samples_per_send: expected 1 or more, got -1",
+                         "remote_write.header_files.Authorization: cannot read \(directory)/nope", "remote_write.bearer_token_file: cannot read \(directory)/gone",
+                         "remote_write: cert_file and key_file go together", "recording_rules: expected evaluate or skip, got \"later\""] {
+            #expect(texts.contains { $0.hasSuffix(expected) }, "\(expected) not in \(texts)")
+        }
+        try Self.document(#""remote_write": {"url": "ftp://x/write"}"#).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(Configuration.check(path: path).1.map(\.description).contains { $0.hasSuffix("remote_write.url: expected an absolute http(s) URL") })
     }
 
     @Test("a file that cannot be read says why, in the system's words")

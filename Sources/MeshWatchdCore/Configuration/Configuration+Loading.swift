@@ -45,6 +45,7 @@ extension Configuration {
             self.prometheus = prometheus
         }
         if var remoteWrite {
+            remoteWrite.headerFiles = remoteWrite.headerFiles?.mapValues(resolved)
             remoteWrite.bearerTokenFile = remoteWrite.bearerTokenFile.map(resolved)
             remoteWrite.caFile = remoteWrite.caFile.map(resolved)
             remoteWrite.certFile = remoteWrite.certFile.map(resolved)

@@ -35,6 +35,8 @@ struct Configuration: Decodable, Sendable, Equatable {
         var url: String?
         /// Plain headers (e.g. X-Scope-OrgID).
         var headers: [String: String]?
+        /// Header values read from files (e.g. an Authorization header), never written inline.
+        var headerFiles: [String: String]?
         var bearerTokenFile: String?
         var caFile: String?
         var certFile: String?
@@ -261,11 +263,12 @@ extension Configuration {
                     found.append(ConfigurationError(file: file, keyPath: "remote_write.\(key)", message: "expected 1 or more, got \(value)"))
                 }
             }
-            for (key, value) in [("bearer_token_file", remoteWrite.bearerTokenFile), ("ca_file", remoteWrite.caFile),
-                                 ("cert_file", remoteWrite.certFile), ("key_file", remoteWrite.keyFile)] {
-                if let value, !FileManager.default.isReadableFile(atPath: value) {
-                    found.append(ConfigurationError(file: file, keyPath: "remote_write.\(key)", message: "cannot read \(value)"))
-                }
+            // As for prometheus: secret files are checked here, TLS files when the first request uses them.
+            if let path = remoteWrite.bearerTokenFile, !FileManager.default.isReadableFile(atPath: path) {
+                found.append(ConfigurationError(file: file, keyPath: "remote_write.bearer_token_file", message: "cannot read \(path)"))
+            }
+            for (name, path) in (remoteWrite.headerFiles ?? [:]).sorted(by: { $0.key < $1.key }) where !FileManager.default.isReadableFile(atPath: path) {
+                found.append(ConfigurationError(file: file, keyPath: "remote_write.header_files.\(name)", message: "cannot read \(path)"))
             }
             if (remoteWrite.certFile == nil) != (remoteWrite.keyFile == nil) {
                 found.append(ConfigurationError(file: file, keyPath: "remote_write", message: "cert_file and key_file go together"))

@@ -22,6 +22,12 @@ extension Configuration.RemoteWrite {
                                            maxQueuedSamples: maxQueuedSamples ?? ConfigurationDefaults.remoteWriteMaxQueuedSamples,
                                            maxSamplesPerSend: maxSamplesPerSend ?? ConfigurationDefaults.remoteWriteMaxSamplesPerSend)
         settings.headers = (headers ?? [:]).sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
+        for (name, path) in (headerFiles ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("remote_write.header_files.\(name): cannot read \(path)")
+            }
+            settings.headers.append((name, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
         return RemoteWriteQueue(settings: settings, http: http, logger: logger)
     }
 }
