@@ -21,6 +21,10 @@ public struct RuleEngine: Sendable {
     /// (remote write); nil writes nothing (recording rules then fail: a configuration without
     /// `remote_write` refuses them or skips them at load).
     public var output: (any SeriesWriting)?
+    /// While true, alerting rules write no `ALERTS`/`ALERTS_FOR_STATE`: Prometheus writes none
+    /// until a fresh start has restored its `for` clocks (the first evaluation's would carry the
+    /// unrestored `activeAt`, and a restore from `ALERTS_FOR_STATE` would read them back).
+    public var holdsAlertSeries = false
     private var loggedTemplateErrors: Set<String> = []
     /// The last rule error logged, per group/rule: failures are logged when they change.
     private var loggedRuleErrors: [String: String] = [:]
@@ -86,7 +90,7 @@ public struct RuleEngine: Sendable {
                 context.templateQuery = answers.lookup
             }
             outcome = groups[index].rules[ruleIndex].apply(result, at: time, limit: groups[index].group.limit, context: context)
-            if output != nil && groups[index].rules[ruleIndex].health == .ok {
+            if output != nil && !holdsAlertSeries && groups[index].rules[ruleIndex].health == .ok {
                 written = groups[index].rules[ruleIndex].alertSeries(sampleTime: sampleTime)
             }
         }

@@ -3,6 +3,7 @@ import MeshFixtures
 import MeshHTTP
 import MetricModel
 import PromClient
+import RemoteWrite
 @testable import MeshWatchdCore
 import Testing
 
@@ -79,8 +80,16 @@ struct RecordingRuleDaemonTests {
             #expect(abs(activeAt.timeIntervalSince1970 - Double(first.timestampMillis) / 1000) < 0.002,
                     "activeAt \(activeAt), first recorded sample at \(first.timestampMillis)")
 
-            guard case .vector(let firing) = try await client.query("ALERTS{alertstate=\"firing\"}", at: Date()).result else { return }
-            #expect(Set(firing.compactMap { $0.labels.first { $0.name == "alertname" }?.value }) == ["ErrorsHighSameGroup", "ErrorsHighOtherGroup"])
+            // ALERTS from the second evaluation on: as Prometheus, none before a fresh start's for clocks are restored.
+            var names: Set<String> = []
+            let alertsDeadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < alertsDeadline && names.count < 2 {
+                if case .vector(let firing) = try await client.query("ALERTS{alertstate=\"firing\"}", at: Date()).result {
+                    names = Set(firing.compactMap { $0.labels.first { $0.name == "alertname" }?.value })
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(names == ["ErrorsHighSameGroup", "ErrorsHighOtherGroup"])
             guard case .vector(let forState) = try await client.query("ALERTS_FOR_STATE{alertname=\"ErrorsHighSameGroup\"}", at: Date()).result
             else { return }
             #expect(forState.first?.value == activeAt.timeIntervalSince1970.rounded(.down))
@@ -128,5 +137,59 @@ struct RecordingRuleDaemonTests {
         let wrong = try await cli.meshwatchd(["check-config", "--config", config])
         #expect(wrong.status == 78)
         #expect((wrong.stdout + wrong.stderr).contains("recording_rules: expected evaluate or skip, got \"sometimes\""), "\(wrong.stdout) \(wrong.stderr)")
+    }
+}
+
+extension RecordingRuleDaemonTests {
+    @Test("with no stored state, for clocks come back from ALERTS_FOR_STATE as Prometheus restores them; with stored state, the store wins")
+    func restoreFromAlertsForState() async throws {
+        let directory = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await withPrometheus(openMetrics: "# EOF\n", configuration: RemoteWriteReceiver.configuration,
+                                 arguments: RemoteWriteReceiver.arguments) { server async throws in
+            let rules = """
+                groups:
+                  - name: held
+                    rules:
+                      - alert: HeldLong
+                        expr: vector(1)
+                        for: 15m
+                        labels:
+                          team: mesh
+                """
+            let config = try configuration(directory, prometheus: server.url)
+            try rules.write(toFile: directory + "/rules.yml", atomically: true, encoding: .utf8)
+            // What an earlier meshwatchd (or Prometheus) wrote before it stopped 30 s ago: active for 20 minutes then.
+            let now = Date().timeIntervalSince1970.rounded(.down)
+            let http = HTTPClient()
+            defer { http.shutdown() }
+            let writer = RemoteWriteQueue(settings: RemoteWriteSettings(url: server.url + "/api/v1/write"), http: http,
+                                          logger: RemoteWriteTests.logger)
+            let labels = Labels(["__name__": "ALERTS_FOR_STATE", "alertname": "HeldLong", "team": "mesh"])
+            try await writer.write([Sample(labels: labels, point: SamplePoint(timestampMillis: Int64((now - 30) * 1000), value: now - 1230))])
+
+            let daemon = try await DaemonTests().start(["--config", config], notify: nil)
+            let firing = await daemon.waitForLog(.seconds(30)) { $0["msg"] == "alert firing" && $0["rule.name"] == "HeldLong" }
+            if firing == nil {
+                let alerts = String(decoding: (try? await http.get(daemon.statusURL("/api/v1/alerts")).body) ?? [], as: UTF8.self)
+                Issue.record("alerts: \(alerts)")
+            }
+            daemon.signal(SIGTERM)
+            _ = await daemon.process.waitForExit()
+            #expect(firing != nil, "log:\n\(daemon.log)")
+            // activeAt is the restored one: 20 minutes before the outage, in whole seconds.
+            #expect(firing?["alert.active_at"].flatMap(parseTime).map { abs($0.timeIntervalSince1970 - (now - 1230)) < 1 } == true,
+                    "\(firing ?? [:])")
+            #expect(daemon.log.contains("for clocks restored from ALERTS_FOR_STATE"))
+
+            // A second start finds the state the first one saved: the store wins, ALERTS_FOR_STATE is not read.
+            let again = try await DaemonTests().start(["--config", config], notify: nil)
+            let restored = await again.waitForLog(.seconds(30)) { $0["msg"] == "alert state restored" }
+            again.signal(SIGTERM)
+            _ = await again.process.waitForExit()
+            #expect(restored != nil, "log:\n\(again.log)")
+            #expect(!again.log.contains("for clocks restored from ALERTS_FOR_STATE"))
+            #expect(!again.logLines.contains { $0["msg"] == "alert firing" && $0["rule.name"] == "HeldLong" }, "fired again:\n\(again.log)")
+        }
     }
 }

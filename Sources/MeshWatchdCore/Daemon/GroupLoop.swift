@@ -41,6 +41,8 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
             }
             // The tick is the evaluation time (the queries' time=) and the time of every decision.
             var cycle = GroupCycle(tick: next, restoring: first && restoreFromStore)
+            // As Prometheus: no ALERTS series until the for clocks are restored.
+            engine.holdsAlertSeries = cycle.restoring
             let started = ContinuousClock.now
             // The cycle ends one interval (at least one query timeout) after it started, whatever Prometheus does.
             let budget = max(interval, settings.queryTimeout)
