@@ -62,11 +62,15 @@ struct ActionLexer {
                 tokens.append(fields.isEmpty ? .variable(name) : .variableField(name, fields))
             case "-", "+", "0"..."9":
                 let text = numberText()
+                // Go's lexer: a number runs into no letter or digit ("0x1G" is one bad number, not two tokens).
+                if index < characters.count, characters[index].isLetter || characters[index].isNumber || characters[index] == "_" {
+                    throw TemplateError("template: \(template): bad number syntax: \"\(text)\(characters[index])\"")
+                }
                 if let integer = Self.integer(text) {
                     tokens.append(.integer(integer))
                     continue
                 }
-                guard let value = Double(text) else { throw TemplateError("template: \(template): bad number \(text)") }
+                guard let value = Self.float(text) else { throw TemplateError("template: \(template): bad number syntax: \"\(text)\"") }
                 tokens.append(.number(value))
             default:
                 guard character.isLetter || character == "_" else {
@@ -93,22 +97,60 @@ struct ActionLexer {
     private mutating func name() -> String { word { $0.isLetter || $0.isNumber || $0 == "_" } }
 
     /// `12`, `-3`, `+4`, `0x1f`: an integer constant as Go's template lexer reads it, else nil.
+    /// Go's `strconv.ParseInt(text, 0, 64)`: a sign, then 0x/0o/0b (or a leading 0: octal), digits
+    /// with underscores between them.
     static func integer(_ text: String) -> Int64? {
         var body = Substring(text)
         var negative = false
         if let sign = body.first, sign == "-" || sign == "+" { negative = sign == "-"; body = body.dropFirst() }
-        let magnitude: Int64?
-        if body.hasPrefix("0x") || body.hasPrefix("0X") {
-            magnitude = Int64(body.dropFirst(2), radix: 16)
-        } else {
-            guard !body.isEmpty, body.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-            magnitude = Int64(body)
-        }
-        return magnitude.map { negative ? -$0 : $0 }
+        var radix = 10
+        let lower = body.lowercased()
+        if lower.hasPrefix("0x") { radix = 16; body = body.dropFirst(2) }
+        else if lower.hasPrefix("0o") { radix = 8; body = body.dropFirst(2) }
+        else if lower.hasPrefix("0b") { radix = 2; body = body.dropFirst(2) }
+        else if body.count > 1 && body.hasPrefix("0") { radix = 8; body = body.dropFirst() }
+        // Underscores only between digits (or after the base prefix), as Go allows them.
+        if body.hasSuffix("_") || body.contains("__") || (radix == 10 && body.hasPrefix("_")) { return nil }
+        let digits = body.filter { $0 != "_" }
+        guard !digits.isEmpty, let magnitude = UInt64(digits, radix: radix) else { return nil }
+        if negative { return magnitude <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- magnitude) : nil }
+        return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
     }
 
+    /// Go's `strconv.ParseFloat(text, 64)` for a number token: decimal or hexadecimal (`0x1p-2`), underscores between digits.
+    static func float(_ text: String) -> Double? {
+        let cleaned = text.replacingOccurrences(of: "_", with: "")
+        guard cleaned.count == text.count || !text.contains("__") else { return nil }
+        return Double(cleaned)
+    }
+
+    /// A number as Go's template lexer takes it: sign, base prefix, digits, fraction, exponent.
     private mutating func numberText() -> String {
-        word { $0.isNumber || $0 == "." || $0 == "e" || $0 == "E" || $0 == "+" || $0 == "-" || $0 == "x" }
+        let start = index
+        func accept(_ set: String) -> Bool {
+            guard index < characters.count, set.contains(characters[index]) else { return false }
+            index += 1
+            return true
+        }
+        func run(_ set: String) { while accept(set) {} }
+        _ = accept("+-")
+        var digits = "0123456789_"
+        var exponent = "eE"
+        if index + 1 < characters.count, characters[index] == "0" {
+            switch characters[index + 1] {
+            case "x", "X": index += 2; digits = "0123456789abcdefABCDEF_"; exponent = "pP"
+            case "o", "O": index += 2; digits = "01234567_"; exponent = ""
+            case "b", "B": index += 2; digits = "01_"; exponent = ""
+            default: break
+            }
+        }
+        run(digits)
+        if accept(".") { run(digits) }
+        if !exponent.isEmpty && accept(exponent) {
+            _ = accept("+-")
+            run("0123456789_")
+        }
+        return String(characters[start..<index])
     }
 
     /// `.a.b.c` → ["a", "b", "c"]; a lone `.` → [].
@@ -125,23 +167,52 @@ struct ActionLexer {
         return parts
     }
 
+    /// A double-quoted string, unquoted as Go's `strconv.Unquote` does: `\a \b \f \n \r \t \v \\ \"`,
+    /// `\xHH` and `\ooo` (bytes), `\uHHHH` and `\UHHHHHHHH`; any other escape is Go's "invalid syntax".
+    /// Bytes that are not UTF-8 (`"\xff"`) become U+FFFD, as they print in a JSON document.
     private mutating func quoted() throws(TemplateError) -> String {
         index += 1
-        var out = ""
+        var bytes: [UInt8] = []
+        func digits(_ count: Int, radix: Int) throws(TemplateError) -> UInt32 {
+            guard index + count < characters.count else { throw TemplateError("template: \(template): invalid syntax") }
+            let text = String(characters[(index + 1)...(index + count)])
+            guard text.unicodeScalars.allSatisfy(\.isASCII), let value = UInt32(text, radix: radix) else {
+                throw TemplateError("template: \(template): invalid syntax")
+            }
+            index += count
+            return value
+        }
         while index < characters.count {
             let character = characters[index]
-            if character == "\"" { index += 1; return out }
+            if character == "\"" { index += 1; return String(decoding: bytes, as: UTF8.self) }
+            if character == "\n" { break }
             if character == "\\", index + 1 < characters.count {
                 index += 1
                 switch characters[index] {
-                case "n": out.append("\n")
-                case "t": out.append("\t")
-                case "\\": out.append("\\")
-                case "\"": out.append("\"")
-                default: out.append("\\"); out.append(characters[index])
+                case "a": bytes.append(0x07)
+                case "b": bytes.append(0x08)
+                case "f": bytes.append(0x0C)
+                case "n": bytes.append(0x0A)
+                case "r": bytes.append(0x0D)
+                case "t": bytes.append(0x09)
+                case "v": bytes.append(0x0B)
+                case "\\": bytes.append(0x5C)
+                case "\"": bytes.append(0x22)
+                case "x": bytes.append(UInt8(try digits(2, radix: 16)))
+                case "0"..."7":
+                    index -= 1
+                    let value = try digits(3, radix: 8)
+                    guard value <= 255 else { throw TemplateError("template: \(template): invalid syntax") }
+                    bytes.append(UInt8(value))
+                case "u", "U":
+                    let value = try digits(characters[index] == "u" ? 4 : 8, radix: 16)
+                    guard let scalar = Unicode.Scalar(value) else { throw TemplateError("template: \(template): invalid syntax") }
+                    bytes += Array(String(scalar).utf8)
+                default:
+                    throw TemplateError("template: \(template): invalid syntax")
                 }
             } else {
-                out.append(character)
+                bytes += Array(String(character).utf8)
             }
             index += 1
         }
@@ -207,6 +278,7 @@ struct PipelineParser {
                 }
             case .identifier("true"): arguments.append(.bool(true))
             case .identifier("false"): arguments.append(.bool(false))
+            case .identifier("nil"): arguments.append(.nilLiteral)
             case .identifier(let name):
                 // As Go's parser: an unknown function fails the template when it is parsed.
                 guard let function = TemplateFunction(rawValue: name) else {

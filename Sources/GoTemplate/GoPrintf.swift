@@ -1,124 +1,425 @@
 import Foundation
 
-/// Go's `fmt.Sprintf` for what alert templates pass it: strings, floats and booleans with
-/// `%s %v %d %f %e %g %q %x %t %%`, flags, width and precision, and Go's text for
-/// mismatches (`%!d(float64=0.5)`, `%!v(MISSING)`, `%!(EXTRA …)`).
+/// Go's `fmt.Sprintf` (Go 1.19, which Prometheus 2.42 is built with) for the values templates
+/// hold: `int`, `float64`, `string`, `bool`, `map[string]string` and the others of
+/// `TemplateValue`. Flags `+ - # 0 space`, widths and precisions (also `*` from an argument),
+/// explicit argument indexes (`%[2]d`), every verb Go gives these types (`%v %T %t %d %b %o %O
+/// %x %X %c %q %U %e %E %f %F %g %G %s`), and Go's text for everything that does not fit
+/// (`%!d(string=x)`, `%!v(MISSING)`, `%!(EXTRA …)`, `%!(BADINDEX)`, `%!(BADWIDTH)`,
+/// `%!(BADPREC)`, `%!(NOVERB)`).
 enum GoPrintf {
+    /// Go's `fmt` flags of one verb.
+    struct Flags {
+        var plus = false, minus = false, sharp = false, space = false, zero = false
+        var width: Int?
+        var precision: Int?
+    }
+
     static func format(_ format: String, _ arguments: [TemplateValue]) -> String {
+        var printer = Printer(format: Array(format.unicodeScalars), arguments: arguments)
+        printer.run()
+        return printer.out
+    }
+
+    private struct Printer {
+        let format: [Unicode.Scalar]
+        let arguments: [TemplateValue]
         var out = ""
-        var next = 0
-        let characters = Array(format)
-        var index = 0
-        while index < characters.count {
-            let character = characters[index]
-            guard character == "%" else { out.append(character); index += 1; continue }
-            index += 1
-            guard index < characters.count else { out += "%!(NOVERB)"; break }
-            var flags = ""
-            while index < characters.count, "-+ 0#".contains(characters[index]) { flags.append(characters[index]); index += 1 }
-            // Go's parsenum: ASCII digits; past a million the rest of the format is given up (%!(NOVERB)).
-            guard let width = Self.number(characters, &index) else { out += "%!(NOVERB)"; break }
-            var precision: String?
-            if index < characters.count, characters[index] == "." {
+        var argument = 0
+        /// An explicit index was used: no `%!(EXTRA …)` at the end, as in Go.
+        var reordered = false
+        var goodIndex = true
+
+        init(format: [Unicode.Scalar], arguments: [TemplateValue]) {
+            self.format = format
+            self.arguments = arguments
+        }
+
+        /// Go's `parsenum`: ASCII digits from `index`; past a million the rest of the format is taken.
+        func number(_ index: Int, _ end: Int) -> (value: Int, present: Bool, next: Int) {
+            var value = 0, present = false, next = index
+            while next < end, format[next].value >= 0x30 && format[next].value <= 0x39 {
+                if value > 1_000_000 || value < -1_000_000 { return (0, false, end) }
+                value = value * 10 + Int(format[next].value - 0x30)
+                present = true
+                next += 1
+            }
+            return (value, present, next)
+        }
+
+        /// Go's `argNumber`: an explicit `[n]` at `index`.
+        mutating func argumentNumber(_ index: Int) -> (next: Int, found: Bool) {
+            guard index < format.count, format[index] == "[" else { return (index, false) }
+            reordered = true
+            // Go's parseArgNumber: the digits up to the first ']'.
+            guard format.count - index >= 3 else { goodIndex = false; return (index + 1, false) }
+            var close = index + 1
+            while close < format.count, format[close] != "]" { close += 1 }
+            guard close < format.count else { goodIndex = false; return (index + 1, false) }
+            let (value, present, next) = number(index + 1, close)
+            guard present, next == close else { goodIndex = false; return (close + 1, false) }
+            guard value - 1 >= 0, value - 1 < arguments.count else { goodIndex = false; return (close + 1, true) }
+            argument = value - 1
+            return (close + 1, true)
+        }
+
+        /// Go's `intFromArg`: a `*` width or precision.
+        mutating func integerArgument() -> Int? {
+            guard argument < arguments.count else { return nil }
+            defer { argument += 1 }
+            guard case .integer(let value) = arguments[argument], value <= 1_000_000, value >= -1_000_000 else { return nil }
+            return Int(value)
+        }
+
+        mutating func run() {
+            var index = 0
+            let end = format.count
+            while index < end {
+                var literal = index
+                while literal < end, format[literal] != "%" { literal += 1 }
+                out.unicodeScalars.append(contentsOf: format[index..<literal])
+                index = literal
+                guard index < end else { break }
                 index += 1
-                guard let digits = Self.number(characters, &index) else { out += "%!(NOVERB)"; break }
-                precision = digits.isEmpty ? "0" : digits
+                var flags = Flags()
+                flagLoop: while index < end {
+                    switch format[index] {
+                    case "#": flags.sharp = true
+                    case "0": flags.zero = !flags.minus
+                    case "+": flags.plus = true
+                    case "-": flags.minus = true; flags.zero = false
+                    case " ": flags.space = true
+                    default: break flagLoop
+                    }
+                    index += 1
+                }
+                goodIndex = true
+                var (next, afterIndex) = argumentNumber(index)
+                index = next
+                if index < end, format[index] == "*" {
+                    index += 1
+                    if var width = integerArgument() {
+                        if width < 0 { width = -width; flags.minus = true; flags.zero = false }
+                        flags.width = width
+                    } else {
+                        out += "%!(BADWIDTH)"
+                    }
+                    afterIndex = false
+                } else {
+                    let (width, present, after) = number(index, end)
+                    index = after
+                    if present { flags.width = width }
+                    if afterIndex && present { goodIndex = false }
+                }
+                if index + 1 < end, format[index] == "." {
+                    index += 1
+                    if afterIndex { goodIndex = false }
+                    (next, afterIndex) = argumentNumber(index)
+                    index = next
+                    if index < end, format[index] == "*" {
+                        index += 1
+                        if let precision = integerArgument(), precision >= 0 {
+                            flags.precision = precision
+                        } else {
+                            out += "%!(BADPREC)"
+                        }
+                        afterIndex = false
+                    } else {
+                        let (precision, present, after) = number(index, end)
+                        index = after
+                        flags.precision = present ? precision : 0
+                    }
+                }
+                if !afterIndex { (next, afterIndex) = argumentNumber(index); index = next }
+                guard index < end else { out += "%!(NOVERB)"; break }
+                let verb = format[index]
+                index += 1
+                if verb == "%" { out += "%"; continue }
+                guard goodIndex else { out += "%!\(verb)(BADINDEX)"; continue }
+                guard argument < arguments.count else { out += "%!\(verb)(MISSING)"; continue }
+                var verbFlags = flags
+                var plusV = false, sharpV = false
+                if verb == "v" {
+                    plusV = flags.plus; verbFlags.plus = false
+                    sharpV = flags.sharp; verbFlags.sharp = false
+                }
+                out += GoPrintf.print(arguments[argument], verb: verb, flags: verbFlags, plusV: plusV, sharpV: sharpV)
+                argument += 1
             }
-            guard index < characters.count else { out += "%!(NOVERB)"; break }
-            let verb = characters[index]
-            index += 1
-            if verb == "%" { out += "%"; continue }
-            guard next < arguments.count else { out += "%!\(verb)(MISSING)"; continue }
-            let argument = arguments[next]
-            next += 1
-            out += pad(render(verb: verb, argument: argument, flags: flags, precision: precision), width: Int(width) ?? 0,
-                       left: flags.contains("-"), zero: flags.contains("0") && !flags.contains("-") && isNumeric(argument))
+            if !reordered && argument < arguments.count {
+                out += "%!(EXTRA " + arguments[argument...].map {
+                    typeName($0) + "=" + GoPrintf.print($0, verb: "v", flags: Flags(), plusV: false, sharpV: false)
+                }.joined(separator: ", ") + ")"
+            }
         }
-        if next < arguments.count {
-            out += "%!(EXTRA " + arguments[next...].map { "\($0.typeName)=\($0.printed)" }.joined(separator: ", ") + ")"
-        }
-        return out
     }
 
-    /// The ASCII digits at `index` (maybe none), or nil when they pass 1,000,000 as Go's
-    /// `parsenum` refuses them; `index` moves past them.
-    private static func number(_ characters: [Character], _ index: inout Int) -> String? {
-        var digits = ""
-        var value = 0
-        while index < characters.count, let ascii = characters[index].asciiValue, ascii >= 0x30 && ascii <= 0x39 {
-            if value > 1_000_000 { return nil }
-            value = value * 10 + Int(ascii - 0x30)
-            digits.append(characters[index])
-            index += 1
-        }
-        return digits
+    /// Go's type names, as `%T` and the error texts give them.
+    static func typeName(_ value: TemplateValue) -> String {
+        value.typeName
     }
 
-    private static func isNumeric(_ value: TemplateValue) -> Bool {
+    /// Go's `printArg` for one value.
+    static func print(_ value: TemplateValue, verb: Unicode.Scalar, flags: Flags, plusV: Bool = false, sharpV: Bool = false) -> String {
+        if verb == "T" { return pad(typeName(value), flags) }
         switch value {
-        case .number, .integer: return true
-        default: return false
+        case .bool(let truth):
+            guard verb == "t" || verb == "v" else { return bad(value, verb: verb, flags) }
+            return pad(truth ? "true" : "false", flags)
+        case .integer(let number): return integer(number, verb: verb, flags: flags) ?? bad(value, verb: verb, flags)
+        case .number(let number): return float(number, verb: verb, flags: flags) ?? bad(value, verb: verb, flags)
+        case .string(let text): return string(text, verb: verb, flags: flags, sharpV: sharpV) ?? bad(value, verb: verb, flags)
+        case .missing: return string("", verb: verb, flags: flags, sharpV: sharpV) ?? bad(.string(""), verb: verb, flags)
+        case .noValue:
+            return verb == "v" ? pad("<nil>", flags) : "%!\(verb)(<nil>)"
+        case .map(let labels):
+            // Go prints each key and value with the verb; a bad verb shows in each.
+            return "map[" + labels.map {
+                print(.string($0.name), verb: verb, flags: flags) + ":" + print(.string($0.value), verb: verb, flags: flags)
+            }.joined(separator: " ") + "]"
+        case .interfaceMap(let fields):
+            return "map[" + fields.sorted { $0.key < $1.key }.map {
+                print(.string($0.key), verb: verb, flags: flags) + ":" + print($0.value, verb: verb, flags: flags)
+            }.joined(separator: " ") + "]"
+        case .record(let fields):
+            let order = ["Labels", "ExternalLabels", "ExternalURL", "Value"]
+            return "{" + order.compactMap { name in
+                fields[name].map { (plusV ? name + ":" : "") + print($0, verb: verb, flags: flags, plusV: plusV) }
+            }.joined(separator: " ") + "}"
+        case .sample(let sample):
+            // A pointer to a struct at the top: &{…}.
+            return "&{" + print(.map(sample.labels), verb: verb, flags: flags) + " " + print(.number(sample.value), verb: verb, flags: flags) + "}"
+        case .samples:
+            return value.printed
         }
     }
 
-    private static func render(verb: Character, argument: TemplateValue, flags: String, precision: String?) -> String {
-        switch (verb, argument) {
-        case ("v", _), ("s", .string), ("t", .bool):
-            if case .number(let value) = argument, let precision {
-                return cFormat("%\(flags).\(precision)g", value)
+    /// Go's `badVerb`: `%!verb(type=value)`, the value printed with %v and the verb's flags.
+    private static func bad(_ value: TemplateValue, verb: Unicode.Scalar, _ flags: Flags) -> String {
+        var plain = flags
+        plain.sharp = false
+        plain.plus = false
+        return "%!\(verb)(\(typeName(value))=\(print(value, verb: "v", flags: plain)))"
+    }
+
+    private static func integer(_ value: Int64, verb: Unicode.Scalar, flags: Flags) -> String? {
+        switch verb {
+        case "v", "d": return integer(value, base: 10, upper: false, verb: verb, flags: flags)
+        case "b": return integer(value, base: 2, upper: false, verb: verb, flags: flags)
+        case "o", "O": return integer(value, base: 8, upper: false, verb: verb, flags: flags)
+        case "x": return integer(value, base: 16, upper: false, verb: verb, flags: flags)
+        case "X": return integer(value, base: 16, upper: true, verb: verb, flags: flags)
+        case "c":
+            let scalar = value >= 0 && value <= 0x10FFFF ? Unicode.Scalar(UInt32(value)) ?? "\u{FFFD}" : "\u{FFFD}"
+            return pad(String(scalar), flags)
+        case "q":
+            let scalar = value >= 0 && value <= 0x10FFFF ? Unicode.Scalar(UInt32(value)) ?? "\u{FFFD}" : "\u{FFFD}"
+            if flags.sharp && isPrint(scalar) { return pad("'" + String(scalar) + "'", flags) }
+            return pad(quote(String(scalar), quote: "'", asciiOnly: flags.plus), flags)
+        case "U":
+            var digits = String(UInt64(bitPattern: value), radix: 16, uppercase: true)
+            let minimum = max(flags.precision ?? 4, 4)
+            if digits.count < minimum { digits = String(repeating: "0", count: minimum - digits.count) + digits }
+            var text = "U+" + digits
+            if flags.sharp, value >= 0, value <= 0x10FFFF, let scalar = Unicode.Scalar(UInt32(value)), isPrint(scalar) {
+                text += " '" + String(scalar) + "'"
             }
-            if case .string(let text) = argument, let precision, let limit = Int(precision) { return String(text.prefix(limit)) }
-            var text = argument.printed
-            if flags.contains("+"), case .number(let value) = argument, value >= 0 || value.isNaN { text = "+" + text }
-            return text
-        case ("c", .integer(let value)):
-            guard value >= 0, value <= 0x10FFFF else { return "\u{FFFD}" }
-            return Unicode.Scalar(UInt32(value)).map { String($0) } ?? "\u{FFFD}"
-        case ("x", .number(let value)), ("X", .number(let value)):
-            // Go's %x of a float64: hexadecimal mantissa, a binary exponent of at least two digits.
-            if value.isNaN { return "NaN" }
-            if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-            var text = GoFormat.cFormat(verb == "x" ? "%a" : "%A", value)
-            if let p = text.lastIndex(where: { $0 == "p" || $0 == "P" }) {
-                let sign = text[text.index(after: p)]
-                let digits = text[text.index(p, offsetBy: 2)...]
-                if digits.count < 2 { text = String(text[...p]) + String(sign) + "0" + digits }
+            var plain = flags
+            plain.zero = false
+            return pad(text, plain)
+        default: return nil
+        }
+    }
+
+    /// Go's `fmt.fmtInteger`.
+    private static func integer(_ value: Int64, base: Int, upper: Bool, verb: Unicode.Scalar, flags: Flags) -> String {
+        let negative = value < 0
+        var digits = String(value.magnitude, radix: base, uppercase: upper)
+        var minimumDigits = 0
+        if let precision = flags.precision {
+            if precision == 0 && value == 0 { return String(repeating: " ", count: flags.width ?? 0) }
+            minimumDigits = precision
+        } else if flags.zero, let width = flags.width {
+            minimumDigits = width - (negative || flags.plus || flags.space ? 1 : 0)
+        }
+        if digits.count < minimumDigits { digits = String(repeating: "0", count: minimumDigits - digits.count) + digits }
+        if flags.sharp {
+            switch base {
+            case 2: digits = "0b" + digits
+            case 8: if !digits.hasPrefix("0") { digits = "0" + digits }
+            case 16: digits = (upper ? "0X" : "0x") + digits
+            default: break
             }
-            return text
-        case ("d", .integer(let value)):
-            return flags.contains("+") && value >= 0 ? "+\(value)" : String(value)
-        case ("x", .integer(let value)), ("X", .integer(let value)):
-            let digits = String(value.magnitude, radix: 16, uppercase: verb == "X")
-            return (value < 0 ? "-" : "") + digits
-        case ("q", .string(let text)):
-            return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t") + "\""
-        case ("x", .string(let text)), ("X", .string(let text)):
-            return text.utf8.map { String(format: verb == "x" ? "%02x" : "%02X", $0) }.joined()
-        case ("f", .number(let value)), ("F", .number(let value)), ("e", .number(let value)), ("E", .number(let value)),
-             ("g", .number(let value)), ("G", .number(let value)):
-            if value.isNaN { return flags.contains("+") ? "+NaN" : "NaN" }
-            if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-            if "gG".contains(verb) && precision == nil {
-                let text = GoFormat.float(value)
-                return flags.contains("+") && value >= 0 ? "+" + text : text
+        }
+        if verb == "O" { digits = "0o" + digits }
+        if negative { digits = "-" + digits } else if flags.plus { digits = "+" + digits } else if flags.space { digits = " " + digits }
+        var plain = flags
+        plain.zero = false
+        return pad(digits, plain)
+    }
+
+    private static func float(_ value: Double, verb: Unicode.Scalar, flags: Flags) -> String? {
+        guard "vbgGxXfeEF".unicodeScalars.contains(verb) else { return nil }
+        var text: String
+        if value.isNaN {
+            text = "NaN"
+        } else if value.isInfinite {
+            text = value > 0 ? "+Inf" : "-Inf"
+        } else {
+            let precision = flags.precision ?? ("feEF".unicodeScalars.contains(verb) ? 6 : -1)
+            switch verb {
+            case "v", "g", "G":
+                text = precision < 0 ? GoFormat.float(value) : GoFormat.cFormat("%.\(precision)g", value)
+                if verb == "G" { text = text.uppercased() }
+            case "x", "X":
+                text = hexFloat(value, precision: precision, upper: verb == "X")
+            case "b":
+                text = binaryFloat(value)
+            default:
+                text = GoFormat.cFormat("%.\(precision)\(verb == "F" ? "f" : String(verb))", value)
             }
-            let cVerb = verb == "F" ? "f" : String(verb)
-            return cFormat("%\(flags.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: "0", with: "")).\(precision ?? "6")\(cVerb)", value)
+        }
+        // Go's fmtFloat: a sign slot, NaN and Inf never zero-padded, NaN signed only when asked.
+        var signed = text.hasPrefix("-") || text.hasPrefix("+") ? text : "+" + text
+        if flags.space && signed.hasPrefix("+") && !flags.plus { signed = " " + signed.dropFirst() }
+        if value.isNaN || value.isInfinite {
+            if value.isNaN && !flags.space && !flags.plus { signed = String(signed.dropFirst()) }
+            var plain = flags
+            plain.zero = false
+            return pad(signed, plain)
+        }
+        if flags.plus || !signed.hasPrefix("+") {
+            if flags.zero, !flags.minus, let width = flags.width, width > signed.count {
+                return String(signed.first!) + String(repeating: "0", count: width - signed.count) + signed.dropFirst()
+            }
+            return pad(signed, flags)
+        }
+        return pad(String(signed.dropFirst()), flags)
+    }
+
+    /// Go's `%x` of a float64: hexadecimal mantissa, binary exponent of at least two digits.
+    private static func hexFloat(_ value: Double, precision: Int, upper: Bool) -> String {
+        let format = precision < 0 ? (upper ? "%A" : "%a") : "%.\(precision)" + (upper ? "A" : "a")
+        var text = GoFormat.cFormat(format, value)
+        if let p = text.lastIndex(where: { $0 == "p" || $0 == "P" }) {
+            let sign = text[text.index(after: p)]
+            let digits = text[text.index(p, offsetBy: 2)...]
+            if digits.count < 2 { text = String(text[...p]) + String(sign) + "0" + digits }
+        }
+        return text
+    }
+
+    /// Go's `%b` of a float64: decimalless mantissa and binary exponent (`4503599627370496p-52`).
+    private static func binaryFloat(_ value: Double) -> String {
+        let bits = value.bitPattern
+        var exponent = Int((bits >> 52) & 0x7FF)
+        var mantissa = bits & ((1 << 52) - 1)
+        if exponent == 0 { exponent = 1 } else { mantissa |= 1 << 52 }
+        exponent -= 1023 + 52
+        return (value.sign == .minus ? "-" : "") + String(mantissa) + "p" + (exponent >= 0 ? "+" : "") + String(exponent)
+    }
+
+    private static func string(_ text: String, verb: Unicode.Scalar, flags: Flags, sharpV: Bool) -> String? {
+        switch verb {
+        case "v": return sharpV ? quoted(text, flags) : pad(truncate(text, flags), flags)
+        case "s": return pad(truncate(text, flags), flags)
+        case "x", "X": return hexString(text, upper: verb == "X", flags: flags)
+        case "q": return quoted(text, flags)
+        default: return nil
+        }
+    }
+
+    private static func truncate(_ text: String, _ flags: Flags) -> String {
+        guard let precision = flags.precision else { return text }
+        return String(String.UnicodeScalarView(text.unicodeScalars.prefix(precision)))
+    }
+
+    /// Go's `fmtQ`: backquoted with `#` when it can be, else quoted (ASCII only with `+`).
+    private static func quoted(_ text: String, _ flags: Flags) -> String {
+        let text = truncate(text, flags)
+        if flags.sharp && canBackquote(text) { return pad("`" + text + "`", flags) }
+        return pad(quote(text, quote: "\"", asciiOnly: flags.plus), flags)
+    }
+
+    /// Go's `fmtSx`: two hexadecimal digits a byte, with `#` (0x) and space (between bytes) flags.
+    private static func hexString(_ text: String, upper: Bool, flags: Flags) -> String {
+        var bytes = Array(text.utf8)
+        if let precision = flags.precision, precision < bytes.count { bytes = Array(bytes.prefix(precision)) }
+        guard !bytes.isEmpty else { return String(repeating: " ", count: flags.width ?? 0) }
+        let prefix = upper ? "0X" : "0x"
+        var out = flags.sharp ? prefix : ""
+        for (index, byte) in bytes.enumerated() {
+            if flags.space && index > 0 { out += flags.sharp ? " " + prefix : " " }
+            let digits = String(byte, radix: 16, uppercase: upper)
+            out += digits.count == 1 ? "0" + digits : digits
+        }
+        var plain = flags
+        plain.zero = false
+        return pad(out, plain)
+    }
+
+    /// Go's `strconv.IsPrint` as far as these texts need it: letters, marks, numbers,
+    /// punctuation, symbols and the ASCII space.
+    static func isPrint(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar == " " { return true }
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+             .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber,
+             .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
+             .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
+            return true
         default:
-            return "%!\(verb)(\(argument.typeName)=\(argument.printed))"
+            return false
         }
     }
 
-    private static func cFormat(_ format: String, _ value: Double) -> String {
-        GoFormat.cFormat(format, value)
+    /// Go's `strconv.Quote`/`QuoteToASCII`/`QuoteRune` with `quote` as the delimiter.
+    static func quote(_ text: String, quote: Character, asciiOnly: Bool) -> String {
+        var out = String(quote)
+        for scalar in text.unicodeScalars {
+            if Character(scalar) == quote || scalar == "\\" {
+                out += "\\" + String(scalar)
+                continue
+            }
+            if asciiOnly ? (scalar.isASCII && isPrint(scalar)) : isPrint(scalar) {
+                out.unicodeScalars.append(scalar)
+                continue
+            }
+            switch scalar {
+            case "\u{07}": out += "\\a"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{0B}": out += "\\v"
+            default:
+                let hex = String(scalar.value, radix: 16)
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    out += "\\x" + String(repeating: "0", count: 2 - hex.count) + hex
+                } else if scalar.value <= 0xFFFF {
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out += "\\U" + String(repeating: "0", count: 8 - hex.count) + hex
+                }
+            }
+        }
+        return out + String(quote)
     }
 
-    private static func pad(_ text: String, width: Int, left: Bool, zero: Bool) -> String {
-        guard text.count < width else { return text }
-        let padding = String(repeating: zero ? "0" : " ", count: width - text.count)
-        if left { return text + padding }
-        if zero, let sign = text.first, sign == "-" || sign == "+" { return String(sign) + padding + text.dropFirst() }
-        return padding + text
+    /// Go's `strconv.CanBackquote`: no backquote, no control character but tab, no U+FEFF.
+    private static func canBackquote(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { scalar in
+            scalar != "`" && scalar != "\u{FEFF}" && (scalar == "\t" || !(scalar.value < 0x20 || scalar.value == 0x7F))
+        }
+    }
+
+    /// Go's `fmt.pad`: the width in runes, spaces (or zeros, when asked) on the left, or spaces on the right with `-`.
+    static func pad(_ text: String, _ flags: Flags) -> String {
+        guard let width = flags.width else { return text }
+        let count = text.unicodeScalars.count
+        guard count < width else { return text }
+        if flags.minus { return text + String(repeating: " ", count: width - count) }
+        return String(repeating: flags.zero ? "0" : " ", count: width - count) + text
     }
 }

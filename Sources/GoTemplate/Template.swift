@@ -36,6 +36,8 @@ public struct Template: Sendable {
         case number(Double)
         case integer(Int64)
         case bool(Bool)
+        /// `nil`, which Go allows as a function's argument only.
+        case nilLiteral
         case pipeline(Pipeline)
     }
 

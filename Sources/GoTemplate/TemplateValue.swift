@@ -340,6 +340,7 @@ extension Template {
         case .number(let value): return .number(value)
         case .integer(let value): return .integer(value)
         case .bool(let value): return .bool(value)
+        case .nilLiteral: return .noValue
         case .pipeline(let pipeline): return try evaluate(pipeline, scope: scope)
         case .function(let name, let offset):
             do { return try TemplateFunctions.call(name, [], externalURL: scope.data.externalURL, query: scope.data.query) } catch {
@@ -415,6 +416,7 @@ extension Template {
         case .number(let value): return GoFormat.float(value)
         case .integer(let value): return String(value)
         case .bool(let value): return value ? "true" : "false"
+        case .nilLiteral: return "nil"
         case .pipeline(let pipeline): return "(" + pipeline.commands.map(text(of:)).joined(separator: " | ") + ")"
         case .field(let base, let path, _):
             let fields = path.map { "." + $0 }.joined()
