@@ -407,6 +407,11 @@ enum GoPrintf {
         return out + String(quote)
     }
 
+    /// Go's regexp `quote`: backquoted when it can be, else `strconv.Quote`d.
+    static func backquoted(_ text: String) -> String {
+        canBackquote(text) ? "`" + text + "`" : quote(text, quote: "\"", asciiOnly: false)
+    }
+
     /// Go's `strconv.CanBackquote`: no backquote, no control character but tab, no U+FEFF.
     private static func canBackquote(_ text: String) -> Bool {
         text.unicodeScalars.allSatisfy { scalar in

@@ -1,4 +1,5 @@
 import Foundation
+import PromQL
 import MetricModel
 
 /// A function a template may call, resolved when the template is parsed.
@@ -82,16 +83,17 @@ enum TemplateFunctions {
             return .string(GoPrintf.format(try text(0), Array(arguments.dropFirst())))
         case .reReplaceAll:
             let pattern = try text(0), replacement = try text(1), input = try text(2)
-            guard let regex = try? GoRegexp.compile(pattern) else {
-                throw TemplateError("error calling reReplaceAll: error parsing regexp: \(pattern)")
+            let regex: GoRegex
+            do throws(GoRegex.CompileError) { regex = try GoRegex(pattern) } catch {
+                // Prometheus uses regexp.MustCompile: its panic, recovered by text/template.
+                throw TemplateError("error calling reReplaceAll: regexp: Compile(\(GoPrintf.backquoted(pattern))): \(error)")
             }
-            return .string(GoRegexp.replaceAll(regex, pattern: pattern, in: input, with: replacement))
+            return .string(regex.replaceAll(input, with: replacement))
         case .match:
             let pattern = try text(0), input = try text(1)
-            guard let regex = try? GoRegexp.compile(pattern) else {
-                throw TemplateError("error calling match: error parsing regexp: \(pattern)")
+            do throws(GoRegex.CompileError) { return .bool(try GoRegex(pattern).matches(input)) } catch {
+                throw TemplateError("error calling match: \(error)")
             }
-            return .bool(regex.firstMatch(in: input, range: NSRange(input.startIndex..., in: input)) != nil)
         case .eq:
             // Go: `eq a b c` is a == b || a == c.
             let first = try argument(0)
