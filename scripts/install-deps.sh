@@ -12,6 +12,7 @@ packages=(
   pkg-config
   prometheus             # promtool and the real Prometheus the tests and demo query
   prometheus-alertmanager  # the real Alertmanager the Alertmanager sink is tested against
+  victoria-metrics       # the other remote-write receiver recording rules are read back from
   python3                # the tests' loopback HTTP server and the benchmark's baseline
   python3-venv           # a private venv for kubernetes-validate (the manifests' check)
   openssl                # the tests' throwaway certificate authority
@@ -58,9 +59,9 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
-# Debian's package starts a Prometheus on 0.0.0.0:9090 where systemd runs. meshwatchd only
+# Debian's packages start a Prometheus on 0.0.0.0:9090 (and VictoriaMetrics on :8428) where systemd runs. meshwatchd only
 # needs the binaries (tests start their own on loopback), so stop the one we just brought in.
-for unit in prometheus prometheus-alertmanager; do
+for unit in prometheus prometheus-alertmanager victoria-metrics; do
   if [[ " ${missing[*]} " == *" $unit "* ]] && [[ -d /run/systemd/system ]]; then
     systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
     echo "install-deps: stopped and disabled the packaged $unit.service (the tests start their own on 127.0.0.1)"

@@ -11,9 +11,10 @@ public protocol InstantQuerying: Sendable {
 
 /// Where rule results are written (Prometheus's appender): a recording rule's series, an
 /// alerting rule's `ALERTS` and `ALERTS_FOR_STATE`. `write` returns once the samples are
-/// stored, so a later rule of the group that queries them sees them.
+/// stored, and, with `readBack`, once they can be queried (a recording rule's: a later rule of
+/// the group queries them).
 public protocol SeriesWriting: Sendable {
-    func write(_ samples: [Sample]) async throws
+    func write(_ samples: [Sample], readBack: Bool) async throws
 }
 
 /// An error that can say what PromQL itself said (Prometheus's `error`, without the HTTP

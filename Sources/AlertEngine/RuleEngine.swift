@@ -95,7 +95,7 @@ public struct RuleEngine: Sendable {
             }
         }
         if let written, let output {
-            await write(written, of: ruleIndex, inGroup: index, at: sampleTime, to: output)
+            await write(written, of: ruleIndex, inGroup: index, at: sampleTime, to: output, readBack: rule.kind == .recording)
         }
         groups[index].rules[ruleIndex].evaluationDuration = ContinuousClock.now - started
         report(groups[index].rules[ruleIndex], outcome, logger: logger)
@@ -106,7 +106,7 @@ public struct RuleEngine: Sendable {
     /// now, as Prometheus's group does after each rule; waits for the write, so the next rule's
     /// query sees it. A failed write fails the rule (its series set stays the last written).
     private mutating func write(_ samples: [Sample], of ruleIndex: Int, inGroup index: Int, at sampleTime: Date,
-                                to output: any SeriesWriting) async {
+                                to output: any SeriesWriting, readBack: Bool) async {
         var current: [UInt64: Labels] = [:]
         current.reserveCapacity(samples.count)
         for sample in samples { current[sample.labels.fingerprint] = sample.labels }
@@ -117,7 +117,7 @@ public struct RuleEngine: Sendable {
         }
         guard !batch.isEmpty else { return }
         do {
-            try await output.write(batch)
+            try await output.write(batch, readBack: readBack)
             groups[index].rules[ruleIndex].writtenSeries = current
         } catch {
             // Stopped waiting (the cycle's deadline, shutdown): the batch is still queued.

@@ -9,7 +9,7 @@ final class CapturingWriter: SeriesWriting {
     let batches = Mutex<[[Sample]]>([])
     let failure = Mutex<String?>(nil)
 
-    func write(_ samples: [Sample]) async throws {
+    func write(_ samples: [Sample], readBack: Bool) async throws {
         if let message = failure.withLock({ $0 }) { throw ScriptedError(description: message) }
         batches.withLock { $0.append(samples) }
     }
@@ -38,7 +38,7 @@ final class WritableDatasource: InstantQuerying, SeriesWriting {
         return []
     }
 
-    func write(_ samples: [Sample]) async throws {
+    func write(_ samples: [Sample], readBack: Bool) async throws {
         stored.withLock { stored in
             for sample in samples {
                 let name = sample.labels.first { $0.name == "__name__" }?.value ?? ""

@@ -6,6 +6,7 @@ import MetricModel
 import PromClient
 import RemoteWrite
 import Synchronization
+@testable import MeshWatchdCore
 import Testing
 
 /// Remote write 1.0 against Debian's Prometheus 2.42 (its receiver, `--web.enable-remote-write-receiver`)
@@ -127,6 +128,35 @@ struct RemoteWriteTests {
             try await third.value
             #expect(await writer.queuedSamples == 0)
             #expect(await writer.counters.samplesSent == 12)
+        }
+    }
+}
+
+extension RemoteWriteTests {
+    @Test("VictoriaMetrics, started with the flags the README gives and read_back_delay 2s, has a recorded sample searchable when the write returns")
+    func victoriaMetricsReadBack() async throws {
+        try await withVictoriaMetrics { server async throws in
+            let (queue, http) = queue(server.url + "/api/v1/write")
+            defer { http.shutdown() }
+            let output = RemoteWriteOutput(queue: queue, readBackDelay: .seconds(2))
+            let client = try PrometheusClient(baseURL: server.url, http: http)
+            for round in 1...3 {
+                let now = Date()
+                let millis = Int64((now.timeIntervalSince1970 * 1000).rounded(.down))
+                let started = ContinuousClock.now
+                try await output.write([Sample(labels: Labels(["__name__": "recorded_vm", "job": "a"]),
+                                               point: SamplePoint(timestampMillis: millis, value: Double(round)))], readBack: true)
+                #expect(ContinuousClock.now - started >= .seconds(2))
+                guard case .vector(let samples) = try await client.query("recorded_vm", at: now).result else {
+                    Issue.record("no vector")
+                    return
+                }
+                #expect(samples.map(\.value) == [Double(round)], "round \(round): \(samples)")
+            }
+            // ALERTS need no read-back: no wait.
+            let started = ContinuousClock.now
+            try await output.write([Sample(labels: Labels(["__name__": "ALERTS"]), point: SamplePoint(timestampMillis: 1, value: 1))], readBack: false)
+            #expect(ContinuousClock.now - started < .seconds(2))
         }
     }
 }

@@ -111,7 +111,7 @@ struct EngineSetup {
         for warning in resolved.warnings { FileHandle.standardError.write(Data("meshwatchd: warning: \(warning)\n".utf8)) }
         let client = try prometheus.makeClient(logger: logger, configuration: resolved.configuration.prometheus)
         datasource = PrometheusDatasource(client: client, timeout: prometheus.timeout)
-        let output = try resolved.configuration.remoteWrite.map { try $0.makeQueue(logger: logger) }
+        let output = try resolved.configuration.remoteWrite.map { try $0.makeOutput(logger: logger) }
         engine = RuleEngine(groups: resolved.groups, context: resolved.context, output: output)
     }
 }

@@ -48,6 +48,9 @@ struct Configuration: Decodable, Sendable, Equatable {
         var maxQueuedSamples: Int?
         /// Samples per request at most (default 2000).
         var maxSamplesPerSend: Int?
+        /// How long after a recording rule's write is acknowledged the next rule of its group
+        /// queries (default 0s; VictoriaMetrics needs about 1s to make samples searchable).
+        var readBackDelay: ConfigDuration?
     }
 
     /// What to do with recording rules: `evaluate` (default; needs remote_write) or `skip`.
@@ -258,6 +261,10 @@ extension Configuration {
                                                 message: "missing (e.g. http://prometheus:9090/api/v1/write)"))
             }
             duration(remoteWrite.timeout, "remote_write.timeout")
+            if let delay = remoteWrite.readBackDelay, delay.value == nil || delay.value! < .zero || delay.value! > .seconds(60) {
+                found.append(ConfigurationError(file: file, keyPath: "remote_write.read_back_delay",
+                                                message: "expected a duration from 0s to 1m such as 2s, got \"\(delay)\""))
+            }
             for (key, value) in [("max_queued_samples", remoteWrite.maxQueuedSamples), ("max_samples_per_send", remoteWrite.maxSamplesPerSend)] {
                 if let value, value < 1 {
                     found.append(ConfigurationError(file: file, keyPath: "remote_write.\(key)", message: "expected 1 or more, got \(value)"))

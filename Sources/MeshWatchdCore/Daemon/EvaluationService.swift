@@ -134,7 +134,7 @@ struct EvaluationService: ServiceLifecycle.Service {
         planner.configure(policy: settings.notifications.policy, routes: settings.notifications.routes,
                           factory: settings.notifications.factory)
         await status.configureSinks(settings.sinks.map(\.name))
-        await status.configureRemoteWrite(settings.output)
+        await status.configureRemoteWrite(settings.output?.queue)
         logger.info("evaluating", metadata: [
             "config.groups": "\(settings.groups.count)", "config.rules": "\(settings.ruleCount)",
             "config.reload": "\(carried != nil)",

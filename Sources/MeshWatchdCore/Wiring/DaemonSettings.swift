@@ -13,7 +13,7 @@ struct DaemonSettings: Sendable {
     var restore: RestoreOptions
     var datasource: PrometheusDatasource
     /// Where recording rules' series and ALERTS/ALERTS_FOR_STATE go (remote_write); nil without it.
-    var output: RemoteWriteQueue?
+    var output: RemoteWriteOutput?
     var sinks: [ConfiguredSink] = []
     var notifications: NotificationSettings
     /// The runbooks and their runner; nil when runbooks are off.
@@ -79,7 +79,7 @@ struct DaemonSettings: Sendable {
             datasource: PrometheusDatasource(client: client, timeout: queryTimeout,
                                              limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? ConfigurationDefaults.maxConcurrentQueries),
                                              maxSeries: configuration.maxSeriesPerQuery ?? ConfigurationDefaults.maxSeriesPerQuery),
-            output: try configuration.remoteWrite.map { try $0.makeQueue(logger: logger) },
+            output: try configuration.remoteWrite.map { try $0.makeOutput(logger: logger) },
             sinks: sinks,
             notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
                                                           context: resolved.context, notes: runtime.notes),

@@ -3,12 +3,30 @@ import ArgumentParser
 import Foundation
 import Logging
 import MeshHTTP
+import MetricModel
 import RemoteWrite
 
-extension RemoteWriteQueue: SeriesWriting {}
+/// The engine's output on a remote-write queue: a write returns once acknowledged, and a
+/// recording rule's (which the next rule of its group may query) `readBackDelay` later, for a
+/// receiver that makes samples searchable a moment after it acknowledges them (VictoriaMetrics
+/// flushes them about once a second; Prometheus needs no delay).
+struct RemoteWriteOutput: SeriesWriting {
+    let queue: RemoteWriteQueue
+    let readBackDelay: Duration
+
+    func write(_ samples: [Sample], readBack: Bool) async throws {
+        try await queue.write(samples)
+        if readBack && readBackDelay > .zero { try await Task.sleep(for: readBackDelay) }
+    }
+}
 
 extension Configuration.RemoteWrite {
     /// The queue that writes to this receiver (one per daemon generation, or per one-shot command).
+    /// The engine's output over a new queue.
+    func makeOutput(logger: Logger) throws -> RemoteWriteOutput {
+        RemoteWriteOutput(queue: try makeQueue(logger: logger), readBackDelay: readBackDelay?.value ?? .zero)
+    }
+
     func makeQueue(logger: Logger) throws -> RemoteWriteQueue {
         guard let url else { throw ValidationError("remote_write.url: missing") }
         let timeout = timeout?.value ?? ConfigurationDefaults.remoteWriteTimeout
