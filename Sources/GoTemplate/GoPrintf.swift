@@ -1,4 +1,5 @@
 import Foundation
+import PromQL
 
 /// Go's `fmt.Sprintf` (Go 1.19, which Prometheus 2.42 is built with) for the values templates
 /// hold: `int`, `float64`, `string`, `bool`, `map[string]string` and the others of
@@ -214,14 +215,14 @@ enum GoPrintf {
             return pad(String(scalar), flags)
         case "q":
             let scalar = value >= 0 && value <= 0x10FFFF ? Unicode.Scalar(UInt32(value)) ?? "\u{FFFD}" : "\u{FFFD}"
-            if flags.sharp && isPrint(scalar) { return pad("'" + String(scalar) + "'", flags) }
-            return pad(quote(String(scalar), quote: "'", asciiOnly: flags.plus), flags)
+            if flags.sharp && GoQuote.isPrint(scalar) { return pad("'" + String(scalar) + "'", flags) }
+            return pad(GoQuote.quote(String(scalar), delimiter: "'", asciiOnly: flags.plus), flags)
         case "U":
             var digits = String(UInt64(bitPattern: value), radix: 16, uppercase: true)
             let minimum = max(flags.precision ?? 4, 4)
             if digits.count < minimum { digits = String(repeating: "0", count: minimum - digits.count) + digits }
             var text = "U+" + digits
-            if flags.sharp, value >= 0, value <= 0x10FFFF, let scalar = Unicode.Scalar(UInt32(value)), isPrint(scalar) {
+            if flags.sharp, value >= 0, value <= 0x10FFFF, let scalar = Unicode.Scalar(UInt32(value)), GoQuote.isPrint(scalar) {
                 text += " '" + String(scalar) + "'"
             }
             var plain = flags
@@ -338,7 +339,7 @@ enum GoPrintf {
     private static func quoted(_ text: String, _ flags: Flags) -> String {
         let text = truncate(text, flags)
         if flags.sharp && canBackquote(text) { return pad("`" + text + "`", flags) }
-        return pad(quote(text, quote: "\"", asciiOnly: flags.plus), flags)
+        return pad(GoQuote.quote(text, delimiter: "\"", asciiOnly: flags.plus), flags)
     }
 
     /// Go's `fmtSx`: two hexadecimal digits a byte, with `#` (0x) and space (between bytes) flags.
@@ -358,58 +359,9 @@ enum GoPrintf {
         return pad(out, plain)
     }
 
-    /// Go's `strconv.IsPrint` as far as these texts need it: letters, marks, numbers,
-    /// punctuation, symbols and the ASCII space.
-    static func isPrint(_ scalar: Unicode.Scalar) -> Bool {
-        if scalar == " " { return true }
-        switch scalar.properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-             .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber,
-             .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
-             .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
-            return true
-        default:
-            return false
-        }
-    }
-
-    /// Go's `strconv.Quote`/`QuoteToASCII`/`QuoteRune` with `quote` as the delimiter.
-    static func quote(_ text: String, quote: Character, asciiOnly: Bool) -> String {
-        var out = String(quote)
-        for scalar in text.unicodeScalars {
-            if Character(scalar) == quote || scalar == "\\" {
-                out += "\\" + String(scalar)
-                continue
-            }
-            if asciiOnly ? (scalar.isASCII && isPrint(scalar)) : isPrint(scalar) {
-                out.unicodeScalars.append(scalar)
-                continue
-            }
-            switch scalar {
-            case "\u{07}": out += "\\a"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{0B}": out += "\\v"
-            default:
-                let hex = String(scalar.value, radix: 16)
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\x" + String(repeating: "0", count: 2 - hex.count) + hex
-                } else if scalar.value <= 0xFFFF {
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out += "\\U" + String(repeating: "0", count: 8 - hex.count) + hex
-                }
-            }
-        }
-        return out + String(quote)
-    }
-
     /// Go's regexp `quote`: backquoted when it can be, else `strconv.Quote`d.
     static func backquoted(_ text: String) -> String {
-        canBackquote(text) ? "`" + text + "`" : quote(text, quote: "\"", asciiOnly: false)
+        canBackquote(text) ? "`" + text + "`" : GoQuote.quote(text)
     }
 
     /// Go's `strconv.CanBackquote`: no backquote, no control character but tab, no U+FEFF.

@@ -1,4 +1,5 @@
 import Foundation
+import PromQL
 
 /// Go's text/template builtins (`print`, `println`, `html`, `js`, `urlquery`, `slice`) and
 /// Prometheus 2.42's functions that need no query (`safeHtml`, `args`, `externalURL`,
@@ -58,25 +59,11 @@ enum TemplateBuiltins {
             case "&": out += "\\u0026"
             case "=": out += "\\u003D"
             case _ where scalar.value < 0x20: out += "\\u00" + String(format: "%02X", scalar.value)
-            case _ where scalar.value >= 0x80 && !isPrint(scalar): out += String(format: "\\u%04X", scalar.value)
+            case _ where scalar.value >= 0x80 && !GoQuote.isPrint(scalar): out += String(format: "\\u%04X", scalar.value)
             default: out.unicodeScalars.append(scalar)
             }
         }
         return out
-    }
-
-    /// Go's `unicode.IsPrint` for a non-ASCII scalar: letters, marks, numbers, punctuation,
-    /// symbols, and no space but U+0020.
-    static func isPrint(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-             .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber,
-             .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
-             .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
-            return true
-        default:
-            return false
-        }
     }
 
     /// `url.QueryEscape`: unreserved bytes kept, a space as `+`, every other byte `%XX`.

@@ -100,31 +100,7 @@ extension Expr: CustomStringConvertible {
     }
 
     /// Go's `%q`.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{07}": out += "\\a"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{0B}": out += "\\v"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7f {
-                    out += "\\x" + hex(scalar.value, digits: 2)
-                } else if scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format && scalar.value > 0x7f {
-                    out += scalar.value > 0xffff ? "\\U" + hex(scalar.value, digits: 8) : "\\u" + hex(scalar.value, digits: 4)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ text: String) -> String { GoQuote.quote(text) }
 }
 
 /// `value` in lower-case hexadecimal, at least `digits` long.
@@ -146,7 +122,57 @@ public func cFormat(_ format: String, _ value: Double) -> String {
     }
 }
 
-/// Go's `%q` (`strconv.Quote`), for messages that must read as Prometheus's.
+/// Go's `strconv` quoting, for text that must read as Prometheus's (printed expressions,
+/// messages, templates' `printf "%q"`).
 public enum GoQuote {
-    public static func quote(_ text: String) -> String { Expr.quote(text) }
+    /// `strconv.Quote`.
+    public static func quote(_ text: String) -> String { quote(text, delimiter: "\"", asciiOnly: false) }
+
+    /// `strconv.Quote` (`delimiter` "), `QuoteRune` ('), and with `asciiOnly` their `…ToASCII` forms.
+    public static func quote(_ text: String, delimiter: Character, asciiOnly: Bool) -> String {
+        var out = String(delimiter)
+        for scalar in text.unicodeScalars {
+            if Character(scalar) == delimiter || scalar == "\\" {
+                out += "\\" + String(scalar)
+                continue
+            }
+            if asciiOnly ? (scalar.isASCII && isPrint(scalar)) : isPrint(scalar) {
+                out.unicodeScalars.append(scalar)
+                continue
+            }
+            switch scalar {
+            case "\u{07}": out += "\\a"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{0B}": out += "\\v"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    out += "\\x" + hex(scalar.value, digits: 2)
+                } else if scalar.value <= 0xFFFF {
+                    out += "\\u" + hex(scalar.value, digits: 4)
+                } else {
+                    out += "\\U" + hex(scalar.value, digits: 8)
+                }
+            }
+        }
+        return out + String(delimiter)
+    }
+
+    /// Go's `strconv.IsPrint` (and `unicode.IsPrint`): letters, marks, numbers, punctuation,
+    /// symbols and the ASCII space; no other space, control or format character.
+    public static func isPrint(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar == " " { return true }
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+             .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber,
+             .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
+             .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
+            return true
+        default:
+            return false
+        }
+    }
 }
