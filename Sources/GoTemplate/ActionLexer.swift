@@ -47,6 +47,13 @@ struct ActionLexer {
             case "=": tokens.append(.assign); index += 1
             case ",": tokens.append(.comma); index += 1
             case "\"": tokens.append(.string(try quoted()))
+            case "'":
+                // A character constant: Go's rune, an integer ('a' is 97).
+                let start = index
+                guard let scalar = try characterConstant() else {
+                    throw TemplateError("template: \(template): malformed character constant: \(String(characters[start..<min(index, characters.count)]))")
+                }
+                tokens.append(.integer(Int64(scalar.value)))
             case "`":
                 index += 1
                 let start = index
@@ -54,6 +61,11 @@ struct ActionLexer {
                 guard index < characters.count else { throw TemplateError("template: \(template): unterminated raw string") }
                 tokens.append(.string(String(characters[start..<index])))
                 index += 1
+            case "." where index + 1 < characters.count && ("0"..."9").contains(characters[index + 1]):
+                // Go: a dot before a digit starts a number (.5), not a field.
+                let text = numberText()
+                guard let value = Self.float(text) else { throw TemplateError("template: \(template): bad number syntax: \"\(text)\"") }
+                tokens.append(.number(value))
             case ".":
                 tokens.append(.field(path()))
             case "$":
@@ -165,6 +177,48 @@ struct ActionLexer {
             if index > start { parts.append(String(characters[start..<index])) }
         }
         return parts
+    }
+
+    /// A character constant (`'a'`, `'\n'`, `'\x41'`, `'\u00e9'`): one scalar between single quotes.
+    private mutating func characterConstant() throws(TemplateError) -> Unicode.Scalar? {
+        index += 1
+        guard index < characters.count else { return nil }
+        var scalar: Unicode.Scalar?
+        if characters[index] == "\\", index + 1 < characters.count {
+            index += 1
+            let escape = characters[index]
+            func digits(_ count: Int, radix: Int) -> UInt32? {
+                guard index + count < characters.count else { return nil }
+                let text = String(characters[(index + 1)...(index + count)])
+                index += count
+                return text.unicodeScalars.allSatisfy(\.isASCII) ? UInt32(text, radix: radix) : nil
+            }
+            switch escape {
+            case "a": scalar = "\u{07}"
+            case "b": scalar = "\u{08}"
+            case "f": scalar = "\u{0C}"
+            case "n": scalar = "\n"
+            case "r": scalar = "\r"
+            case "t": scalar = "\t"
+            case "v": scalar = "\u{0B}"
+            case "\\": scalar = "\\"
+            case "'": scalar = "'"
+            case "x": scalar = digits(2, radix: 16).flatMap(Unicode.Scalar.init)
+            case "u": scalar = digits(4, radix: 16).flatMap(Unicode.Scalar.init)
+            case "U": scalar = digits(8, radix: 16).flatMap(Unicode.Scalar.init)
+            case "0"..."7":
+                index -= 1
+                scalar = digits(3, radix: 8).flatMap { $0 <= 255 ? Unicode.Scalar($0) : nil }
+            default: scalar = nil
+            }
+        } else if characters[index] != "'" && characters[index] != "\n" {
+            let units = characters[index].unicodeScalars
+            scalar = units.count == 1 ? units.first : nil
+        }
+        index += 1
+        guard index < characters.count, characters[index] == "'" else { return nil }
+        index += 1
+        return scalar
     }
 
     /// A double-quoted string, unquoted as Go's `strconv.Unquote` does: `\a \b \f \n \r \t \v \\ \"`,

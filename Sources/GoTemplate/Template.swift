@@ -8,7 +8,9 @@ public struct Template: Sendable {
         case action(Pipeline)
         /// `$x := p` (declares a variable in the current block) or `$x = p` (sets the nearest one).
         case assign(variable: String, pipeline: Pipeline, declares: Bool)
-        case conditional(branches: [(condition: Pipeline, body: [Node])], otherwise: [Node])
+        /// `{{if [$x :=] p}}…{{else if [$y :=] q}}…{{else}}…{{end}}`: a variable declared in a
+        /// condition reaches the `{{end}}` (later conditions, their bodies and the else too).
+        case conditional(branches: [(condition: Pipeline, variable: String?, body: [Node])], otherwise: [Node])
         /// `{{with [$x :=] p}}…{{else}}…{{end}}`: the body with dot set to p's value when it is true.
         case with(variable: String?, pipeline: Pipeline, body: [Node], otherwise: [Node])
         /// `{{range [[$k, ]$v :=] p}}…{{else}}…{{end}}`: the body once per element, dot the element.

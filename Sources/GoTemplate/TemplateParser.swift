@@ -87,7 +87,6 @@ struct TemplateParser {
                 let offsets = lexer.positions.map { byteOffsets[min(start + leading + $0, byteOffsets.count - 1)] }
                 switch tokens.first {
                 case .identifier("if"):
-                    try checkVariables(tokens.dropFirst())
                     nodes.append(try parseConditional(Array(tokens.dropFirst()), offsets: Array(offsets.dropFirst())))
                 case .identifier("else"), .identifier("end"):
                     guard block == .conditional else { throw error("unexpected {{\(body)}}") }
@@ -177,23 +176,28 @@ struct TemplateParser {
     }
 
     private mutating func parseConditional(_ conditionTokens: [ActionToken], offsets: [Int]) throws(TemplateError) -> Template.Node {
-        var branches: [(condition: Template.Pipeline, body: [Template.Node])] = []
+        var branches: [(condition: Template.Pipeline, variable: String?, body: [Template.Node])] = []
         var condition = conditionTokens
         var conditionOffsets = offsets
+        // Variables declared in the conditions, in scope to the {{end}}.
+        scopes.append([])
+        defer { scopes.removeLast() }
         while true {
-            var tokenParser = PipelineParser(tokens: condition, template: name, offsets: conditionOffsets)
+            let (variables, rest) = try declarations(condition, allowTwo: false)
+            try checkVariables(rest)
+            var tokenParser = PipelineParser(tokens: rest, template: name, offsets: Array(conditionOffsets.suffix(rest.count)))
             let pipeline = try tokenParser.parseAll()
+            if let variable = variables.first { scopes[scopes.count - 1].insert(variable) }
             scopes.append([])
             let (body, terminator) = try parseNodes(in: .conditional)
             scopes.removeLast()
-            branches.append((pipeline, body))
+            branches.append((pipeline, variables.first, body))
             guard let terminator else { throw error("missing {{end}}") }
             if terminator == "end" { return .conditional(branches: branches, otherwise: []) }
             var lexer = ActionLexer(terminator, template: name)
             let tokens = try lexer.tokens()
             if tokens.count > 1, tokens[1] == .identifier("if") {
                 condition = Array(tokens.dropFirst(2))
-                try checkVariables(condition)
                 conditionOffsets = Array(terminatorOffsets.dropFirst(2))
                 continue
             }
@@ -212,7 +216,7 @@ struct TemplateParser {
         }
         if tokens.count > 3, case .variable(let key) = tokens[0], tokens[1] == .comma, case .variable(let value) = tokens[2],
            tokens[3] == .declare || tokens[3] == .assign {
-            guard allowTwo else { throw error("too many declarations in with") }
+            guard allowTwo else { throw error("too many declarations in command") }
             return ([key, value], Array(tokens.dropFirst(4)))
         }
         return ([], tokens)
@@ -225,9 +229,9 @@ struct TemplateParser {
         while position + 1 < source.count {
             let character = source[position]
             if let open = quote {
-                if character == "\\" && open == "\"" { position += 2; continue }
+                if character == "\\" && open != "`" { position += 2; continue }
                 if character == open { quote = nil }
-            } else if character == "\"" || character == "`" {
+            } else if character == "\"" || character == "`" || character == "'" {
                 quote = character
             } else if character == "}" && source[position + 1] == "}" {
                 return position

@@ -207,19 +207,27 @@ extension Template {
                 }
             case .conditional(let branches, let otherwise):
                 var taken: [Node]?
-                for branch in branches where try evaluate(branch.condition, scope: scope).isTrue {
-                    taken = branch.body
-                    break
+                // Variables declared in the conditions live until the {{end}}.
+                let mark = scope.variables.count
+                for branch in branches {
+                    let value = try evaluate(branch.condition, scope: scope)
+                    if let variable = branch.variable { scope.variables.append((variable, value)) }
+                    if value.isTrue {
+                        taken = branch.body
+                        break
+                    }
                 }
                 let flow = try block(taken ?? otherwise, scope: &scope, into: &out)
+                scope.variables.removeSubrange(mark...)
                 if flow != .normal { return flow }
             case .with(let variable, let pipeline, let body, let otherwise):
                 let value = try evaluate(pipeline, scope: scope)
                 let flow: Flow
+                // Go sets the declared variable to the pipeline's value for both branches.
                 if value.isTrue {
                     flow = try block(body, scope: &scope, into: &out, dot: value, variables: variable.map { [($0, value)] } ?? [])
                 } else {
-                    flow = try block(otherwise, scope: &scope, into: &out)
+                    flow = try block(otherwise, scope: &scope, into: &out, variables: variable.map { [($0, value)] } ?? [])
                 }
                 if flow != .normal { return flow }
             case .range(let key, let valueName, let pipeline, let body, let otherwise):
@@ -233,7 +241,9 @@ extension Template {
                 default: throw TemplateError(pipelineLocation(pipeline) + "range can't iterate over \(collection.printed)")
                 }
                 if elements.isEmpty {
-                    let flow = try block(otherwise, scope: &scope, into: &out)
+                    // Go declares the range's variables with the collection itself; the else sees that.
+                    let declared = [key, valueName].compactMap { $0 }.map { ($0, collection) }
+                    let flow = try block(otherwise, scope: &scope, into: &out, variables: declared)
                     if flow != .normal { return flow }
                     continue
                 }
