@@ -28,6 +28,8 @@ struct RecordingRuleDaemonTests {
                 expr: mesh:errors:ratio{team="mesh"} > 0.2
                 labels:
                   severity: page
+                annotations:
+                  recorded: '{{ with query "sum(mesh:errors:ratio)" }}{{ . | first | value }}{{ end }}'
         """
 
     func configuration(_ directory: String, prometheus: String, extra: [String: Any] = [:]) throws -> String {
@@ -102,6 +104,11 @@ struct RecordingRuleDaemonTests {
             #expect(recording?["labels"] as? [String: String] == ["team": "mesh"])
             let metrics = String(decoding: try await http.get(daemon.statusURL("/metrics")).body, as: UTF8.self)
             #expect(metrics.contains("meshwatchd_remote_write_samples_total{result=\"dropped\"} 0"))
+            // The template's query went through the daemon's Prometheus, and was counted.
+            let other = alerts.first { ($0["labels"] as? [String: String])?["alertname"] == "ErrorsHighOtherGroup" }
+            #expect((other?["annotations"] as? [String: String])?["recorded"] == "0.3", "\(other ?? [:])")
+            let queried = metrics.split(separator: "\n").first { $0.hasPrefix("meshwatchd_template_queries_total{rule_group=\"consumer\"} ") }
+            #expect(queried.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 >= 1 } == true, "\(queried ?? "none")")
             #expect(metrics.contains("meshwatchd_remote_write_samples_total{result=\"sent\"} ") && !metrics.contains("{result=\"sent\"} 0\n"))
         }
     }
