@@ -109,6 +109,20 @@ struct RecordingRuleDaemonTests {
             #expect((other?["annotations"] as? [String: String])?["recorded"] == "0.3", "\(other ?? [:])")
             let queried = metrics.split(separator: "\n").first { $0.hasPrefix("meshwatchd_template_queries_total{rule_group=\"consumer\"} ") }
             #expect(queried.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 >= 1 } == true, "\(queried ?? "none")")
+
+            // A reload with the same remote_write keeps the queue (what waits in it, its order, its counters).
+            func sent() async throws -> Double {
+                let text = String(decoding: try await http.get(daemon.statusURL("/metrics")).body, as: UTF8.self)
+                let line = text.split(separator: "\n").first { $0.hasPrefix("meshwatchd_remote_write_samples_total{result=\"sent\"} ") }
+                return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? -1
+            }
+            try await Task.sleep(for: .seconds(3))
+            let before = try await sent()
+            daemon.signal(SIGHUP)
+            _ = await daemon.waitForLog(.seconds(15)) { $0["msg"] == "evaluating" && $0["config.reload"] == "true" }
+            #expect(await daemon.waitForCycles(2, group: "recorded"))
+            let after = try await sent()
+            #expect(after > before, "sent \(before) before the reload, \(after) after: the queue was replaced")
             #expect(metrics.contains("meshwatchd_remote_write_samples_total{result=\"sent\"} ") && !metrics.contains("{result=\"sent\"} 0\n"))
         }
     }

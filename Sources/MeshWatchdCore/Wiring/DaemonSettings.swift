@@ -79,7 +79,7 @@ struct DaemonSettings: Sendable {
             datasource: PrometheusDatasource(client: client, timeout: queryTimeout,
                                              limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? ConfigurationDefaults.maxConcurrentQueries),
                                              maxSeries: configuration.maxSeriesPerQuery ?? ConfigurationDefaults.maxSeriesPerQuery),
-            output: try configuration.remoteWrite.map { try $0.makeOutput(logger: logger) },
+            output: try configuration.remoteWrite.map { try RemoteWriteOutputs.output(for: $0, logger: logger) },
             sinks: sinks,
             notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
                                                           context: resolved.context, notes: runtime.notes),

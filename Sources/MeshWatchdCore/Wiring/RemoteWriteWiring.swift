@@ -5,6 +5,7 @@ import Logging
 import MeshHTTP
 import MetricModel
 import RemoteWrite
+import Synchronization
 
 /// The engine's output on a remote-write queue: a write returns once acknowledged, and a
 /// recording rule's (which the next rule of its group may query) `readBackDelay` later, for a
@@ -20,13 +21,32 @@ struct RemoteWriteOutput: SeriesWriting {
     }
 }
 
+/// The daemon's remote-write output, kept across reloads while `remote_write` stays the same:
+/// what waits in the queue is still sent, and in order (a second queue would race the first
+/// with newer samples of the same series, which the receiver then refuses as out of order).
+enum RemoteWriteOutputs {
+    private static let current = Mutex<(settings: Configuration.RemoteWrite, headers: [String: Data?], output: RemoteWriteOutput)?>(nil)
+
+    static func output(for settings: Configuration.RemoteWrite, logger: Logger) throws -> RemoteWriteOutput {
+        // A header file rewritten before a reload (a rotated credential) makes a new queue too.
+        let headers = (settings.headerFiles ?? [:]).mapValues { FileManager.default.contents(atPath: $0) }
+        return try current.withLock { current in
+            if let current, current.settings == settings, current.headers == headers { return current.output }
+            let output = try settings.makeOutput(logger: logger)
+            current = (settings, headers, output)
+            return output
+        }
+    }
+}
+
 extension Configuration.RemoteWrite {
-    /// The queue that writes to this receiver (one per daemon generation, or per one-shot command).
-    /// The engine's output over a new queue.
+    /// The engine's output over a new queue (one per one-shot command; the daemon's through
+    /// `RemoteWriteOutputs`).
     func makeOutput(logger: Logger) throws -> RemoteWriteOutput {
         RemoteWriteOutput(queue: try makeQueue(logger: logger), readBackDelay: readBackDelay?.value ?? .zero)
     }
 
+    /// The queue that writes to this receiver.
     func makeQueue(logger: Logger) throws -> RemoteWriteQueue {
         guard let url else { throw ValidationError("remote_write.url: missing") }
         let timeout = timeout?.value ?? ConfigurationDefaults.remoteWriteTimeout
