@@ -32,10 +32,15 @@ public struct RemoteWriteSettings: Sendable {
 
 /// Why a write did not reach the receiver.
 public struct RemoteWriteError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable { case refused, dropped }
+    public enum Kind: Sendable { case refused, dropped, notAcknowledged }
     public let kind: Kind
     public let message: String
     public var description: String { message }
+
+    public init(kind: Kind, message: String) {
+        self.kind = kind
+        self.message = message
+    }
 }
 
 /// Counters for `/metrics`.
@@ -161,7 +166,11 @@ public actor RemoteWriteQueue {
                 guard let index = batches.firstIndex(where: { $0.id == batch.id }) else { continue }
                 batches[index].sent = end
                 if end == batch.samples.count { finish(batch.id, nil) }
-            } catch let error as HTTPError where error.isRetryable {
+            } catch where Task.isCancelled || error is CancellationError {
+                break  // stopped: what is queued stays unsent, not refused
+            } catch let error as HTTPError where error.kind != .status || error.isRetryable {
+                // Anything but a refusal may pass (unreachable, timeouts, 5xx, 429, and a credential
+                // file briefly unreadable while it is rotated): retried, never dropped for it.
                 failures += 1
                 counters.retries += 1
                 counters.requestsFailed += 1
@@ -208,10 +217,17 @@ public actor RemoteWriteQueue {
         _ = try await http.execute(request).requireSuccess()
     }
 
-    /// Stops sending (what is queued is lost, as with Prometheus's queue at shutdown past its flush deadline).
+    /// Stops sending (what is queued is lost, as with Prometheus's queue at shutdown past its
+    /// flush deadline), and says how many samples that was.
     public func stop() {
         sender?.cancel()
+        let lost = queuedSamples
         for batch in batches { batch.waiter?.resume(throwing: CancellationError()) }
         batches = []
+        counters.queuedSamples = 0
+        if lost > 0 {
+            counters.samplesDropped += lost
+            logger.warning("remote-write queue stopped with samples unsent", metadata: ["remote_write.dropped_samples": "\(lost)"])
+        }
     }
 }

@@ -214,3 +214,41 @@ extension RecordingRuleDaemonTests {
         }
     }
 }
+
+extension RecordingRuleDaemonTests {
+    @Test("with the remote-write receiver down, evaluation goes on: the recording rule fails for its cycle (not acknowledged), the alert after it fires, ALERTS wait in the queue")
+    func receiverDown() async throws {
+        let directory = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await withPrometheus(openMetrics: "# EOF\n") { server async throws in
+            let config = try configuration(directory, prometheus: server.url)
+            let rules = """
+                groups:
+                  - name: recorded
+                    rules:
+                      - record: mesh:one
+                        expr: vector(1)
+                      - alert: AfterRecording
+                        expr: vector(1)
+                """
+            try rules.write(toFile: directory + "/rules.yml", atomically: true, encoding: .utf8)
+            var object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
+            // Nothing listens on port 1: every request is refused and retried.
+            object["remote_write"] = ["url": "http://127.0.0.1:1/api/v1/write"]
+            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: config))
+            let daemon = try await DaemonTests().start(["--config", config], notify: nil)
+            defer { daemon.signal(SIGTERM) }
+            let fired = await daemon.waitForLog(.seconds(30)) { $0["msg"] == "alert firing" && $0["rule.name"] == "AfterRecording" }
+            #expect(fired != nil, "log:\n\(daemon.log)")
+            #expect(await daemon.waitForCycles(2, group: "recorded", timeout: .seconds(30)), "log:\n\(daemon.log)")
+            let http = HTTPClient()
+            defer { http.shutdown() }
+            let rulesBody = try JSONSerialization.jsonObject(with: Data(try await http.get(daemon.statusURL("/api/v1/rules?type=record")).body)) as? [String: Any]
+            let recording = (((rulesBody?["data"] as? [String: Any])?["groups"] as? [[String: Any]])?.first?["rules"] as? [[String: Any]])?.first
+            #expect(recording?["health"] as? String == "err")
+            #expect((recording?["lastError"] as? String)?.contains("not acknowledged within 1s") == true, "\(recording ?? [:])")
+            let metrics = String(decoding: try await http.get(daemon.statusURL("/metrics")).body, as: UTF8.self)
+            #expect(!metrics.contains("meshwatchd_remote_write_queued_samples 0\n"), "nothing queued?")
+        }
+    }
+}

@@ -79,7 +79,11 @@ struct DaemonSettings: Sendable {
             datasource: PrometheusDatasource(client: client, timeout: queryTimeout,
                                              limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? ConfigurationDefaults.maxConcurrentQueries),
                                              maxSeries: configuration.maxSeriesPerQuery ?? ConfigurationDefaults.maxSeriesPerQuery),
-            output: try configuration.remoteWrite.map { try RemoteWriteOutputs.output(for: $0, logger: logger) },
+            output: try configuration.remoteWrite.map {
+                // A recording rule waits for its write at most an evaluation interval (and the request timeout).
+                try RemoteWriteOutputs.output(for: $0, acknowledgementTimeout: min(resolved.interval, $0.timeout?.value ?? ConfigurationDefaults.remoteWriteTimeout),
+                                              logger: logger)
+            },
             sinks: sinks,
             notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
                                                           context: resolved.context, notes: runtime.notes),

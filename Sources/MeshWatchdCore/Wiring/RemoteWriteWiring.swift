@@ -14,10 +14,30 @@ import Synchronization
 struct RemoteWriteOutput: SeriesWriting {
     let queue: RemoteWriteQueue
     let readBackDelay: Duration
+    /// How long a recording rule waits for its write to be acknowledged: past it the rule fails
+    /// for the cycle (its samples stay queued) and the group goes on; an outage of the receiver
+    /// never stops evaluation.
+    var acknowledgementTimeout: Duration = ConfigurationDefaults.remoteWriteTimeout
 
     func write(_ samples: [Sample], readBack: Bool) async throws {
-        try await queue.write(samples)
-        if readBack && readBackDelay > .zero { try await Task.sleep(for: readBackDelay) }
+        // ALERTS and ALERTS_FOR_STATE: no rule of the group waits for them, as Prometheus's
+        // remote write never holds evaluation up.
+        guard readBack else {
+            await queue.enqueue(samples)
+            return
+        }
+        let queue = queue, limit = acknowledgementTimeout
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await queue.write(samples) }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw RemoteWriteError(kind: .notAcknowledged, message:
+                    "remote write not acknowledged within \(PrometheusDuration.format(limit)) (the samples stay queued; \(await queue.queuedSamples) samples wait)")
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+        if readBackDelay > .zero { try await Task.sleep(for: readBackDelay) }
     }
 }
 
@@ -27,12 +47,24 @@ struct RemoteWriteOutput: SeriesWriting {
 enum RemoteWriteOutputs {
     private static let current = Mutex<(settings: Configuration.RemoteWrite, headers: [String: Data?], output: RemoteWriteOutput)?>(nil)
 
-    static func output(for settings: Configuration.RemoteWrite, logger: Logger) throws -> RemoteWriteOutput {
+    static func output(for settings: Configuration.RemoteWrite, acknowledgementTimeout: Duration, logger: Logger) throws -> RemoteWriteOutput {
         // A header file rewritten before a reload (a rotated credential) makes a new queue too.
         let headers = (settings.headerFiles ?? [:]).mapValues { FileManager.default.contents(atPath: $0) }
         return try current.withLock { current in
-            if let current, current.settings == settings, current.headers == headers { return current.output }
-            let output = try settings.makeOutput(logger: logger)
+            if let current, current.settings == settings, current.headers == headers {
+                var output = current.output
+                output.acknowledgementTimeout = acknowledgementTimeout
+                return output
+            }
+            // The queue being replaced gets a while to send what it holds, then stops.
+            if let previous = current?.output.queue {
+                Task {
+                    try? await Task.sleep(for: .seconds(30))
+                    await previous.stop()
+                }
+            }
+            var output = try settings.makeOutput(logger: logger)
+            output.acknowledgementTimeout = acknowledgementTimeout
             current = (settings, headers, output)
             return output
         }
