@@ -133,7 +133,13 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
                 ])
                 continue
             }
-            for sample in samples where sample.value.isFinite {
+            // Anyone who can write series can write this one: only a time between the epoch and now
+            // is an activeAt (a huge or negative one would fire at once, or never).
+            let plausible = samples.filter {
+                $0.value.isFinite && $0.value >= 0 && $0.value <= time.timeIntervalSince1970
+                    && Double($0.point.timestampMillis) / 1000 <= time.timeIntervalSince1970
+            }
+            for sample in await stillActive(plausible, selector: selector, at: time, logger: logger) {
                 let labels = Labels(sample.labels.filter { $0.name != "__name__" })
                 let instance = AlertInstance(labels: labels, annotations: .empty, state: .pending, value: 0,
                                              activeAt: Date(timeIntervalSince1970: sample.value))
@@ -150,6 +156,33 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
             logger.info("for clocks restored from ALERTS_FOR_STATE (no stored state)", metadata: ["state.restored_instances": "\(restored.count)"])
         }
         return restored
+    }
+
+    /// The series of `samples` (each the last of a range query, whose answers carry no
+    /// staleness markers) that had not ended: Prometheus's restore skips a series whose last
+    /// sample is a staleness marker (the alert resolved before the outage). A marker is written
+    /// at the evaluation after the last sample, so a series absent from an instant query one
+    /// interval after its last sample had ended; one whose last sample is the outage's start is
+    /// still there then (within the lookback).
+    private func stillActive(_ samples: [Sample], selector rangeSelector: String, at time: Date, logger: Logger) async -> [Sample] {
+        let instantSelector = String(rangeSelector[..<(rangeSelector.lastIndex(of: "[") ?? rangeSelector.endIndex)])
+        var kept: [Sample] = []
+        var present: [Int64: Set<Labels>] = [:]
+        for sample in samples {
+            let next = Double(sample.point.timestampMillis) / 1000 + interval.seconds
+            guard next <= time.timeIntervalSince1970 else { kept.append(sample); continue }
+            if present[sample.point.timestampMillis] == nil {
+                do {
+                    let answer = try await settings.datasource.instantQuery(instantSelector, at: Date(timeIntervalSince1970: next))
+                    present[sample.point.timestampMillis] = Set(answer.map(\.labels))
+                } catch {
+                    logger.warning("could not check ALERTS_FOR_STATE for staleness; not restoring from it", metadata: ["error": "\(error)"])
+                    present[sample.point.timestampMillis] = []
+                }
+            }
+            if present[sample.point.timestampMillis]?.contains(sample.labels) == true { kept.append(sample) }
+        }
+        return kept
     }
 
     /// The group's offset within the interval, from its file and name (as Prometheus
@@ -180,7 +213,8 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
             let finding = plan.outgoing.first { $0.kind == .firing && $0.alertKey == alertKey }
             let labels = finding.flatMap { try? Finding.decode($0.body) }?.alert.labels
                 ?? Dictionary(transition.instance.labels.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
-            let id = finding?.id ?? "diagnosis-\(alertKey)-\(Int(transition.instance.activeAt.timeIntervalSince1970))"
+            let activeSeconds = transition.instance.activeAt.timeIntervalSince1970
+            let id = finding?.id ?? "diagnosis-\(alertKey)-\(Int(activeSeconds.isFinite ? max(min(activeSeconds, 1e15), -1e15) : 0))"
             requests.append(.init(findingID: id, alertKey: alertKey, alert: transition.rule, labels: labels,
                                   activeAt: transition.instance.activeAt, evaluatedAt: evaluatedAt,
                                   deadline: Date().addingTimeInterval(diagnosis.evidenceTimeout.seconds),
