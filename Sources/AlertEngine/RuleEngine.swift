@@ -122,7 +122,9 @@ public struct RuleEngine: Sendable {
         } catch {
             // Stopped waiting (the cycle's deadline, shutdown): the batch is still queued.
             if Task.isCancelled || error is CancellationError { return }
-            groups[index].rules[ruleIndex].writeFailed(error)
+            // A recording rule that could not be written failed (what depends on it would read
+            // nothing); an alerting rule whose ALERTS could not be written still alerted.
+            if readBack { groups[index].rules[ruleIndex].writeFailed(error) }
         }
     }
 

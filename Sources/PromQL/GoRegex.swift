@@ -56,7 +56,9 @@ public struct GoRegex: Sendable {
 
     /// A place in the program waiting for its target: an instruction's `out`, or a split's `arg`.
     struct Hole { var index: Int; var isArg: Bool }
-    struct Fragment { var start: Int; var holes: [Hole] }
+    /// A compiled piece: where it starts, what waits for the next piece, and whether it can match
+    /// the empty string (Go compiles `x*` of such an `x` as `(x+)?`, golang.org/issue/46123).
+    struct Fragment { var start: Int; var holes: [Hole]; var nullable = false }
 
     struct Compiler {
         typealias Op = RegexNode.Op
@@ -82,7 +84,9 @@ public struct GoRegex: Sendable {
 
         mutating func single(_ inst: Inst) -> Fragment {
             let index = emit(inst)
-            return Fragment(start: index, holes: [Hole(index: index, isArg: false)])
+            // Only what consumes a rune (or fails) cannot match the empty string.
+            let nullable = ![.rune, .any, .anyNotNL, .fail].contains(inst.kind)
+            return Fragment(start: index, holes: [Hole(index: index, isArg: false)], nullable: nullable)
         }
 
         mutating func nop() -> Fragment { single(Inst(kind: .nop)) }
@@ -92,33 +96,36 @@ public struct GoRegex: Sendable {
             for part in parts.dropFirst() {
                 patchAll(result.holes, part.start)
                 result.holes = part.holes
+                result.nullable = result.nullable && part.nullable
             }
             return result
         }
 
         mutating func alternate(_ a: Fragment, _ b: Fragment) -> Fragment {
             let split = emit(Inst(kind: .split, out: a.start, arg: b.start))
-            return Fragment(start: split, holes: a.holes + b.holes)
+            return Fragment(start: split, holes: a.holes + b.holes, nullable: a.nullable || b.nullable)
         }
 
         mutating func star(_ body: Fragment, nonGreedy: Bool) -> Fragment {
+            // Go 1.19: a nullable body loops as (x+)? so that the priorities come out as Perl's.
+            if body.nullable { return quest(plus(body, nonGreedy: nonGreedy), nonGreedy: nonGreedy) }
             let split = emit(Inst(kind: .split))
             if nonGreedy { program[split].arg = body.start } else { program[split].out = body.start }
             patchAll(body.holes, split)
-            return Fragment(start: split, holes: [Hole(index: split, isArg: !nonGreedy)])
+            return Fragment(start: split, holes: [Hole(index: split, isArg: !nonGreedy)], nullable: true)
         }
 
         mutating func plus(_ body: Fragment, nonGreedy: Bool) -> Fragment {
             let split = emit(Inst(kind: .split))
             if nonGreedy { program[split].arg = body.start } else { program[split].out = body.start }
             patchAll(body.holes, split)
-            return Fragment(start: body.start, holes: [Hole(index: split, isArg: !nonGreedy)])
+            return Fragment(start: body.start, holes: [Hole(index: split, isArg: !nonGreedy)], nullable: body.nullable)
         }
 
         mutating func quest(_ body: Fragment, nonGreedy: Bool) -> Fragment {
             let split = emit(Inst(kind: .split))
             if nonGreedy { program[split].arg = body.start } else { program[split].out = body.start }
-            return Fragment(start: split, holes: body.holes + [Hole(index: split, isArg: !nonGreedy)])
+            return Fragment(start: split, holes: body.holes + [Hole(index: split, isArg: !nonGreedy)], nullable: true)
         }
 
         mutating func compile(_ node: RegexNode) -> Fragment {

@@ -77,6 +77,8 @@ public actor RemoteWriteQueue {
     private var nextID = 0
     private var sender: Task<Void, Never>?
     public private(set) var counters = RemoteWriteCounters()
+    /// The last request failed and none has succeeded since: the receiver is down or refusing load.
+    public private(set) var isFailing = false
     /// The batch being sent: never dropped for room while its request is in flight.
     private var inFlight: Int?
 
@@ -162,6 +164,7 @@ public actor RemoteWriteQueue {
             do {
                 try await send(piece)
                 failures = 0
+                isFailing = false
                 counters.samplesSent += piece.count
                 guard let index = batches.firstIndex(where: { $0.id == batch.id }) else { continue }
                 batches[index].sent = end
@@ -172,6 +175,7 @@ public actor RemoteWriteQueue {
                 // Anything but a refusal may pass (unreachable, timeouts, 5xx, 429, and a credential
                 // file briefly unreadable while it is rotated): retried, never dropped for it.
                 failures += 1
+                isFailing = true
                 counters.retries += 1
                 counters.requestsFailed += 1
                 let wait = backoff(failures, retryAfter: error.retryAfter)
@@ -215,6 +219,17 @@ public actor RemoteWriteQueue {
             ("User-Agent", "meshwatchd"),
         ] + settings.headers, body: WriteRequestEncoding.body(samples), timeout: settings.timeout)
         _ = try await http.execute(request).requireSuccess()
+    }
+
+    /// Waits until everything queued is sent (or refused, or dropped), at most `timeout`;
+    /// returns whether the queue is empty. For the end of a one-shot command and shutdown.
+    @discardableResult
+    public func drain(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !batches.isEmpty && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return batches.isEmpty
     }
 
     /// Stops sending (what is queued is lost, as with Prometheus's queue at shutdown past its

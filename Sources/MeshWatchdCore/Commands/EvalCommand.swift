@@ -42,6 +42,7 @@ package struct EvalCommand: AsyncParsableCommand {
         var setup = try EngineSetup(source: source, prometheus: prometheus, logger: logger)
         let time = at.flatMap(parseTime) ?? Date()
         _ = await setup.engine.evaluateAll(at: time, using: setup.datasource, logger: logger)
+        await setup.finishWrites()
         let engine = setup.engine
         print(format == .json ? try InstanceRendering.json(engine, at: time) : InstanceRendering.table(engine, at: time))
         if engine.groups.contains(where: { $0.rules.contains { $0.health == .err } }) { throw ExitCode(2) }

@@ -104,6 +104,7 @@ package struct ReplayCommand: AsyncParsableCommand {
                                               interval: { fixedStep ?? $0.interval ?? defaultInterval }, using: datasource,
                                               logger: logger, onStep: onStep)
         for at in snapshots { output.snapshot(at: at, evaluated: last) }
+        await setup.finishWrites()
         let engine = setup.engine
         output.finish(engine: engine, steps: steps)
         if engine.groups.contains(where: { $0.rules.contains { $0.health == .err } }) { throw ExitCode(2) }

@@ -102,6 +102,8 @@ struct EngineSetup {
     var resolved: RuleSourceOptions.Resolved
     var engine: RuleEngine
     var datasource: PrometheusDatasource
+    /// Recording rules' and ALERTS series' destination (remote_write), if configured.
+    var output: RemoteWriteOutput?
 
     init(source: RuleSourceOptions, prometheus: PrometheusOptions, logger: Logger) throws {
         // eval and replay never notify: the sinks' secrets are none of their business.
@@ -111,7 +113,17 @@ struct EngineSetup {
         for warning in resolved.warnings { FileHandle.standardError.write(Data("meshwatchd: warning: \(warning)\n".utf8)) }
         let client = try prometheus.makeClient(logger: logger, configuration: resolved.configuration.prometheus)
         datasource = PrometheusDatasource(client: client, timeout: prometheus.timeout)
-        let output = try resolved.configuration.remoteWrite.map { try $0.makeOutput(logger: logger) }
+        output = try resolved.configuration.remoteWrite.map { try $0.makeOutput(logger: logger) }
         engine = RuleEngine(groups: resolved.groups, context: resolved.context, output: output)
+    }
+
+    /// Waits for what the evaluations queued for remote write (ALERTS are not waited for when
+    /// written) before the command ends, and says on stderr what could not be sent.
+    func finishWrites() async {
+        guard let queue = output?.queue else { return }
+        if await !queue.drain(timeout: output?.acknowledgementTimeout ?? .seconds(30)) {
+            let left = await queue.queuedSamples
+            FileHandle.standardError.write(Data("meshwatchd: warning: \(left) samples could not be written to remote_write\n".utf8))
+        }
     }
 }

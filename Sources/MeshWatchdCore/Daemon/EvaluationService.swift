@@ -116,6 +116,11 @@ struct EvaluationService: ServiceLifecycle.Service {
                 latest.value = next
                 carried = engines
             case .stopped:
+                // What waits for remote write gets a moment (within the shutdown timeout) to go out.
+                if let queue = settings.output?.queue, await !queue.drain(timeout: .seconds(2)) {
+                    let unsent = await queue.queuedSamples
+                    logger.warning("remote-write samples unsent at shutdown", metadata: ["remote_write.queued_samples": "\(unsent)"])
+                }
                 logger.info("evaluation stopped; alert state saved", metadata: ["state.path": "\(store.path)"])
                 return
             }

@@ -14,17 +14,18 @@ import Synchronization
 struct RemoteWriteOutput: SeriesWriting {
     let queue: RemoteWriteQueue
     let readBackDelay: Duration
-    /// How long a recording rule waits for its write to be acknowledged: past it the rule fails
-    /// for the cycle (its samples stay queued) and the group goes on; an outage of the receiver
-    /// never stops evaluation.
+    /// How long a write waits to be acknowledged (the rules after it may query it: a recording
+    /// rule's series, ALERTS): past it the write fails for the cycle (its samples stay queued) and
+    /// the group goes on; an outage of the receiver never stops evaluation.
     var acknowledgementTimeout: Duration = ConfigurationDefaults.remoteWriteTimeout
 
     func write(_ samples: [Sample], readBack: Bool) async throws {
-        // ALERTS and ALERTS_FOR_STATE: no rule of the group waits for them, as Prometheus's
-        // remote write never holds evaluation up.
-        guard readBack else {
+        // While the receiver fails, nothing waits for it: the samples are queued and the rule is
+        // told at once, so an outage costs evaluation one wait at most, not one per rule.
+        if await queue.isFailing {
             await queue.enqueue(samples)
-            return
+            throw RemoteWriteError(kind: .notAcknowledged, message:
+                "remote write failing; samples queued (\(await queue.queuedSamples) wait)")
         }
         let queue = queue, limit = acknowledgementTimeout
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -37,7 +38,7 @@ struct RemoteWriteOutput: SeriesWriting {
             defer { group.cancelAll() }
             try await group.next()
         }
-        if readBackDelay > .zero { try await Task.sleep(for: readBackDelay) }
+        if readBack && readBackDelay > .zero { try await Task.sleep(for: readBackDelay) }
     }
 }
 
