@@ -10,9 +10,10 @@ public struct Template: Sendable {
         case assign(variable: String, pipeline: Pipeline, declares: Bool)
         /// `{{if [$x :=] p}}…{{else if [$y :=] q}}…{{else}}…{{end}}`: a variable declared in a
         /// condition reaches the `{{end}}` (later conditions, their bodies and the else too).
-        case conditional(branches: [(condition: Pipeline, variable: String?, body: [Node])], otherwise: [Node])
+        /// (`$x = p` sets the nearest `$x` instead of declaring one.)
+        case conditional(branches: [(condition: Pipeline, variable: String?, declares: Bool, body: [Node])], otherwise: [Node])
         /// `{{with [$x :=] p}}…{{else}}…{{end}}`: the body with dot set to p's value when it is true.
-        case with(variable: String?, pipeline: Pipeline, body: [Node], otherwise: [Node])
+        case with(variable: String?, declares: Bool, pipeline: Pipeline, body: [Node], otherwise: [Node])
         /// `{{range [[$k, ]$v :=] p}}…{{else}}…{{end}}`: the body once per element, dot the element.
         case range(key: String?, value: String?, pipeline: Pipeline, body: [Node], otherwise: [Node])
         /// `{{break}}` or `{{continue}}` inside a range.

@@ -95,11 +95,14 @@ struct TemplateParser {
                 case .identifier("with"), .identifier("range"):
                     let isRange = tokens.first == .identifier("range")
                     let (variables, rest) = try declarations(Array(tokens.dropFirst()), allowTwo: isRange)
+                    // `with $x = p` sets an outer $x: nothing new in scope.
+                    let withAssigns = !isRange && tokens.count > 2 && tokens[2] == .assign
+                    if withAssigns { try checkVariables([tokens[1]]) }
                     try checkVariables(rest)
                     var tokenParser = PipelineParser(tokens: rest, template: name, offsets: Array(offsets.suffix(rest.count)))
                     let pipeline = try tokenParser.parseAll()
                     // The declared variables reach the {{end}}, through {{else}}.
-                    scopes.append(Set(variables))
+                    scopes.append(withAssigns ? [] : Set(variables))
                     defer { scopes.removeLast() }
                     if isRange { loops += 1 }
                     let (inner, terminator) = try parseNodes(in: .conditional)
@@ -116,7 +119,7 @@ struct TemplateParser {
                         let key = variables.count == 2 ? variables[0] : nil
                         nodes.append(.range(key: key, value: variables.last, pipeline: pipeline, body: inner, otherwise: otherwise))
                     } else {
-                        nodes.append(.with(variable: variables.first, pipeline: pipeline, body: inner, otherwise: otherwise))
+                        nodes.append(.with(variable: variables.first, declares: !withAssigns, pipeline: pipeline, body: inner, otherwise: otherwise))
                     }
                 case .identifier("break"), .identifier("continue"):
                     guard tokens.count == 1 else { throw error("unexpected {{\(body)}}") }
@@ -176,22 +179,22 @@ struct TemplateParser {
     }
 
     private mutating func parseConditional(_ conditionTokens: [ActionToken], offsets: [Int]) throws(TemplateError) -> Template.Node {
-        var branches: [(condition: Template.Pipeline, variable: String?, body: [Template.Node])] = []
+        var branches: [(condition: Template.Pipeline, variable: String?, declares: Bool, body: [Template.Node])] = []
         var condition = conditionTokens
         var conditionOffsets = offsets
         // Variables declared in the conditions, in scope to the {{end}}.
         scopes.append([])
         defer { scopes.removeLast() }
         while true {
-            let (variables, rest) = try declarations(condition, allowTwo: false)
+            let (variable, declares, rest) = try declaration(condition)
             try checkVariables(rest)
             var tokenParser = PipelineParser(tokens: rest, template: name, offsets: Array(conditionOffsets.suffix(rest.count)))
             let pipeline = try tokenParser.parseAll()
-            if let variable = variables.first { scopes[scopes.count - 1].insert(variable) }
+            if let variable, declares { scopes[scopes.count - 1].insert(variable) }
             scopes.append([])
             let (body, terminator) = try parseNodes(in: .conditional)
             scopes.removeLast()
-            branches.append((pipeline, variables.first, body))
+            branches.append((pipeline, variable, declares, body))
             guard let terminator else { throw error("missing {{end}}") }
             if terminator == "end" { return .conditional(branches: branches, otherwise: []) }
             var lexer = ActionLexer(terminator, template: name)
@@ -207,6 +210,17 @@ struct TemplateParser {
             guard end == "end" else { throw error("expected {{end}} after {{else}}") }
             return .conditional(branches: branches, otherwise: otherwise)
         }
+    }
+
+    /// `$x :=` (or `$x =`) before an if's or with's pipeline: the variable, whether it is declared
+    /// (else assigned: it must exist), and the rest.
+    private func declaration(_ tokens: [ActionToken]) throws(TemplateError) -> (variable: String?, declares: Bool, rest: [ActionToken]) {
+        if tokens.count > 1, case .variable(let only) = tokens[0], tokens[1] == .declare || tokens[1] == .assign {
+            if tokens[1] == .assign { try checkVariables([tokens[0]]) }
+            return (only, tokens[1] == .declare, Array(tokens.dropFirst(2)))
+        }
+        if tokens.count > 3, case .variable = tokens[0], tokens[1] == .comma { throw error("too many declarations in command") }
+        return (nil, true, tokens)
     }
 
     /// `$x :=` or `$k, $v :=` before a with's or range's pipeline: the variables and the rest.

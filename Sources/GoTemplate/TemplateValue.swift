@@ -211,7 +211,13 @@ extension Template {
                 let mark = scope.variables.count
                 for branch in branches {
                     let value = try evaluate(branch.condition, scope: scope)
-                    if let variable = branch.variable { scope.variables.append((variable, value)) }
+                    if let variable = branch.variable {
+                        if !branch.declares, let index = scope.variables.lastIndex(where: { $0.name == variable }) {
+                            scope.variables[index].value = value
+                        } else {
+                            scope.variables.append((variable, value))
+                        }
+                    }
                     if value.isTrue {
                         taken = branch.body
                         break
@@ -220,14 +226,19 @@ extension Template {
                 let flow = try block(taken ?? otherwise, scope: &scope, into: &out)
                 scope.variables.removeSubrange(mark...)
                 if flow != .normal { return flow }
-            case .with(let variable, let pipeline, let body, let otherwise):
+            case .with(let variable, let declares, let pipeline, let body, let otherwise):
                 let value = try evaluate(pipeline, scope: scope)
                 let flow: Flow
+                var declared = variable.map { [($0, value)] } ?? []
+                if !declares, let variable, let index = scope.variables.lastIndex(where: { $0.name == variable }) {
+                    scope.variables[index].value = value  // `with $x = p`: the outer $x is set
+                    declared = []
+                }
                 // Go sets the declared variable to the pipeline's value for both branches.
                 if value.isTrue {
-                    flow = try block(body, scope: &scope, into: &out, dot: value, variables: variable.map { [($0, value)] } ?? [])
+                    flow = try block(body, scope: &scope, into: &out, dot: value, variables: declared)
                 } else {
-                    flow = try block(otherwise, scope: &scope, into: &out, variables: variable.map { [($0, value)] } ?? [])
+                    flow = try block(otherwise, scope: &scope, into: &out, variables: declared)
                 }
                 if flow != .normal { return flow }
             case .range(let key, let valueName, let pipeline, let body, let otherwise):
