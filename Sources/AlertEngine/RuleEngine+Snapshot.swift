@@ -129,6 +129,17 @@ extension RuleEngine {
         return orphans
     }
 
+    /// The series `previous`'s rules wrote (recorded series, ALERTS) that no rule of this engine
+    /// takes over (removed or relabelled rules, removed groups): they need a staleness marker now,
+    /// as Prometheus marks a stopped rule's series stale.
+    public func endedSeries(from previous: RuleEngine) -> [Labels] {
+        var kept: Set<String> = []
+        for group in groups { for state in group.rules { kept.insert(group.group.name + "\u{0}" + state.rule.identity) } }
+        return previous.groups.flatMap { group in
+            group.rules.filter { !kept.contains(group.group.name + "\u{0}" + $0.rule.identity) }.flatMap { $0.writtenSeries.values }
+        }
+    }
+
     /// Every firing instance of every group, resolved at `time` (their groups are gone).
     public func resolveAll(at time: Date) -> [AlertTransition] {
         groups.flatMap { group in

@@ -274,3 +274,43 @@ extension RecordingRuleDaemonTests {
         }
     }
 }
+
+extension RecordingRuleDaemonTests {
+    @Test("a reload that removes a recording rule ends its series with a staleness marker at once, not after the 5-minute lookback")
+    func removedRuleGoesStale() async throws {
+        let directory = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await withPrometheus(openMetrics: "# EOF\n", configuration: RemoteWriteReceiver.configuration,
+                                 arguments: RemoteWriteReceiver.arguments) { server async throws in
+            let config = try configuration(directory, prometheus: server.url)
+            func rules(_ records: [String]) throws {
+                let text = "groups:\n  - name: recorded\n    rules:\n" + records.map { "      - record: \($0)\n        expr: vector(5)\n" }.joined()
+                try text.write(toFile: directory + "/rules.yml", atomically: true, encoding: .utf8)
+            }
+            try rules(["mesh:kept", "mesh:removed"])
+            let daemon = try await DaemonTests().start(["--config", config], notify: nil)
+            defer { daemon.signal(SIGTERM) }
+            let http = HTTPClient()
+            defer { http.shutdown() }
+            let client = try PrometheusClient(baseURL: server.url, http: http)
+            func present(_ name: String) async throws -> Bool {
+                guard case .vector(let samples) = try await client.query(name, at: Date()).result else { return false }
+                return !samples.isEmpty
+            }
+            var seen = false
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline, !seen {
+                seen = try await present("mesh:removed")
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(seen, "never recorded; log:\n\(daemon.log)")
+            try rules(["mesh:kept"])
+            daemon.signal(SIGHUP)
+            _ = await daemon.waitForLog(.seconds(15)) { $0["msg"] == "series of removed rules marked stale" }
+            #expect(await daemon.waitForCycles(1, group: "recorded"))
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await present("mesh:removed") == false, "still visible after the reload; log:\n\(daemon.log)")
+            #expect(try await present("mesh:kept"))
+        }
+    }
+}

@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import Incidents
 import Logging
+import MetricModel
 import ServiceLifecycle
 import UnixSignals
 import Remediation
@@ -166,6 +167,7 @@ struct EvaluationService: ServiceLifecycle.Service {
             }
             engines.append((group, engine))
         }
+        await markEndedSeries(carried ?? [:], engines: engines.map(\.1), at: reloadedAt, settings: settings)
         await status.configure(engines.map { $0.1.groups[0] })
         await resolveRemovedGroups(carried ?? [:], keeping: Set(settings.groups.map(\.name)), at: reloadedAt,
                                    settings: settings, committer: committer)
@@ -274,6 +276,19 @@ struct EvaluationService: ServiceLifecycle.Service {
 
     /// Groups a reload removed: their firing alerts resolve (every sink that heard of them
     /// hears the resolve) and their stored state goes.
+    /// Staleness markers, at the reload, for what rules the reload removed or relabelled (and
+    /// removed groups) had written: their recorded series and ALERTS end now instead of lingering
+    /// for the 5-minute lookback.
+    private func markEndedSeries(_ carried: [String: RuleEngine], engines: [RuleEngine], at time: Date, settings: DaemonSettings) async {
+        guard let queue = settings.output?.queue, !carried.isEmpty else { return }
+        let current = RuleEngine(groups: engines.flatMap { $0.groups.map(\.group) })
+        let ended = carried.values.flatMap { current.endedSeries(from: $0) }
+        guard !ended.isEmpty else { return }
+        let millis = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
+        await queue.enqueue(ended.map { Sample(labels: $0, point: SamplePoint(timestampMillis: millis, value: RuleEngine.staleNaN)) })
+        logger.info("series of removed rules marked stale", metadata: ["remote_write.stale_series": "\(ended.count)"])
+    }
+
     private func resolveRemovedGroups(_ carried: [String: RuleEngine], keeping: Set<String>, at time: Date,
                                       settings: DaemonSettings, committer: StateCommitter) async {
         for (name, engine) in carried.sorted(by: { $0.key < $1.key }) where !keeping.contains(name) {
