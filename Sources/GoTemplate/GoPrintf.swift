@@ -282,6 +282,7 @@ enum GoPrintf {
         }
         // Go's fmtFloat: a sign slot, NaN and Inf never zero-padded, NaN signed only when asked.
         var signed = text.hasPrefix("-") || text.hasPrefix("+") ? text : "+" + text
+        if flags.sharp && verb != "b" && value.isFinite { signed = sharpened(signed, verb: verb, precision: flags.precision) }
         if flags.space && signed.hasPrefix("+") && !flags.plus { signed = " " + signed.dropFirst() }
         if value.isNaN || value.isInfinite {
             if value.isNaN && !flags.space && !flags.plus { signed = String(signed.dropFirst()) }
@@ -296,6 +297,36 @@ enum GoPrintf {
             return pad(signed, flags)
         }
         return pad(String(signed.dropFirst()), flags)
+    }
+
+    /// Go's `#` flag on a float: a decimal point always, and for %g/%G/%x the trailing zeros up
+    /// to the precision (6 when none is given). `number` starts with its sign.
+    private static func sharpened(_ number: String, verb: Unicode.Scalar, precision: Int?) -> String {
+        var digits = "gGxX".unicodeScalars.contains(verb) ? (precision ?? 6) : 0
+        var body = Array(number.unicodeScalars)
+        var tail: [Unicode.Scalar] = []
+        var hasPoint = false, sawNonzero = false
+        var index = 1
+        while index < body.count {
+            let character = body[index]
+            if character == "." {
+                hasPoint = true
+            } else if character == "p" || character == "P" || ((character == "e" || character == "E") && verb != "x" && verb != "X") {
+                tail = Array(body[index...])
+                body.removeSubrange(index...)
+                break
+            } else {
+                if character != "0" { sawNonzero = true }
+                if sawNonzero { digits -= 1 }
+            }
+            index += 1
+        }
+        if !hasPoint {
+            if body.count == 2 && body[1] == "0" { digits -= 1 }
+            body.append(".")
+        }
+        while digits > 0 { body.append("0"); digits -= 1 }
+        return String(String.UnicodeScalarView(body + tail))
     }
 
     /// Go's `%x` of a float64: hexadecimal mantissa, binary exponent of at least two digits.
