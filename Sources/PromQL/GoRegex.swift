@@ -353,33 +353,45 @@ public struct GoRegex: Sendable {
         return String(out)
     }
 
-    /// Go's `Regexp.expand`.
+    /// Go's `Regexp.expand`: `$$`, `$name`, `${name}`; a name is letters, decimal digits and
+    /// `_` (runes, as Go's extract reads them); a number names a group, a name the first group
+    /// of that name that took part in the match; anything malformed leaves the `$` as text.
     func expand(_ template: String, slots: [Int], input: [Unicode.Scalar]) -> String {
         func group(_ number: Int) -> String {
             guard 2 * number + 1 < slots.count, slots[2 * number] >= 0, slots[2 * number + 1] >= 0 else { return "" }
             return String(String.UnicodeScalarView(input[slots[2 * number]..<slots[2 * number + 1]]))
         }
-        var out = ""
-        var rest = Substring(template)
+        func isNameRune(_ scalar: Unicode.Scalar) -> Bool {
+            switch scalar.properties.generalCategory {
+            case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .decimalNumber: return true
+            default: return scalar == "_"
+            }
+        }
+        var out = String.UnicodeScalarView()
+        var rest = template.unicodeScalars[...]
         while let dollar = rest.firstIndex(of: "$") {
-            out += rest[..<dollar]
+            out.append(contentsOf: rest[..<dollar])
             rest = rest[rest.index(after: dollar)...]
-            if rest.first == "$" { out += "$"; rest = rest.dropFirst(); continue }
+            if rest.first == "$" { out.append("$"); rest = rest.dropFirst(); continue }
             var body = rest
             let braced = body.first == "{"
             if braced { body = body.dropFirst() }
-            let name = body.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+            let name = body.prefix(while: isNameRune)
             var after = body[name.endIndex...]
-            if name.isEmpty || (braced && after.first != "}") { out += "$"; continue }  // malformed: the $ is text
+            if name.isEmpty || (braced && after.first != "}") { out.append("$"); continue }  // malformed: the $ is text
             if braced { after = after.dropFirst() }
             rest = after
-            let digits = name.allSatisfy { $0.isASCII && $0.isNumber }
-            if digits && !(name.first == "0" && name.count > 1), name.count < 9, let number = Int(name) {
-                out += group(number)
-            } else if let number = groupNames.firstIndex(of: String(name)), number > 0 {
-                out += group(number)
+            let text = String(String.UnicodeScalarView(name))
+            let digits = name.allSatisfy { $0.isASCII && $0.value >= 0x30 && $0.value <= 0x39 }
+            if digits && !(name.first == "0" && name.count > 1), name.count < 9, let number = Int(text) {
+                out.append(contentsOf: group(number).unicodeScalars)
+            } else if let number = groupNames.indices.first(where: {
+                $0 > 0 && groupNames[$0] == text && 2 * $0 + 1 < slots.count && slots[2 * $0] >= 0
+            }) {
+                out.append(contentsOf: group(number).unicodeScalars)
             }
         }
-        return out + rest
+        out.append(contentsOf: rest)
+        return String(out)
     }
 }
