@@ -38,7 +38,7 @@ struct EngineCommandTests {
             #expect(Double(errorRate?["value"] as? String ?? "") .map { abs($0 - 0.12) < 0.002 } == true)
             #expect(((errorRate?["labels"] as? [String: String])?["alertname"]) == "IstioHighErrorRate")
             #expect(((errorRate?["annotations"] as? [String: String])?["summary"])?.contains("12% of requests fail with 5xx") == true)
-            #expect((document["rules"] as? [[String: Any]])?.count == 7)
+            #expect((document["rules"] as? [[String: Any]])?.count == 9)
         }
     }
 
@@ -211,7 +211,7 @@ struct ConfigurationExampleTests {
         let derived = try Derived(example)
         let empty = try Derived(directory + "/empty.json")
         #expect(derived == empty, "\(derived)\n\(empty)")
-        #expect(derived.groups == ["meshwatchd-istio"] && derived.rules.count == 7)
+        #expect(derived.groups == ["meshwatchd-istio"] && derived.rules.count == 9)
         #expect(derived.policy.delays == [.zero, .seconds(1800), .seconds(7200)])
         #expect(derived.policy.datasourceDownAfter == .seconds(300))
         // Every pack parameter is shown.
@@ -278,7 +278,7 @@ struct CheckConfigTests {
 
         let valid = try await cli.meshwatchd(["check-config", "--config", IstioPackTests.root + "/config.example.json"])
         #expect(valid.status == 0)
-        #expect(valid.stdout.contains("valid: 7 rules in 1 groups"))
+        #expect(valid.stdout.contains("valid: 9 rules in 1 groups"))
         let broken = try await cli.meshwatchd(["check-config", "--config", directory + "/missing.json"])
         #expect(broken.status == 78)
     }

@@ -31,13 +31,20 @@ struct IstioPackTests {
         try parameters.set("error_rate.threshold", to: "0.02")
         try parameters.set("latency.for", to: "10m")
         try parameters.set("window", to: "2m")
+        // Names are quoted into the expressions, never pasted: a quote or a backslash stays a value.
+        try parameters.set("istiod.job", to: #"kube "istiod" \ east"#)
+        try parameters.set("proxy.container", to: "envoy'}")
+        #expect(IstioPack(parameters: parameters).definitions.first { $0.name == "IstiodDown" }?.expression
+                == #"up{job="kube \"istiod\" \\ east"} == 0 or absent(up{job="kube \"istiod\" \\ east"})"#)
+        #expect(throws: PackError.self) { try parameters.set("istiod.job", to: "") }
+        #expect(throws: PackError.self) { try parameters.set("proxy.container", to: "a\nb") }
         let file = NSTemporaryDirectory() + "meshwatchd-pack-\(UUID().uuidString).yml"
         try IstioPack(parameters: parameters).ruleFile().write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
         for path in [Self.root + "/rules/istio.yml", file] {
             let (status, output) = try await promtool(["check", "rules", path])
             #expect(status == 0, "\(output)")
-            #expect(output.contains("SUCCESS: 7 rules found"), "\(output)")
+            #expect(output.contains("SUCCESS: 9 rules found"), "\(output)")
         }
     }
 

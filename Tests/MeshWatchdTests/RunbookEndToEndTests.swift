@@ -199,12 +199,12 @@ struct RunbookEndToEndTests {
 struct RunbooksCommandTests {
     let cli = CommandLineTests()
 
-    @Test("list shows the seven built-ins and what the configuration replaces; show --json is the shape definitions take")
+    @Test("list shows the nine built-ins and what the configuration replaces; show --json is the shape definitions take")
     func listAndShow() async throws {
         let list = try await cli.meshwatchd(["runbooks", "list"])
         #expect(list.status == 0)
         for alert in ["IstioHighErrorRate", "IstioHighLatency", "IstioCircuitBreakerOpen", "IstioLowMTLSCoverage", "IstioCertificateExpiring",
-                      "IstiodDown", "IstioHighProxyMemory"] {
+                      "IstiodDown", "IstioHighProxyMemory", "IstioMTLSDisabled", "IstioAuthorizationDenied"] {
             #expect(list.stdout.contains(alert))
         }
         #expect(list.stdout.contains("promql,pods,events,rollout_history,logs  rollout_undo"))

@@ -1,9 +1,11 @@
 import MetricModel
 import GoTemplate
 import Foundation
+import PromQL
 
-/// The built-in Istio alert pack of the runbooks: seven alerts whose thresholds and `for`
-/// durations are parameters, not hand-edited copies of the rules.
+/// The built-in Istio alert pack of the runbooks and the troubleshooting guide: nine alerts whose
+/// thresholds, `for` durations and job and container names are parameters, not hand-edited
+/// copies of the rules.
 public struct IstioPack: Sendable {
     /// The pack's knobs, by the key `--set` and the config use.
     public struct Parameters: Sendable, Equatable {
@@ -22,6 +24,15 @@ public struct IstioPack: Sendable {
         public var istiodFor = "1m"
         public var proxyMemoryBytes = 500_000_000.0
         public var proxyMemoryFor = "5m"
+        /// The guide's mTLSDisabled: the most of all mesh traffic that may be plain text.
+        public var mtlsDisabledMaxShare = 0.01
+        public var mtlsDisabledFor = "5m"
+        /// The share of a service's requests denied (403) past which authorization failures page.
+        public var authorizationMaxShare = 0.05
+        public var authorizationFor = "2m"
+        /// The scrape job of istiod and the sidecar's container name, as the cluster names them.
+        public var istiodJob = "istiod"
+        public var proxyContainer = "istio-proxy"
         public var interval = "30s"
 
         public init() {}
@@ -36,7 +47,10 @@ public struct IstioPack: Sendable {
              ("mtls.min_share", GoFormat.float(mtlsMinShare)), ("mtls.for", mtlsFor),
              ("certificate.days", GoFormat.float(certificateDays)), ("certificate.for", certificateFor),
              ("istiod.for", istiodFor),
-             ("proxy_memory.bytes", GoFormat.float(proxyMemoryBytes)), ("proxy_memory.for", proxyMemoryFor)]
+             ("proxy_memory.bytes", GoFormat.float(proxyMemoryBytes)), ("proxy_memory.for", proxyMemoryFor),
+             ("mtls_disabled.max_share", GoFormat.float(mtlsDisabledMaxShare)), ("mtls_disabled.for", mtlsDisabledFor),
+             ("authorization.max_share", GoFormat.float(authorizationMaxShare)), ("authorization.for", authorizationFor),
+             ("istiod.job", istiodJob), ("proxy.container", proxyContainer)]
         }
 
         /// Sets one parameter from text, checking it.
@@ -50,6 +64,13 @@ public struct IstioPack: Sendable {
             func duration(positive: Bool = false) throws(PackError) -> String {
                 guard let value = PrometheusDuration.parse(text), !positive || value > .zero else {
                     throw PackError("\(key): expected a Prometheus duration such as 30s, 5m or 1h, got \"\(text)\"")
+                }
+                return text
+            }
+            // A label value: anything but empty; it is quoted into the expressions, never pasted.
+            func name() throws(PackError) -> String {
+                guard !text.isEmpty, text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+                    throw PackError("\(key): expected a non-empty name without control characters, got \(GoQuote.quote(text))")
                 }
                 return text
             }
@@ -69,6 +90,12 @@ public struct IstioPack: Sendable {
             case "istiod.for": istiodFor = try duration()
             case "proxy_memory.bytes": proxyMemoryBytes = try number()
             case "proxy_memory.for": proxyMemoryFor = try duration()
+            case "mtls_disabled.max_share": mtlsDisabledMaxShare = try number(max: 1)
+            case "mtls_disabled.for": mtlsDisabledFor = try duration()
+            case "authorization.max_share": authorizationMaxShare = try number(max: 1)
+            case "authorization.for": authorizationFor = try duration()
+            case "istiod.job": istiodJob = try name()
+            case "proxy.container": proxyContainer = try name()
             default:
                 throw PackError("unknown parameter \"\(key)\"; known: " + entries.map(\.key).joined(separator: ", "))
             }
@@ -144,16 +171,28 @@ public struct IstioPack: Sendable {
                 description: "A mesh certificate expires within \(number(p.certificateDays)) days (runbook: check cert-manager, its orders and challenges, and renew)."),
             RuleDefinition(
                 name: "IstiodDown",
-                expression: #"up{job="istiod"} == 0 or absent(up{job="istiod"})"#,
+                expression: "up{job=\(GoQuote.quote(p.istiodJob))} == 0 or absent(up{job=\(GoQuote.quote(p.istiodJob))})",
                 holdDuration: p.istiodFor, severity: "critical",
                 summary: "istiod {{ if $labels.instance }}{{ $labels.instance }} {{ end }}is down",
                 description: "The Istio control plane is not scraped as up: new configuration and certificates are not being pushed (runbook: check istiod pods and events in istio-system)."),
             RuleDefinition(
                 name: "IstioHighProxyMemory",
-                expression: #"container_memory_working_set_bytes{container="istio-proxy"} > \#(number(p.proxyMemoryBytes))"#,
+                expression: "container_memory_working_set_bytes{container=\(GoQuote.quote(p.proxyContainer))} > \(number(p.proxyMemoryBytes))",
                 holdDuration: p.proxyMemoryFor, severity: "warning",
                 summary: "istio-proxy of {{ $labels.namespace }}/{{ $labels.pod }} uses {{ $value | humanize1024 }}B",
                 description: "The sidecar's working set is above \(number(p.proxyMemoryBytes)) bytes (runbook: check the proxy's configuration size and Sidecar scoping)."),
+            RuleDefinition(
+                name: "IstioMTLSDisabled",
+                expression: #"sum(rate(istio_requests_total{reporter="destination",connection_security_policy!="mutual_tls"}[\#(p.window)])) / sum(rate(istio_requests_total{reporter="destination"}[\#(p.window)])) > \#(GoFormat.float(p.mtlsDisabledMaxShare))"#,
+                holdDuration: p.mtlsDisabledFor, severity: "warning",
+                summary: "{{ $value | humanizePercentage }} of the mesh's traffic is not mutual TLS",
+                description: "More than \(percent(p.mtlsDisabledMaxShare))% of all requests in the mesh over the last \(p.window) were not mutual TLS (the guide's mTLSDisabled). Counted on reporter=\"destination\" only: on source-reported series connection_security_policy is \"unknown\", so the guide's expression over all series would fire for ever (runbook: non-mTLS edges, PeerAuthentication, pods without a sidecar)."),
+            RuleDefinition(
+                name: "IstioAuthorizationDenied",
+                expression: "\(share(of: ##"response_code="403""##)) > \(GoFormat.float(p.authorizationMaxShare)) and \(requests) >= \(floor)",
+                holdDuration: p.authorizationFor, severity: "critical",
+                summary: "{{ $labels.destination_service }}: {{ $value | humanizePercentage }} of requests denied (403)",
+                description: "More than \(percent(p.authorizationMaxShare))% of requests to {{ $labels.destination_workload }} in {{ $labels.destination_workload_namespace }} were refused with 403 over the last \(p.window): Envoy's \"RBAC: access denied\", an AuthorizationPolicy refusing callers it should admit, or callers that should not be there (security breach suspected) (runbook: denied requests by source, AuthorizationPolicy, the sidecar's RBAC log lines)."),
         ]
     }
 

@@ -151,5 +151,27 @@ extension Runbook {
                 """),
             RunbookStep(name: "pods of the workload", kind: .pods),
         ]),
+        // The guide's "mTLS Not Working": which edges are plain text, the policies, the pods without a sidecar.
+        Runbook(alert: "IstioMTLSDisabled", title: "Mesh traffic without mTLS", steps: [
+            RunbookStep(name: "non-mTLS requests by source and destination", kind: .promql, query: """
+                topk(10, sum by (source_workload, source_workload_namespace, destination_workload, destination_workload_namespace, \
+                connection_security_policy) (rate(istio_requests_total{reporter="destination", connection_security_policy!="mutual_tls"}[5m])))
+                """),
+            RunbookStep(name: "PeerAuthentication and DestinationRule TLS settings", kind: .meshResources,
+                        kinds: ["PeerAuthentication", "DestinationRule"]),
+            RunbookStep(name: "pods without an istio-proxy sidecar", kind: .pods, filter: "without_sidecar"),
+        ]),
+        // The guide's "403 Forbidden / RBAC: access denied": who is refused, by which policy.
+        Runbook(alert: "IstioAuthorizationDenied", title: "Requests denied by authorization", steps: [
+            RunbookStep(name: "403 answers by source", kind: .promql, query: """
+                topk(10, sum by (source_workload, source_workload_namespace, source_principal) \
+                (rate(istio_requests_total{reporter="destination", response_code="403", \
+                destination_workload="{{ $labels.destination_workload }}", \
+                destination_workload_namespace="{{ $labels.destination_workload_namespace }}"}[5m])))
+                """),
+            RunbookStep(name: "AuthorizationPolicy and PeerAuthentication", kind: .meshResources,
+                        kinds: ["AuthorizationPolicy", "PeerAuthentication"]),
+            RunbookStep(name: "sidecar RBAC log lines", kind: .logs, limit: 50, container: "istio-proxy", filter: "rbac|RBAC|403"),
+        ]),
     ]
 }
