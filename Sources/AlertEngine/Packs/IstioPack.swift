@@ -153,10 +153,12 @@ public struct IstioPack: Sendable {
                 description: "The 95th percentile of request latency to {{ $labels.destination_workload }} in {{ $labels.destination_workload_namespace }} is above \(number(p.latencyP95Millis))ms (runbook: check CPU, memory, replicas and HPA)."),
             RuleDefinition(
                 name: "IstioCircuitBreakerOpen",
-                expression: #"sum by (\#(by)) (rate(istio_requests_total{response_flags=~".*UO.*"}[\#(p.window)])) > 0 or sum by (cluster_name, namespace) (envoy_cluster_circuit_breakers_default_cx_open) > 0 or sum by (cluster_name, namespace) (rate(envoy_cluster_upstream_rq_pending_overflow[\#(p.window)])) > 0"#,
+                // Envoy's overflow (UO) and open breakers, the runbook's istio_circuit_breaker_ejections_total,
+                // and Envoy's outlier ejections (hosts taken out of the pool for their errors).
+                expression: #"sum by (\#(by)) (rate(istio_requests_total{response_flags=~".*UO.*"}[\#(p.window)])) > 0 or sum by (\#(by)) (rate(istio_circuit_breaker_ejections_total[\#(p.window)])) > 0 or sum by (cluster_name, namespace) (envoy_cluster_circuit_breakers_default_cx_open) > 0 or sum by (cluster_name, namespace) (rate(envoy_cluster_upstream_rq_pending_overflow[\#(p.window)])) > 0 or sum by (cluster_name, namespace) (rate(envoy_cluster_outlier_detection_ejections_enforced_total[\#(p.window)])) > 0"#,
                 holdDuration: p.circuitBreakerFor, severity: "warning",
                 summary: "Circuit breaker open for {{ if $labels.destination_service }}{{ $labels.destination_service }}{{ else }}{{ $labels.cluster_name }}{{ end }}",
-                description: "Envoy reports upstream overflow or an open circuit breaker (value {{ $value | humanize }}) (runbook: check the DestinationRule traffic policy, outlier ejections and the upstream's health)."),
+                description: "Envoy reports upstream overflow, an open circuit breaker or outlier ejections (value {{ $value | humanize }}) (runbook: check the DestinationRule traffic policy, outlier ejections and the upstream's health)."),
             RuleDefinition(
                 name: "IstioLowMTLSCoverage",
                 expression: "\(share(of: ##"connection_security_policy="mutual_tls""##)) < \(GoFormat.float(p.mtlsMinShare)) and \(requests) >= \(floor)",

@@ -124,6 +124,12 @@ extension Runbook {
                 topk(10, sum by (cluster_name) (rate(envoy_cluster_upstream_rq_pending_overflow[5m])) \
                 or sum by (cluster_name) (envoy_cluster_circuit_breakers_default_cx_open))
                 """),
+            // The runbook's "check ejection status": Istio's counter and Envoy's outlier detection.
+            RunbookStep(name: "ejections", kind: .promql, query: """
+                topk(10, sum by (destination_service) (rate(istio_circuit_breaker_ejections_total[5m])) \
+                or sum by (cluster_name) (rate(envoy_cluster_outlier_detection_ejections_enforced_total[5m])) \
+                or sum by (cluster_name) (envoy_cluster_outlier_detection_ejections_active))
+                """),
             RunbookStep(name: "DestinationRule traffic policy", kind: .meshResources, kinds: ["DestinationRule"]),
             RunbookStep(name: "sidecar log lines about ejection and overflow", kind: .logs, limit: 50, container: "istio-proxy",
                         filter: "outlier|overflow|circuit"),
