@@ -28,7 +28,7 @@ struct CommandLineTests {
             .appendingPathComponent("meshwatchd-demo").path
     }
 
-    func meshwatchd(_ arguments: [String], executable: String = CommandLineTests.binary) async throws -> Run {
+    func meshwatchd(_ arguments: [String], executable: String = CommandLineTests.binary, killAfter: Duration? = nil) async throws -> Run {
         try await offPool {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
@@ -38,6 +38,13 @@ struct CommandLineTests {
             process.standardError = err
             process.standardInput = FileHandle.nullDevice
             try process.run()
+            if let killAfter {
+                // A command that should end but does not (a daemon that starts anyway) is killed, so the test fails instead of hanging.
+                nonisolated(unsafe) let running = process
+                let seconds = Double(killAfter.components.seconds)
+                // Only while it still runs: an exited process's pid may be someone else's by then.
+                DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { if running.isRunning { kill(running.processIdentifier, SIGKILL) } }
+            }
             // Read both pipes before waiting, so a full pipe cannot stall the child.
             let stderrReader = DispatchQueue(label: "stderr")
             nonisolated(unsafe) var errData = Data()

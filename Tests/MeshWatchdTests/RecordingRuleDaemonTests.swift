@@ -137,7 +137,8 @@ struct RecordingRuleDaemonTests {
         object.removeValue(forKey: "remote_write")
         try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: config))
         for command in [["check-config", "--config", config], ["eval", "--config", config], ["run", "--config", config]] {
-            let run = try await cli.meshwatchd(command)
+            // A daemon that starts anyway would run for ever: it is killed after 30 s and the test fails.
+            let run = try await cli.meshwatchd(command, killAfter: .seconds(30))
             #expect(run.status == 78, "\(command): \(run.status) \(run.stdout) \(run.stderr)")
             let output = run.stdout + run.stderr
             #expect(output.contains("rules.yml:4:"), "\(command): \(output)")
