@@ -122,6 +122,17 @@ let package = Package(
             ]
         ),
 
+        // Rule packs as data: one YAML file per mesh (Packs/*.yml, compiled in) with parameters,
+        // alert rules and runbooks; packs named in the configuration are read the same way.
+        .target(
+            name: "MeshPacks",
+            dependencies: [
+                "AlertEngine", "GoTemplate", "MetricModel", "PromQL", "Remediation",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            resources: [.embedInCode("Packs/istio.yml"), .embedInCode("Packs/linkerd.yml"), .embedInCode("Packs/cilium.yml")]
+        ),
+
         // The Prometheus HTTP API: queries, the response model and its fast decoder.
         .target(
             name: "PromClient",
@@ -161,6 +172,7 @@ let package = Package(
                 "PromQL",
                 "Incidents",
                 "Remediation",
+                "MeshPacks",
                 "RemoteWrite",
                 "MetricModel",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -198,6 +210,7 @@ let package = Package(
                 "MetricModel",
                 "PromClient",
                 "Remediation",
+                "MeshPacks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -206,7 +219,7 @@ let package = Package(
         // `make bench`: decode throughput against Foundation's JSONDecoder and Python's json.
         .executableTarget(
             name: "MeshBench",
-            dependencies: ["MetricModel", "AlertEngine", "GoTemplate", "PromClient", "MeshFixtures"]
+            dependencies: ["MetricModel", "AlertEngine", "GoTemplate", "PromClient", "MeshFixtures", "MeshPacks"]
         ),
 
         .testTarget(
@@ -215,7 +228,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RemediationTests",
-            dependencies: ["Remediation", "PromQL", "MeshHTTP", "MetricModel", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Remediation", "MeshPacks", "PromQL", "MeshHTTP", "MetricModel", "MeshFixtures", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "IncidentsTests",
@@ -223,7 +236,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PromQLTests",
-            dependencies: ["PromQL", "AlertEngine", "GoTemplate", "MeshFixtures", "MeshHTTP"],
+            dependencies: ["PromQL", "AlertEngine", "GoTemplate", "MeshFixtures", "MeshHTTP", "MeshPacks"],
             resources: [.copy("Resources")]
         ),
         .testTarget(
@@ -233,7 +246,7 @@ let package = Package(
         .testTarget(
             name: "MeshWatchdTests",
             dependencies: ["MeshWatchdCore", "MeshTestKit", "Incidents", "MetricModel", "AlertEngine", "GoTemplate", "PromClient", "MeshHTTP",
-                           "MeshFixtures", "Remediation", "RemoteWrite",
+                           "MeshFixtures", "Remediation", "RemoteWrite", "MeshPacks",
                            .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Resources")]
         ),

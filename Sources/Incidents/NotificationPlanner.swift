@@ -115,7 +115,9 @@ public final class NotificationPlanner: Sendable {
         let instance = transition.instance
         let severity = instance.labels["severity"] ?? "none"
         if severity == "critical" { state.criticalWorkloads[key] = workload(instance.labels) ?? key }
-        let emergency = severity == "critical" && isEmergency(state)
+        // The runbook's emergency criteria: many critical workloads at once, or a rule that says
+        // so itself (an `emergency` label: "security breach suspected" on authorization denials).
+        let emergency = (severity == "critical" && isEmergency(state)) || !(instance.labels["emergency"] ?? "").isEmpty
         var record = NotificationRecord(
             group: transition.group, rule: transition.rule, severity: severity, activeAt: instance.activeAt,
             firedAt: instance.firedAt ?? time, level: emergency ? state.policy.emergencyLevel : 1, emergency: emergency,

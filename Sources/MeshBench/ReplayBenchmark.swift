@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import MeshFixtures
 import MeshHTTP
+import MeshPacks
 import MetricModel
 import PromClient
 
@@ -27,7 +28,7 @@ func replayBenchmark() async throws {
     print("Replay: the Istio pack every 30 s over 24 h of \(scenario.services.count) services (\(openMetrics.utf8.count / 1_048_576) MiB of OpenMetrics)")
     try await withPrometheus(openMetrics: openMetrics) { server async throws in
         let client = try PrometheusClient(baseURL: server.url, http: HTTPClient())
-        var engine = RuleEngine(groups: [IstioPack().group])
+        var engine = RuleEngine(groups: [RulePack.withDefaults("istio").group])
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         var transitions = 0
         let residentAtStart = currentResidentMegabytes()

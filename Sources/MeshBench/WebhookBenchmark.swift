@@ -7,6 +7,7 @@ import AlertEngine
 import Foundation
 import MeshFixtures
 import MeshHTTP
+import MeshPacks
 import PromClient
 
 func webhookBenchmark() async throws {
@@ -98,7 +99,7 @@ func meshwatchdLatency() async throws -> Double? {
         var queryTimes: [Double] = []
         for _ in 0..<5 {
             let start = ContinuousClock.now
-            _ = try await client.query(IstioPack().definitions[0].expression, at: Date().addingTimeInterval(30))
+            _ = try await client.query(RulePack.withDefaults("istio").definitions[0].expression, at: Date().addingTimeInterval(30))
             let elapsed = ContinuousClock.now - start
             queryTimes.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
         }

@@ -110,7 +110,7 @@ struct DemoCommand: AsyncParsableCommand {
         let remediator = Remediator(world: ClusterWorld(client: kubernetes, policy: policy, firing: firing, leadership: Leadership(leading: true),
                                                         mode: LiveMode(policy.mode)),
                                     policy: policy, ledger: InMemoryLedger())
-        let catalog = Runbook.catalog([])
+        let catalog = Runbook.catalog(PackSelection.builtInRunbooks, definitions: [])
         let sink = WebhookSink(name: "demo-webhook", url: receiver.url("/receiver"), secret: nil, http: HTTPClient())
         let planner = NotificationPlanner(policy: EscalationPolicy(), routes: [SinkRoute(name: "demo-webhook")])
         var engine = RuleEngine(groups: resolved.groups, context: resolved.context)

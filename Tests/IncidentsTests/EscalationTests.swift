@@ -149,6 +149,25 @@ struct EscalationTests {
         #expect(planner.plan([], at: at(300)).isEmpty)
     }
 
+    @Test("an alert whose rule labels it an emergency (security breach suspected) goes straight to the emergency level, alone")
+    func labelledEmergency() throws {
+        let planner = planner()
+        var denied = instance("reviews")
+        denied.labels = Labels(["alertname": "IstioAuthorizationDenied", "severity": "critical", "emergency": "security breach suspected",
+                                "destination_workload": "reviews", "destination_workload_namespace": "shop"])
+        let plan = planner.plan([transition(.firing, denied, 120)], at: at(120))
+        #expect(sent(plan) == ["am:firing", "pager:firing", "team:firing"])
+        #expect(try levels(plan) == [2])
+        #expect(planner.records.values.allSatisfy { $0.emergency })
+        // An empty emergency label is no criterion.
+        let other = planner.plan([transition(.firing, {
+            var plain = instance("ratings")
+            plain.labels = Labels(["alertname": "IstioHighErrorRate", "severity": "critical", "emergency": "", "destination_workload": "ratings"])
+            return plain
+        }(), 130)], at: at(130))
+        #expect(try levels(other) == [1])
+    }
+
     @Test("MeshWatchDatasourceDown fires at level 2 after the configured outage, is repeated, and resolves when Prometheus answers")
     func datasourceDown() throws {
         let planner = planner()

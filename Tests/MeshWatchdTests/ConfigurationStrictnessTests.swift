@@ -201,7 +201,7 @@ final class ConfigurationStrictnessTests {
 
     @Test("config.example.json, which shows every key, still loads")
     func exampleLoads() throws {
-        let configuration = try Configuration.load(path: IstioPackTests.root + "/config.example.json")
+        let configuration = try Configuration.load(path: PackTests.root + "/config.example.json")
         #expect(configuration.sinks?.isEmpty == true)  // the defaults: no sink
     }
 

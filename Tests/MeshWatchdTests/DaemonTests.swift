@@ -1,6 +1,7 @@
 import Foundation
 import MeshFixtures
 import MeshHTTP
+import MeshPacks
 @testable import MeshWatchdCore
 import Testing
 
@@ -89,7 +90,7 @@ struct DaemonTests {
             let daemon = try await start(packArguments(server.url, state: state), notify: notify, watchdogMicroseconds: 1_000_000)
             let ready = await notify.wait(for: .seconds(20)) { $0.contains("READY=1") }
             #expect(ready != nil, "no READY=1; log:\n\(daemon.log)")
-            #expect(ready?.message.contains("STATUS=9 rules in 1 groups") == true, "\(ready?.message ?? "")")
+            #expect(ready?.message.contains("STATUS=\(RulePack.withDefaults("istio").definitions.count) rules in 1 groups") == true, "\(ready?.message ?? "")")
             #expect(await notify.wait(for: .seconds(5)) { $0 == "WATCHDOG=1" } != nil)
 
             let pending = await daemon.waitForLog(.seconds(15)) { isReviewsErrorRate($0) && $0["msg"] == "alert pending" }

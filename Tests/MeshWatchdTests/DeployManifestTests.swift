@@ -6,7 +6,7 @@ import Yams
 
 @Suite("deploy/k8s: valid manifests, the narrowest RBAC, a configuration that loads")
 struct DeployManifestTests {
-    static let directory = IstioPackTests.root + "/deploy/k8s"
+    static let directory = PackTests.root + "/deploy/k8s"
 
     static var manifests: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".yaml") && $0 != "kustomization.yaml" }.sorted()
@@ -18,7 +18,7 @@ struct DeployManifestTests {
 
     @Test("every manifest passes kubernetes-validate --strict against Kubernetes 1.32's schemas")
     func validate() async throws {
-        let tool = IstioPackTests.root + "/.build/tools/bin/kubernetes-validate"
+        let tool = PackTests.root + "/.build/tools/bin/kubernetes-validate"
         #expect(FileManager.default.isExecutableFile(atPath: tool), "run scripts/install-deps.sh --test-tools")
         #expect(Self.manifests.count >= 9)
         let run = try await ChildProcess.run(tool, ["--strict", "--quiet", "-k", "1.32.0"] + Self.manifests.map { Self.directory + "/" + $0 })

@@ -1,5 +1,6 @@
 import AlertEngine
 import Foundation
+import MeshPacks
 import Incidents
 import Remediation
 import Logging
@@ -38,7 +39,7 @@ struct EngineCommandTests {
             #expect(Double(errorRate?["value"] as? String ?? "") .map { abs($0 - 0.12) < 0.002 } == true)
             #expect(((errorRate?["labels"] as? [String: String])?["alertname"]) == "IstioHighErrorRate")
             #expect(((errorRate?["annotations"] as? [String: String])?["summary"])?.contains("12% of requests fail with 5xx") == true)
-            #expect((document["rules"] as? [[String: Any]])?.count == 9)
+            #expect((document["rules"] as? [[String: Any]])?.count == RulePack.withDefaults("istio").definitions.count)
         }
     }
 
@@ -201,7 +202,7 @@ struct ConfigurationExampleTests {
 
     @Test("config.example.json holds every key at its default: it derives exactly what an empty configuration does")
     func exampleIsTheDefaults() throws {
-        let example = IstioPackTests.root + "/config.example.json"
+        let example = PackTests.root + "/config.example.json"
         let directory = NSTemporaryDirectory() + "meshwatchd-defaults-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -211,13 +212,13 @@ struct ConfigurationExampleTests {
         let derived = try Derived(example)
         let empty = try Derived(directory + "/empty.json")
         #expect(derived == empty, "\(derived)\n\(empty)")
-        #expect(derived.groups == ["meshwatchd-istio"] && derived.rules.count == 9)
+        #expect(derived.groups == ["meshwatchd-istio"] && derived.rules.count == RulePack.withDefaults("istio").definitions.count)
         #expect(derived.policy.delays == [.zero, .seconds(1800), .seconds(7200)])
         #expect(derived.policy.datasourceDownAfter == .seconds(300))
         // Every pack parameter is shown.
         let configuration = try Configuration.load(path: example)
         let shown = try #require(configuration.packs?["istio"]?.parameters)
-        #expect(Set(shown.keys) == Set(IstioPack.Parameters().entries.map(\.key)))
+        #expect(Set(shown.keys) == Set(RulePack.withDefaults("istio").values.entries.map(\.key)))
     }
 
     /// config.production.example.json in a directory of its own, with the secret files and rule
@@ -226,7 +227,7 @@ struct ConfigurationExampleTests {
         let directory = NSTemporaryDirectory() + "meshwatchd-production-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory + "/secrets", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "/rules", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: IstioPackTests.root + "/config.production.example.json", toPath: directory + "/config.json")
+        try FileManager.default.copyItem(atPath: PackTests.root + "/config.production.example.json", toPath: directory + "/config.json")
         for (file, content) in [("prometheus-authorization", "Bearer x"), ("ops-webhook-url", "https://hooks.example.com/x"),
                                 ("ops-webhook-hmac", "s3cret"), ("slack-url", "https://hooks.slack.com/services/T/B/x"),
                                 ("pagerduty-routing-key", "R0UT1NG")] {
@@ -276,9 +277,9 @@ struct CheckConfigTests {
         }
         #expect(!run.stderr.contains("s3cret-token") && !run.stdout.contains("s3cret-token"))
 
-        let valid = try await cli.meshwatchd(["check-config", "--config", IstioPackTests.root + "/config.example.json"])
+        let valid = try await cli.meshwatchd(["check-config", "--config", PackTests.root + "/config.example.json"])
         #expect(valid.status == 0)
-        #expect(valid.stdout.contains("valid: 9 rules in 1 groups"))
+        #expect(valid.stdout.contains("valid: \(RulePack.withDefaults("istio").definitions.count) rules in 1 groups"))
         let broken = try await cli.meshwatchd(["check-config", "--config", directory + "/missing.json"])
         #expect(broken.status == 78)
     }

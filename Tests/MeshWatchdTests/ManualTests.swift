@@ -8,7 +8,7 @@ struct ManualTests {
 
     @Test("docs/meshwatchd.8 is current: every subcommand and every option of --help is in it (make man regenerates it)")
     func current() async throws {
-        let page = try String(contentsOfFile: IstioPackTests.root + "/docs/meshwatchd.8", encoding: .utf8)
+        let page = try String(contentsOfFile: PackTests.root + "/docs/meshwatchd.8", encoding: .utf8)
         #expect(page.contains(".Dt MESHWATCHD 8"))
         let help = try await cli.meshwatchd(["--help"])
         let subcommands = help.stdout.components(separatedBy: "SUBCOMMANDS:").last?.split(separator: "\n")
@@ -29,7 +29,7 @@ struct ManualTests {
         }
         #expect(missing.isEmpty, "not in docs/meshwatchd.8 (run make man): \(missing)")
         // The unit names it.
-        let unit = try String(contentsOfFile: IstioPackTests.root + "/deploy/systemd/meshwatchd.service", encoding: .utf8)
+        let unit = try String(contentsOfFile: PackTests.root + "/deploy/systemd/meshwatchd.service", encoding: .utf8)
         #expect(unit.contains("Documentation=man:meshwatchd(8)"))
     }
 }

@@ -10,7 +10,7 @@ import Testing
 struct ReadmeTests {
     /// The README's shell commands, continuation lines joined, comments and `[optional]` parts removed.
     static func commands() throws -> [String] {
-        let readme = try String(contentsOfFile: IstioPackTests.root + "/README.md", encoding: .utf8)
+        let readme = try String(contentsOfFile: PackTests.root + "/README.md", encoding: .utf8)
         var commands: [String] = []
         for block in readme.components(separatedBy: "```sh\n").dropFirst() {
             let body = block.components(separatedBy: "```").first ?? ""
@@ -41,7 +41,7 @@ struct ReadmeTests {
             try await withKubernetes(seed: scenario.kubernetesSeed()) { double async throws in
                 try double.kubeconfig().write(toFile: work + "/kubeconfig", atomically: true, encoding: .utf8)
                 // The example configuration, pointed at the local Prometheus.
-                var example = try String(contentsOfFile: IstioPackTests.root + "/config.example.json", encoding: .utf8)
+                var example = try String(contentsOfFile: PackTests.root + "/config.example.json", encoding: .utf8)
                 example = example.replacingOccurrences(of: "http://127.0.0.1:9090", with: prometheus.url)
                     .replacingOccurrences(of: "\"state_directory\": null", with: "\"state_directory\": \"\(work)/state\"")
                     .replacingOccurrences(of: "\"listen_address\": \"127.0.0.1:9819\"", with: "\"listen_address\": \"127.0.0.1:\(try LoopbackPort.free())\"")
@@ -85,7 +85,7 @@ struct ReadmeTests {
                         ran.append(original)
                         continue
                     }
-                    let run = try await ChildProcess.run("/bin/sh", ["-c", shell], workingDirectory: IstioPackTests.root)
+                    let run = try await ChildProcess.run("/bin/sh", ["-c", shell], workingDirectory: PackTests.root)
                     // 0, or the command's own verdict (1: past a threshold or a step failed; 2: Prometheus unreachable):
                     // never 64 (a flag the command does not know) or 78 (a configuration it refuses).
                     let expected: Set<Int32> = original.contains("prometheus.example") ? [2] : [0, 1]

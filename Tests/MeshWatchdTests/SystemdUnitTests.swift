@@ -6,7 +6,7 @@ import Testing
 struct SystemdUnitTests {
     /// The unit with ExecStart pointing at the built binary (verify checks it exists).
     func unitFile() throws -> String {
-        let unit = try String(contentsOfFile: IstioPackTests.root + "/deploy/systemd/meshwatchd.service", encoding: .utf8)
+        let unit = try String(contentsOfFile: PackTests.root + "/deploy/systemd/meshwatchd.service", encoding: .utf8)
         let directory = NSTemporaryDirectory() + "meshwatchd-unit-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/meshwatchd.service"
@@ -21,7 +21,7 @@ struct SystemdUnitTests {
 
     @Test("the unit declares what the daemon relies on")
     func declarations() throws {
-        let unit = try String(contentsOfFile: IstioPackTests.root + "/deploy/systemd/meshwatchd.service", encoding: .utf8)
+        let unit = try String(contentsOfFile: PackTests.root + "/deploy/systemd/meshwatchd.service", encoding: .utf8)
         for line in ["Type=notify", "WatchdogSec=", "Restart=on-failure", "ExecReload=/bin/kill -HUP $MAINPID", "DynamicUser=yes",
                      "StateDirectory=meshwatchd", "ConfigurationDirectory=meshwatchd", "RestartPreventExitStatus=78"] {
             #expect(unit.contains(line), "\(line) missing")
@@ -35,7 +35,7 @@ struct SystemdUnitTests {
         // Documentation=man:meshwatchd(8) is checked with man: point it at docs/meshwatchd.8.
         let manual = URL(fileURLWithPath: path).deletingLastPathComponent().path + "/man"
         try FileManager.default.createDirectory(atPath: manual + "/man8", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: IstioPackTests.root + "/docs/meshwatchd.8", toPath: manual + "/man8/meshwatchd.8")
+        try FileManager.default.copyItem(atPath: PackTests.root + "/docs/meshwatchd.8", toPath: manual + "/man8/meshwatchd.8")
         let (status, output) = try await ChildProcess.run("/usr/bin/env", ["MANPATH=\(manual)", "/usr/bin/systemd-analyze", "verify", path])
         #expect(status == 0)
         #expect(output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(output)")

@@ -2,6 +2,7 @@ import AlertEngine
 import Foundation
 import MeshFixtures
 import MeshHTTP
+import MeshPacks
 import PromQL
 import Testing
 
@@ -15,7 +16,7 @@ struct PromtoolDifferentialTests {
         let url = try #require(Bundle.module.url(forResource: "corpus", withExtension: "promql", subdirectory: "Resources"))
         let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map(String.init)
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
-        let pack = IstioPack(parameters: IstioPack.Parameters()).group.rules.map(\.expression)
+        let pack = RulePack.builtInPacks.flatMap { RulePack.withDefaults($0.name).group.rules.map(\.expression) }
         let base = lines + pack.map { $0.replacingOccurrences(of: "\n", with: " ") }
         var all = base
         for expression in base {

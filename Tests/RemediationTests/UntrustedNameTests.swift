@@ -1,4 +1,5 @@
 import Foundation
+import MeshPacks
 import PromQL
 @testable import Remediation
 import Testing
@@ -72,7 +73,7 @@ struct UntrustedNameTests {
         #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql("{{ $labels.metric }}{a=\"b\"}", labels: ["metric": "up"]) }
         #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql("x{ {{ $labels.name }}=\"b\"}", labels: ["name": "a"]) }
         #expect(throws: StepTemplate.Refused.self) { try StepTemplate.promql("sum by ({{ $labels.l }}) (x)", labels: ["l": "a"]) }
-        for runbook in Runbook.builtIn { for step in runbook.steps { #expect(StepTemplate.problem(step) == nil, "\(runbook.alert): \(step.name)") } }
+        for runbook in RulePack.builtInPacks.flatMap({ RulePack.withDefaults($0.name).runbooks }) { for step in runbook.steps { #expect(StepTemplate.problem(step) == nil, "\(runbook.alert): \(step.name)") } }
         // A quote inside a comment opens nothing; a placeholder in a comment is refused.
         let hostile = #""} or {__name__=~".+"} or up{pod=""#
         let commented = try StepTemplate.promql("sum(x) # don't page\n + on() group(up{pod=\"{{ $labels.pod }}\"})", labels: ["pod": hostile])

@@ -50,7 +50,14 @@ RESOURCES = {
     ("networking.istio.io", "v1beta1", "virtualservices"): ("VirtualService", True, ["vs"], []),
     ("security.istio.io", "v1beta1", "peerauthentications"): ("PeerAuthentication", True, ["pa"], []),
     ("security.istio.io", "v1beta1", "authorizationpolicies"): ("AuthorizationPolicy", True, ["ap"], []),
+    ("", "v1", "serviceaccounts"): ("ServiceAccount", True, ["sa"], []),
+    ("networking.istio.io", "v1beta1", "gateways"): ("Gateway", True, ["gw"], []),
     ("cert-manager.io", "v1", "certificates"): ("Certificate", True, ["cert", "certs"], ["status"]),
+    ("policy.linkerd.io", "v1beta3", "servers"): ("Server", True, ["srv"], []),
+    ("policy.linkerd.io", "v1beta1", "serverauthorizations"): ("ServerAuthorization", True, ["saz"], []),
+    ("cilium.io", "v2", "ciliumnetworkpolicies"): ("CiliumNetworkPolicy", True, ["cnp", "ciliumnp"], ["status"]),
+    ("cilium.io", "v2", "ciliumclusterwidenetworkpolicies"): ("CiliumClusterwideNetworkPolicy", False, ["ccnp"], ["status"]),
+    ("cilium.io", "v2", "ciliumendpoints"): ("CiliumEndpoint", True, ["cep", "ciliumep"], ["status"]),
     ("coordination.k8s.io", "v1", "leases"): ("Lease", True, [], []),
 }
 KIND_TO_RESOURCE = {v[0]: k for k, v in RESOURCES.items()}

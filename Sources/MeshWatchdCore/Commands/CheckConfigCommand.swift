@@ -32,12 +32,13 @@ package struct CheckConfigCommand: ParsableCommand {
                     problems += error.problems.map(\.description)
                 }
             }
-            if configuration.packs?["istio"].map({ $0.enabled ?? true }) == true {
+            // A pack with a wrong parameter is reported above; it still counts as rules configured.
+            for (name, pack) in (configuration.packs ?? [:]) where pack.enabled ?? true {
                 groups += 1
-                rules += IstioPack().definitions.count
+                rules += (try? PackSelection.expand(name: name, pack))?.definitions.count ?? 0
             }
             if configuration.prometheus?.url == nil { problems.append("\(config): prometheus.url: missing") }
-            if groups == 0 { problems.append("\(config): no rules: set rule_files or enable packs.istio") }
+            if groups == 0 { problems.append("\(config): no rules: set rule_files or enable a pack (packs.istio, packs.linkerd, packs.cilium)") }
         }
         if problems.isEmpty {
             // Never the token or header values: only what they are.

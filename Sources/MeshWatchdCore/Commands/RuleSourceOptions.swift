@@ -2,6 +2,7 @@ import AlertEngine
 import ArgumentParser
 import Foundation
 import Logging
+import MeshPacks
 import RemoteWrite
 
 /// Where the rules come from: a configuration file, or rule files and packs named on the
@@ -16,7 +17,7 @@ package struct RuleSourceOptions: ParsableArguments {
                                                            valueName: "path"))
     var ruleFiles: [String] = []
 
-    @Option(name: .customLong("pack"), help: ArgumentHelp("Built-in rule pack to load: istio (repeatable).", valueName: "name"))
+    @Option(name: .customLong("pack"), help: ArgumentHelp("Built-in rule pack to load: istio, linkerd or cilium (repeatable).", valueName: "name"))
     var packs: [String] = []
 
     @Option(name: .customLong("set"), help: ArgumentHelp("Pack parameter, e.g. error_rate.threshold=0.02 (repeatable).",
@@ -24,7 +25,9 @@ package struct RuleSourceOptions: ParsableArguments {
     var parameters: [String] = []
 
     package func validate() throws {
-        for pack in packs where pack != "istio" { throw ValidationError("--pack: unknown pack \"\(pack)\" (known: istio)") }
+        for pack in packs where RulePack.builtIn(pack) == nil {
+            throw ValidationError("--pack: unknown pack \"\(pack)\" (known: \(PackSelection.known))")
+        }
         for parameter in parameters where !parameter.contains("=") {
             throw ValidationError("--set must look like key=value, got \"\(parameter)\"")
         }
@@ -57,17 +60,9 @@ package struct RuleSourceOptions: ParsableArguments {
         let configuration = try config.map { try Configuration.load(path: $0, readingSinks: readingSinks) } ?? Configuration()
         let useFlags = !ruleFiles.isEmpty || !packs.isEmpty
         let files = useFlags ? ruleFiles : (configuration.ruleFiles ?? [])
-        var packParameters: [String: [String: String]] = [:]
-        if !useFlags {
-            for (name, pack) in configuration.packs ?? [:] where pack.enabled ?? true {
-                packParameters[name] = pack.parameters ?? [:]
-            }
-        } else {
-            for pack in packs { packParameters[pack] = [:] }
-        }
-        for parameter in parameters {
+        let settings = parameters.map { parameter in
             let parts = parameter.split(separator: "=", maxSplits: 1).map(String.init)
-            for name in packParameters.keys { packParameters[name]?[parts[0]] = parts.count > 1 ? parts[1] : "" }
+            return (key: parts[0], value: parts.count > 1 ? parts[1] : "")
         }
         var groups: [RuleGroup] = []
         var warnings: [String] = []
@@ -77,16 +72,26 @@ package struct RuleSourceOptions: ParsableArguments {
             groups += loaded.groups
             warnings += loaded.warnings
         }
-        for (name, values) in packParameters.sorted(by: { $0.key < $1.key }) {
-            guard name == "istio" else { throw ValidationError("packs.\(name): unknown pack (known: istio)") }
-            var parameters = IstioPack.Parameters()
-            for (key, value) in values.sorted(by: { $0.key < $1.key }) {
-                do { try parameters.set(key, to: value) } catch { throw ValidationError("pack istio: \(error)") }
+        do {
+            let selected = useFlags ? try PackSelection.fromFlags(packs, settings: settings)
+                                    : try PackSelection.fromConfiguration(configuration)
+            for setting in settings where !selected.contains(where: { $0.values[setting.key] != nil }) {
+                throw PackSelection.Problem(message: "--set \(setting.key): no pack loaded has this parameter")
             }
-            groups.append(IstioPack(parameters: parameters).group)
+            groups += try selected.map { pack throws(PackSelection.Problem) in
+                guard !settings.isEmpty, !useFlags else { return pack.group }
+                // --set over the configuration's values.
+                var values = pack.values
+                for setting in settings where values[setting.key] != nil {
+                    do { try values.set(setting.key, to: setting.value) } catch { throw PackSelection.Problem(message: "pack \(pack.pack.name): \(error)") }
+                }
+                do { return try pack.pack.expanded(with: values).group } catch { throw PackSelection.Problem(message: "pack \(pack.pack.name): \(error)") }
+            }
+        } catch {
+            throw ValidationError("\(error)")
         }
         guard !groups.isEmpty else {
-            throw ValidationError("no rules: give --rules PATH, --pack istio, or a --config with rule_files or packs")
+            throw ValidationError("no rules: give --rules PATH, --pack NAME (\(PackSelection.known)), or a --config with rule_files or packs")
         }
         let interval = configuration.evaluationInterval?.value ?? ConfigurationDefaults.evaluationInterval
         let context = EvaluationContext(externalLabels: configuration.externalLabels ?? [:],

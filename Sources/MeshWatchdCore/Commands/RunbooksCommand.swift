@@ -19,7 +19,7 @@ package struct RunbooksCommand: ParsableCommand {
     static func catalog(config: String?) throws -> [String: Runbook] {
         do {
             let configuration = try config.map { try Configuration.load(path: $0, readingSinks: false) } ?? Configuration()
-            return Runbook.catalog(configuration.runbooks?.definitions ?? [])
+            return PackSelection.runbookCatalog(configuration)
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("meshwatchd: configuration is wrong: \(error)\n".utf8))
             throw ExitCode(78)
@@ -34,11 +34,12 @@ package struct RunbooksCommand: ParsableCommand {
 
         func run() throws {
             let catalog = try RunbooksCommand.catalog(config: config)
-            let builtIn = Set(Runbook.builtIn.map(\.alert))
+            let builtInRunbooks = PackSelection.builtInRunbooks
+            let builtIn = Set(builtInRunbooks.map(\.alert))
             var rows = [["ALERT", "STEPS", "REMEDIATION", "SOURCE"]]
             for runbook in catalog.values.sorted(by: { $0.alert < $1.alert }) {
                 let source = builtIn.contains(runbook.alert)
-                    ? (Runbook.builtIn.first { $0.alert == runbook.alert } == runbook ? "built-in" : "configuration (replaces built-in)")
+                    ? (builtInRunbooks.first { $0.alert == runbook.alert } == runbook ? "built-in" : "configuration (replaces built-in)")
                     : "configuration"
                 rows.append([runbook.alert, runbook.steps.map(\.kind.rawValue).joined(separator: ","), runbook.remediation ?? "none (escalate)", source])
             }
@@ -140,7 +141,7 @@ package struct DiagnoseCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("meshwatchd: configuration is wrong: \(error)\n".utf8))
             throw ExitCode(78)
         }
-        let catalog = Runbook.catalog(configuration.runbooks?.definitions ?? [])
+        let catalog = PackSelection.runbookCatalog(configuration)
         guard let runbook = catalog[alert] else {
             throw ValidationError("no runbook for \"\(alert)\"; known: \(catalog.keys.sorted().joined(separator: ", "))")
         }

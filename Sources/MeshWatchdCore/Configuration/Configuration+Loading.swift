@@ -32,6 +32,11 @@ extension Configuration {
         let base = URL(fileURLWithPath: file).deletingLastPathComponent().path
         func resolved(_ path: String) -> String { path.hasPrefix("/") ? path : base + "/" + path }
         ruleFiles = ruleFiles?.map(resolved)
+        packs = packs?.mapValues { pack in
+            var pack = pack
+            pack.file = pack.file.map(resolved)
+            return pack
+        }
         if var prometheus {
             prometheus.headerFiles = prometheus.headerFiles?.mapValues(resolved)
             if var basicAuth = prometheus.basicAuth {

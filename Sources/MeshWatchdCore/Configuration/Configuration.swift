@@ -61,6 +61,9 @@ struct Configuration: Decodable, Sendable, Equatable {
     struct Pack: Decodable, Sendable, Equatable {
         var enabled: Bool?
         var parameters: [String: String]?
+        /// A pack file of the team's own (relative to the configuration); the built-in packs
+        /// (istio, linkerd, cilium) need none.
+        var file: String?
     }
 
     struct Log: Decodable, Sendable, Equatable {
@@ -365,15 +368,9 @@ extension Configuration {
             found.append(ConfigurationError(file: file, keyPath: "listen_address", message: "expected host:port such as 127.0.0.1:9819, got \"\(address)\""))
         }
         for (name, pack) in (packs ?? [:]).sorted(by: { $0.key < $1.key }) {
-            guard name == "istio" else {
-                found.append(ConfigurationError(file: file, keyPath: "packs.\(name)", message: "unknown pack (known: istio)"))
-                continue
-            }
-            var parameters = IstioPack.Parameters()
-            for (key, value) in (pack.parameters ?? [:]).sorted(by: { $0.key < $1.key }) {
-                do { try parameters.set(key, to: value) } catch {
-                    found.append(ConfigurationError(file: file, keyPath: "packs.istio.parameters.\(key)", message: "\(error)"))
-                }
+            do { _ = try PackSelection.expand(name: name, pack) } catch {
+                found.append(ConfigurationError(file: file, keyPath: error.keyPath.map { "packs.\(name).\($0)" } ?? "packs.\(name)",
+                                                message: error.message))
             }
         }
         return found

@@ -64,7 +64,7 @@ struct DaemonSettings: Sendable {
             }
             let world = kubernetesClient.map { ClusterWorld(client: $0, policy: policy, firing: runtime.firing, leadership: runtime.leadership, mode: runtime.mode) }
             diagnosis = Diagnosis(
-                catalog: Runbook.catalog(configuration.runbooks?.definitions ?? []),
+                catalog: PackSelection.runbookCatalog(configuration),
                 runner: RunbookRunner.make(prometheus: client, kubernetes: kubernetesClient, execAllow: configuration.runbooks?.execAllow ?? [],
                                            context: resolved.context),
                 evidenceTimeout: configuration.runbooks?.evidenceTimeout?.value ?? ConfigurationDefaults.evidenceTimeout,

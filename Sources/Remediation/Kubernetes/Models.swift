@@ -71,6 +71,8 @@ public struct LabelSelector: Codable, Sendable, Equatable {
 public struct Container: Codable, Sendable, Equatable {
     public var name: String
     public var image: String?
+    /// `Always` on an init container makes it a native sidecar (Kubernetes 1.28+).
+    public var restartPolicy: String?
 }
 
 public struct PodSpec: Codable, Sendable, Equatable {
@@ -163,7 +165,19 @@ public struct Pod: Codable, Sendable, Equatable {
 
     public var isReady: Bool { status?.conditions?.contains { $0.type == "Ready" && $0.status == "True" } ?? false }
     public var restarts: Int { status?.containerStatuses?.reduce(0) { $0 + ($1.restartCount ?? 0) } ?? 0 }
-    public var hasSidecar: Bool { spec?.containers.contains { $0.name == "istio-proxy" } ?? false }
+    public var hasSidecar: Bool { hasSidecar(named: "istio-proxy") }
+
+    /// Whether the pod runs the mesh's sidecar: among its containers, or as a native sidecar
+    /// (an init container with `restartPolicy: Always`), as Istio and Linkerd inject it on
+    /// Kubernetes 1.28 and later.
+    public func hasSidecar(named name: String) -> Bool {
+        guard let spec else { return false }
+        return spec.containers.contains { $0.name == name }
+            || (spec.initContainers ?? []).contains { $0.name == name && $0.restartPolicy == "Always" }
+    }
+
+    /// The mesh sidecars' container names, never a pod's application container.
+    public static let sidecarNames: Set<String> = ["istio-proxy", "linkerd-proxy", "istio-init", "linkerd-init"]
     /// Why a container is not running (`CrashLoopBackOff`, `OOMKilled`), if one says.
     public var problem: String? {
         for status in status?.containerStatuses ?? [] {
@@ -230,6 +244,12 @@ public struct TLSSecret: Codable, Sendable, Equatable {
     public var data: [String: String]?
 
     public var certificatePEM: Data? { data?["tls.crt"].flatMap { Data(base64Encoded: $0) } }
+}
+
+/// A ConfigMap's text data (a mesh's public trust roots).
+public struct ConfigMap: Codable, Sendable, Equatable {
+    public var metadata: ObjectMeta
+    public var data: [String: String]?
 }
 
 /// Istio and cert-manager resources, kept as structured JSON.

@@ -60,7 +60,7 @@ public struct RunbookRunner: Sendable {
     public func run(_ runbook: Runbook, for alert: AlertContext) async -> Evidence {
         var evidence = Evidence(runbook: runbook.alert, target: nil, targetProblem: nil, steps: [], recentRollout: nil)
         if let kubernetes {
-            switch await TargetResolver(client: kubernetes).resolve(alert.labels) {
+            switch await TargetResolver(client: kubernetes).resolve(alert.labels, hint: runbook.target) {
             case .success(let target): evidence.target = target
             case .failure(let problem): evidence.targetProblem = problem.description
             }

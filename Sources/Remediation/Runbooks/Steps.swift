@@ -15,7 +15,7 @@ extension RunbookRunner {
             case .pods: return try await pods(step, namespace: namespace, target: target, limit: limit)
             case .events: return try await events(namespace: namespace, limit: limit)
             case .rolloutHistory: return try await rolloutHistory(step, target: target, alert: alert, limit: limit)
-            case .logs: return try await logs(step, target: target, limit: limit)
+            case .logs: return try await logs(step, namespace: namespace, target: target, limit: limit)
             case .hpa: return try await hpa(namespace: namespace, target: target)
             case .meshResources: return try await meshResources(step, namespace: namespace, limit: limit)
             case .certificates: return try await certificates(step, namespace: namespace, at: alert.time, limit: limit)
@@ -92,17 +92,23 @@ extension RunbookRunner {
             selector = deployment.spec.selector.query
         }
         var pods = try await client.list(Pod.self, try KubernetesPath.namespaced(namespace: namespace, resource: "pods"), labelSelector: selector)
+        // The mesh's sidecar: istio-proxy unless the step names another (linkerd-proxy).
+        let sidecar = step.filter == "without_sidecar" ? (step.container ?? "istio-proxy") : "istio-proxy"
+        if let problem = KubernetesName.labelProblem(sidecar) {
+            throw StepSkipped(reason: "refused: \(InvalidKubernetesName(what: "container", value: sidecar, problem: problem))")
+        }
         switch step.filter {
         case "not_ready": pods = pods.filter { !$0.isReady }
-        case "without_sidecar": pods = pods.filter { !$0.hasSidecar }
+        case "without_sidecar": pods = pods.filter { !$0.hasSidecar(named: sidecar) }
         default: break
         }
         let ready = pods.filter(\.isReady).count
         var output = StepOutput()
         let scope = selector.map { "\(namespace) (\($0))" } ?? namespace
         if step.filter == "without_sidecar" {
-            output.lines = [pods.isEmpty ? "every pod in \(namespace) has an istio-proxy sidecar"
-                                         : "\(pods.count) pods in \(namespace) without an istio-proxy sidecar"]
+            let article = "aeiou".contains(sidecar.first ?? "x") ? "an" : "a"
+            output.lines = [pods.isEmpty ? "every pod in \(namespace) has \(article) \(sidecar) sidecar"
+                                         : "\(pods.count) pods in \(namespace) without \(article) \(sidecar) sidecar"]
         } else {
             let troubled = pods.filter { !$0.isReady || $0.restarts > 0 }
             output.lines = ["\(pods.count) pods in \(scope), \(ready) ready" + (troubled.isEmpty ? "" : ", \(troubled.count) with problems")]
@@ -113,13 +119,13 @@ extension RunbookRunner {
         for pod in sorted.prefix(limit) {
             var line = "\(pod.metadata.name): \(pod.status?.phase ?? "Unknown"), \(pod.isReady ? "ready" : "not ready"), \(pod.restarts) restarts"
             if let problem = pod.problem { line += ", \(problem)" }
-            if !pod.hasSidecar { line += ", no sidecar" }
+            if !pod.hasSidecar(named: sidecar) { line += ", no sidecar" }
             output.lines.append(line)
         }
         output.data = .array(sorted.prefix(limit).map { pod in
             .object(["name": .string(pod.metadata.name), "phase": .string(pod.status?.phase ?? "Unknown"), "ready": .bool(pod.isReady),
                      "restarts": .number(Double(pod.restarts)), "problem": pod.problem.map(JSONValue.string) ?? .null,
-                     "sidecar": .bool(pod.hasSidecar), "node": pod.spec?.nodeName.map(JSONValue.string) ?? .null])
+                     "sidecar": .bool(pod.hasSidecar(named: sidecar)), "node": pod.spec?.nodeName.map(JSONValue.string) ?? .null])
         })
         return output
     }
@@ -190,20 +196,29 @@ extension RunbookRunner {
 
     // MARK: Logs
 
-    private func logs(_ step: RunbookStep, target: Evidence.Target?, limit: Int) async throws -> StepOutput {
+    private func logs(_ step: RunbookStep, namespace: String?, target: Evidence.Target?, limit: Int) async throws -> StepOutput {
         let client = try kube()
-        let target = try requireTarget(target)
-        let deployment = try await client.get(Deployment.self, try KubernetesPath.namespaced(group: "apps", namespace: target.namespace, resource: "deployments", name: target.deployment))
-        let pods = try await client.list(Pod.self, try KubernetesPath.namespaced(namespace: target.namespace, resource: "pods"), labelSelector: deployment.spec.selector.query)
+        let podNamespace: String
+        let selector: String
+        if let given = step.selector {
+            // Pods named by the step (a control plane's), not the alert's workload.
+            guard let namespace else { throw StepSkipped(reason: "no namespace for selector \(given)") }
+            (podNamespace, selector) = (namespace, given)
+        } else {
+            let target = try requireTarget(target)
+            let deployment = try await client.get(Deployment.self, try KubernetesPath.namespaced(group: "apps", namespace: target.namespace, resource: "deployments", name: target.deployment))
+            (podNamespace, selector) = (target.namespace, deployment.spec.selector.query)
+        }
+        let pods = try await client.list(Pod.self, try KubernetesPath.namespaced(namespace: podNamespace, resource: "pods"), labelSelector: selector)
             .sorted { ($0.isReady ? 1 : 0, -$0.restarts) < ($1.isReady ? 1 : 0, -$1.restarts) }
         guard let pod = pods.first else { throw StepSkipped(reason: "no pods") }
-        let container = step.container ?? pod.spec?.containers.first { $0.name != "istio-proxy" }?.name
+        let container = step.container ?? pod.spec?.containers.first { !Pod.sidecarNames.contains($0.name) }?.name
         let filter = try step.filter.map { try Regex($0) }
         if let container = step.container, let problem = KubernetesName.labelProblem(container) {
             throw StepSkipped(reason: "refused: \(InvalidKubernetesName(what: "container", value: container, problem: problem))")
         }
         let tail = filter == nil ? limit : max(limit * 10, 1000)
-        var lines = try await client.logs(namespace: target.namespace, pod: pod.metadata.name, container: container, tailLines: tail)
+        var lines = try await client.logs(namespace: podNamespace, pod: pod.metadata.name, container: container, tailLines: tail)
             .split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
         if let filter { lines = lines.filter { $0.contains(filter) } }
         var output = StepOutput()
@@ -239,22 +254,33 @@ extension RunbookRunner {
 
     private func meshResources(_ step: RunbookStep, namespace: String?, limit: Int) async throws -> StepOutput {
         let client = try kube()
-        guard let namespace else { throw StepSkipped(reason: "no namespace") }
+        // Without a namespace (an alert about the whole mesh), every namespace's.
+        let scope = namespace.map { "/namespaces/\($0)" } ?? ""
         let paths = [
-            "DestinationRule": "/apis/networking.istio.io/v1beta1/namespaces/\(namespace)/destinationrules",
-            "VirtualService": "/apis/networking.istio.io/v1beta1/namespaces/\(namespace)/virtualservices",
-            "PeerAuthentication": "/apis/security.istio.io/v1beta1/namespaces/\(namespace)/peerauthentications",
-            "AuthorizationPolicy": "/apis/security.istio.io/v1beta1/namespaces/\(namespace)/authorizationpolicies",
+            "DestinationRule": "/apis/networking.istio.io/v1beta1\(scope)/destinationrules",
+            "VirtualService": "/apis/networking.istio.io/v1beta1\(scope)/virtualservices",
+            "PeerAuthentication": "/apis/security.istio.io/v1beta1\(scope)/peerauthentications",
+            "AuthorizationPolicy": "/apis/security.istio.io/v1beta1\(scope)/authorizationpolicies",
+            "Gateway": "/apis/networking.istio.io/v1beta1\(scope)/gateways",
+            // Linkerd's policy resources.
+            "Server": "/apis/policy.linkerd.io/v1beta3\(scope)/servers",
+            "ServerAuthorization": "/apis/policy.linkerd.io/v1beta1\(scope)/serverauthorizations",
+            // Cilium's (cilium policy get, cilium endpoint list).
+            "CiliumNetworkPolicy": "/apis/cilium.io/v2\(scope)/ciliumnetworkpolicies",
+            "CiliumEndpoint": "/apis/cilium.io/v2\(scope)/ciliumendpoints",
         ]
         var output = StepOutput()
         var data: [JSONValue] = []
         for kind in step.kinds ?? ["DestinationRule", "VirtualService", "PeerAuthentication", "AuthorizationPolicy"] {
             guard let path = paths[kind] else { throw StepSkipped(reason: "unknown mesh resource kind \(kind)") }
             let objects = try await client.list(GenericObject.self, path)
-            if objects.isEmpty { output.lines.append("no \(kind) in \(namespace)") }
+            if objects.isEmpty { output.lines.append("no \(kind) in \(namespace ?? "any namespace")") }
             for object in objects.prefix(limit) {
-                output.lines.append("\(kind) \(object.metadata.name): " + String((object.spec?.text ?? "{}").prefix(400)))
-                data.append(.object(["kind": .string(kind), "name": .string(object.metadata.name), "spec": object.spec ?? .null]))
+                // A CiliumEndpoint's story is its status (state, identity, policy enforcement).
+                let body = kind == "CiliumEndpoint" ? object.status : object.spec
+                let name = namespace == nil ? "\(object.metadata.namespace ?? "")/\(object.metadata.name)" : object.metadata.name
+                output.lines.append("\(kind) \(name): " + String((body?.text ?? "{}").prefix(400)))
+                data.append(.object(["kind": .string(kind), "name": .string(object.metadata.name), kind == "CiliumEndpoint" ? "status" : "spec": body ?? .null]))
             }
             output.truncated = output.truncated || objects.count > limit
         }
@@ -300,6 +326,31 @@ extension RunbookRunner {
                 }
             }
         }
+        // Public trust roots in ConfigMaps (`namespace/name/key`): every certificate of the bundle.
+        for reference in step.configmaps ?? [] {
+            let parts = reference.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 3 else { throw StepSkipped(reason: "configmaps: expected namespace/name/key, got \(KubernetesName.quoted(reference))") }
+            do {
+                let map = try await client.get(ConfigMap.self, try KubernetesPath.namespaced(namespace: parts[0], resource: "configmaps", name: parts[1]))
+                guard let bundle = map.data?[parts[2]] else {
+                    rows.append((reference, "ConfigMap", nil, "has no key \(parts[2])"))
+                    continue
+                }
+                let certificates = Self.pemBlocks(bundle)
+                if certificates.isEmpty { rows.append((reference, "ConfigMap", nil, "\(parts[2]) holds no PEM certificate")) }
+                for (index, pem) in certificates.enumerated() {
+                    do {
+                        let certificate = try Certificate(pemEncoded: pem)
+                        rows.append((certificates.count > 1 ? "\(reference)[\(index)]" : reference, "ConfigMap", certificate.notValidAfter,
+                                     "trust root, subject \(certificate.subject)"))
+                    } catch {
+                        rows.append((reference, "ConfigMap", nil, "not a PEM certificate: \(error)"))
+                    }
+                }
+            } catch let error as KubernetesError where error.isNotFound {
+                rows.append((reference, "ConfigMap", nil, "not found"))
+            }
+        }
         rows.sort { ($0.notAfter ?? .distantFuture) < ($1.notAfter ?? .distantFuture) }
         var output = StepOutput()
         output.truncated = rows.count > limit
@@ -315,6 +366,17 @@ extension RunbookRunner {
                      "notAfter": row.notAfter.map { .string(Self.timestamp($0)) } ?? .null, "note": .string(row.note)])
         })
         return output
+    }
+
+    /// The PEM certificates of a bundle, each with its BEGIN and END lines.
+    static func pemBlocks(_ bundle: String) -> [String] {
+        var blocks: [String] = []
+        var rest = Substring(bundle)
+        while let begin = rest.range(of: "-----BEGIN CERTIFICATE-----"), let end = rest[begin.upperBound...].range(of: "-----END CERTIFICATE-----") {
+            blocks.append(String(rest[begin.lowerBound..<end.upperBound]))
+            rest = rest[end.upperBound...]
+        }
+        return blocks
     }
 
     static func timestamp(_ date: Date) -> String {

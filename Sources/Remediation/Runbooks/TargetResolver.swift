@@ -1,8 +1,9 @@
 import Foundation
 
-/// Finds the Deployment an alert is about: `destination_workload` with
-/// `destination_workload_namespace` first; else `destination_service` → its Service → the
-/// selector → the Deployment whose template the selector matches; else none, said plainly.
+/// Finds the Deployment an alert is about: the runbook's own target labels first (Linkerd's
+/// `deployment` and `namespace`), then `destination_workload` with `destination_workload_namespace`;
+/// else `destination_service` → its Service → the selector → the Deployment whose template the
+/// selector matches; else none, said plainly.
 ///
 /// Label values are untrusted: on every route each name is checked against Kubernetes's
 /// rules before any request is built from it, and a value that fails is refused with the reason.
@@ -11,7 +12,25 @@ struct TargetResolver: Sendable {
 
     struct Problem: Error, CustomStringConvertible { let description: String }
 
-    func resolve(_ labels: [String: String]) async -> Result<Evidence.Target, Problem> {
+    func resolve(_ labels: [String: String], hint: Runbook.TargetLabels? = nil) async -> Result<Evidence.Target, Problem> {
+        if let hint, let workload = labels[hint.workload], !workload.isEmpty {
+            guard let namespace = labels[hint.namespace], !namespace.isEmpty else {
+                return .failure(Problem(description: "the alert names workload \(KubernetesName.quoted(workload)) but no \(hint.namespace)"))
+            }
+            let reference: WorkloadRef
+            do { reference = try WorkloadRef(namespace: namespace, name: workload) } catch {
+                return .failure(Problem(description: "label \(hint.workload)/\(hint.namespace) refused: \(error)"))
+            }
+            do {
+                let deployment = try await client.get(Deployment.self, reference.path)
+                return .success(.init(namespace: reference.namespace, deployment: reference.name, resolvedBy: "\(hint.workload) label",
+                                      uid: deployment.metadata.uid))
+            } catch let error as KubernetesError where error.isNotFound {
+                return .failure(Problem(description: "no Deployment \(reference)"))
+            } catch {
+                return .failure(Problem(description: "cannot read Deployment \(reference): \(error)"))
+            }
+        }
         if let workload = labels["destination_workload"], !workload.isEmpty, workload != "unknown" {
             guard let namespace = labels["destination_workload_namespace"], !namespace.isEmpty else {
                 return .failure(Problem(description: "the alert names workload \(KubernetesName.quoted(workload)) but no destination_workload_namespace"))

@@ -3,56 +3,73 @@ import Foundation
 import Logging
 import MeshFixtures
 import MeshHTTP
+import MeshPacks
 @testable import MeshWatchdCore
 import MetricModel
 import PromClient
 import Testing
 
-/// The built-in pack against Prometheus's own tools and semantics.
-@Suite("The Istio pack: promtool, and meshwatchd's engine against the real Prometheus")
-struct IstioPackTests {
+/// The built-in packs against Prometheus's own tools and semantics.
+@Suite("The packs: promtool, and meshwatchd's engine against the real Prometheus")
+struct PackTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
-    static let testFile = root + "/rules/istio_test.yml"
+    static let packs = ["istio", "linkerd", "cilium"]
 
     func promtool(_ arguments: [String]) async throws -> (Int32, String) {
         try await ChildProcess.run("/usr/bin/promtool", arguments, workingDirectory: Self.root + "/rules")
     }
 
-    @Test("rules/istio.yml is exactly what `meshwatchd rules export` prints")
-    func exportedFileIsCurrent() throws {
-        let committed = try String(contentsOfFile: Self.root + "/rules/istio.yml", encoding: .utf8)
-        #expect(committed == IstioPack().ruleFile(), "regenerate with: meshwatchd rules export > rules/istio.yml")
+    @Test("rules/<pack>.yml is exactly what `meshwatchd rules export --pack <pack>` prints", arguments: packs)
+    func exportedFileIsCurrent(pack: String) throws {
+        let committed = try String(contentsOfFile: Self.root + "/rules/\(pack).yml", encoding: .utf8)
+        #expect(committed == RulePack.withDefaults(pack).ruleFile(),
+                "regenerate with: meshwatchd rules export --pack \(pack) > rules/\(pack).yml")
     }
 
-    @Test("promtool check rules accepts the pack, also with parameters changed")
-    func promtoolCheck() async throws {
-        var parameters = IstioPack.Parameters()
-        try parameters.set("error_rate.threshold", to: "0.02")
-        try parameters.set("latency.for", to: "10m")
-        try parameters.set("window", to: "2m")
-        // Names are quoted into the expressions, never pasted: a quote or a backslash stays a value.
-        try parameters.set("istiod.job", to: #"kube "istiod" \ east"#)
-        try parameters.set("proxy.container", to: "envoy'}")
-        #expect(IstioPack(parameters: parameters).definitions.first { $0.name == "IstiodDown" }?.expression
-                == #"up{job="kube \"istiod\" \\ east"} == 0 or absent(up{job="kube \"istiod\" \\ east"})"#)
-        #expect(throws: PackError.self) { try parameters.set("istiod.job", to: "") }
-        #expect(throws: PackError.self) { try parameters.set("proxy.container", to: "a\nb") }
+    @Test("promtool check rules accepts each pack, also with parameters changed", arguments: packs)
+    func promtoolCheck(pack name: String) async throws {
+        let pack = try #require(RulePack.builtIn(name))
+        var values = pack.defaults
+        // Every parameter set away from its default: durations, shares, numbers, and names with
+        // a quote and a backslash, which are quoted into the expressions, never pasted.
+        for parameter in pack.parameters {
+            switch parameter.kind {
+            case .duration, .positiveDuration: try values.set(parameter.key, to: "7m")
+            case .share: try values.set(parameter.key, to: "0.25")
+            case .number: try values.set(parameter.key, to: "12.5")
+            case .name: try values.set(parameter.key, to: #"kube "x" \ east'}"#)
+            case .label: try values.set(parameter.key, to: "my_label")
+            }
+            #expect(throws: PackError.self) { try values.set(parameter.key, to: "") }
+            #expect(throws: PackError.self) { try values.set(parameter.key, to: "a\nb") }
+        }
+        let expanded = try pack.expanded(with: values)
+        #expect(expanded.definitions.allSatisfy { !$0.expression.contains("${") })
+        if name == "istio" {
+            #expect(expanded.definitions.first { $0.name == "IstiodDown" }?.expression
+                    == #"up{job="kube \"x\" \\ east'}"} == 0 or absent(up{job="kube \"x\" \\ east'}"})"#)
+        }
         let file = NSTemporaryDirectory() + "meshwatchd-pack-\(UUID().uuidString).yml"
-        try IstioPack(parameters: parameters).ruleFile().write(toFile: file, atomically: true, encoding: .utf8)
+        try expanded.ruleFile().write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        for path in [Self.root + "/rules/istio.yml", file] {
+        for path in [Self.root + "/rules/\(name).yml", file] {
             let (status, output) = try await promtool(["check", "rules", path])
             #expect(status == 0, "\(output)")
-            #expect(output.contains("SUCCESS: 9 rules found"), "\(output)")
+            #expect(output.contains("SUCCESS: \(pack.alertNames.count) rules found"), "\(output)")
         }
     }
 
-    @Test("promtool test rules passes for every case of rules/istio_test.yml")
-    func promtoolTest() async throws {
-        let (status, output) = try await promtool(["test", "rules", "istio_test.yml"])
+    @Test("promtool test rules passes for every case of rules/<pack>_test.yml", arguments: packs)
+    func promtoolTest(pack: String) async throws {
+        let (status, output) = try await promtool(["test", "rules", "\(pack)_test.yml"])
         #expect(status == 0, "\(output)")
         #expect(output.contains("SUCCESS"), "\(output)")
+        // Every alert of the pack has a case that expects it to fire.
+        let file = try PromtoolTestFile.load(Self.root + "/rules/\(pack)_test.yml")
+        let fired = Set(file.tests.flatMap { ($0.alert_rule_test ?? []).filter { !($0.exp_alerts ?? []).isEmpty }.map(\.alertname) })
+        #expect(Set(RulePack.withDefaults(pack).definitions.map(\.name)).subtracting(fired).isEmpty,
+                "alerts without a firing case: \(Set(RulePack.withDefaults(pack).definitions.map(\.name)).subtracting(fired).sorted())")
     }
 
     @Test("the error-rate rule sees a service without any 5xx series as a ratio of 0, not as missing")
@@ -60,7 +77,10 @@ struct IstioPackTests {
         let scenario = MeshScenario.incident()
         let ratios = try await withPrometheus(openMetrics: scenario.openMetrics()) { server async throws in
             let client = try PrometheusClient(baseURL: server.url, http: HTTPClient())
-            guard case .vector(let samples) = try await client.query(IstioPack().errorRatio, at: scenario.evaluationTime).result else {
+            // The rule's share, before its threshold and floor.
+            let rule = try #require(RulePack.withDefaults("istio").definitions.first { $0.name == "IstioHighErrorRate" }?.expression)
+            let ratio = String(rule[..<(try #require(rule.range(of: " > 0.05 and ")).lowerBound)])
+            guard case .vector(let samples) = try await client.query(ratio, at: scenario.evaluationTime).result else {
                 return [String: Double]()
             }
             return Dictionary(uniqueKeysWithValues: samples.map { ($0.labels["destination_workload"] ?? "", $0.value) })
@@ -71,11 +91,17 @@ struct IstioPackTests {
         #expect(ratios.count == scenario.services.count)
     }
 
-    static var cases: [Int] { ((try? PromtoolTestFile.load(testFile))?.tests.indices).map(Array.init) ?? [] }
+    static var cases: [String] {
+        packs.flatMap { pack in
+            ((try? PromtoolTestFile.load(root + "/rules/\(pack)_test.yml"))?.tests.indices).map { $0.map { "\(pack)/\($0)" } } ?? []
+        }
+    }
 
     @Test("meshwatchd's engine, replayed against the real Prometheus, expects what promtool expects", arguments: cases)
-    func sameAlertsAsPromtool(caseIndex: Int) async throws {
-        let file = try PromtoolTestFile.load(Self.testFile)
+    func sameAlertsAsPromtool(packCase: String) async throws {
+        let parts = packCase.split(separator: "/")
+        let caseIndex = try #require(Int(parts[1]))
+        let file = try PromtoolTestFile.load(Self.root + "/rules/\(parts[0])_test.yml")
         let group = file.tests[caseIndex]
         let evaluationInterval = PrometheusDuration.parse(file.evaluation_interval ?? "1m") ?? .seconds(60)
         let inputInterval = Int((PrometheusDuration.parse(group.interval ?? "1m") ?? .seconds(60)).seconds)

@@ -1,9 +1,13 @@
-extension IstioPack {
+import Foundation
+
+extension RulePack.Expanded {
     /// The pack as a standard Prometheus rule file, for `promtool`, Prometheus or vmalert.
     public func ruleFile() -> String {
-        var out = "# The meshwatchd Istio alert pack, exported by `meshwatchd rules export`.\n"
-        out += "# Parameters: " + parameters.entries.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
-        out += "groups:\n  - name: \(Self.groupName)\n    interval: \(parameters.interval)\n    rules:\n"
+        var out = "# The meshwatchd \(pack.title) alert pack, exported by `meshwatchd rules export --pack \(pack.name)`.\n"
+        out += "# Parameters: " + values.entries.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
+        out += "groups:\n  - name: \(pack.groupName)\n"
+        if let interval = values["interval"] { out += "    interval: \(interval)\n" }
+        out += "    rules:\n"
         for definition in definitions {
             out += "      - alert: \(definition.name)\n"
             out += "        expr: \(Self.quoted(definition.expression))\n"
