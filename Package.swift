@@ -133,6 +133,10 @@ let package = Package(
             resources: [.embedInCode("Packs/istio.yml"), .embedInCode("Packs/linkerd.yml"), .embedInCode("Packs/cilium.yml")]
         ),
 
+        // `meshwatchd analyze`: the troubleshooting guide's configuration mistakes, checked on a
+        // read-only snapshot of the Kubernetes API.
+        .target(name: "MeshAnalysis", dependencies: ["MetricModel", "Remediation"]),
+
         // The Prometheus HTTP API: queries, the response model and its fast decoder.
         .target(
             name: "PromClient",
@@ -173,6 +177,7 @@ let package = Package(
                 "Incidents",
                 "Remediation",
                 "MeshPacks",
+                "MeshAnalysis",
                 "RemoteWrite",
                 "MetricModel",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -246,7 +251,7 @@ let package = Package(
         .testTarget(
             name: "MeshWatchdTests",
             dependencies: ["MeshWatchdCore", "MeshTestKit", "Incidents", "MetricModel", "AlertEngine", "GoTemplate", "PromClient", "MeshHTTP",
-                           "MeshFixtures", "Remediation", "RemoteWrite", "MeshPacks",
+                           "MeshFixtures", "Remediation", "RemoteWrite", "MeshPacks", "MeshAnalysis",
                            .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Resources")]
         ),

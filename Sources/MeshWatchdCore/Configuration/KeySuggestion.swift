@@ -1,3 +1,5 @@
+import MetricModel
+
 /// The key that an unknown one was probably meant to be, for "did you mean …?".
 enum KeySuggestion {
     /// The closest of `known`: the same once snake_cased, a singular or plural of it, a prefix
@@ -8,7 +10,7 @@ enum KeySuggestion {
         let ranked = known.compactMap { candidate -> (distance: Int, key: String)? in
             if singular(candidate) == singular(snake) { return (0, candidate) }
             if min(candidate.count, snake.count) >= 4 && (candidate.hasPrefix(snake) || snake.hasPrefix(candidate)) { return (1, candidate) }
-            let distance = editDistance(snake, candidate)
+            let distance = EditDistance.between(snake, candidate)
             return distance <= 2 ? (distance, candidate) : nil
         }
         return ranked.min { ($0.distance, $0.key) < ($1.distance, $1.key) }?.key
@@ -19,20 +21,5 @@ enum KeySuggestion {
         if word.hasSuffix("ies") { return word.dropLast(3) + "y" }
         if word.hasSuffix("s") { return String(word.dropLast()) }
         return word
-    }
-
-    /// Levenshtein's: insertions, deletions and substitutions of characters.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
     }
 }

@@ -21,6 +21,12 @@ public enum KubernetesPath {
         return path
     }
 
+    /// `/api/v1/<resource>/<name>` for a cluster-scoped object such as a namespace; the name is validated here.
+    public static func cluster(resource: String, name: String) throws(InvalidKubernetesName) -> String {
+        if let problem = KubernetesName.subdomainProblem(name) { throw InvalidKubernetesName(what: "name", value: name, problem: problem) }
+        return "/api/v1/\(resource)/\(name)"
+    }
+
     /// Why `path` may not be sent, or nil: every segment starts with a letter or digit and
     /// holds only letters, digits, `.`, `-` and `_` — so no `..`, `%`, `?`, `#`, space or control byte.
     public static func problem(_ path: String) -> String? {

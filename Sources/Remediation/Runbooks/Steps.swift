@@ -336,7 +336,7 @@ extension RunbookRunner {
                     rows.append((reference, "ConfigMap", nil, "has no key \(parts[2])"))
                     continue
                 }
-                let certificates = Self.pemBlocks(bundle)
+                let certificates = CertificateDates.blocks(bundle)
                 if certificates.isEmpty { rows.append((reference, "ConfigMap", nil, "\(parts[2]) holds no PEM certificate")) }
                 for (index, pem) in certificates.enumerated() {
                     do {
@@ -366,17 +366,6 @@ extension RunbookRunner {
                      "notAfter": row.notAfter.map { .string(Self.timestamp($0)) } ?? .null, "note": .string(row.note)])
         })
         return output
-    }
-
-    /// The PEM certificates of a bundle, each with its BEGIN and END lines.
-    static func pemBlocks(_ bundle: String) -> [String] {
-        var blocks: [String] = []
-        var rest = Substring(bundle)
-        while let begin = rest.range(of: "-----BEGIN CERTIFICATE-----"), let end = rest[begin.upperBound...].range(of: "-----END CERTIFICATE-----") {
-            blocks.append(String(rest[begin.lowerBound..<end.upperBound]))
-            rest = rest[end.upperBound...]
-        }
-        return blocks
     }
 
     static func timestamp(_ date: Date) -> String {
