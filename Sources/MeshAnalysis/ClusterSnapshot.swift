@@ -34,6 +34,7 @@ public struct ClusterSnapshot: Sendable {
 /// The API could not be read: analyze exits with its own code rather than report a clean mesh.
 public struct AnalysisReadError: Error, CustomStringConvertible, Sendable {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 extension ClusterSnapshot {

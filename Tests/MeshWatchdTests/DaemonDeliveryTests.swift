@@ -95,7 +95,7 @@ struct DaemonDeliveryTests {
                     #expect(text.contains("minutes before the alert went pending"), "\(text)")
                     let steps = try #require(finding.diagnostics?["steps"])
                     guard case .array(let list) = steps else { Issue.record("steps is not an array"); return }
-                    #expect(list.count == 5)
+                    #expect(list.count == 6)  // the runbook's five steps and its configuration checks (analyze)
                     #expect(finding.diagnostics?["recentRollout"]?["revision"] == .number(2))
         }
     }

@@ -150,7 +150,7 @@ struct EngineCommandTests {
         #expect(run.stdout.contains("      - alert: IstioHighErrorRate\n        expr:"))
         let bad = try await cli.meshwatchd(["rules", "export", "--set", "error_rate.threshold=2"])
         #expect(bad.status != 0)
-        #expect(bad.stderr.contains("error_rate.threshold: expected a number between 0 and 1"))
+        #expect(bad.stderr.contains("error_rate.threshold: expected a share between 0 and 1"))
         let unknown = try await cli.meshwatchd(["rules", "export", "--set", "latency.p99=1"])
         #expect(unknown.stderr.contains("unknown parameter \"latency.p99\""))
     }

@@ -111,6 +111,21 @@ struct AnalysisReport: Sendable {
         return AnalysisReport(findings: analyzer.run(snapshot), notInstalled: snapshot.notInstalled.sorted())
     }
 
+    /// A runbook's `analyze` step: the checks for the alert's namespace, one line per problem.
+    static let step: @Sendable (KubernetesClient, AnalysisRequest) async throws -> AnalysisAnswer = { client, request in
+        var analyzer = Analyzer(now: Date())
+        for name in request.checks {
+            guard let check = AnalyzeCommand.check(name) else { throw AnalysisReadError(description: "unknown check \(name)") }
+            analyzer.only.insert(check)
+        }
+        let report = try await make(client, analyzer: analyzer, namespaces: request.namespace.map { [$0] }, readSecrets: [])
+        let scope = request.namespace ?? "the cluster"
+        let lines = [report.findings.isEmpty ? "no configuration problems in \(scope)" : "\(report.findings.count) configuration problems in \(scope)"]
+            + report.findings.map { "\($0.code) \($0.severity.rawValue): \($0.message) — fix: \($0.fix)" }
+        let data = (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(report.findings))) ?? .array([])
+        return AnalysisAnswer(lines: lines, data: data)
+    }
+
     func render(_ format: String) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -43,7 +43,7 @@ extension RunbookRunner {
     /// functions, `$externalLabels`).
     package static func make(prometheus: PrometheusClient?, kubernetes: KubernetesClient?, execAllow: [String],
                      context: EvaluationContext) -> RunbookRunner {
-        RunbookRunner(prometheus: prometheus, kubernetes: kubernetes, execAllowList: Set(execAllow)) { text, alert in
+        var runner = RunbookRunner(prometheus: prometheus, kubernetes: kubernetes, execAllowList: Set(execAllow)) { text, alert in
             guard text.contains("{{") else { return text }
             do {
                 return try Template(text, name: "runbook").execute(TemplateData(labels: Labels(alert.labels), externalLabels: context.externalLabels,
@@ -52,5 +52,7 @@ extension RunbookRunner {
                 return RunbookRunner.substituteLabels(text, alert)
             }
         }
+        runner.analyze = AnalysisReport.step
+        return runner
     }
 }

@@ -55,6 +55,8 @@ public struct RunbookStep: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         case promql, pods, events, rolloutHistory = "rollout_history", logs, hpa, meshResources = "mesh_resources", certificates
         case httpCheck = "http_check", exec
+        /// `meshwatchd analyze`'s configuration checks for the namespace, their findings as evidence.
+        case analyze
     }
 
     public var name: String
@@ -89,11 +91,13 @@ public struct RunbookStep: Codable, Sendable, Equatable {
     public var url: String?
     /// exec: the command and its arguments; the command must be on the configured allow-list.
     public var command: [String]?
+    /// analyze: the checks to run, by code (`MW101`) or name (default all).
+    public var checks: [String]?
 
     public init(name: String, kind: Kind, timeout: String? = nil, limit: Int? = nil, query: String? = nil, namespace: String? = nil,
                 container: String? = nil, filter: String? = nil, selector: String? = nil, window: String? = nil, kinds: [String]? = nil,
                 secrets: [String]? = nil, configmaps: [String]? = nil, url: String? = nil,
-                command: [String]? = nil) {
+                command: [String]? = nil, checks: [String]? = nil) {
         self.name = name
         self.kind = kind
         self.timeout = timeout
@@ -109,5 +113,6 @@ public struct RunbookStep: Codable, Sendable, Equatable {
         self.configmaps = configmaps
         self.url = url
         self.command = command
+        self.checks = checks
     }
 }

@@ -29,6 +29,9 @@ public struct RunbookRunner: Sendable {
     public var execAllowList: Set<String>
     /// Expands `{{ $labels.x }}` and friends in step strings.
     public var render: @Sendable (String, AlertContext) -> String
+    /// Runs `analyze` steps: the configuration checks live above this module, so the caller
+    /// supplies them; nil skips those steps.
+    public var analyze: (@Sendable (KubernetesClient, AnalysisRequest) async throws -> AnalysisAnswer)?
     let http: HTTPClient
 
     public init(prometheus: PrometheusClient?, kubernetes: KubernetesClient?, execAllowList: Set<String> = [],
@@ -101,6 +104,23 @@ public struct RunbookRunner: Sendable {
         case "h": return .milliseconds(Int64(number * 3_600_000))
         default: return nil
         }
+    }
+}
+
+/// What an `analyze` step asks: the namespace (nil: all) and the checks (empty: all).
+public struct AnalysisRequest: Sendable {
+    public var namespace: String?
+    public var checks: [String]
+}
+
+/// Its answer: one line per problem, and the findings as data.
+public struct AnalysisAnswer: Sendable {
+    public var lines: [String]
+    public var data: JSONValue
+
+    public init(lines: [String], data: JSONValue) {
+        self.lines = lines
+        self.data = data
     }
 }
 

@@ -21,6 +21,14 @@ extension RunbookRunner {
             case .certificates: return try await certificates(step, namespace: namespace, at: alert.time, limit: limit)
             case .httpCheck: return try await httpCheck(try StepTemplate.url(step.url ?? "", labels: alert.labels))
             case .exec: return try await exec(try StepTemplate.argv(step.command ?? [], labels: alert.labels), limit: limit)
+            case .analyze:
+                guard let analyze else { throw StepSkipped(reason: "configuration checks are not available here") }
+                let answer = try await analyze(try kube(), AnalysisRequest(namespace: namespace, checks: step.checks ?? []))
+                var output = StepOutput()
+                output.truncated = answer.lines.count > limit + 1
+                output.lines = Array(answer.lines.prefix(limit + 1))
+                output.data = answer.data
+                return output
             }
         } catch let refused as StepTemplate.Refused {
             throw StepSkipped(reason: "refused: \(refused)")
