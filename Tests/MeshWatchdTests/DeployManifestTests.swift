@@ -252,4 +252,25 @@ struct DeployManifestTests {
         #expect(configuration?.remediation?.mode?.value == .dryRun)  // enforce is a decision for the operator
         #expect(configuration?.listenAddress == "0.0.0.0:9819")  // the kubelet probes the pod's address
     }
+
+    @Test("the analyze overlay: valid, and cluster-wide it only gets and lists configuration, never Secrets or pod logs")
+    func analyzeOverlay() async throws {
+        let overlay = Self.directory + "/analyze"
+        let tool = PackTests.root + "/.build/tools/bin/kubernetes-validate"
+        let run = try await ChildProcess.run(tool, ["--strict", "--quiet", "-k", "1.32.0", overlay + "/rbac-analyze.yaml"])
+        #expect(run.status == 0, "\(run.output)")
+        let kustomization = try #require(try Yams.load(yaml: String(contentsOfFile: overlay + "/kustomization.yaml", encoding: .utf8)) as? [String: Any])
+        #expect(kustomization["resources"] as? [String] == ["../", "rbac-analyze.yaml"])
+        var resources: Set<String> = []
+        for document in try Yams.load_all(yaml: String(contentsOfFile: overlay + "/rbac-analyze.yaml", encoding: .utf8)).compactMap({ $0 as? [String: Any] }) {
+            for rule in document["rules"] as? [[String: Any]] ?? [] {
+                #expect(Set(rule["verbs"] as? [String] ?? []) == ["get", "list"])
+                resources.formUnion(rule["resources"] as? [String] ?? [])
+            }
+        }
+        #expect(!resources.contains("secrets") && !resources.contains("pods/log") && !resources.contains("configmaps"))
+        // Everything ClusterSnapshot.read lists is granted.
+        #expect(resources.isSuperset(of: ["namespaces", "pods", "services", "serviceaccounts", "virtualservices", "destinationrules", "gateways",
+                                          "authorizationpolicies", "peerauthentications", "certificates", "ciliumnetworkpolicies"]))
+    }
 }

@@ -53,6 +53,7 @@ struct ReadmeTests {
                     ("/var/run/secrets/prom-token", work + "/prom-token"),
                     ("/etc/ssl/prom-ca.pem", work + "/prom-ca.pem"),
                     ("~/.kube/config", work + "/kubeconfig"),
+                    ("analyze --in-cluster", "analyze --kubeconfig \(work)/kubeconfig"),
                     ("/etc/meshwatchd/config.json", work + "/etc/config.json"),
                     ("/var/lib/meshwatchd", work + "/state"),
                     ("./state", work + "/state-quick"),
