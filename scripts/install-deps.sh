@@ -22,6 +22,11 @@ packages=(
   util-linux             # unshare, for the journald test's private mount namespace
 )
 
+# Only for the tests (--test-tools): headless Chromium opens the weekly report's HTML page.
+if [[ "${1:-}" == "--test-tools" ]]; then
+  packages+=(chromium)
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
   echo "install-deps: the Swift toolchain (6.0 or newer) is not on PATH; install it from swift.org first" >&2
   exit 1

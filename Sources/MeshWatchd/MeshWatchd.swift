@@ -16,7 +16,7 @@ struct MeshWatchd: AsyncParsableCommand {
             See meshwatchd(8) and the README for the configuration file.
             """,
         version: BuildInfo.version,
-        subcommands: [RunCommand.self, CheckConfigCommand.self, HealthCommand.self, AnalyzeCommand.self, EvalCommand.self, ReplayCommand.self, RulesCommand.self,
+        subcommands: [RunCommand.self, CheckConfigCommand.self, HealthCommand.self, AnalyzeCommand.self, ReportCommand.self, EvalCommand.self, ReplayCommand.self, RulesCommand.self,
                       RunbooksCommand.self, DiagnoseCommand.self, LedgerCommand.self]
     )
 }

@@ -63,6 +63,7 @@ struct ReadmeTests {
                     ("2025-06-15T16:00:00Z", formatter.string(from: scenario.evaluationTime)),
                     (" > istio.yml", " > \(work)/istio.yml"), (" istio.yml", " \(work)/istio.yml"),
                     (" > transitions.jsonl", " > \(work)/transitions.jsonl"),
+                    (" > review.md", " > \(work)/review.md"), ("--file review.html", "--file \(work)/review.html"),
                 ]
                 // The ledger needs a state file: the first run below makes one.
                 var ran: [String] = []

@@ -44,12 +44,12 @@ struct StateCommitter: Sendable {
         var all = backlog.take(key) ?? Work()
         all.append(work)
         do {
-            let (plan, diagnoses, delays) = (all.plan, all.diagnoses, delays)
+            let (plan, diagnoses, delays, transitions) = (all.plan, all.diagnoses, delays, all.transitions)
             try await store.perform { store in
                 if let snapshot {
-                    try store.save(group: key, snapshot: snapshot, plan: plan, delays: delays, diagnoses: diagnoses)
+                    try store.save(group: key, snapshot: snapshot, plan: plan, delays: delays, diagnoses: diagnoses, transitions: transitions)
                 } else {
-                    try store.save(plan: plan, delays: delays)
+                    try store.save(plan: plan, delays: delays, transitions: transitions)
                 }
             }
         } catch {

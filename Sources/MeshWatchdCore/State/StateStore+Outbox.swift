@@ -48,6 +48,7 @@ extension StateStore {
             try db.execute(sql: insertOutbox, arguments: [finding.sink, finding.id, finding.alertKey, Data(finding.body), now, now + hold,
                                  finding.alertName, finding.kind.rawValue])
         }
+        try remember(plan.outgoing, at: now, db: db)
         let encoder = JSONEncoder()
         for (key, record) in plan.upserts {
             try db.execute(sql: "INSERT OR REPLACE INTO notification VALUES (?, ?)", arguments: [key, try encoder.encode(record)])

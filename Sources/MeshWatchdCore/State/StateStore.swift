@@ -155,6 +155,32 @@ final class StateStore: Sendable {
                 ALTER TABLE diagnosis ADD COLUMN rule_built_in INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("v7-history") { db in
+            // What the weekly report reads back: every firing and resolve, and every finding
+            // queued for a sink, kept 35 days (two weeks compared, with room).
+            try db.execute(sql: """
+                CREATE TABLE alert_history (
+                    at DOUBLE NOT NULL,
+                    group_name TEXT NOT NULL,
+                    alert TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    labels BLOB NOT NULL,
+                    UNIQUE (group_name, fingerprint, kind, at)
+                );
+                CREATE INDEX alert_history_at ON alert_history (at);
+                CREATE TABLE finding_history (
+                    at DOUBLE NOT NULL,
+                    sink TEXT NOT NULL,
+                    finding_id TEXT NOT NULL,
+                    alert TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    UNIQUE (sink, finding_id)
+                );
+                CREATE INDEX finding_history_at ON finding_history (at);
+                """)
+        }
         try migrator.migrate(database)
         return database
     }
@@ -174,7 +200,7 @@ final class StateStore: Sendable {
     /// same transaction: a state change, the findings it causes and what was sent are saved
     /// together or not at all.
     func save(group: String, snapshot: EngineSnapshot, plan: NotificationPlan = NotificationPlan(),
-              delays: [String: Duration] = [:], diagnoses: [DiagnosisRequest] = []) throws {
+              delays: [String: Duration] = [:], diagnoses: [DiagnosisRequest] = [], transitions: [AlertTransition] = []) throws {
         let encoder = JSONEncoder()
         let rows = try snapshot.rules.flatMap { identity, instances in
             try instances.map { (identity, String($0.fingerprint, radix: 16), try encoder.encode($0)) }
@@ -188,13 +214,17 @@ final class StateStore: Sendable {
                            arguments: [group, snapshot.takenAt.timeIntervalSince1970])
             try Self.apply(plan, delays: delays, db: db)
             try Self.hold(diagnoses, db: db)
+            try Self.remember(transitions, db: db)
         }
     }
 
     /// Applies a plan that belongs to no group's state (the daemon's own alerts).
-    func save(plan: NotificationPlan, delays: [String: Duration] = [:]) throws {
-        guard !plan.isEmpty else { return }
-        try database.write { try Self.apply(plan, delays: delays, db: $0) }
+    func save(plan: NotificationPlan, delays: [String: Duration] = [:], transitions: [AlertTransition] = []) throws {
+        guard !plan.isEmpty || !transitions.isEmpty else { return }
+        try database.write { db in
+            try Self.apply(plan, delays: delays, db: db)
+            try Self.remember(transitions, db: db)
+        }
     }
 
     /// The stored snapshot of one group, or nil if it was never evaluated.

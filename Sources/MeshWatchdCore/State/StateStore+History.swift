@@ -1,0 +1,67 @@
+import AlertEngine
+import Foundation
+import GRDB
+import Incidents
+
+/// The history the weekly report reads: firings and resolves, and the findings queued for each
+/// sink, written in the transaction that saves the state they come from, so a crash neither
+/// loses nor doubles a row.
+extension StateStore {
+    /// How long history is kept.
+    static let historyRetention: TimeInterval = 35 * 86400
+
+    static func remember(_ transitions: [AlertTransition], db: Database) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        for transition in transitions where transition.kind == .firing || transition.kind == .resolved {
+            let labels = Dictionary(transition.instance.labels.map { ($0.name, $0.value) }) { first, _ in first }
+            try db.execute(sql: "INSERT OR IGNORE INTO alert_history VALUES (?, ?, ?, ?, ?, ?, ?)", arguments: [
+                transition.at.timeIntervalSince1970, transition.group, transition.rule, transition.kind.rawValue,
+                String(transition.instance.fingerprint, radix: 16), labels["severity"] ?? "none", try encoder.encode(labels),
+            ])
+        }
+        if !transitions.isEmpty {
+            let cutoff = Date().timeIntervalSince1970 - historyRetention
+            try db.execute(sql: "DELETE FROM alert_history WHERE at < ?", arguments: [cutoff])
+            try db.execute(sql: "DELETE FROM finding_history WHERE at < ?", arguments: [cutoff])
+        }
+    }
+
+    static func remember(_ findings: [OutgoingFinding], at time: Double, db: Database) throws {
+        for finding in findings {
+            try db.execute(sql: "INSERT OR IGNORE INTO finding_history VALUES (?, ?, ?, ?, ?)",
+                           arguments: [time, finding.sink, finding.id, finding.alertName, finding.kind.rawValue])
+        }
+    }
+
+    /// One firing or resolve.
+    struct HistoryEntry: Sendable, Equatable {
+        var at: Date
+        var group: String
+        var alert: String
+        var kind: String
+        var fingerprint: String
+        var severity: String
+        var labels: [String: String]
+    }
+
+    func alertHistory(from start: Date, to end: Date) throws -> [HistoryEntry] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM alert_history WHERE at >= ? AND at < ? ORDER BY at",
+                             arguments: [start.timeIntervalSince1970, end.timeIntervalSince1970]).map { row in
+                let data: Data = row["labels"]
+                return HistoryEntry(at: Date(timeIntervalSince1970: row["at"]), group: row["group_name"], alert: row["alert"], kind: row["kind"],
+                                    fingerprint: row["fingerprint"], severity: row["severity"],
+                                    labels: (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:])
+            }
+        }
+    }
+
+    /// Findings queued per sink and kind in the window.
+    func findingCounts(from start: Date, to end: Date) throws -> [(sink: String, kind: String, count: Int)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT sink, kind, COUNT(*) AS n FROM finding_history WHERE at >= ? AND at < ? GROUP BY sink, kind ORDER BY sink, kind",
+                             arguments: [start.timeIntervalSince1970, end.timeIntervalSince1970]).map { ($0["sink"], $0["kind"], $0["n"]) }
+        }
+    }
+}
