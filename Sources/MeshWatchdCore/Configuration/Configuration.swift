@@ -73,6 +73,19 @@ struct Configuration: Decodable, Sendable, Equatable {
         var format: Keyword<LogFormat>?
     }
 
+    /// `meshwatchd analyze` on a schedule in the daemon: each new problem a finding, resolved when fixed.
+    struct Analyze: Decodable, Sendable, Equatable {
+        var enabled: Bool?
+        var interval: ConfigDuration?
+        /// Only these namespaces (default all).
+        var namespaces: [String]?
+        /// Only these checks, by code or name (default all).
+        var checks: [String]?
+        var permissiveMaxAge: ConfigDuration?
+        /// The least severity that becomes a finding: info, warning (default) or error.
+        var minSeverity: String?
+    }
+
     struct Restore: Decodable, Sendable, Equatable {
         var outageTolerance: ConfigDuration?
         var forGracePeriod: ConfigDuration?
@@ -203,6 +216,7 @@ struct Configuration: Decodable, Sendable, Equatable {
     var maxSeriesPerQuery: Int?
     var shutdownTimeout: ConfigDuration?
     var restore: Restore?
+    var analyze: Analyze?
     var evaluationInterval: ConfigDuration?
     /// Prometheus's global `rule_query_offset`: how long before the evaluation time rule
     /// queries ask (default 0), for groups without their own `query_offset`.
@@ -244,6 +258,18 @@ extension Configuration {
         duration(prometheus?.queryTimeout, "prometheus.query_timeout")
         duration(restore?.outageTolerance, "restore.outage_tolerance")
         duration(restore?.forGracePeriod, "restore.for_grace_period")
+        duration(analyze?.interval, "analyze.interval")
+        duration(analyze?.permissiveMaxAge, "analyze.permissive_max_age")
+        for (index, check) in (analyze?.checks ?? []).enumerated() where AnalyzeCommand.check(check) == nil {
+            found.append(ConfigurationError(file: file, keyPath: "analyze.checks[\(index)]",
+                                            message: "unknown check \"\(check)\" (meshwatchd analyze --list shows them)"))
+        }
+        for (index, namespace) in (analyze?.namespaces ?? []).enumerated() where KubernetesName.labelProblem(namespace) != nil {
+            found.append(ConfigurationError(file: file, keyPath: "analyze.namespaces[\(index)]", message: "\"\(namespace)\" is not a namespace name"))
+        }
+        if let severity = analyze?.minSeverity, !["info", "warning", "error"].contains(severity) {
+            found.append(ConfigurationError(file: file, keyPath: "analyze.min_severity", message: "expected info, warning or error, got \"\(severity)\""))
+        }
         if case .unknown(let level) = log?.level {
             found.append(ConfigurationError(file: file, keyPath: "log.level",
                                             message: "expected one of trace, debug, info, notice, warning, error, critical, got \"\(level)\""))

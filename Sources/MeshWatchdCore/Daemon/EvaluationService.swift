@@ -147,7 +147,8 @@ struct EvaluationService: ServiceLifecycle.Service {
         ])
         let committer = StateCommitter(store: store, backlog: unsaved, status: status, outboxSignal: outboxSignal,
                                        diagnosisSignal: diagnosisSignal, delays: settings.notifications.holds,
-                                       liveKeys: Set(settings.groups.map(\.name) + [NotificationPlanner.ownGroup]), logger: logger)
+                                       liveKeys: Set(settings.groups.map(\.name) + [NotificationPlanner.ownGroup]
+                                                         + (settings.analysis == nil ? [] : [AnalysisSchedule.group])), logger: logger)
         var engines: [(RuleGroup, RuleEngine)] = []
         let reloadedAt = Date()
         for group in settings.groups {
@@ -171,7 +172,9 @@ struct EvaluationService: ServiceLifecycle.Service {
         await status.configure(engines.map { $0.1.groups[0] })
         await resolveRemovedGroups(carried ?? [:], keeping: Set(settings.groups.map(\.name)), at: reloadedAt,
                                    settings: settings, committer: committer)
-        do { try store.save(plan: planner.prune(keepingGroups: Set(settings.groups.map(\.name)))) } catch {
+        // The configuration checks' findings are alerts of their own group: kept while the schedule runs.
+        let kept = Set(settings.groups.map(\.name) + (settings.analysis == nil ? [] : [AnalysisSchedule.group]))
+        do { try store.save(plan: planner.prune(keepingGroups: kept)) } catch {
             logger.error("could not save notification state", metadata: ["error": "\(error)"])
         }
         return await withTaskGroup(of: Event.self) { tasks in
@@ -194,6 +197,14 @@ struct EvaluationService: ServiceLifecycle.Service {
                                                 planner: planner, status: status, logger: logger)
                 tasks.addTask {
                     await diagnoser.run()
+                    return .done
+                }
+            }
+            if let analysis = settings.analysis {
+                let schedule = AnalysisSchedule(settings: analysis, store: store, planner: planner, committer: committer,
+                                                notifies: !settings.sinks.isEmpty, logger: logger)
+                tasks.addTask {
+                    await schedule.run()
                     return .done
                 }
             }

@@ -1,6 +1,8 @@
 import AlertEngine
+import ArgumentParser
 import Foundation
 import Logging
+import MeshAnalysis
 import Remediation
 import RemoteWrite
 
@@ -18,6 +20,8 @@ struct DaemonSettings: Sendable {
     var notifications: NotificationSettings
     /// The runbooks and their runner; nil when runbooks are off.
     var diagnosis: Diagnosis?
+    /// The configuration checks on a schedule; nil when `analyze.enabled` is not set.
+    var analysis: AnalysisSchedule.Settings?
 
     struct Diagnosis: Sendable {
         var catalog: [String: Runbook]
@@ -46,6 +50,20 @@ struct DaemonSettings: Sendable {
         let longest = resolved.groups.map { $0.interval ?? resolved.interval }.max() ?? resolved.interval
         let sinks = try ConfiguredSink.build(configuration.sinks ?? [], longestInterval: longest, logger: logger)
         var diagnosis: Diagnosis?
+        var analysis: AnalysisSchedule.Settings?
+        if let analyze = configuration.analyze, analyze.enabled == true {
+            guard let client = try kubernetes.makeClient(configuration: configuration.kubernetes,
+                                                         environment: ProcessInfo.processInfo.environment, logger: logger) else {
+                throw ValidationError("analyze.enabled needs the Kubernetes API: set kubernetes.kubeconfig or kubernetes.in_cluster")
+            }
+            var analyzer = Analyzer(now: Date())
+            analyzer.only = Set((analyze.checks ?? []).compactMap(AnalyzeCommand.check))
+            if let age = analyze.permissiveMaxAge?.value { analyzer.permissiveMaxAge = age }
+            analysis = AnalysisSchedule.Settings(
+                client: client, interval: analyze.interval?.value ?? .seconds(15 * 60),
+                namespaces: (analyze.namespaces ?? []).isEmpty ? nil : analyze.namespaces, analyzer: analyzer,
+                minimum: AnalysisFinding.Severity(rawValue: analyze.minSeverity ?? "warning") ?? .warning)
+        }
         if configuration.runbooks?.enabled ?? true {
             let kubernetesClient = try kubernetes.makeClient(configuration: configuration.kubernetes,
                                                              environment: ProcessInfo.processInfo.environment, logger: logger)
@@ -87,7 +105,7 @@ struct DaemonSettings: Sendable {
             sinks: sinks,
             notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
                                                           context: resolved.context, notes: runtime.notes),
-            diagnosis: diagnosis)
+            diagnosis: diagnosis, analysis: analysis)
         // Only a load that succeeded changes the mode decisions in flight see at their write.
         runtime.mode.set(diagnosis?.remediation.mode ?? .off)
         return settings
