@@ -40,6 +40,21 @@ extension MeshScenario {
         return MeshScenario(start: start, end: at(60), stepSeconds: 15, services: services, gauges: gauges)
     }
 
+    /// The same incident in a Linkerd mesh: the proxies' metrics instead of Istio's, Linkerd's
+    /// control plane scraped as up, and its identity issuer (cert-manager) expiring in five days.
+    public static func linkerdIncident(start: Date = Date(timeIntervalSince1970: 1_750_000_000)) -> MeshScenario {
+        var scenario = incident(start: start)
+        scenario.mesh = "linkerd"
+        scenario.gauges = [
+            GaugeSeries(name: "up", labels: [("job", "linkerd-controller"), ("instance", "10.0.0.21:9995"), ("component", "destination")],
+                        steps: [(start, 1)]),
+            GaugeSeries(name: "certmanager_certificate_expiration_timestamp_seconds",
+                        labels: [("name", "linkerd-identity-issuer"), ("namespace", "linkerd")],
+                        steps: [(start, start.addingTimeInterval(5 * 86400 + 3600).timeIntervalSince1970.rounded())]),
+        ]
+        return scenario
+    }
+
     /// The incident placed around the wall clock, for anything that evaluates at "now" (the
     /// daemon): its 5xx spike began 15 minutes ago and data runs `ahead` into the future.
     public static func live(ahead minutes: Double = 15) -> MeshScenario {

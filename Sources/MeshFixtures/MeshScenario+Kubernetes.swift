@@ -13,7 +13,10 @@ extension MeshScenario {
         func deployment(_ name: String, _ namespace: String, image: String, replicas: Int = 2, sidecar: Bool = true,
                         log: String? = nil, labels: [String: String] = [:]) -> [String: Any] {
             var containers: [[String: Any]] = [["name": name, "image": image]]
-            if sidecar { containers.append(["name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.20.3"]) }
+            if sidecar {
+                containers.append(mesh == "linkerd" ? ["name": "linkerd-proxy", "image": "cr.l5d.io/linkerd/proxy:stable-2.14.10"]
+                                                    : ["name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.20.3"])
+            }
             var podLabels = ["app": name, "version": "v1"].merging(labels) { $1 }
             podLabels["app"] = labels["app"] ?? name
             var templateMeta: [String: Any] = ["labels": podLabels]
@@ -46,9 +49,16 @@ extension MeshScenario {
 
             """
         var objects: [[String: Any]] = [["_double": "clock", "at": time(-7 * 24 * 60)]]
-        for (name, labels) in [("bookinfo", ["istio-injection": "enabled"]), ("shop", ["istio-injection": "enabled"]),
-                               ("istio-system", [:]), ("cert-manager", [:])] {
-            objects.append(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": name, "labels": labels]])
+        if mesh == "linkerd" {
+            // Linkerd injects by annotation; shop's pods were annotated one by one (analyze's MW201).
+            for (name, annotations) in [("bookinfo", ["linkerd.io/inject": "enabled"]), ("shop", [:]), ("linkerd", [:]), ("cert-manager", [:])] {
+                objects.append(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": name, "annotations": annotations]])
+            }
+        } else {
+            for (name, labels) in [("bookinfo", ["istio-injection": "enabled"]), ("shop", ["istio-injection": "enabled"]),
+                                   ("istio-system", [:]), ("cert-manager", [:])] {
+                objects.append(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": name, "labels": labels]])
+            }
         }
         objects += [
             deployment("productpage", "bookinfo", image: "bookinfo/productpage:1.18", replicas: 3),
@@ -57,7 +67,11 @@ extension MeshScenario {
             deployment("details", "bookinfo", image: "bookinfo/details:1.18", replicas: 3, sidecar: false),
             deployment("checkout", "shop", image: "shop/checkout:3.2", replicas: 3, log: proxyLog),
             deployment("batch-report", "shop", image: "shop/batch-report:1.0", replicas: 1),
-            deployment("istiod", "istio-system", image: "docker.io/istio/pilot:1.20.3", sidecar: false),
+            mesh == "linkerd"
+                ? deployment("linkerd-destination", "linkerd", image: "cr.l5d.io/linkerd/controller:stable-2.14.10", sidecar: false,
+                             labels: ["app": "linkerd-destination", "linkerd.io/control-plane-ns": "linkerd",
+                                      "linkerd.io/control-plane-component": "destination"])
+                : deployment("istiod", "istio-system", image: "docker.io/istio/pilot:1.20.3", sidecar: false),
             deployment("cert-manager", "cert-manager", image: "quay.io/jetstack/cert-manager-controller:v1.14.4", replicas: 1,
                        sidecar: false, labels: ["app": "cert-manager", "app.kubernetes.io/instance": "cert-manager"]),
             service("productpage", "bookinfo"), service("reviews", "bookinfo"), service("ratings", "bookinfo"),
@@ -74,7 +88,11 @@ extension MeshScenario {
             ["apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy", "metadata": ["name": "allow-productpage", "namespace": "bookinfo"],
              "spec": ["selector": ["matchLabels": ["app": "reviews"]], "action": "ALLOW",
                       "rules": [["from": [["source": ["principals": ["cluster.local/ns/bookinfo/sa/productpage"]]]]]]]],
-            ["apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": ["name": "istio-gateway", "namespace": "istio-system"],
+            mesh == "linkerd"
+                ? ["apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": ["name": "linkerd-identity-issuer", "namespace": "linkerd"],
+                   "spec": ["secretName": "linkerd-identity-issuer", "isCA": true, "commonName": "identity.linkerd.cluster.local"],
+                   "status": ["notAfter": time(5 * 24 * 60 + 60), "conditions": [["type": "Ready", "status": "True"]]]]
+                : ["apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": ["name": "istio-gateway", "namespace": "istio-system"],
              "spec": ["secretName": "istio-gateway-tls", "dnsNames": ["shop.example.com"]],
              "status": ["notAfter": time(5 * 24 * 60 + 60), "conditions": [["type": "Ready", "status": "True"]]]],
             // The bad rollout: reviews 1.19 two minutes before its 5xx begin; its pods restart.
@@ -85,7 +103,7 @@ extension MeshScenario {
             ["_double": "pod_status", "namespace": "bookinfo", "selector": "app=reviews",
              "status": ["containerStatuses": [
                 ["name": "reviews", "ready": true, "restartCount": 4, "lastState": ["terminated": ["reason": "Error", "exitCode": 1]]],
-                ["name": "istio-proxy", "ready": true, "restartCount": 0]]]],
+                ["name": mesh == "linkerd" ? "linkerd-proxy" : "istio-proxy", "ready": true, "restartCount": 0]]]],
             ["_double": "clock", "at": NSNull()],
             event("bookinfo", "reviews", kind: "Deployment", type: "Normal", reason: "ScalingReplicaSet",
                   message: "Scaled up replica set reviews-v2 to 2", at: 38),
@@ -96,6 +114,13 @@ extension MeshScenario {
             event("istio-system", "istiod", kind: "Deployment", type: "Normal", reason: "ScalingReplicaSet",
                   message: "Scaled up replica set istiod to 2", at: -60),
         ]
+        if mesh == "linkerd" {
+            objects.append(deployment("linkerd-identity", "linkerd", image: "cr.l5d.io/linkerd/controller:stable-2.14.10", replicas: 1, sidecar: false,
+                                      log: "INFO issued certificate for reviews.bookinfo.serviceaccount.identity.linkerd.cluster.local\n"
+                                          + "WARN the issuer certificate expires in 5 days\n",
+                                      labels: ["app": "linkerd-identity", "linkerd.io/control-plane-ns": "linkerd",
+                                               "linkerd.io/control-plane-component": "identity"]))
+        }
         if let gatewayCertificatePEM {
             objects.append(["apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
                             "metadata": ["name": "istio-gateway-tls", "namespace": "istio-system"],

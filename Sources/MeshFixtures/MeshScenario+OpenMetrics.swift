@@ -15,6 +15,11 @@ extension MeshScenario {
         out.reserveCapacity(1 << 20)
         let times = timestamps
         let profiles = services.map { service in times.map { service.profile(at: Date(timeIntervalSince1970: TimeInterval($0))) } }
+        if mesh == "linkerd" {
+            linkerdFamilies(&out, times: times, profiles: profiles)
+            writeGauges(&out, times: times)
+            return out + "# EOF\n"
+        }
 
         out += "# TYPE istio_requests counter\n"
         for (index, service) in services.enumerated() {
@@ -55,6 +60,52 @@ extension MeshScenario {
             }
         }
 
+        writeGauges(&out, times: times)
+        out += "# EOF\n"
+        return out
+    }
+
+    /// The Linkerd proxies' view of the same services: inbound `response_total` by
+    /// classification, status code and TLS, and `response_latency_ms` buckets, labelled as
+    /// linkerd-viz's Prometheus labels them (job linkerd-proxy, namespace, deployment).
+    private func linkerdFamilies(_ out: inout String, times: [Int], profiles: [[MeshService.Profile]]) {
+        out += "# TYPE response counter\n"
+        for (index, service) in services.enumerated() {
+            let base = [("job", "linkerd-proxy"), ("direction", "inbound"), ("namespace", service.namespace), ("deployment", service.workload)]
+            // Linkerd has no response flags: Envoy's overflow 503s and the service's own 503s are one series.
+            var merged: [(labels: [(String, String)], outcomes: [Outcome])] = []
+            for outcome in requestOutcomes(of: service) {
+                let labels = base + [("classification", outcome.isFailure ? "failure" : "success"), ("status_code", outcome.code),
+                                     ("tls", outcome.policy == "mutual_tls" ? "true" : "no_identity")]
+                if let index = merged.firstIndex(where: { Self.labelText($0.labels) == Self.labelText(labels) }) {
+                    merged[index].outcomes.append(outcome)
+                } else {
+                    merged.append((labels, [outcome]))
+                }
+            }
+            for (labels, outcomes) in merged {
+                writeCounter(&out, name: "response_total", labels: labels, times: times) { step in
+                    profiles[index][step].requestsPerSecond * Double(stepSeconds)
+                        * outcomes.reduce(0) { $0 + $1.share(profiles[index][step], anyPolicy: false) }
+                }
+            }
+        }
+        out += "# TYPE response_latency_ms histogram\n"
+        for (index, service) in services.enumerated() {
+            let labels = [("job", "linkerd-proxy"), ("direction", "inbound"), ("namespace", service.namespace), ("deployment", service.workload)]
+            let requests = { (step: Int) in profiles[index][step].requestsPerSecond * Double(stepSeconds) }
+            let ceiling = { (step: Int) in profiles[index][step].p95Millis / 0.95 }
+            for bucket in Self.latencyBuckets {
+                writeCounter(&out, name: "response_latency_ms_bucket", labels: labels + [("le", Self.format(bucket))], times: times) { step in
+                    requests(step) * min(bucket / ceiling(step), 1)
+                }
+            }
+            writeCounter(&out, name: "response_latency_ms_bucket", labels: labels + [("le", "+Inf")], times: times, increment: requests)
+            writeCounter(&out, name: "response_latency_ms_count", labels: labels, times: times, increment: requests)
+        }
+    }
+
+    private func writeGauges(_ out: inout String, times: [Int]) {
         var families: [String: [GaugeSeries]] = [:]
         var order: [String] = []
         for gauge in gauges {
@@ -71,8 +122,6 @@ extension MeshScenario {
                 }
             }
         }
-        out += "# EOF\n"
-        return out
     }
 
     private struct Outcome {
@@ -81,6 +130,11 @@ extension MeshScenario {
         var flags: String
         var policy: String
         var kind: Kind
+
+        var isFailure: Bool {
+            if case .ok = kind { return false }
+            return true
+        }
 
         func share(_ profile: MeshService.Profile, anyPolicy: Bool) -> Double {
             let policyShare = anyPolicy ? 1 : (policy == "mutual_tls" ? profile.mtlsShare : 1 - profile.mtlsShare)

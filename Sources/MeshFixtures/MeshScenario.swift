@@ -101,6 +101,8 @@ public struct MeshScenario: Sendable {
     public var stepSeconds: Int
     public var services: [MeshService]
     public var gauges: [GaugeSeries]
+    /// Whose metrics `openMetrics()` writes and whose sidecars the cluster runs: istio or linkerd.
+    public var mesh = "istio"
 
     public init(start: Date, end: Date, stepSeconds: Int = 15, services: [MeshService], gauges: [GaugeSeries] = []) {
         self.start = start

@@ -18,7 +18,7 @@ import Remediation
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshwatchd-demo",
-        abstract: "Replay a generated Istio incident through meshwatchd: alerts, evidence, remediation (dry-run), findings.",
+        abstract: "Replay a generated Istio (or Linkerd) incident through meshwatchd: alerts, evidence, remediation (dry-run), findings.",
         discussion: """
             Needs Debian's prometheus package (prometheus and promtool) and python3. Writes an \
             hour of synthetic Istio metrics in which reviews gets a bad rollout (5xx to 12 %), \
@@ -36,6 +36,10 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Where the received findings are saved (default: a new directory under the temporary directory).")
     var output: String?
 
+    @Option(help: ArgumentHelp("Whose incident: istio (default) or linkerd (the same incident in Linkerd's metrics, with the Linkerd pack).",
+                               valueName: "mesh"))
+    var mesh = "istio"
+
     @Option(help: "Path of the prometheus binary.")
     var prometheusBinary = "/usr/bin/prometheus"
 
@@ -43,6 +47,7 @@ struct DemoCommand: AsyncParsableCommand {
     var promtoolBinary = "/usr/bin/promtool"
 
     func validate() throws {
+        guard ["istio", "linkerd"].contains(mesh) else { throw ValidationError("--mesh: expected istio or linkerd, got \"\(mesh)\"") }
         for binary in [prometheusBinary, promtoolBinary] where !FileManager.default.isExecutableFile(atPath: binary) {
             throw ValidationError("\(binary) not found: install Debian's prometheus package (make run does)")
         }
@@ -51,13 +56,14 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging(level: .error)
         let logger = Logger(label: "meshwatchd.demo")
-        let scenario = MeshScenario.incident()
+        let scenario = mesh == "linkerd" ? MeshScenario.linkerdIncident() : MeshScenario.incident()
+        let title = mesh == "linkerd" ? "Linkerd" : "Istio"
         let out = Output()
         let findingsDirectory = output ?? (NSTemporaryDirectory() + "meshwatchd-demo-" + String(UUID().uuidString.prefix(8)).lowercased())
         try FileManager.default.createDirectory(atPath: findingsDirectory, withIntermediateDirectories: true)
 
-        out.line("meshwatchd-demo: an Istio incident, replayed through meshwatchd (remediation in dry-run)\n")
-        out.progress("[1/4] generating \(scenario.services.count) services × 60 min of Istio metrics; backfilling them into Prometheus")
+        out.line("meshwatchd-demo: \(mesh == "istio" ? "an" : "a") \(title) incident, replayed through meshwatchd (remediation in dry-run)\n")
+        out.progress("[1/4] generating \(scenario.services.count) services × 60 min of \(title) metrics; backfilling them into Prometheus")
         let openMetrics = scenario.openMetrics()
         try await withPrometheus(openMetrics: openMetrics, prometheus: prometheusBinary, promtool: promtoolBinary) { prometheus async throws in
             out.progress("      Prometheus ready at \(prometheus.url) (\(openMetrics.utf8.count / 1024) KiB of samples)")
@@ -72,10 +78,12 @@ struct DemoCommand: AsyncParsableCommand {
                     let story = try await replay(scenario, prometheus: prometheus, double: double, receiver: receiver, out: out, logger: logger)
                     let saved = try await save(receiver, to: findingsDirectory)
 
-                    let client = try PrometheusClient(baseURL: prometheus.url, http: HTTPClient())
-                    let report = try await MeshHealthCheck().run(client, at: scenario.evaluationTime)
-                    out.line("\nThe daily health check at the height of the incident:\n")
-                    out.line(report.renderTable(source: "\(prometheus.url) (demo data)"))
+                    if mesh == "istio" {
+                        let client = try PrometheusClient(baseURL: prometheus.url, http: HTTPClient())
+                        let report = try await MeshHealthCheck().run(client, at: scenario.evaluationTime)
+                        out.line("\nThe daily health check at the height of the incident:\n")
+                        out.line(report.renderTable(source: "\(prometheus.url) (demo data)"))
+                    }
                     out.line("""
 
                         Summary: \(story.fired.count) alerts fired (\(story.fired.joined(separator: ", "))); \
@@ -96,7 +104,7 @@ struct DemoCommand: AsyncParsableCommand {
     /// The daemon's pipeline, stepped through the incident's time: evaluate, notify, diagnose, decide.
     private func replay(_ scenario: MeshScenario, prometheus: PrometheusServer, double: KubernetesDouble, receiver: EchoServer,
                         out: Output, logger: Logger) async throws -> Story {
-        var options = try RuleSourceOptions.parse(["--pack", "istio", "--set", "interval=30s"])
+        var options = try RuleSourceOptions.parse(["--pack", mesh, "--set", "interval=30s"])
         options.config = nil
         let resolved = try options.resolve()
         let client = try PrometheusClient(baseURL: prometheus.url, http: HTTPClient())
@@ -115,6 +123,8 @@ struct DemoCommand: AsyncParsableCommand {
         let planner = NotificationPlanner(policy: EscalationPolicy(), routes: [SinkRoute(name: "demo-webhook")])
         var engine = RuleEngine(groups: resolved.groups, context: resolved.context)
         var story = Story()
+        // Room for the pack's longest alert name (Istio's fit the 25 columns the story always had).
+        let width = max(25, (resolved.groups.flatMap(\.rules).map(\.name.count).max() ?? 0) + 1)
         var time = scenario.start.addingTimeInterval(30 * 60)
         while time <= scenario.evaluationTime {
             let transitions = await engine.evaluateAll(at: time, using: datasource, logger: logger)
@@ -125,10 +135,10 @@ struct DemoCommand: AsyncParsableCommand {
                 let value = transition.instance.annotations["summary"] ?? GoFormat.float(transition.instance.value)
                 switch transition.kind {
                 case .pending:
-                    out.line("\(Self.clock(time))  PENDING  \(transition.rule.padding(toLength: 25, withPad: " ", startingAt: 0)) \(subject): \(value)")
+                    out.line("\(Self.clock(time))  PENDING  \(transition.rule.padding(toLength: width, withPad: " ", startingAt: 0)) \(subject): \(value)")
                 case .firing:
                     story.fired.append(transition.rule)
-                    out.line("\(Self.clock(time))  FIRING   \(transition.rule.padding(toLength: 25, withPad: " ", startingAt: 0)) \(subject)")
+                    out.line("\(Self.clock(time))  FIRING   \(transition.rule.padding(toLength: width, withPad: " ", startingAt: 0)) \(subject)")
                     guard var finding = plan.outgoing.first(where: { $0.kind == .firing && $0.alertName == transition.rule
                                                                         && $0.alertKey.hasSuffix(String(transition.instance.fingerprint, radix: 16)) })
                         .flatMap({ try? Finding.decode($0.body) }) else { continue }
@@ -143,7 +153,7 @@ struct DemoCommand: AsyncParsableCommand {
                             firing.insert(group: transition.group, key)
                             let decision = await remediator.decide(
                                 .init(action: action, alert: transition.rule, alertKey: key, target: target, recentRollout: evidence.recentRollout,
-                                      rule: RuleReference(file: "<built-in istio pack>", group: transition.group, name: transition.rule, builtIn: true)),
+                                      rule: RuleReference(file: "<built-in \(mesh) pack>", group: transition.group, name: transition.rule, builtIn: true)),
                                 criticalWorkloads: planner.criticalWorkloadCount, now: time)
                             finding.remediation = decision.summary
                             finding.decision = DiagnosisWorker.json(decision)
@@ -154,7 +164,7 @@ struct DemoCommand: AsyncParsableCommand {
                     let response = try await sink.send(finding, at: Date()).get()
                     out.line("           finding   → webhook: HTTP \(response.status), id \(finding.id.prefix(12))…")
                 case .resolved:
-                    out.line("\(Self.clock(time))  RESOLVED \(transition.rule.padding(toLength: 25, withPad: " ", startingAt: 0)) \(subject)")
+                    out.line("\(Self.clock(time))  RESOLVED \(transition.rule.padding(toLength: width, withPad: " ", startingAt: 0)) \(subject)")
                 case .inactive:
                     continue
                 }
@@ -177,6 +187,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     static func subject(_ labels: [String: String]) -> String {
         if let workload = labels["destination_workload"] { return "\(labels["destination_workload_namespace"] ?? "")/\(workload)" }
+        if let deployment = labels["deployment"] { return "\(labels["namespace"] ?? "")/\(deployment)" }
         if let name = labels["name"] { return "\(labels["namespace"] ?? "")/\(name)" }
         return labels["instance"] ?? labels["job"] ?? "-"
     }

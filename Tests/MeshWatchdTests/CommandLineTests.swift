@@ -58,6 +58,28 @@ struct CommandLineTests {
         }
     }
 
+    @Test("meshwatchd-demo --mesh linkerd replays the incident in Linkerd's metrics with the Linkerd pack, its runbooks and guards")
+    func linkerdDemo() async throws {
+        let output = NSTemporaryDirectory() + "meshwatchd-demo-test-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let run = try await meshwatchd(["--mesh", "linkerd", "--output", output], executable: Self.demoBinary)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.hasPrefix("meshwatchd-demo: a Linkerd incident"))
+        for line in ["FIRING   LinkerdHighErrorRate                bookinfo/reviews", "FIRING   LinkerdHighLatency                  bookinfo/ratings",
+                     "FIRING   LinkerdLowMTLSCoverage              bookinfo/details",
+                     "FIRING   LinkerdIdentityCertificateExpiring  linkerd/linkerd-identity-issuer"] {
+            #expect(run.stdout.contains(line), "missing \(line):\n\(run.stdout)")
+        }
+        // The target from Linkerd's own labels; the pods lacking linkerd-proxy; the rollback decided through the same guards.
+        #expect(run.stdout.contains("target: deployment bookinfo/reviews (deployment label)"), "\(run.stdout)")
+        #expect(run.stdout.contains("pods without a linkerd-proxy sidecar: 3 pods in bookinfo without a linkerd-proxy sidecar"))
+        #expect(run.stdout.contains("decision  DRY RUN: would rollout_undo bookinfo/reviews (revision 2 → 1"))
+        #expect(run.stdout.contains("Certificate linkerd/linkerd-identity-issuer: expires in 5.0 days"))
+        #expect(!run.stdout.contains("Istio"), "\(run.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: output).count == 4)
+        #expect(run.stderr.contains("nothing is left running"))
+    }
+
     @Test("meshwatchd-demo tells the incident's story: alerts, evidence, the decisions and their guard, findings saved; nothing left running")
     func demo() async throws {
         let output = NSTemporaryDirectory() + "meshwatchd-demo-test-" + UUID().uuidString
