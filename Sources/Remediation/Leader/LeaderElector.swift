@@ -190,8 +190,16 @@ public actor LeaderElector {
     /// A renewal cancelled by the shutdown may still land first and bump the resourceVersion:
     /// a conflict is read again and retried, while the lease is still ours.
     func release() async {
-        for _ in 0..<3 {
-            guard var lease = try? await client.get(Lease.self, path), lease.spec.holderIdentity == configuration.identity else { return }
+        for attempt in 0..<3 {
+            // A slow or failing read is tried again: giving up silently would leave followers
+            // waiting for the lease to expire.
+            var read: Lease?
+            do { read = try await client.get(Lease.self, path) } catch {
+                logger.warning("cannot read the lease to release it", metadata: ["error": "\(error)", "attempt": "\(attempt + 1)"])
+                try? await Task.sleep(for: .milliseconds(200))
+                continue
+            }
+            guard var lease = read, lease.spec.holderIdentity == configuration.identity else { return }
             lease.spec.holderIdentity = nil
             lease.spec.leaseDurationSeconds = 1
             lease.spec.renewTime = Self.microTime(Date())
