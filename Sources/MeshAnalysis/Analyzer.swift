@@ -72,16 +72,11 @@ extension JSONValue {
 enum IstioHost {
     static let suffix = ".svc.cluster.local"
 
-    /// `backend` in shop → `backend.shop.svc.cluster.local`; `backend.shop` too; others as written.
+    /// `backend` in shop → `backend.shop.svc.cluster.local`, as Istio expands a short name (one
+    /// without dots); anything with a dot is taken as written, as Istio takes it.
     static func qualified(_ host: String, in namespace: String) -> String {
-        if host.hasSuffix(suffix) || host.contains("*") { return host }
-        let parts = host.split(separator: ".")
-        switch parts.count {
-        case 1: return "\(host).\(namespace)\(suffix)"
-        case 2: return "\(host)\(suffix)"
-        case 3 where parts[2] == "svc": return "\(host).cluster.local"
-        default: return host
-        }
+        if host.contains(".") || host.contains("*") { return host }
+        return "\(host).\(namespace)\(suffix)"
     }
 
     /// The Service name and namespace of an in-cluster host, or nil for an external one.

@@ -50,7 +50,7 @@ extension ClusterSnapshot {
             var items: [T] = []
             for path in paths {
                 do {
-                    items += try await client.list(type, path)
+                    items += try await client.listAll(type, path)
                 } catch let error as KubernetesError where error.isNotFound && group != nil {
                     snapshot.notInstalled.insert(String(group!.split(separator: "/")[0]))
                     return []

@@ -24,7 +24,8 @@ extension Analyzer {
                 guard let host = destination["host"]?.string, let subset = destination["subset"]?.string else { continue }
                 let fqdn = IstioHost.qualified(host, in: service.namespace)
                 let rules = snapshot.destinationRules.filter { IstioHost.qualified($0.spec?["host"]?.string ?? "", in: $0.namespace) == fqdn }
-                let defined = rules.flatMap { ($0.spec?["subsets"]?.elements ?? []).compactMap { $0["name"]?.string } }
+                let subsets = rules.flatMap { $0.spec?["subsets"]?.elements ?? [] }
+                let defined = subsets.compactMap { $0["name"]?.string }
                 guard !defined.contains(subset) else { continue }
                 let known = rules.isEmpty ? "no DestinationRule has host \(host)"
                     : "\(rules.map { $0.reference("DestinationRule") }.joined(separator: ", ")) defines " + (defined.isEmpty ? "no subsets" : defined.joined(separator: ", "))
@@ -44,7 +45,10 @@ extension Analyzer {
                         spec:
                           host: \(host)
                           subsets:
-                        \((defined + [subset]).map { "  - name: \($0)\n    labels:\n      version: \($0)" }.joined(separator: "\n"))
+                        \((subsets.map { ($0["name"]?.string ?? "", $0["labels"]?.stringMap ?? [:]) } + [(subset, ["version": subset])])
+                            .map { name, labels in "  - name: \(YAMLText.scalar(name))\n    labels:\n"
+                                + labels.sorted { $0.key < $1.key }.map { "      \(YAMLText.scalar($0.key)): \(YAMLText.scalar($0.value))" }.joined(separator: "\n") }
+                            .joined(separator: "\n"))
                         """))
             }
         }
@@ -104,5 +108,18 @@ extension Analyzer {
                 fix: "Set spec.host to the Service's name (\(near.first ?? "<service>").\(target.namespace).svc.cluster.local), or delete the rule."))
         }
         return findings
+    }
+}
+
+/// Values from the cluster written into a suggested YAML: plain when they are plainly safe,
+/// else a double-quoted (JSON) string, so a value can never add a line or a key.
+enum YAMLText {
+    static func scalar(_ text: String) -> String {
+        if !text.isEmpty, text.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._/-".unicodeScalars.contains($0) }),
+           !["true", "false", "null", "yes", "no", "on", "off", "~"].contains(text.lowercased()), Double(text) == nil {
+            return text
+        }
+        let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
+        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -8,7 +8,9 @@ import Remediation
 extension Analyzer {
     func unknownPrincipals(_ snapshot: ClusterSnapshot) -> [AnalysisFinding] {
         var findings: [AnalysisFinding] = []
-        let namespaces = Set(snapshot.namespaces.map(\.metadata.name))
+        // ServiceAccounts are listed cluster-wide, so every namespace with one is known even when
+        // the analysis is scoped; a namespace neither listed nor in scope cannot be judged.
+        let namespaces = Set(snapshot.namespaces.map(\.metadata.name)).union(snapshot.serviceAccounts.map(\.namespace))
         for policy in snapshot.authorizationPolicies where snapshot.inScope(policy.metadata.namespace) {
             for rule in policy.spec?["rules"]?.elements ?? [] {
                 for from in rule["from"]?.elements ?? [] {
@@ -21,11 +23,14 @@ extension Analyzer {
                         let (namespace, account) = (parts[2], parts[4])
                         let accounts = snapshot.serviceAccounts.filter { $0.namespace == namespace }.map(\.metadata.name)
                         if account == "default" && namespaces.contains(namespace) || accounts.contains(account) { continue }
+                        if !namespaces.contains(namespace) && snapshot.scope != nil { continue }
                         let message: String
                         if !namespaces.contains(namespace) {
                             message = "AuthorizationPolicy \(policy.namespace)/\(policy.metadata.name) names principal \(principal), and there is no namespace \(namespace)"
                         } else {
-                            let near = accounts.filter { EditDistance.between($0, account) <= 2 }.sorted { EditDistance.between($0, account) < EditDistance.between($1, account) }
+                            // Near names only: a long or very different name is not a typo (and not worth the CPU).
+                            let near = account.count > 253 ? [] : accounts.filter { abs($0.count - account.count) <= 2 && EditDistance.between($0, account) <= 2 }
+                                .sorted { EditDistance.between($0, account) < EditDistance.between($1, account) }
                             message = "AuthorizationPolicy \(policy.namespace)/\(policy.metadata.name) names principal \(principal), and there is no ServiceAccount \(namespace)/\(account)"
                                 + (near.isEmpty ? "" : "; did you mean \(near.prefix(3).map { "\"\($0)\"" }.joined(separator: " or "))?")
                         }
@@ -33,7 +38,8 @@ extension Analyzer {
                             .authorizationUnknownPrincipal, .error, namespace: policy.namespace, objects: [policy.reference("AuthorizationPolicy")],
                             message: message,
                             explanation: "No workload has this identity, so the rule matches no caller: an ALLOW rule admits nobody (\"RBAC: access denied\", 403), a DENY rule protects nothing.",
-                            fix: "Name the ServiceAccount the callers run as: cluster.local/ns/<namespace>/sa/<name> (kubectl get serviceaccounts -n \(namespace))."))
+                            fix: "Name the ServiceAccount the callers run as: cluster.local/ns/<namespace>/sa/<name> (kubectl get serviceaccounts -n "
+                                + (KubernetesName.labelProblem(namespace) == nil ? namespace : "<namespace>") + ")."))
                     }
                 }
             }
@@ -89,7 +95,8 @@ extension Analyzer {
 
     func disabledPeerAuthentication(_ snapshot: ClusterSnapshot) -> [AnalysisFinding] {
         snapshot.peerAuthentications.filter { snapshot.inScope($0.metadata.namespace) }.compactMap { policy in
-            let ports = (policy.spec?["portLevelMtls"].flatMap { value -> [String]? in
+            // Port-level settings apply only to a policy with a workload selector (Istio ignores them otherwise).
+            let ports = !hasSelector(policy) ? [] : (policy.spec?["portLevelMtls"].flatMap { value -> [String]? in
                 guard case .object(let object) = value else { return nil }
                 return object.filter { $0.value["mode"]?.string == "DISABLE" }.keys.sorted()
             }) ?? []
@@ -154,7 +161,13 @@ extension Analyzer {
         for gateway in snapshot.gateways where snapshot.inScope(gateway.metadata.namespace) {
             for server in gateway.spec?["servers"]?.elements ?? [] {
                 guard let secret = server["tls"]?["credentialName"]?.string else { continue }
-                let reference = "\(gateway.namespace)/\(secret)"
+                // Istio reads credentialName in the namespace of the gateway's workload (the pods its
+                // selector matches, usually istio-system), not necessarily the Gateway's own.
+                let selector = gateway.spec?["selector"]?.stringMap ?? [:]
+                let workloads = Set(snapshot.pods.filter { pod in !selector.isEmpty && selector.allSatisfy { pod.labels[$0.key] == $0.value } }
+                    .compactMap(\.metadata.namespace))
+                let secretNamespace = workloads.count == 1 ? workloads.first! : gateway.namespace
+                let reference = "\(secretNamespace)/\(secret)"
                 let objects = [gateway.reference("Gateway")]
                 func report(_ severity: AnalysisFinding.Severity, _ message: String, _ fix: String, extra: [String] = []) {
                     findings.append(finding(
@@ -164,7 +177,7 @@ extension Analyzer {
                         fix: fix))
                 }
                 // cert-manager's Certificate status first: no Secret needs reading for it.
-                if let certificate = snapshot.certificates.first(where: { $0.namespace == gateway.namespace && $0.spec?["secretName"]?.string == secret }) {
+                if let certificate = snapshot.certificates.first(where: { $0.namespace == secretNamespace && $0.spec?["secretName"]?.string == secret }) {
                     let extra = [certificate.reference("Certificate")]
                     let ready = (certificate.status?["conditions"]?.elements ?? []).first { $0["type"]?.string == "Ready" }?["status"]?.string
                     if let notAfter = certificate.status?["notAfter"]?.string.flatMap(KubeTime.parse) {
@@ -186,7 +199,7 @@ extension Analyzer {
                         if left <= 0 { report(.error, "holds a certificate that expired \(GoDays.text(-left)) ago", "Replace the certificate in the Secret.") }
                         else if left < Double(certificateWarning.components.seconds) { report(.warning, "expires in \(GoDays.text(left))", "Renew the certificate in the Secret.") }
                     } else {
-                        report(.error, "does not exist", "Create it in \(gateway.namespace) (kubectl create secret tls \(secret) -n \(gateway.namespace) --cert … --key …).")
+                        report(.error, "does not exist in \(secretNamespace)", "Create it in \(secretNamespace), where the gateway's pods run (a kubernetes.io/tls Secret named \(KubernetesName.quoted(secret))).")
                     }
                     continue
                 }

@@ -55,7 +55,11 @@ extension Analyzer {
     func linkerdAnnotations(_ snapshot: ClusterSnapshot) -> [AnalysisFinding] {
         snapshot.namespaces.filter { snapshot.inScope($0.metadata.name) }.compactMap { namespace in
             let name = namespace.metadata.name
-            guard (namespace.metadata.annotations ?? [:])["linkerd.io/inject"] != "enabled" else { return nil }
+            // Annotated, or explicitly left out (Linkerd's own namespace says disabled, and its
+            // control plane carries proxies by design).
+            let annotation = (namespace.metadata.annotations ?? [:])["linkerd.io/inject"]
+            guard annotation != "enabled", annotation != "disabled", (namespace.metadata.labels ?? [:])["linkerd.io/is-control-plane"] != "true",
+                  (namespace.metadata.labels ?? [:])["linkerd.io/control-plane-ns"] == nil else { return nil }
             let meshed = snapshot.pods.filter { $0.metadata.namespace == name && $0.hasSidecar(named: "linkerd-proxy") }
             guard !meshed.isEmpty else { return nil }
             return finding(

@@ -56,17 +56,23 @@ extension RulePack {
             return number(value)
         case .name:
             // Quoted into expressions; refused where it could end a template action or a line.
-            guard !text.isEmpty, text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }),
+            guard !text.isEmpty, text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) && $0.value != 0x2028 && $0.value != 0x2029 }),
                   !text.contains("{{"), !text.contains("}}"), !text.contains("${") else {
                 throw PackError("\(key): expected a non-empty name without control characters, {{, }} or ${, got \(GoQuote.quote(text))")
             }
             return text
         case .label:
-            guard text.range(of: #"^[a-zA-Z_][a-zA-Z0-9_]*$"#, options: .regularExpression) != nil else {
+            guard Self.isLabelName(text) else {
                 throw PackError("\(key): expected a label name ([a-zA-Z_][a-zA-Z0-9_]*), got \(GoQuote.quote(text))")
             }
             return text
         }
+    }
+
+    /// `[a-zA-Z_][a-zA-Z0-9_]*`, checked by scalar (a regular expression's `$` would let a final newline through).
+    static func isLabelName(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, first == "_" || ("a"..."z").contains(first) || ("A"..."Z").contains(first) else { return false }
+        return text.unicodeScalars.allSatisfy { $0 == "_" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
     }
 
     /// Numbers in expressions read as written: 500000000, not 5e+08.
@@ -82,6 +88,7 @@ extension RulePack {
     func expand(_ text: String, _ values: Values, field: Field, depth: Int = 0) throws(PackError) -> String {
         guard text.contains("${") else { return text }
         guard depth < 8 else { throw PackError("fragments nest more than 8 deep") }
+        guard text.utf8.count <= Self.maxExpansion else { throw PackError("expands to more than \(Self.maxExpansion / 1024) KiB") }
         var out = ""
         var rest = Substring(text)
         while let open = rest.range(of: "${") {
@@ -97,6 +104,7 @@ extension RulePack {
             if let fragment = fragments.first(where: { $0.name == key }) {
                 guard filter == nil else { throw PackError("${\(inner)}: a fragment takes no filter") }
                 out += try expand(fragment.text, values, field: field, depth: depth + 1)
+                guard out.utf8.count <= Self.maxExpansion else { throw PackError("expands to more than \(Self.maxExpansion / 1024) KiB") }
                 continue
             }
             guard let parameter = parameters.first(where: { $0.key == key }), let value = values[key] else {
@@ -121,8 +129,13 @@ extension RulePack {
                 throw PackError("${\(inner)}: unknown filter \"\(other)\" (known: quote, percent, days_as_seconds)")
             }
         }
-        return out + rest
+        out += rest
+        guard out.utf8.count <= Self.maxExpansion else { throw PackError("expands to more than \(Self.maxExpansion / 1024) KiB") }
+        return out
     }
+
+    /// The most text one field may expand to: fragments that multiply stop here, not in memory.
+    static let maxExpansion = 256 * 1024
 
     /// One alert rule with the parameters in place.
     public struct Definition: Sendable {
@@ -191,7 +204,12 @@ extension RulePack {
             do {
                 guard let node = try Yams.compose(yaml: source.text) else { continue }
                 let text = try Yams.serialize(node: try expandScalars(node, values, line: source.line))
-                runbooks.append(try YAMLDecoder().decode(Runbook.self, from: text))
+                let runbook = try YAMLDecoder().decode(Runbook.self, from: text)
+                // The configuration's checks for runbooks; exec steps meet the configuration's allow-list when they run.
+                if let problem = runbook.problems(execAllow: nil).first {
+                    throw PackError("\(file):\(source.line): runbook \(runbook.alert).\(problem.keyPath): \(problem.message)")
+                }
+                runbooks.append(runbook)
             } catch let error as PackError {
                 throw error
             } catch let error as DecodingError {

@@ -1,5 +1,7 @@
 import AlertEngine
 import Foundation
+import GoTemplate
+import PromQL
 import Remediation
 import Yams
 
@@ -118,8 +120,8 @@ extension RulePack {
         let reader = PackReader(file: file)
         let top = try reader.mapping(root, "the pack", keys: ["pack", "mesh", "title", "summary", "parameters", "fragments", "rules", "runbooks"])
         name = try reader.required(top, "pack")
-        guard name.range(of: #"^[a-z][a-z0-9-]{0,62}$"#, options: .regularExpression) != nil else {
-            throw PackError("\(reader.at(top["pack"])): pack: expected a lower-case name such as linkerd, got \"\(name)\"")
+        guard Self.isPackName(name) else {
+            throw PackError("\(reader.at(top["pack"])): pack: expected a lower-case name such as linkerd (not \(Self.reservedNames.sorted().joined(separator: ", "))), got \(GoQuote.quote(name))")
         }
         mesh = try reader.optional(top, "mesh") ?? name
         title = try reader.optional(top, "title") ?? name
@@ -132,7 +134,7 @@ extension RulePack {
             let path = "parameters[\(index)]"
             let map = try reader.mapping(node, path, keys: ["key", "kind", "default", "help"])
             let key = try reader.required(map, "key", path: path)
-            guard key.range(of: #"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"#, options: .regularExpression) != nil else {
+            guard Self.isParameterKey(key) else {
                 throw PackError("\(reader.at(node)): \(path).key: expected a dotted lower-case key such as error_rate.for, got \"\(key)\"")
             }
             guard !parameters.contains(where: { $0.key == key }) else { throw PackError("\(reader.at(node)): \(path): parameter \(key) twice") }
@@ -169,7 +171,7 @@ extension RulePack {
             let path = "rules[\(index)]"
             let map = try reader.mapping(node, path, keys: ["alert", "expr", "for", "severity", "summary", "description", "labels"])
             let alert = try reader.required(map, "alert", path: path)
-            guard alert.range(of: #"^[a-zA-Z_][a-zA-Z0-9_]*$"#, options: .regularExpression) != nil else {
+            guard Self.isLabelName(alert) else {
                 throw PackError("\(reader.at(node)): \(path).alert: expected a metric name, got \"\(alert)\"")
             }
             guard !rules.contains(where: { $0.alert == alert }) else { throw PackError("\(reader.at(node)): \(path): alert \(alert) twice") }
@@ -180,6 +182,7 @@ extension RulePack {
                     guard let key = keyNode.scalar?.string, let value = valueNode.scalar?.string else {
                         throw PackError("\(reader.at(keyNode)): \(path).labels: expected name: value")
                     }
+                    guard Self.isLabelName(key) else { throw PackError("\(reader.at(keyNode)): \(path).labels: \(GoQuote.quote(key)) is not a label name") }
                     guard !["mesh", "runbook", "severity", "alertname"].contains(key) else {
                         throw PackError("\(reader.at(keyNode)): \(path).labels.\(key): set by the pack itself")
                     }
@@ -197,6 +200,11 @@ extension RulePack {
         let runbookNodes = try reader.sequence(top["runbooks"], "runbooks")
         var runbooks: [(line: Int, text: String)] = []
         for (index, node) in runbookNodes.enumerated() {
+            // Every key known: a misspelt one (namepsace:) would otherwise be dropped in silence.
+            let map = try reader.mapping(node, "runbooks[\(index)]", keys: ["alert", "title", "steps", "remediation", "target"])
+            for (stepIndex, step) in try reader.sequence(map["steps"], "runbooks[\(index)].steps").enumerated() {
+                _ = try reader.mapping(step, "runbooks[\(index)].steps[\(stepIndex)]", keys: Self.stepKeys)
+            }
             guard let alert = node.mapping?["alert"]?.scalar?.string, rules.contains(where: { $0.alert == alert }) else {
                 throw PackError("\(reader.at(node)): runbooks[\(index)].alert: expected the name of one of the pack's alerts")
             }
@@ -208,6 +216,30 @@ extension RulePack {
         // Everything must expand with the defaults: a pack that loads is a pack that works.
         _ = try expanded(with: defaults)
     }
+}
+
+extension RulePack {
+    /// `[a-z][a-z0-9-]{0,62}`, and not a name the daemon's own groups use.
+    static func isPackName(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, ("a"..."z").contains(first), text.unicodeScalars.count <= 63,
+              !reservedNames.contains(text) else { return false }
+        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+
+    /// `meshwatchd-analyze` is the scheduled configuration checks' group: no pack may be called `analyze`.
+    public static let reservedNames: Set<String> = ["analyze"]
+
+    /// Dotted lower-case words: `error_rate.for`.
+    static func isParameterKey(_ text: String) -> Bool {
+        text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { part in
+            guard let first = part.unicodeScalars.first, ("a"..."z").contains(first) else { return false }
+            return part.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+        }
+    }
+
+    /// The keys a runbook step may have (`RunbookStep`'s).
+    static let stepKeys: Set<String> = ["name", "kind", "timeout", "limit", "query", "namespace", "container", "filter", "selector", "window",
+                                        "kinds", "secrets", "configmaps", "url", "command", "checks"]
 }
 
 /// Reads the pack file's nodes with messages that name the file, line and key.

@@ -26,7 +26,7 @@ struct AnalysisScheduleTests {
             .filter { ($0["alert"] as? [String: Any])?["name"] as? String == "MeshConfigProblem" }
     }
 
-    @Test("the guide's missing subset: fired once over many runs and a restart, resolved once the DestinationRule defines it")
+    @Test("the guide's missing subset: fired once over many runs and a restart, resolved when the schedule is turned off, raised again when it is back, resolved once the DestinationRule defines it")
     func scheduled() async throws {
         let state = try DaemonTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
@@ -39,14 +39,21 @@ struct AnalysisScheduleTests {
             try await withKubernetes(seed: seed) { double async throws in
                 try double.kubeconfig().write(toFile: state + "/kubeconfig", atomically: true, encoding: .utf8)
                 try await withEchoServer { receiver async throws in
-                    try #"""
-                        {"prometheus": {"url": "\#(prometheus.url)"},
-                         "kubernetes": {"kubeconfig": "\#(state)/kubeconfig"},
-                         "runbooks": {"enabled": false},
-                         "packs": {"istio": {"parameters": {"interval": "1s"}}},
-                         "analyze": {"enabled": true, "interval": "1s", "checks": ["MW101"]},
-                         "sinks": [{"name": "ops", "type": "webhook", "url": "\#(receiver.url("/receiver"))", "alerts": ["MeshConfigProblem"]}]}
-                        """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+                    func writeConfig(enabled: Bool) throws {
+                        try #"""
+                            {"prometheus": {"url": "\#(prometheus.url)"},
+                             "kubernetes": {"kubeconfig": "\#(state)/kubeconfig"},
+                             "runbooks": {"enabled": false},
+                             "packs": {"istio": {"parameters": {"interval": "1s"}}},
+                             "analyze": {"enabled": \#(enabled), "interval": "1s", "checks": ["MW101"]},
+                             "sinks": [{"name": "ops", "type": "webhook", "url": "\#(receiver.url("/receiver"))", "alerts": ["MeshConfigProblem"]}]}
+                            """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+                    }
+                    func waitForFindings(_ count: Int) async throws {
+                        let deadline = ContinuousClock.now + .seconds(30)
+                        while ContinuousClock.now < deadline, try await findings(receiver).count < count { try await Task.sleep(for: .milliseconds(200)) }
+                    }
+                    try writeConfig(enabled: true)
                     let first = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
                     #expect(await first.waitForLog(.seconds(40)) { $0["msg"] == "finding delivered" } != nil, "log:\n\(first.log)")
                     #expect(await waitForRuns(first, 3), "log:\n\(first.log)")
@@ -64,13 +71,21 @@ struct AnalysisScheduleTests {
                     seen = try await findings(receiver)
                     #expect(seen.count == 1, "fired again after the restart: \(seen)")
 
+                    // Turned off by a reload: what it raised resolves, once.
+                    try writeConfig(enabled: false)
+                    second.signal(SIGHUP)
+                    try await waitForFindings(2)
+                    // On again: the problem is still there, so it is raised again.
+                    try writeConfig(enabled: true)
+                    second.signal(SIGHUP)
+                    try await waitForFindings(3)
+
                     // Fixed: the DestinationRule defines v2. One resolve.
                     try await double.seed(#"[{"apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule", "metadata": {"name": "backend", "namespace": "production"}, "spec": {"host": "backend", "subsets": [{"name": "v2", "labels": {"version": "v2"}}]}}]"#)
-                    let deadline = ContinuousClock.now + .seconds(30)
-                    while ContinuousClock.now < deadline, try await findings(receiver).count < 2 { try await Task.sleep(for: .milliseconds(200)) }
+                    try await waitForFindings(4)
                     #expect(await waitForRuns(second, 2))
                     seen = try await findings(receiver)
-                    #expect(seen.map { $0["kind"] as? String } == ["firing", "resolved"], "\(seen)")
+                    #expect(seen.map { $0["kind"] as? String } == ["firing", "resolved", "firing", "resolved"], "\(seen)")
                     second.signal(SIGTERM)
                     #expect(await second.process.waitForExit() == 0)
                 }

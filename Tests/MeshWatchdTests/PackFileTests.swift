@@ -67,13 +67,35 @@ struct PackFileTests {
         // One division of two sums: the value did not become an `or` of its own.
         let printed = "\(try Parser.parse(expression))"
         #expect(printed.components(separatedBy: " or ").count == 3, "\(printed)")  // both inside the two string literals
-        for bad in ["{{ .Value }}", "a\nb", "", "a\u{7F}b", "${window}"] {
+        for bad in ["{{ .Value }}", "a\nb", "", "a\u{7F}b", "${window}", "x\u{85}evil: 1", "a\u{2028}b"] {
             #expect(throws: PackError.self, "\(bad)") { try values.set("job", to: bad) }
         }
         #expect(throws: PackError.self) { try values.set("max_share", to: "1.5") }
         #expect(throws: PackError.self) { try values.set("max_share", to: "NaN") }
         #expect(throws: PackError.self) { try values.set("window", to: "0s") }
         #expect(throws: PackError.self) { try values.set("nope", to: "1") }
+        // A label name with a final newline (YAML's `|`) is not a label name.
+        var linkerd = try #require(RulePack.builtIn("linkerd")).defaults
+        #expect(throws: PackError.self) { try linkerd.set("labels.workload", to: "deployment\n") }
+        try linkerd.set("labels.workload", to: "workload_name")
+    }
+
+    @Test("fragments that multiply stop at 256 KiB instead of filling memory")
+    func fragmentBlowUp() throws {
+        var pack = Self.small.replacingOccurrences(of: "rules:\n", with: """
+            fragments:
+              a: ${window}${window}${window}${window}${window}${window}${window}${window}${window}${window}
+              b: ${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}
+              c: ${b}${b}${b}${b}${b}${b}${b}${b}${b}${b}
+              d: ${c}${c}${c}${c}${c}${c}${c}${c}${c}${c}
+              e: ${d}${d}${d}${d}${d}${d}${d}${d}${d}${d}
+              f: ${e}${e}${e}${e}${e}${e}${e}${e}${e}${e}
+              g: ${f}${f}${f}${f}${f}${f}${f}${f}${f}${f}
+            rules:
+
+            """)
+        pack = pack.replacingOccurrences(of: "description: More than", with: "description: ${g} More than")
+        #expect { try load(pack) } throws: { "\($0)".contains("expands to more than 256 KiB") }
     }
 
     @Test("a wrong pack file is refused with its file, line and key", arguments: [
@@ -86,6 +108,14 @@ struct PackFileTests {
         ("  - alert: PaymentsFailing\n    title", "  - alert: Other\n    title", "runbooks[0].alert: expected the name of one of the pack's alerts"),
         ("kind: promql", "kind: sql", "team.yml:15: runbook: steps[0].kind: Cannot initialize Kind from invalid String value sql"),
         ("pack: payments", "pack: Payments!", "pack: expected a lower-case name"),
+        // The scheduled configuration checks' group is meshwatchd-analyze: no pack may take it.
+        ("pack: payments", "pack: analyze", "pack: expected a lower-case name such as linkerd (not analyze)"),
+        // Runbooks get the configuration's checks: a limit that would trap, a misspelt key.
+        ("kind: promql, query", "kind: promql, limit: -5, query", "runbook PaymentsFailing.steps[0].limit: expected 1 to 10000, got -5"),
+        ("kind: promql, query", "kind: promql, namepsace: x, query", #"runbooks[0].steps[0]: unknown key "namepsace""#),
+        ("    title: Payments failing\n", "    title: Payments failing\n    remediation: rollback\n", "remediation: expected rollout_undo, scale or restart"),
+        // A rule label must be a label name.
+        ("    description: More than", "    labels: {\"bad key\": x}\n    description: More than", #""bad key" is not a label name"#),
     ])
     func wrongPackFiles(original: String, broken: String, message: String) throws {
         #expect(Self.small.contains(original), "the case no longer matches the pack: \(original)")
@@ -133,6 +163,23 @@ struct PackFileTests {
             #expect(run.status == 78)
             #expect(run.stderr.contains(message), "\(message):\n\(run.stderr)")
         }
+    }
+
+    @Test("a rule file's group may not take a pack's group name or the daemon's own; a configured runbook's limit is checked")
+    func reservedNames() async throws {
+        let directory = NSTemporaryDirectory() + "meshwatchd-reserved-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for name in ["meshwatchd-analyze", "meshwatchd-istio", "meshwatchd"] {
+            try "groups:\n  - name: \(name)\n    rules:\n      - alert: A\n        expr: vector(1)\n"
+                .write(toFile: directory + "/rules.yml", atomically: true, encoding: .utf8)
+            let run = try await cli.meshwatchd(["eval", "--prometheus", "http://127.0.0.1:9", "--rules", directory + "/rules.yml", "--pack", "istio"])
+            #expect(run.status != 0 && run.stderr.contains("group \"\(name)\": the name is meshwatchd's own"), "\(name): \(run.stderr)")
+        }
+        try #"{"prometheus": {"url": "http://127.0.0.1:9"}, "packs": {"istio": {}}, "runbooks": {"definitions": [{"alert": "X", "steps": [{"name": "s", "kind": "events", "limit": -5}]}]}}"#
+            .write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        let check = try await cli.meshwatchd(["check-config", "--config", directory + "/config.json"])
+        #expect(check.status == 78 && check.stderr.contains("runbooks.definitions[0].steps[0].limit: expected 1 to 10000, got -5"), "\(check.stderr)")
     }
 
     @Test("--pack linkerd and cilium load; rules params lists a pack's parameters; an unknown pack names the known ones")

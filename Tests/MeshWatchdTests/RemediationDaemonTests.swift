@@ -233,9 +233,11 @@ struct RemediationRecoveryTests {
     func recovered() async throws {
         let state = try DaemonTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
-        // The live incident, but reviews' errors end 20 s from now (as the undo would end them).
-        var scenario = MeshScenario.live(ahead: 3)
-        let healed = Date().addingTimeInterval(20)
+        // The live incident, but reviews' errors end 60 s from now (as the undo would end them):
+        // late enough that the action is taken while the alert still fires even when the machine
+        // is busy and the daemon takes long to start (at 20 s it sometimes resolved first).
+        var scenario = MeshScenario.live(ahead: 4)
+        let healed = Date().addingTimeInterval(60)
         for index in scenario.services.indices where scenario.services[index].workload == "reviews" {
             scenario.services[index].changes.append(.init(at: healed, errorRatio: 0.004))
         }
@@ -264,7 +266,7 @@ struct RemediationRecoveryTests {
                         """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
                     let daemon = try await DaemonTests().start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
                     defer { daemon.signal(SIGKILL) }
-                    let decided = await daemon.waitForLog(.seconds(30)) { $0["msg"] == "remediation decided" }
+                    let decided = await daemon.waitForLog(.seconds(60)) { $0["msg"] == "remediation decided" }
                     #expect(decided?["remediation.outcome"] == "taken", "log:\n\(daemon.log)")
                     let verified = await daemon.waitForLog(.seconds(120)) { $0["msg"] == "remediation verified: the alert resolved" }
                     #expect(verified != nil, "log:\n\(daemon.log)")

@@ -143,6 +143,19 @@ struct ReportTests {
         }
     }
 
+    @Test("a label value cannot add a line, HTML, a link or a cell to the Markdown report, nor markup to the HTML one")
+    func hostileLabels() {
+        let hostile = "x\n\n[login](https://evil) <img src=x> | y\r\nz"
+        #expect(WeeklyReport.markdownCell(hostile) == #"x  \[login\](https://evil) &lt;img src=x&gt; \| y z"#)
+        var report = WeeklyReport(mesh: "istio", from: Self.start, to: Self.end)
+        report.services = [.init(service: "<script>alert(1)</script>", requestsPerSecond: 1, denied: 0)]
+        report.charts = [.init(title: "Requests per second", unit: "req/s",
+                               points: [.init(at: Self.start, value: 1), .init(at: Self.end, value: .infinity)])]
+        let html = report.html()
+        #expect(!html.contains("<script>") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(!html.contains("inf") && !html.contains("nan"), "a non-finite value reached the SVG")
+    }
+
     @Test("json and the errors: a wrong format or period is refused (64); an unreachable Prometheus exits 2")
     func refusals() async throws {
         let cli = CommandLineTests()

@@ -780,10 +780,16 @@ class Handler(BaseHTTPRequestHandler):
         requirements = parse_label_selector(query.get("labelSelector", ""))
         items = [o for o in objects(group, plural, namespace)
                  if labels_match(o["metadata"].get("labels", {}), requirements) and fields_match(o, query.get("fieldSelector", ""))]
+        metadata = {"resourceVersion": str(COUNTER[0])}
         if "limit" in query and int(query["limit"]) > 0:
-            items = items[: int(query["limit"])]
+            # Pages as the API server serves them: an opaque continue token while more remain.
+            start = int(query.get("continue") or 0)
+            end = start + int(query["limit"])
+            if end < len(items):
+                metadata["continue"] = str(end)
+            items = items[start:end]
         self.send_json(200, {"kind": f"{kind}List", "apiVersion": api_version(group, version),
-                             "metadata": {"resourceVersion": str(COUNTER[0])}, "items": items})
+                             "metadata": metadata, "items": items})
 
     def create(self, group, version, namespace, plural, kind, obj, dry_run):
         _, namespaced, _, _ = RESOURCES[(group, version, plural)]

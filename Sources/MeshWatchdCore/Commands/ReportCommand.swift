@@ -103,7 +103,7 @@ package struct ReportCommand: AsyncParsableCommand {
     /// The period's alerts (against the period before), findings and remediation from the state.
     static func addState(_ report: inout WeeklyReport, path: String, period: TimeInterval, logger: Logger) throws {
         guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no state file at \(path)") }
-        let store = try StateStore(path: path, logger: logger)
+        let store = try StateStore(readingOnly: path)
         let before = report.from.addingTimeInterval(-period)
         let now = try store.alertHistory(from: report.from, to: report.to).filter { $0.kind == "firing" }
         let earlier = try store.alertHistory(from: before, to: report.from).filter { $0.kind == "firing" }

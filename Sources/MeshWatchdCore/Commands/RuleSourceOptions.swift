@@ -90,6 +90,12 @@ package struct RuleSourceOptions: ParsableArguments {
         } catch {
             throw ValidationError("\(error)")
         }
+        // The daemon keeps state by group name: a rule file's group may not take the name of a
+        // pack's group or of the daemon's own (its alerts, its scheduled configuration checks).
+        let packGroups = Set(groups.filter(\.builtIn).map(\.name))
+        for group in groups where !group.builtIn && (packGroups.contains(group.name) || ["meshwatchd", "meshwatchd-analyze"].contains(group.name)) {
+            throw ValidationError("\(group.file): group \"\(group.name)\": the name is meshwatchd's own (a pack's or the daemon's); rename the group")
+        }
         guard !groups.isEmpty else {
             throw ValidationError("no rules: give --rules PATH, --pack NAME (\(PackSelection.known)), or a --config with rule_files or packs")
         }

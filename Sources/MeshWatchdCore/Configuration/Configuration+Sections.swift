@@ -122,31 +122,8 @@ extension Configuration {
             }
         }
         for (index, runbook) in (runbooks?.definitions ?? []).enumerated() {
-            let path = "runbooks.definitions[\(index)]"
-            if runbook.alert.isEmpty { found.append(ConfigurationError(file: file, keyPath: path + ".alert", message: "missing")) }
-            if let action = runbook.remediation, !["rollout_undo", "scale", "restart"].contains(action) {
-                found.append(ConfigurationError(file: file, keyPath: path + ".remediation",
-                                                message: "expected rollout_undo, scale or restart, got \"\(action)\""))
-            }
-            for (stepIndex, step) in runbook.steps.enumerated() {
-                let stepPath = "\(path).steps[\(stepIndex)]"
-                if let problem = StepTemplate.problem(step) {
-                    found.append(ConfigurationError(file: file, keyPath: stepPath, message: problem))
-                }
-                if let timeout = step.timeout, (PrometheusDuration.parse(timeout) ?? .zero) <= .zero {
-                    found.append(ConfigurationError(file: file, keyPath: stepPath + ".timeout", message: "expected a positive duration, got \"\(timeout)\""))
-                }
-                switch step.kind {
-                case .promql where (step.query ?? "").isEmpty, .httpCheck where (step.url ?? "").isEmpty, .exec where (step.command ?? []).isEmpty:
-                    found.append(ConfigurationError(file: file, keyPath: stepPath, message: "a \(step.kind.rawValue) step needs its \(step.kind == .promql ? "query" : step.kind == .httpCheck ? "url" : "command")"))
-                default: break
-                }
-                if let filter = step.filter, step.kind == .logs, (try? Regex(filter)) == nil {
-                    found.append(ConfigurationError(file: file, keyPath: stepPath + ".filter", message: "not a regular expression: \(filter)"))
-                }
-                if step.kind == .exec, let command = step.command?.first, !(runbooks?.execAllow ?? []).contains(command) {
-                    found.append(ConfigurationError(file: file, keyPath: stepPath + ".command", message: "\(command) is not in runbooks.exec_allow"))
-                }
+            for problem in runbook.problems(execAllow: runbooks?.execAllow ?? []) {
+                found.append(ConfigurationError(file: file, keyPath: "runbooks.definitions[\(index)].\(problem.keyPath)", message: problem.message))
             }
         }
         return found

@@ -53,6 +53,25 @@ struct AnalysisSchedule: Sendable {
         return out
     }
 
+    /// The schedule is off: whatever it had raised and stored resolves now, once.
+    static func resolveStored(store: StateStore, planner: NotificationPlanner, committer: StateCommitter, notifies: Bool, at time: Date,
+                              logger: Logger) async {
+        let stored: [AlertInstance]
+        do { stored = try store.load(group: group)?.rules[alert] ?? [] } catch {
+            logger.error("could not read the configuration checks' state", metadata: ["error": "\(error)"])
+            return
+        }
+        let transitions = stored.filter { $0.state == .firing }.map { instance -> AlertTransition in
+            var instance = instance
+            instance.state = .inactive
+            instance.resolvedAt = time
+            return AlertTransition(kind: .resolved, group: group, rule: alert, instance: instance, at: time)
+        }
+        guard !transitions.isEmpty else { return }
+        let plan = notifies ? planner.plan(transitions, at: time) : NotificationPlan()
+        await committer.commit(key: group, snapshot: EngineSnapshot(takenAt: time, rules: [:]), .init(plan: plan, transitions: transitions))
+    }
+
     func run() async {
         var active: [UInt64: AlertInstance] = [:]
         do {

@@ -172,7 +172,12 @@ struct EvaluationService: ServiceLifecycle.Service {
         await status.configure(engines.map { $0.1.groups[0] })
         await resolveRemovedGroups(carried ?? [:], keeping: Set(settings.groups.map(\.name)), at: reloadedAt,
                                    settings: settings, committer: committer)
-        // The configuration checks' findings are alerts of their own group: kept while the schedule runs.
+        // The configuration checks' findings are alerts of their own group: kept while the schedule
+        // runs; when it is turned off, what it had raised resolves (every sink that heard hears it).
+        if settings.analysis == nil {
+            await AnalysisSchedule.resolveStored(store: store, planner: planner, committer: committer, notifies: !settings.sinks.isEmpty,
+                                                 at: reloadedAt, logger: logger)
+        }
         let kept = Set(settings.groups.map(\.name) + (settings.analysis == nil ? [] : [AnalysisSchedule.group]))
         do { try store.save(plan: planner.prune(keepingGroups: kept)) } catch {
             logger.error("could not save notification state", metadata: ["error": "\(error)"])

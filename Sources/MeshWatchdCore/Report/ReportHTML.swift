@@ -52,17 +52,19 @@ extension WeeklyReport {
     static func svg(_ chart: Chart) -> String {
         let (width, height, left, right, top, bottom) = (480.0, 180.0, 56.0, 12.0, 10.0, 26.0)
         let id = chart.title.lowercased().replacingOccurrences(of: " ", with: "-")
-        guard let first = chart.points.first, let last = chart.points.last, chart.points.count > 1 else {
+        // Only finite values are drawn: an Inf or NaN would put NaN into every coordinate.
+        let points = chart.points.filter { $0.value.isFinite }
+        guard let first = points.first, let last = points.last, points.count > 1, last.at > first.at else {
             return "<figure id=\"chart-\(id)\"><figcaption>\(escape(chart.title))</figcaption><p>No data.</p></figure>"
         }
-        let values = chart.points.map(\.value)
+        let values = points.map(\.value)
         var low = values.min() ?? 0, high = values.max() ?? 1
         if low > 0 && low < high / 2 { low = 0 }
         if high == low { high = low + max(abs(low) * 0.1, 1) }
         let span = last.at.timeIntervalSince(first.at)
         func x(_ date: Date) -> Double { left + (width - left - right) * date.timeIntervalSince(first.at) / span }
         func y(_ value: Double) -> Double { top + (height - top - bottom) * (1 - (value - low) / (high - low)) }
-        let line = chart.points.map { String(format: "%.1f,%.1f", x($0.at), y($0.value)) }.joined(separator: " ")
+        let line = points.map { String(format: "%.1f,%.1f", x($0.at), y($0.value)) }.joined(separator: " ")
         var ticks = ""
         var day = first.at
         while day <= last.at {

@@ -74,6 +74,23 @@ extension WeeklyReport {
         return out
     }
 
+    /// A table cell from values that may come from anyone who can label a metric: one line, no
+    /// HTML, no link or image (their brackets escaped), no cell break.
+    static func markdownCell(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case "\n", "\r", "\r\n", "\u{2028}", "\u{2029}", "\u{85}": out += " "
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "&": out += "&amp;"
+            case "|", "[", "]", "\\": out += "\\" + String(character)
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
     var title: String { "\(mesh.capitalized) mesh: weekly review, \(ReportFormat.day(from)) to \(ReportFormat.day(to))" }
 
     func markdown() -> String {
@@ -82,7 +99,7 @@ extension WeeklyReport {
             out += "## \(table.title)\n\n"
             if let note = table.note { out += "\(note)\n\n" }
             if table.rows.isEmpty { out += "None.\n\n"; continue }
-            func row(_ cells: [String]) -> String { "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n" }
+            func row(_ cells: [String]) -> String { "| " + cells.map(Self.markdownCell).joined(separator: " | ") + " |\n" }
             out += row(table.header) + row(table.header.map { _ in "---" })
             for cells in table.rows { out += row(cells) }
             out += "\n"

@@ -37,6 +37,20 @@ final class StateStore: Sendable {
         }
     }
 
+    /// Opens the state to read it only (`report`, `ledger`): no migration, no permission change,
+    /// and a file SQLite calls corrupt is an error, never moved aside under the daemon's feet.
+    init(readingOnly path: String) throws {
+        self.path = path
+        var configuration = GRDB.Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
+        do {
+            database = try DatabaseQueue(path: path, configuration: configuration)
+        } catch let error as DatabaseError {
+            throw StateStoreError(path: path, reason: "\(error.message ?? "\(error.resultCode)") (SQLite \(error.resultCode))")
+        }
+    }
+
     /// Creates the state directory (and its parents) with the system's reason when it cannot.
     static func makeDirectory(_ directory: String) throws {
         var partial = directory.hasPrefix("/") ? "" : "."

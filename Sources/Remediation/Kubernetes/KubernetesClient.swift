@@ -27,6 +27,24 @@ public struct KubernetesClient: Sendable {
         try decode(type, try await send(HTTPRequest(url: try url(path), headers: [("Accept", "application/json")])), path: path)
     }
 
+    /// Every object of a LIST, read in pages of `pageSize` (`limit` and `continue`): no single
+    /// answer has to fit the response limit, however many or large the objects; at most
+    /// `maxPages` pages (then it throws rather than return part of the list as if it were all).
+    public func listAll<T: Decodable>(_ type: T.Type, _ path: String, pageSize: Int = 250, maxPages: Int = 400) async throws -> [T] {
+        var items: [T] = []
+        var token: String?
+        for _ in 0..<maxPages {
+            var query = KubernetesQuery()
+            query.add("limit", String(pageSize))
+            if let token { query.add("continue", token) }
+            let page = try decode(KubeList<T>.self, try await send(HTTPRequest(url: try url(path, query), headers: [("Accept", "application/json")])), path: path)
+            items += page.items
+            guard let next = page.metadata?.continue, !next.isEmpty else { return items }
+            token = next
+        }
+        throw KubernetesError(code: 0, reason: "TooLarge", message: "more than \(maxPages) pages of \(pageSize)", path: path)
+    }
+
     /// A LIST, optionally filtered by a label selector (`app=reviews,tier!=db`) and a field selector.
     public func list<T: Decodable>(_ type: T.Type, _ path: String, labelSelector: String? = nil, fieldSelector: String? = nil,
                                    limit: Int? = nil) async throws -> [T] {
@@ -173,7 +191,9 @@ public struct KubernetesError: Error, CustomStringConvertible, Sendable {
 }
 
 struct KubeList<T: Decodable>: Decodable {
+    struct Meta: Decodable { var `continue`: String? }
     var items: [T]
+    var metadata: Meta?
 }
 
 /// One write as a value: where, what, and whether it is a server-side dry run.

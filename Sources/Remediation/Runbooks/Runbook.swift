@@ -1,4 +1,5 @@
 import Foundation
+import MetricModel
 
 /// A runbook as data: the diagnostic steps of one alert's documented procedure, in order, and
 /// the remediation it may propose (acted on by the remediation step, not here).
@@ -63,8 +64,9 @@ public struct RunbookStep: Codable, Sendable, Equatable {
     public var kind: Kind
     /// Each step's own deadline (default 10s).
     public var timeout: String?
-    /// The most rows or lines it keeps (default 10; logs 100).
+    /// The most rows or lines it keeps (default 10; logs 100; at most `maxLimit`).
     public var limit: Int?
+    public static let maxLimit = 10_000
     /// promql: the query.
     public var query: String?
     /// Namespace to look in (default: the target's).
@@ -114,5 +116,43 @@ public struct RunbookStep: Codable, Sendable, Equatable {
         self.url = url
         self.command = command
         self.checks = checks
+    }
+}
+
+extension Runbook {
+    /// What is wrong with a runbook, each with the key path below it (`steps[2].limit`): the same
+    /// checks for a configured runbook and a pack's. `execAllow` is nil where exec steps are not
+    /// judged here (a pack's: the configuration's allow-list decides at run time).
+    public func problems(execAllow: [String]?) -> [(keyPath: String, message: String)] {
+        var found: [(String, String)] = []
+        if alert.isEmpty { found.append(("alert", "missing")) }
+        if let action = remediation, !["rollout_undo", "scale", "restart"].contains(action) {
+            found.append(("remediation", "expected rollout_undo, scale or restart, got \"\(action)\""))
+        }
+        for (index, step) in steps.enumerated() {
+            let path = "steps[\(index)]"
+            if let problem = StepTemplate.problem(step) { found.append((path, problem)) }
+            if let timeout = step.timeout, (PrometheusDuration.parse(timeout) ?? .zero) <= .zero {
+                found.append((path + ".timeout", "expected a positive duration, got \"\(timeout)\""))
+            }
+            if let window = step.window, (PrometheusDuration.parse(window) ?? .zero) <= .zero {
+                found.append((path + ".window", "expected a positive duration, got \"\(window)\""))
+            }
+            if let limit = step.limit, !(1...RunbookStep.maxLimit).contains(limit) {
+                found.append((path + ".limit", "expected 1 to \(RunbookStep.maxLimit), got \(limit)"))
+            }
+            switch step.kind {
+            case .promql where (step.query ?? "").isEmpty, .httpCheck where (step.url ?? "").isEmpty, .exec where (step.command ?? []).isEmpty:
+                found.append((path, "a \(step.kind.rawValue) step needs its \(step.kind == .promql ? "query" : step.kind == .httpCheck ? "url" : "command")"))
+            default: break
+            }
+            if let filter = step.filter, step.kind == .logs, (try? Regex(filter)) == nil {
+                found.append((path + ".filter", "not a regular expression: \(filter)"))
+            }
+            if step.kind == .exec, let command = step.command?.first, let execAllow, !execAllow.contains(command) {
+                found.append((path + ".command", "\(command) is not in runbooks.exec_allow"))
+            }
+        }
+        return found
     }
 }

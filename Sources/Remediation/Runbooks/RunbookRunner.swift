@@ -72,7 +72,7 @@ public struct RunbookRunner: Sendable {
         }
         for step in runbook.steps {
             let start = ContinuousClock.now
-            let timeout = step.timeout.flatMap(Self.parseDuration) ?? .seconds(10)
+            let timeout = step.timeout.flatMap(PrometheusDuration.parse) ?? .seconds(10)
             var result: StepOutput
             let target = evidence.target
             do {
@@ -86,7 +86,7 @@ public struct RunbookRunner: Sendable {
             }
             let elapsed = ContinuousClock.now - start
             if let rollout = result.recentRollout { evidence.recentRollout = rollout }
-            let limit = step.limit ?? (step.kind == .logs ? 100 : 10)
+            let limit = min(max(step.limit ?? (step.kind == .logs ? 100 : 10), 1), RunbookStep.maxLimit)
             evidence.steps.append(Evidence.Step(
                 name: step.name, kind: step.kind.rawValue, status: result.status, lines: Array(result.lines.prefix(limit + 1)),
                 data: result.data, error: result.error, durationMilliseconds: Int(elapsed.components.seconds * 1000
@@ -94,16 +94,6 @@ public struct RunbookRunner: Sendable {
                 truncated: result.truncated))
         }
         return evidence
-    }
-
-    static func parseDuration(_ text: String) -> Duration? {
-        guard let unit = text.last, let number = Double(text.dropLast()) else { return nil }
-        switch unit {
-        case "s": return .milliseconds(Int64(number * 1000))
-        case "m": return .milliseconds(Int64(number * 60_000))
-        case "h": return .milliseconds(Int64(number * 3_600_000))
-        default: return nil
-        }
     }
 }
 

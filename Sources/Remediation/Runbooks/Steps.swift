@@ -6,7 +6,8 @@ import X509
 
 extension RunbookRunner {
     func execute(_ step: RunbookStep, alert: AlertContext, target: Evidence.Target?) async throws -> StepOutput {
-        let limit = step.limit ?? (step.kind == .logs ? 100 : 10)
+        // Checked at load (1 to 10,000); clamped here too, so no value can trap or overflow.
+        let limit = min(max(step.limit ?? (step.kind == .logs ? 100 : 10), 1), RunbookStep.maxLimit)
         let namespace = try Self.checkedNamespace(step.namespace.map { render($0, alert) } ?? target?.namespace
             ?? alert.labels["destination_workload_namespace"] ?? alert.labels["namespace"])
         do {
@@ -100,8 +101,9 @@ extension RunbookRunner {
             selector = deployment.spec.selector.query
         }
         var pods = try await client.list(Pod.self, try KubernetesPath.namespaced(namespace: namespace, resource: "pods"), labelSelector: selector)
-        // The mesh's sidecar: istio-proxy unless the step names another (linkerd-proxy).
-        let sidecar = step.filter == "without_sidecar" ? (step.container ?? "istio-proxy") : "istio-proxy"
+        // The mesh's sidecar: the step's container (linkerd-proxy) or istio-proxy; without a filter,
+        // a pod counts as meshed when it runs either mesh's proxy.
+        let sidecar = step.container ?? "istio-proxy"
         if let problem = KubernetesName.labelProblem(sidecar) {
             throw StepSkipped(reason: "refused: \(InvalidKubernetesName(what: "container", value: sidecar, problem: problem))")
         }
@@ -127,7 +129,7 @@ extension RunbookRunner {
         for pod in sorted.prefix(limit) {
             var line = "\(pod.metadata.name): \(pod.status?.phase ?? "Unknown"), \(pod.isReady ? "ready" : "not ready"), \(pod.restarts) restarts"
             if let problem = pod.problem { line += ", \(problem)" }
-            if !pod.hasSidecar(named: sidecar) { line += ", no sidecar" }
+            if !pod.hasSidecar(named: sidecar) && (step.container != nil || !pod.hasSidecar(named: "linkerd-proxy")) { line += ", no sidecar" }
             output.lines.append(line)
         }
         output.data = .array(sorted.prefix(limit).map { pod in
@@ -171,7 +173,7 @@ extension RunbookRunner {
                                          labelSelector: deployment.spec.selector.query)
             .filter { $0.isControlled(by: deployment.metadata.uid) && $0.revision != nil }
             .sorted { $0.revision! > $1.revision! }
-        let window = step.window.flatMap(Self.parseDuration) ?? .seconds(1800)
+        let window = step.window.flatMap(PrometheusDuration.parse) ?? .seconds(1800)
         var output = StepOutput()
         guard let newest = sets.first else {
             output.lines = ["no revisions recorded for \(target.deployment)"]
