@@ -70,11 +70,7 @@ package struct AnalyzeCommand: AsyncParsableCommand {
         }
         bootstrapLogging(level: .warning)
         let logger = Logger(label: "meshwatchd")
-        let configuration: Configuration
-        do { configuration = try config.map { try Configuration.load(path: $0, readingSinks: false) } ?? Configuration() } catch {
-            FileHandle.standardError.write(Data("meshwatchd: configuration is wrong: \(error)\n".utf8))
-            throw ExitCode(78)
-        }
+        let configuration = try Configuration.forCommand(config)
         let client: KubernetesClient
         do {
             guard let made = try kubernetes.makeClient(configuration: configuration.kubernetes, environment: ProcessInfo.processInfo.environment,

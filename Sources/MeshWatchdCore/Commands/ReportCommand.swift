@@ -56,11 +56,7 @@ package struct ReportCommand: AsyncParsableCommand {
     package func run() async throws {
         bootstrapLogging(level: .warning)
         let logger = Logger(label: "meshwatchd")
-        let configuration: Configuration
-        do { configuration = try config.map { try Configuration.load(path: $0, readingSinks: false) } ?? Configuration() } catch {
-            FileHandle.standardError.write(Data("meshwatchd: configuration is wrong: \(error)\n".utf8))
-            throw ExitCode(78)
-        }
+        let configuration = try Configuration.forCommand(config)
         guard prometheus.url != nil || configuration.prometheus?.url != nil else { throw ValidationError("no Prometheus: give --prometheus URL or --config") }
         let client = try prometheus.makeClient(logger: logger, configuration: configuration.prometheus)
         let enabled = (configuration.packs ?? [:]).filter { $0.value.enabled ?? true && $0.value.file == nil }.keys.sorted()

@@ -136,11 +136,7 @@ package struct DiagnoseCommand: AsyncParsableCommand {
     package func run() async throws {
         bootstrapLogging(level: .warning)
         let logger = Logger(label: "meshwatchd")
-        let configuration: Configuration
-        do { configuration = try config.map { try Configuration.load(path: $0, readingSinks: false) } ?? Configuration() } catch {
-            FileHandle.standardError.write(Data("meshwatchd: configuration is wrong: \(error)\n".utf8))
-            throw ExitCode(78)
-        }
+        let configuration = try Configuration.forCommand(config)
         let catalog = PackSelection.runbookCatalog(configuration)
         guard let runbook = catalog[alert] else {
             throw ValidationError("no runbook for \"\(alert)\"; known: \(catalog.keys.sorted().joined(separator: ", "))")

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 
 extension Configuration {
@@ -74,6 +75,17 @@ extension Configuration {
             remediation.killSwitchFile = remediation.killSwitchFile.map(resolved)
             remediation.rules = remediation.rules?.map { .init(file: resolved($0.file), group: $0.group, rule: $0.rule) }
             self.remediation = remediation
+        }
+    }
+}
+
+extension Configuration {
+    /// For a one-shot command: the file without reading the sinks' secrets (or an empty
+    /// configuration), or every problem on stderr and exit 78 (EX_CONFIG).
+    static func forCommand(_ path: String?) throws -> Configuration {
+        do { return try path.map { try Configuration.load(path: $0, readingSinks: false) } ?? Configuration() } catch {
+            FileHandle.standardError.write(Data("meshwatchd: configuration is wrong: \(error)\n".utf8))
+            throw ExitCode(78)
         }
     }
 }

@@ -12,44 +12,39 @@ struct TargetResolver: Sendable {
 
     struct Problem: Error, CustomStringConvertible { let description: String }
 
+    /// The Deployment named by a workload label and a namespace label; nil to go on with the
+    /// Service (`serviceFallback`, when the Deployment is not there).
+    private func byWorkload(_ workload: String, namespaceLabel: String, workloadLabel: String, labels: [String: String],
+                            serviceFallback: Bool) async -> Result<Evidence.Target, Problem>? {
+        guard let namespace = labels[namespaceLabel], !namespace.isEmpty else {
+            return .failure(Problem(description: "the alert names workload \(KubernetesName.quoted(workload)) but no \(namespaceLabel)"))
+        }
+        let reference: WorkloadRef
+        do { reference = try WorkloadRef(namespace: namespace, name: workload) } catch {
+            return .failure(Problem(description: "label \(workloadLabel)/\(namespaceLabel) refused: \(error)"))
+        }
+        do {
+            let deployment = try await client.get(Deployment.self, reference.path)
+            return .success(.init(namespace: reference.namespace, deployment: reference.name, resolvedBy: "\(workloadLabel) label",
+                                  uid: deployment.metadata.uid))
+        } catch let error as KubernetesError where error.isNotFound {
+            return serviceFallback ? nil : .failure(Problem(description: "no Deployment \(reference)"))
+        } catch {
+            return .failure(Problem(description: "cannot read Deployment \(reference): \(error)"))
+        }
+    }
+
     func resolve(_ labels: [String: String], hint: Runbook.TargetLabels? = nil) async -> Result<Evidence.Target, Problem> {
         if let hint, let workload = labels[hint.workload], !workload.isEmpty {
-            guard let namespace = labels[hint.namespace], !namespace.isEmpty else {
-                return .failure(Problem(description: "the alert names workload \(KubernetesName.quoted(workload)) but no \(hint.namespace)"))
-            }
-            let reference: WorkloadRef
-            do { reference = try WorkloadRef(namespace: namespace, name: workload) } catch {
-                return .failure(Problem(description: "label \(hint.workload)/\(hint.namespace) refused: \(error)"))
-            }
-            do {
-                let deployment = try await client.get(Deployment.self, reference.path)
-                return .success(.init(namespace: reference.namespace, deployment: reference.name, resolvedBy: "\(hint.workload) label",
-                                      uid: deployment.metadata.uid))
-            } catch let error as KubernetesError where error.isNotFound {
-                return .failure(Problem(description: "no Deployment \(reference)"))
-            } catch {
-                return .failure(Problem(description: "cannot read Deployment \(reference): \(error)"))
+            if let found = await byWorkload(workload, namespaceLabel: hint.namespace, workloadLabel: hint.workload, labels: labels, serviceFallback: false) {
+                return found
             }
         }
         if let workload = labels["destination_workload"], !workload.isEmpty, workload != "unknown" {
-            guard let namespace = labels["destination_workload_namespace"], !namespace.isEmpty else {
-                return .failure(Problem(description: "the alert names workload \(KubernetesName.quoted(workload)) but no destination_workload_namespace"))
-            }
-            let reference: WorkloadRef
-            do { reference = try WorkloadRef(namespace: namespace, name: workload) } catch {
-                return .failure(Problem(description: "label destination_workload/destination_workload_namespace refused: \(error)"))
-            }
-            do {
-                let deployment = try await client.get(Deployment.self, reference.path)
-                return .success(.init(namespace: reference.namespace, deployment: reference.name, resolvedBy: "destination_workload label",
-                                      uid: deployment.metadata.uid))
-            } catch let error as KubernetesError where error.isNotFound {
-                // Istio's workload name is usually the Deployment's; when not, try the service.
-                if labels["destination_service"] == nil {
-                    return .failure(Problem(description: "no Deployment \(reference)"))
-                }
-            } catch {
-                return .failure(Problem(description: "cannot read Deployment \(reference): \(error)"))
+            // Istio's workload name is usually the Deployment's; when not, the service is tried.
+            if let found = await byWorkload(workload, namespaceLabel: "destination_workload_namespace", workloadLabel: "destination_workload",
+                                            labels: labels, serviceFallback: labels["destination_service"] != nil) {
+                return found
             }
         }
         guard let service = labels["destination_service"], !service.isEmpty, service != "unknown" else {
