@@ -82,7 +82,7 @@ let package = Package(
                 "CCrypto",
                 "MeshHTTP",
                 "MetricModel",
-                "AlertEngine", "GoTemplate",
+                "AlertEngine", "GoTemplate", "PromQL",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -46,17 +46,37 @@ public struct SinkRoute: Sendable, Equatable {
     public var level: Int
     /// Repeat interval of its own (Alertmanager needs a resend every minute); nil: the policy's.
     public var repeatInterval: Duration?
+    /// Every one must match the alert's labels (Alertmanager's matchers).
+    public var matchers: [LabelMatcher]
+    /// After this route takes an alert, later routes may take it too (true, the default) or not
+    /// (false: the first matching route with `continue: false` is the last, as in Alertmanager's tree).
+    public var continueMatching: Bool
 
-    public init(name: String, alerts: Set<String> = [], severities: Set<String> = [], level: Int = 1, repeatInterval: Duration? = nil) {
+    public init(name: String, alerts: Set<String> = [], severities: Set<String> = [], level: Int = 1, repeatInterval: Duration? = nil,
+                matchers: [LabelMatcher] = [], continueMatching: Bool = true) {
         self.name = name
         self.alerts = alerts
         self.severities = severities
         self.level = level
         self.repeatInterval = repeatInterval
+        self.matchers = matchers
+        self.continueMatching = continueMatching
     }
 
-    public func accepts(alert: String, severity: String) -> Bool {
+    public func accepts(alert: String, severity: String, labels: [String: String] = [:]) -> Bool {
         (alerts.isEmpty || alerts.contains(alert)) && (severities.isEmpty || severities.contains(severity))
+            && matchers.allSatisfy { $0.matches(labels) }
+    }
+
+    /// The routes that take an alert, in order: each that accepts it, up to and including the
+    /// first that accepts it and does not continue.
+    public static func matching(_ routes: [SinkRoute], alert: String, severity: String, labels: [String: String]) -> [SinkRoute] {
+        var taken: [SinkRoute] = []
+        for route in routes where route.accepts(alert: alert, severity: severity, labels: labels) {
+            taken.append(route)
+            if !route.continueMatching { break }
+        }
+        return taken
     }
 }
 
@@ -79,6 +99,8 @@ public struct NotificationRecord: Codable, Sendable, Equatable {
     public var instance: StoredInstance?
     /// A level asked for by something other than time (a remediation that did not help).
     public var requestedLevel: Int? = nil
+    /// The alert's labels, for routes that match on them (nil in records saved before routing by labels).
+    public var labels: [String: String]? = nil
 
     public struct StoredInstance: Codable, Sendable, Equatable {
         public var labels: [String: String]

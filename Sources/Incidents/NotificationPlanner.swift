@@ -122,6 +122,7 @@ public final class NotificationPlanner: Sendable {
             group: transition.group, rule: transition.rule, severity: severity, activeAt: instance.activeAt,
             firedAt: instance.firedAt ?? time, level: emergency ? state.policy.emergencyLevel : 1, emergency: emergency,
             lastQueued: [:], reminders: [:])
+        record.labels = Self.labels(instance)
         let finding = state.factory(transition.at(time), .firing, 0, record.level)
         queue(finding, kind: .firing, key: key, to: sinks(for: record, state), record: &record, at: time, plan: &plan)
         state.records[key] = record
@@ -136,6 +137,7 @@ public final class NotificationPlanner: Sendable {
                                             severity: transition.instance.labels["severity"] ?? "none",
                                             activeAt: transition.instance.activeAt, firedAt: transition.instance.firedAt ?? time,
                                             level: 1, emergency: false, lastQueued: [:], reminders: [:])
+            record.labels = Self.labels(transition.instance)
             let finding = state.factory(transition.at(time), .resolved, 0, 1)
             queue(finding, kind: .resolved, key: key, to: sinks(for: record, state), record: &record, at: time, plan: &plan)
             plan.removals.insert(key)
@@ -170,12 +172,16 @@ public final class NotificationPlanner: Sendable {
                     var record = NotificationRecord(group: group, rule: rule, severity: severity, activeAt: instance.activeAt,
                                                     firedAt: instance.firedAt ?? time, level: 1, emergency: false,
                                                     lastQueued: [:], reminders: [:])
+                    record.labels = Self.labels(instance)
                     for route in Self.sinks(for: record, state) { record.lastQueued[route.name] = sentAt }
                     state.records[key] = record
                     plan.upserts[key] = record
                     continue
                 }
-                if Self.advance(&record, transition: transition, key: key, at: time, state: state, plan: &plan) {
+                // Records saved before routing by labels learn the labels from the firing instance.
+                let learned = record.labels == nil
+                if learned { record.labels = Self.labels(instance) }
+                if Self.advance(&record, transition: transition, key: key, at: time, state: state, plan: &plan) || learned {
                     state.records[key] = record
                     plan.upserts[key] = record
                 }
@@ -292,6 +298,11 @@ public final class NotificationPlanner: Sendable {
 
     // MARK: - Helpers
 
+    /// The labels routes match on: the alert's, with `alertname`.
+    static func labels(_ instance: AlertInstance) -> [String: String] {
+        Dictionary(instance.labels.map { ($0.name, $0.value) }) { first, _ in first }
+    }
+
     private static func isEmergency(_ state: State) -> Bool {
         let threshold = state.policy.emergencyCriticalWorkloads
         return threshold > 0 && Set(state.criticalWorkloads.values).count >= threshold
@@ -299,7 +310,8 @@ public final class NotificationPlanner: Sendable {
 
     /// The sinks that take this alert at its current level.
     private static func sinks(for record: NotificationRecord, _ state: State) -> [SinkRoute] {
-        state.routes.filter { $0.level <= record.level && $0.accepts(alert: record.rule, severity: record.severity) }
+        SinkRoute.matching(state.routes, alert: record.rule, severity: record.severity, labels: record.labels ?? record.instance?.labels ?? [:])
+            .filter { $0.level <= record.level }
     }
 
     private static func queue(_ finding: Finding, kind: Finding.Kind, key: String, to routes: [SinkRoute],

@@ -91,6 +91,59 @@ struct AlertmanagerSinkTests {
     }
 }
 
+extension AlertmanagerSinkTests {
+    @Test("several Alertmanagers: each of two real ones holds the alert, one down between them does not fail the delivery; all down fails it")
+    func severalAlertmanagers() async throws {
+        try await withEchoServer { receiver async throws in
+            try await withAlertmanager(receiverURL: receiver.url("/receiver")) { first async throws in
+                try await withAlertmanager(receiverURL: receiver.url("/receiver")) { second async throws in
+                    let closed = try ClosedPort()
+                    let sink = AlertmanagerSink(name: "am", urls: [first.url, "http://127.0.0.1:\(closed.port)", second.url], http: HTTPClient())
+                    let response = try await sink.send(body: try finding().encoded(), id: finding().id, at: Date()).get()
+                    #expect((200..<300).contains(response.status))
+                    for alertmanager in [first, second] {
+                        let active = try await HTTPClient().get(alertmanager.url + "/api/v2/alerts")
+                        let held = try JSONSerialization.jsonObject(with: Data(active.body)) as? [[String: Any]]
+                        #expect(held?.count == 1 && (held?.first?["labels"] as? [String: String])?["alertname"] == "IstioHighErrorRate",
+                                "\(alertmanager.url): \(String(describing: held))")
+                    }
+                    // Every one down: the delivery fails (the outbox retries it).
+                    let down = AlertmanagerSink(name: "am", urls: ["http://127.0.0.1:\(closed.port)"], http: HTTPClient())
+                    await #expect(throws: HTTPError.self) { try await down.send(body: try finding().encoded(), id: finding().id, at: Date()).get() }
+                    withExtendedLifetime(closed) {}
+                }
+            }
+        }
+    }
+
+    @Test("headers (X-Scope-OrgID) and the client's basic auth reach Alertmanager on every request")
+    func headersAndAuth() async throws {
+        try await withEchoServer { server async throws in
+            let client = HTTPClient(configuration: .init(authentication: .basic(username: "tenant", password: "s3cret")))
+            let sink = AlertmanagerSink(name: "am", urls: [server.url("/am")], headers: [("X-Scope-OrgID", "team-a")], http: client)
+            let echo = try Echo(try await sink.send(body: try finding().encoded(), id: finding().id, at: Date()).get().body)
+            #expect(echo.path == "/am/api/v2/alerts")
+            #expect(echo.headers["x-scope-orgid"] == "team-a", "\(echo.headers)")
+            #expect(echo.headers["authorization"] == "Basic " + Data("tenant:s3cret".utf8).base64EncodedString())
+        }
+    }
+
+    @Test("links become <name>_url annotations (runbook_url, as kube-prometheus names it), the evidence and remediation annotations; a rule's own annotation wins")
+    func linksAndEvidence() throws {
+        var found = finding()
+        found.links = ["runbook": "https://runbooks.example/IstioHighErrorRate", "dashboard_url": "https://grafana.example/d/mesh"]
+        found.evidence = ["target: deployment bookinfo/reviews", "rollout history: a new revision"]
+        found.remediation = "DRY RUN: would rollout_undo bookinfo/reviews"
+        found.alert.annotations["dashboard_url"] = "https://rule.example/own"
+        let alert = AlertmanagerSink.alert(found, at: Date(), validFor: .seconds(240))
+        let annotations = try #require(alert["annotations"] as? [String: String])
+        #expect(annotations["runbook_url"] == "https://runbooks.example/IstioHighErrorRate")
+        #expect(annotations["dashboard_url"] == "https://rule.example/own")
+        #expect(annotations["evidence"] == "target: deployment bookinfo/reviews\nrollout history: a new revision")
+        #expect(annotations["remediation"] == "DRY RUN: would rollout_undo bookinfo/reviews")
+    }
+}
+
 extension Date {
     /// Whole milliseconds, as findings carry times.
     var rounded: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000) }

@@ -345,14 +345,22 @@ struct SinkConfigurationTests {
                        {"name": "chat", "type": "slack"},
                        {"name": "chat", "type": "webhook", "url": "http://hooks.example/x", "secret_file": "/nonexistent"},
                        {"name": "teams", "type": "msteams", "url": "http://127.0.0.1:9093"},
-                       {"name": "am", "type": "alertmanager", "url": "http://127.0.0.1:9093", "group_wait": "10s"}]}
+                       {"name": "am", "type": "alertmanager", "url": "http://127.0.0.1:9093", "group_wait": "10s"},
+                       {"name": "team", "type": "webhook", "url": "http://hooks.example/y", "matchers": ["namespace=\"shop\"", "team=~\"(\""]},
+                       {"name": "hook", "type": "webhook", "url": "http://hooks.example/z", "bearer_token_file": "/etc/hostname"},
+                       {"name": "mimir", "type": "alertmanager", "url": "http://127.0.0.1:9093", "urls": ["http://a:9093", "b:9093"],
+                        "basic_auth": {"username": "tenant"}, "bearer_token_file": "/nonexistent", "cert_file": "/etc/hostname"}]}
             """#.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
         let run = try await CommandLineTests().meshwatchd(["check-config", "--config", directory + "/config.json"])
         #expect(run.status == 78)
         for expected in ["sinks[0].routing_key_file: missing", "sinks[1].url: give exactly one of url and url_file",
                          "sinks[2].name: \"chat\" is used by another sink", "sinks[2].secret_file: cannot read /nonexistent",
                          "sinks[3].type: \"msteams\" is not a sink type (webhook, alertmanager, slack, pagerduty are)",
-                         "sinks[4].group_wait: only slack sinks group"] {
+                         "sinks[4].group_wait: only slack sinks group", "sinks[5].matchers[1]: \"team=~\\\"(\\\"\": not a regular expression",
+                         "sinks[6].bearer_token_file: only alertmanager sinks take it", "sinks[7].url: give exactly one of url, url_file and urls",
+                         "sinks[7].urls[1]: expected an absolute http(s) URL", "sinks[7].basic_auth: give basic_auth or bearer_token_file, not both",
+                         "sinks[7].basic_auth: needs username and password_file", "sinks[7].cert_file: give cert_file and key_file together",
+                         "sinks[7].bearer_token_file: cannot read /nonexistent"] {
             #expect(run.stderr.contains(expected), "\(expected) missing:\n\(run.stderr)")
         }
     }

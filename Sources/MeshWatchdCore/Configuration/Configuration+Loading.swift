@@ -69,6 +69,15 @@ extension Configuration {
             sink.urlFile = sink.urlFile.map(resolved)
             sink.secretFile = sink.secretFile.map(resolved)
             sink.routingKeyFile = sink.routingKeyFile.map(resolved)
+            sink.bearerTokenFile = sink.bearerTokenFile.map(resolved)
+            sink.headerFiles = sink.headerFiles?.mapValues(resolved)
+            sink.caFile = sink.caFile.map(resolved)
+            sink.certFile = sink.certFile.map(resolved)
+            sink.keyFile = sink.keyFile.map(resolved)
+            if var basic = sink.basicAuth {
+                basic.passwordFile = basic.passwordFile.map(resolved)
+                sink.basicAuth = basic
+            }
             return sink
         }
         if var remediation {

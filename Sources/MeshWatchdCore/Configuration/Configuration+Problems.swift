@@ -1,6 +1,7 @@
 import AlertEngine
 import Remediation
 import Foundation
+import Incidents
 import PromQL
 import Logging
 
@@ -126,6 +127,11 @@ extension Configuration {
             }
             let kind = sink.type?.value
             duration(sink.repeatInterval, path + ".repeat_interval")
+            for (matcherIndex, text) in (sink.matchers ?? []).enumerated() {
+                do { _ = try LabelMatcher(parsing: text) } catch {
+                    found.append(ConfigurationError(file: file, keyPath: "\(path).matchers[\(matcherIndex)]", message: "\(error)"))
+                }
+            }
             if let wait = sink.groupWait {
                 if wait.value == nil {
                     found.append(ConfigurationError(file: file, keyPath: path + ".group_wait", message: "expected a duration such as 30s, got \"\(wait)\""))
@@ -141,11 +147,44 @@ extension Configuration {
                 if sink.url != nil && sink.urlFile != nil {
                     found.append(ConfigurationError(file: file, keyPath: path + ".url", message: "give at most one of url and url_file"))
                 }
+            } else if kind == .alertmanager {
+                if [sink.url != nil, sink.urlFile != nil, !(sink.urls ?? []).isEmpty].filter({ $0 }).count != 1 {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".url", message: "give exactly one of url, url_file and urls"))
+                }
             } else if (sink.url == nil) == (sink.urlFile == nil) {
                 found.append(ConfigurationError(file: file, keyPath: path + ".url", message: "give exactly one of url and url_file"))
             }
-            if let url = sink.url, URLComponents(string: url)?.host == nil || !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            func absolute(_ url: String) -> Bool { URLComponents(string: url)?.host != nil && (url.hasPrefix("http://") || url.hasPrefix("https://")) }
+            if let url = sink.url, !absolute(url) {
                 found.append(ConfigurationError(file: file, keyPath: path + ".url", message: "expected an absolute http(s) URL"))
+            }
+            for (urlIndex, url) in (sink.urls ?? []).enumerated() where !absolute(url) {
+                found.append(ConfigurationError(file: file, keyPath: "\(path).urls[\(urlIndex)]", message: "expected an absolute http(s) URL"))
+            }
+            // The Prometheus client's options, for Alertmanager (Mimir, Grafana Cloud, TLS).
+            let clientOptions: [(String, Bool)] = [("urls", sink.urls != nil), ("basic_auth", sink.basicAuth != nil), ("bearer_token_file", sink.bearerTokenFile != nil),
+                                                   ("headers", sink.headers != nil), ("header_files", sink.headerFiles != nil), ("ca_file", sink.caFile != nil),
+                                                   ("cert_file", sink.certFile != nil), ("key_file", sink.keyFile != nil),
+                                                   ("insecure_skip_verify", sink.insecureSkipVerify != nil)]
+            for (key, given) in clientOptions where given && kind != .alertmanager && kind != nil {
+                found.append(ConfigurationError(file: file, keyPath: "\(path).\(key)", message: "only alertmanager sinks take it"))
+            }
+            if sink.basicAuth != nil && sink.bearerTokenFile != nil {
+                found.append(ConfigurationError(file: file, keyPath: path + ".basic_auth", message: "give basic_auth or bearer_token_file, not both"))
+            }
+            if let basic = sink.basicAuth, basic.username == nil || basic.passwordFile == nil {
+                found.append(ConfigurationError(file: file, keyPath: path + ".basic_auth", message: "needs username and password_file"))
+            }
+            if (sink.certFile == nil) != (sink.keyFile == nil) {
+                found.append(ConfigurationError(file: file, keyPath: path + ".cert_file", message: "give cert_file and key_file together"))
+            }
+            var files = [("bearer_token_file", sink.bearerTokenFile), ("basic_auth.password_file", sink.basicAuth?.passwordFile), ("ca_file", sink.caFile),
+                         ("cert_file", sink.certFile), ("key_file", sink.keyFile)]
+            files += (sink.headerFiles ?? [:]).sorted { $0.key < $1.key }.map { ("header_files.\($0.key)", $0.value) }
+            for (key, value) in files {
+                if let value, !FileManager.default.isReadableFile(atPath: value) {
+                    found.append(ConfigurationError(file: file, keyPath: "\(path).\(key)", message: "cannot read \(value)"))
+                }
             }
             for (key, value) in [("url_file", sink.urlFile), ("secret_file", sink.secretFile), ("routing_key_file", sink.routingKeyFile)] {
                 if let value, !FileManager.default.isReadableFile(atPath: value) {

@@ -116,6 +116,22 @@ struct Configuration: Decodable, Sendable, Equatable {
         var alerts: [String]?
         /// Only these severities (empty: all).
         var severities: [String]?
+        /// Only alerts whose labels match every one, in Alertmanager's syntax (`namespace=~"shop|web"`).
+        var matchers: [String]?
+        /// false: an alert this sink takes goes to no sink listed after it (Alertmanager's
+        /// `continue`); default true: every sink whose filters match takes it.
+        var `continue`: Bool?
+        /// alertmanager: several Alertmanagers (a cluster's replicas), each receiving every alert.
+        var urls: [String]?
+        /// alertmanager: the Prometheus client's options — authentication, headers, TLS.
+        var basicAuth: Prometheus.BasicAuth?
+        var bearerTokenFile: String?
+        var headers: [String: String]?
+        var headerFiles: [String: String]?
+        var caFile: String?
+        var certFile: String?
+        var keyFile: String?
+        var insecureSkipVerify: Bool?
     }
 
     struct Notifications: Decodable, Sendable, Equatable {

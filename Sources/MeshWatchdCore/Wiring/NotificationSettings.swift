@@ -30,7 +30,7 @@ struct NotificationSettings: Sendable {
             datasourceDownAfter: downAfter > .zero ? downAfter : nil)
         let routes = sinks.map { sink in
             SinkRoute(name: sink.name, alerts: sink.alerts, severities: sink.severities, level: levelOf[sink.name] ?? 1,
-                      repeatInterval: sink.repeatInterval)
+                      repeatInterval: sink.repeatInterval, matchers: sink.matchers, continueMatching: sink.continueMatching)
         }
         var holds: [String: Duration] = [:]
         for sink in sinks { if let wait = sink.sink.groupWait, wait > .zero { holds[sink.name] = wait } }
