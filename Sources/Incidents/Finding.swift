@@ -114,3 +114,14 @@ public struct Finding: Codable, Sendable, Equatable {
         return formatter.date(from: text)
     }
 }
+
+extension Finding {
+    /// The finding's links for people: the runbook first, then by name, each with a title
+    /// (`runbook` → Runbook, `dashboard_url` → Dashboard).
+    public static func orderedLinks(_ finding: Finding) -> [(title: String, url: String)] {
+        finding.links.sorted { ($0.key == "runbook" ? 0 : 1, $0.key) < ($1.key == "runbook" ? 0 : 1, $1.key) }.map { name, url in
+            let words = (name.hasSuffix("_url") ? String(name.dropLast(4)) : name).split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }
+            return (words.joined(separator: " "), url)
+        }
+    }
+}

@@ -70,7 +70,10 @@ public struct PagerDutySink: FindingSink {
                 "custom_details": details,
             ] as [String: Any],
         ]
-        if let runbook = finding.links["runbook"] { event["links"] = [["href": runbook, "text": "Runbook"]] }
+        // Every link (runbook first), and where the alert came from.
+        var links = Finding.orderedLinks(finding).map { ["href": $0.url, "text": $0.title] }
+        if let source = alert.generatorURL { links.append(["href": source, "text": "Source"]) }
+        if !links.isEmpty { event["links"] = links }
         return event
     }
 }

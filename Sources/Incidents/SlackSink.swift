@@ -60,11 +60,26 @@ public struct SlackSink: FindingSink {
         if findings.count > shownInstances {
             blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": "and \(findings.count - shownInstances) more"]]])
         }
-        if let runbook = first.links["runbook"] {
-            blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": "<\(runbook)|Runbook>"]]])
+        // Every link the finding carries (runbook first, then by name): a context block holds ten at most.
+        let links = Finding.orderedLinks(first)
+        if !links.isEmpty {
+            blocks.append(["type": "context", "elements": links.prefix(10).map { link in
+                ["type": "mrkdwn", "text": "<\(Self.slackURL(link.url))|\(Self.slackText(link.title))>"]
+            }])
         }
         if text.count > 3000 { text = String(text.prefix(2999)) + "…" }
         return ["text": text, "blocks": blocks]
+    }
+
+    /// A URL inside Slack's `<url|text>`: the characters that would end it, percent-encoded.
+    static func slackURL(_ url: String) -> String {
+        url.replacingOccurrences(of: "|", with: "%7C").replacingOccurrences(of: "<", with: "%3C").replacingOccurrences(of: ">", with: "%3E")
+    }
+
+    /// Link text inside `<url|text>`: Slack's three control characters escaped, no `|`.
+    static func slackText(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "|", with: "/")
     }
 
     static let keyLabels = ["destination_workload", "destination_workload_namespace", "destination_service", "namespace", "pod", "instance"]

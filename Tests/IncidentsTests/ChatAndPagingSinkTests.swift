@@ -37,6 +37,20 @@ struct ChatAndPagingSinkTests {
         }
     }
 
+    @Test("every link reaches Slack and PagerDuty, the runbook first; a link cannot break Slack's <url|text> syntax")
+    func everyLink() throws {
+        var linked = finding()
+        linked.links = ["runbook": "https://runbooks.example/IstioHighErrorRate", "dashboard_url": "https://grafana.example/d/x?a=1|b>c",
+                        "logs": "https://logs.example/q"]
+        linked.alert.generatorURL = "http://prometheus.example:9090/graph?g0.expr=up"
+        let slack = SlackSink.message([linked])
+        let context = try #require((slack["blocks"] as? [[String: Any]])?.last { $0["type"] as? String == "context" }?["elements"] as? [[String: String]])
+        #expect(context.map { $0["text"] ?? "" } == ["<https://runbooks.example/IstioHighErrorRate|Runbook>",
+                                                     "<https://grafana.example/d/x?a=1%7Cb%3Ec|Dashboard>", "<https://logs.example/q|Logs>"])
+        let event = PagerDutySink.event(linked, routingKey: "k")
+        #expect((event["links"] as? [[String: String]])?.map { $0["text"] ?? "" } == ["Runbook", "Dashboard", "Logs", "Source"])
+    }
+
     @Test("PagerDuty Events v2: trigger with routing_key, dedup_key, summary, source and severity; resolve with the same dedup_key")
     func pagerDuty() async throws {
         try await withEchoServer { server async throws in
