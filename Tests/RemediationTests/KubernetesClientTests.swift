@@ -155,12 +155,14 @@ struct KubernetesClientTests {
 
     @Test("an exec plugin that hangs is killed after its timeout")
     func execTimeout() async throws {
-        let plugin = ExecCredentialPlugin(command: "/bin/sleep", arguments: ["30"], environment: [:], apiVersion: "client.authentication.k8s.io/v1",
+        // A plugin that would sleep 10 minutes: an end well before that can only be the kill at its
+        // 0.3 s timeout, however slowly a busy machine schedules the test.
+        let plugin = ExecCredentialPlugin(command: "/bin/sleep", arguments: ["600"], environment: [:], apiVersion: "client.authentication.k8s.io/v1",
                                           timeout: .milliseconds(300))
         let start = ContinuousClock.now
         let error = await #expect(throws: KubernetesConfigError.self) { try await plugin.token() }
         #expect(error?.description.contains("did not finish") == true)
-        #expect(ContinuousClock.now - start < .seconds(25))  // killed at 0.3 s, not left to sleep 30 s
+        #expect(ContinuousClock.now - start < .seconds(120))  // killed at 0.3 s, not left to sleep 600 s
     }
 
     @Test("in-cluster: KUBERNETES_SERVICE_HOST/PORT, the service account's token, CA and namespace")

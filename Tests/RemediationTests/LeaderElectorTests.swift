@@ -9,8 +9,10 @@ import Testing
 struct LeaderElectorTests {
     func elector(_ double: KubernetesDouble, _ identity: String) -> LeaderElector {
         LeaderElector(client: KubernetesClient(connection: .init(server: double.url)),
-                      configuration: .init(namespace: "meshwatchd", identity: identity, leaseDuration: .seconds(6),
-                                           renewDeadline: .seconds(4), retryPeriod: .milliseconds(200)),
+                      // A lease long enough that a busy machine (a renewal that takes seconds) does not
+                      // lose it; nothing below waits for an expiry (release and takeover are immediate).
+                      configuration: .init(namespace: "meshwatchd", identity: identity, leaseDuration: .seconds(20),
+                                           renewDeadline: .seconds(15), retryPeriod: .milliseconds(200)),
                       leadership: Leadership(leading: false), logger: Logger(label: "test"))
     }
 

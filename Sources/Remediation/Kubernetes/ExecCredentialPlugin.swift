@@ -77,7 +77,7 @@ public final class ExecCredentialPlugin: Sendable {
             process.arguments = [command] + arguments
         }
         process.environment = environment
-        let output = Pipe(), errors = Pipe()
+        let output = Pipe.closedOnExec(), errors = Pipe.closedOnExec()
         process.standardOutput = output
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
@@ -99,7 +99,8 @@ public final class ExecCredentialPlugin: Sendable {
         if done.wait(timeout: .now() + seconds) == .timedOut {
             kill(process.processIdentifier, SIGKILL)
             _ = done.wait(timeout: .now() + 5)
-            readers.wait()
+            // Bounded: a grandchild the plugin started may hold its output open.
+            _ = readers.wait(timeout: .now() + 5)
             return .failure(KubernetesConfigError("credential plugin \(command) did not finish within \(timeout)"))
         }
         readers.wait()

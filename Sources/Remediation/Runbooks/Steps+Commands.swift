@@ -47,7 +47,7 @@ enum StepProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        let pipe = Pipe()
+        let pipe = Pipe.closedOnExec()
         process.standardOutput = pipe
         process.standardError = pipe
         process.standardInput = FileHandle.nullDevice
@@ -74,4 +74,17 @@ final class ProcessBox: @unchecked Sendable {
     let process: Process
     init(_ process: Process) { self.process = process }
     func kill() { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }
+}
+
+extension Pipe {
+    /// A pipe whose descriptors no other child process inherits: a command spawned meanwhile
+    /// (another step, a credential plugin) holding a copy of the write end would keep the reader
+    /// from ever seeing the end of the output. Spawning gives the child its own copy for stdout.
+    static func closedOnExec() -> Pipe {
+        let pipe = Pipe()
+        for descriptor in [pipe.fileHandleForReading.fileDescriptor, pipe.fileHandleForWriting.fileDescriptor] {
+            _ = fcntl(descriptor, F_SETFD, fcntl(descriptor, F_GETFD) | FD_CLOEXEC)
+        }
+        return pipe
+    }
 }
