@@ -57,6 +57,13 @@ struct AnalysisScheduleTests {
                     let first = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
                     #expect(await first.waitForLog(.seconds(40)) { $0["msg"] == "finding delivered" } != nil, "log:\n\(first.log)")
                     #expect(await waitForRuns(first, 3), "log:\n\(first.log)")
+                    // For an operator's own alert on checks that keep failing.
+                    let metrics = String(decoding: try await HTTPClient().get(first.statusURL("/metrics")).body, as: UTF8.self)
+                    #expect(metrics.contains("meshwatchd_analyze_problems 1") && metrics.contains("meshwatchd_analyze_runs_total{result=\"error\"} 0"), "\(metrics)")
+                    #expect(metrics.range(of: #"meshwatchd_analyze_runs_total\{result="ok"\} [1-9]"#, options: .regularExpression) != nil)
+                    try metrics.write(toFile: state + "/metrics.txt", atomically: true, encoding: .utf8)
+                    let lint = try await ChildProcess.run("/bin/sh", ["-c", "/usr/bin/promtool check metrics < '\(state)/metrics.txt'"])
+                    #expect(lint.status == 0 && !lint.output.contains("analyze"), "\(lint.output)")
                     var seen = try await findings(receiver)
                     #expect(seen.count == 1, "\(seen)")
                     let labels = (seen.first?["alert"] as? [String: Any])?["labels"] as? [String: String]

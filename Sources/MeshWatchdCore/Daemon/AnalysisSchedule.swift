@@ -28,6 +28,7 @@ struct AnalysisSchedule: Sendable {
     let planner: NotificationPlanner
     let committer: StateCommitter
     let notifies: Bool
+    let status: DaemonStatus
     let logger: Logger
 
     /// One alert instance per check and object: a count or a list in the message changing does
@@ -109,9 +110,11 @@ struct AnalysisSchedule: Sendable {
                 // Held in memory when the disk refuses, and saved with the next commit: never planned twice.
                 await committer.commit(key: Self.group, snapshot: snapshot, .init(plan: plan, transitions: transitions))
                 active = kept
+                await status.analysisRan(problems: kept.count, at: now)
                 logger.info("configuration checks ran", metadata: ["analyze.problems": "\(kept.count)", "analyze.new": "\(transitions.filter { $0.kind == .firing }.count)",
                                                                    "analyze.fixed": "\(transitions.filter { $0.kind == .resolved }.count)"])
             } catch {
+                await status.analysisRan(problems: nil, at: now)
                 logger.warning("configuration checks could not read the Kubernetes API; their findings stay as they were", metadata: ["error": "\(error)"])
             }
             do { try await Task.sleep(for: settings.interval) } catch { break }

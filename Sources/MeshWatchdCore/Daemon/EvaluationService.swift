@@ -141,6 +141,7 @@ struct EvaluationService: ServiceLifecycle.Service {
                           factory: settings.notifications.factory)
         await status.configureSinks(settings.sinks.map(\.name))
         await status.configureRemoteWrite(settings.output?.queue)
+        await status.configureAnalysis(settings.analysis != nil)
         logger.info("evaluating", metadata: [
             "config.groups": "\(settings.groups.count)", "config.rules": "\(settings.ruleCount)",
             "config.reload": "\(carried != nil)",
@@ -207,7 +208,7 @@ struct EvaluationService: ServiceLifecycle.Service {
             }
             if let analysis = settings.analysis {
                 let schedule = AnalysisSchedule(settings: analysis, store: store, planner: planner, committer: committer,
-                                                notifies: !settings.sinks.isEmpty, logger: logger)
+                                                notifies: !settings.sinks.isEmpty, status: status, logger: logger)
                 tasks.addTask {
                     await schedule.run()
                     return .done

@@ -48,6 +48,23 @@ actor DaemonStatus: DeliveryReporting {
 
     func configureSinks(_ names: [String]) { sinkNames = names }
 
+    /// The scheduled configuration checks (nil while they are off), for /metrics.
+    private(set) var analysis: AnalysisCounters?
+
+    func configureAnalysis(_ enabled: Bool) { analysis = enabled ? (analysis ?? AnalysisCounters()) : nil }
+
+    func analysisRan(problems: Int?, at time: Date) {
+        var counters = analysis ?? AnalysisCounters()
+        if let problems {
+            counters.ok += 1
+            counters.problems = problems
+            counters.lastSuccess = time
+        } else {
+            counters.failed += 1
+        }
+        analysis = counters
+    }
+
     /// The remote-write queue of the running generation (nil without remote_write), for /metrics.
     private(set) var remoteWrite: RemoteWriteQueue?
 

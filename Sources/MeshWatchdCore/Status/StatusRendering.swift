@@ -14,7 +14,7 @@ enum StatusRendering {
 
     static func metrics(_ groups: Groups, ready: Bool, version: String, sinks: [String] = [], deliveries: Deliveries = [:],
                         outboxDepth: [String: Int] = [:], remediations: [String: Int] = [:], verifications: [String: Int] = [:],
-                        unsavedFindings: Int = 0, remoteWrite: RemoteWriteCounters? = nil) -> String {
+                        unsavedFindings: Int = 0, remoteWrite: RemoteWriteCounters? = nil, analysis: AnalysisCounters? = nil) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: Double)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -66,6 +66,15 @@ enum StatusRendering {
                names.map { ([("sink", $0)], Double(outboxDepth[$0] ?? 0)) })
         family("meshwatchd_findings_unsaved", "gauge", "Findings decided but not yet saved to the outbox because the state could not be written; they are saved with the next cycle.",
                [([], Double(unsavedFindings))])
+        if let analysis {
+            family("meshwatchd_analyze_runs_total", "counter",
+                   "Scheduled configuration checks by result: ok, or error (the Kubernetes API could not be read; the findings stay as they were).",
+                   [([("result", "ok")], Double(analysis.ok)), ([("result", "error")], Double(analysis.failed))])
+            family("meshwatchd_analyze_problems", "gauge", "Configuration problems the last successful run found (each a MeshConfigProblem alert).",
+                   [([], Double(analysis.problems))])
+            family("meshwatchd_analyze_last_success_timestamp_seconds", "gauge", "When the configuration checks last read the API (0: never).",
+                   [([], analysis.lastSuccess?.timeIntervalSince1970 ?? 0)])
+        }
         if let remoteWrite {
             family("meshwatchd_remote_write_samples_total", "counter",
                    "Samples of recording rules and ALERTS series by result: sent (acknowledged), dropped (the queue was full), failed (the receiver refused them).",
@@ -248,4 +257,12 @@ enum StatusRendering {
         value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "\n", with: "\\n")
     }
+}
+
+/// The scheduled configuration checks, for /metrics: an operator can alert on runs that keep failing.
+struct AnalysisCounters: Sendable {
+    var ok = 0
+    var failed = 0
+    var problems = 0
+    var lastSuccess: Date?
 }

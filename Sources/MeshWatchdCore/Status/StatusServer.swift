@@ -23,7 +23,7 @@ enum StatusServer {
                                                deliveries: await status.deliveries, outboxDepth: (try? await store?.perform { try $0.depthBySink() }) ?? [:],
                                                remediations: await status.remediations, verifications: await status.verifications,
                                                unsavedFindings: await status.unsavedFindings,
-                                               remoteWrite: await status.remoteWrite?.counters)
+                                               remoteWrite: await status.remoteWrite?.counters, analysis: await status.analysis)
             return text(.ok, body, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("api/v1/alerts") { _, _ in json(StatusRendering.alerts(await status.groupStates)) }
