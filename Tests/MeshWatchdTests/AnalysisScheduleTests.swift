@@ -30,10 +30,12 @@ struct AnalysisScheduleTests {
     func scheduled() async throws {
         let state = try DaemonTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
-        let documents = try Yams.load_all(yaml: AnalyzeTests.base + "\n---\n"
-                                                + AnalyzeTests.guideMissingSubset.replacingOccurrences(of: "  name: backend\n", with: "  name: backend\n  namespace: production\n"))
-            .compactMap { $0 as? [String: Any] }
-        let seed = String(decoding: try JSONSerialization.data(withJSONObject: documents), as: UTF8.self)
+        let seed = try await offPool { () throws -> String in
+            let documents = try Yams.load_all(yaml: AnalyzeTests.base + "\n---\n"
+                                                    + AnalyzeTests.guideMissingSubset.replacingOccurrences(of: "  name: backend\n", with: "  name: backend\n  namespace: production\n"))
+                .compactMap { $0 as? [String: Any] }
+            return String(decoding: try JSONSerialization.data(withJSONObject: documents), as: UTF8.self)
+        }
         let harness = DaemonTests()
         try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
             try await withKubernetes(seed: seed) { double async throws in

@@ -65,8 +65,12 @@ struct AnalyzeTests {
     /// The findings of `checks` on a double seeded with the base and `yaml`.
     func analyze(_ yaml: String, checks: Set<AnalysisCheck>, namespaces: [String]? = nil, readSecrets: [String] = [],
                  base: String = AnalyzeTests.base) async throws -> [AnalysisFinding] {
-        let documents = try Yams.load_all(yaml: base + "\n---\n" + yaml).compactMap { $0 as? [String: Any] }
-        let seed = String(decoding: try JSONSerialization.data(withJSONObject: documents), as: UTF8.self)
+        // Parsing YAML is slow in a debug build: off the two cooperative threads, which every
+        // other test running meanwhile needs.
+        let seed = try await offPool { () throws -> String in
+            let documents = try Yams.load_all(yaml: base + "\n---\n" + yaml).compactMap { $0 as? [String: Any] }
+            return String(decoding: try JSONSerialization.data(withJSONObject: documents), as: UTF8.self)
+        }
         return try await withKubernetes(seed: seed) { double async throws in
             var analyzer = Analyzer(now: Self.now)
             analyzer.only = checks

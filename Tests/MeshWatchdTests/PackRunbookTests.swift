@@ -100,8 +100,9 @@ struct PackRunbookTests {
         let time = Date(timeIntervalSince1970: try #require(PrometheusDuration.parse(firing.evalTime)).seconds)
         let expanded = RulePack.withDefaults(firing.pack)
         let runbook = try #require(expanded.runbooks.first { $0.alert == firing.alert })
-        let evidence = try await withPrometheus(openMetrics: try group.openMetrics(intervalSeconds: interval)) { prometheus async throws in
-            try await withKubernetes(seed: try Self.seed(trustRootPEM: pem)) { double async throws in
+        let (samples, seed) = try await offPool { (try group.openMetrics(intervalSeconds: interval), try Self.seed(trustRootPEM: pem)) }
+        let evidence = try await withPrometheus(openMetrics: samples) { prometheus async throws in
+            try await withKubernetes(seed: seed) { double async throws in
                 let runner = RunbookRunner.make(prometheus: try PrometheusClient(baseURL: prometheus.url, http: HTTPClient()),
                                                 kubernetes: KubernetesClient(connection: .init(server: double.url)),
                                                 execAllow: [], context: EvaluationContext())

@@ -84,9 +84,11 @@ struct ReportTests {
         let directory = NSTemporaryDirectory() + "meshwatchd-report-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try Self.state(directory)
+        try await offPool { try Self.state(directory) }
         let artifacts = ReportTests.artifacts
-        try await withPrometheus(openMetrics: Self.openMetrics()) { prometheus async throws in
+        // A fortnight of samples is a large string: built off the cooperative threads.
+        let samples = await offPool { Self.openMetrics() }
+        try await withPrometheus(openMetrics: samples) { prometheus async throws in
             let cli = CommandLineTests()
             let arguments = ["report", "--prometheus", prometheus.url, "--at", ISO8601DateFormatter().string(from: Self.end),
                              "--since", "7d", "--state-directory", directory]
