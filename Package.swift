@@ -82,7 +82,7 @@ let package = Package(
                 "CCrypto",
                 "MeshHTTP",
                 "MetricModel",
-                "AlertEngine", "GoTemplate", "PromQL",
+                "AlertModel", "GoTemplate", "PromQL",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -108,11 +108,16 @@ let package = Package(
         // promtool's error positions, and the printer of normalised expressions.
         .target(name: "PromQL", dependencies: ["CFormat"]),
 
+        // The values the engine hands on and the incident side consumes: an alert instance, its
+        // state and a transition. Incidents imports this, never the engine.
+        .target(name: "AlertModel", dependencies: ["GoTemplate", "MetricModel"]),
+
         // Rule files, the built-in packs, evaluation, the alert state machine, templating,
         // snapshot and restore. Pure logic: it asks an `InstantQuerying` for samples.
         .target(
             name: "AlertEngine",
             dependencies: [
+                "AlertModel",
                 "GoTemplate",
                 "MetricModel",
                 "PromQL",
@@ -237,7 +242,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IncidentsTests",
-            dependencies: ["Incidents", "AlertEngine", "GoTemplate", "MetricModel", "MeshHTTP", "MeshFixtures"]
+            dependencies: ["Incidents", "AlertModel", "GoTemplate", "MetricModel", "MeshHTTP", "MeshFixtures"]
         ),
         .testTarget(
             name: "PromQLTests",

@@ -1,3 +1,4 @@
+@_exported import AlertModel
 import GoTemplate
 import Foundation
 import Logging

@@ -1,4 +1,4 @@
-import AlertEngine
+import AlertModel
 import Foundation
 import MeshHTTP
 

@@ -1,5 +1,5 @@
 import GoTemplate
-import AlertEngine
+import AlertModel
 import Foundation
 import MetricModel
 

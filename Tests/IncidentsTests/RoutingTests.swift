@@ -1,4 +1,4 @@
-import AlertEngine
+import AlertModel
 import Foundation
 @testable import Incidents
 import MetricModel
