@@ -71,8 +71,9 @@ let package = Package(
         // the alert engine and by sink message templates.
         .target(name: "GoTemplate", dependencies: ["MetricModel", "PromQL"]),
 
-        // HMAC-SHA256 and SHA-256 over OpenSSL's libcrypto, for signed webhooks.
-        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
+        // HMAC-SHA256 and SHA-256 over OpenSSL's libcrypto, for signed webhooks; password hashes
+        // (bcrypt, yescrypt, SHA-512 crypt) over libcrypt, for the status page's users.
+        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("crypt")]),
 
         // Findings and their delivery to incident channels: the finding document, signed
         // webhooks, and the delivery policy (retry, backoff, Retry-After).
@@ -177,6 +178,7 @@ let package = Package(
         .target(
             name: "MeshWatchdCore",
             dependencies: [
+                "CCrypto",
                 "CSystemd",
                 "PromQL",
                 "Incidents",

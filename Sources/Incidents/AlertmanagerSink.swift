@@ -1,5 +1,6 @@
 import Foundation
 import MeshHTTP
+import Synchronization
 
 /// Alertmanager's API v2: `POST /api/v2/alerts` with the alert as Prometheus sends it, so
 /// existing routes, inhibitions, silences and receivers keep working. Like Prometheus, the
@@ -16,6 +17,8 @@ public struct AlertmanagerSink: FindingSink {
     /// Extra headers on every request (`X-Scope-OrgID` for Mimir or Grafana Cloud).
     let headers: [(name: String, value: String)]
     let http: HTTPClient
+    /// `<url> <silence id>` of the silences known to be in each Alertmanager already.
+    private let forwarded = ForwardedSilences()
 
     /// `url` is Alertmanager's base URL (`http://alertmanager:9093`, with any route prefix).
     public init(name: String, url: String, validFor: Duration = .seconds(240), http: HTTPClient) {
@@ -33,11 +36,20 @@ public struct AlertmanagerSink: FindingSink {
     }
 
     public func send(body: [UInt8], id: String, at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
-        let alert = Self.alert(try Finding.decode(body), at: time, validFor: validFor)
+        let finding = try Finding.decode(body)
+        let alert = Self.alert(finding, at: time, validFor: validFor)
         let json = try JSONSerialization.data(withJSONObject: [alert], options: [.sortedKeys, .withoutEscapingSlashes])
         var first: Result<HTTPResponse, HTTPError>?
         var accepted: Result<HTTPResponse, HTTPError>?
         for url in urls {
+            // A silenced alert goes with its silence, and the silence first: an Alertmanager that
+            // has the alert but not the silence would notify.
+            if finding.kind != .resolved, let silences = finding.silences, !silences.isEmpty {
+                if case .failure(let failure) = try await forward(silences, to: url, at: time) {
+                    if first == nil { first = .failure(failure) }
+                    continue
+                }
+            }
             let result = try await http.postSecret(url + "/api/v2/alerts", json: Array(json), headers: [("User-Agent", "meshwatchd")] + headers)
             if case .success(let response) = result, (200..<300).contains(response.status), accepted == nil { accepted = result }
             if first == nil { first = result }
@@ -63,6 +75,9 @@ public struct AlertmanagerSink: FindingSink {
             annotations["evidence"] = String(finding.evidence.joined(separator: "\n").prefix(4096))
         }
         if let remediation = finding.remediation, annotations["remediation"] == nil { annotations["remediation"] = remediation }
+        if let acknowledgement = finding.acknowledgement, annotations["acknowledged_by"] == nil {
+            annotations["acknowledged_by"] = acknowledgement.line
+        }
         var object: [String: Any] = [
             "labels": labels, "annotations": annotations,
             "startsAt": Finding.timestamp(alert.firedAt ?? alert.activeAt), "endsAt": Finding.timestamp(endsAt),
@@ -70,4 +85,100 @@ public struct AlertmanagerSink: FindingSink {
         if let generatorURL = alert.generatorURL { object["generatorURL"] = generatorURL }
         return object
     }
+}
+
+// MARK: - Silences
+
+extension AlertmanagerSink {
+    /// Makes sure each silence is in the Alertmanager at `url`: a silence meshwatchd forwarded
+    /// carries `[meshwatchd silence <id>]` in its comment and is found by it, so a re-send (or a
+    /// second replica) never posts it twice.
+    func forward(_ silences: [Silence], to url: String, at time: Date) async throws -> Result<Void, HTTPError> {
+        let missing = silences.filter { !forwarded.contains(url + " " + $0.id) && $0.endsAt > time }
+        guard !missing.isEmpty else { return .success(()) }
+        let existing: [[String: Any]]
+        switch try await listSilences(url) {
+        case .success(let list): existing = list
+        case .failure(let error): return .failure(error)
+        }
+        for silence in missing {
+            let tag = "[meshwatchd silence \(silence.id)]"
+            let present = existing.contains { entry in
+                ((entry["comment"] as? String) ?? "").hasSuffix(tag)
+                    && ((entry["status"] as? [String: Any])?["state"] as? String) != "expired"
+            }
+            if !present {
+                let body = try JSONSerialization.data(withJSONObject: Self.postableSilence(silence, at: time), options: [.sortedKeys])
+                let result = try await http.postSecret(url + "/api/v2/silences", json: Array(body), headers: [("User-Agent", "meshwatchd")] + headers)
+                switch result {
+                case .failure(let error): return .failure(error)
+                case .success(let response) where !response.isSuccess:
+                    return .failure(HTTPError(kind: .status, endpoint: response.endpoint, message: "Alertmanager refused the silence",
+                                              status: response.status, bodyExcerpt: String(decoding: response.body.prefix(300), as: UTF8.self)))
+                case .success: break
+                }
+            }
+            forwarded.insert(url + " " + silence.id)
+        }
+        return .success(())
+    }
+
+    /// Expires, in every Alertmanager of the sink, the silence meshwatchd forwarded for `id`
+    /// (an early expiry; one that runs out expires there by itself). Returns the errors met.
+    public func expireForwarded(silenceID id: String) async -> [String] {
+        var errors: [String] = []
+        for url in urls {
+            forwarded.remove(url + " " + id)
+            do {
+                guard case .success(let list) = try await listSilences(url) else {
+                    errors.append("\(name): cannot list the silences of an Alertmanager")
+                    continue
+                }
+                for entry in list where ((entry["comment"] as? String) ?? "").hasSuffix("[meshwatchd silence \(id)]") {
+                    guard let amID = entry["id"] as? String, ((entry["status"] as? [String: Any])?["state"] as? String) != "expired",
+                          let escaped = amID.addingPercentEncoding(withAllowedCharacters: .alphanumerics) else { continue }
+                    var request = HTTPRequest(method: .delete, url: url + "/api/v2/silence/" + escaped, urlIsSecret: true)
+                    request.headers += [("User-Agent", "meshwatchd")] + headers
+                    let response = try await http.execute(request)
+                    if !response.isSuccess { errors.append("\(name): Alertmanager answered \(response.status) to the expiry") }
+                }
+            } catch {
+                errors.append("\(name): \(error)")
+            }
+        }
+        return errors
+    }
+
+    private func listSilences(_ url: String) async throws -> Result<[[String: Any]], HTTPError> {
+        var request = HTTPRequest(url: url + "/api/v2/silences", urlIsSecret: true)
+        request.headers += [("User-Agent", "meshwatchd")] + headers
+        let response: HTTPResponse
+        do { response = try await http.execute(request) } catch let error as HTTPError { return .failure(error) }
+        guard response.isSuccess, let list = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [[String: Any]] else {
+            return .failure(HTTPError(kind: .status, endpoint: response.endpoint, message: "cannot read Alertmanager's silences",
+                                      status: response.status))
+        }
+        return .success(list)
+    }
+
+    /// Alertmanager's `postableSilence`: matchers split into name, value, isRegex, isEqual.
+    static func postableSilence(_ silence: Silence, at time: Date) -> [String: Any] {
+        let matchers: [[String: Any]] = silence.matchers.compactMap { text in
+            guard let matcher = try? LabelMatcher(parsing: text) else { return nil }
+            return ["name": matcher.name, "value": matcher.value,
+                    "isRegex": matcher.kind == .regex || matcher.kind == .notRegex,
+                    "isEqual": matcher.kind == .equal || matcher.kind == .regex]
+        }
+        return ["matchers": matchers, "startsAt": Finding.timestamp(max(silence.startsAt, time)), "endsAt": Finding.timestamp(silence.endsAt),
+                "createdBy": silence.createdBy, "comment": silence.forwardedComment]
+    }
+}
+
+/// The silences already forwarded, per Alertmanager URL (a set behind a lock, shared by copies of the sink).
+final class ForwardedSilences: Sendable {
+    private let keys = Mutex<Set<String>>([])
+
+    func contains(_ key: String) -> Bool { keys.withLock { $0.contains(key) } }
+    func insert(_ key: String) { keys.withLock { _ = $0.insert(key) } }
+    func remove(_ key: String) { keys.withLock { _ = $0.remove(key) } }
 }

@@ -51,9 +51,13 @@ public struct SinkRoute: Sendable, Equatable {
     /// After this route takes an alert, later routes may take it too (true, the default) or not
     /// (false: the first matching route with `continue: false` is the last, as in Alertmanager's tree).
     public var continueMatching: Bool
+    /// An Alertmanager sink: it receives silenced alerts (with their silence, for Alertmanager to
+    /// apply) and its re-sends keep the alert alive there, acknowledged or not.
+    public var alertmanager: Bool
 
     public init(name: String, alerts: Set<String> = [], severities: Set<String> = [], level: Int = 1, repeatInterval: Duration? = nil,
-                matchers: [LabelMatcher] = [], continueMatching: Bool = true) {
+                matchers: [LabelMatcher] = [], continueMatching: Bool = true, alertmanager: Bool = false) {
+        self.alertmanager = alertmanager
         self.name = name
         self.alerts = alerts
         self.severities = severities
@@ -101,6 +105,10 @@ public struct NotificationRecord: Codable, Sendable, Equatable {
     public var requestedLevel: Int? = nil
     /// The alert's labels, for routes that match on them (nil in records saved before routing by labels).
     public var labels: [String: String]? = nil
+    /// Who took the alert: no reminders and no escalation until it resolves.
+    public var acknowledgement: Acknowledgement? = nil
+    /// Sinks that did not hear of the firing because a silence matched it: they do once it ends.
+    public var silencedSinks: [String]? = nil
 
     public struct StoredInstance: Codable, Sendable, Equatable {
         public var labels: [String: String]

@@ -14,6 +14,8 @@ public struct Finding: Codable, Sendable, Equatable {
         case reminder
         /// Still firing and now at a higher escalation level (by time or an emergency).
         case escalated
+        /// Someone took it: every sink that heard of the alert is told who.
+        case acknowledged
     }
 
     public struct Alert: Codable, Sendable, Equatable {
@@ -51,6 +53,11 @@ public struct Finding: Codable, Sendable, Equatable {
     /// Runbook, dashboard and trace links, templated from configuration.
     public var links: [String: String]
     public var generatedAt: Date
+    /// Who acknowledged the alert, once someone has.
+    public var acknowledgement: Acknowledgement?
+    /// The silences that match the alert (only Alertmanager sinks receive a silenced alert,
+    /// and forward these to their Alertmanager).
+    public var silences: [Silence]?
 
     /// The finding for one transition. `reminder` numbers the repeats of a still-firing alert.
     public init(transition: AlertTransition, kind: Kind, reminder: Int = 0, escalationLevel: Int = 1,
@@ -100,13 +107,13 @@ public struct Finding: Codable, Sendable, Equatable {
         return try decoder.decode(Finding.self, from: Data(bytes))
     }
 
-    static func timestamp(_ date: Date) -> String {
+    public static func timestamp(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: date)
     }
 
-    static func parseTimestamp(_ text: String) -> Date? {
+    public static func parseTimestamp(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = formatter.date(from: text) { return date }

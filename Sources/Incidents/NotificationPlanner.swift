@@ -27,6 +27,8 @@ public final class NotificationPlanner: Sendable {
         var criticalWorkloads: [String: String] = [:]
         var datasourceDownSince: Date?
         var datasourceError = ""
+        /// Every silence not yet expired (pending ones too).
+        var silences: [Silence] = []
     }
 
     private let state: Mutex<State>
@@ -48,6 +50,47 @@ public final class NotificationPlanner: Sendable {
     }
 
     public var records: [String: NotificationRecord] { state.withLock { $0.records.byKey } }
+
+    /// The silences in force or to come; set by the daemon whenever one is added or expired.
+    public var silences: [Silence] {
+        get { state.withLock { $0.silences } }
+        set { state.withLock { $0.silences = newValue } }
+    }
+
+    /// Acknowledges a firing alert: its sinks are told who took it, and its reminders (except
+    /// Alertmanager's keep-alive re-sends) and escalation stop until it resolves. Nil when the
+    /// alert is not firing (nothing to acknowledge).
+    public func acknowledge(_ transition: AlertTransition, by acknowledgement: Acknowledgement) -> NotificationPlan? {
+        state.withLock { state in
+            let key = Self.alertKey(group: transition.group, fingerprint: transition.instance.fingerprint)
+            guard var record = state.records[key] else { return nil }
+            var plan = NotificationPlan()
+            record.acknowledgement = acknowledgement
+            let heard = state.routes.filter { record.lastQueued[$0.name] != nil }
+            // Numbered by its time: a second person taking the alert over is news too.
+            let finding = state.factory(transition.at(acknowledgement.at), .acknowledged, Int(acknowledgement.at.timeIntervalSince1970 * 1000),
+                                        record.level)
+            Self.send(finding, kind: .acknowledged, key: key, to: heard, record: &record, at: acknowledgement.at, state: state, plan: &plan)
+            state.records[key] = record
+            plan.upserts[key] = record
+            return plan
+        }
+    }
+
+    /// Restores acknowledgements kept elsewhere (the cluster's copy, after a failover) onto the
+    /// records of alerts still firing; true for each key that changed.
+    public func restore(acknowledgements: [String: Acknowledgement]) -> NotificationPlan {
+        state.withLock { state in
+            var plan = NotificationPlan()
+            for (key, acknowledgement) in acknowledgements {
+                guard var record = state.records[key], record.acknowledgement != acknowledgement else { continue }
+                record.acknowledgement = acknowledgement
+                state.records[key] = record
+                plan.upserts[key] = record
+            }
+            return plan
+        }
+    }
 
     /// Distinct workloads with critical alerts firing now (the blast-radius guard's count).
     public var criticalWorkloadCount: Int { state.withLock { Set($0.criticalWorkloads.values).count } }
@@ -124,7 +167,7 @@ public final class NotificationPlanner: Sendable {
             lastQueued: [:], reminders: [:])
         record.labels = Self.labels(instance)
         let finding = state.factory(transition.at(time), .firing, 0, record.level)
-        queue(finding, kind: .firing, key: key, to: sinks(for: record, state), record: &record, at: time, plan: &plan)
+        send(finding, kind: .firing, key: key, to: sinks(for: record, state), record: &record, at: time, state: state, plan: &plan)
         state.records[key] = record
         plan.upserts[key] = record
     }
@@ -139,13 +182,15 @@ public final class NotificationPlanner: Sendable {
                                             level: 1, emergency: false, lastQueued: [:], reminders: [:])
             record.labels = Self.labels(transition.instance)
             let finding = state.factory(transition.at(time), .resolved, 0, 1)
-            queue(finding, kind: .resolved, key: key, to: sinks(for: record, state), record: &record, at: time, plan: &plan)
+            send(finding, kind: .resolved, key: key, to: sinks(for: record, state), record: &record, at: time, state: state, plan: &plan)
             plan.removals.insert(key)
             return
         }
+        // Every sink that heard of the firing hears of the resolve, silenced or not: no incident
+        // stays open in PagerDuty because someone silenced its alert.
         let finding = state.factory(transition.at(time), .resolved, 0, record.level)
         let heard = state.routes.filter { record.lastQueued[$0.name] != nil }
-        queue(finding, kind: .resolved, key: key, to: heard, record: &record, at: time, plan: &plan)
+        send(finding, kind: .resolved, key: key, to: heard, record: &record, at: time, state: state, plan: &plan)
         plan.upserts[key] = nil
         plan.removals.insert(key)
     }
@@ -201,22 +246,33 @@ public final class NotificationPlanner: Sendable {
         let emergency = record.emergency || (record.severity == "critical" && isEmergency(state))
         let byTime = state.policy.level(afterFiringFor: .milliseconds(Int64(time.timeIntervalSince(record.firedAt) * 1000)))
         let level = max(record.level, byTime, emergency ? state.policy.emergencyLevel : 1, record.requestedLevel ?? 1)
-        if level > record.level {
+        // Someone has it, or it is silenced: no escalation, no reminders but Alertmanager's keep-alive.
+        let quiet = record.acknowledgement != nil || !activeSilences(record, at: time, state).isEmpty
+        if level > record.level && !quiet {
             record.level = level
             record.emergency = emergency
             let finding = state.factory(transition, .escalated, level, level)
-            queue(finding, kind: .escalated, key: key, to: sinks(for: record, state), record: &record, at: time, plan: &plan)
+            send(finding, kind: .escalated, key: key, to: sinks(for: record, state), record: &record, at: time, state: state, plan: &plan)
             return true
         }
         var changed = false
+        // A silence ended while the alert still fires: the sinks it kept from the firing hear of it now.
+        if let missed = record.silencedSinks, !missed.isEmpty, activeSilences(record, at: time, state).isEmpty {
+            record.silencedSinks = nil
+            let routes = sinks(for: record, state).filter { missed.contains($0.name) && record.lastQueued[$0.name] == nil }
+            let finding = state.factory(transition, .firing, 0, record.level)
+            send(finding, kind: .firing, key: key, to: routes, record: &record, at: time, state: state, plan: &plan)
+            changed = true
+        }
         for route in sinks(for: record, state) {
+            if quiet && !route.alertmanager { continue }
             guard let last = record.lastQueued[route.name] else { continue }
             let interval = route.repeatInterval ?? state.policy.repeatInterval
             guard time.timeIntervalSince(last) >= interval.seconds else { continue }
             let count = (record.reminders[route.name] ?? 0) + 1
             record.reminders[route.name] = count
             let finding = state.factory(transition, .reminder, count, record.level)
-            queue(finding, kind: .reminder, key: key, to: [route], record: &record, at: time, plan: &plan)
+            send(finding, kind: .reminder, key: key, to: [route], record: &record, at: time, state: state, plan: &plan)
             changed = true
         }
         return changed
@@ -279,7 +335,7 @@ public final class NotificationPlanner: Sendable {
                                             lastQueued: [:], reminders: [:],
                                             instance: .init(labels: labels, annotations: annotations))
             let finding = state.factory(transition, .firing, 0, record.level)
-            Self.queue(finding, kind: .firing, key: key, to: Self.sinks(for: record, state), record: &record, at: time, plan: &plan)
+            Self.send(finding, kind: .firing, key: key, to: Self.sinks(for: record, state), record: &record, at: time, state: state, plan: &plan)
             state.records[key] = record
             plan.upserts[key] = record
             return plan
@@ -312,6 +368,35 @@ public final class NotificationPlanner: Sendable {
     private static func sinks(for record: NotificationRecord, _ state: State) -> [SinkRoute] {
         SinkRoute.matching(state.routes, alert: record.rule, severity: record.severity, labels: record.labels ?? record.instance?.labels ?? [:])
             .filter { $0.level <= record.level }
+    }
+
+    /// The silences active now that match the alert.
+    private static func activeSilences(_ record: NotificationRecord, at time: Date, _ state: State) -> [Silence] {
+        guard !state.silences.isEmpty else { return [] }
+        var labels = record.labels ?? record.instance?.labels ?? [:]
+        if labels["alertname"] == nil { labels["alertname"] = record.rule }
+        return state.silences.filter { $0.isActive(at: time) && $0.matches(labels) }
+    }
+
+    /// Queues a finding for its sinks, as the alert's acknowledgement and silences allow: a
+    /// silenced firing, escalation or reminder reaches Alertmanager sinks only (with the silence,
+    /// for Alertmanager to apply), and the other sinks are remembered to hear of it once the
+    /// silence ends. Resolves and acknowledgements reach every sink given.
+    private static func send(_ finding: Finding, kind: Finding.Kind, key: String, to routes: [SinkRoute],
+                             record: inout NotificationRecord, at time: Date, state: State, plan: inout NotificationPlan) {
+        var finding = finding
+        finding.acknowledgement = record.acknowledgement
+        var routes = routes
+        if kind != .resolved && kind != .acknowledged {
+            let silences = activeSilences(record, at: time, state)
+            if !silences.isEmpty {
+                finding.silences = silences
+                let kept = routes.filter { !$0.alertmanager && record.lastQueued[$0.name] == nil }.map(\.name)
+                if !kept.isEmpty { record.silencedSinks = Array(Set((record.silencedSinks ?? []) + kept)).sorted() }
+                routes = routes.filter(\.alertmanager)
+            }
+        }
+        queue(finding, kind: kind, key: key, to: routes, record: &record, at: time, plan: &plan)
     }
 
     private static func queue(_ finding: Finding, kind: Finding.Kind, key: String, to routes: [SinkRoute],

@@ -56,11 +56,16 @@ public struct PagerDutySink: FindingSink {
         if finding.kind == .resolved {
             return ["routing_key": routingKey, "event_action": "resolve", "dedup_key": dedupKey]
         }
+        // Events v2's own acknowledge: the incident shows as acknowledged and stops escalating.
+        if finding.kind == .acknowledged {
+            return ["routing_key": routingKey, "event_action": "acknowledge", "dedup_key": dedupKey]
+        }
         let source = alert.labels["destination_service"] ?? alert.labels["instance"] ?? alert.labels["pod"] ?? "meshwatchd"
         var details: [String: Any] = ["labels": alert.labels, "annotations": alert.annotations, "value": alert.value,
                                       "escalation_level": finding.escalationLevel, "finding_id": finding.id]
         if !finding.evidence.isEmpty { details["evidence"] = finding.evidence }
         if let decision = finding.remediation { details["remediation"] = decision }
+        if let acknowledgement = finding.acknowledgement { details["acknowledged_by"] = acknowledgement.line }
         var event: [String: Any] = [
             "routing_key": routingKey, "event_action": "trigger", "dedup_key": dedupKey,
             "payload": [

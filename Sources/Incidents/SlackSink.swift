@@ -41,6 +41,7 @@ public struct SlackSink: FindingSink {
         case .resolved: state = "RESOLVED"
         case .reminder: state = "STILL FIRING"
         case .escalated: state = "ESCALATED TO LEVEL \(first.escalationLevel)"
+        case .acknowledged: state = "ACKNOWLEDGED BY \(first.acknowledgement?.by ?? "someone")"
         }
         let name = first.alert.name
         var text: String
@@ -103,6 +104,9 @@ public struct SlackSink: FindingSink {
         }
         if let decision = finding.remediation {
             blocks.append(["type": "section", "text": ["type": "mrkdwn", "text": "*Remediation*\n\(decision)"]])
+        }
+        if let acknowledgement = finding.acknowledgement {
+            blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": "Acknowledged by " + slackText(acknowledgement.line)]]])
         }
         return blocks
     }

@@ -42,6 +42,13 @@ public protocol OutboxStore: Sendable {
     func expire(sinksOtherThan names: Set<String>, olderThan cutoff: Date) async throws -> [String: Int]
     /// Queued findings per sink.
     func depthBySink() async throws -> [String: Int]
+    /// What became of an attempt (`delivered`, `retrying`, `failed`), for whoever shows
+    /// deliveries; called before the findings are removed or postponed.
+    func note(_ batch: [QueuedFinding], state: String, attempts: Int, detail: String?) async
+}
+
+extension OutboxStore {
+    public func note(_ batch: [QueuedFinding], state: String, attempts: Int, detail: String?) async {}
 }
 
 /// What became of a delivery attempt, for whoever counts them (`/metrics`).

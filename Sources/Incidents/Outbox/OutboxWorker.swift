@@ -124,6 +124,7 @@ public struct OutboxWorker: Sendable {
             return  // the findings stay queued
         } catch {
             // The finding could not be rendered for this sink: retrying will not help.
+            await store.note(batch, state: "failed", attempts: attempt, detail: "cannot render for this sink: \(error)")
             try? await store.remove(ids)
             await reporter.delivery(sink: sink.name, .failed, count: batch.count)
             logger.error("finding not delivered", metadata: metadata.merging(["error": "cannot render for this sink: \(error)"]) { $1 })
@@ -133,14 +134,17 @@ public struct OutboxWorker: Sendable {
         do {
             switch policy.verdict(outcome, attempt: attempt, age: age, now: now, random: &random) {
             case .delivered:
+                await store.note(batch, state: "delivered", attempts: attempt, detail: nil)
                 try await store.remove(ids)
                 await reporter.delivery(sink: sink.name, .delivered, count: batch.count)
                 logger.info("finding delivered", metadata: metadata)
             case .retry(let wait, let reason):
+                await store.note(batch, state: "retrying", attempts: attempt, detail: "\(reason)")
                 try await store.postpone(ids, attempts: attempt, until: now.addingTimeInterval(wait.seconds))
                 await reporter.delivery(sink: sink.name, .retried, count: batch.count)
                 logger.warning("finding delivery failed; will retry", metadata: metadata.merging(["error": "\(reason)", "delivery.retry_in": "\(wait)"]) { $1 })
             case .giveUp(let reason):
+                await store.note(batch, state: "failed", attempts: attempt, detail: "\(reason)")
                 try await store.remove(ids)
                 await reporter.delivery(sink: sink.name, .failed, count: batch.count)
                 logger.error("finding not delivered", metadata: metadata.merging(["error": "\(reason)"]) { $1 })

@@ -104,9 +104,30 @@ package struct RunCommand: AsyncParsableCommand {
         guard let service = Self.service(taking: &settings, reload: reload, store: store, status: status, elector: elector, logger: logger) else {
             return
         }
+        let access: WebAccess
+        do { access = try Self.webAccess(configuration.web, address: address, environment: environment) } catch {
+            logger.critical("cannot start: the web settings are wrong", metadata: ["error": "\(error)"])
+            FileHandle.standardError.write(Data("meshwatchd: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        if !access.loopbackOnly && !access.canAct {
+            logger.notice("the status listener is not loopback-only and no user or token is configured: only probes and metrics are open, and nothing can act",
+                          metadata: ["listen.address": "\(address.host):\(address.port)"])
+        }
+        let cluster = elector.map { ClusterCopy(client: $0.client, namespace: $0.configuration.namespace,
+                                                name: configuration.web?.stateConfigmap ?? ConfigurationDefaults.stateConfigMap) }
+        let latest = service.latest
+        let actions = OperatorActions(planner: service.planner, store: store, status: status, outboxSignal: service.outboxSignal, cluster: cluster,
+                                      logger: logger, sinks: { latest.value.sinks })
+        service.onLeading.set { await actions.adoptFromCluster() }
+        let console = Console(status: status, store: store, actions: actions, access: access,
+                              base: Self.pagePath(configuration.web?.externalUrl),
+                              prometheusURL: configuration.externalUrl ?? configuration.prometheus?.url ?? prometheus.url ?? "",
+                              runbooks: { latest.value.diagnosis.map { Array($0.catalog.values) } ?? [] }, logger: logger)
+        let forwarding = elector.map { _ in LeaderForwarding(leadership: leadership, http: ConfiguredSink.http, logger: logger) }
         let idleTimeout = configuration.listenIdleTimeout?.value ?? StatusServer.defaultIdleTimeout
         let server = StatusServer.application(host: address.host, port: address.port, status: status, store: store,
-                                              idleTimeout: idleTimeout, logger: logger)
+                                              idleTimeout: idleTimeout, console: console, forwarding: forwarding, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(services: [server, service], gracefulShutdownSignals: [.sigterm, .sigint],
                                                            logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout?.value ?? ConfigurationDefaults.shutdownTimeout
@@ -125,6 +146,33 @@ package struct RunCommand: AsyncParsableCommand {
                                  elector: elector, logger: logger)
     }
 
+    /// Who may see and do what on the page: users and tokens (token files read now), whether
+    /// the listener is loopback-only.
+    static func webAccess(_ web: Configuration.Web?, address: ListenAddress, environment: [String: String]) throws -> WebAccess {
+        var tokens: [(name: String, token: String)] = []
+        for (index, token) in (web?.tokens ?? []).enumerated() {
+            guard let path = token.file, let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigurationError(file: "", keyPath: "web.tokens[\(index)].file", message: "cannot read \(token.file ?? "(missing)")")
+            }
+            let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard value.utf8.count >= 16 else {
+                throw ConfigurationError(file: "", keyPath: "web.tokens[\(index)].file", message: "\(path): a token needs at least 16 characters")
+            }
+            tokens.append((token.name ?? "token\(index)", value))
+        }
+        let users = (web?.users ?? []).compactMap { user in
+            user.name.flatMap { name in user.passwordHash.map { WebAccess.User(name: name, passwordHash: $0) } }
+        }
+        return WebAccess(loopbackOnly: address.isLoopback, anonymousAlertLists: web?.anonymousAlertLists ?? false, users: users, tokens: tokens,
+                         sessionTimeout: web?.sessionTimeout?.value ?? .seconds(12 * 3600), externalURL: web?.externalUrl)
+    }
+
+    /// The path of the page's external URL without a trailing slash (`/meshwatchd`), or "".
+    static func pagePath(_ url: String?) -> String {
+        guard let url, let path = URLComponents(string: url)?.path, path != "/" else { return "" }
+        return path.hasSuffix("/") ? String(path.dropLast()) : path
+    }
+
     /// The Lease campaign: in the daemon's own namespace, as this pod (or host).
     static func elector(_ election: Configuration.LeaderElection, configuration: Configuration, kubernetes: KubernetesOptions,
                         leadership: Leadership, environment: [String: String], logger: Logger) throws -> LeaderElector {
@@ -132,11 +180,16 @@ package struct RunCommand: AsyncParsableCommand {
             throw ValidationError("leader_election needs a Kubernetes API (kubernetes.kubeconfig or in_cluster)")
         }
         let namespace = election.namespace ?? configuration.remediationPolicy(environment: environment).ownNamespace ?? client.connection.namespace
+        let advertiseURL = configuration.web?.advertiseUrl ?? environment["POD_IP"].map { ip in
+            let port = ListenAddress(configuration.listenAddress ?? ConfigurationDefaults.listenAddress)?.port ?? 9819
+            return "http://" + (ip.contains(":") ? "[\(ip)]" : ip) + ":\(port)"
+        }
         let identity = election.identity ?? environment["POD_NAME"] ?? (ProcessInfo.processInfo.hostName + "-" + String(UUID().uuidString.prefix(8)).lowercased())
         return LeaderElector(client: client, configuration: .init(
             namespace: namespace, name: election.name ?? "meshwatchd", identity: identity,
             leaseDuration: election.leaseDuration?.value ?? ConfigurationDefaults.leaseDuration,
             renewDeadline: election.renewDeadline?.value ?? ConfigurationDefaults.renewDeadline,
-            retryPeriod: election.retryPeriod?.value ?? ConfigurationDefaults.retryPeriod), leadership: leadership, logger: logger)
+            retryPeriod: election.retryPeriod?.value ?? ConfigurationDefaults.retryPeriod,
+            advertiseURL: advertiseURL), leadership: leadership, logger: logger)
     }
 }

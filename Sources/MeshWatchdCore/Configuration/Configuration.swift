@@ -208,6 +208,39 @@ struct Configuration: Decodable, Sendable, Equatable {
         var retryPeriod: ConfigDuration?
     }
 
+    /// The status page and the operator's API: who may see and do what.
+    struct Web: Decodable, Sendable, Equatable {
+        struct User: Decodable, Sendable, Equatable {
+            var name: String?
+            /// A crypt(3) hash: bcrypt (`htpasswd -nB`, `meshwatchd hash-password`), yescrypt or SHA-512 crypt.
+            var passwordHash: String?
+        }
+
+        struct Token: Decodable, Sendable, Equatable {
+            /// Who the token acts as (shown as the author of its acknowledgements and silences).
+            var name: String?
+            /// The file holding the token (read at start and on reload; never inline).
+            var file: String?
+        }
+
+        /// meshwatchd's own address as people reach it: alert and finding links in every sink,
+        /// and the alerts' `generatorURL`. (`external_url` at the top is Prometheus's.)
+        var externalUrl: String?
+        var users: [User]?
+        var tokens: [Token]?
+        /// How long a login lasts (default 12h).
+        var sessionTimeout: ConfigDuration?
+        /// On a listener that is not loopback-only, alert lists and rule health without a login (default false).
+        var anonymousAlertLists: Bool?
+        /// With leader election: this replica's listener as the other replicas reach it (default
+        /// `http://$POD_IP:<port>`), announced in the Lease so followers forward to the leader.
+        var advertiseUrl: String?
+        /// With leader election: the ConfigMap in the daemon's namespace that keeps silences and
+        /// acknowledgements across failovers (default meshwatchd-silences).
+        var stateConfigmap: String?
+    }
+
+    var web: Web?
     var prometheus: Prometheus?
     var remoteWrite: RemoteWrite?
     /// `evaluate` (default) or `skip`. Without `remote_write`, rule files with recording rules

@@ -7,6 +7,8 @@ enum ConfigurationDefaults {
     static let evaluationInterval = Duration.seconds(30)
     static let shutdownTimeout = Duration.seconds(10)
     static let listenAddress = "127.0.0.1:9819"
+    /// The ConfigMap that keeps silences and acknowledgements across failovers.
+    static let stateConfigMap = "meshwatchd-silences"
     /// A status connection silent (or dripping a request head) this long is closed.
     static let listenIdleTimeout = Duration.seconds(30)
     static let maxConcurrentQueries = 4

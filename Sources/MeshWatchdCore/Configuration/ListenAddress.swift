@@ -13,4 +13,9 @@ struct ListenAddress: Sendable, Equatable {
         self.host = host
         self.port = port
     }
+
+    /// Only this machine can connect: 127.0.0.0/8, ::1, localhost.
+    var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
 }

@@ -30,6 +30,9 @@ struct EvaluationService: ServiceLifecycle.Service {
 
     /// With leader election: only the leader evaluates, notifies and acts.
     let elector: LeaderElector?
+    /// Run each time this replica takes the lease, before it evaluates (adopting the cluster's
+    /// silences and acknowledgements).
+    let onLeading = LeadingHook()
 
     init(initial: DaemonSettings, reload: @escaping @Sendable () throws -> DaemonSettings, store: StateStore, status: DaemonStatus,
          notifier: SystemdNotifier, elector: LeaderElector? = nil, logger: Logger) {
@@ -84,6 +87,7 @@ struct EvaluationService: ServiceLifecycle.Service {
             var leading: Task<Void, Never>?
             for await isLeader in changes {
                 if isLeader {
+                    await onLeading.run()
                     await status.setFollowing(false)
                     leading = Task { try? await generations() }
                 } else {
@@ -343,6 +347,15 @@ struct EvaluationService: ServiceLifecycle.Service {
             do { try await Task.sleep(for: interval) } catch { break }
         }
         return .done
+    }
+}
+
+/// Work to do on taking the lease.
+final class LeadingHook: Sendable {
+    private let work = Mutex<(@Sendable () async -> Void)?>(nil)
+    func set(_ body: @escaping @Sendable () async -> Void) { work.withLock { $0 = body } }
+    func run() async {
+        if let body = work.withLock({ $0 }) { await body() }
     }
 }
 

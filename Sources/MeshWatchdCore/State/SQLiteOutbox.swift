@@ -22,6 +22,12 @@ struct SQLiteOutbox: OutboxStore {
         try await store.perform { try $0.remove(ids) }
     }
 
+    func note(_ batch: [QueuedFinding], state: String, attempts: Int, detail: String?) async {
+        guard let sink = batch.first?.sink else { return }
+        try? await store.perform { try $0.noteDelivery(sink: sink, findingIDs: batch.map(\.findingID), state: state, attempts: attempts,
+                                                       detail: detail, at: Date()) }
+    }
+
     func postpone(_ ids: [Int64], attempts: Int, until time: Date) async throws {
         try await store.perform { try $0.postpone(ids, attempts: attempts, until: time) }
     }

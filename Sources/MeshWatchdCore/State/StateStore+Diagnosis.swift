@@ -70,6 +70,12 @@ extension StateStore {
                     UPDATE outbox SET body = ?, next_attempt_at = MIN(next_attempt_at, MAX(COALESCE(released_at, 0), ?)) WHERE id = ?
                     """, arguments: [Data(try finding.encoded()), Date().timeIntervalSince1970, row["id"] as Int64])
             }
+            if let body = try Data.fetchOne(db, sql: "SELECT body FROM finding_document WHERE finding_id = ?", arguments: [findingID]) {
+                var finding = try Finding.decode(Array(body))
+                update(&finding)
+                try db.execute(sql: "UPDATE finding_document SET body = ? WHERE finding_id = ?",
+                               arguments: [Data(try finding.encoded()), findingID])
+            }
             try db.execute(sql: "DELETE FROM diagnosis WHERE finding_id = ?", arguments: [findingID])
         }
     }

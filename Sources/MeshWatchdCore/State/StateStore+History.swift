@@ -24,13 +24,17 @@ extension StateStore {
             let cutoff = Date().timeIntervalSince1970 - historyRetention
             try db.execute(sql: "DELETE FROM alert_history WHERE at < ?", arguments: [cutoff])
             try db.execute(sql: "DELETE FROM finding_history WHERE at < ?", arguments: [cutoff])
+            try db.execute(sql: "DELETE FROM finding_document WHERE at < ?", arguments: [cutoff])
         }
     }
 
     static func remember(_ findings: [OutgoingFinding], at time: Double, db: Database) throws {
         for finding in findings {
-            try db.execute(sql: "INSERT OR IGNORE INTO finding_history VALUES (?, ?, ?, ?, ?)",
+            try db.execute(sql: "INSERT OR IGNORE INTO finding_history (at, sink, finding_id, alert, kind) VALUES (?, ?, ?, ?, ?)",
                            arguments: [time, finding.sink, finding.id, finding.alertName, finding.kind.rawValue])
+            // The document once per finding (every sink gets the same one), for the status page.
+            try db.execute(sql: "INSERT OR IGNORE INTO finding_document VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [finding.id, finding.alertKey, finding.alertName, finding.kind.rawValue, time, Data(finding.body)])
         }
     }
 

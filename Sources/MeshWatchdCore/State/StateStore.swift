@@ -195,6 +195,35 @@ final class StateStore: Sendable {
                 CREATE INDEX finding_history_at ON finding_history (at);
                 """)
         }
+        migrator.registerMigration("v8-console") { db in
+            // What the status page shows of a finding after it left the outbox (the document, and
+            // per sink what became of it), and the operator's silences and acknowledgements.
+            try db.execute(sql: """
+                CREATE TABLE finding_document (
+                    finding_id TEXT PRIMARY KEY NOT NULL,
+                    alert_key TEXT NOT NULL,
+                    alert TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    at DOUBLE NOT NULL,
+                    body BLOB NOT NULL
+                );
+                CREATE INDEX finding_document_at ON finding_document (at);
+                CREATE INDEX finding_document_alert ON finding_document (alert_key);
+                ALTER TABLE finding_history ADD COLUMN state TEXT NOT NULL DEFAULT 'queued';
+                ALTER TABLE finding_history ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE finding_history ADD COLUMN detail TEXT;
+                ALTER TABLE finding_history ADD COLUMN updated_at DOUBLE;
+                CREATE TABLE silence (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    ends_at DOUBLE NOT NULL,
+                    body BLOB NOT NULL
+                );
+                CREATE TABLE acknowledgement (
+                    alert_key TEXT PRIMARY KEY NOT NULL,
+                    body BLOB NOT NULL
+                );
+                """)
+        }
         try migrator.migrate(database)
         return database
     }

@@ -178,6 +178,17 @@ actor DaemonStatus: DeliveryReporting {
         return true
     }
 
+    /// A firing (or pending) alert by its key `<group>/<fingerprint in hex>`, with its rule's name.
+    func instance(alertKey: String) -> (group: String, rule: String, instance: AlertInstance)? {
+        guard let slash = alertKey.lastIndex(of: "/"), let fingerprint = UInt64(alertKey[alertKey.index(after: slash)...], radix: 16) else { return nil }
+        let group = String(alertKey[..<slash])
+        guard let state = groups[group]?.state else { return nil }
+        for rule in state.rules {
+            if let instance = rule.active[fingerprint], instance.state != .inactive { return (group, rule.rule.name, instance) }
+        }
+        return nil
+    }
+
     /// Groups whose loop has not shown life within its budget.
     func stuckGroups() -> [String] {
         let now = ContinuousClock.now

@@ -2,14 +2,16 @@ import Foundation
 import Hummingbird
 import Logging
 
-/// The status listener: `/healthz`, `/readyz`, `/metrics`, `/api/v1/alerts`, `/api/v1/rules`.
+/// The status listener: `/healthz`, `/readyz`, `/metrics`, `/api/v1/alerts`, `/api/v1/rules`,
+/// and the status page with the operator's API (`Console`).
 enum StatusServer {
     /// How long a connection may stay silent, or send a request head piece by piece, before it is closed.
     static let defaultIdleTimeout = ConfigurationDefaults.listenIdleTimeout
 
     static func application(host: String, port: Int, status: DaemonStatus, store: StateStore?, idleTimeout: Duration = defaultIdleTimeout,
-                            logger: Logger) -> some ApplicationProtocol {
+                            console: Console? = nil, forwarding: LeaderForwarding? = nil, logger: Logger) -> some ApplicationProtocol {
         let router = Router()
+        if let forwarding { router.add(middleware: forwarding) }
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { _, _ -> Response in
             if let reason = await status.notReadyReason {
@@ -36,6 +38,7 @@ enum StatusServer {
                 return json(["status": "error", "errorType": "bad_data", "error": error.message], status: .badRequest)
             }
         }
+        console?.register(on: router)
         // A slow client (one byte of a request head a minute) is closed after the idle timeout.
         let idle = Int64(idleTimeout.components.seconds) * 1000 + Int64(idleTimeout.components.attoseconds / 1_000_000_000_000_000)
         return Application(router: router, server: .http1(configuration: .init(idleTimeout: .milliseconds(max(idle, 1)))),

@@ -104,7 +104,7 @@ struct DaemonSettings: Sendable {
             },
             sinks: sinks,
             notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
-                                                          context: resolved.context, notes: runtime.notes),
+                                                          context: resolved.context, notes: runtime.notes, pageURL: configuration.web?.externalUrl),
             diagnosis: diagnosis, analysis: analysis)
         // Only a load that succeeded changes the mode decisions in flight see at their write.
         runtime.mode.set(diagnosis?.remediation.mode ?? .off)

@@ -14,7 +14,7 @@ struct NotificationSettings: Sendable {
     var factory: FindingFactory
 
     static func build(_ configuration: Configuration.Notifications?, sinks: [ConfiguredSink], groups: [RuleGroup],
-                      context: EvaluationContext, notes: RemediationNotes = RemediationNotes()) throws -> NotificationSettings {
+                      context: EvaluationContext, notes: RemediationNotes = RemediationNotes(), pageURL: String? = nil) throws -> NotificationSettings {
         var delays: [Duration] = [.zero, .seconds(30 * 60), .seconds(2 * 3600)]
         var levelOf: [String: Int] = [:]
         if let levels = configuration?.levels, !levels.isEmpty {
@@ -30,7 +30,8 @@ struct NotificationSettings: Sendable {
             datasourceDownAfter: downAfter > .zero ? downAfter : nil)
         let routes = sinks.map { sink in
             SinkRoute(name: sink.name, alerts: sink.alerts, severities: sink.severities, level: levelOf[sink.name] ?? 1,
-                      repeatInterval: sink.repeatInterval, matchers: sink.matchers, continueMatching: sink.continueMatching)
+                      repeatInterval: sink.repeatInterval, matchers: sink.matchers, continueMatching: sink.continueMatching,
+                      alertmanager: sink.sink is AlertmanagerSink)
         }
         var holds: [String: Duration] = [:]
         for sink in sinks { if let wait = sink.sink.groupWait, wait > .zero { holds[sink.name] = wait } }
@@ -38,6 +39,7 @@ struct NotificationSettings: Sendable {
         let links = try (configuration?.links ?? [:]).map { name, source in (name, try Template(source, name: name)) }
         let expressions = Dictionary(groups.flatMap { group in group.rules.map { (group.name + "\u{0}" + $0.name, $0.expression) } },
                                      uniquingKeysWith: { first, _ in first })
+        let pageBase = pageURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }.flatMap { $0.isEmpty ? nil : $0 }
         let factory: FindingFactory = { transition, kind, sequence, level in
             var finding = Finding(transition: transition, kind: kind, reminder: sequence, escalationLevel: level, generatedAt: transition.at)
             // External labels go with every alert that leaves the daemon, as Prometheus adds them.
@@ -52,7 +54,12 @@ struct NotificationSettings: Sendable {
             if let note = notes[NotificationPlanner.alertKey(group: transition.group, fingerprint: transition.instance.fingerprint)] {
                 finding.remediation = note
             }
-            if !context.externalURL.isEmpty, let expression = expressions[transition.group + "\u{0}" + transition.rule] {
+            if let page = pageBase {
+                // meshwatchd's own page: the alert is the source, and the finding has a page of its own.
+                let key = NotificationPlanner.alertKey(group: transition.group, fingerprint: transition.instance.fingerprint)
+                finding.alert.generatorURL = page + ConsolePages.alertPath(key)
+                if finding.links["finding"] == nil { finding.links["finding"] = page + ConsolePages.findingPath(finding.id) }
+            } else if !context.externalURL.isEmpty, let expression = expressions[transition.group + "\u{0}" + transition.rule] {
                 finding.alert.generatorURL = generatorURL(externalURL: context.externalURL, expression: expression)
             }
             return finding

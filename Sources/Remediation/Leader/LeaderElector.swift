@@ -17,6 +17,13 @@ public final class Leadership: Sendable {
 
     private let state: Mutex<State>
     public init(leading: Bool) { state = Mutex(State(leading: leading)) }
+
+    private let leader = Mutex<(identity: String?, url: String?)>((nil, nil))
+
+    /// The holder of the lease as last read, and the listener it announced (followers forward to it).
+    public var observedLeader: (identity: String?, url: String?) { leader.withLock { $0 } }
+
+    public func observe(leader identity: String?, url: String?) { leader.withLock { $0 = (identity, url) } }
     public var isLeader: Bool { state.withLock { $0.leading } }
     public func set(_ value: Bool) { state.withLock { $0.leading = value } }
 
@@ -54,10 +61,13 @@ public actor LeaderElector {
         public var leaseDuration: Duration
         public var renewDeadline: Duration
         public var retryPeriod: Duration
+        /// This replica's status listener as the others reach it, announced in the Lease while it leads.
+        public var advertiseURL: String?
 
         /// client-go's defaults: 15 s lease, 10 s renew deadline, 2 s retry period.
         public init(namespace: String, name: String = "meshwatchd", identity: String, leaseDuration: Duration = .seconds(15),
-                    renewDeadline: Duration = .seconds(10), retryPeriod: Duration = .seconds(2)) {
+                    renewDeadline: Duration = .seconds(10), retryPeriod: Duration = .seconds(2), advertiseURL: String? = nil) {
+            self.advertiseURL = advertiseURL
             self.namespace = namespace
             self.name = name
             self.identity = identity
@@ -67,7 +77,7 @@ public actor LeaderElector {
         }
     }
 
-    let client: KubernetesClient
+    public nonisolated let client: KubernetesClient
     public nonisolated let configuration: Configuration
     public nonisolated let leadership: Leadership
     let logger: Logger
@@ -80,6 +90,9 @@ public actor LeaderElector {
         self.leadership = leadership
         self.logger = logger
     }
+
+    /// Where the leader announces its status listener.
+    public static let leaderURLAnnotation = "meshwatchd.io/leader-url"
 
     var path: String { "/apis/coordination.k8s.io/v1/namespaces/\(configuration.namespace)/leases/\(configuration.name)" }
 
@@ -117,7 +130,14 @@ public actor LeaderElector {
     }
 
     struct Lease: Codable {
-        struct Meta: Codable { var name: String; var namespace: String?; var resourceVersion: String? }
+        struct Meta: Codable {
+            var name: String
+            var namespace: String?
+            var resourceVersion: String?
+            // Kept as read: a replace must not drop what others put on the Lease.
+            var labels: [String: String]?
+            var annotations: [String: String]?
+        }
         struct Spec: Codable {
             var holderIdentity: String?
             var leaseDurationSeconds: Int?
@@ -145,12 +165,14 @@ public actor LeaderElector {
         do {
             existing = try await client.get(Lease.self, path)
         } catch let error as KubernetesError where error.isNotFound {
-            let lease = Lease(metadata: .init(name: configuration.name, namespace: configuration.namespace),
+            var lease = Lease(metadata: .init(name: configuration.name, namespace: configuration.namespace),
                               spec: .init(holderIdentity: me, leaseDurationSeconds: seconds, acquireTime: Self.microTime(now),
                                           renewTime: Self.microTime(now), leaseTransitions: 0))
+            if let url = configuration.advertiseURL { lease.metadata.annotations = [Self.leaderURLAnnotation: url] }
             do {
                 try await client.create(path: "/apis/coordination.k8s.io/v1/namespaces/\(configuration.namespace)/leases", body: lease)
                 observedHolder = me
+                leadership.observe(leader: me, url: configuration.advertiseURL)
                 return true
             } catch {
                 logger.debug("cannot create the lease", metadata: ["error": "\(error)"])
@@ -165,6 +187,7 @@ public actor LeaderElector {
         let renewedAt = existing.spec.renewTime.flatMap(KubeTime.parse) ?? .distantPast
         let duration = Double(existing.spec.leaseDurationSeconds ?? seconds)
         if !holder.isEmpty && holder != me && now.timeIntervalSince(renewedAt) < duration {
+            leadership.observe(leader: holder, url: existing.metadata.annotations?[Self.leaderURLAnnotation])
             return false  // held by another, not expired
         }
         var lease = existing
@@ -175,10 +198,16 @@ public actor LeaderElector {
         lease.spec.holderIdentity = me
         lease.spec.leaseDurationSeconds = seconds
         lease.spec.renewTime = Self.microTime(now)
+        if let url = configuration.advertiseURL {
+            lease.metadata.annotations = (lease.metadata.annotations ?? [:]).merging([Self.leaderURLAnnotation: url]) { $1 }
+        } else {
+            lease.metadata.annotations?[Self.leaderURLAnnotation] = nil
+        }
         do {
             // The resourceVersion makes this a compare-and-swap: a concurrent writer gets a 409.
             try await client.replace(path: path, body: lease)
             observedHolder = me
+            leadership.observe(leader: me, url: configuration.advertiseURL)
             return true
         } catch {
             logger.debug("cannot update the lease", metadata: ["error": "\(error)"])

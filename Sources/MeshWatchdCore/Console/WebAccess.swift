@@ -1,0 +1,198 @@
+import CCrypto
+import Foundation
+import Synchronization
+
+/// Who may see and do what on the status page and the operator's API.
+///
+/// - `/healthz`, `/readyz`, `/metrics` are always open (probes and scrapes).
+/// - Alert lists and rule health: open on a loopback-only listener; elsewhere they need a login
+///   (or a token) unless `web.anonymous_alert_lists` says otherwise.
+/// - Evidence, findings, the ledger, runbooks and silences: open on a loopback-only listener,
+///   a login or a token elsewhere.
+/// - Every action (acknowledge, add or expire a silence): always a login or a token; a form
+///   also needs its session's CSRF token and an `Origin` of this page. Nothing is open for
+///   writing by default: without users or tokens in the configuration, nothing can act.
+final class WebAccess: Sendable {
+    enum Level: Sendable { case alertLists, evidence }
+
+    struct User: Sendable {
+        var name: String
+        var passwordHash: String
+    }
+
+    /// A logged-in browser: its cookie value, its user, its CSRF token and when it ends.
+    struct Session: Sendable {
+        var id: String
+        var user: String
+        var csrf: String
+        var expires: Date
+    }
+
+    /// Who a request acts as, and how it proved it.
+    struct Principal: Sendable, Equatable {
+        enum Via: Sendable, Equatable { case session(csrf: String), token }
+        var name: String
+        var via: Via
+    }
+
+    static let cookieName = "meshwatchd_session"
+    static let maxSessions = 10_000
+
+    let loopbackOnly: Bool
+    let anonymousAlertLists: Bool
+    let users: [String: User]
+    /// Token value → name.
+    let tokens: [String: String]
+    let sessionTimeout: Duration
+    /// The origin forms must come from when the page's external URL is known (`https://ops.example.com`).
+    let externalOrigin: String?
+    /// Cookies get `Secure` when the page is served over https.
+    let secureCookies: Bool
+    private let sessions = Mutex<[String: Session]>([:])
+
+    init(loopbackOnly: Bool, anonymousAlertLists: Bool = false, users: [User] = [], tokens: [(name: String, token: String)] = [],
+         sessionTimeout: Duration = .seconds(12 * 3600), externalURL: String? = nil) {
+        self.loopbackOnly = loopbackOnly
+        self.anonymousAlertLists = anonymousAlertLists
+        self.users = Dictionary(users.map { ($0.name, $0) }) { first, _ in first }
+        self.tokens = Dictionary(tokens.map { ($0.token, $0.name) }) { first, _ in first }
+        self.sessionTimeout = sessionTimeout
+        externalOrigin = externalURL.flatMap(Self.origin(ofURL:))
+        secureCookies = externalURL?.lowercased().hasPrefix("https://") ?? false
+    }
+
+    /// Whether anyone can act at all (users or tokens configured).
+    var canAct: Bool { !users.isEmpty || !tokens.isEmpty }
+
+    // MARK: - Reading
+
+    /// Whether a request may read at `level`, logged in or not.
+    func mayRead(_ level: Level, principal: Principal?) -> Bool {
+        if principal != nil || loopbackOnly { return true }
+        return level == .alertLists && anonymousAlertLists
+    }
+
+    // MARK: - Who is asking
+
+    /// The principal of a request: a bearer token from the configuration, or a live session cookie.
+    func principal(authorization: String?, cookie: String?, at time: Date = Date()) -> Principal? {
+        if let authorization, authorization.lowercased().hasPrefix("bearer ") {
+            let presented = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+            // Compared with every configured token in constant time; the first that matches names it.
+            var found: String?
+            for (token, name) in tokens where Self.constantTimeEqual(token, presented) && found == nil { found = name }
+            return found.map { Principal(name: "token:" + $0, via: .token) }
+        }
+        guard let id = Self.cookieValue(cookie, name: Self.cookieName) else { return nil }
+        return sessions.withLock { sessions -> Principal? in
+            guard let session = sessions[id] else { return nil }
+            guard session.expires > time else {
+                sessions[id] = nil
+                return nil
+            }
+            return Principal(name: session.user, via: .session(csrf: session.csrf))
+        }
+    }
+
+    /// Checks a user's password; a new session when it matches.
+    func login(user name: String, password: String, at time: Date = Date()) -> Session? {
+        guard let user = users[name], password.utf8.count <= 4096, !password.contains("\0"),
+              mw_crypt_verify(password, user.passwordHash) == 1 else { return nil }
+        let session = Session(id: Self.randomToken(), user: user.name, csrf: Self.randomToken(),
+                              expires: time.addingTimeInterval(sessionTimeout.seconds))
+        sessions.withLock { sessions in
+            // Expired sessions go; past the bound, the oldest goes (a login storm cannot fill memory).
+            sessions = sessions.filter { $0.value.expires > time }
+            if sessions.count >= Self.maxSessions, let oldest = sessions.min(by: { $0.value.expires < $1.value.expires }) {
+                sessions[oldest.key] = nil
+            }
+            sessions[session.id] = session
+        }
+        return session
+    }
+
+    func logout(cookie: String?) {
+        guard let id = Self.cookieValue(cookie, name: Self.cookieName) else { return }
+        sessions.withLock { _ = $0.removeValue(forKey: id) }
+    }
+
+    /// The `Set-Cookie` for a session (or one that clears it).
+    func cookie(for session: Session?) -> String {
+        let value = session?.id ?? ""
+        let age = session == nil ? 0 : Int(sessionTimeout.seconds)
+        return "\(Self.cookieName)=\(value); Path=/; Max-Age=\(age); HttpOnly; SameSite=Strict" + (secureCookies ? "; Secure" : "")
+    }
+
+    // MARK: - Actions
+
+    enum Refusal: Error, Equatable, CustomStringConvertible {
+        case notLoggedIn, csrf, origin
+
+        var description: String {
+            switch self {
+            case .notLoggedIn: "log in (or send a token) to do this"
+            case .csrf: "the form's CSRF token does not match this session; reload the page and try again"
+            case .origin: "the request does not come from this page (Origin)"
+            }
+        }
+    }
+
+    /// May this request act? A token may; a session only with its CSRF token and this page's
+    /// Origin (`host` is the Host the browser used, for when no external URL is configured).
+    func mayAct(principal: Principal?, csrf: String?, origin: String?, host: String?, forwardedProto: String? = nil) -> Refusal? {
+        guard let principal else { return .notLoggedIn }
+        guard case .session(let expected) = principal.via else { return nil }
+        guard let csrf, Self.constantTimeEqual(expected, csrf) else { return .csrf }
+        guard let origin, let presented = Self.origin(ofURL: origin) else { return .origin }
+        if let externalOrigin { return presented == externalOrigin ? nil : .origin }
+        guard let host, !host.isEmpty else { return .origin }
+        let scheme = forwardedProto?.lowercased() == "https" ? "https" : "http"
+        return presented == "\(scheme)://\(host.lowercased())" ? nil : .origin
+    }
+
+    // MARK: - Helpers
+
+    /// `scheme://host[:port]`, lowercased, the default port dropped; nil for anything else (`null`).
+    static func origin(ofURL text: String) -> String? {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let host = components.host?.lowercased(), !host.isEmpty else { return nil }
+        let defaultPort = scheme == "https" ? 443 : 80
+        let port = components.port.flatMap { $0 == defaultPort ? nil : $0 }
+        let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        return "\(scheme)://\(shownHost)" + (port.map { ":\($0)" } ?? "")
+    }
+
+    static func cookieValue(_ header: String?, name: String) -> String? {
+        guard let header else { return nil }
+        for part in header.split(separator: ";") {
+            let pair = part.trimmingCharacters(in: .whitespaces)
+            if pair.hasPrefix(name + "=") { return String(pair.dropFirst(name.count + 1)) }
+        }
+        return nil
+    }
+
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in String(format: "%016llx", generator.next() as UInt64) }.joined()
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var difference: UInt8 = 0
+        for index in x.indices { difference |= x[index] ^ y[index] }
+        return difference == 0
+    }
+
+    /// Whether libcrypt knows the hash's method (a config check).
+    static func isKnownHash(_ hash: String) -> Bool {
+        !hash.isEmpty && !hash.contains("\0") && mw_crypt_verify("", hash) >= 0
+    }
+
+    /// A bcrypt hash of a password (cost 10), for `meshwatchd hash-password`.
+    static func bcrypt(_ password: String, cost: Int = 10) -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard mw_crypt_bcrypt(password, Int32(cost), &buffer, buffer.count) == 0 else { return nil }
+        return String(cString: buffer)
+    }
+}
