@@ -17,6 +17,7 @@ struct MeshWatchd: AsyncParsableCommand {
             """,
         version: BuildInfo.version,
         subcommands: [RunCommand.self, CheckConfigCommand.self, HealthCommand.self, AnalyzeCommand.self, ReportCommand.self, EvalCommand.self, ReplayCommand.self, RulesCommand.self,
-                      RunbooksCommand.self, DiagnoseCommand.self, LedgerCommand.self]
+                      RunbooksCommand.self, DiagnoseCommand.self, LedgerCommand.self, AckCommand.self, SilenceCommand.self,
+                      HashPasswordCommand.self]
     )
 }

@@ -196,6 +196,7 @@ extension Configuration {
         found += runbookProblems(file: file)
         found += remediationProblems(file: file)
         found += leaderElectionProblems(file: file)
+        found += webProblems(file: file, readingFiles: readingSinks)
         if let limit = maxConcurrentQueries, !(1...256).contains(limit) {
             found.append(ConfigurationError(file: file, keyPath: "max_concurrent_queries", message: "expected 1 to 256, got \(limit)"))
         }

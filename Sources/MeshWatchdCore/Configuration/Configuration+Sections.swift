@@ -7,6 +7,64 @@ import Remediation
 /// The checks of the notification, runbook, remediation and leader-election sections, and the
 /// remediation policy they make.
 extension Configuration {
+    func webProblems(file: String, readingFiles: Bool) -> [ConfigurationError] {
+        guard let web else { return [] }
+        var found: [ConfigurationError] = []
+        for (key, url) in [("external_url", web.externalUrl), ("advertise_url", web.advertiseUrl)] {
+            guard let url else { continue }
+            let components = URLComponents(string: url)
+            if !(url.hasPrefix("http://") || url.hasPrefix("https://")) || components?.host?.isEmpty != false || components?.query != nil
+                || components?.fragment != nil {
+                found.append(ConfigurationError(file: file, keyPath: "web.\(key)", message: "expected an absolute http(s) URL without query or fragment, got \"\(url)\""))
+            }
+        }
+        if let timeout = web.sessionTimeout, (timeout.value ?? .zero) <= .zero {
+            found.append(ConfigurationError(file: file, keyPath: "web.session_timeout", message: "expected a positive duration such as 12h, got \"\(timeout)\""))
+        }
+        if let name = web.stateConfigmap, KubernetesName.subdomainProblem(name) != nil {
+            found.append(ConfigurationError(file: file, keyPath: "web.state_configmap", message: "\"\(name)\" is not a ConfigMap name"))
+        }
+        var names: Set<String> = []
+        for (index, user) in (web.users ?? []).enumerated() {
+            let key = "web.users[\(index)]"
+            if let name = user.name, !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "._@-".contains($0) }) {
+                if !names.insert(name).inserted { found.append(ConfigurationError(file: file, keyPath: key + ".name", message: "user \"\(name)\" is listed twice")) }
+            } else {
+                found.append(ConfigurationError(file: file, keyPath: key + ".name", message: "expected a user name of letters, digits, . _ @ - (at most 64)"))
+            }
+            if let hash = user.passwordHash {
+                if !WebAccess.isKnownHash(hash) {
+                    found.append(ConfigurationError(file: file, keyPath: key + ".password_hash",
+                                                    message: "not a password hash libcrypt knows: expected bcrypt ($2b$/$2y$, `meshwatchd hash-password` or `htpasswd -nB`), yescrypt ($y$) or SHA-512 crypt ($6$)"))
+                }
+            } else {
+                found.append(ConfigurationError(file: file, keyPath: key + ".password_hash", message: "missing (a plain password is never accepted)"))
+            }
+        }
+        for (index, token) in (web.tokens ?? []).enumerated() {
+            let key = "web.tokens[\(index)]"
+            if let name = token.name, !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "._@-".contains($0) }) {
+                if !names.insert("token:" + name).inserted { found.append(ConfigurationError(file: file, keyPath: key + ".name", message: "token \"\(name)\" is listed twice")) }
+            } else {
+                found.append(ConfigurationError(file: file, keyPath: key + ".name", message: "expected a token name of letters, digits, . _ @ - (at most 64)"))
+            }
+            guard let path = token.file else {
+                found.append(ConfigurationError(file: file, keyPath: key + ".file", message: "missing (tokens are read from files, never written inline)"))
+                continue
+            }
+            if readingFiles {
+                if let data = FileManager.default.contents(atPath: path) {
+                    if String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8.count < 16 {
+                        found.append(ConfigurationError(file: file, keyPath: key + ".file", message: "\(path): a token needs at least 16 characters"))
+                    }
+                } else {
+                    found.append(ConfigurationError(file: file, keyPath: key + ".file", message: "cannot read \(path)"))
+                }
+            }
+        }
+        return found
+    }
+
     func leaderElectionProblems(file: String) -> [ConfigurationError] {
         guard let election = leaderElection, election.enabled == true else { return [] }
         var found: [ConfigurationError] = []
