@@ -22,9 +22,10 @@ packages=(
   util-linux             # unshare, for the journald test's private mount namespace
 )
 
-# Only for the tests (--test-tools): headless Chromium opens the weekly report's HTML page.
+# Only for the tests (--test-tools): headless Chromium opens the weekly report's HTML page and, driven by
+# chromedriver (Selenium, in the tools venv), logs in to the status page and acknowledges an alert.
 if [[ "${1:-}" == "--test-tools" ]]; then
-  packages+=(chromium)
+  packages+=(chromium chromium-driver)
 fi
 
 if ! command -v swift >/dev/null 2>&1; then
@@ -32,16 +33,16 @@ if ! command -v swift >/dev/null 2>&1; then
   exit 1
 fi
 
-# With --test-tools: kubernetes-validate (PyPI), which checks deploy/k8s offline against Kubernetes's schemas; it lives
-# in a venv under .build (Debian's Python is externally managed).
+# With --test-tools: kubernetes-validate (PyPI), which checks deploy/k8s offline against Kubernetes's schemas, and
+# selenium, which drives chromedriver; they live in a venv under .build (Debian's Python is externally managed).
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.build/tools"
 install_tools() {
   [[ "${1:-}" == "--test-tools" ]] || return 0
-  [[ -x "$tools/bin/kubernetes-validate" ]] && return 0
-  echo "install-deps: installing kubernetes-validate into $tools"
-  /usr/bin/python3 -m venv "$tools"
-  "$tools/bin/pip" install -q --disable-pip-version-check kubernetes-validate
+  [[ -x "$tools/bin/kubernetes-validate" ]] && "$tools/bin/python" -c "import selenium" 2>/dev/null && return 0
+  echo "install-deps: installing kubernetes-validate and selenium into $tools"
+  [[ -x "$tools/bin/pip" ]] || /usr/bin/python3 -m venv "$tools"
+  "$tools/bin/pip" install -q --disable-pip-version-check kubernetes-validate selenium
 }
 
 missing=()

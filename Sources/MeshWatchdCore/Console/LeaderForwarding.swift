@@ -34,7 +34,9 @@ struct LeaderForwarding: RouterMiddleware {
             return try await next(request, context)  // no leader known: this replica's own (following) answer
         }
         var request = request
-        let body = try? await request.collectBody(upTo: Console.maxForm)
+        let collected = try? await request.collectBody(upTo: Console.maxForm)
+        // A body only when there is one (libcurl turns a request with a body into a POST).
+        let body = collected.flatMap { $0.readableBytes > 0 ? Array($0.readableBytesView) : nil }
         var headers: [(name: String, value: String)] = [(Self.marker.rawName, "1")]
         for name in Self.requestHeaders {
             if let value = request.headers[name] { headers.append((name.rawName, value)) }
@@ -45,7 +47,7 @@ struct LeaderForwarding: RouterMiddleware {
         let method = MeshHTTP.HTTPRequest.Method(rawValue: request.method.rawValue) ?? .get
         do {
             let answer = try await http.execute(MeshHTTP.HTTPRequest(method: method, url: target, headers: headers,
-                                                                     body: body.map { Array($0.readableBytesView) }, timeout: .seconds(10)))
+                                                                     body: body, timeout: .seconds(10)))
             var fields = HTTPFields()
             for name in Self.responseHeaders {
                 for header in answer.headers where header.name.lowercased() == name.canonicalName { fields.append(HTTPField(name: name, value: header.value)) }
