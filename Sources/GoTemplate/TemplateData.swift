@@ -23,6 +23,8 @@ public struct TemplateData: Sendable {
     public var value: Double
     /// What `query` asks; nil: `query` fails (no datasource).
     public var query: TemplateQuery?
+    /// More fields of dot (`.Annotations`, `.Evidence`…), for the sinks' message templates.
+    public var fields: [String: TemplateValue] = [:]
 
     public init(labels: Labels, externalLabels: Labels = .empty, externalURL: String = "", value: Double, query: TemplateQuery? = nil) {
         self.labels = labels

@@ -46,7 +46,7 @@ extension Template {
             case "Value": return .number(data.value)
             case "ExternalLabels": return .map(data.externalLabels)
             case "ExternalURL": return .string(data.externalURL)
-            default: return nil
+            default: return data.fields[name]
             }
         }
     }

@@ -2,7 +2,7 @@ import MetricModel
 import PromQL
 
 /// A value inside template execution, with Go's printing and truthiness.
-enum TemplateValue: Sendable {
+public enum TemplateValue: Sendable {
     case string(String)
     case number(Double)
     /// Go's `int`: integer constants and `len`.

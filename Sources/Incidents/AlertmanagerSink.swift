@@ -17,6 +17,8 @@ public struct AlertmanagerSink: FindingSink {
     /// Extra headers on every request (`X-Scope-OrgID` for Mimir or Grafana Cloud).
     let headers: [(name: String, value: String)]
     let http: HTTPClient
+    /// The `message` annotation, when the sink has a template of its own.
+    var template: MessageTemplate?
     /// `<url> <silence id>` of the silences known to be in each Alertmanager already.
     private let forwarded = ForwardedSilences()
 
@@ -27,7 +29,9 @@ public struct AlertmanagerSink: FindingSink {
 
     /// Several Alertmanagers (a cluster's replicas): each receives every alert; the delivery
     /// counts as done when one accepts it, as Prometheus counts it.
-    public init(name: String, urls: [String], validFor: Duration = .seconds(240), headers: [(name: String, value: String)] = [], http: HTTPClient) {
+    public init(name: String, urls: [String], validFor: Duration = .seconds(240), headers: [(name: String, value: String)] = [],
+                template: MessageTemplate? = nil, http: HTTPClient) {
+        self.template = template
         self.name = name
         self.urls = urls.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.validFor = validFor
@@ -37,7 +41,7 @@ public struct AlertmanagerSink: FindingSink {
 
     public func send(body: [UInt8], id: String, at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
         let finding = try Finding.decode(body)
-        let alert = Self.alert(finding, at: time, validFor: validFor)
+        let alert = Self.alert(finding, at: time, validFor: validFor, template: template)
         let json = try JSONSerialization.data(withJSONObject: [alert], options: [.sortedKeys, .withoutEscapingSlashes])
         var first: Result<HTTPResponse, HTTPError>?
         var accepted: Result<HTTPResponse, HTTPError>?
@@ -61,7 +65,7 @@ public struct AlertmanagerSink: FindingSink {
     /// fired, as Prometheus sets it. The finding's links become `<name>_url` annotations (a
     /// `runbook` link is kube-prometheus's `runbook_url`), and its evidence and remediation
     /// annotations, unless the rule set annotations of those names itself.
-    static func alert(_ finding: Finding, at time: Date, validFor: Duration) -> [String: Any] {
+    static func alert(_ finding: Finding, at time: Date, validFor: Duration, template: MessageTemplate? = nil) -> [String: Any] {
         let alert = finding.alert
         let endsAt = finding.kind == .resolved ? (alert.resolvedAt ?? time) : time.addingTimeInterval(validFor.seconds)
         var labels = alert.labels
@@ -75,6 +79,7 @@ public struct AlertmanagerSink: FindingSink {
             annotations["evidence"] = String(finding.evidence.joined(separator: "\n").prefix(4096))
         }
         if let remediation = finding.remediation, annotations["remediation"] == nil { annotations["remediation"] = remediation }
+        if annotations["message"] == nil, let message = template?.render(finding) { annotations["message"] = message }
         if let acknowledgement = finding.acknowledgement, annotations["acknowledged_by"] == nil {
             annotations["acknowledged_by"] = acknowledgement.line
         }

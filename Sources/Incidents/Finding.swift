@@ -53,6 +53,8 @@ public struct Finding: Codable, Sendable, Equatable {
     /// Runbook, dashboard and trace links, templated from configuration.
     public var links: [String: String]
     public var generatedAt: Date
+    /// The sink's message template, rendered (a webhook sink with `template` sends it here).
+    public var message: String?
     /// Who acknowledged the alert, once someone has.
     public var acknowledgement: Acknowledgement?
     /// The silences that match the alert (only Alertmanager sinks receive a silenced alert,

@@ -10,9 +10,13 @@ public struct PagerDutySink: FindingSink {
     let url: String
     let routingKey: String
     let http: HTTPClient
+    /// The event's summary, when the sink has a template of its own.
+    var template: MessageTemplate?
 
     /// `url` defaults to PagerDuty's endpoint; tests and proxies point it elsewhere.
-    public init(name: String, routingKey: String, url: String = "https://events.pagerduty.com/v2/enqueue", http: HTTPClient) {
+    public init(name: String, routingKey: String, url: String = "https://events.pagerduty.com/v2/enqueue", template: MessageTemplate? = nil,
+                http: HTTPClient) {
+        self.template = template
         self.name = name
         self.url = url
         self.routingKey = routingKey
@@ -29,7 +33,11 @@ public struct PagerDutySink: FindingSink {
             // Not accepted (network, 429, 5xx…): the whole resolve is judged, and retried, on this answer.
             guard case .success(let response) = answer, response.isSuccess else { return answer }
         }
-        let event = Self.event(finding, routingKey: routingKey)
+        var event = Self.event(finding, routingKey: routingKey)
+        if var payload = event["payload"] as? [String: Any], let summary = template?.render(finding), !summary.isEmpty {
+            payload["summary"] = String(summary.prefix(1024))
+            event["payload"] = payload
+        }
         return try await http.postSecret(url, json: try JSONSerialization.data(withJSONObject: event).bytes)
     }
 

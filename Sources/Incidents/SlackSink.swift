@@ -10,8 +10,11 @@ public struct SlackSink: FindingSink {
     let url: String
     let http: HTTPClient
     public let groupWait: Duration?
+    /// The message's text, when the sink has a template of its own.
+    var template: MessageTemplate?
 
-    public init(name: String, url: String, groupWait: Duration? = .seconds(30), http: HTTPClient) {
+    public init(name: String, url: String, groupWait: Duration? = .seconds(30), template: MessageTemplate? = nil, http: HTTPClient) {
+        self.template = template
         self.name = name
         self.url = url
         self.http = http
@@ -24,7 +27,16 @@ public struct SlackSink: FindingSink {
 
     public func send(group bodies: [[UInt8]], ids: [String], at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
         let findings = try bodies.map(Finding.decode)
-        return try await http.postSecret(url, json: try JSONSerialization.data(withJSONObject: Self.message(findings)).bytes)
+        var message = Self.message(findings)
+        if let text = template.flatMap({ $0.render(findings[0]) }), !text.isEmpty {
+            // The template's text leads: as the notification text and as the first section under the header.
+            message["text"] = String(text.prefix(3000))
+            if var blocks = message["blocks"] as? [[String: Any]] {
+                blocks.insert(["type": "section", "text": ["type": "mrkdwn", "text": String(text.prefix(3000))]], at: min(1, blocks.count))
+                message["blocks"] = Array(blocks.prefix(50))
+            }
+        }
+        return try await http.postSecret(url, json: try JSONSerialization.data(withJSONObject: message).bytes)
     }
 
     /// Instances shown in full in one message; Slack allows 50 blocks.

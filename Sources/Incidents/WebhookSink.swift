@@ -12,8 +12,11 @@ public struct WebhookSink: Sendable {
     let url: String
     let secret: String?
     let http: HTTPClient
+    /// Rendered into the finding's `message` before it is signed and sent.
+    var template: MessageTemplate?
 
-    public init(name: String, url: String, secret: String?, http: HTTPClient) {
+    public init(name: String, url: String, secret: String?, template: MessageTemplate? = nil, http: HTTPClient) {
+        self.template = template
         self.name = name
         self.url = url
         self.secret = secret
@@ -31,7 +34,13 @@ public struct WebhookSink: Sendable {
     }
 
     /// One attempt to deliver an encoded finding (as kept in the outbox).
-    public func send(body: [UInt8], id: String, at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
+    public func send(body original: [UInt8], id: String, at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
+        var body = original
+        if let template {
+            var finding = try Finding.decode(original)
+            finding.message = template.render(finding)
+            body = try finding.encoded()
+        }
         let timestamp = Int(time.timeIntervalSince1970)
         var headers: [(name: String, value: String)] = [("Idempotency-Key", id), ("X-Meshwatchd-Timestamp", String(timestamp)),
                                                        ("User-Agent", "meshwatchd")]

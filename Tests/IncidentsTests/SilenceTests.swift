@@ -1,6 +1,8 @@
 import AlertModel
 import Foundation
 @testable import Incidents
+import MeshFixtures
+import MeshHTTP
 import MetricModel
 import Testing
 
@@ -136,5 +138,46 @@ struct SilenceTests {
         #expect(matchers[1]["isRegex"] as? Bool == false && matchers[1]["isEqual"] as? Bool == true)
         #expect(postable["comment"] as? String == "window [meshwatchd silence \(silence.id)]")
         #expect(postable["startsAt"] as? String == "2027-01-15T08:00:00.000Z")
+    }
+}
+
+@Suite("Per-sink message templates: the rule template language over the finding")
+struct MessageTemplateTests {
+    static let source = #"{{ .Status | toUpper }} {{ $labels.alertname }} on {{ $labels.destination_workload }}: {{ humanizePercentage $value }} {{ .Annotations.summary }} [{{ .Kind }}, level {{ .EscalationLevel }}]{{ if .AcknowledgedBy }} taken by {{ .AcknowledgedBy }}{{ end }} {{ .Links.runbook }}"#
+
+    @Test("renders labels, value, annotations and the finding's fields with Prometheus's functions")
+    func renders() throws {
+        let template = try MessageTemplate(Self.source, name: "t")
+        var sent = finding()
+        #expect(template.render(sent) == "FIRING IstioHighErrorRate on reviews: 12% reviews: 12% of requests fail with 5xx [firing, level 1] https://runbooks.example/IstioHighErrorRate")
+        sent.kind = .acknowledged
+        sent.acknowledgement = Acknowledgement(by: "alice", at: Date())
+        #expect(template.render(sent)?.contains("[acknowledged, level 1] taken by alice") == true)
+        // A template that fails on a finding yields nil (the sink's own text is used), one that does not parse is refused.
+        #expect(try MessageTemplate("{{ .Annotations.summary | humanize }}", name: "t").render(finding()) == nil)
+        #expect(throws: (any Error).self) { try MessageTemplate("{{ .Status ", name: "t") }
+    }
+
+    @Test("each sink kind carries it: Slack's text, PagerDuty's summary, the webhook's message, Alertmanager's message annotation")
+    func sinks() async throws {
+        try await withEchoServer { receiver async throws in
+            let template = try MessageTemplate(Self.source, name: "t")
+            let body = try finding().encoded()
+            let http = HTTPClient()
+            _ = try await SlackSink(name: "s", url: receiver.url("/receiver"), groupWait: nil, template: template, http: http).send(body: body, id: "1", at: Date())
+            _ = try await PagerDutySink(name: "p", routingKey: "k", url: receiver.url("/receiver"), template: template, http: http).send(body: body, id: "2", at: Date())
+            _ = try await WebhookSink(name: "w", url: receiver.url("/receiver"), secret: nil, template: template, http: http).send(body: body, id: "3", at: Date())
+            let bodies = try await receiver.deliveries().bodies
+            let expected = "FIRING IstioHighErrorRate on reviews: 12%"
+            let slack = try #require(bodies.first { $0.contains(#""blocks""#) })
+            #expect((try JSONSerialization.jsonObject(with: Data(slack.utf8)) as? [String: Any])?["text"] as? String == template.render(finding()))
+            let pagerDuty = try #require(bodies.first { $0.contains(#""event_action""#) })
+            #expect(((try JSONSerialization.jsonObject(with: Data(pagerDuty.utf8)) as? [String: Any])?["payload"] as? [String: Any])?["summary"] as? String
+                    == template.render(finding()))
+            let webhook = try #require(bodies.compactMap { try? Finding.decode(Array($0.utf8)) }.first)
+            #expect(webhook.message?.hasPrefix(expected) == true)
+        }
+        let alert = AlertmanagerSink.alert(finding(), at: Date(), validFor: .seconds(60), template: try MessageTemplate(Self.source, name: "t"))
+        #expect((alert["annotations"] as? [String: String])?["message"]?.hasPrefix("FIRING IstioHighErrorRate on reviews") == true)
     }
 }

@@ -132,6 +132,11 @@ extension Configuration {
                     found.append(ConfigurationError(file: file, keyPath: "\(path).matchers[\(matcherIndex)]", message: "\(error)"))
                 }
             }
+            if let template = sink.template {
+                do { _ = try MessageTemplate(template, name: path + ".template") } catch {
+                    found.append(ConfigurationError(file: file, keyPath: path + ".template", message: "\(error)"))
+                }
+            }
             if let wait = sink.groupWait {
                 if wait.value == nil {
                     found.append(ConfigurationError(file: file, keyPath: path + ".group_wait", message: "expected a duration such as 30s, got \"\(wait)\""))

@@ -121,6 +121,9 @@ struct Configuration: Decodable, Sendable, Equatable {
         /// false: an alert this sink takes goes to no sink listed after it (Alertmanager's
         /// `continue`); default true: every sink whose filters match takes it.
         var `continue`: Bool?
+        /// The sink's own message (Slack's text, PagerDuty's summary, Alertmanager's `message`
+        /// annotation, the webhook's `message`), in the rule annotations' template language.
+        var template: String?
         /// alertmanager: several Alertmanagers (a cluster's replicas), each receiving every alert.
         var urls: [String]?
         /// alertmanager: the Prometheus client's options — authentication, headers, TLS.

@@ -41,7 +41,8 @@ struct ConfiguredSink: Sendable {
 
     /// Builds the sinks of a configuration; URL and secret files are read here. `longestInterval`
     /// is the longest group interval, for how long an alert sent to Alertmanager stays valid.
-    static func build(_ sinks: [Configuration.Sink], longestInterval: Duration = .seconds(60), logger: Logger) throws -> [ConfiguredSink] {
+    static func build(_ sinks: [Configuration.Sink], longestInterval: Duration = .seconds(60), externalURL: String = "",
+                      logger: Logger) throws -> [ConfiguredSink] {
         try sinks.enumerated().map { index, sink in
             func read(_ path: String, _ key: String) throws -> String {
                 guard let data = FileManager.default.contents(atPath: path) else {
@@ -53,6 +54,12 @@ struct ConfiguredSink: Sendable {
             let name = sink.name ?? "sink\(index)"
             let built: any FindingSink
             var repeatInterval = sink.repeatInterval?.value
+            var template: MessageTemplate?
+            if let source = sink.template {
+                do { template = try MessageTemplate(source, name: "sinks[\(index)].template", externalURL: externalURL) } catch {
+                    throw ConfigurationError(file: "", keyPath: "sinks[\(index)].template", message: "\(error)")
+                }
+            }
             switch sink.type?.value {
             case nil:  // refused by Configuration.problems before a sink is built
                 throw ConfigurationError(file: "", keyPath: "sinks[\(index)].type", message: "missing")
@@ -72,16 +79,17 @@ struct ConfiguredSink: Sendable {
                                                       insecureSkipVerify: sink.insecureSkipVerify ?? false)
                 if tls.insecureSkipVerify { logger.warning("Alertmanager certificate checks are off (insecure_skip_verify)", metadata: ["sink": "\(name)"]) }
                 built = AlertmanagerSink(name: name, urls: sink.urls ?? [url ?? ""], validFor: max(resend, longestInterval) * 4, headers: headers,
-                                         http: client(tls: tls, authentication: authentication))
+                                         template: template, http: client(tls: tls, authentication: authentication))
             case .slack:
                 let wait = sink.groupWait?.value ?? ConfigurationDefaults.groupWait
-                built = SlackSink(name: name, url: url ?? "", groupWait: wait > .zero ? wait : nil, http: http)
+                built = SlackSink(name: name, url: url ?? "", groupWait: wait > .zero ? wait : nil, template: template, http: http)
             case .pagerduty:
                 let key = try read(sink.routingKeyFile ?? "", "routing_key_file")
-                built = url.map { PagerDutySink(name: name, routingKey: key, url: $0, http: http) }
-                    ?? PagerDutySink(name: name, routingKey: key, http: http)
+                built = url.map { PagerDutySink(name: name, routingKey: key, url: $0, template: template, http: http) }
+                    ?? PagerDutySink(name: name, routingKey: key, template: template, http: http)
             case .webhook:
-                built = WebhookSink(name: name, url: url ?? "", secret: try sink.secretFile.map { try read($0, "secret_file") }, http: http)
+                built = WebhookSink(name: name, url: url ?? "", secret: try sink.secretFile.map { try read($0, "secret_file") }, template: template,
+                                    http: http)
             }
             var matchers: [LabelMatcher] = []
             for (matcherIndex, text) in (sink.matchers ?? []).enumerated() {

@@ -48,7 +48,8 @@ struct DaemonSettings: Sendable {
         let queryTimeout = configuration.queryTimeout?.value ?? prometheus.timeout
         let client = try prometheus.makeClient(logger: logger, configuration: configuration.prometheus)
         let longest = resolved.groups.map { $0.interval ?? resolved.interval }.max() ?? resolved.interval
-        let sinks = try ConfiguredSink.build(configuration.sinks ?? [], longestInterval: longest, logger: logger)
+        let sinks = try ConfiguredSink.build(configuration.sinks ?? [], longestInterval: longest, externalURL: configuration.externalUrl ?? "",
+                                             logger: logger)
         var diagnosis: Diagnosis?
         var analysis: AnalysisSchedule.Settings?
         if let analyze = configuration.analyze, analyze.enabled == true {
