@@ -283,6 +283,31 @@ struct CheckConfigTests {
         let broken = try await cli.meshwatchd(["check-config", "--config", directory + "/missing.json"])
         #expect(broken.status == 78)
     }
+    @Test("the web section: URLs, user names and hashes (never a plain password), token files, durations, sink templates")
+    func web() async throws {
+        let directory = NSTemporaryDirectory() + "meshwatchd-check-web-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "short\n".write(toFile: directory + "/short.token", atomically: true, encoding: .utf8)
+        try #"""
+            {"web": {"external_url": "ops.example.com", "advertise_url": "http://10.0.0.1:9819/?x=1", "session_timeout": "0s",
+                     "state_configmap": "Not_A_Name",
+                     "users": [{"name": "alice", "password_hash": "hunter2"}, {"name": "alice", "password_hash": "$2b$04$abcdefghijklmnopqrstuu5yTqNsqBgV3hKnUbpy5gPz6nL5Q6Yc."},
+                               {"name": "bob"}, {"name": "a b", "password_hash": "$6$salt$x"}],
+                     "tokens": [{"name": "ci", "file": "\#(directory)/short.token"}, {"name": "ci2", "file": "\#(directory)/none"}, {"name": "ci3"}]},
+             "sinks": [{"name": "chat", "type": "slack", "url": "http://127.0.0.1:9/x", "template": "{{ .Status "}]}
+            """#.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        let run = try await CommandLineTests().meshwatchd(["check-config", "--config", directory + "/config.json"])
+        #expect(run.status == 78)
+        for expected in ["config.json: web.external_url:", "config.json: web.advertise_url:", "config.json: web.session_timeout:",
+                         "config.json: web.state_configmap:", "config.json: web.users[0].password_hash: not a password hash",
+                         "config.json: web.users[1].name: user \"alice\" is listed twice", "config.json: web.users[2].password_hash: missing",
+                         "config.json: web.users[3].name:", "config.json: web.tokens[0].file:", "at least 16 characters",
+                         "config.json: web.tokens[1].file: cannot read", "config.json: web.tokens[2].file: missing", "config.json: sinks[0].template:"] {
+            #expect(run.stderr.contains(expected), "\(expected) missing:\n\(run.stderr)")
+        }
+        #expect(!run.stderr.contains("hunter2"), "a password-like value is echoed")
+    }
 }
 
 @Suite("Secrets in the configuration")

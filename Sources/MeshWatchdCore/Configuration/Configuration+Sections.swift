@@ -35,7 +35,7 @@ extension Configuration {
             if let hash = user.passwordHash {
                 if !WebAccess.isKnownHash(hash) {
                     found.append(ConfigurationError(file: file, keyPath: key + ".password_hash",
-                                                    message: "not a password hash libcrypt knows: expected bcrypt ($2b$/$2y$, `meshwatchd hash-password` or `htpasswd -nB`), yescrypt ($y$) or SHA-512 crypt ($6$)"))
+                                                    message: "not a password hash: expected bcrypt ($2b$/$2y$, from `meshwatchd hash-password` or `htpasswd -nB`), yescrypt ($y$), scrypt ($7$) or SHA-256/512 crypt ($5$/$6$)"))
                 }
             } else {
                 found.append(ConfigurationError(file: file, keyPath: key + ".password_hash", message: "missing (a plain password is never accepted)"))

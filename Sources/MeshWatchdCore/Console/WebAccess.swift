@@ -96,7 +96,7 @@ final class WebAccess: Sendable {
 
     /// Checks a user's password; a new session when it matches.
     func login(user name: String, password: String, at time: Date = Date()) -> Session? {
-        guard let user = users[name], password.utf8.count <= 4096, !password.contains("\0"),
+        guard let user = users[name], password.utf8.count <= 4096, !password.contains("\0"), Self.isKnownHash(user.passwordHash),
               mw_crypt_verify(password, user.passwordHash) == 1 else { return nil }
         let session = Session(id: Self.randomToken(), user: user.name, csrf: Self.randomToken(),
                               expires: time.addingTimeInterval(sessionTimeout.seconds))
@@ -184,9 +184,14 @@ final class WebAccess: Sendable {
         return difference == 0
     }
 
-    /// Whether libcrypt knows the hash's method (a config check).
+    /// The methods accepted: bcrypt, yescrypt (and gost-yescrypt), scrypt, SHA-512 and SHA-256
+    /// crypt. libcrypt would also take DES, MD5 and NT hashes, and read any two-letter text (a
+    /// plain password) as a DES salt: those are refused.
+    static let acceptedPrefixes = ["$2a$", "$2b$", "$2y$", "$y$", "$gy$", "$7$", "$6$", "$5$"]
+
+    /// Whether the hash is one of the accepted methods and libcrypt can check it (a config check).
     static func isKnownHash(_ hash: String) -> Bool {
-        !hash.isEmpty && !hash.contains("\0") && mw_crypt_verify("", hash) >= 0
+        !hash.contains("\0") && acceptedPrefixes.contains(where: hash.hasPrefix) && mw_crypt_verify("", hash) >= 0
     }
 
     /// A bcrypt hash of a password (cost 10), for `meshwatchd hash-password`.

@@ -1,0 +1,110 @@
+import Foundation
+import AlertModel
+import Incidents
+import MeshFixtures
+import MetricModel
+@testable import MeshWatchdCore
+import Testing
+
+/// Who may see and do what on the status page, and the page's escaping.
+@Suite("Web access: passwords, tokens, sessions, CSRF, Origin; the page escapes what it shows")
+struct WebAccessTests {
+    static let hash = WebAccess.bcrypt("s3cret pass", cost: 4)!
+
+    func access(loopback: Bool, anonymous: Bool = false, external: String? = nil) -> WebAccess {
+        WebAccess(loopbackOnly: loopback, anonymousAlertLists: anonymous, users: [.init(name: "alice", passwordHash: Self.hash)],
+                  tokens: [(name: "ci", token: "tok-0123456789abcdef")], sessionTimeout: .seconds(60), externalURL: external)
+    }
+
+    @Test("libcrypt's hashes: bcrypt from hash-password and htpasswd ($2y$), SHA-512 crypt; a wrong password or unknown hash never matches")
+    func passwords() throws {
+        #expect(Self.hash.hasPrefix("$2b$04$"))
+        let web = access(loopback: false)
+        #expect(web.login(user: "alice", password: "s3cret pass") != nil)
+        #expect(web.login(user: "alice", password: "s3cret pas") == nil)
+        #expect(web.login(user: "bob", password: "s3cret pass") == nil)
+        #expect(web.login(user: "alice", password: "s3cret pass\0tail") == nil)
+        // A $2y$ hash (htpasswd's bcrypt) and a SHA-512 crypt one (`openssl passwd -6 -salt saltsalt s3cret`), both of "s3cret".
+        for hash in ["$2y$05$abcdefghijklmnopqrstuuLK7U1u6pVRmL7L1BBM2aS35PSZnDXlK",
+                     "$6$saltsalt$As4wrv0kZlfch1du9WeH7qhskyLriQWySXrZzynnvi46nFnNxjdpl6ksRegrrKexvhIa/Iny8S8uF3fVWTMuC1"] {
+            #expect(WebAccess.isKnownHash(hash), "\(hash)")
+            let other = WebAccess(loopbackOnly: true, users: [.init(name: "bob", passwordHash: hash)])
+            #expect(other.login(user: "bob", password: "s3cret") != nil && other.login(user: "bob", password: "s3creT") == nil, "\(hash)")
+        }
+        #expect(!WebAccess.isKnownHash("plain-password") && !WebAccess.isKnownHash("") && !WebAccess.isKnownHash("$2b$04$short"))
+        // A plain "hash" never lets anyone in, whatever they type.
+        let plain = WebAccess(loopbackOnly: true, users: [.init(name: "eve", passwordHash: "plain-password")])
+        #expect(plain.login(user: "eve", password: "plain-password") == nil)
+    }
+
+    @Test("reading: everything on loopback; elsewhere alert lists only when allowed, evidence only with a login or token")
+    func reading() {
+        let open = access(loopback: true)
+        #expect(open.mayRead(.evidence, principal: nil) && open.mayRead(.alertLists, principal: nil))
+        let closed = access(loopback: false)
+        #expect(!closed.mayRead(.alertLists, principal: nil) && !closed.mayRead(.evidence, principal: nil))
+        let lists = access(loopback: false, anonymous: true)
+        #expect(lists.mayRead(.alertLists, principal: nil) && !lists.mayRead(.evidence, principal: nil))
+        let token = closed.principal(authorization: "Bearer tok-0123456789abcdef", cookie: nil)
+        #expect(token == WebAccess.Principal(name: "token:ci", via: .token))
+        #expect(closed.mayRead(.evidence, principal: token))
+        #expect(closed.principal(authorization: "Bearer tok-0123456789abcdeX", cookie: nil) == nil)
+        #expect(closed.principal(authorization: "Basic dG9rOg==", cookie: nil) == nil)
+    }
+
+    @Test("acting: a token may; a session only with its CSRF token and this page's Origin; sessions expire and log out")
+    func acting() throws {
+        let web = access(loopback: true)
+        #expect(web.mayAct(principal: nil, csrf: nil, origin: nil, host: "127.0.0.1:9819") == .notLoggedIn)
+        let session = try #require(web.login(user: "alice", password: "s3cret pass", at: Date()))
+        let cookie = "other=1; \(WebAccess.cookieName)=\(session.id)"
+        let principal = try #require(web.principal(authorization: nil, cookie: cookie))
+        #expect(principal.name == "alice")
+        let host = "127.0.0.1:9819"
+        #expect(web.mayAct(principal: principal, csrf: session.csrf, origin: "http://127.0.0.1:9819", host: host) == nil)
+        #expect(web.mayAct(principal: principal, csrf: "x" + session.csrf.dropFirst(), origin: "http://127.0.0.1:9819", host: host) == .csrf)
+        #expect(web.mayAct(principal: principal, csrf: nil, origin: "http://127.0.0.1:9819", host: host) == .csrf)
+        for origin in ["http://evil.example", "null", "https://127.0.0.1:9819", "http://127.0.0.1:9820", "http://127.0.0.1:9819.evil.example"] {
+            #expect(web.mayAct(principal: principal, csrf: session.csrf, origin: origin, host: host) == .origin, "\(origin)")
+        }
+        #expect(web.mayAct(principal: principal, csrf: session.csrf, origin: nil, host: host) == .origin)
+        // Behind a TLS proxy: the external URL decides.
+        let proxied = access(loopback: false, external: "https://ops.example.com/meshwatchd/")
+        let second = try #require(proxied.login(user: "alice", password: "s3cret pass"))
+        let behind = try #require(proxied.principal(authorization: nil, cookie: "\(WebAccess.cookieName)=\(second.id)"))
+        #expect(proxied.mayAct(principal: behind, csrf: second.csrf, origin: "https://ops.example.com", host: "10.0.0.7:9819") == nil)
+        #expect(proxied.mayAct(principal: behind, csrf: second.csrf, origin: "https://ops.example.com:443", host: "x") == nil)
+        #expect(proxied.mayAct(principal: behind, csrf: second.csrf, origin: "http://ops.example.com", host: "x") == .origin)
+        #expect(proxied.cookie(for: second).contains("; HttpOnly; SameSite=Strict; Secure"))
+        #expect(web.cookie(for: session).hasSuffix("HttpOnly; SameSite=Strict"))
+        // A token needs neither (no cookie, so no cross-site request can carry it).
+        #expect(web.mayAct(principal: .init(name: "token:ci", via: .token), csrf: nil, origin: nil, host: nil) == nil)
+        // Expiry and logout.
+        #expect(web.principal(authorization: nil, cookie: cookie, at: Date().addingTimeInterval(120)) == nil)
+        let third = try #require(web.login(user: "alice", password: "s3cret pass"))
+        web.logout(cookie: "\(WebAccess.cookieName)=\(third.id)")
+        #expect(web.principal(authorization: nil, cookie: "\(WebAccess.cookieName)=\(third.id)") == nil)
+    }
+
+    @Test("hostile labels, annotations and evidence are text on the page, never markup; links are built from escaped parts")
+    func escaping() throws {
+        let hostile = #"<script>alert(1)</script>" onmouseover="x' & \u{0}"#
+        let instance = AlertInstance(labels: Labels(["alertname": "A", "pod": hostile]), annotations: Labels(["summary": hostile]),
+                                     state: .firing, value: .nan, activeAt: Date(), firedAt: Date())
+        let row = ConsolePages.AlertRow(key: "g/<x>&y", group: "g", rule: hostile, instance: instance, acknowledgement: nil, silencedBy: [])
+        var context = ConsolePages.Context()
+        context.canAct = true
+        context.csrf = "abc\"def"
+        let pages = [
+            ConsolePages.alerts([row], datasource: .init(url: hostile, reachable: false, error: hostile), notice: hostile, context),
+            ConsolePages.alert(row, expression: hostile, graphLink: "javascript:alert(1)", silences: [], findings: [], notice: nil, error: hostile, context),
+        ]
+        for page in pages {
+            #expect(!page.contains("<script>") && !page.contains(#"" onmouseover"#) && !page.contains("\u{0}"))
+            #expect(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot; onmouseover=&quot;x&#39; &amp;"))
+        }
+        #expect(pages[1].contains(#"/alert?key=g%2F%3Cx%3E%26y&amp;action=acknowledge"#))
+        #expect(pages[1].contains(#"value="abc&quot;def""#))
+        #expect(Console.form("a=1+2%2B3&b=%3Cx%3E&a=ignored&c") == ["a": "1 2+3", "b": "<x>", "c": ""])
+    }
+}
