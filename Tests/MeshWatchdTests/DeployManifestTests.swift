@@ -45,7 +45,7 @@ struct DeployManifestTests {
             }
         }
         // "*": a ClusterRole, which only RoleBindings bind (see everyWriteNamespaced).
-        #expect(writes.sorted() == ["* deployments patch", "meshwatchd leases create", "meshwatchd leases update"])
+        #expect(writes.sorted() == ["* deployments patch", "meshwatchd configmaps update", "meshwatchd leases create", "meshwatchd leases update"])
     }
 
     /// Verbs that change something; "*" includes them all.
@@ -170,11 +170,18 @@ struct DeployManifestTests {
             }
         }
         let killSwitch = try #require(configuration.remediation?.killSwitchConfigmap)
+        let silences = configuration.web?.stateConfigmap ?? ConfigurationDefaults.stateConfigMap
         let configMaps = granted.filter { $0.rule.covers("configmaps") }
-        #expect(!configMaps.isEmpty)
+        #expect(configMaps.count == 2)
         for grant in configMaps {
-            #expect(grant.namespace == killSwitch.namespace && grant.rule.verbs == ["get"] && grant.rule.resourceNames == [killSwitch.name], "\(grant.binding)")
+            // The kill switch is only read; the silences ConfigMap read and replaced; both by name, in its own namespace.
+            let expected: (Set<String>, [String]) = grant.rule.resourceNames == [killSwitch.name] ? (["get"], [killSwitch.name]) : (["get", "update"], [silences])
+            #expect(grant.namespace == own && grant.rule.verbs == expected.0 && grant.rule.resourceNames == expected.1, "\(grant.binding)")
         }
+        // The ConfigMap it replaces ships with the manifests (create is not granted).
+        let shipped = try documents("silences-configmap.yaml").first
+        #expect((shipped?["metadata"] as? [String: Any])?["name"] as? String == silences)
+        #expect((shipped?["metadata"] as? [String: Any])?["namespace"] as? String == own)
     }
 
     @Test("remediation writes exactly in remediation.allow_namespaces, never in kube-system, istio-system or its own namespace")
