@@ -190,8 +190,13 @@ struct DeployManifestTests {
         let own = try #require(configuration.remediation?.ownNamespace)
         let allowed = Set(configuration.remediation?.allowNamespaces ?? [])
         #expect(!allowed.isEmpty, "remediation.allow_namespaces names the namespaces rbac.yaml lets it write")
-        // The Lease in its own namespace is the daemon's, not remediation's (see leaseAndKillSwitchByName).
-        let writes = try grants().filter { $0.rule.writes && !($0.namespace == own && $0.rule.resources == ["leases"]) }
+        // The Lease and the silences ConfigMap in its own namespace are the daemon's, not remediation's
+        // (see leaseAndKillSwitchByName).
+        let silences = configuration.web?.stateConfigmap ?? ConfigurationDefaults.stateConfigMap
+        let writes = try grants().filter {
+            $0.rule.writes && !($0.namespace == own && ($0.rule.resources == ["leases"]
+                                                       || ($0.rule.resources == ["configmaps"] && $0.rule.resourceNames == [silences])))
+        }
         #expect(!writes.isEmpty)
         let clusterWide = writes.filter { $0.namespace == nil }.map(\.binding)
         #expect(clusterWide.isEmpty, "\(clusterWide)")

@@ -1,5 +1,6 @@
 import Foundation
 import MeshFixtures
+import MeshHTTP
 import Testing
 
 /// Every `meshwatchd` and `promtool` command of the README's shell blocks, run here with the
@@ -46,6 +47,21 @@ struct ReadmeTests {
                     .replacingOccurrences(of: "\"state_directory\": null", with: "\"state_directory\": \"\(work)/state\"")
                     .replacingOccurrences(of: "\"listen_address\": \"127.0.0.1:9819\"", with: "\"listen_address\": \"127.0.0.1:\(try LoopbackPort.free())\"")
                 try example.write(toFile: work + "/etc/config.json", atomically: true, encoding: .utf8)
+                // The operator commands (silence) talk to a running daemon with a token of web.tokens.
+                try "readme-ops-token-0123456789\n".write(toFile: work + "/ops-token", atomically: true, encoding: .utf8)
+                try example.replacingOccurrences(of: "\"tokens\": []", with: "\"tokens\": [{\"name\": \"ops\", \"file\": \"\(work)/ops-token\"}]")
+                    .write(toFile: work + "/etc/console.json", atomically: true, encoding: .utf8)
+                let consolePort = try LoopbackPort.free()
+                let console = try await ChildProcess.launch(name: "readme-console", executable: CommandLineTests.binary, arguments: [
+                    "run", "--config", work + "/etc/console.json", "--listen", "127.0.0.1:\(consolePort)", "--state-directory", work + "/console-state",
+                    "--log-format", "json",
+                ])
+                defer { kill(console.processIdentifier, SIGKILL) }
+                let listening = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < listening, (try? await HTTPClient().get("http://127.0.0.1:\(consolePort)/healthz").status) != 200 {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                var silenceID = "none"
                 let formatter = ISO8601DateFormatter()
                 let substitutions: [(String, String)] = [
                     ("https://prometheus.example:9090/prometheus", "http://127.0.0.1:\(closed.port)/prometheus"),
@@ -55,6 +71,7 @@ struct ReadmeTests {
                     ("~/.kube/config", work + "/kubeconfig"),
                     ("analyze --in-cluster", "analyze --kubeconfig \(work)/kubeconfig"),
                     ("/etc/meshwatchd/config.json", work + "/etc/config.json"),
+                    ("--token-file /etc/meshwatchd/ops-token", "--token-file \(work)/ops-token --url http://127.0.0.1:\(consolePort)"),
                     ("/var/lib/meshwatchd", work + "/state"),
                     ("./state", work + "/state-quick"),
                     // A week of 30 s steps is long for a test: the incident's half hour instead.
@@ -70,6 +87,7 @@ struct ReadmeTests {
                 for original in commands.sorted(by: { ($0.contains(" ledger ") ? 1 : 0) < ($1.contains(" ledger ") ? 1 : 0) }) {
                     var command = original
                     for (from, to) in substitutions { command = command.replacingOccurrences(of: from, with: to) }
+                    command = command.replacingOccurrences(of: "<id>", with: silenceID)
                     let shell = command.hasPrefix("meshwatchd ") ? CommandLineTests.binary + command.dropFirst("meshwatchd".count) : command
                     if original.hasPrefix("meshwatchd run ") {
                         // The daemon: it must start, evaluate and stop cleanly on SIGTERM.
@@ -92,6 +110,11 @@ struct ReadmeTests {
                     // never 64 (a flag the command does not know) or 78 (a configuration it refuses).
                     let expected: Set<Int32> = original.contains("prometheus.example") ? [2] : [0, 1]
                     #expect(expected.contains(run.status), "\(original)\n→ \(shell)\nexit \(run.status): \(run.output.suffix(2000))")
+                    if original.contains(" silence ") {
+                        // Against the daemon every one succeeds; the expiry takes the id the add printed.
+                        #expect(run.status == 0, "\(original): \(run.output.suffix(2000))")
+                        if original.contains(" silence add ") { silenceID = run.output.trimmingCharacters(in: .whitespacesAndNewlines) }
+                    }
                     ran.append(original)
                 }
                 #expect(ran.count == commands.count)

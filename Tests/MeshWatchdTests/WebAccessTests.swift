@@ -1,5 +1,7 @@
 import Foundation
 import AlertModel
+import Logging
+import MeshHTTP
 import Incidents
 import MeshFixtures
 import MetricModel
@@ -106,5 +108,49 @@ struct WebAccessTests {
         #expect(pages[1].contains(#"/alert?key=g%2F%3Cx%3E%26y&amp;action=acknowledge"#))
         #expect(pages[1].contains(#"value="abc&quot;def""#))
         #expect(Console.form("a=1+2%2B3&b=%3Cx%3E&a=ignored&c") == ["a": "1 2+3", "b": "<x>", "c": ""])
+    }
+}
+
+@Suite("The status listener when it is not loopback-only")
+struct ExposedListenerTests {
+    @Test("probes and metrics open; alert lists, pages, evidence and the API need a login or token; actions always do")
+    func exposed() async throws {
+        let port = try LoopbackPort.free()
+        let access = WebAccess(loopbackOnly: false, users: [.init(name: "alice", passwordHash: WebAccessTests.hash)],
+                               tokens: [(name: "ci", token: "tok-0123456789abcdef")])
+        let console = Console(status: DaemonStatus(), store: nil, actions: nil, access: access, base: "", prometheusURL: "",
+                              runbooks: { [] }, logger: Logger(label: "test"))
+        // Bound to loopback here (tests never bind elsewhere); the access rules are those of an exposed listener.
+        let app = StatusServer.application(host: "127.0.0.1", port: port, status: DaemonStatus(), store: nil, console: console, logger: Logger(label: "test"))
+        let server = Task { try await app.runService() }
+        defer { server.cancel() }
+        let base = "http://127.0.0.1:\(port)"
+        let http = HTTPClient()
+        #expect(try await ConsoleDaemonTests.waitUntil(.seconds(20)) { (try? await http.get(base + "/healthz").status) == 200 })
+        func status(_ path: String, method: HTTPRequest.Method = .get, token: Bool = false, body: String? = nil) async throws -> Int {
+            try await http.execute(HTTPRequest(method: method, url: base + path, headers: token ? [("Authorization", "Bearer tok-0123456789abcdef")] : [],
+                                               body: body.map { Array($0.utf8) })).status
+        }
+        for path in ["/healthz", "/metrics"] { #expect(try await status(path) == 200, "\(path)") }
+        #expect(try await status("/readyz") == 503)  // not ready (nothing configured), but answered
+        for path in ["/api/v1/alerts", "/api/v1/rules", "/api/v1/silences"] {
+            #expect(try await status(path) == 401, "\(path)")
+        }
+        for path in ["/", "/rules", "/findings", "/ledger", "/silences", "/runbooks", "/alert?key=g%2F1"] {
+            let answer = try await http.execute(HTTPRequest(url: base + path))
+            #expect(answer.status == 303 && answer.headers.contains { $0.name.lowercased() == "location" && $0.value.hasPrefix("/login?next=") },
+                    "\(path): \(answer.status)")
+        }
+        for path in ["/api/v1/alerts", "/api/v1/rules", "/", "/rules", "/findings", "/ledger"] {
+            #expect(try await status(path, token: true) == 200, "\(path) with a token")
+        }
+        #expect(try await status("/api/v1/silences", method: .post, body: #"{"matchers": ["a=\"b\""], "duration": "1h"}"#) == 401)
+        #expect(try await status("/api/v1/acknowledgements", method: .post, body: #"{"alert": "g/1"}"#) == 401)
+        #expect(try await status("/api/v1/silence/abc", method: .delete) == 401)
+        // A token passes the checks; this process has no actions to take (503), which shows the check was passed.
+        #expect(try await status("/api/v1/silences", method: .post, token: true, body: #"{"matchers": ["a=\"b\""], "duration": "1h"}"#) == 503)
+        // With anonymous alert lists, exactly those open.
+        let lists = WebAccess(loopbackOnly: false, anonymousAlertLists: true)
+        #expect(lists.mayRead(.alertLists, principal: nil) && !lists.mayRead(.evidence, principal: nil))
     }
 }

@@ -132,15 +132,17 @@ struct Console: Sendable {
 
     /// Whether a request may act; the refusal's response when not.
     func checkAction(_ request: Request, principal: WebAccess.Principal?, csrf: String?, api: Bool) -> Response? {
-        guard actions != nil else {
-            return api ? Self.apiError(.serviceUnavailable, "unavailable", "actions are not available in this process")
-                : Self.html(ConsolePages.problem("Not available", "Actions are not available in this process.", context(request, principal: principal)),
-                            status: .serviceUnavailable)
-        }
         let refusal = access.mayAct(principal: principal, csrf: csrf, origin: request.headers[.origin],
                                     host: request.headers[HTTPField.Name("X-Forwarded-Host")!] ?? request.head.authority,
                                     forwardedProto: request.headers[HTTPField.Name("X-Forwarded-Proto")!])
-        guard let refusal else { return nil }
+        guard let refusal else {
+            guard actions != nil else {
+                return api ? Self.apiError(.serviceUnavailable, "unavailable", "actions are not available in this process")
+                    : Self.html(ConsolePages.problem("Not available", "Actions are not available in this process.", context(request, principal: principal)),
+                                status: .serviceUnavailable)
+            }
+            return nil
+        }
         logger.warning("action refused", metadata: ["http.path": "\(request.uri.path)", "reason": "\(refusal)", "user.name": "\(principal?.name ?? "")"])
         let status: HTTPResponse.Status = refusal == .notLoggedIn ? .unauthorized : .forbidden
         if api { return Self.apiError(status, refusal == .notLoggedIn ? "unauthorized" : "forbidden", refusal.description) }

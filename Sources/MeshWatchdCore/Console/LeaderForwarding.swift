@@ -30,7 +30,8 @@ struct LeaderForwarding: RouterMiddleware {
             return try await next(request, context)
         }
         let leader = leadership.observedLeader
-        guard let base = leader.url, !base.isEmpty else {
+        // Only an http(s) URL: the Lease is the leader's word, and requests carry users' cookies and tokens.
+        guard let base = leader.url, base.hasPrefix("http://") || base.hasPrefix("https://"), URLComponents(string: base)?.host != nil else {
             return try await next(request, context)  // no leader known: this replica's own (following) answer
         }
         var request = request

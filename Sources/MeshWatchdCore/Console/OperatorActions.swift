@@ -172,7 +172,15 @@ final class OperatorActions: Sendable {
                 "silences": "\(kept.silences.count)", "acknowledgements": "\(kept.acknowledgements.count)",
             ])
         }
-        await syncToCluster()
+        // Written back only when this replica knows more than the cluster (changes made while it
+        // led before and could not copy): taking the lease writes nothing otherwise.
+        let merged = await silences()
+        let acknowledgements = (try? await store.perform { try $0.acknowledgements() }) ?? [:]
+        func key(_ silence: Silence) -> String { "\(silence.id) \(Finding.timestamp(silence.endsAt))" }
+        if Set(merged.map(key)) != Set(kept.silences.map(key))
+            || Set(acknowledgements.keys) != Set(kept.acknowledgements.keys) {
+            await syncToCluster()
+        }
     }
 }
 
@@ -207,15 +215,30 @@ struct ClusterCopy: Sendable {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
+        // Milliseconds kept (`.iso8601` would drop them, and a round trip would look like a change).
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Finding.timestamp(date))
+        }
         return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = Finding.parseTimestamp(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not RFC 3339: \(text)"))
+            }
+            return date
+        }
+        return decoder
     }()
 
     func load() async throws -> Contents {
         let map: ConfigMap
         do { map = try await client.get(ConfigMap.self, path) } catch let error as KubernetesError where error.isNotFound { return Contents() }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        let decoder = Self.decoder
         var contents = Contents()
         if let text = map.data?["silences.json"] { contents.silences = (try? decoder.decode([Silence].self, from: Data(text.utf8))) ?? [] }
         if let text = map.data?["acknowledgements.json"] {

@@ -28,8 +28,17 @@ enum StatusServer {
                                                remoteWrite: await status.remoteWrite?.counters, analysis: await status.analysis)
             return text(.ok, body, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
-        router.get("api/v1/alerts") { _, _ in json(StatusRendering.alerts(await status.groupStates)) }
+        // Alert lists: open on a loopback-only listener, elsewhere with a login or token (or web.anonymous_alert_lists).
+        let access = console?.access
+        let unauthorized = json(["status": "error", "errorType": "unauthorized",
+                                 "error": "this listener is not loopback-only: send a token (web.tokens) or set web.anonymous_alert_lists"],
+                                status: .unauthorized)
+        router.get("api/v1/alerts") { request, _ -> Response in
+            if let access, !access.mayRead(.alertLists, principal: console?.principal(request)) { return unauthorized }
+            return json(StatusRendering.alerts(await status.groupStates))
+        }
         router.get("api/v1/rules") { request, _ -> Response in
+            if let access, !access.mayRead(.alertLists, principal: console?.principal(request)) { return unauthorized }
             do throws(StatusRendering.RulesFilterError) {
                 let filter = try StatusRendering.RulesFilter(query: request.uri.query)
                 return json(StatusRendering.rules(await status.groupStates, filter: filter))
