@@ -39,6 +39,28 @@ struct WebAccessTests {
         #expect(plain.login(user: "eve", password: "plain-password") == nil)
     }
 
+    @Test("password checks run one at a time off the cooperative threads; past eight waiting, a login is refused as busy, not queued")
+    func loginFlood() async throws {
+        let slow = try #require(WebAccess.bcrypt("right", cost: 12))  // a few hundred milliseconds per check
+        let web = WebAccess(loopbackOnly: true, users: [.init(name: "alice", passwordHash: slow)])
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for index in 0..<20 {
+                group.addTask {
+                    switch await web.checkLogin(user: "alice", password: index == 0 ? "right" : "wrong") {
+                    case .session: "session"
+                    case .refused: "refused"
+                    case .busy: "busy"
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == "busy" }.count >= 20 - WebAccess.maxWaitingLogins, "\(outcomes)")
+        #expect(outcomes.filter { $0 != "busy" }.count <= WebAccess.maxWaitingLogins)
+        // Once the flood is over, a login is checked again.
+        if case .session = await web.checkLogin(user: "alice", password: "right") {} else { Issue.record("the right password is refused after the flood") }
+    }
+
     @Test("reading: everything on loopback; elsewhere alert lists only when allowed, evidence only with a login or token")
     func reading() {
         let open = access(loopback: true)
@@ -126,7 +148,7 @@ struct ExposedListenerTests {
         defer { server.cancel() }
         let base = "http://127.0.0.1:\(port)"
         let http = HTTPClient()
-        #expect(try await ConsoleDaemonTests.waitUntil(.seconds(20)) { (try? await http.get(base + "/healthz").status) == 200 })
+        #expect(try await ConsoleDaemonTests.waitUntil(.seconds(60)) { (try? await http.get(base + "/healthz").status) == 200 })
         func status(_ path: String, method: HTTPRequest.Method = .get, token: Bool = false, body: String? = nil) async throws -> Int {
             try await http.execute(HTTPRequest(method: method, url: base + path, headers: token ? [("Authorization", "Bearer tok-0123456789abcdef")] : [],
                                                body: body.map { Array($0.utf8) })).status

@@ -345,8 +345,15 @@ struct Console: Sendable {
         guard let origin, origin == (access.externalOrigin ?? "\(scheme)://\(host.lowercased())") else {
             return loginPage(request, error: "the login does not come from this page (Origin)")
         }
-        guard let session = access.login(user: fields["user"] ?? "", password: fields["password"] ?? "") else {
-            logger.warning("login failed", metadata: ["user.name": "\(fields["user"] ?? "")"])
+        let session: WebAccess.Session
+        switch await access.checkLogin(user: fields["user"] ?? "", password: fields["password"] ?? "") {
+        case .session(let made): session = made
+        case .busy:
+            logger.warning("login refused: too many password checks waiting", metadata: ["user.name": "\(String((fields["user"] ?? "").prefix(64)))"])
+            return Self.html(ConsolePages.problem("Busy", "Too many logins at once; try again in a moment.", context(request, principal: nil)),
+                             status: .tooManyRequests)
+        case .refused:
+            logger.warning("login failed", metadata: ["user.name": "\(String((fields["user"] ?? "").prefix(64)))"])
             try? await Task.sleep(for: .seconds(1))  // slows guessing
             return loginPage(request, error: "wrong user or password")
         }

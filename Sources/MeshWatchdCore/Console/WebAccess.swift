@@ -94,7 +94,30 @@ final class WebAccess: Sendable {
         }
     }
 
-    /// Checks a user's password; a new session when it matches.
+    /// Password checks run here, one at a time, never on Swift's cooperative threads: a bcrypt
+    /// check takes tens of milliseconds, and a flood of logins must not stall evaluation.
+    private static let hashing = DispatchQueue(label: "meshwatchd.password-check")
+    private let waitingLogins = Mutex(0)
+    static let maxWaitingLogins = 8
+
+    enum LoginOutcome: Sendable { case session(Session), refused, busy }
+
+    /// `login` off the cooperative pool; `busy` when too many checks already wait (answered 429).
+    func checkLogin(user name: String, password: String) async -> LoginOutcome {
+        let admitted = waitingLogins.withLock { count -> Bool in
+            guard count < Self.maxWaitingLogins else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else { return .busy }
+        let session: Session? = await withCheckedContinuation { continuation in
+            Self.hashing.async { continuation.resume(returning: self.login(user: name, password: password)) }
+        }
+        waitingLogins.withLock { $0 -= 1 }
+        return session.map(LoginOutcome.session) ?? .refused
+    }
+
+    /// Checks a user's password; a new session when it matches. Blocks for the hash's cost.
     func login(user name: String, password: String, at time: Date = Date()) -> Session? {
         guard let user = users[name], password.utf8.count <= 4096, !password.contains("\0"), Self.isKnownHash(user.passwordHash),
               mw_crypt_verify(password, user.passwordHash) == 1 else { return nil }
