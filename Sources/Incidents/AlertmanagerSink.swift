@@ -48,7 +48,7 @@ public struct AlertmanagerSink: FindingSink {
         for url in urls {
             // A silenced alert goes with its silence, and the silence first: an Alertmanager that
             // has the alert but not the silence would notify.
-            if finding.kind != .resolved, let silences = finding.silences, !silences.isEmpty {
+            if finding.kind != .resolved, let silences = forwarded.current(finding.silences ?? [], at: time), !silences.isEmpty {
                 if case .failure(let failure) = try await forward(silences, to: url, at: time) {
                     if first == nil { first = .failure(failure) }
                     continue
@@ -99,7 +99,7 @@ extension AlertmanagerSink {
     /// carries `[meshwatchd silence <id>]` in its comment and is found by it, so a re-send (or a
     /// second replica) never posts it twice.
     func forward(_ silences: [Silence], to url: String, at time: Date) async throws -> Result<Void, HTTPError> {
-        let missing = silences.filter { !forwarded.contains(url + " " + $0.id) && $0.endsAt > time }
+        let missing = silences.filter { !forwarded.contains(url + " " + $0.id, at: time) && $0.endsAt > time }
         guard !missing.isEmpty else { return .success(()) }
         let existing: [[String: Any]]
         switch try await listSilences(url) {
@@ -123,7 +123,7 @@ extension AlertmanagerSink {
                 case .success: break
                 }
             }
-            forwarded.insert(url + " " + silence.id)
+            forwarded.insert(url + " " + silence.id, at: time)
         }
         return .success(())
     }
@@ -179,11 +179,40 @@ extension AlertmanagerSink {
     }
 }
 
-/// The silences already forwarded, per Alertmanager URL (a set behind a lock, shared by copies of the sink).
+/// The silences already forwarded, per Alertmanager URL, each trusted for `recheck` (then looked
+/// up again: an Alertmanager restarted without its data, or a silence deleted there, gets it
+/// again), and where the sink learns which silences are in force now.
 final class ForwardedSilences: Sendable {
-    private let keys = Mutex<Set<String>>([])
+    static let recheck: TimeInterval = 300
+    private let keys = Mutex<[String: Date]>([:])
+    private let source = Mutex<(@Sendable () -> [Silence])?>(nil)
 
-    func contains(_ key: String) -> Bool { keys.withLock { $0.contains(key) } }
-    func insert(_ key: String) { keys.withLock { _ = $0.insert(key) } }
-    func remove(_ key: String) { keys.withLock { _ = $0.remove(key) } }
+    func contains(_ key: String, at time: Date) -> Bool {
+        keys.withLock { keys in keys[key].map { time.timeIntervalSince($0) < Self.recheck } ?? false }
+    }
+
+    func insert(_ key: String, at time: Date) {
+        keys.withLock { keys in
+            keys = keys.filter { time.timeIntervalSince($0.value) < Self.recheck }
+            keys[key] = time
+        }
+    }
+
+    func remove(_ key: String) { keys.withLock { _ = $0.removeValue(forKey: key) } }
+
+    func follow(_ silences: @escaping @Sendable () -> [Silence]) { source.withLock { $0 = silences } }
+
+    /// Of the silences a queued finding carried, those still in force now, as they are now (one
+    /// expired since the finding was queued is not forwarded again); all of them while no source is set.
+    func current(_ queued: [Silence], at time: Date) -> [Silence]? {
+        guard !queued.isEmpty else { return nil }
+        guard let source = source.withLock({ $0 }) else { return queued.filter { $0.endsAt > time } }
+        let ids = Set(queued.map(\.id))
+        return source().filter { ids.contains($0.id) && $0.isActive(at: time) }
+    }
+}
+
+extension AlertmanagerSink {
+    /// Forwards only the silences `silences` says are in force at send time (the planner's).
+    public func follow(silences: @escaping @Sendable () -> [Silence]) { forwarded.follow(silences) }
 }

@@ -83,7 +83,9 @@ public final class NotificationPlanner: Sendable {
         state.withLock { state in
             var plan = NotificationPlan()
             for (key, acknowledgement) in acknowledgements {
-                guard var record = state.records[key], record.acknowledgement != acknowledgement else { continue }
+                // One from an earlier episode of the same labels (before this one fired) does not carry over.
+                guard var record = state.records[key], record.acknowledgement != acknowledgement,
+                      acknowledgement.at >= record.firedAt.addingTimeInterval(-1) else { continue }
                 record.acknowledgement = acknowledgement
                 state.records[key] = record
                 plan.upserts[key] = record
@@ -262,6 +264,12 @@ public final class NotificationPlanner: Sendable {
             let routes = sinks(for: record, state).filter { missed.contains($0.name) && record.lastQueued[$0.name] == nil }
             let finding = state.factory(transition, .firing, 0, record.level)
             send(finding, kind: .firing, key: key, to: routes, record: &record, at: time, state: state, plan: &plan)
+            // Someone took it meanwhile: these sinks hear that too (PagerDuty would page otherwise).
+            if let acknowledgement = record.acknowledgement {
+                let taken = state.factory(transition.at(acknowledgement.at), .acknowledged, Int(acknowledgement.at.timeIntervalSince1970 * 1000),
+                                          record.level)
+                send(taken, kind: .acknowledged, key: key, to: routes, record: &record, at: time, state: state, plan: &plan)
+            }
             changed = true
         }
         for route in sinks(for: record, state) {

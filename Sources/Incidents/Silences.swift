@@ -54,6 +54,27 @@ public struct Silence: Codable, Sendable, Equatable {
         self.comment = comment
     }
 
+    enum CodingKeys: String, CodingKey { case id, matchers, startsAt, endsAt, createdBy, comment, expiredBy }
+
+    /// Read back (the state file, the cluster's ConfigMap) with the same checks as a new one: a
+    /// silence without matchers, or one matching every alert, would mute every sink. An expired
+    /// one may end at its start (expired before it began).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let startsAt = try container.decode(Date.self, forKey: .startsAt)
+        let endsAt = try container.decode(Date.self, forKey: .endsAt)
+        do {
+            try self.init(id: try container.decode(String.self, forKey: .id), matchers: try container.decode([String].self, forKey: .matchers),
+                          startsAt: startsAt, endsAt: max(endsAt, startsAt.addingTimeInterval(0.001)),
+                          createdBy: try container.decode(String.self, forKey: .createdBy),
+                          comment: try container.decodeIfPresent(String.self, forKey: .comment) ?? "")
+        } catch let error as Invalid {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid silence: \(error.description)"))
+        }
+        self.endsAt = endsAt
+        expiredBy = try container.decodeIfPresent(String.self, forKey: .expiredBy)
+    }
+
     /// `active` between start and end, `pending` before, `expired` after.
     public func status(at time: Date) -> String {
         time < startsAt ? "pending" : (time < endsAt ? "active" : "expired")

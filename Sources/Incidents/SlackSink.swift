@@ -28,7 +28,8 @@ public struct SlackSink: FindingSink {
     public func send(group bodies: [[UInt8]], ids: [String], at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
         let findings = try bodies.map(Finding.decode)
         var message = Self.message(findings)
-        if let text = template.flatMap({ $0.render(findings[0]) }), !text.isEmpty {
+        // Values in the template's text could say <!channel> or <!here>: those mentions are defused.
+        if let text = template.flatMap({ $0.render(findings[0]) }).map({ $0.replacingOccurrences(of: "<!", with: "&lt;!") }), !text.isEmpty {
             // The template's text leads: as the notification text and as the first section under the header.
             message["text"] = String(text.prefix(3000))
             if var blocks = message["blocks"] as? [[String: Any]] {

@@ -181,3 +181,49 @@ struct MessageTemplateTests {
         #expect((alert["annotations"] as? [String: String])?["message"]?.hasPrefix("FIRING IstioHighErrorRate on reviews") == true)
     }
 }
+
+@Suite("Silences and acknowledgements: the review's cases")
+struct SilenceEdgeTests {
+    func at(_ seconds: Double) -> Date { Date(timeIntervalSince1970: 1_800_000_000 + seconds) }
+
+    func transition(at time: Double) -> AlertTransition {
+        let instance = AlertInstance(labels: Labels(["alertname": "A", "severity": "critical"]), annotations: .empty, state: .firing, value: 1,
+                                     activeAt: at(0), firedAt: at(0))
+        return AlertTransition(kind: .firing, group: "g", rule: "A", instance: instance, at: at(time))
+    }
+
+    @Test("acknowledged while silenced: when the silence ends, the sinks that missed the firing hear it and, at once, that it was taken")
+    func acknowledgedWhileSilenced() throws {
+        let planner = NotificationPlanner(policy: EscalationPolicy(), routes: [SinkRoute(name: "pagerduty"),
+                                                                            SinkRoute(name: "am", repeatInterval: .seconds(60), alertmanager: true)])
+        planner.silences = [try Silence(matchers: [#"alertname="A""#], startsAt: at(-1), endsAt: at(100), createdBy: "x", comment: "")]
+        _ = planner.plan([transition(at: 0)], at: at(0))
+        _ = try #require(planner.acknowledge(transition(at: 10), by: Acknowledgement(by: "alice", at: at(10))))
+        let after = planner.review(group: "g", firing: [("A", transition(at: 101).instance)], at: at(101))
+        #expect(after.outgoing.filter { $0.sink == "pagerduty" }.map(\.kind) == [.firing, .acknowledged])
+    }
+
+    @Test("an acknowledgement from an earlier episode of the same labels is not restored onto a new one")
+    func staleAcknowledgement() {
+        let planner = NotificationPlanner(policy: EscalationPolicy(), routes: [SinkRoute(name: "slack")])
+        var episode = transition(at: 500)
+        episode.instance.firedAt = at(500)  // this episode fired at 500; an acknowledgement at 100 was of an earlier one
+        let key = planner.plan([episode], at: at(500)).upserts.keys.first ?? ""
+        #expect(planner.restore(acknowledgements: [key: Acknowledgement(by: "old", at: at(100))]).upserts.isEmpty)
+        #expect(planner.restore(acknowledgements: [key: Acknowledgement(by: "new", at: at(600))]).upserts.count == 1)
+    }
+
+    @Test("Alertmanager forwards only silences in force at send time, as they are now; without a source, those not yet ended")
+    func forwardedNow() throws {
+        let forwarded = ForwardedSilences()
+        let live = try Silence(matchers: [#"a="b""#], startsAt: at(0), endsAt: at(100), createdBy: "x", comment: "")
+        var gone = try Silence(matchers: [#"a="c""#], startsAt: at(0), endsAt: at(100), createdBy: "x", comment: "")
+        #expect(forwarded.current([live, gone], at: at(50))?.count == 2)
+        gone.endsAt = at(20)  // expired early, after the finding was queued with its old end
+        let now = [live, gone]
+        forwarded.follow { now }
+        #expect(forwarded.current([live, gone], at: at(50))?.map(\.id) == [live.id])
+        forwarded.insert("u " + live.id, at: at(0))
+        #expect(forwarded.contains("u " + live.id, at: at(10)) && !forwarded.contains("u " + live.id, at: at(400)))
+    }
+}

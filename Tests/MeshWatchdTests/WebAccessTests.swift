@@ -6,6 +6,7 @@ import Incidents
 import MeshFixtures
 import MetricModel
 @testable import MeshWatchdCore
+import Remediation
 import Testing
 
 /// Who may see and do what on the status page, and the page's escaping.
@@ -174,5 +175,76 @@ struct ExposedListenerTests {
         // With anonymous alert lists, exactly those open.
         let lists = WebAccess(loopbackOnly: false, anonymousAlertLists: true)
         #expect(lists.mayRead(.alertLists, principal: nil) && !lists.mayRead(.evidence, principal: nil))
+    }
+}
+
+@Suite("Review findings: redirects, rebinding, stored silences, acknowledgements, followers")
+struct ConsoleHardeningTests {
+    @Test("after a login only a path of this site: no //host, no backslash, no tab or newline a browser would drop")
+    func localPaths() {
+        for good in ["/", "/alert?key=g%2F1f", "/meshwatchd/silences#x"] { #expect(Console.isLocalPath(good), "\(good)") }
+        for bad in ["//evil.example", "/\\evil.example", "/\t/evil.example", "/\n/x", "https://evil.example", "evil", "", "/é", "/a b"] {
+            #expect(!Console.isLocalPath(bad), "\(bad)")
+        }
+    }
+
+    @Test("a loopback listener reads freely only for loopback Host names (DNS rebinding reads nothing); 127.example.com is no loopback")
+    func rebinding() {
+        let web = WebAccess(loopbackOnly: true, externalURL: "https://ops.example.com/")
+        for host in ["127.0.0.1:9819", "localhost:9819", "[::1]:9819", "127.1.2.3", "ops.example.com"] {
+            #expect(web.mayRead(.evidence, principal: nil, host: host), "\(host)")
+        }
+        for host in ["evil.example:9819", "127.example.com:9819", "127.0.0.1.nip.io", "[::2]:1"] {
+            #expect(!web.mayRead(.evidence, principal: nil, host: host), "\(host)")
+        }
+        #expect(!ListenAddress.isLoopbackHost("127.example.com") && !ListenAddress.isLoopbackHost("127.0.0.256"))
+        #expect(ListenAddress("127.0.0.1:1")?.isLoopback == true && ListenAddress("0.0.0.0:1")?.isLoopback == false)
+    }
+
+    @Test("a stored silence passes a new one's checks: no matchers or match-everything entries are dropped, the rest kept")
+    func storedSilences() throws {
+        let good = try Silence(matchers: [#"a="b""#], startsAt: Date(timeIntervalSince1970: 0), endsAt: Date(timeIntervalSince1970: 10),
+                               createdBy: "x", comment: "")
+        var expired = good
+        expired.endsAt = good.startsAt
+        expired.expiredBy = "y"
+        let encoder = ClusterCopy.encoder
+        let json = "[" + [String(decoding: try encoder.encode(good), as: UTF8.self), String(decoding: try encoder.encode(expired), as: UTF8.self),
+                          #"{"id":"e","matchers":[],"startsAt":"2026-01-01T00:00:00.000Z","endsAt":"2027-01-01T00:00:00.000Z","createdBy":"x","comment":""}"#,
+                          #"{"id":"f","matchers":["a=~\".*\""],"startsAt":"2026-01-01T00:00:00.000Z","endsAt":"2027-01-01T00:00:00.000Z","createdBy":"x","comment":""}"#]
+            .joined(separator: ",") + "]"
+        let entries = try ClusterCopy.decoder.decode([Lossy<Silence>].self, from: Data(json.utf8)).compactMap(\.value)
+        #expect(entries.map(\.id) == [good.id, good.id])
+        #expect(entries[1].endsAt == good.startsAt && entries[1].expiredBy == "y")
+    }
+
+    @Test("an acknowledgement goes with its alert's record; a follower's actions are refused and it never writes the cluster's copy")
+    func acknowledgementsAndFollowers() async throws {
+        let directory = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try StateStore(path: directory + "/state.sqlite", logger: Logger(label: "test"))
+        let instance = AlertInstance(labels: Labels(["alertname": "A"]), annotations: .empty, state: .firing, value: 1, activeAt: Date(), firedAt: Date())
+        let fired = NotificationPlanner(policy: EscalationPolicy(), routes: []).plan([AlertTransition(kind: .firing, group: "g", rule: "A", instance: instance,
+                                                                                                     at: Date())], at: Date())
+        var plan = NotificationPlan()
+        plan.upserts["g/1"] = try #require(fired.upserts.values.first)
+        try store.save(plan: plan)
+        try store.save(acknowledgement: Acknowledgement(by: "alice", at: Date()), alertKey: "g/1", plan: NotificationPlan())
+        #expect(try store.acknowledgements().keys.sorted() == ["g/1"])
+        var resolved = NotificationPlan()
+        resolved.removals.insert("g/1")
+        try store.save(plan: resolved)
+        #expect(try store.acknowledgements().isEmpty)
+
+        let follower = Leadership(leading: false)
+        let actions = OperatorActions(planner: NotificationPlanner(policy: EscalationPolicy(), routes: []), store: store, status: DaemonStatus(),
+                                      outboxSignal: OutboxSignal(), leadership: follower, logger: Logger(label: "test"), sinks: { [] })
+        do throws(OperatorActions.Failure) {
+            _ = try await actions.addSilence(matchers: [#"a="b""#], startsAt: nil, endsAt: Date().addingTimeInterval(60), createdBy: "x", comment: "")
+            Issue.record("a follower added a silence")
+        } catch {
+            #expect(error.status == 503)
+        }
+        #expect(await actions.silences().isEmpty)
     }
 }

@@ -2,6 +2,7 @@ import AlertEngine
 import ArgumentParser
 import Foundation
 import Logging
+import MeshHTTP
 import ServiceLifecycle
 import Remediation
 
@@ -118,13 +119,15 @@ package struct RunCommand: AsyncParsableCommand {
                                                 name: configuration.web?.stateConfigmap ?? ConfigurationDefaults.stateConfigMap) }
         let latest = service.latest
         let actions = OperatorActions(planner: service.planner, store: store, status: status, outboxSignal: service.outboxSignal, cluster: cluster,
-                                      logger: logger, sinks: { latest.value.sinks })
+                                      leadership: elector == nil ? nil : leadership, logger: logger, sinks: { latest.value.sinks })
         service.onLeading.set { await actions.adoptFromCluster() }
         let console = Console(status: status, store: store, actions: actions, access: access,
                               base: Self.pagePath(configuration.web?.externalUrl),
                               prometheusURL: configuration.externalUrl ?? configuration.prometheus?.url ?? prometheus.url ?? "",
                               runbooks: { latest.value.diagnosis.map { Array($0.catalog.values) } ?? [] }, logger: logger)
-        let forwarding = elector.map { _ in LeaderForwarding(leadership: leadership, http: ConfiguredSink.http, logger: logger) }
+        // A client of its own, never through HTTP(S)_PROXY: forwarded requests carry users' cookies and tokens.
+        let forwarding = elector.map { _ in LeaderForwarding(leadership: leadership, http: HTTPClient(configuration: .init(timeout: .seconds(10))),
+                                                             logger: logger) }
         let idleTimeout = configuration.listenIdleTimeout?.value ?? StatusServer.defaultIdleTimeout
         let server = StatusServer.application(host: address.host, port: address.port, status: status, store: store,
                                               idleTimeout: idleTimeout, console: console, forwarding: forwarding, logger: logger)

@@ -15,7 +15,12 @@ struct ListenAddress: Sendable, Equatable {
     }
 
     /// Only this machine can connect: 127.0.0.0/8, ::1, localhost.
-    var isLoopback: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    var isLoopback: Bool { Self.isLoopbackHost(host) }
+
+    /// `localhost`, `::1`, or an IPv4 literal in 127.0.0.0/8 (not a name such as `127.example.com`).
+    static func isLoopbackHost(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { part in UInt8(part).map { _ in !part.isEmpty } ?? false }
     }
 }

@@ -48,6 +48,11 @@ enum ConsolePages {
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }
 
+    static func isWebURL(_ text: String) -> Bool {
+        let lower = text.lowercased()
+        return (lower.hasPrefix("http://") || lower.hasPrefix("https://")) && URLComponents(string: text)?.host?.isEmpty == false
+    }
+
     static func alertPath(_ key: String) -> String { "/alert?key=" + q(key) }
     static func findingPath(_ id: String) -> String { "/finding?id=" + q(id) }
 
@@ -191,7 +196,7 @@ enum ConsolePages {
         }
         if let expression {
             body += "<h2>Expression</h2><pre>\(h(expression))</pre>"
-            if let graphLink { body += "<p><a href=\"\(h(graphLink))\">Open in Prometheus</a></p>" }
+            if let graphLink, isWebURL(graphLink) { body += "<p><a href=\"\(h(graphLink))\">Open in Prometheus</a></p>" }
         }
         body += "<h2>Acknowledgement</h2>"
         if let acknowledgement = row.acknowledgement {
@@ -265,7 +270,10 @@ enum ConsolePages {
         }.joined() + "</table>"
         let links = Finding.orderedLinks(finding)
         if !links.isEmpty {
-            body += "<h2>Links</h2><ul>" + links.map { "<li><a href=\"\(h($0.url))\">\(h($0.title))</a></li>" }.joined() + "</ul>"
+            // Only http(s) becomes a link: a label templated into a link could hold `javascript:`.
+            body += "<h2>Links</h2><ul>" + links.map { link in
+                isWebURL(link.url) ? "<li><a href=\"\(h(link.url))\">\(h(link.title))</a></li>" : "<li>\(h(link.title)): \(h(link.url))</li>"
+            }.joined() + "</ul>"
         }
         if let diagnostics = finding.diagnostics {
             body += "<h2>Diagnostics</h2><pre id=\"diagnostics\">\(h(pretty(diagnostics)))</pre>"

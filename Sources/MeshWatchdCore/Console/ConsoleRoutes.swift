@@ -63,7 +63,7 @@ struct Console: Sendable {
         var csrf: String?
         if case .session(let token)? = principal?.via { csrf = token }
         return ConsolePages.Context(base: base, user: principal?.name, csrf: csrf, canAct: principal != nil && actions != nil,
-                                    loginAvailable: !access.users.isEmpty, showsEvidence: access.mayRead(.evidence, principal: principal), now: Date())
+                                    loginAvailable: !access.users.isEmpty, showsEvidence: access.mayRead(.evidence, principal: principal, host: request.head.authority), now: Date())
     }
 
     static func query(_ request: Request) -> [String: String] {
@@ -86,6 +86,15 @@ struct Console: Sendable {
         var request = request
         guard let buffer = try? await request.collectBody(upTo: Self.maxForm) else { return nil }
         return String(buffer: buffer)
+    }
+
+    /// A path of this site to return to after the login: `/` then not `/` or `\`, printable ASCII
+    /// only (a tab or a newline that a browser drops would turn `/\t/evil` into `//evil`).
+    static func isLocalPath(_ path: String) -> Bool {
+        let scalars = Array(path.unicodeScalars)
+        guard scalars.first == "/", scalars.count < 2048 else { return false }
+        if scalars.count > 1 && (scalars[1] == "/" || scalars[1] == "\\") { return false }
+        return scalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F && $0 != "\\" }
     }
 
     static let securityHeaders: HTTPFields = [
@@ -190,7 +199,7 @@ struct Console: Sendable {
 
     func alertsPage(_ request: Request) async -> Response {
         let principal = principal(request)
-        guard access.mayRead(.alertLists, principal: principal) else { return refuseRead(request, principal: principal) }
+        guard access.mayRead(.alertLists, principal: principal, host: request.head.authority) else { return refuseRead(request, principal: principal) }
         if await status.following {
             return Self.html(ConsolePages.problem("Following", "This replica follows; the leader's page is not known yet (the Lease names no leader URL).",
                                                   context(request, principal: principal)), status: .serviceUnavailable)
@@ -200,7 +209,7 @@ struct Console: Sendable {
 
     func alertPage(_ request: Request, notice: String? = nil, error: String? = nil) async -> Response {
         let principal = principal(request)
-        guard access.mayRead(.alertLists, principal: principal) else { return refuseRead(request, principal: principal) }
+        guard access.mayRead(.alertLists, principal: principal, host: request.head.authority) else { return refuseRead(request, principal: principal) }
         let key = Self.query(request)["key"] ?? ""
         let context = context(request, principal: principal)
         guard let row = await alertRows().first(where: { $0.key == key }) else {
@@ -243,14 +252,14 @@ struct Console: Sendable {
 
     func findingsPage(_ request: Request) async -> Response {
         let principal = principal(request)
-        guard access.mayRead(.evidence, principal: principal) else { return refuseRead(request, principal: principal) }
+        guard access.mayRead(.evidence, principal: principal, host: request.head.authority) else { return refuseRead(request, principal: principal) }
         let findings = (try? await store?.perform { try $0.findings(limit: 100) }) ?? []
         return Self.html(ConsolePages.findings(findings, context(request, principal: principal)))
     }
 
     func findingPage(_ request: Request) async -> Response {
         let principal = principal(request)
-        guard access.mayRead(.evidence, principal: principal) else { return refuseRead(request, principal: principal) }
+        guard access.mayRead(.evidence, principal: principal, host: request.head.authority) else { return refuseRead(request, principal: principal) }
         let id = Self.query(request)["id"] ?? ""
         guard let stored = (try? await store?.perform { try $0.finding(id: id) }) ?? nil else {
             return Self.html(ConsolePages.problem("Not found", "No finding \(id) (findings are kept 35 days).", context(request, principal: principal)),
@@ -261,7 +270,7 @@ struct Console: Sendable {
 
     func ledgerPage(_ request: Request) async -> Response {
         let principal = principal(request)
-        guard access.mayRead(.evidence, principal: principal) else { return refuseRead(request, principal: principal) }
+        guard access.mayRead(.evidence, principal: principal, host: request.head.authority) else { return refuseRead(request, principal: principal) }
         let since = Date().addingTimeInterval(-35 * 86400)
         let entries = (try? await store?.perform { try $0.ledger(since: since) }) ?? []
         return Self.html(ConsolePages.ledger(Array(entries.suffix(500)), context(request, principal: principal)))
@@ -269,7 +278,7 @@ struct Console: Sendable {
 
     func rulesPage(_ request: Request) async -> Response {
         let principal = principal(request)
-        guard access.mayRead(.alertLists, principal: principal) else { return refuseRead(request, principal: principal) }
+        guard access.mayRead(.alertLists, principal: principal, host: request.head.authority) else { return refuseRead(request, principal: principal) }
         var rows: [ConsolePages.RuleRow] = []
         for group in await status.groupStates {
             guard let state = group.state ?? group.configured else { continue }
@@ -284,7 +293,7 @@ struct Console: Sendable {
 
     func runbooksPage(_ request: Request) async -> Response {
         let principal = principal(request)
-        guard access.mayRead(.evidence, principal: principal) else { return refuseRead(request, principal: principal) }
+        guard access.mayRead(.evidence, principal: principal, host: request.head.authority) else { return refuseRead(request, principal: principal) }
         return Self.html(ConsolePages.runbooks(runbooks(), context(request, principal: principal)))
     }
 
@@ -292,7 +301,7 @@ struct Console: Sendable {
 
     func silencesPage(_ request: Request, notice: String? = nil, error: String? = nil, prefill: String? = nil) async -> Response {
         let principal = principal(request)
-        guard access.mayRead(.evidence, principal: principal) else { return refuseRead(request, principal: principal) }
+        guard access.mayRead(.evidence, principal: principal, host: request.head.authority) else { return refuseRead(request, principal: principal) }
         let silences = await actions?.silences() ?? []
         return Self.html(ConsolePages.silences(silences, prefill: prefill ?? Self.query(request)["matchers"] ?? "", notice: notice, error: error,
                                                context(request, principal: principal)),
@@ -359,8 +368,7 @@ struct Console: Sendable {
         }
         logger.info("logged in", metadata: ["user.name": "\(session.user)"])
         var next = fields["next"] ?? base + "/"
-        // Only a path of this site: never `//host` or a scheme.
-        if !next.hasPrefix("/") || next.hasPrefix("//") || next.contains("\\") { next = base + "/" }
+        if !Self.isLocalPath(next) { next = base + "/" }
         return Self.redirect(next, cookie: access.cookie(for: session))
     }
 
@@ -405,7 +413,7 @@ struct Console: Sendable {
 
     func silencesAPI(_ request: Request) async -> Response {
         let principal = principal(request)
-        guard access.mayRead(.evidence, principal: principal) else { return Self.apiError(.unauthorized, "unauthorized", "send a token (web.tokens)") }
+        guard access.mayRead(.evidence, principal: principal, host: request.head.authority) else { return Self.apiError(.unauthorized, "unauthorized", "send a token (web.tokens)") }
         let now = Date()
         return Self.json(["status": "success", "data": (await actions?.silences() ?? []).map { Self.silenceObject($0, at: now) }])
     }

@@ -4,6 +4,7 @@ import Incidents
 import Logging
 import MetricModel
 import Remediation
+import Synchronization
 
 /// Acknowledge and silence: what the page, the API and the CLI do, in one place. Each change
 /// is saved (SQLite, in the transaction that queues what the sinks are told), logged, applied
@@ -17,6 +18,11 @@ final class OperatorActions: Sendable {
     /// The sinks of the running configuration (Alertmanager sinks expire forwarded silences).
     let sinks: @Sendable () -> [ConfiguredSink]
     let cluster: ClusterCopy?
+    /// With leader election: only the leader acts (a follower forwards; one that could not must not
+    /// keep a silence the leader never sees, nor overwrite the cluster's copy).
+    let leadership: Leadership?
+    /// Actions one at a time: each reads, saves, applies and copies a whole state.
+    private let serial = SerialQueue()
 
     struct Failure: Error, CustomStringConvertible {
         /// 400 bad input, 404 unknown alert or silence, 503 the state cannot be saved.
@@ -25,7 +31,8 @@ final class OperatorActions: Sendable {
     }
 
     init(planner: NotificationPlanner, store: StateStore, status: DaemonStatus, outboxSignal: OutboxSignal, cluster: ClusterCopy? = nil,
-         logger: Logger, sinks: @escaping @Sendable () -> [ConfiguredSink]) {
+         leadership: Leadership? = nil, logger: Logger, sinks: @escaping @Sendable () -> [ConfiguredSink]) {
+        self.leadership = leadership
         self.planner = planner
         self.store = store
         self.status = status
@@ -50,6 +57,17 @@ final class OperatorActions: Sendable {
     /// and every sink that heard of it is told who took it.
     @discardableResult
     func acknowledge(alertKey: String, by user: String, comment: String, at time: Date = Date()) async throws(Failure) -> Acknowledgement {
+        try await serial.run { () async throws(Failure) in try await self.acknowledgeNow(alertKey: alertKey, by: user, comment: comment, at: time) }
+    }
+
+    private func checkLeading() throws(Failure) {
+        if let leadership, !leadership.isLeader {
+            throw Failure(status: 503, description: "this replica is not the leader and could not forward to it; try again")
+        }
+    }
+
+    private func acknowledgeNow(alertKey: String, by user: String, comment: String, at time: Date) async throws(Failure) -> Acknowledgement {
+        try checkLeading()
         guard comment.utf8.count <= Self.maxComment else { throw Failure(status: 400, description: "the comment may not exceed \(Self.maxComment) bytes") }
         let transition: AlertTransition
         if let found = await status.instance(alertKey: alertKey), found.instance.state == .firing {
@@ -86,6 +104,14 @@ final class OperatorActions: Sendable {
 
     func addSilence(matchers: [String], startsAt: Date?, endsAt: Date, createdBy: String, comment: String,
                     at time: Date = Date()) async throws(Failure) -> Silence {
+        try await serial.run { () async throws(Failure) in
+            try await self.addSilenceNow(matchers: matchers, startsAt: startsAt, endsAt: endsAt, createdBy: createdBy, comment: comment, at: time)
+        }
+    }
+
+    private func addSilenceNow(matchers: [String], startsAt: Date?, endsAt: Date, createdBy: String, comment: String,
+                               at time: Date) async throws(Failure) -> Silence {
+        try checkLeading()
         let silence: Silence
         do {
             silence = try Silence(matchers: matchers, startsAt: startsAt ?? time, endsAt: endsAt, createdBy: createdBy, comment: comment)
@@ -104,6 +130,11 @@ final class OperatorActions: Sendable {
 
     /// Expires a silence now; Alertmanager sinks expire the copy they forwarded.
     func expireSilence(id: String, by user: String, at time: Date = Date()) async throws(Failure) -> Silence {
+        try await serial.run { () async throws(Failure) in try await self.expireSilenceNow(id: id, by: user, at: time) }
+    }
+
+    private func expireSilenceNow(id: String, by user: String, at time: Date) async throws(Failure) -> Silence {
+        try checkLeading()
         guard var silence = await silences().first(where: { $0.id == id }) else { throw Failure(status: 404, description: "no silence \(id)") }
         guard silence.endsAt > time else { throw Failure(status: 400, description: "silence \(id) has already expired") }
         silence.endsAt = max(time, silence.startsAt)
@@ -133,7 +164,7 @@ final class OperatorActions: Sendable {
 
     /// Writes silences and acknowledgements to the ConfigMap (the leader does, after each change).
     func syncToCluster() async {
-        guard let cluster else { return }
+        guard let cluster, leadership?.isLeader ?? true else { return }
         let acknowledgements = (try? await store.perform { try $0.acknowledgements() }) ?? [:]
         do { try await cluster.save(silences: await silences(), acknowledgements: acknowledgements) } catch {
             logger.error("could not copy silences and acknowledgements to the cluster; a failover would lose the latest",
@@ -144,6 +175,10 @@ final class OperatorActions: Sendable {
     /// On taking the lease: adopts what the previous leader kept in the cluster (silences by id,
     /// the later change winning; acknowledgements of alerts this replica sees firing).
     func adoptFromCluster() async {
+        _ = try? await serial.run { () async throws(Failure) in await self.adoptNow() }
+    }
+
+    private func adoptNow() async {
         guard let cluster else { return }
         let kept: ClusterCopy.Contents
         do { kept = try await cluster.load() } catch {
@@ -151,6 +186,11 @@ final class OperatorActions: Sendable {
                 "configmap": "\(cluster.namespace)/\(cluster.name)", "error": "\(error)",
             ])
             return
+        }
+        if kept.dropped > 0 {
+            logger.error("invalid silences in the cluster's copy were dropped", metadata: [
+                "configmap": "\(cluster.namespace)/\(cluster.name)", "silences.dropped": "\(kept.dropped)",
+            ])
         }
         let local = Dictionary(await silences().map { ($0.id, $0) }) { first, _ in first }
         for silence in kept.silences {
@@ -193,6 +233,8 @@ struct ClusterCopy: Sendable {
 
     struct Contents: Sendable {
         var silences: [Silence] = []
+        /// Entries that were not valid silences.
+        var dropped = 0
         var acknowledgements: [String: Acknowledgement] = [:]
     }
 
@@ -240,7 +282,12 @@ struct ClusterCopy: Sendable {
         do { map = try await client.get(ConfigMap.self, path) } catch let error as KubernetesError where error.isNotFound { return Contents() }
         let decoder = Self.decoder
         var contents = Contents()
-        if let text = map.data?["silences.json"] { contents.silences = (try? decoder.decode([Silence].self, from: Data(text.utf8))) ?? [] }
+        if let text = map.data?["silences.json"] {
+            // Each entry on its own: one that does not pass a silence's checks is dropped, not the rest with it.
+            let entries = (try? decoder.decode([Lossy<Silence>].self, from: Data(text.utf8))) ?? []
+            contents.silences = entries.compactMap(\.value)
+            contents.dropped = entries.count - contents.silences.count
+        }
         if let text = map.data?["acknowledgements.json"] {
             contents.acknowledgements = (try? decoder.decode([String: Acknowledgement].self, from: Data(text.utf8))) ?? [:]
         }
@@ -270,4 +317,28 @@ struct ClusterCopy: Sendable {
             }
         }
     }
+}
+
+/// Runs async work one piece at a time, in the order asked (an actor alone would interleave at awaits).
+final class SerialQueue: Sendable {
+    private let tail = Mutex<Task<Void, Never>?>(nil)
+
+    func run<T: Sendable>(_ work: @escaping @Sendable () async throws(OperatorActions.Failure) -> T) async throws(OperatorActions.Failure) -> T {
+        let task = tail.withLock { tail -> Task<Result<T, OperatorActions.Failure>, Never> in
+            let previous = tail
+            let task = Task { () -> Result<T, OperatorActions.Failure> in
+                await previous?.value
+                do throws(OperatorActions.Failure) { return .success(try await work()) } catch { return .failure(error) }
+            }
+            tail = Task { _ = await task.value }
+            return task
+        }
+        return try await task.value.get()
+    }
+}
+
+/// Decodes to nil instead of failing the whole array.
+struct Lossy<T: Decodable & Sendable>: Decodable, Sendable {
+    let value: T?
+    init(from decoder: any Decoder) throws { value = try? T(from: decoder) }
 }

@@ -54,7 +54,8 @@ final class WebAccess: Sendable {
          sessionTimeout: Duration = .seconds(12 * 3600), externalURL: String? = nil) {
         self.loopbackOnly = loopbackOnly
         self.anonymousAlertLists = anonymousAlertLists
-        self.users = Dictionary(users.map { ($0.name, $0) }) { first, _ in first }
+        // A hash of a method not accepted never lets anyone in (the configuration check refuses it too).
+        self.users = Dictionary(users.filter { Self.isKnownHash($0.passwordHash) }.map { ($0.name, $0) }) { first, _ in first }
         self.tokens = Dictionary(tokens.map { ($0.token, $0.name) }) { first, _ in first }
         self.sessionTimeout = sessionTimeout
         externalOrigin = externalURL.flatMap(Self.origin(ofURL:))
@@ -66,10 +67,25 @@ final class WebAccess: Sendable {
 
     // MARK: - Reading
 
-    /// Whether a request may read at `level`, logged in or not.
-    func mayRead(_ level: Level, principal: Principal?) -> Bool {
-        if principal != nil || loopbackOnly { return true }
+    /// Whether a request may read at `level`, logged in or not. On a loopback-only listener a
+    /// request without a login must also name a loopback host (`Host: 127.0.0.1:9819`,
+    /// `localhost`) or the external URL's: a page of another site whose name resolves to 127.0.0.1
+    /// (DNS rebinding) reads nothing.
+    func mayRead(_ level: Level, principal: Principal?, host: String? = nil) -> Bool {
+        if principal != nil { return true }
+        if loopbackOnly && (host.map(isLocalHost) ?? true) { return true }
         return level == .alertLists && anonymousAlertLists
+    }
+
+    func isLocalHost(_ authority: String) -> Bool {
+        var name = authority.lowercased()
+        if name.hasPrefix("["), let close = name.firstIndex(of: "]") {
+            name = String(name[name.index(after: name.startIndex)..<close])
+        } else if let colon = name.lastIndex(of: ":") {
+            name = String(name[..<colon])
+        }
+        if ListenAddress.isLoopbackHost(name) { return true }
+        return externalOrigin.flatMap { URLComponents(string: $0)?.host?.lowercased() } == name
     }
 
     // MARK: - Who is asking
@@ -99,6 +115,8 @@ final class WebAccess: Sendable {
     private static let hashing = DispatchQueue(label: "meshwatchd.password-check")
     private let waitingLogins = Mutex(0)
     static let maxWaitingLogins = 8
+    /// Checked for unknown user names (bcrypt, cost 10, of nothing anyone knows).
+    static let decoyHash = bcrypt(randomToken(), cost: 10) ?? "$2b$10$"
 
     enum LoginOutcome: Sendable { case session(Session), refused, busy }
 
@@ -119,8 +137,13 @@ final class WebAccess: Sendable {
 
     /// Checks a user's password; a new session when it matches. Blocks for the hash's cost.
     func login(user name: String, password: String, at time: Date = Date()) -> Session? {
-        guard let user = users[name], password.utf8.count <= 4096, !password.contains("\0"), Self.isKnownHash(user.passwordHash),
-              mw_crypt_verify(password, user.passwordHash) == 1 else { return nil }
+        guard password.utf8.count <= 4096, !password.contains("\0") else { return nil }
+        guard let user = users[name] else {
+            // As long as a check of a real user: the answer's time must not tell which names exist.
+            _ = mw_crypt_verify(password, Self.decoyHash)
+            return nil
+        }
+        guard mw_crypt_verify(password, user.passwordHash) == 1 else { return nil }
         let session = Session(id: Self.randomToken(), user: user.name, csrf: Self.randomToken(),
                               expires: time.addingTimeInterval(sessionTimeout.seconds))
         sessions.withLock { sessions in

@@ -144,6 +144,9 @@ struct EvaluationService: ServiceLifecycle.Service {
         planner.configure(policy: settings.notifications.policy, routes: settings.notifications.routes,
                           factory: settings.notifications.factory)
         await status.configureSinks(settings.sinks.map(\.name))
+        for sink in settings.sinks {
+            (sink.sink as? AlertmanagerSink)?.follow { [planner] in planner.silences }
+        }
         await status.configureRemoteWrite(settings.output?.queue)
         await status.configureAnalysis(settings.analysis != nil)
         logger.info("evaluating", metadata: [

@@ -3,10 +3,8 @@ import Foundation
 /// The report as one HTML file that needs nothing at view time: styles inline, charts drawn here
 /// as SVG, no script, no font, no image fetched.
 extension WeeklyReport {
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
+    /// Text as HTML, as the status page escapes it.
+    static func escape(_ text: String) -> String { ConsolePages.h(text) }
 
     func html() -> String {
         var body = "<h1>\(Self.escape(title))</h1>\n"

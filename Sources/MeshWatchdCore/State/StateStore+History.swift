@@ -32,9 +32,12 @@ extension StateStore {
         for finding in findings {
             try db.execute(sql: "INSERT OR IGNORE INTO finding_history (at, sink, finding_id, alert, kind) VALUES (?, ?, ?, ?, ?)",
                            arguments: [time, finding.sink, finding.id, finding.alertName, finding.kind.rawValue])
-            // The document once per finding (every sink gets the same one), for the status page.
-            try db.execute(sql: "INSERT OR IGNORE INTO finding_document VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [finding.id, finding.alertKey, finding.alertName, finding.kind.rawValue, time, Data(finding.body)])
+            // The document once per finding (every sink gets the same one), for the status page; not
+            // for reminders (Alertmanager's keep-alive alone is one a minute per firing alert).
+            if finding.kind != .reminder {
+                try db.execute(sql: "INSERT OR IGNORE INTO finding_document VALUES (?, ?, ?, ?, ?, ?)",
+                               arguments: [finding.id, finding.alertKey, finding.alertName, finding.kind.rawValue, time, Data(finding.body)])
+            }
         }
     }
 

@@ -55,6 +55,8 @@ extension StateStore {
         }
         for key in plan.removals {
             try db.execute(sql: "DELETE FROM notification WHERE alert_key = ?", arguments: [key])
+            // An acknowledgement lasts as long as its alert's episode.
+            try db.execute(sql: "DELETE FROM acknowledgement WHERE alert_key = ?", arguments: [key])
         }
     }
 

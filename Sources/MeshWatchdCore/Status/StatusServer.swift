@@ -34,11 +34,11 @@ enum StatusServer {
                                  "error": "this listener is not loopback-only: send a token (web.tokens) or set web.anonymous_alert_lists"],
                                 status: .unauthorized)
         router.get("api/v1/alerts") { request, _ -> Response in
-            if let access, !access.mayRead(.alertLists, principal: console?.principal(request)) { return unauthorized }
+            if let access, !access.mayRead(.alertLists, principal: console?.principal(request), host: request.head.authority) { return unauthorized }
             return json(StatusRendering.alerts(await status.groupStates))
         }
         router.get("api/v1/rules") { request, _ -> Response in
-            if let access, !access.mayRead(.alertLists, principal: console?.principal(request)) { return unauthorized }
+            if let access, !access.mayRead(.alertLists, principal: console?.principal(request), host: request.head.authority) { return unauthorized }
             do throws(StatusRendering.RulesFilterError) {
                 let filter = try StatusRendering.RulesFilter(query: request.uri.query)
                 return json(StatusRendering.rules(await status.groupStates, filter: filter))
