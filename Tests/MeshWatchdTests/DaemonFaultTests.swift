@@ -348,7 +348,8 @@ struct DaemonFaultTests {
         defer { try? FileManager.default.removeItem(atPath: state) }
         try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
             try await withEchoServer { receiver async throws in
-                let until = Int(Date().timeIntervalSince1970) + 5
+                // Long enough that a daemon slow to start on a busy machine still sees it fire.
+                let until = Int(Date().timeIntervalSince1970) + 20
                 try "groups:\n- name: brief\n  interval: 1s\n  rules:\n  - alert: Brief\n    expr: vector(time()) < \(until)\n"
                     .write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
                 // The receiver refuses every attempt: the firing backs off (1 s, 2 s, 4 s, 8 s…) and the resolve waits behind it.

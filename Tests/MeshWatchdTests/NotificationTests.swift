@@ -63,6 +63,9 @@ struct NotificationTests {
             let single = try #require(messages.first { ($0["text"] as? String)?.contains("IstioHighLatency") == true })
             #expect((single["text"] as? String)?.contains("[FIRING] IstioHighLatency: other fails") == true)
 
+            // The worker counts a delivery just after it leaves the outbox: wait for the count, not only the empty outbox.
+            let counted = ContinuousClock.now + .seconds(15)
+            while await status.deliveries["chat"]?.delivered != 4 && ContinuousClock.now < counted { try await Task.sleep(for: .milliseconds(50)) }
             let counters = await status.deliveries["chat"]
             #expect(counters?.delivered == 4 && counters?.failed == 0)
             let metrics = StatusRendering.metrics([], ready: true, version: "test", sinks: await status.sinkNames,
