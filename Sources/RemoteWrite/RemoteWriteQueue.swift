@@ -135,7 +135,7 @@ public actor RemoteWriteQueue {
             queued -= count
             counters.samplesDropped += count
             logger.error("remote-write queue full: oldest samples dropped", metadata: [
-                "remote_write.dropped_samples": "\(count)", "remote_write.max_queued_samples": "\(settings.maxQueuedSamples)",
+                "remote_write.dropped_samples": .stringConvertible(count), "remote_write.max_queued_samples": .stringConvertible(settings.maxQueuedSamples),
             ])
             dropped.waiter?.resume(throwing: RemoteWriteError(kind: .dropped, message:
                 "remote write: \(count) samples dropped: the queue holds at most \(settings.maxQueuedSamples) samples and the receiver is behind"))
@@ -182,7 +182,7 @@ public actor RemoteWriteQueue {
                 if failures == 1 || failures % 20 == 0 {
                     logger.warning("remote write failed; retrying", metadata: [
                         "error": "\(error)",
-                        "remote_write.attempt": "\(failures)", "remote_write.backoff": "\(wait)",
+                        "remote_write.attempt": .stringConvertible(failures), "remote_write.backoff": "\(wait)",
                     ])
                 }
                 do { try await sleep(wait) } catch { break }
@@ -192,7 +192,7 @@ public actor RemoteWriteQueue {
                 counters.samplesFailed += batch.samples.count - batch.sent
                 logger.error("remote write refused; samples dropped", metadata: [
                     "error": "\(error)",
-                    "remote_write.samples": "\(batch.samples.count - batch.sent)",
+                    "remote_write.samples": .stringConvertible(batch.samples.count - batch.sent),
                 ])
                 finish(batch.id, RemoteWriteError(kind: .refused, message: "remote write refused: \(error)"))
             }
@@ -242,7 +242,7 @@ public actor RemoteWriteQueue {
         counters.queuedSamples = 0
         if lost > 0 {
             counters.samplesDropped += lost
-            logger.warning("remote-write queue stopped with samples unsent", metadata: ["remote_write.dropped_samples": "\(lost)"])
+            logger.warning("remote-write queue stopped with samples unsent", metadata: ["remote_write.dropped_samples": .stringConvertible(lost)])
         }
     }
 }

@@ -18,9 +18,8 @@ struct DaemonTests {
 
         func statusURL(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
         var log: String { process.stderrTail(limit: 1_000_000) }
-        var logLines: [[String: String]] {
-            log.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
-        }
+        /// The log's JSON lines, each value as text (numbers and flags as written, label sets as `{name="value", …}`).
+        var logLines: [[String: String]] { log.split(separator: "\n").compactMap { LogField.line($0) } }
 
         func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
@@ -109,7 +108,12 @@ struct DaemonTests {
             let transitionsBefore = daemon.logLines.filter(isReviewsErrorRate).count
             try await Task.sleep(for: .seconds(3))
             #expect(daemon.logLines.filter(isReviewsErrorRate).count == transitionsBefore, "log:\n\(daemon.log)")
-            #expect(daemon.log.contains("\"config.reload\":\"true\""))
+            #expect(daemon.log.contains("\"config.reload\":true"))
+            // Typed values on the wire: the firing line's labels an object, its value a number.
+            let raw = daemon.log.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .first { $0["msg"] as? String == "alert firing" && ($0["alert.labels"] as? [String: String])?["destination_workload"] == "reviews" }
+            #expect((raw?["alert.value"] as? Double).map { abs($0 - 0.12) < 0.01 } == true, "\(raw ?? [:])")
+            #expect((raw?["alert.labels"] as? [String: String])?["alertname"] == "IstioHighErrorRate")
 
             let stopAt = ContinuousClock.now
             daemon.signal(SIGTERM)
@@ -209,6 +213,12 @@ struct DaemonTests {
             #expect(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
             #expect(text.contains("meshwatchd_alerts{alertname=\"IstioHighErrorRate\",state=\"firing\"} 1"), "\(text)")
             #expect(text.contains("meshwatchd_ready 1"))
+            // The standard process metrics (from /proc) and how the configuration last loaded, linted with the rest.
+            for family in ["process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ", "process_max_fds ",
+                           "process_start_time_seconds ", "process_virtual_memory_bytes ", "meshwatchd_config_last_reload_successful 1",
+                           "meshwatchd_config_last_reload_success_timestamp_seconds ", "meshwatchd_config_reloads_total{result=\"failure\"} 0"] {
+                #expect(text.contains("\n" + family), "\(family) missing")
+            }
             let file = state + "/metrics.txt"
             try text.write(toFile: file, atomically: true, encoding: .utf8)
             let check = try await ChildProcess.run("/bin/sh", ["-c", "/usr/bin/promtool check metrics < \(file)"])
@@ -249,5 +259,25 @@ struct DaemonTests {
             daemon.signal(SIGTERM)
             #expect(await daemon.process.waitForExit() == 0)
         }
+    }
+}
+
+/// One value of a JSON log line, as text, whatever its JSON type.
+struct LogField: Decodable {
+    let text: String
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let string = try? container.decode(String.self) { text = string }
+        else if let flag = try? container.decode(Bool.self) { text = flag ? "true" : "false" }
+        else if let integer = try? container.decode(Int.self) { text = String(integer) }
+        else if let number = try? container.decode(Double.self) { text = String(number) }
+        else if let labels = try? container.decode([String: String].self) {
+            text = "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ", ") + "}"
+        } else { text = "" }
+    }
+
+    static func line(_ text: Substring) -> [String: String]? {
+        (try? JSONDecoder().decode([String: LogField].self, from: Data(text.utf8)))?.mapValues(\.text)
     }
 }

@@ -250,6 +250,13 @@ struct DeployManifestTests {
         #expect(((container["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/readyz")
         #expect((container["securityContext"] as? [String: Any])?["readOnlyRootFilesystem"] as? Bool == true)
         #expect(((container["resources"] as? [String: Any])?["limits"] as? [String: Any])?["memory"] != nil)
+        // The configuration as a directory, never a subPath (a subPath mount never sees the ConfigMap change).
+        let mounts = container["volumeMounts"] as? [[String: Any]] ?? []
+        let configMount = try #require(mounts.first { $0["name"] as? String == "config" })
+        #expect(configMount["subPath"] == nil)
+        let mountPath = try #require(configMount["mountPath"] as? String)
+        let args = container["args"] as? [String] ?? []
+        #expect(args.firstIndex(of: "--config").map { args[$0 + 1].hasPrefix(mountPath + "/") } == true, "\(args)")
 
         let configMap = try #require(try documents("configmap.yaml").first)
         let json = try #require((configMap["data"] as? [String: Any])?["config.json"] as? String)

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Logging to journald")
 struct JournalTests {
-    @Test("with stdout on the journal, entries reach journald with metadata as MESHWATCH_ fields")
+    @Test("with stdout on the journal, entries reach journald with metadata as MESHWATCHD_ fields")
     func journaldFields() async throws {
         guard let script = Bundle.module.path(forResource: "journal_capture", ofType: "py", inDirectory: "Resources") else {
             Issue.record("journal_capture.py is missing from the test bundle")
@@ -24,12 +24,16 @@ struct JournalTests {
         let starting = entries.first { $0["MESSAGE"] == "starting" }
         #expect(starting?["SYSLOG_IDENTIFIER"] == "meshwatchd", "\(output.suffix(2000))")
         #expect(starting?["PRIORITY"] == "6")
-        #expect(starting?["MESHWATCH_STATE_PATH"] == state + "/state.sqlite")
+        #expect(starting?["MESHWATCHD_STATE_PATH"] == state + "/state.sqlite")
+        // journald's own source fields: the file, line and function that logged it.
+        #expect(starting?["CODE_FILE"]?.hasSuffix("RunCommand.swift") == true, "\(starting ?? [:])")
+        #expect(Int(starting?["CODE_LINE"] ?? "") ?? 0 > 0 && starting?["CODE_FUNC"]?.isEmpty == false)
+        #expect(starting?.keys.contains { $0.hasPrefix("MESHWATCH_") } == false)
         let failure = entries.first { $0["MESSAGE"] == "rule evaluation failed" }
         #expect(failure?["PRIORITY"] == "4")
-        #expect(failure?["MESHWATCH_RULE_GROUP"] == "meshwatchd-istio")
-        #expect(failure?["MESHWATCH_RULE_NAME"]?.hasPrefix("Istio") == true)
-        #expect(failure?["MESHWATCH_ERROR"]?.contains("connection refused") == true)
+        #expect(failure?["MESHWATCHD_RULE_GROUP"] == "meshwatchd-istio")
+        #expect(failure?["MESHWATCHD_RULE_NAME"]?.hasPrefix("Istio") == true)
+        #expect(failure?["MESHWATCHD_ERROR"]?.contains("connection refused") == true)
         #expect(entries.last?["CAPTURE_EXIT"] == "0")  // SIGTERM: a clean exit
     }
 

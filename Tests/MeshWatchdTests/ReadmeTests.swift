@@ -26,6 +26,26 @@ struct ReadmeTests {
         return commands
     }
 
+    @Test("the README's table of contents names every section, and every #link reaches a heading (GitHub's anchors)")
+    func contents() throws {
+        let readme = try String(contentsOfFile: PackTests.root + "/README.md", encoding: .utf8)
+        func anchor(_ title: String) -> String {
+            String(title.lowercased().unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == " " || $0 == "_" }
+                .map(Character.init)).replacingOccurrences(of: " ", with: "-")
+        }
+        var inCode = false
+        var headings: [String] = []
+        for line in readme.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("```") { inCode.toggle() }
+            if !inCode && (line.hasPrefix("## ") || line.hasPrefix("### ")) { headings.append(String(line.drop { $0 == "#" }.dropFirst())) }
+        }
+        let anchors = Set(headings.map(anchor))
+        let links = readme.matches(of: /\]\(#([^)]+)\)/).map { String($0.1) }
+        #expect(links.count >= headings.count - 1, "the contents list every section")
+        for link in links { #expect(anchors.contains(link), "#\(link) reaches no heading") }
+        for heading in headings where heading != "Contents" { #expect(links.contains(anchor(heading)), "\(heading) is not in the contents") }
+    }
+
     @Test("every meshwatchd and promtool command in the README runs against local stand-ins")
     func readmeCommands() async throws {
         let commands = try Self.commands()

@@ -78,8 +78,8 @@ struct RemediationDaemonTests {
 
                     // /metrics counts the decision and the verification.
                     let metrics = String(decoding: try await HTTPClient().get(daemon.statusURL("/metrics")).body, as: UTF8.self)
-                    #expect(metrics.contains(#"meshwatchd_remediation_decisions_total{action="rollout_undo",outcome="taken",guard="all guards"} 1"#), "\(metrics)")
-                    #expect(metrics.contains(#"meshwatchd_remediation_verifications_total{result="not recovered"} 1"#))
+                    #expect(metrics.contains(#"meshwatchd_remediation_decisions_total{action="rollout_undo",outcome="taken",guard="all_guards"} 1"#), "\(metrics)")
+                    #expect(metrics.contains(#"meshwatchd_remediation_verifications_total{result="not_recovered"} 1"#))
                     daemon.signal(SIGTERM)
                     _ = await daemon.process.waitForExit()
 

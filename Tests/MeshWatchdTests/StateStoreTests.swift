@@ -73,7 +73,7 @@ struct StateStoreTests {
 
         let logs = CapturedLogs()
         let store = try StateStore(path: file, logger: logs.logger())
-        #expect(logs.entries.contains { $0.level == .critical && $0.message.contains("moved aside") && $0.metadata["outbox.salvaged"] == "3" },
+        #expect(logs.entries.contains { $0.level == .critical && $0.message.contains("moved aside") && $0.metadata["outbox.salvaged"].map { "\($0)" } == "3" },
                 "\(logs.entries.map(\.message))")
         #expect(try store.due(at: Date().addingTimeInterval(60), sink: "ops").map(\.findingID) == ["a", "b", "c"])
     }

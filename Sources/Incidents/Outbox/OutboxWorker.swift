@@ -90,13 +90,13 @@ public struct OutboxWorker: Sendable {
             let removed = try await store.expire(sinksOtherThan: Set(sinks.keys), olderThan: now.addingTimeInterval(-policy.maximumAge.seconds))
             for (sink, count) in removed.sorted(by: { $0.key < $1.key }) {
                 logger.error("findings not delivered: their sink is no longer configured", metadata: [
-                    "sink.name": "\(sink)", "delivery.dropped": "\(count)", "delivery.max_age": "\(policy.maximumAge)",
+                    "sink.name": "\(sink)", "delivery.dropped": .stringConvertible(count), "delivery.max_age": "\(policy.maximumAge)",
                 ])
             }
             let waiting = try await store.depthBySink().filter { sinks[$0.key] == nil }
             for (sink, count) in waiting.sorted(by: { $0.key < $1.key }) {
                 logger.warning("findings queued for a sink no longer configured are kept until they expire", metadata: [
-                    "sink.name": "\(sink)", "outbox.depth": "\(count)",
+                    "sink.name": "\(sink)", "outbox.depth": .stringConvertible(count),
                 ])
             }
         } catch {
@@ -110,11 +110,11 @@ public struct OutboxWorker: Sendable {
         let now = Date()
         let attempt = head.attempts + 1
         let outcome: Result<HTTPResponse, HTTPError>
-        var metadata: Logger.Metadata = ["sink.name": "\(sink.name)", "finding.id": "\(head.findingID)", "delivery.attempt": "\(attempt)",
+        var metadata: Logger.Metadata = ["sink.name": "\(sink.name)", "finding.id": "\(head.findingID)", "delivery.attempt": .stringConvertible(attempt),
                                          "alert.name": "\(head.alertName)", "finding.kind": "\(head.kind)"]
         if batch.count > 1 {
             metadata["finding.ids"] = "\(batch.map(\.findingID).joined(separator: ","))"
-            metadata["delivery.grouped"] = "\(batch.count)"
+            metadata["delivery.grouped"] = .stringConvertible(batch.count)
         }
         do {
             outcome = batch.count == 1

@@ -130,7 +130,8 @@ package struct RunCommand: AsyncParsableCommand {
                                                              logger: logger) }
         let idleTimeout = configuration.listenIdleTimeout?.value ?? StatusServer.defaultIdleTimeout
         let server = StatusServer.application(host: address.host, port: address.port, status: status, store: store,
-                                              idleTimeout: idleTimeout, console: console, forwarding: forwarding, logger: logger)
+                                              idleTimeout: idleTimeout, console: console, forwarding: forwarding, reloads: service.reloads,
+                                              logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(services: [server, service], gracefulShutdownSignals: [.sigterm, .sigint],
                                                            logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout?.value ?? ConfigurationDefaults.shutdownTimeout

@@ -29,6 +29,9 @@ extension Configuration {
         duration(queryTimeout, "query_timeout")
         duration(shutdownTimeout, "shutdown_timeout")
         duration(listenIdleTimeout, "listen_idle_timeout")
+        if let check = configCheckInterval, check.value == nil || check.value! < .zero {
+            found.append(ConfigurationError(file: file, keyPath: "config_check_interval", message: "expected a duration such as 30s (0s: off), got \"\(check)\""))
+        }
         duration(prometheus?.queryTimeout, "prometheus.query_timeout")
         duration(restore?.outageTolerance, "restore.outage_tolerance")
         duration(restore?.forGracePeriod, "restore.for_grace_period")

@@ -244,6 +244,9 @@ struct Configuration: Decodable, Sendable, Equatable {
     }
 
     var web: Web?
+    /// How often the configuration and rule files are checked for changes, which reload them
+    /// (default 30s; 0s: only SIGHUP and POST /-/reload).
+    var configCheckInterval: ConfigDuration?
     var prometheus: Prometheus?
     var remoteWrite: RemoteWrite?
     /// `evaluate` (default) or `skip`. Without `remote_write`, rule files with recording rules

@@ -9,6 +9,8 @@ enum ConfigurationDefaults {
     static let listenAddress = "127.0.0.1:9819"
     /// The ConfigMap that keeps silences and acknowledgements across failovers.
     static let stateConfigMap = "meshwatchd-silences"
+    /// How often configuration and rule files are checked for changes.
+    static let configCheckInterval = Duration.seconds(30)
     /// A status connection silent (or dripping a request head) this long is closed.
     static let listenIdleTimeout = Duration.seconds(30)
     static let maxConcurrentQueries = 4

@@ -189,7 +189,7 @@ final class OperatorActions: Sendable {
         }
         if kept.dropped > 0 {
             logger.error("invalid silences in the cluster's copy were dropped", metadata: [
-                "configmap": "\(cluster.namespace)/\(cluster.name)", "silences.dropped": "\(kept.dropped)",
+                "configmap": "\(cluster.namespace)/\(cluster.name)", "silences.dropped": .stringConvertible(kept.dropped),
             ])
         }
         let local = Dictionary(await silences().map { ($0.id, $0) }) { first, _ in first }
@@ -209,7 +209,7 @@ final class OperatorActions: Sendable {
         }
         if !kept.silences.isEmpty || !kept.acknowledgements.isEmpty {
             logger.info("silences and acknowledgements adopted from the cluster", metadata: [
-                "silences": "\(kept.silences.count)", "acknowledgements": "\(kept.acknowledgements.count)",
+                "silences": .stringConvertible(kept.silences.count), "acknowledgements": .stringConvertible(kept.acknowledgements.count),
             ])
         }
         // Written back only when this replica knows more than the cluster (changes made while it

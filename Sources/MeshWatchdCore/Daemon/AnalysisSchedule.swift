@@ -111,8 +111,8 @@ struct AnalysisSchedule: Sendable {
                 await committer.commit(key: Self.group, snapshot: snapshot, .init(plan: plan, transitions: transitions))
                 active = kept
                 await status.analysisRan(problems: kept.count, at: now)
-                logger.info("configuration checks ran", metadata: ["analyze.problems": "\(kept.count)", "analyze.new": "\(transitions.filter { $0.kind == .firing }.count)",
-                                                                   "analyze.fixed": "\(transitions.filter { $0.kind == .resolved }.count)"])
+                logger.info("configuration checks ran", metadata: ["analyze.problems": .stringConvertible(kept.count), "analyze.new": .stringConvertible(transitions.filter { $0.kind == .firing }.count),
+                                                                   "analyze.fixed": .stringConvertible(transitions.filter { $0.kind == .resolved }.count)])
             } catch {
                 await status.analysisRan(problems: nil, at: now)
                 logger.warning("configuration checks could not read the Kubernetes API; their findings stay as they were", metadata: ["error": "\(error)"])

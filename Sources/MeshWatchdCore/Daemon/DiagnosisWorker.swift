@@ -81,8 +81,8 @@ package struct DiagnosisWorker: Sendable {
         }
         let evidence = await diagnosis.runner.run(runbook, for: AlertContext(name: request.alert, labels: request.labels,
                                                                              activeAt: request.activeAt, time: request.evaluatedAt))
-        metadata["runbook.steps_ok"] = "\(evidence.steps.filter { $0.status == .ok }.count)"
-        metadata["runbook.steps_failed"] = "\(evidence.steps.filter { $0.status == .failed }.count)"
+        metadata["runbook.steps_ok"] = .stringConvertible(evidence.steps.filter { $0.status == .ok }.count)
+        metadata["runbook.steps_failed"] = .stringConvertible(evidence.steps.filter { $0.status == .failed }.count)
         metadata["runbook.target"] = "\(evidence.target.map { "\($0.namespace)/\($0.deployment)" } ?? "none")"
         let structured = Self.json(evidence)
         let (line, decision) = await remediate(runbook, request: request, evidence: evidence)

@@ -33,6 +33,8 @@ struct EvaluationService: ServiceLifecycle.Service {
     /// Run each time this replica takes the lease, before it evaluates (adopting the cluster's
     /// silences and acknowledgements).
     let onLeading = LeadingHook()
+    /// SIGHUP, POST /-/reload and changed files ask for reloads here.
+    let reloads = ReloadCoordinator()
 
     init(initial: DaemonSettings, reload: @escaping @Sendable () throws -> DaemonSettings, store: StateStore, status: DaemonStatus,
          notifier: SystemdNotifier, elector: LeaderElector? = nil, logger: Logger) {
@@ -98,7 +100,7 @@ struct EvaluationService: ServiceLifecycle.Service {
                     // could not save must not go out later, when it leads again, as a second page.
                     let dropped = unsaved.clear()
                     if dropped > 0 {
-                        logger.error("unsaved findings dropped: another replica leads", metadata: ["findings.unsaved": "\(dropped)"])
+                        logger.error("unsaved findings dropped: another replica leads", metadata: ["findings.unsaved": .stringConvertible(dropped)])
                     }
                     await status.stateWritten()
                     await status.setFollowing(true)
@@ -124,7 +126,7 @@ struct EvaluationService: ServiceLifecycle.Service {
                 // What waits for remote write gets a moment (within the shutdown timeout) to go out.
                 if let queue = settings.output?.queue, await !queue.drain(timeout: .seconds(2)) {
                     let unsent = await queue.queuedSamples
-                    logger.warning("remote-write samples unsent at shutdown", metadata: ["remote_write.queued_samples": "\(unsent)"])
+                    logger.warning("remote-write samples unsent at shutdown", metadata: ["remote_write.queued_samples": .stringConvertible(unsent)])
                 }
                 logger.info("evaluation stopped; alert state saved", metadata: ["state.path": "\(store.path)"])
                 return
@@ -150,8 +152,8 @@ struct EvaluationService: ServiceLifecycle.Service {
         await status.configureRemoteWrite(settings.output?.queue)
         await status.configureAnalysis(settings.analysis != nil)
         logger.info("evaluating", metadata: [
-            "config.groups": "\(settings.groups.count)", "config.rules": "\(settings.ruleCount)",
-            "config.reload": "\(carried != nil)",
+            "config.groups": .stringConvertible(settings.groups.count), "config.rules": .stringConvertible(settings.ruleCount),
+            "config.reload": .stringConvertible(carried != nil),
         ])
         let committer = StateCommitter(store: store, backlog: unsaved, status: status, outboxSignal: outboxSignal,
                                        diagnosisSignal: diagnosisSignal, delays: settings.notifications.holds,
@@ -221,7 +223,10 @@ struct EvaluationService: ServiceLifecycle.Service {
                     return .done
                 }
             }
-            tasks.addTask { await reloadOnSIGHUP() }
+            reloads.attempted(FileWatch(paths: settings.watchedFiles))
+            tasks.addTask { await reloadWhenAsked(watching: settings.watchedFiles) }
+            tasks.addTask { await forwardSIGHUP() }
+            tasks.addTask { await watchFiles(settings) }
             if let interval = notifier.watchdogInterval { tasks.addTask { await watchdog(every: interval) } }
 
             var engines: [String: RuleEngine] = [:]
@@ -310,7 +315,7 @@ struct EvaluationService: ServiceLifecycle.Service {
         guard !ended.isEmpty else { return }
         let millis = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
         await queue.enqueue(ended.map { Sample(labels: $0, point: SamplePoint(timestampMillis: millis, value: RuleEngine.staleNaN)) })
-        logger.info("series of removed rules marked stale", metadata: ["remote_write.stale_series": "\(ended.count)"])
+        logger.info("series of removed rules marked stale", metadata: ["remote_write.stale_series": .stringConvertible(ended.count)])
     }
 
     private func resolveRemovedGroups(_ carried: [String: RuleEngine], keeping: Set<String>, at time: Date,
@@ -322,17 +327,46 @@ struct EvaluationService: ServiceLifecycle.Service {
         }
     }
 
-    private func reloadOnSIGHUP() async -> Event {
-        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+    /// Reloads when asked (SIGHUP, POST /-/reload, a changed file); a reload that fails keeps the
+    /// running configuration and says why, to the log, systemd and the HTTP caller.
+    private func reloadWhenAsked(watching files: [String]) async -> Event {
+        while !Task.isCancelled {
+            let requests = await reloads.next()
+            guard !requests.isEmpty else { break }
+            reloads.attempted(FileWatch(paths: files))
             notifier.reloading()
-            logger.info("reloading configuration and rules")
+            logger.info("reloading configuration and rules", metadata: ["reload.source": "\(Set(requests.map(\.source)).sorted().joined(separator: ","))"])
             do {
                 let settings = try reload()
+                reloads.finished(.success(()), answering: requests)
                 return .reload(settings)
             } catch {
                 logger.error("reload failed; the previous configuration keeps running", metadata: ["error": "\(error)"])
                 notifier.ready(status: "reload failed: \(error)".replacingOccurrences(of: "\n", with: "; "))
+                reloads.finished(.failure(.init(description: "\(error)")), answering: requests)
             }
+        }
+        return .done
+    }
+
+    private func forwardSIGHUP() async -> Event {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) { reloads.fire("SIGHUP") }
+        return .done
+    }
+
+    /// Checks the configuration and rule files every `config_check_interval` and reloads on a
+    /// change (a ConfigMap's symlink swap included). A change whose reload failed is not retried
+    /// until the files change again.
+    private func watchFiles(_ settings: DaemonSettings) async -> Event {
+        guard let every = settings.configCheckInterval, !settings.watchedFiles.isEmpty else { return .done }
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: every) } catch { break }
+            let now = FileWatch(paths: settings.watchedFiles)
+            guard let before = reloads.lastAttempted, now != before else { continue }
+            reloads.attempted(now)
+            let changed = now.stamps.filter { before.stamps[$0.key] != $0.value }.keys.sorted()
+            logger.info("configuration or rule files changed; reloading", metadata: ["files": "\(changed.joined(separator: ","))"])
+            reloads.fire("file change")
         }
         return .done
     }

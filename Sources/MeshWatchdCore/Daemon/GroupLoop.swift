@@ -79,7 +79,7 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
             next = following
             if missed > 0 {
                 logger.warning("evaluation took longer than the interval; ticks skipped", metadata: [
-                    "group.missed_ticks": "\(missed)", "group.last_duration": "\(engine.groups[0].lastDuration ?? .zero)",
+                    "group.missed_ticks": .stringConvertible(missed), "group.last_duration": "\(engine.groups[0].lastDuration ?? .zero)",
                 ])
             }
             await status.cycle(group.name, state: engine.groups[0], missed: missed)
@@ -104,7 +104,7 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
             let restored = engine.restore(from: snapshot, at: time, options: settings.restore)
             let vanished = engine.resolveVanished(from: snapshot, at: time)
             logger.info("alert state restored", metadata: [
-                "state.restored_instances": "\(restored.count)", "state.resolved_while_down": "\(vanished.count)",
+                "state.restored_instances": .stringConvertible(restored.count), "state.resolved_while_down": .stringConvertible(vanished.count),
                 "state.taken_at": "\(InstanceRendering.timestamp(snapshot.takenAt))",
             ])
             return (restored, vanished)
@@ -153,7 +153,7 @@ struct GroupLoop<Clock: TickClock, Datasource: InstantQuerying>: Sendable {
             restored.formUnion(engine.restore(from: snapshot, at: time, options: settings.restore))
         }
         if !restored.isEmpty {
-            logger.info("for clocks restored from ALERTS_FOR_STATE (no stored state)", metadata: ["state.restored_instances": "\(restored.count)"])
+            logger.info("for clocks restored from ALERTS_FOR_STATE (no stored state)", metadata: ["state.restored_instances": .stringConvertible(restored.count)])
         }
         return restored
     }

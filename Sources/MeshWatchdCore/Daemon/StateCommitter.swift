@@ -58,7 +58,7 @@ struct StateCommitter: Sendable {
             await status.stateWriteFailed(error: "\(error)", waitingFindings: waiting)
             logger.error("could not save alert state; findings wait in memory and are saved with the next cycle", metadata: [
                 "error": "\(error)", "state.path": "\(store.path)", "rule.group": "\(key)",
-                "findings.unsaved": "\(waiting)",
+                "findings.unsaved": .stringConvertible(waiting),
             ])
             return false
         }
@@ -92,7 +92,7 @@ extension StateCommitter {
         }
         for (_, entry) in counts.sorted(by: { $0.key < $1.key }) {
             logger.info("alert transitions (aggregated)", metadata: [
-                "rule.name": "\(entry.rule)", "alert.transition": "\(entry.kind.rawValue)", "alert.count": "\(entry.count)",
+                "rule.name": "\(entry.rule)", "alert.transition": "\(entry.kind.rawValue)", "alert.count": .stringConvertible(entry.count),
             ])
         }
     }
@@ -138,8 +138,8 @@ extension StateCommitter {
         logger.info(message, metadata: [
             "rule.name": "\(transition.rule)", "alert.state": "\(transition.instance.state.rawValue)",
             "alert.fingerprint": "\(String(transition.instance.fingerprint, radix: 16))",
-            "alert.value": "\(GoFormat.float(transition.instance.value))",
-            "alert.labels": "\(transition.instance.labels)",
+            "alert.value": .stringConvertible(transition.instance.value),
+            "alert.labels": .dictionary(Dictionary(transition.instance.labels.map { ($0.name, .string($0.value)) }) { first, _ in first }),
             "alert.active_at": "\(InstanceRendering.timestamp(transition.instance.activeAt))",
         ])
     }

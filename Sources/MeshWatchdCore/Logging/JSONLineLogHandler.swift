@@ -3,8 +3,9 @@ import Logging
 import Synchronization
 
 /// One JSON object per line: `ts`, `level`, `msg`, `logger`, then the metadata keys
-/// (dotted, as STYLE.md names them: `rule.name`, `alert.fingerprint`, …). For stdout in a
-/// pod, or anything that ships JSON lines.
+/// (dotted, as STYLE.md names them: `rule.name`, `alert.fingerprint`, …), typed: counts and
+/// values as JSON numbers (a non-finite value as Go prints it, `"NaN"`, `"+Inf"`), flags as
+/// booleans, label sets as objects. For stdout in a pod, or anything that ships JSON lines.
 struct JSONLineLogHandler: LogHandler {
     let label: String
     let sink: LineSink
@@ -18,13 +19,38 @@ struct JSONLineLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var fields: [(String, String)] = [
-            ("ts", Self.timestamp(Date())), ("level", "\(event.level)"), ("msg", "\(event.message)"), ("logger", label),
+            ("ts", Self.quote(Self.timestamp(Date()))), ("level", Self.quote("\(event.level)")), ("msg", Self.quote("\(event.message)")),
+            ("logger", Self.quote(label)),
         ]
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         for key in merged.keys.sorted() where !["ts", "level", "msg", "logger"].contains(key) {
-            fields.append((key, "\(merged[key]!)"))
+            fields.append((key, Self.json(merged[key]!)))
         }
-        sink.write("{" + fields.map { "\(Self.quote($0.0)):\(Self.quote($0.1))" }.joined(separator: ",") + "}\n")
+        sink.write("{" + fields.map { "\(Self.quote($0.0)):\($0.1)" }.joined(separator: ",") + "}\n")
+    }
+
+    /// A metadata value as JSON, by its type.
+    static func json(_ value: Logger.MetadataValue) -> String {
+        switch value {
+        case .string(let text): return quote(text)
+        case .stringConvertible(let convertible):
+            switch convertible {
+            case let flag as Bool: return flag ? "true" : "false"
+            case let number as Int: return String(number)
+            case let number as Int64: return String(number)
+            case let number as UInt64: return String(number)
+            case let number as UInt: return String(number)
+            case let number as Double:
+                if number.isNaN { return quote("NaN") }
+                if number.isInfinite { return quote(number > 0 ? "+Inf" : "-Inf") }
+                return "\(number)"
+            default: return quote("\(convertible)")
+            }
+        case .dictionary(let dictionary):
+            return "{" + dictionary.keys.sorted().map { quote($0) + ":" + json(dictionary[$0]!) }.joined(separator: ",") + "}"
+        case .array(let array):
+            return "[" + array.map(json).joined(separator: ",") + "]"
+        }
     }
 
     static func timestamp(_ date: Date) -> String {

@@ -3,8 +3,9 @@ import Foundation
 import Logging
 
 /// Sends each entry to journald with `sd_journal_sendv`: `MESSAGE`, `PRIORITY`,
-/// `SYSLOG_IDENTIFIER`, `MESHWATCH_LOGGER`, and every metadata key as a field of its own —
-/// `rule.name` becomes `MESHWATCH_RULE_NAME` — so `journalctl MESHWATCH_RULE_NAME=…` finds it.
+/// `SYSLOG_IDENTIFIER`, `CODE_FILE`, `CODE_LINE`, `CODE_FUNC` (journald's own source fields),
+/// `MESHWATCHD_LOGGER`, and every metadata key as a field of its own — `rule.name` becomes
+/// `MESHWATCHD_RULE_NAME` — so `journalctl MESHWATCHD_RULE_NAME=…` finds it.
 struct JournalLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level = .info
@@ -29,19 +30,24 @@ struct JournalLogHandler: LogHandler {
     static func fields(_ event: LogEvent, label: String, metadata: Logger.Metadata) -> [String] {
         var fields = [
             "MESSAGE=\(event.message)", "PRIORITY=\(Self.priority(event.level))", "SYSLOG_IDENTIFIER=meshwatchd",
-            "MESHWATCH_LOGGER=\(label)",
+            "CODE_FILE=\(event.file)", "CODE_LINE=\(event.line)", "CODE_FUNC=\(event.function)", "MESHWATCHD_LOGGER=\(label)",
         ]
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            fields.append("\(Self.fieldName(key))=\(value)")
+            // A label set as JSON (`{"alertname":"…"}`), a value as text.
+            if case .dictionary = value {
+                fields.append("\(Self.fieldName(key))=\(JSONLineLogHandler.json(value))")
+            } else {
+                fields.append("\(Self.fieldName(key))=\(value)")
+            }
         }
         return fields
     }
 
-    /// `rule.name` → `MESHWATCH_RULE_NAME`: journal field names are upper-case letters,
+    /// `rule.name` → `MESHWATCHD_RULE_NAME`: journal field names are upper-case letters,
     /// digits and underscores.
     static func fieldName(_ key: String) -> String {
-        "MESHWATCH_" + String(key.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        "MESHWATCHD_" + String(key.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
     }
 
     /// syslog priorities, as journald expects.

@@ -30,7 +30,7 @@ final class StateStore: Sendable {
             database = try Self.open(path)
             let salvaged = Self.salvageOutbox(from: aside, into: database)
             logger.critical("state file corrupt: moved aside, starting with empty state (alert clocks reset); queued findings salvaged", metadata: [
-                "state.path": "\(path)", "state.moved_to": "\(aside)", "error": "\(error)", "outbox.salvaged": "\(salvaged)",
+                "state.path": "\(path)", "state.moved_to": "\(aside)", "error": "\(error)", "outbox.salvaged": .stringConvertible(salvaged),
             ])
         } catch let error as DatabaseError {
             throw StateStoreError(path: path, reason: "\(error.message ?? "\(error.resultCode)") (SQLite \(error.resultCode))")

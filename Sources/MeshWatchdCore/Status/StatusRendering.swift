@@ -87,10 +87,12 @@ enum StatusRendering {
         family("meshwatchd_remediation_decisions_total", "counter", "Remediation decisions by action, outcome (taken, dry-run, refused) and the guard that decided.",
                remediations.keys.sorted().map { key in
                    let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
-                   return ([("action", parts[0]), ("outcome", parts[1]), ("guard", parts[2])], Double(remediations[key] ?? 0))
+                   // Label values without spaces, as Prometheus's own (`all guards` → `all_guards`).
+                   return ([("action", parts[0]), ("outcome", parts[1]), ("guard", parts[2].replacingOccurrences(of: " ", with: "_"))],
+                           Double(remediations[key] ?? 0))
                })
         family("meshwatchd_remediation_verifications_total", "counter", "Taken actions verified: the alert recovered within the window, or not.",
-               ["recovered", "not recovered"].map { ([("result", $0)], Double(verifications[$0] ?? 0)) })
+               ["recovered", "not recovered"].map { ([("result", $0.replacingOccurrences(of: " ", with: "_"))], Double(verifications[$0] ?? 0)) })
         return out
     }
 

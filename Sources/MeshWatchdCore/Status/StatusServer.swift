@@ -9,10 +9,20 @@ enum StatusServer {
     static let defaultIdleTimeout = ConfigurationDefaults.listenIdleTimeout
 
     static func application(host: String, port: Int, status: DaemonStatus, store: StateStore?, idleTimeout: Duration = defaultIdleTimeout,
-                            console: Console? = nil, forwarding: LeaderForwarding? = nil, logger: Logger) -> some ApplicationProtocol {
+                            console: Console? = nil, forwarding: LeaderForwarding? = nil, reloads: ReloadCoordinator? = nil,
+                            logger: Logger) -> some ApplicationProtocol {
         let router = Router()
         if let forwarding { router.add(middleware: forwarding) }
         router.get("healthz") { _, _ in "ok\n" }
+        // Prometheus's own probe paths and build information, for tools that expect them.
+        router.get("-/healthy") { _, _ in "meshwatchd is Healthy.\n" }
+        router.get("-/ready") { _, _ -> Response in
+            await status.notReadyReason == nil ? text(.ok, "meshwatchd is Ready.\n") : text(.serviceUnavailable, "Service Unavailable\n")
+        }
+        router.get("api/v1/status/buildinfo") { _, _ in
+            json(["status": "success", "data": ["version": BuildInfo.version, "revision": BuildInfo.revision, "branch": BuildInfo.branch,
+                                                "buildUser": "", "buildDate": "", "goVersion": "", "swiftVersion": BuildInfo.swiftVersion]])
+        }
         router.get("readyz") { _, _ -> Response in
             if let reason = await status.notReadyReason {
                 return text(.serviceUnavailable, "not ready: \(reason)\n")
@@ -26,7 +36,8 @@ enum StatusServer {
                                                remediations: await status.remediations, verifications: await status.verifications,
                                                unsavedFindings: await status.unsavedFindings,
                                                remoteWrite: await status.remoteWrite?.counters, analysis: await status.analysis)
-            return text(.ok, body, contentType: "text/plain; version=0.0.4; charset=utf-8")
+            return text(.ok, body + (reloads?.exposition ?? "") + (ProcessMetrics.read()?.exposition ?? ""),
+                        contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         // Alert lists: open on a loopback-only listener, elsewhere with a login or token (or web.anonymous_alert_lists).
         let access = console?.access
@@ -48,6 +59,16 @@ enum StatusServer {
             }
         }
         console?.register(on: router)
+        // Prometheus's reload endpoint, as an action: a token (or a session with its CSRF token and Origin).
+        router.post("-/reload") { request, _ -> Response in
+            guard let reloads, let console else { return text(.notFound, "reloads are not available here\n") }
+            if let refused = console.checkAction(request, principal: console.principal(request),
+                                                 csrf: request.headers[HTTPField.Name("X-CSRF-Token")!], api: true) { return refused }
+            switch await reloads.request("POST /-/reload") {
+            case .success: return text(.ok, "reloaded\n")
+            case .failure(let failure): return text(.internalServerError, "failed to reload config: \(failure)\n")
+            }
+        }
         // A slow client (one byte of a request head a minute) is closed after the idle timeout.
         let idle = Int64(idleTimeout.components.seconds) * 1000 + Int64(idleTimeout.components.attoseconds / 1_000_000_000_000_000)
         return Application(router: router, server: .http1(configuration: .init(idleTimeout: .milliseconds(max(idle, 1)))),

@@ -22,6 +22,10 @@ struct DaemonSettings: Sendable {
     var diagnosis: Diagnosis?
     /// The configuration checks on a schedule; nil when `analyze.enabled` is not set.
     var analysis: AnalysisSchedule.Settings?
+    /// The configuration file, the rule and pack files loaded and their directories: a change to
+    /// any of them reloads (every `configCheckInterval`; nil: never).
+    var watchedFiles: [String] = []
+    var configCheckInterval: Duration? = nil
 
     struct Diagnosis: Sendable {
         var catalog: [String: Runbook]
@@ -107,9 +111,15 @@ struct DaemonSettings: Sendable {
             notifications: try NotificationSettings.build(configuration.notifications, sinks: sinks, groups: resolved.groups,
                                                           context: resolved.context, notes: runtime.notes, pageURL: configuration.web?.externalUrl),
             diagnosis: diagnosis, analysis: analysis)
+        var watched = settings
+        let files = resolved.groups.map(\.file).filter { FileManager.default.fileExists(atPath: $0) }
+        watched.watchedFiles = (source.config.map { [$0] } ?? []) + files
+            + Set(files.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }).sorted()
+        let check = configuration.configCheckInterval?.value ?? ConfigurationDefaults.configCheckInterval
+        watched.configCheckInterval = check > .zero ? check : nil
         // Only a load that succeeded changes the mode decisions in flight see at their write.
         runtime.mode.set(diagnosis?.remediation.mode ?? .off)
-        return settings
+        return watched
     }
 
     func interval(of group: RuleGroup) -> Duration { group.interval ?? defaultInterval }

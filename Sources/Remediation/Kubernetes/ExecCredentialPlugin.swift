@@ -41,11 +41,7 @@ public final class ExecCredentialPlugin: Sendable {
         merged["KUBERNETES_EXEC_INFO"] = #"{"apiVersion":"\#(apiVersion)","kind":"ExecCredential","spec":{"interactive":false}}"#
         let environment = merged
         let timeout = timeout
-        let outcome: Result<(Int32, Data, Data), KubernetesConfigError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Self.execute(command, arguments, environment: environment, timeout: timeout))
-            }
-        }
+        let outcome = await Self.execute(command, arguments, environment: environment, timeout: timeout)
         let (status, output, errorOutput) = try outcome.get()
         let stderr = String(decoding: errorOutput.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard status == 0 else { throw KubernetesConfigError("credential plugin \(command) exited with \(status): \(stderr)") }
@@ -65,46 +61,25 @@ public final class ExecCredentialPlugin: Sendable {
         return (token, expires)
     }
 
-    /// Runs the plugin on a Dispatch thread (never the cooperative pool), killed after `timeout`.
+    /// Runs the plugin on a thread of its own (never the cooperative pool or Dispatch's global
+    /// queue), killed after `timeout`. A bare name is looked up on the PATH, as kubectl does.
     private static func execute(_ command: String, _ arguments: [String], environment: [String: String],
-                                timeout: Duration) -> Result<(Int32, Data, Data), KubernetesConfigError> {
-        let process = Process()
-        if command.contains("/") {
-            process.executableURL = URL(fileURLWithPath: command)
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [command] + arguments
-        }
-        process.environment = environment
-        let output = Pipe.closedOnExec(), errors = Pipe.closedOnExec()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        let done = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in done.signal() }
-        do { try process.run() } catch {
-            return .failure(KubernetesConfigError("cannot run credential plugin \(command): \(error)"))
-        }
-        // Read while it runs, so a chatty plugin cannot fill the pipe and stall.
-        let collected = Mutex((Data(), Data()))
-        let readers = DispatchGroup()
-        for (index, pipe) in [output, errors].enumerated() {
-            DispatchQueue.global().async(group: readers) {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                collected.withLock { if index == 0 { $0.0 = data } else { $0.1 = data } }
+                                timeout: Duration) async -> Result<(Int32, Data, Data), KubernetesConfigError> {
+        var executable = command
+        if !command.contains("/") {
+            let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+            guard let found = path.split(separator: ":").map({ "\($0)/\(command)" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+                return .failure(KubernetesConfigError("cannot run credential plugin \(command): not found on the PATH"))
             }
+            executable = found
         }
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        if done.wait(timeout: .now() + seconds) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            _ = done.wait(timeout: .now() + 5)
-            // Bounded: a grandchild the plugin started may hold its output open.
-            _ = readers.wait(timeout: .now() + 5)
+        switch await SpawnedCommand.run(executable, arguments, environment: environment, timeout: timeout) {
+        case .failure(let failure):
+            return .failure(KubernetesConfigError("cannot run credential plugin \(command): \(failure)"))
+        case .success(let outcome) where outcome.timedOut:
             return .failure(KubernetesConfigError("credential plugin \(command) did not finish within \(timeout)"))
+        case .success(let outcome):
+            return .success((outcome.status, outcome.output, outcome.errors))
         }
-        readers.wait()
-        let (out, err) = collected.withLock { $0 }
-        return .success((process.terminationStatus, out, err))
     }
 }

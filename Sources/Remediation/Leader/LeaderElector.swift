@@ -224,7 +224,7 @@ public actor LeaderElector {
             // waiting for the lease to expire.
             var read: Lease?
             do { read = try await client.get(Lease.self, path) } catch {
-                logger.warning("cannot read the lease to release it", metadata: ["error": "\(error)", "attempt": "\(attempt + 1)"])
+                logger.warning("cannot read the lease to release it", metadata: ["error": "\(error)", "attempt": .stringConvertible(attempt + 1)])
                 try? await Task.sleep(for: .milliseconds(200))
                 continue
             }
