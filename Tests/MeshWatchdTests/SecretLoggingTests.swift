@@ -25,7 +25,7 @@ struct SecretLoggingTests {
         defer { daemon.signal(SIGKILL) }
         // Progress first: the service lifecycle started (the routing key file, relative to the
         // configuration file, was found) and deliveries were attempted and failed.
-        let lifecycle = await daemon.waitForLog(.seconds(20)) { $0["msg"] == "Starting service" }
+        let lifecycle = await daemon.waitForLog(.seconds(60)) { $0["msg"] == "Starting service" }
         #expect(lifecycle != nil, "\(daemon.log.suffix(2000))")
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline && !daemon.log.contains("MeshWatchDatasourceDown") { try await Task.sleep(for: .milliseconds(200)) }
