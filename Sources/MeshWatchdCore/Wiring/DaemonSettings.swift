@@ -25,6 +25,9 @@ struct DaemonSettings: Sendable {
     /// The configuration file, the rule and pack files loaded and their directories: a change to
     /// any of them reloads (every `configCheckInterval`; nil: never).
     var watchedFiles: [String] = []
+    /// Those files as this load read them: the watcher's baseline (taken at load, not when the
+    /// generation starts, so a change made meanwhile is still noticed).
+    var loadedFiles: FileWatch? = nil
     var configCheckInterval: Duration? = nil
 
     struct Diagnosis: Sendable {
@@ -117,6 +120,7 @@ struct DaemonSettings: Sendable {
             + Set(files.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }).sorted()
         let check = configuration.configCheckInterval?.value ?? ConfigurationDefaults.configCheckInterval
         watched.configCheckInterval = check > .zero ? check : nil
+        watched.loadedFiles = FileWatch(paths: watched.watchedFiles)
         // Only a load that succeeded changes the mode decisions in flight see at their write.
         runtime.mode.set(diagnosis?.remediation.mode ?? .off)
         return watched
