@@ -15,6 +15,8 @@ struct ConsoleDaemonTests {
     let cli = CommandLineTests()
 
     static let token = "ops-token-0123456789abcdef"
+    /// One client for the suite's requests (each HTTPClient has a transfer thread of its own).
+    static let http = HTTPClient(configuration: .init(timeout: .seconds(30)))
 
     /// Writes the token file the configuration names (web.tokens) and the CLI reads.
     static func tokenFile(_ directory: String) throws -> String {
@@ -25,7 +27,7 @@ struct ConsoleDaemonTests {
 
     /// The daemon's API with the token.
     static func api(_ url: String, method: HTTPRequest.Method = .get, body: String? = nil, headers: [(name: String, value: String)] = []) async throws -> HTTPResponse {
-        try await HTTPClient().execute(HTTPRequest(method: method, url: url, headers: [("Authorization", "Bearer \(token)")] + headers,
+        try await ConsoleDaemonTests.http.execute(HTTPRequest(method: method, url: url, headers: [("Authorization", "Bearer \(token)")] + headers,
                                                    body: body.map { Array($0.utf8) }))
     }
 
@@ -75,7 +77,7 @@ struct ConsoleDaemonTests {
                     let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
                     defer { daemon.signal(SIGKILL) }
                     let api = ["--url", daemon.statusURL(""), "--token-file", tokenFile]
-                    #expect(try await Self.waitUntil(.seconds(30)) { (try? await HTTPClient().get(daemon.statusURL("/readyz")).status) == 200 })
+                    #expect(try await Self.waitUntil(.seconds(30)) { (try? await ConsoleDaemonTests.http.get(daemon.statusURL("/readyz")).status) == 200 })
 
                     // Without a token the CLI is refused before it sends anything; a wrong token by the daemon.
                     let untokened = try await cli.meshwatchd(["silence", "add", #"alertname="IstioHighErrorRate""#, "--comment", "x", "--url", daemon.statusURL("")])
@@ -98,7 +100,7 @@ struct ConsoleDaemonTests {
                             "log:\n\(daemon.log)")
                     var suppressed = false
                     let silencedInAlertmanager = try await Self.waitUntil(.seconds(20)) {
-                        let alerts = try JSONSerialization.jsonObject(with: Data(try await HTTPClient().get(alertmanager.url + "/api/v2/alerts").body)) as? [[String: Any]] ?? []
+                        let alerts = try JSONSerialization.jsonObject(with: Data(try await ConsoleDaemonTests.http.get(alertmanager.url + "/api/v2/alerts").body)) as? [[String: Any]] ?? []
                         suppressed = alerts.contains { alert in
                             let status = alert["status"] as? [String: Any]
                             return (alert["labels"] as? [String: String])?["alertname"] == "IstioHighErrorRate" && status?["state"] as? String == "suppressed"
@@ -107,21 +109,21 @@ struct ConsoleDaemonTests {
                         return suppressed
                     }
                     #expect(silencedInAlertmanager, "Alertmanager does not show the alert suppressed")
-                    let amSilences = try JSONSerialization.jsonObject(with: Data(try await HTTPClient().get(alertmanager.url + "/api/v2/silences").body)) as? [[String: Any]] ?? []
+                    let amSilences = try JSONSerialization.jsonObject(with: Data(try await ConsoleDaemonTests.http.get(alertmanager.url + "/api/v2/silences").body)) as? [[String: Any]] ?? []
                     let forwarded = amSilences.filter { ($0["comment"] as? String)?.hasSuffix("[meshwatchd silence \(id)]") == true }
                     #expect(forwarded.count == 1, "\(amSilences)")
                     #expect(forwarded.first?["createdBy"] as? String == "token:ops")
                     // A few re-sends later: still one silence there, and nothing reached the other sinks (nor Alertmanager's receiver).
                     try await Task.sleep(for: .seconds(5))
-                    let again = try JSONSerialization.jsonObject(with: Data(try await HTTPClient().get(alertmanager.url + "/api/v2/silences").body)) as? [[String: Any]] ?? []
+                    let again = try JSONSerialization.jsonObject(with: Data(try await ConsoleDaemonTests.http.get(alertmanager.url + "/api/v2/silences").body)) as? [[String: Any]] ?? []
                     #expect(again.filter { ($0["comment"] as? String)?.contains(id) == true }.count == 1)
                     for path in ["/webhook", "/slack", "/pd", "/am"] {
                         #expect(try await Self.delivered(receiver, path) == 0, "\(path) heard of a silenced alert")
                     }
                     // The page and the API list it.
-                    let page = String(decoding: try await HTTPClient().get(daemon.statusURL("/silences")).body, as: UTF8.self)
+                    let page = String(decoding: try await ConsoleDaemonTests.http.get(daemon.statusURL("/silences")).body, as: UTF8.self)
                     #expect(page.contains("silence-\(id)") && page.contains("rollback in progress") && page.contains("active"), "\(page)")
-                    let alerts = String(decoding: try await HTTPClient().get(daemon.statusURL("/")).body, as: UTF8.self)
+                    let alerts = String(decoding: try await ConsoleDaemonTests.http.get(daemon.statusURL("/")).body, as: UTF8.self)
                     #expect(alerts.contains("IstioHighErrorRate") && alerts.contains("silenced"), "\(alerts)")
 
                     // Expired: the three that were kept from the firing hear of it now, and Alertmanager's silence ends.
@@ -192,18 +194,18 @@ struct ConsoleDaemonTests {
                     let id = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
                     #expect(await a.waitForLog(.seconds(5)) { $0["msg"] == "silence added" && $0["silence.id"] == id } != nil, "log:\n\(a.log)")
                     #expect(!b.log.contains(#""msg":"silence added""#))
-                    let configMap = String(decoding: try await HTTPClient().get(double.url + "/api/v1/namespaces/meshwatchd/configmaps/meshwatchd-silences").body,
+                    let configMap = String(decoding: try await ConsoleDaemonTests.http.get(double.url + "/api/v1/namespaces/meshwatchd/configmaps/meshwatchd-silences").body,
                                            as: UTF8.self)
                     #expect(configMap.contains(id), "\(configMap)")
 
                     // The follower's page and API answer with the leader's state: its firing alert, the silence.
                     #expect(await a.waitForLog(.seconds(40)) { $0["msg"] == "alert firing" && $0["rule.name"] == "IstioHighErrorRate" } != nil, "log:\n\(a.log)")
-                    let page = String(decoding: try await HTTPClient().get(b.statusURL("/")).body, as: UTF8.self)
+                    let page = String(decoding: try await ConsoleDaemonTests.http.get(b.statusURL("/")).body, as: UTF8.self)
                     #expect(page.contains("IstioHighErrorRate") && page.contains("silenced") && !page.contains("Following"), "\(page)")
                     let listed = String(decoding: try await Self.api(b.statusURL("/api/v1/silences")).body, as: UTF8.self)
                     #expect(listed.contains(id), "\(listed)")
                     // Its own probes stay its own.
-                    #expect(try await HTTPClient().get(b.statusURL("/readyz")).status == 200)
+                    #expect(try await ConsoleDaemonTests.http.get(b.statusURL("/readyz")).status == 200)
 
                     // The leader dies: B leads, adopts the silence, and its own firing of the alert reaches no sink.
                     // (On a busy machine A may have fired before the silence: count what it sent.)
@@ -361,14 +363,14 @@ struct ConsoleBrowserTests {
 
             // The refusals, with the browser's own session: no session, a wrong CSRF token, a foreign or missing Origin.
             let session = "meshwatchd_session=\(cookie["value"] as? String ?? "")"
-            let alertPage = String(decoding: try await HTTPClient().execute(HTTPRequest(url: daemon.statusURL("/alert?key=" + ConsolePages.q(key)),
+            let alertPage = String(decoding: try await ConsoleDaemonTests.http.execute(HTTPRequest(url: daemon.statusURL("/alert?key=" + ConsolePages.q(key)),
                                                                                         headers: [("Cookie", session)])).body, as: UTF8.self)
             let csrf = try #require(alertPage.range(of: #"name="csrf" value="[0-9a-f]+""#, options: .regularExpression).map {
                 String(alertPage[$0].dropFirst(#"name="csrf" value=""#.count).dropLast())
             }, "\(alertPage)")
             let origin = "http://127.0.0.1:\(daemon.port)"
             func post(_ headers: [(name: String, value: String)], csrf: String) async throws -> Int {
-                try await HTTPClient().execute(HTTPRequest(method: .post, url: daemon.statusURL("/alert?key=" + ConsolePages.q(key) + "&action=acknowledge"),
+                try await ConsoleDaemonTests.http.execute(HTTPRequest(method: .post, url: daemon.statusURL("/alert?key=" + ConsolePages.q(key) + "&action=acknowledge"),
                                                            headers: [("Content-Type", "application/x-www-form-urlencoded")] + headers,
                                                            body: Array("csrf=\(csrf)&comment=again".utf8))).status
             }

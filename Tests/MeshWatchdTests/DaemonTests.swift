@@ -54,16 +54,33 @@ struct DaemonTests {
     }
 
     func start(_ arguments: [String], notify: NotifySocket?, watchdogMicroseconds: Int? = nil, port: Int? = nil) async throws -> Daemon {
-        let port = try port ?? LoopbackPort.free()
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = notify?.path
         environment["WATCHDOG_USEC"] = watchdogMicroseconds.map(String.init)
         environment.removeValue(forKey: "JOURNAL_STREAM")
-        let process = try await ChildProcess.launch(name: "meshwatchd", executable: Self.binary,
-                                                    arguments: ["run", "--log-format", "json", "--listen", "127.0.0.1:\(port)"] + arguments,
-                                                    environment: environment)
-        return Daemon(process: process, port: port)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let chosen = try port ?? LoopbackPort.free()
+            let process = try await ChildProcess.launch(name: "meshwatchd", executable: Self.binary,
+                                                        arguments: ["run", "--log-format", "json", "--listen", "127.0.0.1:\(chosen)"] + arguments,
+                                                        environment: environment)
+            let daemon = Daemon(process: process, port: chosen)
+            // A port found free may be taken by another test before the daemon binds it: the daemon
+            // then exits 69 at once, and another port is tried. (Given a port, the test wants exactly it.)
+            guard port == nil, attempt < 5 else { return daemon }
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline && process.isRunning && !daemon.log.contains("Address already in use") {
+                if (try? await Self.probe.get(daemon.statusURL("/healthz")))?.status == 200 { return daemon }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            guard daemon.log.contains("Address already in use") else { return daemon }
+            _ = await process.waitForExit()
+        }
     }
+
+    /// One client for every start's probe (each HTTPClient has a transfer thread of its own).
+    static let probe = HTTPClient(configuration: .init(timeout: .seconds(5)))
 
     func packArguments(_ url: String, state: String) -> [String] {
         ["--prometheus", url, "--pack", "istio", "--set", "interval=1s", "--set", "error_rate.for=3s",

@@ -283,6 +283,42 @@ struct CheckConfigTests {
         let broken = try await cli.meshwatchd(["check-config", "--config", directory + "/missing.json"])
         #expect(broken.status == 78)
     }
+    @Test("--connect reaches Prometheus and every sink by a GET only (nothing posted): reachable ones say so, an unreachable one fails with 1")
+    func connect() async throws {
+        let directory = NSTemporaryDirectory() + "meshwatchd-check-connect-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let closed = try ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        try await withPrometheus(openMetrics: "# EOF\n") { prometheus async throws in
+            try await withEchoServer { echo async throws in
+                try "\(echo.url("/services/T0/B0/SLACKSECRET9"))\n".write(toFile: directory + "/slack-url", atomically: true, encoding: .utf8)
+                func write(alertmanager: String) throws {
+                    try #"""
+                        {"prometheus": {"url": "\#(prometheus.url)"}, "packs": {"istio": {}},
+                         "sinks": [{"name": "hook", "type": "webhook", "url": "\#(echo.url("/receiver"))"},
+                                   {"name": "chat", "type": "slack", "url_file": "slack-url"},
+                                   {"name": "am", "type": "alertmanager", "url": "\#(alertmanager)"}]}
+                        """#.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+                }
+                try write(alertmanager: "http://127.0.0.1:\(closed.port)")
+                let cli = CommandLineTests()
+                let offline = try await cli.meshwatchd(["check-config", "--config", directory + "/config.json"])
+                #expect(offline.status == 0 && offline.stdout.contains("(not contacted: --connect reaches it)"), "\(offline.stdout)\(offline.stderr)")
+                let run = try await cli.meshwatchd(["check-config", "--config", directory + "/config.json", "--connect"])
+                #expect(run.status == 1, "\(run.stdout)\(run.stderr)")
+                #expect(run.stdout.contains("connect: Prometheus \(prometheus.url): ready"), "\(run.stdout)")
+                #expect(run.stdout.contains("connect: sink hook (webhook) \(echo.url("/receiver")): reachable, HTTP"), "\(run.stdout)")
+                #expect(run.stdout.contains("connect: sink chat (slack) http://127.0.0.1:\(echo.port)/<hidden>: reachable"), "\(run.stdout)")
+                #expect(run.stdout.contains("connect: sink am (alertmanager)") && run.stdout.contains("not reachable"), "\(run.stdout)")
+                #expect(!run.stdout.contains("SLACKSECRET9") && !run.stderr.contains("SLACKSECRET9"))
+                // Nothing was posted: whatever reached the receiver carried no body (a GET).
+                let bodies = try await echo.deliveries().bodies
+                #expect(!bodies.isEmpty && bodies.allSatisfy(\.isEmpty), "\(bodies)")
+            }
+        }
+    }
+
     @Test("the web section: URLs, user names and hashes (never a plain password), token files, durations, sink templates")
     func web() async throws {
         let directory = NSTemporaryDirectory() + "meshwatchd-check-web-" + UUID().uuidString

@@ -47,7 +47,7 @@ struct NotificationTests {
             defer { running.cancel() }
             signal.raise()
 
-            let deadline = ContinuousClock.now + .seconds(15)
+            let deadline = ContinuousClock.now + .seconds(60)
             while store.queuedCount > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             let report = try await receiver.deliveries()
             let messages = try report.bodies.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }

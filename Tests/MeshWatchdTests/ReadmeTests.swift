@@ -78,7 +78,7 @@ struct ReadmeTests {
                 ])
                 defer { kill(console.processIdentifier, SIGKILL) }
                 let listening = ContinuousClock.now + .seconds(30)
-                while ContinuousClock.now < listening, (try? await HTTPClient().get("http://127.0.0.1:\(consolePort)/healthz").status) != 200 {
+                while ContinuousClock.now < listening, (try? await DaemonTests.probe.get("http://127.0.0.1:\(consolePort)/healthz").status) != 200 {
                     try await Task.sleep(for: .milliseconds(200))
                 }
                 var silenceID = "none"

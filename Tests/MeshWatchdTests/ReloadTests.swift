@@ -30,7 +30,7 @@ struct ReloadTests {
     }
 
     func ruleNames(_ daemon: DaemonTests.Daemon) async throws -> [String] {
-        let body = try await HTTPClient().execute(HTTPRequest(url: daemon.statusURL("/api/v1/rules"))).body
+        let body = try await ConsoleDaemonTests.http.execute(HTTPRequest(url: daemon.statusURL("/api/v1/rules"))).body
         let object = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
         let groups = (object?["data"] as? [String: Any])?["groups"] as? [[String: Any]] ?? []
         return groups.flatMap { ($0["rules"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String } }.sorted()
@@ -56,12 +56,12 @@ struct ReloadTests {
         defer { daemon.signal(SIGKILL) }
         #expect(try await ConsoleDaemonTests.waitUntil(.seconds(30)) { (try? await ruleNames(daemon)) == ["First"] }, "log:\n\(daemon.log.suffix(3000))")
         func reload(token: Bool = true) async throws -> (Int, String) {
-            let answer = try await HTTPClient().execute(HTTPRequest(method: .post, url: daemon.statusURL("/-/reload"),
+            let answer = try await ConsoleDaemonTests.http.execute(HTTPRequest(method: .post, url: daemon.statusURL("/-/reload"),
                                                                     headers: token ? [("Authorization", "Bearer \(Self.token)")] : []))
             return (answer.status, String(decoding: answer.body, as: UTF8.self))
         }
         func metric(_ name: String) async throws -> String? {
-            let text = String(decoding: try await HTTPClient().get(daemon.statusURL("/metrics")).body, as: UTF8.self)
+            let text = String(decoding: try await ConsoleDaemonTests.http.get(daemon.statusURL("/metrics")).body, as: UTF8.self)
             return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map { String($0.dropFirst(name.count + 1)) }
         }
         #expect(try await metric("meshwatchd_config_last_reload_successful") == "1")
@@ -98,8 +98,8 @@ struct ReloadTests {
         #expect(failures() == failedBefore + 1)
         #expect(try await ruleNames(daemon) == ["Third"])
         // Prometheus's probe paths and build information.
-        #expect(try await HTTPClient().get(daemon.statusURL("/-/healthy")).status == 200)
-        let buildinfo = String(decoding: try await HTTPClient().get(daemon.statusURL("/api/v1/status/buildinfo")).body, as: UTF8.self)
+        #expect(try await ConsoleDaemonTests.http.get(daemon.statusURL("/-/healthy")).status == 200)
+        let buildinfo = String(decoding: try await ConsoleDaemonTests.http.get(daemon.statusURL("/api/v1/status/buildinfo")).body, as: UTF8.self)
         #expect(buildinfo.contains(#""version":"\#(BuildInfo.version)""#), "\(buildinfo)")
     }
 }

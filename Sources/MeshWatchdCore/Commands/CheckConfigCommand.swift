@@ -1,21 +1,38 @@
 import AlertEngine
 import ArgumentParser
 import Foundation
+import Incidents
+import Logging
+import MeshHTTP
+import MetricModel
+import Remediation
 
 /// `meshwatchd check-config`: everything `run` would refuse, listed at once.
-package struct CheckConfigCommand: ParsableCommand {
+package struct CheckConfigCommand: AsyncParsableCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
         commandName: "check-config",
         abstract: "Validate the configuration and rule files and list every problem.",
-        discussion: "Exit status: 0 valid, 78 something is wrong (each problem on its own line, with file and key path or line)."
+        discussion: """
+            Without --connect nothing is contacted. With --connect, Prometheus (/-/ready), the \
+            Kubernetes API (/version) and each sink are reached for reachability only: DNS, TLS and \
+            an HTTP status from a GET (Alertmanager's /-/ready; a webhook, Slack or PagerDuty URL \
+            answers a GET with some status) — nothing is posted, nobody is paged.
+
+            Exit status: 0 valid (and, with --connect, everything reached), 1 valid but something \
+            could not be reached, 78 something is wrong (each problem on its own line, with file \
+            and key path or line).
+            """
     )
 
     @Option(help: "Configuration file.")
     var config: String
 
-    package func run() throws {
+    @Flag(help: "Also reach Prometheus, the Kubernetes API and every sink (reachability only; nothing is posted).")
+    var connect = false
+
+    package func run() async throws {
         let (configuration, found) = Configuration.check(path: config)
         var problems = found.map(\.description)
         var groups = 0, rules = 0
@@ -44,6 +61,7 @@ package struct CheckConfigCommand: ParsableCommand {
             // Never the token or header values: only what they are.
             let prometheus = configuration?.prometheus
             print("\(config): valid: \(rules) rules in \(groups) groups; Prometheus \(prometheus?.url.map(Self.redacted) ?? "-")"
+                  + (connect ? "" : " (not contacted: --connect reaches it)")
                   + (prometheus?.bearerTokenFile != nil ? ", bearer token from a file" : "")
                   + ((prometheus?.headers?.isEmpty ?? true) ? "" : ", headers \(prometheus!.headers!.keys.sorted().joined(separator: ", ")) (values hidden)"))
             if configuration?.sinks?.isEmpty ?? true {
@@ -53,6 +71,7 @@ package struct CheckConfigCommand: ParsableCommand {
                 print("remediation: \(mode.rawValue); kill switch file \(remediation.killSwitchFile ?? "none")"
                       + "; \(remediation.rules?.count ?? 0) user rules opted in (the built-in packs' rules always are)")
             }
+            if connect, let configuration, await !Self.reach(configuration, file: config) { throw ExitCode(1) }
             return
         }
         for problem in problems { FileHandle.standardError.write(Data((problem + "\n").utf8)) }
@@ -66,5 +85,71 @@ package struct CheckConfigCommand: ParsableCommand {
         components.user = nil
         components.password = nil
         return components.string ?? url
+    }
+
+    // MARK: - --connect
+
+    /// Reaches everything the configuration names; prints a line each; true when all answered.
+    static func reach(_ configuration: Configuration, file: String) async -> Bool {
+        let logger = Logger(label: "meshwatchd.check-config")
+        var reached = true
+        func report(_ what: String, _ outcome: String, ok: Bool) {
+            print("connect: \(what): \(outcome)")
+            if !ok { reached = false }
+        }
+        if let prometheus = try? PrometheusOptions.parse([]).makeClient(logger: logger, configuration: configuration.prometheus) {
+            let ready = await prometheus.isReady(timeout: .seconds(10))
+            report("Prometheus \(redacted(configuration.prometheus?.url ?? ""))", ready ? "ready (/-/ready answered 2xx)" : "not ready or not reachable (/-/ready)", ok: ready)
+        }
+        if configuration.kubernetes != nil {
+            do {
+                if let client = try KubernetesOptions.parse([]).makeClient(configuration: configuration.kubernetes,
+                                                                  environment: ProcessInfo.processInfo.environment, logger: logger) {
+                    let version = try await client.get(JSONValue.self, "/version")
+                    var text = "reachable"
+                    if case .object(let object) = version, case .string(let git)? = object["gitVersion"] { text += ", Kubernetes \(git)" }
+                    report("Kubernetes API", text, ok: true)
+                }
+            } catch {
+                report("Kubernetes API", "not reachable: \(error)", ok: false)
+            }
+        }
+        let directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
+        for (index, sink) in (configuration.sinks ?? []).enumerated() {
+            let name = "sink \(sink.name ?? "sink\(index)") (\(sink.type?.value?.rawValue ?? "?"))"
+            var targets: [(url: String, secret: Bool)] = []
+            if let url = sink.url {
+                targets.append((url, sink.type?.value != .alertmanager && sink.type?.value != .webhook))
+            } else if let path = sink.urlFile {
+                let full = path.hasPrefix("/") ? path : directory + "/" + path
+                if let data = FileManager.default.contents(atPath: full) {
+                    targets.append((String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), true))
+                }
+            }
+            for url in sink.urls ?? [] { targets.append((url, false)) }
+            if sink.type?.value == .pagerduty && targets.isEmpty { targets.append(("https://events.pagerduty.com/v2/enqueue", false)) }
+            for target in targets {
+                var url = target.url
+                if sink.type?.value == .alertmanager { url = (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/-/ready" }
+                let shown = target.secret ? redactedToHost(url) : redacted(url)
+                do {
+                    // A GET only: a webhook, Slack or PagerDuty endpoint answers it with some status, and pages nobody.
+                    let response = try await ConfiguredSink.http.execute(HTTPRequest(url: url, headers: [("User-Agent", "meshwatchd check-config")],
+                                                                                     timeout: .seconds(10), urlIsSecret: target.secret))
+                    let alertmanager = sink.type?.value == .alertmanager
+                    report("\(name) \(shown)", "reachable, HTTP \(response.status) to a GET" + (alertmanager && !response.isSuccess ? " (not ready)" : ""),
+                           ok: !alertmanager || response.isSuccess)
+                } catch {
+                    report("\(name) \(shown)", "not reachable: \(error)", ok: false)
+                }
+            }
+        }
+        return reached
+    }
+
+    /// Scheme, host and port only (a URL that holds a key in its path).
+    static func redactedToHost(_ url: String) -> String {
+        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else { return "<url hidden>" }
+        return "\(scheme)://\(host)\(components.port.map { ":\($0)" } ?? "")/<hidden>"
     }
 }
