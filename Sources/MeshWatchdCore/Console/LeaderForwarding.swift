@@ -16,7 +16,7 @@ struct LeaderForwarding: RouterMiddleware {
 
     static let marker = HTTPField.Name("X-Meshwatchd-Forwarded")!
     /// Probes and metrics describe this replica, not the leader.
-    static let local: Set<String> = ["/healthz", "/readyz", "/metrics"]
+    static let local: Set<String> = ["/healthz", "/readyz", "/metrics", "/-/healthy", "/-/ready"]
     static let requestHeaders: [HTTPField.Name] = [
         .cookie, .authorization, .contentType, .origin, .accept, HTTPField.Name("X-CSRF-Token")!, HTTPField.Name("X-Forwarded-Proto")!,
     ]
