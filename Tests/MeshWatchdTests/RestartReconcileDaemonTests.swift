@@ -14,7 +14,8 @@ struct RestartReconcileDaemonTests {
         defer { try? FileManager.default.removeItem(atPath: state) }
         try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
             try await withEchoServer { receiver async throws in
-                let until = Int(Date().timeIntervalSince1970) + 6
+                // Long enough that a daemon slow to start on a busy machine still sees it fire and deliver.
+                let until = Int(Date().timeIntervalSince1970) + 20
                 try """
                     groups:
                     - name: brief
