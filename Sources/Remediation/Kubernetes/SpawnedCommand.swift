@@ -53,7 +53,7 @@ enum SpawnedCommand {
         // A script just written may still be open for writing in a child another thread forked
         // (ETXTBSY until that child execs): a few retries.
         var retries = 0
-        while spawned == ETXTBSY && retries < 20 {
+        while spawned == ETXTBSY && retries < 200 {  // up to 10 s: a busy machine may take that long to exec the forked child
             usleep(50_000)
             retries += 1
             spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
