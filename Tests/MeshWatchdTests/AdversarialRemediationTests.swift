@@ -123,9 +123,9 @@ struct AdversarialRemediationTests {
         try await double.requests().filter { !$0.dryRun && $0.method != "POST" && !$0.path.contains("/leases") }.map { "\($0.method) \($0.path)" }
     }
 
-    /// The ledger as `meshwatchd ledger --json` prints it.
+    /// The ledger as `meshwatchd ledger --output jsonl` prints it.
     func ledger(_ state: String) async throws -> [[String: Any]] {
-        let run = try await CommandLineTests().meshwatchd(["ledger", "--state-directory", state, "--json"])
+        let run = try await CommandLineTests().meshwatchd(["ledger", "--state-directory", state, "--output", "jsonl"])
         return run.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 

@@ -177,7 +177,7 @@ struct ConformanceTests {
             let configPath = work + "/config.json"
             try JSONSerialization.data(withJSONObject: configuration).write(to: URL(fileURLWithPath: configPath))
             let run = try await CommandLineTests().meshwatchd(
-                ["replay", "--config", configPath, "--from", "0", "--to", GoFormat.float(end), "--format", "jsonl"]
+                ["replay", "--config", configPath, "--from", "0", "--to", GoFormat.float(end), "--output", "jsonl"]
                     + times.flatMap { ["--alerts-at", GoFormat.float($0)] })
             var snapshots: [Double: Snapshot] = [:]
             if run.status != 0 && run.status != 2 { failure = "replay exited \(run.status): \(run.stderr)" }

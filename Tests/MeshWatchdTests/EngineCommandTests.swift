@@ -31,7 +31,7 @@ struct EngineCommandTests {
             #expect(!run.stdout.contains("batch-report"))  // below the traffic floor
 
             let json = try await cli.meshwatchd(["eval", "--prometheus", server.url, "--pack", "istio", "--at", unix(55),
-                                                 "--format", "json"])
+                                                 "--output", "json"])
             let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
             let instances = try #require(document["instances"] as? [[String: Any]])
             let errorRate = instances.first { ($0["alert"] as? String) == "IstioHighErrorRate" }
@@ -47,7 +47,7 @@ struct EngineCommandTests {
     func replayIncident() async throws {
         try await withPrometheus(openMetrics: Self.scenario.openMetrics()) { server async throws in
             let run = try await cli.meshwatchd(["replay", "--prometheus", server.url, "--pack", "istio",
-                                                "--from", unix(30), "--to", unix(60), "--step", "30s", "--format", "jsonl"])
+                                                "--from", unix(30), "--to", unix(60), "--step", "30s", "--output", "jsonl"])
             #expect(run.status == 0, "\(run.stderr)")
             let events = run.stdout.split(separator: "\n").compactMap {
                 try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -101,7 +101,7 @@ struct EngineCommandTests {
             #expect(run.stdout.contains("AnyTraffic"))
             #expect(!run.stdout.contains("IstioHighErrorRate"))  // threshold raised to 50 % by the config
 
-            let json = try await cli.meshwatchd(["eval", "--config", directory + "/config.json", "--at", unix(55), "--format", "json"])
+            let json = try await cli.meshwatchd(["eval", "--config", directory + "/config.json", "--at", unix(55), "--output", "json"])
             #expect(json.stdout.contains("req/s in prod-eu"))
 
             // Invalid PromQL never reaches Prometheus: the file is refused at load, at promtool's position.
@@ -365,7 +365,7 @@ struct SecretsTests {
             try "groups:\n  - name: g\n    rules:\n      - alert: Echo\n        expr: up\n"
                 .write(toFile: directory + "/rules.yml", atomically: true, encoding: .utf8)
             let cli = CommandLineTests()
-            let run = try await cli.meshwatchd(["eval", "--config", directory + "/config.json", "--format", "json"])
+            let run = try await cli.meshwatchd(["eval", "--config", directory + "/config.json", "--output", "json"])
             // A string result is not a vector: the rule fails with Prometheus's words, and the
             // request the echo server saw is not printed.
             #expect(run.stdout.contains("not a vector or scalar"), "\(run.stdout)\n\(run.stderr)")

@@ -84,7 +84,7 @@ struct RemediationDaemonTests {
                     _ = await daemon.process.waitForExit()
 
                     // The ledger command reads the decision back.
-                    let ledger = try await CommandLineTests().meshwatchd(["ledger", "--state-directory", state, "--json"])
+                    let ledger = try await CommandLineTests().meshwatchd(["ledger", "--state-directory", state, "--output", "jsonl"])
                     #expect(ledger.status == 0, "\(ledger.stderr)")
                     let lines = ledger.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
                     #expect(lines.count == 1)
@@ -280,7 +280,7 @@ struct RemediationRecoveryTests {
                     #expect(resolved?.remediation?.contains("RECOVERED: the alert resolved") == true)
                     daemon.signal(SIGTERM)
                     _ = await daemon.process.waitForExit()
-                    let ledger = try await CommandLineTests().meshwatchd(["ledger", "--state-directory", state, "--json"])
+                    let ledger = try await CommandLineTests().meshwatchd(["ledger", "--state-directory", state, "--output", "jsonl"])
                     #expect(ledger.stdout.contains(#""verified":"recovered""#), "\(ledger.stdout)")
                     #expect(try await double.requests().filter { !$0.dryRun }.count == 1)
         }

@@ -17,7 +17,7 @@ struct RunbookEndToEndTests {
     func firingAlerts(_ prometheus: String) async throws -> [String: (labels: [String: String], pendingAt: String)] {
         let start = Int(Self.scenario.start.timeIntervalSince1970)
         let run = try await cli.meshwatchd(["replay", "--prometheus", prometheus, "--pack", "istio", "--from", String(start + 30 * 60),
-                                            "--to", String(start + 55 * 60), "--step", "30s", "--format", "jsonl"])
+                                            "--to", String(start + 55 * 60), "--step", "30s", "--output", "jsonl"])
         #expect(run.status == 0, "\(run.stderr)")
         var pending: [String: String] = [:]
         var firing: [String: (labels: [String: String], pendingAt: String)] = [:]
@@ -35,7 +35,7 @@ struct RunbookEndToEndTests {
     func diagnose(_ alert: String, labels: [String: String], since: String?, prometheus: String, kubeconfig: String,
                   config: String? = nil) async throws -> [String: Any] {
         var arguments = ["diagnose", "--alert", alert, "--prometheus", prometheus, "--kubeconfig", kubeconfig,
-                         "--at", rfc3339(Self.scenario.evaluationTime), "--json"]
+                         "--at", rfc3339(Self.scenario.evaluationTime), "--output", "json"]
         if let config { arguments += ["--config", config] }
         if let since { arguments += ["--since", since] }
         for (name, value) in labels.sorted(by: { $0.key < $1.key }) { arguments += ["--label", "\(name)=\(value)"] }
@@ -199,7 +199,7 @@ struct RunbookEndToEndTests {
 struct RunbooksCommandTests {
     let cli = CommandLineTests()
 
-    @Test("list shows every pack's runbooks and what the configuration replaces; show --json is the shape definitions take")
+    @Test("list shows every pack's runbooks and what the configuration replaces; show -o json is the shape definitions take")
     func listAndShow() async throws {
         let list = try await cli.meshwatchd(["runbooks", "list"])
         #expect(list.status == 0)
@@ -215,7 +215,7 @@ struct RunbooksCommandTests {
         let example = try await cli.meshwatchd(["runbooks", "list", "--config", production + "/config.json"])
         #expect(example.stdout.contains("configuration (replaces built-in)"), "\(example.stderr)")
 
-        let shown = try await cli.meshwatchd(["runbooks", "show", "IstioHighLatency", "--json"])
+        let shown = try await cli.meshwatchd(["runbooks", "show", "IstioHighLatency", "-o", "json"])
         let directory = NSTemporaryDirectory() + "meshwatchd-runbooks-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -29,8 +29,8 @@ package struct AnalyzeCommand: AsyncParsableCommand {
     @Option(name: .customLong("namespace"), help: ArgumentHelp("Only this namespace (repeatable; default all).", valueName: "name"))
     var namespaces: [String] = []
 
-    @Option(help: ArgumentHelp("table, json or jsonl.", valueName: "format"))
-    var output = "table"
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LogLevelOptions
 
     @Option(name: .customLong("check"), help: ArgumentHelp("Only this check, by code or name (repeatable).", valueName: "code"))
     var checks: [String] = []
@@ -45,7 +45,6 @@ package struct AnalyzeCommand: AsyncParsableCommand {
     var list = false
 
     package func validate() throws {
-        guard ["table", "json", "jsonl"].contains(output) else { throw ValidationError("--output: expected table, json or jsonl, got \"\(output)\"") }
         for check in checks where Self.check(check) == nil {
             throw ValidationError("--check: unknown check \"\(check)\"; known: \(AnalysisCheck.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -63,12 +62,12 @@ package struct AnalyzeCommand: AsyncParsableCommand {
 
     package func run() async throws {
         if list {
-            var rows = [["CODE", "CHECK", "MESH"]]
-            for check in AnalysisCheck.allCases { rows.append([check.rawValue, check.name, check.mesh]) }
-            print(TextTable.render(rows), terminator: "")
+            let checks = AnalysisCheck.allCases.map { ["code": $0.rawValue, "check": $0.name, "mesh": $0.mesh] }
+            if output.format() != .table { return try JSONOutput.print(items: checks, as: output.format()) }
+            print(TextTable.render([["CODE", "CHECK", "MESH"]] + checks.map { [$0["code"]!, $0["check"]!, $0["mesh"]!] }), terminator: "")
             return
         }
-        bootstrapLogging(level: .warning)
+        logging.bootstrap()
         let logger = Logger(label: "meshwatchd")
         let configuration = try Configuration.forCommand(config)
         let client: KubernetesClient
@@ -92,7 +91,7 @@ package struct AnalyzeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("meshwatchd: analyze: the Kubernetes API could not be read: \(error)\n".utf8))
             throw ExitCode(3)
         }
-        print(report.render(output), terminator: "")
+        print(report.render(output.format()), terminator: "")
         if report.findings.contains(where: { $0.severity >= .warning }) { throw ExitCode(1) }
     }
 }
@@ -122,17 +121,17 @@ struct AnalysisReport: Sendable {
         return AnalysisAnswer(lines: lines, data: data)
     }
 
-    func render(_ format: String) -> String {
+    func render(_ format: OutputFormat) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         switch format {
-        case "jsonl":
+        case .jsonl:
             return findings.map { String(decoding: (try? encoder.encode($0)) ?? Data(), as: UTF8.self) + "\n" }.joined()
-        case "json":
+        case .json:
             encoder.outputFormatting.insert(.prettyPrinted)
             struct Document: Encodable { var findings: [AnalysisFinding]; var notInstalled: [String] }
             return String(decoding: (try? encoder.encode(Document(findings: findings, notInstalled: notInstalled))) ?? Data(), as: UTF8.self) + "\n"
-        default:
+        case .table:
             var out = ""
             if findings.isEmpty { out += "No configuration problems found.\n" }
             for finding in findings {

@@ -32,9 +32,16 @@ package struct CheckConfigCommand: AsyncParsableCommand {
     @Flag(help: "Also reach Prometheus, the Kubernetes API and every sink (reachability only; nothing is posted).")
     var connect = false
 
+    @OptionGroup(title: "Output (json: {file, valid, rules, groups, problems, warnings, connect})") var output: OutputOptions
+    @OptionGroup var logging: LogLevelOptions
+
     package func run() async throws {
+        logging.bootstrap()
+        let format = output.format()
         let (configuration, found) = Configuration.check(path: config)
         var problems = found.map(\.description)
+        var warnings: [String] = []
+        var notes: [String] = []
         var groups = 0, rules = 0
         if let configuration {
             let files = configuration.ruleFiles ?? []
@@ -44,7 +51,7 @@ package struct CheckConfigCommand: AsyncParsableCommand {
                                                      recordingRules: configuration.recordingRulePolicy)
                     groups += loaded.groups.count
                     rules += loaded.groups.reduce(0) { $0 + $1.rules.count }
-                    for warning in loaded.warnings { print("warning: \(warning)") }
+                    warnings += loaded.warnings.map { "\($0)" }
                 } catch {
                     problems += error.problems.map(\.description)
                 }
@@ -57,26 +64,50 @@ package struct CheckConfigCommand: AsyncParsableCommand {
             if configuration.prometheus?.url == nil { problems.append("\(config): prometheus.url: missing") }
             if groups == 0 { problems.append("\(config): no rules: set rule_files or enable a pack (packs.istio, packs.linkerd, packs.cilium)") }
         }
+        var document: [String: Any] = ["file": config, "valid": problems.isEmpty, "rules": rules, "groups": groups, "problems": problems]
+        var connected = true
         if problems.isEmpty {
             // Never the token or header values: only what they are.
             let prometheus = configuration?.prometheus
-            print("\(config): valid: \(rules) rules in \(groups) groups; Prometheus \(prometheus?.url.map(Self.redacted) ?? "-")"
-                  + (connect ? "" : " (not contacted: --connect reaches it)")
-                  + (prometheus?.bearerTokenFile != nil ? ", bearer token from a file" : "")
-                  + ((prometheus?.headers?.isEmpty ?? true) ? "" : ", headers \(prometheus!.headers!.keys.sorted().joined(separator: ", ")) (values hidden)"))
+            notes.append("\(config): valid: \(rules) rules in \(groups) groups; Prometheus \(prometheus?.url.map(Self.redacted) ?? "-")"
+                         + (connect ? "" : " (not contacted: --connect reaches it)")
+                         + (prometheus?.bearerTokenFile != nil ? ", bearer token from a file" : "")
+                         + ((prometheus?.headers?.isEmpty ?? true) ? "" : ", headers \(prometheus!.headers!.keys.sorted().joined(separator: ", ")) (values hidden)"))
+            document["prometheus"] = prometheus?.url.map(Self.redacted)
             if configuration?.sinks?.isEmpty ?? true {
-                print("warning: no sinks: findings go nowhere; runbooks and remediation still run and record their decisions in the ledger (meshwatchd ledger)")
+                warnings.append("no sinks: findings go nowhere; runbooks and remediation still run and record their decisions in the ledger (meshwatchd ledger)")
             }
             if let remediation = configuration?.remediation, let mode = remediation.mode?.value, mode != .off {
-                print("remediation: \(mode.rawValue); kill switch file \(remediation.killSwitchFile ?? "none")"
-                      + "; \(remediation.rules?.count ?? 0) user rules opted in (the built-in packs' rules always are)")
+                notes.append("remediation: \(mode.rawValue); kill switch file \(remediation.killSwitchFile ?? "none")"
+                             + "; \(remediation.rules?.count ?? 0) user rules opted in (the built-in packs' rules always are)")
+                document["remediation"] = mode.rawValue
             }
-            if connect, let configuration, await !Self.reach(configuration, file: config) { throw ExitCode(1) }
-            return
+            if format == .table {
+                for note in notes.prefix(1) { print(note) }
+                for warning in warnings { print("warning: \(warning)") }
+                for note in notes.dropFirst() { print(note) }
+            }
+            if connect, let configuration {
+                var reached: [[String: Any]] = []
+                connected = await Self.reach(configuration, file: config) { target, outcome, ok in
+                    if format == .table { print("connect: \(target): \(outcome)") }
+                    reached.append(["target": target, "outcome": outcome, "ok": ok])
+                }
+                document["connect"] = reached
+            }
+        } else if format == .table {
+            for warning in warnings { print("warning: \(warning)") }
         }
-        for problem in problems { FileHandle.standardError.write(Data((problem + "\n").utf8)) }
-        FileHandle.standardError.write(Data("\(problems.count) problem\(problems.count == 1 ? "" : "s") found\n".utf8))
-        throw ExitCode(78)
+        document["warnings"] = warnings
+        switch format {
+        case .table:
+            for problem in problems { FileHandle.standardError.write(Data((problem + "\n").utf8)) }
+            if !problems.isEmpty { FileHandle.standardError.write(Data("\(problems.count) problem\(problems.count == 1 ? "" : "s") found\n".utf8)) }
+        case .json: print(try JSONOutput.document(document))
+        case .jsonl: print(try JSONOutput.line(document))
+        }
+        if !problems.isEmpty { throw ExitCode(78) }
+        if !connected { throw ExitCode(1) }
     }
 
     /// The URL without user info.
@@ -89,12 +120,13 @@ package struct CheckConfigCommand: AsyncParsableCommand {
 
     // MARK: - --connect
 
-    /// Reaches everything the configuration names; prints a line each; true when all answered.
-    static func reach(_ configuration: Configuration, file: String) async -> Bool {
+    /// Reaches everything the configuration names; tells `note` each outcome; true when all answered.
+    static func reach(_ configuration: Configuration, file: String,
+                      note: (_ target: String, _ outcome: String, _ ok: Bool) -> Void) async -> Bool {
         let logger = Logger(label: "meshwatchd.check-config")
         var reached = true
         func report(_ what: String, _ outcome: String, ok: Bool) {
-            print("connect: \(what): \(outcome)")
+            note(what, outcome, ok)
             if !ok { reached = false }
         }
         if let prometheus = try? PrometheusOptions.parse([]).makeClient(logger: logger, configuration: configuration.prometheus) {

@@ -26,25 +26,31 @@ package struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Evaluation time: RFC 3339 or Unix seconds (any past time, 1970 included). Default: now.")
     var at: String?
 
-    @Option(help: "Output format: table or json.")
-    var format: HealthCommand.OutputFormat = .table
-
-    @Option(help: "Log level for stderr.")
-    var logLevel: Logger.Level = .error
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LogLevelOptions
 
     package func validate() throws {
         if let at, parseTime(at) == nil { throw ValidationError("--at: not RFC 3339 or Unix seconds: \(at)") }
     }
 
     package func run() async throws {
-        bootstrapLogging(level: logLevel)
+        logging.bootstrap(default: .error)
         let logger = Logger(label: "meshwatchd.eval")
         var setup = try EngineSetup(source: source, prometheus: prometheus, logger: logger)
         let time = at.flatMap(parseTime) ?? Date()
         _ = await setup.engine.evaluateAll(at: time, using: setup.datasource, logger: logger)
         await setup.finishWrites()
         let engine = setup.engine
-        print(format == .json ? try InstanceRendering.json(engine, at: time) : InstanceRendering.table(engine, at: time))
+        switch output.format() {
+        case .table: print(InstanceRendering.table(engine, at: time))
+        case .json: print(try JSONOutput.document(InstanceRendering.document(engine, at: time)))
+        case .jsonl:
+            // One line per alert instance, then one per rule with its health: as `replay -o jsonl` prints them.
+            for (group, rule, instance) in engine.instances {
+                print(try JSONOutput.line(InstanceRendering.transitionObject(group: group, rule: rule.name, instance: instance, kind: nil, at: time)))
+            }
+            for rule in InstanceRendering.ruleHealth(engine) { print(try JSONOutput.line(rule)) }
+        }
         if engine.groups.contains(where: { $0.rules.contains { $0.health == .err } }) { throw ExitCode(2) }
     }
 }

@@ -34,13 +34,8 @@ package struct HealthCommand: AsyncParsableCommand {
     @Option(help: "Rate window, a PromQL duration.")
     var window: String = "5m"
 
-    @Option(help: "Output format: table or json.")
-    var format: OutputFormat = .table
-
-    @Option(help: "Log level for stderr.")
-    var logLevel: Logger.Level = .warning
-
-    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json }
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LogLevelOptions
 
     package func validate() throws {
         if let at, parseTime(at) == nil { throw ValidationError("--at: not RFC 3339 or Unix seconds: \(at)") }
@@ -50,7 +45,7 @@ package struct HealthCommand: AsyncParsableCommand {
     }
 
     package func run() async throws {
-        bootstrapLogging(level: logLevel)
+        logging.bootstrap()
         let logger = Logger(label: "meshwatchd.health")
         guard prometheus.url != nil else { throw ValidationError("--prometheus-url is required") }
         let client = try prometheus.makeClient(logger: logger)
@@ -78,7 +73,11 @@ package struct HealthCommand: AsyncParsableCommand {
                 report.controlPlaneError = "\(error)"
             }
         }
-        print(format == .json ? try report.renderJSON() : report.renderTable(source: client.baseURL))
+        switch output.format() {
+        case .table: print(report.renderTable(source: client.baseURL))
+        case .json: print(try report.renderJSON())
+        case .jsonl: print(try JSONOutput.line(JSONSerialization.jsonObject(with: Data(report.renderJSON().utf8))))
+        }
         if !report.isHealthy { throw ExitCode(1) }
     }
 }

@@ -23,8 +23,8 @@ package struct LedgerCommand: ParsableCommand {
     @Option(help: "Only decisions since: RFC 3339, Unix seconds, or a duration back from now (24h, 7d).")
     var since: String?
 
-    @Flag(help: "One JSON object per line.")
-    var json = false
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LogLevelOptions
 
     package func validate() throws {
         if let since, Self.start(since) == nil { throw ValidationError("--since: expected RFC 3339, Unix seconds or a duration such as 24h, got \"\(since)\"") }
@@ -36,6 +36,7 @@ package struct LedgerCommand: ParsableCommand {
     }
 
     package func run() throws {
+        logging.bootstrap()
         let configuration = try config.map { try Configuration.load(path: $0, readingSinks: false) } ?? Configuration()
         let directory = stateDirectory ?? configuration.stateDirectory
             ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init) ?? "/var/lib/meshwatchd"
@@ -45,16 +46,17 @@ package struct LedgerCommand: ParsableCommand {
         }
         let store = try StateStore(path: path, logger: Logger(label: "meshwatchd"))
         let entries = try store.ledger(since: since.flatMap(Self.start) ?? .distantPast)
-        if json {
+        // The old `--json` printed one object per line.
+        let format = output.format(legacyJSON: .jsonl)
+        if format != .table {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             encoder.dateEncodingStrategy = .iso8601
-            for entry in entries {
+            let objects = try entries.map { entry -> [String: Any] in
                 var object = try JSONSerialization.jsonObject(with: encoder.encode(entry.decision)) as? [String: Any] ?? [:]
                 if let verified = entry.verified { object["verified"] = verified }
-                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+                return object
             }
-            return
+            return try JSONOutput.print(items: objects, as: format)
         }
         var rows = [["TIME", "OUTCOME", "ACTION", "WORKLOAD", "ALERT", "GUARD", "VERIFIED", "REASON"]]
         for entry in entries {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Synchronization
 import Foundation
 import Incidents
 import MeshHTTP
@@ -18,6 +19,8 @@ struct DaemonAPIOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("CA bundle to verify an https listener with.", valueName: "file"))
     var caFile: String?
+
+    @OptionGroup var logging: LogLevelOptions
 
     func baseURL() throws -> String {
         if let url { return url.hasSuffix("/") ? String(url.dropLast()) : url }
@@ -40,8 +43,13 @@ struct DaemonAPIOptions: ParsableArguments {
         return HTTPClient(configuration: .init(timeout: .seconds(15), tls: .init(caFile: caFile), authentication: .bearerTokenFile(path)))
     }
 
-    /// Sends one API call; the JSON answer's `data`, or the daemon's error as a failure.
+    /// Sends one API call; the JSON answer's `data`, or the daemon's error as a failure. Starts
+    /// logging on the first call.
     func call(_ method: HTTPRequest.Method, _ path: String, body: [String: Any]? = nil) async throws -> Any? {
+        Self.startLogging.withLock { started in
+            if !started { logging.bootstrap() }
+            started = true
+        }
         let client = try client()
         let data = try body.map { try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
         let response = try await client.execute(HTTPRequest(method: method, url: try baseURL() + path,
@@ -54,6 +62,11 @@ struct DaemonAPIOptions: ParsableArguments {
         }
         return object?["data"]
     }
+}
+
+extension DaemonAPIOptions {
+    /// Logging can be bootstrapped once per process.
+    static let startLogging = Mutex(false)
 }
 
 struct OperatorCommandError: Error, CustomStringConvertible {
@@ -83,10 +96,15 @@ package struct AckCommand: AsyncParsableCommand {
     var comment = ""
 
     @OptionGroup var api: DaemonAPIOptions
+    @OptionGroup var output: OutputOptions
 
     package func run() async throws {
         let data = try await api.call(.post, "/api/v1/acknowledgements", body: ["alert": alert, "comment": comment]) as? [String: Any]
-        print("acknowledged \(alert) as \(data?["by"] as? String ?? "?") at \(data?["at"] as? String ?? "?")")
+        switch output.format() {
+        case .table: print("acknowledged \(alert) as \(data?["by"] as? String ?? "?") at \(data?["at"] as? String ?? "?")")
+        case .json: print(try JSONOutput.document(data ?? [:]))
+        case .jsonl: print(try JSONOutput.line(data ?? [:]))
+        }
     }
 }
 
@@ -122,6 +140,7 @@ package struct SilenceCommand: AsyncParsableCommand {
         var comment: String
 
         @OptionGroup var api: DaemonAPIOptions
+        @OptionGroup(title: "Output (table: the id alone)") var output: OutputOptions
 
         func validate() throws {
             guard !matchers.isEmpty else { throw ValidationError("give at least one matcher") }
@@ -135,7 +154,11 @@ package struct SilenceCommand: AsyncParsableCommand {
             var body: [String: Any] = ["matchers": matchers, "duration": duration, "comment": comment]
             if let start { body["startsAt"] = start }
             let data = try await api.call(.post, "/api/v1/silences", body: body) as? [String: Any]
-            print(data?["silenceID"] as? String ?? "")
+            switch output.format() {
+            case .table: print(data?["silenceID"] as? String ?? "")
+            case .json: print(try JSONOutput.document(data ?? [:]))
+            case .jsonl: print(try JSONOutput.line(data ?? [:]))
+            }
         }
     }
 
@@ -145,20 +168,14 @@ package struct SilenceCommand: AsyncParsableCommand {
         @Flag(help: "Show expired silences too (kept five days).")
         var expired = false
 
-        @Option(help: "table or json.")
-        var output = "table"
-
+        @OptionGroup var output: OutputOptions
         @OptionGroup var api: DaemonAPIOptions
 
         func run() async throws {
             let list = (try await api.call(.get, "/api/v1/silences") as? [[String: Any]] ?? []).filter {
                 expired || (($0["status"] as? [String: Any])?["state"] as? String) != "expired"
             }
-            if output == "json" {
-                let data = try JSONSerialization.data(withJSONObject: list, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
-                print(String(decoding: data, as: UTF8.self))
-                return
-            }
+            if output.format() != .table { return try JSONOutput.print(items: list, as: output.format()) }
             print(["ID", "STATE", "ENDS", "CREATED BY", "MATCHERS", "COMMENT"].joined(separator: "\t"))
             for silence in list {
                 let state = (silence["status"] as? [String: Any])?["state"] as? String ?? ""
@@ -175,15 +192,18 @@ package struct SilenceCommand: AsyncParsableCommand {
         var ids: [String]
 
         @OptionGroup var api: DaemonAPIOptions
+        @OptionGroup var output: OutputOptions
 
         func run() async throws {
+            var expired: [Any] = []
             for id in ids {
                 guard id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
                     throw ValidationError("\(id): not a silence id")
                 }
                 _ = try await api.call(.delete, "/api/v1/silence/" + id)
-                print("expired \(id)")
+                if output.format() == .table { print("expired \(id)") } else { expired.append(["id": id, "expired": true]) }
             }
+            try JSONOutput.print(items: expired, as: output.format())
         }
     }
 }
@@ -200,11 +220,14 @@ package struct HashPasswordCommand: ParsableCommand {
     @Option(help: "bcrypt cost, 4 to 31.")
     var cost = 10
 
+    @OptionGroup var logging: LogLevelOptions
+
     package func validate() throws {
         guard (4...31).contains(cost) else { throw ValidationError("--cost: expected 4 to 31") }
     }
 
     package func run() throws {
+        logging.bootstrap()
         let input = FileHandle.standardInput.readDataToEndOfFile()
         var password = String(decoding: input, as: UTF8.self)
         if password.hasSuffix("\n") { password.removeLast() }

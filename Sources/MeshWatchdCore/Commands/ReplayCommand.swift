@@ -39,13 +39,8 @@ package struct ReplayCommand: AsyncParsableCommand {
         valueName: "time"))
     var alertsAt: [String] = []
 
-    @Option(help: "Output format: table or jsonl.")
-    var format: Format = .table
-
-    @Option(help: "Log level for stderr.")
-    var logLevel: Logger.Level = .error
-
-    enum Format: String, ExpressibleByArgument, CaseIterable { case table, jsonl }
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LogLevelOptions
 
     /// `30s`, `1m`, `1h30m`: as a rule file writes an interval.
     static func text(_ duration: Duration) -> String {
@@ -72,11 +67,11 @@ package struct ReplayCommand: AsyncParsableCommand {
     }
 
     package func run() async throws {
-        bootstrapLogging(level: logLevel)
+        logging.bootstrap(default: .error)
         let logger = Logger(label: "meshwatchd.replay")
         var setup = try EngineSetup(source: source, prometheus: prometheus, logger: logger)
         let datasource = setup.datasource
-        var output = ReplayOutput(format: format, showProgress: isatty(STDERR_FILENO) == 1)
+        var output = ReplayOutput(format: self.output.format(), showProgress: isatty(STDERR_FILENO) == 1)
         let defaultInterval = setup.resolved.interval
         let fixedStep = step.flatMap(PrometheusDuration.parse)
         if fixedStep != nil, let step {
@@ -111,21 +106,39 @@ package struct ReplayCommand: AsyncParsableCommand {
     }
 }
 
-/// Streams replay output: a row or JSON line per transition, progress on a terminal.
+/// Streams replay output: a row or JSON line per transition, progress on a terminal. `json` is
+/// the same objects as `jsonl`, one per line inside one array, streamed (memory stays flat).
 struct ReplayOutput {
-    let format: ReplayCommand.Format
+    let format: OutputFormat
     let showProgress: Bool
     var transitions = 0
     var lastProgress = ContinuousClock.now - .seconds(1)
     var errors: [String: String] = [:]
+    /// `json`: whether the array has an element yet.
+    var started = false
 
-    init(format: ReplayCommand.Format, showProgress: Bool) {
+    init(format: OutputFormat, showProgress: Bool) {
         self.format = format
         self.showProgress = showProgress
     }
 
     func header() {
-        if format == .table { print("TIME                  TRANSITION  ALERT                     VALUE          LABELS") }
+        switch format {
+        case .table: print("TIME                  TRANSITION  ALERT                     VALUE          LABELS")
+        case .json: print("[")
+        case .jsonl: break
+        }
+    }
+
+    /// One object: a line of `jsonl`, or the array's next element.
+    mutating func emit(_ object: [String: Any]) {
+        guard let line = try? JSONOutput.line(object) else { return }
+        if format == .json {
+            print((started ? "," : "") + line)
+            started = true
+        } else {
+            print(line)
+        }
     }
 
     mutating func step(time: Date, index: Int, total: Int, transitions: [AlertTransition]) {
@@ -140,13 +153,9 @@ struct ReplayOutput {
                            GoFormat.float(transition.instance.value).padding(toLength: 13, withPad: " ", startingAt: 0),
                            InstanceRendering.seriesLabels(transition.instance.labels, hiding: ["alertname"])]
                 print(row.joined(separator: "  "))
-            case .jsonl:
-                let object = InstanceRendering.transitionObject(group: transition.group, rule: transition.rule,
-                                                                instance: transition.instance, kind: transition.kind,
-                                                                at: transition.at)
-                if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
-                    print(String(decoding: data, as: UTF8.self))
-                }
+            case .json, .jsonl:
+                emit(InstanceRendering.transitionObject(group: transition.group, rule: transition.rule, instance: transition.instance,
+                                                        kind: transition.kind, at: transition.at))
             }
         }
         fflush(nil)  // all output streams: rows reach a pipe as they happen
@@ -159,7 +168,7 @@ struct ReplayOutput {
 
     /// The alerts (pending and firing) and rule health at `at`, as the evaluation `evaluated`
     /// left them (nil: none yet).
-    func snapshot(at: Date, evaluated: (time: Date, engine: RuleEngine)?) {
+    mutating func snapshot(at: Date, evaluated: (time: Date, engine: RuleEngine)?) {
         if showProgress { clearProgress() }
         let instances = (evaluated?.engine.instances ?? []).filter { $0.instance.state != .inactive }
         switch format {
@@ -174,24 +183,15 @@ struct ReplayOutput {
             for group in evaluated?.engine.groups ?? [] {
                 for rule in group.rules where rule.health == .err { print("  rule \(rule.rule.name) failed: \(rule.lastError ?? "")") }
             }
-        case .jsonl:
+        case .json, .jsonl:
             var object: [String: Any] = [
                 "alertsAt": InstanceRendering.timestamp(at),
                 "alerts": instances.map { InstanceRendering.transitionObject(group: $0.group, rule: $0.rule.name, instance: $0.instance,
                                                                              kind: nil, at: evaluated?.time ?? at) },
-                "rules": (evaluated?.engine.groups ?? []).flatMap { group in
-                    group.rules.map { rule -> [String: Any] in
-                        var object: [String: Any] = ["group": group.group.name, "name": rule.rule.name, "type": rule.rule.kind.rawValue,
-                                                     "health": rule.health.rawValue]
-                        if let error = rule.lastError { object["lastError"] = error }
-                        return object
-                    }
-                },
+                "rules": evaluated.map { InstanceRendering.ruleHealth($0.engine) } ?? [],
             ]
             if let evaluated { object["evaluatedAt"] = InstanceRendering.timestamp(evaluated.time) }
-            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
-                print(String(decoding: data, as: UTF8.self))
-            }
+            emit(object)
         }
         fflush(nil)
     }
@@ -202,6 +202,7 @@ struct ReplayOutput {
 
     func finish(engine: RuleEngine, steps: Int) {
         if showProgress { clearProgress() }
+        if format == .json { print("]") }
         let firing = engine.instances.filter { $0.instance.state == .firing }.count
         var summary = "replay: \(steps) evaluations, \(transitions) transitions, \(firing) instances firing at the end"
         if steps == 1 && engine.groups.flatMap(\.rules).allSatisfy({ $0.health == .err }) {

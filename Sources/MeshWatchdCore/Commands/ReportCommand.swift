@@ -43,6 +43,7 @@ package struct ReportCommand: AsyncParsableCommand {
     var stateDirectory: String?
 
     @OptionGroup var prometheus: PrometheusOptions
+    @OptionGroup var logging: LogLevelOptions
 
     package func validate() throws {
         guard ["markdown", "html", "json"].contains(output) else { throw ValidationError("--output: expected markdown, html or json, got \"\(output)\"") }
@@ -54,7 +55,7 @@ package struct ReportCommand: AsyncParsableCommand {
     }
 
     package func run() async throws {
-        bootstrapLogging(level: .warning)
+        logging.bootstrap()
         let logger = Logger(label: "meshwatchd")
         let configuration = try Configuration.forCommand(config)
         guard prometheus.url != nil || configuration.prometheus?.url != nil else { throw ValidationError("no Prometheus: give --prometheus URL or --config") }

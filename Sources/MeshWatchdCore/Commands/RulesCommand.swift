@@ -34,7 +34,10 @@ package struct RulesCommand: ParsableCommand {
                                                              valueName: "key=value"))
         var parameters: [String] = []
 
+        @OptionGroup var logging: LogLevelOptions
+
         func run() throws {
+            logging.bootstrap()
             guard let rulePack = RulePack.builtIn(pack), let source = RulePack.builtInSource(pack) else {
                 throw ValidationError("--pack: unknown pack \"\(pack)\" (known: \(PackSelection.known))")
             }
@@ -62,9 +65,17 @@ package struct RulesCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Pack: istio, linkerd or cilium.", valueName: "name"))
         var pack = "istio"
 
+        @OptionGroup var output: OutputOptions
+        @OptionGroup var logging: LogLevelOptions
+
         func run() throws {
+            logging.bootstrap()
             guard let rulePack = RulePack.builtIn(pack) else {
                 throw ValidationError("--pack: unknown pack \"\(pack)\" (known: \(PackSelection.known))")
+            }
+            if output.format() != .table {
+                let items = rulePack.parameters.map { ["key": $0.key, "kind": $0.kind.rawValue, "default": $0.defaultValue, "meaning": $0.help] }
+                return try JSONOutput.print(items: items, as: output.format())
             }
             var rows = [["KEY", "KIND", "DEFAULT", "MEANING"]]
             for parameter in rulePack.parameters {

@@ -34,10 +34,11 @@ package struct RunCommand: AsyncParsableCommand {
     @Option(help: "Status listener host:port (default: the config's listen_address, else 127.0.0.1:9819).")
     var listen: String?
 
-    @Option(help: "Log format: auto, json, text or journald (default: the config's log.format, else auto).")
+    @Option(help: ArgumentHelp("Log format: auto, json, text or journald (default: the config's log.format, else auto).", valueName: "format"))
     var logFormat: String?
 
-    @Option(help: "Log level (default: the config's log.level, else info).")
+    @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error or critical (default: the config's log.level, else info).",
+                               valueName: "level"))
     var logLevel: Logger.Level?
 
     package func run() async throws {

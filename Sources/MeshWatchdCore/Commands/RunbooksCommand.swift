@@ -32,17 +32,27 @@ package struct RunbooksCommand: ParsableCommand {
         @Option(help: "Configuration file whose runbooks.definitions replace or add runbooks.")
         var config: String?
 
+        @OptionGroup var output: OutputOptions
+        @OptionGroup var logging: LogLevelOptions
+
         func run() throws {
+            logging.bootstrap()
             let catalog = try RunbooksCommand.catalog(config: config)
             let builtInRunbooks = PackSelection.builtInRunbooks
             let builtIn = Set(builtInRunbooks.map(\.alert))
+            var items: [[String: Any]] = []
             var rows = [["ALERT", "STEPS", "REMEDIATION", "SOURCE"]]
             for runbook in catalog.values.sorted(by: { $0.alert < $1.alert }) {
                 let source = builtIn.contains(runbook.alert)
                     ? (builtInRunbooks.first { $0.alert == runbook.alert } == runbook ? "built-in" : "configuration (replaces built-in)")
                     : "configuration"
                 rows.append([runbook.alert, runbook.steps.map(\.kind.rawValue).joined(separator: ","), runbook.remediation ?? "none (escalate)", source])
+                var item: [String: Any] = ["alert": runbook.alert, "title": runbook.title, "steps": runbook.steps.map(\.kind.rawValue),
+                                           "source": source]
+                if let remediation = runbook.remediation { item["remediation"] = remediation }
+                items.append(item)
             }
+            if output.format() != .table { return try JSONOutput.print(items: items, as: output.format()) }
             print(TextTable.render(rows), terminator: "")
         }
     }
@@ -56,19 +66,19 @@ package struct RunbooksCommand: ParsableCommand {
         @Option(help: "Configuration file whose runbooks.definitions replace or add runbooks.")
         var config: String?
 
-        @Flag(help: "Print the runbook as JSON (the shape runbooks.definitions takes).")
-        var json = false
+        @OptionGroup(title: "Output (json: the shape runbooks.definitions takes)") var output: OutputOptions
+        @OptionGroup var logging: LogLevelOptions
 
         func run() throws {
+            logging.bootstrap()
             let catalog = try RunbooksCommand.catalog(config: config)
             guard let runbook = catalog[name] else {
                 throw ValidationError("no runbook for \"\(name)\"; known: \(catalog.keys.sorted().joined(separator: ", "))")
             }
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(runbook), as: UTF8.self))
-                return
+            switch output.format() {
+            case .json: return print(try JSONOutput.document(encoding: runbook))
+            case .jsonl: return print(try JSONOutput.line(encoding: runbook))
+            case .table: break
             }
             print("\(runbook.alert): \(runbook.title)")
             for (index, step) in runbook.steps.enumerated() {
@@ -123,8 +133,8 @@ package struct DiagnoseCommand: AsyncParsableCommand {
     @Option(help: "Evaluate queries at this time (RFC 3339; default now).")
     var at: String?
 
-    @Flag(help: "Print the evidence as JSON.")
-    var json = false
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LogLevelOptions
 
     package func validate() throws {
         for label in labels where !label.contains("=") { throw ValidationError("--label must look like name=value, got \"\(label)\"") }
@@ -134,7 +144,7 @@ package struct DiagnoseCommand: AsyncParsableCommand {
     }
 
     package func run() async throws {
-        bootstrapLogging(level: .warning)
+        logging.bootstrap()
         let logger = Logger(label: "meshwatchd")
         let configuration = try Configuration.forCommand(config)
         let catalog = PackSelection.runbookCatalog(configuration)
@@ -161,12 +171,10 @@ package struct DiagnoseCommand: AsyncParsableCommand {
                                         context: EvaluationContext(externalLabels: configuration.externalLabels ?? [:],
                                                                    externalURL: configuration.externalUrl ?? ""))
         let evidence = await runner.run(runbook, for: context)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(evidence), as: UTF8.self))
-        } else {
-            print(EvidenceRendering.text(evidence, title: runbook.title), terminator: "")
+        switch output.format() {
+        case .json: print(try JSONOutput.document(encoding: evidence))
+        case .jsonl: print(try JSONOutput.line(encoding: evidence))
+        case .table: print(EvidenceRendering.text(evidence, title: runbook.title), terminator: "")
         }
         if evidence.steps.contains(where: { $0.status != .ok }) { throw ExitCode(1) }
     }

@@ -21,12 +21,17 @@ enum InstanceRendering {
         return lines.joined(separator: "\n")
     }
 
-    static func json(_ engine: RuleEngine, at time: Date) throws -> String {
+    static func document(_ engine: RuleEngine, at time: Date) -> [String: Any] {
         var instances: [[String: Any]] = []
         for (group, rule, instance) in engine.instances {
             instances.append(transitionObject(group: group, rule: rule.name, instance: instance, kind: nil, at: time))
         }
-        let rules = engine.groups.flatMap { group in
+        return ["time": timestamp(time), "instances": instances, "rules": ruleHealth(engine)]
+    }
+
+    /// Every rule with its health and last error.
+    static func ruleHealth(_ engine: RuleEngine) -> [[String: Any]] {
+        engine.groups.flatMap { group in
             group.rules.map { state -> [String: Any] in
                 var object: [String: Any] = ["group": group.group.name, "name": state.rule.name, "type": state.rule.kind.rawValue,
                                              "health": state.health.rawValue]
@@ -34,12 +39,9 @@ enum InstanceRendering {
                 return object
             }
         }
-        let document: [String: Any] = ["time": timestamp(time), "instances": instances, "rules": rules]
-        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self)
     }
 
-    /// One transition or instance as a JSON object (one line of `replay --format jsonl`).
+    /// One transition or instance as a JSON object (one line of `replay -o jsonl`).
     static func transitionObject(group: String, rule: String, instance: AlertInstance, kind: AlertTransition.Kind?,
                                  at time: Date) -> [String: Any] {
         var object: [String: Any] = [
