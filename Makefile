@@ -31,9 +31,12 @@ conformance: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter ConformanceTests
 
-# The man page, generated from the commands' help (kept in git; a test checks it is current).
+# The man pages, generated from the commands' help, then given the sections help cannot hold
+# (docs/manual/NAME/*.mdoc: CONFIGURATION, ENVIRONMENT, FILES, SIGNALS, EXIT STATUS, ...; see
+# docs/manual/README.md). Kept in git; tests check they are current and that groff has no warning.
 man: deps
 	$(SWIFT) package --allow-writing-to-directory docs generate-manual --configuration debug --section 8 --date 2026-11-22 -o docs
+	scripts/manual-sections.py docs/meshwatchd.8 docs/meshwatchd-demo.8
 
 bench: deps
 	$(SWIFT) build -c release --product MeshBench

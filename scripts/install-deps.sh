@@ -19,6 +19,7 @@ packages=(
   ca-certificates
   systemd                # systemd-analyze, which checks the unit file
   man-db                 # man, which systemd-analyze uses to check the unit's Documentation=man:meshwatchd(8)
+  groff-base             # groff, which checks the man pages for mdoc warnings (man-db brings it too)
   util-linux             # unshare, for the journald test's private mount namespace
 )
 
@@ -26,6 +27,7 @@ packages=(
 # chromedriver (Selenium, in the tools venv), logs in to the status page and acknowledges an alert.
 if [[ "${1:-}" == "--test-tools" ]]; then
   packages+=(chromium chromium-driver)
+  packages+=(kubectl)  # kubectl's own requests against the Kubernetes double, and `kubectl kustomize` of deploy/k8s
 fi
 
 if ! command -v swift >/dev/null 2>&1; then
@@ -42,7 +44,7 @@ install_tools() {
   [[ -x "$tools/bin/kubernetes-validate" ]] && "$tools/bin/python" -c "import selenium" 2>/dev/null && return 0
   echo "install-deps: installing kubernetes-validate and selenium into $tools"
   [[ -x "$tools/bin/pip" ]] || /usr/bin/python3 -m venv "$tools"
-  "$tools/bin/pip" install -q --disable-pip-version-check kubernetes-validate selenium
+  "$tools/bin/pip" install -q --disable-pip-version-check kubernetes-validate jsonschema selenium
 }
 
 missing=()

@@ -233,9 +233,17 @@ struct DaemonTests {
             // The standard process metrics (from /proc) and how the configuration last loaded, linted with the rest.
             for family in ["process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ", "process_max_fds ",
                            "process_start_time_seconds ", "process_virtual_memory_bytes ", "meshwatchd_config_last_reload_successful 1",
-                           "meshwatchd_config_last_reload_success_timestamp_seconds ", "meshwatchd_config_reloads_total{result=\"failure\"} 0"] {
+                           "meshwatchd_config_last_reload_success_timestamp_seconds ", "meshwatchd_config_reloads_total{result=\"failure\"} 0",
+                           // Latency histograms: each group's cycles, the rules' queries, each sink from zero.
+                           "# TYPE meshwatchd_rule_group_duration_seconds histogram", "# TYPE meshwatchd_prometheus_query_duration_seconds histogram",
+                           "# TYPE meshwatchd_notification_delivery_duration_seconds histogram",
+                           // Counters from zero for every label set known before the first event.
+                           "meshwatchd_remediation_outcomes_total{action=\"scale\",outcome=\"dry-run\"} 0",
+                           "meshwatchd_rule_evaluation_failures_total{rule_group=\"meshwatchd-istio\",rule_name=\"IstioHighLatency\"} 0"] {
                 #expect(text.contains("\n" + family), "\(family) missing")
             }
+            #expect(text.contains("meshwatchd_rule_group_duration_seconds_count{rule_group=\"meshwatchd-istio\"} "), "\(text)")
+            #expect(!text.contains("meshwatchd_prometheus_query_duration_seconds_count 0\n"), "queries were observed")
             let file = state + "/metrics.txt"
             try text.write(toFile: file, atomically: true, encoding: .utf8)
             let check = try await ChildProcess.run("/bin/sh", ["-c", "/usr/bin/promtool check metrics < \(file)"])

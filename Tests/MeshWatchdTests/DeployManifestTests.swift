@@ -6,7 +6,14 @@ import Yams
 
 @Suite("deploy/k8s: valid manifests, the narrowest RBAC, a configuration that loads")
 struct DeployManifestTests {
-    static let directory = PackTests.root + "/deploy/k8s"
+    static let k8s = PackTests.root + "/deploy/k8s"
+    /// The base (`kubectl apply -k deploy/k8s` installs it); the overlays live apart, in overlays/, since
+    /// kustomize refuses an overlay inside its base's directory.
+    static let directory = k8s + "/base"
+    /// deploy/k8s/overlays/*, each the base plus one addition.
+    static let overlays = ["analyze", "example", "servicemonitor"]
+    /// The tools venv's Python, with kubernetes-validate and jsonschema (scripts/install-deps.sh --test-tools).
+    static let python = PackTests.root + "/.build/tools/bin/python"
 
     static var manifests: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".yaml") && $0 != "kustomization.yaml" }.sorted()
@@ -274,12 +281,12 @@ struct DeployManifestTests {
 
     @Test("the analyze overlay: valid, and cluster-wide it only gets and lists configuration, never Secrets or pod logs")
     func analyzeOverlay() async throws {
-        let overlay = Self.directory + "/analyze"
+        let overlay = Self.k8s + "/overlays/analyze"
         let tool = PackTests.root + "/.build/tools/bin/kubernetes-validate"
         let run = try await ChildProcess.run(tool, ["--strict", "--quiet", "-k", "1.32.0", overlay + "/rbac-analyze.yaml"])
         #expect(run.status == 0, "\(run.output)")
         let kustomization = try #require(try Yams.load(yaml: String(contentsOfFile: overlay + "/kustomization.yaml", encoding: .utf8)) as? [String: Any])
-        #expect(kustomization["resources"] as? [String] == ["../", "rbac-analyze.yaml"])
+        #expect(kustomization["resources"] as? [String] == ["../../base", "rbac-analyze.yaml"])
         var resources: Set<String> = []
         for document in try Yams.load_all(yaml: String(contentsOfFile: overlay + "/rbac-analyze.yaml", encoding: .utf8)).compactMap({ $0 as? [String: Any] }) {
             for rule in document["rules"] as? [[String: Any]] ?? [] {
@@ -291,5 +298,125 @@ struct DeployManifestTests {
         // Everything ClusterSnapshot.read lists is granted.
         #expect(resources.isSuperset(of: ["namespaces", "pods", "services", "serviceaccounts", "virtualservices", "destinationrules", "gateways",
                                           "authorizationpolicies", "peerauthentications", "certificates", "ciliumnetworkpolicies"]))
+    }
+
+    @Test("the base and each overlay render with kubectl kustomize and validate: kubernetes-validate --strict, the ServiceMonitor against its CRD's schema",
+          arguments: ["base"] + DeployManifestTests.overlays)
+    func overlayValidates(_ overlay: String) async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "run scripts/install-deps.sh --test-tools")
+        // deploy/k8s/validate.py renders a copy of deploy/k8s (the example's secrets written there by make-secrets.sh).
+        let run = try await ChildProcess.run(Self.python, [Self.k8s + "/validate.py", overlay])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("validate: ok   \(overlay): "), "\(run.output)")
+        if overlay == "servicemonitor" { #expect(run.output.contains("and the vendored ServiceMonitor schema (closed)"), "\(run.output)") }
+    }
+
+    @Test("a broken ServiceMonitor is refused with the field named: a misspelt field (the vendored schema closed), a wrong type, metadata, a kind with no schema")
+    func brokenServiceMonitor() async throws {
+        let shipped = Self.k8s + "/overlays/servicemonitor/servicemonitor.yaml"
+        let original = try String(contentsOfFile: shipped, encoding: .utf8)
+        let work = NSTemporaryDirectory() + "meshwatchd-servicemonitor-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let intact = try await ChildProcess.run(Self.python, [Self.k8s + "/validate.py", "--file", shipped])
+        #expect(intact.status == 0, "\(intact.output)")
+        let cases: [(from: String, to: String, expected: String)] = [
+            ("  endpoints:", "  endpoint:", "ServiceMonitor meshwatchd/meshwatchd: spec.endpoint: unknown field"),
+            // Optional, so only the closed schema catches it: the CRD's own leaves unknown fields to pruning.
+            ("interval: 30s", "intreval: 30s", "ServiceMonitor meshwatchd/meshwatchd: spec.endpoints[0].intreval: unknown field"),
+            ("interval: 30s", "interval: 30", "ServiceMonitor meshwatchd/meshwatchd: spec.endpoints[0].interval: 30 is not of type 'string'"),
+            ("port: http", "port: 9819", "ServiceMonitor meshwatchd/meshwatchd: spec.endpoints[0].port: 9819 is not of type 'string'"),
+            ("  labels:", "  lables:", "ServiceMonitor meshwatchd/meshwatchd: metadata: Additional properties are not allowed ('lables' was unexpected)"),
+            ("kind: ServiceMonitor", "kind: PodMonitor", "PodMonitor meshwatchd/meshwatchd: (the object): Couldn't find schema for kind PodMonitor"),
+        ]
+        for (index, broken) in cases.enumerated() {
+            #expect(original.contains(broken.from), "servicemonitor.yaml has no \(broken.from)")
+            let file = work + "/servicemonitor-\(index).yaml"
+            try original.replacingOccurrences(of: broken.from, with: broken.to).write(toFile: file, atomically: true, encoding: .utf8)
+            let run = try await ChildProcess.run(Self.python, [Self.k8s + "/validate.py", "--file", file])
+            #expect(run.status == 1, "\(broken.to) accepted: \(run.output)")
+            #expect(run.output.contains("validate: FAIL \(file): \(broken.expected)"), "\(broken.to): \(run.output)")
+        }
+    }
+
+    @Test("no overlay installs a placeholder: no replace-me; the base ships no Secret; the example generates it and the Deployment mounts it by its hashed name")
+    func noPlaceholders() async throws {
+        let found = try FileManager.default.contentsOfDirectory(atPath: Self.k8s + "/overlays")
+        #expect(Set(found) == Set(Self.overlays), "every overlay is rendered here and in overlayValidates")
+        #expect(!FileManager.default.fileExists(atPath: Self.directory + "/secret.yaml"))
+        let ignored = try String(contentsOfFile: Self.k8s + "/overlays/example/.gitignore", encoding: .utf8)
+        #expect(ignored.split(separator: "\n").contains("/secrets/"), "the example's generated secrets are never committed")
+        // A copy: the example's secrets are throwaway ones written there, the checkout's never touched.
+        let work = NSTemporaryDirectory() + "meshwatchd-k8s-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let copy = work + "/k8s"
+        try FileManager.default.copyItem(atPath: Self.k8s, toPath: copy)
+        try? FileManager.default.removeItem(atPath: copy + "/overlays/example/secrets")
+        let url = "https://incidents.example.com/hooks/meshwatchd"
+        let made = try await ChildProcess.run("/bin/bash", [copy + "/overlays/example/make-secrets.sh", url])
+        #expect(made.status == 0, "\(made.output)")
+        for overlay in ["base"] + Self.overlays {
+            let directory = overlay == "base" ? copy : copy + "/overlays/" + overlay
+            let output = work + "/\(overlay).yaml"
+            let rendered = try await ChildProcess.run("/usr/bin/env", ["kubectl", "kustomize", directory, "-o", output])
+            #expect(rendered.status == 0, "\(overlay): \(rendered.output)")
+            let text = try String(contentsOfFile: output, encoding: .utf8)
+            #expect(!text.lowercased().contains("replace-me"), "\(overlay) installs a replace-me placeholder")
+            let objects = try Yams.load_all(yaml: text).compactMap { $0 as? [String: Any] }
+            #expect(objects.count >= 18, "\(overlay): \(objects.count) objects")
+            let secrets = objects.filter { $0["kind"] as? String == "Secret" }
+            let deployment = try #require(objects.first { $0["kind"] as? String == "Deployment" }, "\(overlay)")
+            let pod = ((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any] ?? [:]
+            let mounted = (pod["volumes"] as? [[String: Any]] ?? []).compactMap { ($0["secret"] as? [String: Any])?["secretName"] as? String }
+            guard overlay == "example" else {
+                #expect(secrets.isEmpty, "\(overlay) ships a Secret")
+                #expect(mounted == ["meshwatchd-secrets"], "\(overlay): \(mounted)")
+                continue
+            }
+            let secret = try #require(secrets.count == 1 ? secrets.first : nil, "the example generates exactly one Secret")
+            let name = try #require((secret["metadata"] as? [String: Any])?["name"] as? String)
+            #expect(name.hasPrefix("meshwatchd-secrets-") && name.count > "meshwatchd-secrets-".count, "\(name): no hash suffix")
+            #expect(mounted == [name], "the Deployment mounts \(mounted), not the generated \(name)")
+            var values: [String: String] = [:]
+            for (key, value) in secret["data"] as? [String: Any] ?? [:] {
+                values[key] = (value as? String).flatMap { Data(base64Encoded: $0.filter { !$0.isWhitespace }) }.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+            }
+            #expect(Set(values.keys) == ["ops-token", "webhook-secret", "webhook-url"])
+            #expect(values["webhook-url"] == url)
+            // Random, and long enough for web.tokens (16 characters at least).
+            #expect((values["ops-token"]?.count ?? 0) >= 32 && (values["webhook-secret"]?.count ?? 0) >= 32)
+            #expect(values["ops-token"] != values["webhook-secret"])
+        }
+    }
+
+    @Test("Prometheus finds it: the pod template's prometheus.io annotations and the ServiceMonitor name the status port and /metrics")
+    func scrapeTargets() throws {
+        let deployment = try #require(try documents("deployment.yaml").first)
+        let template = try #require((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])
+        let annotations = (template["metadata"] as? [String: Any])?["annotations"] as? [String: Any] ?? [:]
+        let container = try #require(((template["spec"] as? [String: Any])?["containers"] as? [[String: Any]])?.first)
+        let port = try #require((container["ports"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "http" }?["containerPort"] as? Int)
+        #expect(annotations["prometheus.io/scrape"] as? String == "true")
+        #expect(annotations["prometheus.io/port"] as? String == "\(port)")
+        #expect(annotations["prometheus.io/path"] as? String == "/metrics")
+
+        let service = try #require(try documents("service.yaml").first)
+        let serviceMetadata = service["metadata"] as? [String: Any] ?? [:]
+        let servicePort = try #require(((service["spec"] as? [String: Any])?["ports"] as? [[String: Any]])?.first { $0["targetPort"] as? String == "http" })
+        let monitor = try #require(try Yams.load(yaml: String(contentsOfFile: Self.k8s + "/overlays/servicemonitor/servicemonitor.yaml", encoding: .utf8)) as? [String: Any])
+        #expect(monitor["apiVersion"] as? String == "monitoring.coreos.com/v1" && monitor["kind"] as? String == "ServiceMonitor")
+        #expect((monitor["metadata"] as? [String: Any])?["namespace"] as? String == serviceMetadata["namespace"] as? String)
+        let spec = try #require(monitor["spec"] as? [String: Any])
+        let selector = (spec["selector"] as? [String: Any])?["matchLabels"] as? [String: String] ?? [:]
+        let labels = serviceMetadata["labels"] as? [String: String] ?? [:]
+        #expect(!selector.isEmpty && selector.allSatisfy { labels[$0.key] == $0.value }, "the ServiceMonitor selects \(selector), the Service has \(labels)")
+        #expect((spec["namespaceSelector"] as? [String: Any])?["matchNames"] as? [String] == [serviceMetadata["namespace"] as? String ?? ""])
+        let endpoint = try #require((spec["endpoints"] as? [[String: Any]])?.first)
+        #expect(endpoint["port"] as? String == servicePort["name"] as? String)
+        #expect(endpoint["path"] as? String == "/metrics")
+        #expect(endpoint["interval"] as? String == "30s")
+        let kustomization = try #require(try Yams.load(yaml: String(contentsOfFile: Self.k8s + "/overlays/servicemonitor/kustomization.yaml", encoding: .utf8)) as? [String: Any])
+        #expect(kustomization["resources"] as? [String] == ["../../base", "servicemonitor.yaml"])
     }
 }

@@ -57,4 +57,10 @@ public enum DeliveryOutcome: Sendable { case delivered, retried, failed }
 /// Counts delivery outcomes per sink.
 public protocol DeliveryReporting: Sendable {
     func delivery(sink: String, _ outcome: DeliveryOutcome, count: Int) async
+    /// How long one delivery attempt took, whatever its outcome (a grouped message is one attempt).
+    func deliveryAttempt(sink: String, took duration: Duration) async
+}
+
+extension DeliveryReporting {
+    public func deliveryAttempt(sink: String, took duration: Duration) async {}
 }

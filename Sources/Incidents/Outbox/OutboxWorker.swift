@@ -116,10 +116,12 @@ public struct OutboxWorker: Sendable {
             metadata["finding.ids"] = "\(batch.map(\.findingID).joined(separator: ","))"
             metadata["delivery.grouped"] = .stringConvertible(batch.count)
         }
+        let started = ContinuousClock.now
         do {
             outcome = batch.count == 1
                 ? try await sink.send(body: head.body, id: head.findingID, at: now)
                 : try await sink.send(group: batch.map(\.body), ids: batch.map(\.findingID), at: now)
+            await reporter.deliveryAttempt(sink: sink.name, took: ContinuousClock.now - started)
         } catch is CancellationError {
             return  // the findings stay queued
         } catch {

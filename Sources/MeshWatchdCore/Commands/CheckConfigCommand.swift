@@ -18,7 +18,7 @@ package struct CheckConfigCommand: AsyncParsableCommand {
             Without --connect nothing is contacted. With --connect, Prometheus (/-/ready), the \
             Kubernetes API (/version) and each sink are reached for reachability only: DNS, TLS and \
             an HTTP status from a GET (Alertmanager's /-/ready; a webhook, Slack or PagerDuty URL \
-            answers a GET with some status) — nothing is posted, nobody is paged.
+            answers a GET with some status); nothing is posted, nobody is paged.
 
             Exit status: 0 valid (and, with --connect, everything reached), 1 valid but something \
             could not be reached, 78 something is wrong (each problem on its own line, with file \

@@ -12,24 +12,27 @@ package struct PrometheusDatasource: InstantQuerying {
     var limiter: QueryLimiter? = nil
     /// An answer of more series fails the rule (its alerts keep their state), read no further.
     var maxSeries = ConfigurationDefaults.maxSeriesPerQuery
+    /// The daemon's query latency histogram; nil for the one-shot commands.
+    var timings: LatencyHistogram? = nil
 
     package init(client: PrometheusClient, timeout: Duration) {
         self.client = client
         self.timeout = timeout
     }
 
-    init(client: PrometheusClient, timeout: Duration, limiter: QueryLimiter?, maxSeries: Int) {
+    init(client: PrometheusClient, timeout: Duration, limiter: QueryLimiter?, maxSeries: Int, timings: LatencyHistogram? = nil) {
         self.client = client
         self.timeout = timeout
         self.limiter = limiter
         self.maxSeries = maxSeries
+        self.timings = timings
     }
 
     package func instantQuery(_ expression: String, at time: Date) async throws -> [Sample] {
         let response = if let limiter {
-            try await limiter.run { try await client.query(expression, at: time, timeout: timeout, maxSeries: maxSeries) }
+            try await limiter.run { try await timed { try await client.query(expression, at: time, timeout: timeout, maxSeries: maxSeries) } }
         } else {
-            try await client.query(expression, at: time, timeout: timeout, maxSeries: maxSeries)
+            try await timed { try await client.query(expression, at: time, timeout: timeout, maxSeries: maxSeries) }
         }
         switch response.result {
         case .vector(let samples):
@@ -46,6 +49,14 @@ package struct PrometheusDatasource: InstantQuerying {
 }
 
 extension PrometheusDatasource {
+    /// Runs one query, its time (not its wait for a slot of the limiter) observed.
+    func timed<T>(_ query: () async throws -> T) async throws -> T {
+        guard let timings else { return try await query() }
+        let start = ContinuousClock.now
+        defer { timings.observe(ContinuousClock.now - start) }
+        return try await query()
+    }
+
     /// The last sample of every series a range selector (`name{...}[1h]`) returns at `time`,
     /// its timestamp kept: what restoring `for` clocks from `ALERTS_FOR_STATE` reads.
     func lastSamples(_ rangeSelector: String, at time: Date) async throws -> [Sample] {

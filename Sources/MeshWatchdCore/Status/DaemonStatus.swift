@@ -46,7 +46,25 @@ actor DaemonStatus: DeliveryReporting {
     /// The configured sinks, so their counters show from zero.
     private(set) var sinkNames: [String] = []
 
-    func configureSinks(_ names: [String]) { sinkNames = names }
+    func configureSinks(_ names: [String]) {
+        sinkNames = names
+        deliveryDurations.declare(names)
+    }
+
+    /// Latency histograms: each group's cycle, each sink's delivery attempts.
+    nonisolated let evaluationDurations = LatencyHistogram(
+        name: "meshwatchd_rule_group_duration_seconds", help: "How long a rule group's evaluation took (its cycle, every rule once).",
+        label: "rule_group")
+    nonisolated let deliveryDurations = LatencyHistogram(
+        name: "meshwatchd_notification_delivery_duration_seconds",
+        help: "How long a delivery attempt to a sink took, whatever its outcome (a grouped message is one attempt).", label: "sink")
+
+    /// Every histogram, for /metrics.
+    nonisolated var histograms: [LatencyHistogram] { [evaluationDurations, LatencyHistogram.prometheusQueries, deliveryDurations] }
+
+    func deliveryAttempt(sink: String, took duration: Duration) {
+        deliveryDurations.observe(duration, sink)
+    }
 
     /// The scheduled configuration checks (nil while they are off), for /metrics.
     private(set) var analysis: AnalysisCounters?
@@ -95,6 +113,7 @@ actor DaemonStatus: DeliveryReporting {
             next[group.name] = entry
         }
         groups = next
+        evaluationDurations.declare(newGroups.map(\.name))
         readySent = false
         configurationLoaded = true
     }
@@ -161,6 +180,7 @@ actor DaemonStatus: DeliveryReporting {
         entry.heartbeat = .now
         entry.lastEvaluation = state.lastEvaluation
         entry.lastDuration = state.lastDuration
+        if let duration = state.lastDuration { evaluationDurations.observe(duration, group) }
         entry.firing = state.rules.reduce(0) { $0 + $1.active.values.filter { $0.state == .firing }.count }
         entry.pending = state.rules.reduce(0) { $0 + $1.active.values.filter { $0.state == .pending }.count }
         entry.failedRules = state.rules.filter { $0.health == .err }.count

@@ -3,6 +3,7 @@ import AlertEngine
 import PromQL
 import Foundation
 import MetricModel
+import Remediation
 import RemoteWrite
 
 /// The status endpoints' bodies: Prometheus's text format and Prometheus's API shapes.
@@ -37,12 +38,16 @@ enum StatusRendering {
                groups.map { ([("rule_group", $0.name)], Double($0.evaluations)) })
         family("meshwatchd_rule_group_iterations_missed_total", "counter", "Evaluations skipped because the previous one ran late.",
                groups.map { ([("rule_group", $0.name)], Double($0.missedTicks)) })
+        // Every counter shows from zero for every label set known: each group, each of its rules.
         family("meshwatchd_rule_evaluations_total", "counter", "Rule evaluations, each one Prometheus query.",
-               evaluated.map { ([("rule_group", $0.0.name)], Double($0.0.evaluations * $0.1.rules.count)) })
+               groups.map { ([("rule_group", $0.name)], Double($0.evaluations * ($0.state?.rules.count ?? 0))) })
         family("meshwatchd_rule_evaluation_failures_total", "counter", "Rule evaluations that failed (query error, duplicate labels, limit).",
-               groups.flatMap { group in group.ruleFailures.sorted { $0.key < $1.key }.map { ([("rule_group", group.name), ("rule_name", $0.key)], Double($0.value)) } })
+               groups.flatMap { group in
+                   let names = Set(((group.state ?? group.configured)?.rules ?? []).map(\.rule.name)).union(group.ruleFailures.keys)
+                   return names.sorted().map { ([("rule_group", group.name), ("rule_name", $0)], Double(group.ruleFailures[$0] ?? 0)) }
+               })
         family("meshwatchd_template_queries_total", "counter", "Queries run by the templates' query function (each expression once per rule evaluation).",
-               evaluated.map { ([("rule_group", $0.0.name)], Double($0.1.rules.reduce(0) { $0 + $1.templateQueries })) })
+               groups.map { ([("rule_group", $0.name)], Double($0.state?.rules.reduce(0) { $0 + $1.templateQueries } ?? 0)) })
         var counts: [String: [AlertState: Int]] = [:]
         for (_, state) in evaluated {
             for rule in state.rules {
@@ -84,6 +89,18 @@ enum StatusRendering {
                    [([], Double(remoteWrite.retries))])
             family("meshwatchd_remote_write_queued_samples", "gauge", "Samples waiting to be written.", [([], Double(remoteWrite.queuedSamples))])
         }
+        var outcomes: [String: Int] = [:]
+        for (key, count) in remediations {
+            outcomes[key.split(separator: "\u{0}", omittingEmptySubsequences: false).prefix(2).joined(separator: "\u{0}"), default: 0] += count
+        }
+        family("meshwatchd_remediation_outcomes_total", "counter", "Remediation decisions by action and outcome (taken, dry-run, refused).",
+               RemediationAction.allCases.flatMap { action in
+                   [RemediationDecision.Outcome.taken, .dryRun, .refused].map { outcome in
+                       ([("action", action.rawValue), ("outcome", outcome.rawValue)], Double(outcomes["\(action.rawValue)\u{0}\(outcome.rawValue)"] ?? 0))
+                   }
+               })
+        // By the deciding guard too: the guards that decide depend on the configuration, so a
+        // guard's series starts with its first decision; the family above is complete from zero.
         family("meshwatchd_remediation_decisions_total", "counter", "Remediation decisions by action, outcome (taken, dry-run, refused) and the guard that decided.",
                remediations.keys.sorted().map { key in
                    let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)

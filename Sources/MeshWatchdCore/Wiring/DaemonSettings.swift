@@ -104,7 +104,8 @@ struct DaemonSettings: Sendable {
                 forGracePeriod: configuration.restore?.forGracePeriod?.value ?? ConfigurationDefaults.restore.forGracePeriod),
             datasource: PrometheusDatasource(client: client, timeout: queryTimeout,
                                              limiter: QueryLimiter(limit: configuration.maxConcurrentQueries ?? ConfigurationDefaults.maxConcurrentQueries),
-                                             maxSeries: configuration.maxSeriesPerQuery ?? ConfigurationDefaults.maxSeriesPerQuery),
+                                             maxSeries: configuration.maxSeriesPerQuery ?? ConfigurationDefaults.maxSeriesPerQuery,
+                                             timings: LatencyHistogram.prometheusQueries),
             output: try configuration.remoteWrite.map {
                 // A recording rule waits for its write at most an evaluation interval (and the request timeout).
                 try RemoteWriteOutputs.output(for: $0, acknowledgementTimeout: min(resolved.interval, $0.timeout?.value ?? ConfigurationDefaults.remoteWriteTimeout),
