@@ -420,3 +420,73 @@ struct DeployManifestTests {
         #expect(kustomization["resources"] as? [String] == ["../../base", "servicemonitor.yaml"])
     }
 }
+
+/// The image: built from deploy/k8s/Containerfile under the tag the base names, with the packages
+/// the build needs and the libraries the binary links.
+@Suite("deploy/k8s/Containerfile and the image the base names")
+struct ContainerImageTests {
+    static let containerfile = PackTests.root + "/deploy/k8s/Containerfile"
+
+    /// The `apt-get install` packages of the stage starting at `FROM … AS name` (or the last stage).
+    static func stagePackages(_ text: String, stage: String?) -> Set<String> {
+        let stages = text.components(separatedBy: "\nFROM ")
+        let body: String
+        if let stage {
+            body = stages.first { $0.split(separator: "\n").first?.hasSuffix("AS \(stage)") == true } ?? ""
+        } else {
+            body = stages.last ?? ""
+        }
+        let joined = body.replacingOccurrences(of: "\\\n", with: " ")
+        var packages = Set<String>()
+        for line in joined.split(separator: "\n") where line.contains("apt-get install") {
+            let words = line.split(separator: " ").map(String.init)
+            guard let start = words.firstIndex(of: "--no-install-recommends") else { continue }
+            for word in words[(start + 1)...] {
+                if word == "&&" { break }
+                packages.insert(word)
+            }
+        }
+        return packages
+    }
+
+    @Test("the base names localhost/meshwatchd:<version>, the tag the Containerfile's and the README's build command give")
+    func imageReference() throws {
+        let tag = "localhost/meshwatchd:\(BuildInfo.version)"
+        let deployment = try String(contentsOfFile: DeployManifestTests.directory + "/deployment.yaml", encoding: .utf8)
+        let images = deployment.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("image:") }
+        #expect(images.map { $0.trimmingCharacters(in: .whitespaces) } == ["image: \(tag)"])
+        let containerfile = try String(contentsOfFile: Self.containerfile, encoding: .utf8)
+        #expect(containerfile.contains("podman build -f deploy/k8s/Containerfile -t \(tag) ."))
+        let readme = try String(contentsOfFile: PackTests.root + "/README.md", encoding: .utf8)
+        #expect(readme.contains("podman build -f deploy/k8s/Containerfile -t \(tag) ."))
+        #expect(!readme.contains("ghcr.io/meshwatchd") && !deployment.contains("ghcr.io"), "an image no registry publishes")
+    }
+
+    @Test("the build stage has every -dev package of install-deps.sh; the runtime stage the package of every library the binary links")
+    func packages() async throws {
+        let text = try String(contentsOfFile: Self.containerfile, encoding: .utf8)
+        let build = Self.stagePackages(text, stage: "build")
+        let runtime = Self.stagePackages(text, stage: nil)
+        #expect(!build.isEmpty && !runtime.isEmpty)
+        let deps = try String(contentsOfFile: PackTests.root + "/scripts/install-deps.sh", encoding: .utf8)
+        let developmentPackages = deps.split(separator: "\n").compactMap { line -> String? in
+            let word = line.trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
+            return word.hasSuffix("-dev") || word == "pkg-config" ? word : nil
+        }
+        #expect(developmentPackages.count >= 6)
+        for package in developmentPackages { #expect(build.contains(package), "the build stage lacks \(package)") }
+
+        let elf = try await ChildProcess.run("/usr/bin/readelf", ["-d", CommandLineTests.binary])
+        let needed = elf.output.matches(of: /\(NEEDED\)\s+Shared library: \[([^\]]+)\]/).map { String($0.1) }
+        #expect(needed.contains("libcurl.so.4") && needed.contains("libsnappy.so.1"), "\(needed)")
+        // The Swift runtime is linked statically into the image's binary (--static-swift-stdlib); libc is the base image's.
+        let swiftRuntime = /^(libswift|libFoundation|lib_Foundation|libdispatch|libBlocksRuntime)/
+        let baseImage: Set<String> = ["libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "libgcc_s.so.1"]
+        for library in needed where library.firstMatch(of: swiftRuntime) == nil && !baseImage.contains(library) {
+            let owner = try await ChildProcess.run("/usr/bin/dpkg", ["-S", "*/\(library)"])
+            let packages = owner.output.split(separator: "\n").compactMap { $0.split(separator: ":").first.map(String.init) }
+            #expect(!packages.isEmpty, "no package owns \(library): \(owner.output)")
+            #expect(packages.contains { runtime.contains($0) }, "\(library) (\(packages)) is not installed by the runtime stage \(runtime.sorted())")
+        }
+    }
+}

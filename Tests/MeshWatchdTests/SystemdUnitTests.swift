@@ -41,6 +41,29 @@ struct SystemdUnitTests {
         #expect(output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(output)")
     }
 
+    @Test("the README's install steps install what Documentation= names: the man page where man finds it, the README at its file: path")
+    func installedDocumentation() throws {
+        let unit = try String(contentsOfFile: PackTests.root + "/deploy/systemd/meshwatchd.service", encoding: .utf8)
+        let documentation = try #require(unit.split(separator: "\n").first { $0.hasPrefix("Documentation=") })
+            .dropFirst("Documentation=".count).split(separator: " ").map(String.init)
+        let readme = try String(contentsOfFile: PackTests.root + "/README.md", encoding: .utf8)
+        let section = try #require(readme.components(separatedBy: "### Install under systemd").dropFirst().first)
+        let steps = try #require(section.components(separatedBy: "```sh\n").dropFirst().first?.components(separatedBy: "```").first)
+        for entry in documentation {
+            if entry.hasPrefix("man:") {
+                // man:meshwatchd(8) → an install of docs/meshwatchd.8 into a man8 directory on man's default path.
+                let page = entry.dropFirst(4).replacingOccurrences(of: "(", with: ".").replacingOccurrences(of: ")", with: "")
+                #expect(FileManager.default.fileExists(atPath: PackTests.root + "/docs/\(page)"), "\(entry): no docs/\(page)")
+                #expect(steps.contains("docs/\(page) /usr/local/share/man/man8/\(page)"), "the install steps do not install \(entry)")
+            } else if entry.hasPrefix("file:") {
+                let path = String(entry.dropFirst(5))
+                #expect(steps.contains(" \(path)\n") || steps.contains(" \(path) "), "the install steps do not install \(path)")
+            } else {
+                Issue.record("Documentation=\(entry): neither man: nor file:")
+            }
+        }
+    }
+
     @Test("systemd-analyze security rates its exposure 2.0 or lower")
     func exposure() async throws {
         let path = try unitFile()
