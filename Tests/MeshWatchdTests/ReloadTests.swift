@@ -104,6 +104,85 @@ struct ReloadTests {
     }
 }
 
+extension ReloadTests {
+    @Test("users and tokens reload: SIGHUP re-reads the token files (the old token refused, the new one acts); a rotated token file is noticed by itself")
+    func credentials() async throws {
+        let root = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let closed = try ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        let first = "first-token-0123456789", second = "second-token-0123456789", third = "third-token-0123456789"
+        try (first + "\n").write(toFile: root + "/token", atomically: true, encoding: .utf8)
+        try #"""
+            {"prometheus": {"url": "http://127.0.0.1:\#(closed.port)"}, "rule_files": ["rules.yml"], "packs": {"istio": {"enabled": false}},
+             "config_check_interval": "1s", "web": {"tokens": [{"name": "ops", "file": "\#(root)/token"}]}}
+            """#.write(toFile: root + "/config.json", atomically: true, encoding: .utf8)
+        try Self.rules(["First"]).write(toFile: root + "/rules.yml", atomically: true, encoding: .utf8)
+        let daemon = try await DaemonTests().start(["--config", root + "/config.json", "--state-directory", root + "/state"], notify: nil)
+        defer { daemon.signal(SIGKILL) }
+        #expect(try await ConsoleDaemonTests.waitUntil(.seconds(30)) { (try? await ruleNames(daemon)) == ["First"] }, "log:\n\(daemon.log.suffix(3000))")
+        func acts(_ token: String) async throws -> Bool {
+            let answer = try await ConsoleDaemonTests.http.execute(HTTPRequest(method: .post, url: daemon.statusURL("/-/reload"),
+                                                                    headers: [("Authorization", "Bearer \(token)")]))
+            return answer.status == 200
+        }
+        func reloads() -> Int { daemon.logLines.filter { $0["msg"] == "reloading configuration and rules" }.count }
+        #expect(try await acts(first))
+        #expect(try await !acts(second))
+
+        // The token file rotated in place, then SIGHUP: the first token stops, the second acts.
+        let before = reloads()
+        try (second + "\n").write(toFile: root + "/token", atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        #expect(try await ConsoleDaemonTests.waitUntil(.seconds(30)) { reloads() > before }, "log:\n\(daemon.log.suffix(3000))")
+        #expect(try await ConsoleDaemonTests.waitUntil(.seconds(30)) { (try? await acts(second)) == true }, "log:\n\(daemon.log.suffix(3000))")
+        #expect(try await !acts(first))
+
+        // Rotated again with no signal: the watcher sees the token file change within its interval.
+        try (third + "\n").write(toFile: root + "/token", atomically: true, encoding: .utf8)
+        #expect(try await ConsoleDaemonTests.waitUntil(.seconds(30)) { (try? await acts(third)) == true }, "log:\n\(daemon.log.suffix(3000))")
+        #expect(try await !acts(second))
+
+        // A token file that cannot be read fails the reload: the running tokens stay.
+        try FileManager.default.removeItem(atPath: root + "/token")
+        let failedBefore = daemon.logLines.filter { $0["msg"] == "reload failed; the previous configuration keeps running" }.count
+        daemon.signal(SIGHUP)
+        #expect(try await ConsoleDaemonTests.waitUntil(.seconds(30)) {
+            daemon.logLines.filter { $0["msg"] == "reload failed; the previous configuration keeps running" }.count > failedBefore
+        }, "log:\n\(daemon.log.suffix(3000))")
+        #expect(daemon.log.contains("web.tokens[0].file"), "the failure names the key")
+        // The running token still acts: its reload is tried, and fails for the missing file (500, not 401).
+        let answer = try await ConsoleDaemonTests.http.execute(HTTPRequest(method: .post, url: daemon.statusURL("/-/reload"),
+                                                                headers: [("Authorization", "Bearer \(third)")]))
+        #expect(answer.status == 500 && String(decoding: answer.body, as: UTF8.self).contains("web.tokens[0].file"), "\(answer.status)")
+    }
+
+    @Test("a reload ends the sessions of a user removed or whose password changed, and no other; a removed token stops at once")
+    func sessionsAfterReload() throws {
+        let alice = try #require(WebAccess.bcrypt("alice-password", cost: 4)), bob = try #require(WebAccess.bcrypt("bob-password", cost: 4))
+        let access = WebAccess(loopbackOnly: false, users: [.init(name: "alice", passwordHash: alice), .init(name: "bob", passwordHash: bob)],
+                               tokens: [("ops", "ops-token-0123456789")])
+        let aliceSession = try #require(access.login(user: "alice", password: "alice-password"))
+        let bobSession = try #require(access.login(user: "bob", password: "bob-password"))
+        func who(_ session: WebAccess.Session) -> String? {
+            access.principal(authorization: nil, cookie: "\(WebAccess.cookieName)=\(session.id)")?.name
+        }
+        #expect(who(aliceSession) == "alice" && who(bobSession) == "bob")
+        let rotated = try #require(WebAccess.bcrypt("alice-new-password", cost: 4))
+        let ended = access.update(.init(users: [.init(name: "alice", passwordHash: rotated), .init(name: "bob", passwordHash: bob)],
+                                        tokens: [("ops", "new-ops-token-0123456789")]))
+        #expect(ended == ["alice"])
+        #expect(who(aliceSession) == nil)
+        #expect(who(bobSession) == "bob")
+        #expect(access.principal(authorization: "Bearer ops-token-0123456789", cookie: nil) == nil)
+        #expect(access.principal(authorization: "Bearer new-ops-token-0123456789", cookie: nil)?.name == "token:ops")
+        #expect(access.login(user: "alice", password: "alice-password") == nil)
+        #expect(access.login(user: "alice", password: "alice-new-password") != nil)
+        #expect(access.update(.init(users: [], tokens: [])) == ["alice", "bob"])
+        #expect(who(bobSession) == nil && !access.canAct)
+    }
+}
+
 @Suite("Logs: typed JSON values")
 struct TypedLogTests {
     @Test("counts are numbers, flags booleans, label sets objects, a non-finite value Go's text; nothing else changes")

@@ -100,17 +100,28 @@ package struct RunCommand: AsyncParsableCommand {
             throw ExitCode(69)  // EX_UNAVAILABLE
         }
         let status = DaemonStatus()
-        let reload: @Sendable () throws -> DaemonSettings = { [source, prometheus, kubernetes, logger] in
-            try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, runtime: runtime, logger: logger)
-        }
-        guard let service = Self.service(taking: &settings, reload: reload, store: store, status: status, elector: elector, logger: logger) else {
-            return
-        }
         let access: WebAccess
         do { access = try Self.webAccess(configuration.web, address: address, environment: environment) } catch {
             logger.critical("cannot start: the web settings are wrong", metadata: ["error": "\(error)"])
             FileHandle.standardError.write(Data("meshwatchd: \(error)\n".utf8))
             throw ExitCode(78)
+        }
+        let running = (externalURL: configuration.web?.externalUrl, listen: configuration.listenAddress)
+        let reload: @Sendable () throws -> DaemonSettings = { [source, prometheus, kubernetes, logger] in
+            let settings = try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, runtime: runtime, logger: logger)
+            // Users, tokens (their files read again), anonymous lists and the session timeout
+            // reload with the rest; a token file that cannot be read fails the whole reload.
+            let credentials = try Self.webCredentials(settings.web)
+            for user in access.update(credentials) {
+                logger.notice("sessions ended: the user was removed or its password changed", metadata: ["web.user": "\(user)"])
+            }
+            if settings.web?.externalUrl != running.externalURL || settings.listenAddress != running.listen {
+                logger.warning("listen_address and web.external_url take effect at the next start; the running listener keeps its own")
+            }
+            return settings
+        }
+        guard let service = Self.service(taking: &settings, reload: reload, store: store, status: status, elector: elector, logger: logger) else {
+            return
         }
         if !access.loopbackOnly && !access.canAct {
             logger.notice("the status listener is not loopback-only and no user or token is configured: only probes and metrics are open, and nothing can act",
@@ -154,6 +165,14 @@ package struct RunCommand: AsyncParsableCommand {
     /// Who may see and do what on the page: users and tokens (token files read now), whether
     /// the listener is loopback-only.
     static func webAccess(_ web: Configuration.Web?, address: ListenAddress, environment: [String: String]) throws -> WebAccess {
+        let credentials = try webCredentials(web)
+        let access = WebAccess(loopbackOnly: address.isLoopback, externalURL: web?.externalUrl)
+        access.update(credentials)
+        return access
+    }
+
+    /// Users, tokens (each file read now) and reading rules from the web section.
+    static func webCredentials(_ web: Configuration.Web?) throws -> WebAccess.Credentials {
         var tokens: [(name: String, token: String)] = []
         for (index, token) in (web?.tokens ?? []).enumerated() {
             guard let path = token.file, let data = FileManager.default.contents(atPath: path) else {
@@ -168,8 +187,8 @@ package struct RunCommand: AsyncParsableCommand {
         let users = (web?.users ?? []).compactMap { user in
             user.name.flatMap { name in user.passwordHash.map { WebAccess.User(name: name, passwordHash: $0) } }
         }
-        return WebAccess(loopbackOnly: address.isLoopback, anonymousAlertLists: web?.anonymousAlertLists ?? false, users: users, tokens: tokens,
-                         sessionTimeout: web?.sessionTimeout?.value ?? .seconds(12 * 3600), externalURL: web?.externalUrl)
+        return WebAccess.Credentials(users: users, tokens: tokens, anonymousAlertLists: web?.anonymousAlertLists ?? false,
+                                     sessionTimeout: web?.sessionTimeout?.value ?? .seconds(12 * 3600))
     }
 
     /// The path of the page's external URL without a trailing slash (`/meshwatchd`), or "".

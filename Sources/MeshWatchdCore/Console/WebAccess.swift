@@ -38,12 +38,31 @@ final class WebAccess: Sendable {
     static let cookieName = "meshwatchd_session"
     static let maxSessions = 10_000
 
+    /// What a reload may change: who may log in or act, and how reading and sessions go.
+    struct Credentials: Sendable {
+        var users: [String: User] = [:]
+        /// Token value → name.
+        var tokens: [String: String] = [:]
+        var anonymousAlertLists = false
+        var sessionTimeout: Duration = .seconds(12 * 3600)
+
+        init(users: [User] = [], tokens: [(name: String, token: String)] = [], anonymousAlertLists: Bool = false,
+             sessionTimeout: Duration = .seconds(12 * 3600)) {
+            // A hash of a method not accepted never lets anyone in (the configuration check refuses it too).
+            self.users = Dictionary(users.filter { WebAccess.isKnownHash($0.passwordHash) }.map { ($0.name, $0) }) { first, _ in first }
+            self.tokens = Dictionary(tokens.map { ($0.token, $0.name) }) { first, _ in first }
+            self.anonymousAlertLists = anonymousAlertLists
+            self.sessionTimeout = sessionTimeout
+        }
+    }
+
     let loopbackOnly: Bool
-    let anonymousAlertLists: Bool
-    let users: [String: User]
+    private let credentials: Mutex<Credentials>
+    var anonymousAlertLists: Bool { credentials.withLock { $0.anonymousAlertLists } }
+    var users: [String: User] { credentials.withLock { $0.users } }
     /// Token value → name.
-    let tokens: [String: String]
-    let sessionTimeout: Duration
+    var tokens: [String: String] { credentials.withLock { $0.tokens } }
+    var sessionTimeout: Duration { credentials.withLock { $0.sessionTimeout } }
     /// The origin forms must come from when the page's external URL is known (`https://ops.example.com`).
     let externalOrigin: String?
     /// Cookies get `Secure` when the page is served over https.
@@ -53,17 +72,28 @@ final class WebAccess: Sendable {
     init(loopbackOnly: Bool, anonymousAlertLists: Bool = false, users: [User] = [], tokens: [(name: String, token: String)] = [],
          sessionTimeout: Duration = .seconds(12 * 3600), externalURL: String? = nil) {
         self.loopbackOnly = loopbackOnly
-        self.anonymousAlertLists = anonymousAlertLists
-        // A hash of a method not accepted never lets anyone in (the configuration check refuses it too).
-        self.users = Dictionary(users.filter { Self.isKnownHash($0.passwordHash) }.map { ($0.name, $0) }) { first, _ in first }
-        self.tokens = Dictionary(tokens.map { ($0.token, $0.name) }) { first, _ in first }
-        self.sessionTimeout = sessionTimeout
+        credentials = Mutex(Credentials(users: users, tokens: tokens, anonymousAlertLists: anonymousAlertLists, sessionTimeout: sessionTimeout))
         externalOrigin = externalURL.flatMap(Self.origin(ofURL:))
         secureCookies = externalURL?.lowercased().hasPrefix("https://") ?? false
     }
 
     /// Whether anyone can act at all (users or tokens configured).
-    var canAct: Bool { !users.isEmpty || !tokens.isEmpty }
+    var canAct: Bool { credentials.withLock { !$0.users.isEmpty || !$0.tokens.isEmpty } }
+
+    /// Takes reloaded credentials. A removed token stops working at once; the sessions of a user
+    /// removed or whose password hash changed end (a rotated password logs everyone out of it).
+    /// Returns the users whose sessions ended.
+    @discardableResult
+    func update(_ new: Credentials) -> [String] {
+        let old = credentials.withLock { credentials in
+            defer { credentials = new }
+            return credentials
+        }
+        let ended = Set(old.users.values.filter { new.users[$0.name]?.passwordHash != $0.passwordHash }.map(\.name))
+        guard !ended.isEmpty else { return [] }
+        sessions.withLock { sessions in sessions = sessions.filter { !ended.contains($0.value.user) } }
+        return ended.sorted()
+    }
 
     // MARK: - Reading
 

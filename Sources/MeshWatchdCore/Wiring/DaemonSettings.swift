@@ -29,6 +29,10 @@ struct DaemonSettings: Sendable {
     /// generation starts, so a change made meanwhile is still noticed).
     var loadedFiles: FileWatch? = nil
     var configCheckInterval: Duration? = nil
+    /// The web section and listener as this configuration has them: users and tokens reload,
+    /// the listener and the external URL take effect at the next start.
+    var web: Configuration.Web? = nil
+    var listenAddress: String? = nil
 
     struct Diagnosis: Sendable {
         var catalog: [String: Runbook]
@@ -117,7 +121,11 @@ struct DaemonSettings: Sendable {
             diagnosis: diagnosis, analysis: analysis)
         var watched = settings
         let files = resolved.groups.map(\.file).filter { FileManager.default.fileExists(atPath: $0) }
-        watched.watchedFiles = (source.config.map { [$0] } ?? []) + files
+        watched.web = configuration.web
+        watched.listenAddress = configuration.listenAddress
+        // Token files too: a rotated token (a Secret's file swapped) reloads like a changed rule.
+        let tokenFiles = (configuration.web?.tokens ?? []).compactMap(\.file).filter { FileManager.default.fileExists(atPath: $0) }
+        watched.watchedFiles = (source.config.map { [$0] } ?? []) + files + tokenFiles
             + Set(files.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }).sorted()
         let check = configuration.configCheckInterval?.value ?? ConfigurationDefaults.configCheckInterval
         watched.configCheckInterval = check > .zero ? check : nil
