@@ -7,6 +7,35 @@ import MeshHTTP
 public struct VictoriaMetricsServer: Sendable {
     public let url: String
     public static let readBackFlags = ["-search.latencyOffset=0s", "-search.disableCache"]
+
+    /// Backfills OpenMetrics text (timestamps in seconds, as promtool's backfill takes it) through
+    /// `/api/v1/import/prometheus` (the exposition format, timestamps in milliseconds), then
+    /// flushes so the next query sees every sample.
+    public func importOpenMetrics(_ text: String) async throws {
+        let http = HTTPClient(configuration: .init(timeout: .seconds(120)))
+        defer { http.shutdown() }
+        var body = ""
+        func send() async throws {
+            guard !body.isEmpty else { return }
+            let response = try await http.execute(HTTPRequest(method: .post, url: url + "/api/v1/import/prometheus",
+                                                              headers: [("Content-Type", "text/plain")], body: Array(body.utf8)))
+            guard response.isSuccess else {
+                throw PrometheusServerError(description: "VictoriaMetrics import: HTTP \(response.status): \(String(decoding: response.body.prefix(300), as: UTF8.self))")
+            }
+            body = ""
+        }
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            // `name{labels} value timestamp`: the timestamp is the last field (label values hold no space here).
+            guard let space = line.lastIndex(of: " "), let seconds = Double(line[line.index(after: space)...]) else {
+                throw PrometheusServerError(description: "VictoriaMetrics import: no timestamp in \(line.prefix(200))")
+            }
+            body += line[..<space] + " \(Int64((seconds * 1000).rounded()))\n"
+            if body.utf8.count > 4 << 20 { try await send() }
+        }
+        try await send()
+        let flushed = try await http.get(url + "/internal/force_flush")
+        guard flushed.isSuccess else { throw PrometheusServerError(description: "VictoriaMetrics force_flush: HTTP \(flushed.status)") }
+    }
 }
 
 public func withVictoriaMetrics<T: Sendable>(executable: String = "/usr/bin/victoria-metrics", flags: [String] = VictoriaMetricsServer.readBackFlags,

@@ -57,6 +57,18 @@ public final class PrometheusClient: Sendable {
         return (try? await http.execute(request).isSuccess) ?? false
     }
 
+    /// Whether the query API answers the cheapest query (`1`) through the configured path prefix
+    /// and headers: what every datasource answers alike (Prometheus, VictoriaMetrics, Thanos,
+    /// Mimir, which has no `/-/ready` under its Prometheus prefix). Nil: it answered; else why not.
+    public func queryProblem(timeout: Duration = .seconds(5)) async -> String? {
+        do {
+            _ = try await query("1", at: Date(), timeout: timeout)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
     private func post(path: String, fields: [(String, String)], query: String, timeout: Duration?,
                       maxSeries: Int = .max) async throws -> QueryResponse {
         var request = HTTPRequest.form(url: baseURL + path, fields: fields, timeout: timeout.map { $0 + .seconds(2) })

@@ -307,7 +307,7 @@ struct CheckConfigTests {
                 #expect(offline.status == 0 && offline.stdout.contains("(not contacted: --connect reaches it)"), "\(offline.stdout)\(offline.stderr)")
                 let run = try await cli.meshwatchd(["check-config", "--config", directory + "/config.json", "--connect"])
                 #expect(run.status == 1, "\(run.stdout)\(run.stderr)")
-                #expect(run.stdout.contains("connect: Prometheus \(prometheus.url): ready"), "\(run.stdout)")
+                #expect(run.stdout.contains("connect: Prometheus \(prometheus.url): answers queries"), "\(run.stdout)")
                 #expect(run.stdout.contains("connect: sink hook (webhook) \(echo.url("/receiver")): reachable, HTTP"), "\(run.stdout)")
                 #expect(run.stdout.contains("connect: sink chat (slack) http://127.0.0.1:\(echo.port)/<hidden>: reachable"), "\(run.stdout)")
                 #expect(run.stdout.contains("connect: sink am (alertmanager)") && run.stdout.contains("not reachable"), "\(run.stdout)")
@@ -371,6 +371,12 @@ struct SecretsTests {
             #expect(run.stdout.contains("not a vector or scalar"), "\(run.stdout)\n\(run.stderr)")
             let check = try await cli.meshwatchd(["check-config", "--config", directory + "/config.json"])
             #expect(check.status == 0, "\(check.stderr)")
+            // As Mimir is reached (a path prefix, a tenant header, no /-/ready under the prefix): --connect
+            // sends the query 1 through the prefix, with the headers and credentials.
+            let connect = try await cli.meshwatchd(["check-config", "--config", directory + "/config.json", "--connect", "-o", "json"])
+            let reached = (try JSONSerialization.jsonObject(with: Data(connect.stdout.utf8)) as? [String: Any])?["connect"] as? [[String: Any]]
+            #expect(reached?.first?["ok"] as? Bool == true, "\(connect.stdout)\(connect.stderr)")
+            #expect((reached?.first?["outcome"] as? String)?.contains("answers queries") == true)
 
             // What Prometheus receives, through the client the daemon builds from this file.
             let configuration = try Configuration.load(path: directory + "/config.json")

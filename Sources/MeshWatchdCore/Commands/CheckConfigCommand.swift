@@ -130,8 +130,11 @@ package struct CheckConfigCommand: AsyncParsableCommand {
             if !ok { reached = false }
         }
         if let prometheus = try? PrometheusOptions.parse([]).makeClient(logger: logger, configuration: configuration.prometheus) {
-            let ready = await prometheus.isReady(timeout: .seconds(10))
-            report("Prometheus \(redacted(configuration.prometheus?.url ?? ""))", ready ? "ready (/-/ready answered 2xx)" : "not ready or not reachable (/-/ready)", ok: ready)
+            // The query API itself, with the configured prefix, headers and credentials: /-/ready
+            // is Prometheus's alone (Mimir has none under its prefix) and proves no tenant or token.
+            let problem = await prometheus.queryProblem(timeout: .seconds(10))
+            report("Prometheus \(redacted(configuration.prometheus?.url ?? ""))",
+                   problem.map { "does not answer queries: \($0)" } ?? "answers queries (the query 1 through /api/v1/query)", ok: problem == nil)
         }
         if configuration.kubernetes != nil {
             do {

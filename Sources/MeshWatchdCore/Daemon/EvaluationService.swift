@@ -264,7 +264,7 @@ struct EvaluationService: ServiceLifecycle.Service {
     }
 
     /// Raises and resolves `MeshWatchDatasourceDown`: Prometheus is unreachable when no rule of
-    /// any group succeeded in its last cycle and Prometheus does not answer `/-/ready` either
+    /// any group succeeded in its last cycle and it does not answer the query `1` either
     /// (rules failing on a Prometheus that answers are the rules' problem, not an outage).
     private func watchDatasource(_ settings: DaemonSettings, committer: StateCommitter) async -> Event {
         let client = settings.datasource.client
@@ -279,7 +279,7 @@ struct EvaluationService: ServiceLifecycle.Service {
             if !states.isEmpty {
                 let rules = states.flatMap(\.rules)
                 var reachable = rules.isEmpty || rules.contains { $0.health != .err }
-                if !reachable { reachable = await client.isReady() }
+                if !reachable { reachable = await client.queryProblem() == nil }
                 let error = rules.compactMap(\.lastError).first ?? ""
                 if reachable != wasReachable {
                     if reachable == false { logger.warning("Prometheus unreachable", metadata: ["error": "\(error)"]) }
