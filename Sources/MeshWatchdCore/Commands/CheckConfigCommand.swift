@@ -15,7 +15,7 @@ package struct CheckConfigCommand: AsyncParsableCommand {
         commandName: "check-config",
         abstract: "Validate the configuration and rule files and list every problem.",
         discussion: """
-            Without --connect nothing is contacted. With --connect, Prometheus (/-/ready), the \
+            Without --connect nothing is contacted. With --connect, Prometheus (the query 1 through its prefix and headers), the \
             Kubernetes API (/version) and each sink are reached for reachability only: DNS, TLS and \
             an HTTP status from a GET (Alertmanager's /-/ready; a webhook, Slack or PagerDuty URL \
             answers a GET with some status); nothing is posted, nobody is paged.
