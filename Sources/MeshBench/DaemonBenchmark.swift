@@ -1,70 +1,166 @@
-// The daemon's own cost against the real Prometheus: resident memory idle with the Istio
-// pack, and with 1,000 rules holding about 13,000 active alerts, and CPU per cycle.
+// The daemon's footprint beside vmalert's, in one run: the same Prometheus 2.42 over the same
+// synthetic Istio data for 100 services, the same rules, a 15 s interval, each program alone
+// for a 120 s window after a warm-up. CPU from /proc/PID/stat, resident memory from
+// /proc/PID/status, wake-ups as context switches of every thread from /proc/PID/task/*/status.
+// The goals of step 15 are printed beside the figures; they are a standing gate.
 import Foundation
 import MeshFixtures
 
-/// Resident memory (all, and anonymous: the process's own, not shared library pages) and
-/// CPU seconds of another process, from /proc.
-func processFigures(_ pid: Int32) -> (residentMegabytes: Double, anonymousMegabytes: Double, cpuSeconds: Double) {
-    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-    func kilobytes(_ key: String) -> Double {
-        status.split(separator: "\n").first { $0.hasPrefix(key) }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+/// Resident memory (all, and anonymous: the process's own, not shared library pages), CPU
+/// seconds and context switches (every thread: how often it woke) of another process, from /proc.
+struct ProcessFigures {
+    var residentMegabytes: Double
+    var anonymousMegabytes: Double
+    var cpuSeconds: Double
+    var contextSwitches: Int
+
+    init(_ pid: Int32) {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        func kilobytes(_ key: String) -> Double {
+            status.split(separator: "\n").first { $0.hasPrefix(key) }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+        }
+        residentMegabytes = kilobytes("VmRSS:") / 1024
+        anonymousMegabytes = kilobytes("RssAnon:") / 1024
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        cpuSeconds = fields.count > 13 ? ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks : 0
+        var switches = 0
+        for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
+            for line in text.split(separator: "\n") where line.hasPrefix("voluntary_ctxt_switches:") || line.hasPrefix("nonvoluntary_ctxt_switches:") {
+                switches += Int(line.split(separator: "\t").last ?? "") ?? 0
+            }
+        }
+        contextSwitches = switches
     }
-    let rssKilobytes = kilobytes("VmRSS:")
-    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-    let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
-    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-    let cpu = fields.count > 13 ? ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks : 0
-    return (rssKilobytes / 1024, kilobytes("RssAnon:") / 1024, cpu)
 }
 
-func daemonBenchmark() async throws {
-    guard let binary = releaseDaemon(for: "daemon") else { return }
-    let scenario = MeshScenario.live(ahead: 30)
-    let work = try workDirectory("daemon")
-    defer { try? FileManager.default.removeItem(atPath: work) }
+/// What one program cost over the window.
+struct Footprint {
+    var residentMegabytes: Double
+    var anonymousMegabytes: Double
+    var cpuSeconds: Double
+    var wakeupsPerSecond: Double
+}
 
-    // 1,000 rules in 10 groups; each returns every destination series (13 here), so about
-    // 13,000 instances, kept pending by a long `for`, every annotation templated each cycle.
+/// 100 services in 10 namespaces, steady, a few of them failing or slow: error-rate and latency
+/// rules find something, and the Istio pack's alerts fire as in production.
+func benchScenario(minutesAhead: Double) -> MeshScenario {
+    let now = Date().timeIntervalSince1970.rounded(.down)
+    var services: [MeshService] = []
+    for index in 0..<100 {
+        let rate = Double(5 + index % 20)
+        let errors: Double = index % 17 == 0 ? 0.12 : 0.002
+        let p95: Double = index % 13 == 0 ? 1800 : Double(40 + index % 60)
+        services.append(MeshService(workload: "svc\(index)", namespace: "ns\(index % 10)", requestsPerSecond: rate,
+                                    errorRatio: errors, p95Millis: p95, mtlsShare: 1))
+    }
+    return MeshScenario(start: Date(timeIntervalSince1970: now - 60 * 60), end: Date(timeIntervalSince1970: now + minutesAhead * 60),
+                        stepSeconds: 15, services: services)
+}
+
+/// 1,000 rules in groups of 20, half error rate and half P95 latency, each over one namespace
+/// (10 services), held pending by a long `for`: about 10,000 active alerts, every annotation
+/// templated each cycle.
+func thousandRules() -> String {
     var rules = "groups:\n"
-    for group in 0..<10 {
-        rules += "  - name: bench-\(group)\n    interval: 10s\n    rules:\n"
-        for index in 0..<100 {
+    for group in 0..<50 {
+        rules += "  - name: bench-\(group)\n    interval: 15s\n    rules:\n"
+        for index in 0..<20 {
+            let number = group * 20 + index
+            let namespace = "ns\(number % 10)"
+            let expr = number % 2 == 0
+                ? "sum by (destination_service, destination_workload, destination_workload_namespace) (rate(istio_requests_total{reporter=\"destination\", destination_workload_namespace=\"\(namespace)\", response_code=~\"5..\"}[5m])) / sum by (destination_service, destination_workload, destination_workload_namespace) (rate(istio_requests_total{reporter=\"destination\", destination_workload_namespace=\"\(namespace)\"}[5m])) > -\(number)"
+                : "histogram_quantile(0.95, sum by (le, destination_service, destination_workload, destination_workload_namespace) (rate(istio_request_duration_milliseconds_bucket{reporter=\"destination\", destination_workload_namespace=\"\(namespace)\"}[5m]))) > -\(number)"
             rules += """
-                      - alert: Bench\(group * 100 + index)
-                        expr: 'rate(istio_requests_total{reporter="destination"}[5m]) > -\(group * 100 + index)'
+                      - alert: Bench\(number)
+                        expr: '\(expr)'
                         for: 1h
                         labels: {severity: warning}
                         annotations:
-                          summary: '{{ $labels.destination_service }} at {{ $value | humanize }} req/s'
+                          summary: '{{ $labels.destination_service }} at {{ $value | humanize }}'
 
                 """
         }
     }
-    try rules.write(toFile: work + "/bench.yml", atomically: true, encoding: .utf8)
+    return rules
+}
 
-    print("Daemon: the release meshwatchd against the real Prometheus")
-    try await withPrometheus(openMetrics: scenario.openMetrics()) { server async throws in
-        func measure(_ name: String, _ arguments: [String], seconds: Int, cycles: Int) async throws {
-            let state = work + "/state-\(name)"
-            let process = try await ChildProcess.launch(name: "meshwatchd", executable: binary, arguments: [
-                "run", "--prometheus", server.url, "--state-directory", state, "--listen", "127.0.0.1:\(try LoopbackPort.free())",
-                "--log-level", "warning", "--log-format", "json",
-            ] + arguments)
-            try await Task.sleep(for: .seconds(seconds / 2))
-            let middle = processFigures(process.processIdentifier)
-            try await Task.sleep(for: .seconds(seconds - seconds / 2))
-            let end = processFigures(process.processIdentifier)
-            let perCycle = (end.cpuSeconds - middle.cpuSeconds) / Double(cycles)
-            print(String(format: "  %@: %.1f MB resident (%.1f MB anonymous, the rest shared library pages); %.0f ms CPU per cycle",
-                         name, end.residentMegabytes, end.anonymousMegabytes, perCycle * 1000))
-            await process.stop()
-        }
-        try await measure("Istio pack (7 rules), idle", ["--pack", "istio", "--set", "interval=5s"], seconds: 20, cycles: 2)
-        try await measure("1,000 rules, ~13,000 pending alerts", ["--rules", work + "/bench.yml"], seconds: 40, cycles: 2)
+func daemonBenchmark() async throws {
+    guard let binary = releaseDaemon(for: "daemon") else { return }
+    let vmalert = "/usr/bin/vmalert"
+    guard FileManager.default.isExecutableFile(atPath: vmalert) else {
+        print("daemon benchmark: vmalert (Debian's victoria-metrics package) is the reference; install it (make deps does)")
+        return
     }
-    print("  for reference, vmalert: about 19 MB with the seven rules, about 73 MB with 1,000 rules and 14,000 alerts")
+    let warmUp = 30, window = 120, interval = 15.0
+    let work = try workDirectory("daemon")
+    defer { try? FileManager.default.removeItem(atPath: work) }
+    let istio = try await ChildProcess.run(binary, ["rules", "export", "--pack", "istio", "--set", "interval=15s"])
+    guard istio.status == 0 else { throw PrometheusServerError(description: "rules export: \(istio.output)") }
+    try istio.output.write(toFile: work + "/istio.yml", atomically: true, encoding: .utf8)
+    try thousandRules().write(toFile: work + "/thousand.yml", atomically: true, encoding: .utf8)
+
+    print("Daemon footprint beside vmalert: Prometheus 2.42, 100 services, 15 s interval, \(window) s window after \(warmUp) s, each alone")
+    let scenario = benchScenario(minutesAhead: 40)
+    try await withPrometheus(openMetrics: scenario.openMetrics()) { server async throws in
+        try await withEchoServer { receiver async throws in
+            func run(_ name: String, _ executable: String, _ arguments: [String]) async throws -> Footprint {
+                let process = try await ChildProcess.launch(name: name, executable: executable, arguments: arguments)
+                try await Task.sleep(for: .seconds(warmUp))
+                let start = ProcessFigures(process.processIdentifier)
+                try await Task.sleep(for: .seconds(window))
+                let end = ProcessFigures(process.processIdentifier)
+                let running = process.isRunning
+                await process.stop()
+                guard running else { throw PrometheusServerError(description: "\(name) exited during the benchmark: \(process.stderrTail())") }
+                return Footprint(residentMegabytes: end.residentMegabytes, anonymousMegabytes: end.anonymousMegabytes,
+                                 cpuSeconds: end.cpuSeconds - start.cpuSeconds,
+                                 wakeupsPerSecond: Double(end.contextSwitches - start.contextSwitches) / Double(window))
+            }
+            func vmalertRun(_ rules: String) async throws -> Footprint {
+                try await run("vmalert", vmalert, [
+                    "-rule=\(rules)", "-datasource.url=\(server.url)", "-notifier.url=\(receiver.url(""))",
+                    "-httpListenAddr=127.0.0.1:\(try LoopbackPort.free())", "-evaluationInterval=15s", "-loggerLevel=ERROR",
+                ])
+            }
+            func meshwatchdRun(_ rules: String, _ name: String) async throws -> Footprint {
+                let config = work + "/\(name).json"
+                try #"""
+                    {"prometheus": {"url": "\#(server.url)"}, "rule_files": ["\#(rules)"], "packs": {"istio": {"enabled": false}},
+                     "sinks": [{"name": "am", "type": "alertmanager", "url": "\#(receiver.url(""))"}]}
+                    """#.write(toFile: config, atomically: true, encoding: .utf8)
+                return try await run("meshwatchd", binary, [
+                    "run", "--config", config, "--state-directory", work + "/state-\(name)",
+                    "--listen", "127.0.0.1:\(try LoopbackPort.free())", "--log-level", "warning", "--log-format", "json",
+                ])
+            }
+            struct Row { var name: String; var rss: Double; var cpu: Double }
+            var failures: [String] = []
+            for (label, file, rssGoal, cpuGoal) in [("7 rules (the Istio pack)", work + "/istio.yml", 1.0, 0.5),
+                                                     ("1,000 rules (error rate and P95, groups of 20)", work + "/thousand.yml", 1.0, 0.3)] {
+                let reference = try await vmalertRun(file)
+                let ours = try await meshwatchdRun(file, file.hasSuffix("istio.yml") ? "istio" : "thousand")
+                let cycles = Double(window) / interval
+                let rssRatio = ours.residentMegabytes / max(reference.residentMegabytes, 0.001)
+                let cpuRatio = ours.cpuSeconds / max(reference.cpuSeconds, 0.001)
+                print("  \(label):")
+                for (who, figures) in [("vmalert", reference), ("meshwatchd", ours)] {
+                    print(String(format: "    %-10@ %6.1f MB resident (%5.1f MB anonymous), %6.2f s CPU in %d s (%6.1f ms per cycle), %6.1f wake-ups/s",
+                                 who as NSString, figures.residentMegabytes, figures.anonymousMegabytes, figures.cpuSeconds, window,
+                                 figures.cpuSeconds / cycles * 1000, figures.wakeupsPerSecond))
+                }
+                let rssOK = rssRatio <= rssGoal, cpuOK = cpuRatio <= cpuGoal
+                print(String(format: "    ratio: RSS %.2f× (goal ≤ %.1f×: %@), CPU %.2f× (goal ≤ %.1f×: %@)",
+                             rssRatio, rssGoal, (rssOK ? "met" : "NOT MET") as NSString, cpuRatio, cpuGoal, (cpuOK ? "met" : "NOT MET") as NSString))
+                if !rssOK { failures.append("\(label): RSS") }
+                if !cpuOK { failures.append("\(label): CPU") }
+            }
+            print(failures.isEmpty ? "  footprint goals: all met" : "  footprint goals NOT met: \(failures.joined(separator: ", "))")
+        }
+    }
 }
 
 /// The release meshwatchd beside this benchmark, or nil (with a message) when not built.

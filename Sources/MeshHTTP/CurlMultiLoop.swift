@@ -45,6 +45,9 @@ final class CurlMultiLoop: @unchecked Sendable {
         thread.start()
     }
 
+    /// The longest the loop sleeps with nothing to do (milliseconds): an hour.
+    static let idleWait: Int32 = 3_600_000
+
     func submit(_ transfer: CurlTransfer) {
         inbox.withLock { $0.submissions.append(transfer) }
         curl_multi_wakeup(multi)
@@ -87,8 +90,11 @@ final class CurlMultiLoop: @unchecked Sendable {
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
             collectFinished()
-            // Sleeps until a socket is ready, a timeout of libcurl's own is due, or a wakeup.
-            curl_multi_poll(multi, nil, 0, 1000, nil)
+            // Sleeps until a socket is ready, a timeout of libcurl's own is due (libcurl lowers the
+            // wait to it), or a wakeup (every submission, cancellation and stop sends one, and a
+            // wakeup sent before the poll starts still ends it). Idle, the thread does not wake:
+            // no timer of its own.
+            curl_multi_poll(multi, nil, 0, Self.idleWait, nil)
         }
         for easy in idleHandles { curl_easy_cleanup(easy) }
         idleHandles.removeAll()

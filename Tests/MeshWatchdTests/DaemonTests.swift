@@ -142,6 +142,20 @@ struct DaemonTests {
         }
     }
 
+    @Test("the watchdog follows the evaluation interval: with groups every 5 min and the unit's 90 s, the daemon asks for 10 min")
+    func watchdogFollowsInterval() async throws {
+        let state = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { server async throws in
+            let notify = try NotifySocket()
+            let daemon = try await start(["--prometheus", server.url, "--pack", "istio", "--set", "interval=5m", "--state-directory", state],
+                                         notify: notify, watchdogMicroseconds: 90_000_000)
+            defer { daemon.signal(SIGKILL) }
+            let asked = await notify.wait(for: .seconds(30)) { $0.hasPrefix("WATCHDOG_USEC=") }
+            #expect(asked?.message == "WATCHDOG_USEC=600000000\nWATCHDOG=1", "\(notify.received); log:\n\(daemon.log.suffix(2000))")
+        }
+    }
+
     @Test("kill -9 and restart keeps the for clock and does not fire again")
     func restartKeepsState() async throws {
         let state = try Self.temporaryDirectory()

@@ -12,6 +12,11 @@ struct DeployManifestTests {
     static let directory = k8s + "/base"
     /// deploy/k8s/overlays/*, each the base plus one addition.
     static let overlays = ["analyze", "example", "servicemonitor"]
+    /// deploy/k8s/components/*: kustomize Components, so they compose; overlays/analyze and overlays/servicemonitor
+    /// are the base plus one, and the example lists them (commented out) to add them to the Secret it generates.
+    static let components = ["analyze", "servicemonitor"]
+    /// What validate.py renders besides the base and the overlays: the example with both components, as the README combines them.
+    static let combinations = ["example+servicemonitor+analyze"]
     /// The tools venv's Python, with kubernetes-validate and jsonschema (scripts/install-deps.sh --test-tools).
     static let python = PackTests.root + "/.build/tools/bin/python"
 
@@ -279,16 +284,21 @@ struct DeployManifestTests {
         #expect(configuration?.listenAddress == "0.0.0.0:9819")  // the kubelet probes the pod's address
     }
 
-    @Test("the analyze overlay: valid, and cluster-wide it only gets and lists configuration, never Secrets or pod logs")
+    @Test("the analyze component and overlay: valid, and cluster-wide it only gets and lists configuration, never Secrets or pod logs")
     func analyzeOverlay() async throws {
-        let overlay = Self.k8s + "/overlays/analyze"
+        let component = Self.k8s + "/components/analyze"
         let tool = PackTests.root + "/.build/tools/bin/kubernetes-validate"
-        let run = try await ChildProcess.run(tool, ["--strict", "--quiet", "-k", "1.32.0", overlay + "/rbac-analyze.yaml"])
+        let run = try await ChildProcess.run(tool, ["--strict", "--quiet", "-k", "1.32.0", component + "/rbac-analyze.yaml"])
         #expect(run.status == 0, "\(run.output)")
-        let kustomization = try #require(try Yams.load(yaml: String(contentsOfFile: overlay + "/kustomization.yaml", encoding: .utf8)) as? [String: Any])
-        #expect(kustomization["resources"] as? [String] == ["../../base", "rbac-analyze.yaml"])
+        let kustomization = try #require(try Yams.load(yaml: String(contentsOfFile: component + "/kustomization.yaml", encoding: .utf8)) as? [String: Any])
+        #expect(kustomization["apiVersion"] as? String == "kustomize.config.k8s.io/v1alpha1" && kustomization["kind"] as? String == "Component")
+        #expect(kustomization["resources"] as? [String] == ["rbac-analyze.yaml"])
+        // The overlay is the base plus the component, nothing of its own.
+        let overlay = try #require(try Yams.load(yaml: String(contentsOfFile: Self.k8s + "/overlays/analyze/kustomization.yaml", encoding: .utf8)) as? [String: Any])
+        #expect(overlay["resources"] as? [String] == ["../../base"])
+        #expect(overlay["components"] as? [String] == ["../../components/analyze"])
         var resources: Set<String> = []
-        for document in try Yams.load_all(yaml: String(contentsOfFile: overlay + "/rbac-analyze.yaml", encoding: .utf8)).compactMap({ $0 as? [String: Any] }) {
+        for document in try Yams.load_all(yaml: String(contentsOfFile: component + "/rbac-analyze.yaml", encoding: .utf8)).compactMap({ $0 as? [String: Any] }) {
             for rule in document["rules"] as? [[String: Any]] ?? [] {
                 #expect(Set(rule["verbs"] as? [String] ?? []) == ["get", "list"])
                 resources.formUnion(rule["resources"] as? [String] ?? [])
@@ -300,20 +310,27 @@ struct DeployManifestTests {
                                           "authorizationpolicies", "peerauthentications", "certificates", "ciliumnetworkpolicies"]))
     }
 
-    @Test("the base and each overlay render with kubectl kustomize and validate: kubernetes-validate --strict, the ServiceMonitor against its CRD's schema",
-          arguments: ["base"] + DeployManifestTests.overlays)
+    @Test("the base, each overlay and the example with both components render with kubectl kustomize and validate: kubernetes-validate --strict, the ServiceMonitor against its CRD's schema",
+          arguments: ["base"] + DeployManifestTests.overlays + DeployManifestTests.combinations)
     func overlayValidates(_ overlay: String) async throws {
         #expect(FileManager.default.isExecutableFile(atPath: Self.python), "run scripts/install-deps.sh --test-tools")
         // deploy/k8s/validate.py renders a copy of deploy/k8s (the example's secrets written there by make-secrets.sh).
         let run = try await ChildProcess.run(Self.python, [Self.k8s + "/validate.py", overlay])
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.contains("validate: ok   \(overlay): "), "\(run.output)")
-        if overlay == "servicemonitor" { #expect(run.output.contains("and the vendored ServiceMonitor schema (closed)"), "\(run.output)") }
+        #expect(!run.output.contains("validate: FAIL") && !run.output.contains("Traceback"), "\(run.output)")
+        let parts = overlay.split(separator: "+").map(String.init)
+        if parts.contains("servicemonitor") { #expect(run.output.contains("and the vendored ServiceMonitor schema (closed)"), "\(run.output)") }
+        // What it names is in it: the ServiceMonitor, the analyze ClusterRole and its binding, the example's Secret.
+        let summary = try #require(run.output.split(separator: "\n").first { $0.hasPrefix("validate: ok   \(overlay): ") }.map(String.init))
+        #expect(summary.contains("ServiceMonitor") == parts.contains("servicemonitor"), "\(summary)")
+        #expect(summary.contains("ClusterRoleBinding") == parts.contains("analyze"), "\(summary)")
+        #expect(summary.contains("Secret,") == parts.contains("example"), "\(summary)")
     }
 
     @Test("a broken ServiceMonitor is refused with the field named: a misspelt field (the vendored schema closed), a wrong type, metadata, a kind with no schema")
     func brokenServiceMonitor() async throws {
-        let shipped = Self.k8s + "/overlays/servicemonitor/servicemonitor.yaml"
+        let shipped = Self.k8s + "/components/servicemonitor/servicemonitor.yaml"
         let original = try String(contentsOfFile: shipped, encoding: .utf8)
         let work = NSTemporaryDirectory() + "meshwatchd-servicemonitor-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -328,6 +345,8 @@ struct DeployManifestTests {
             ("port: http", "port: 9819", "ServiceMonitor meshwatchd/meshwatchd: spec.endpoints[0].port: 9819 is not of type 'string'"),
             ("  labels:", "  lables:", "ServiceMonitor meshwatchd/meshwatchd: metadata: Additional properties are not allowed ('lables' was unexpected)"),
             ("kind: ServiceMonitor", "kind: PodMonitor", "PodMonitor meshwatchd/meshwatchd: (the object): Couldn't find schema for kind PodMonitor"),
+            // No name: named by its index in the file.
+            ("  name: meshwatchd\n", "", "document 1 (ServiceMonitor with no metadata.name): metadata.name: missing or empty"),
         ]
         for (index, broken) in cases.enumerated() {
             #expect(original.contains(broken.from), "servicemonitor.yaml has no \(broken.from)")
@@ -339,10 +358,119 @@ struct DeployManifestTests {
         }
     }
 
-    @Test("no overlay installs a placeholder: no replace-me; the base ships no Secret; the example generates it and the Deployment mounts it by its hashed name")
+    @Test("a document that is no object, or has no metadata or name, is a FAIL line naming the file and the document's index, never a traceback")
+    func malformedDocuments() async throws {
+        let work = NSTemporaryDirectory() + "meshwatchd-malformed-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let cases: [(text: String, expected: [String])] = [
+            ("just a string\n", ["document 1: (the object): not a Kubernetes object: a string ('just a string'), not a mapping"]),
+            ("---\n- a\n- list\n---\n42\n", ["document 1: (the object): not a Kubernetes object: a list", "document 2: (the object): not a Kubernetes object: a number (42)"]),
+            ("apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n", ["document 1 (ConfigMap with no metadata.name): metadata: missing"]),
+            ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  namespace: meshwatchd\n",
+             ["document 1 (ConfigMap with no metadata.name): metadata.name: missing or empty"]),
+            ("apiVersion: v1\nkind: ConfigMap\nmetadata: oops\n", ["document 1 (ConfigMap with no metadata.name): metadata: a string ('oops'), not a mapping"]),
+            ("apiVersion: v1\nkind: [ConfigMap]\nmetadata: {name: a}\n", ["document 1 (no kind): (the object): not a Kubernetes object (apiVersion and kind, both strings)"]),
+            // After a valid object: the index counts every document of the file.
+            ("apiVersion: v1\nkind: Namespace\nmetadata: {name: meshwatchd}\n---\nkind: Service\n",
+             ["document 2 (Service with no metadata.name): (the object): not a Kubernetes object (apiVersion and kind, both strings)"]),
+            ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: b}\ndata:\n  config.json: 5\n",
+             ["ConfigMap b/a: data.config.json: a number (5), not a string"]),
+        ]
+        for (index, broken) in cases.enumerated() {
+            let file = work + "/malformed-\(index).yaml"
+            try broken.text.write(toFile: file, atomically: true, encoding: .utf8)
+            let run = try await ChildProcess.run(Self.python, [Self.k8s + "/validate.py", "--file", file])
+            #expect(run.status == 1, "\(broken.text) accepted: \(run.output)")
+            #expect(!run.output.contains("Traceback") && !run.output.contains("could not check it"), "\(broken.text): \(run.output)")
+            for expected in broken.expected {
+                #expect(run.output.contains("validate: FAIL \(file): \(expected)"), "\(broken.text): \(run.output)")
+            }
+        }
+        let missing = try await ChildProcess.run(Self.python, [Self.k8s + "/validate.py", "--file", work + "/absent.yaml"])
+        #expect(missing.status == 1 && missing.output.contains("validate: FAIL \(work)/absent.yaml: cannot read it"), "\(missing.output)")
+    }
+
+    @Test("across objects: the Service's targetPort, by name or number, is a container port; the ServiceMonitor's endpoint a Service port; no pod scraped both ways")
+    func crossObjectPorts() async throws {
+        let work = NSTemporaryDirectory() + "meshwatchd-ports-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let deployment = try String(contentsOfFile: Self.directory + "/deployment.yaml", encoding: .utf8)
+        let service = try String(contentsOfFile: Self.directory + "/service.yaml", encoding: .utf8)
+        let monitor = try String(contentsOfFile: Self.k8s + "/components/servicemonitor/servicemonitor.yaml", encoding: .utf8)
+        #expect(monitor.contains("port: http"), "no port: http to break")
+        #expect(service.contains("      targetPort: http\n") && service.contains("port: 9819"))
+        let named = "Service meshwatchd/meshwatchd: spec.ports[0]"
+        let cases: [(documents: [String], expected: String?)] = [
+            ([deployment, service], nil),
+            ([deployment, service.replacingOccurrences(of: "targetPort: http", with: "targetPort: 9819")], nil),
+            ([deployment, service.replacingOccurrences(of: "targetPort: http", with: "targetPort: metrics")],
+             "\(named).targetPort: 'metrics' names no container port of Deployment meshwatchd/meshwatchd (http (9819))"),
+            ([deployment, service.replacingOccurrences(of: "targetPort: http", with: "targetPort: 9820")],
+             "\(named).targetPort: 9820 is no containerPort of Deployment meshwatchd/meshwatchd (http (9819))"),
+            ([deployment, service.replacingOccurrences(of: "      targetPort: http\n", with: "").replacingOccurrences(of: "port: 9819", with: "port: 9000")],
+             "\(named).port (no targetPort: the same): 9000 is no containerPort of Deployment meshwatchd/meshwatchd"),
+            ([service, monitor.replacingOccurrences(of: "port: http", with: "port: metrics")],
+             "ServiceMonitor meshwatchd/meshwatchd: spec.endpoints[0].port: 'metrics' is no named port of Service meshwatchd/meshwatchd (http)"),
+            // The base's Deployment, annotations and all, beside a ServiceMonitor: a Prometheus doing both scrapes twice.
+            ([deployment, service, monitor],
+             "Deployment meshwatchd/meshwatchd: spec.template.metadata.annotations.prometheus.io/scrape: \"true\", and ServiceMonitor meshwatchd/meshwatchd scrapes these pods too"),
+        ]
+        for (index, composed) in cases.enumerated() {
+            let file = work + "/ports-\(index).yaml"
+            try composed.documents.joined(separator: "\n---\n").write(toFile: file, atomically: true, encoding: .utf8)
+            let run = try await ChildProcess.run(Self.python, [Self.k8s + "/validate.py", "--file", file])
+            #expect(!run.output.contains("Traceback"), "\(run.output)")
+            if let expected = composed.expected {
+                #expect(run.status == 1, "case \(index) accepted: \(run.output)")
+                #expect(run.output.contains("validate: FAIL \(file): \(expected)"), "case \(index): \(run.output)")
+            } else {
+                #expect(run.status == 0, "case \(index): \(run.output)")
+            }
+        }
+    }
+
+    @Test("each rendering holds what its name says: a broken component, overlay or generator fails the overlays it is in, by name",
+          arguments: [
+              // The component forgets one annotation: the ServiceMonitor and the annotation would scrape twice.
+              ("components/servicemonitor/kustomization.yaml", "      - op: remove\n        path: /spec/template/metadata/annotations/prometheus.io~1scrape\n", "",
+               ["servicemonitor", "example+servicemonitor+analyze"],
+               "Deployment meshwatchd/meshwatchd: spec.template.metadata.annotations: prometheus.io/scrape left beside the ServiceMonitor"),
+              ("overlays/analyze/kustomization.yaml", "components:\n  - ../../components/analyze\n", "", ["analyze"],
+               "ClusterRole meshwatchd-analyze: not in this rendering"),
+              ("overlays/example/kustomization.yaml", "    options:\n", "    options:\n      disableNameSuffixHash: true\n", ["example", "example+servicemonitor+analyze"],
+               "Secret meshwatchd/meshwatchd-secrets: metadata.name: not meshwatchd-secrets-<hash>"),
+              ("base/deployment.yaml", "        prometheus.io/scrape: \"true\"\n", "", ["base"],
+               "Deployment meshwatchd/meshwatchd: spec.template.metadata.annotations.prometheus.io/scrape: missing"),
+              ("base/service.yaml", "targetPort: http", "targetPort: metrics", ["base", "example+servicemonitor+analyze"],
+               "Service meshwatchd/meshwatchd: spec.ports[0].targetPort: 'metrics' names no container port"),
+          ])
+    func brokenRendering(_ file: String, _ from: String, _ to: String, _ labels: [String], _ expected: String) async throws {
+        // A copy of deploy/k8s with its own validate.py, which renders the copy.
+        let work = NSTemporaryDirectory() + "meshwatchd-k8s-broken-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let copy = work + "/k8s"
+        try FileManager.default.copyItem(atPath: Self.k8s, toPath: copy)
+        try? FileManager.default.removeItem(atPath: copy + "/overlays/example/secrets")
+        let original = try String(contentsOfFile: copy + "/" + file, encoding: .utf8)
+        #expect(original.contains(from), "\(file) has no \(from)")
+        try original.replacingOccurrences(of: from, with: to).write(toFile: copy + "/" + file, atomically: true, encoding: .utf8)
+        let run = try await ChildProcess.run(Self.python, [copy + "/validate.py"] + labels)
+        #expect(run.status == 1, "\(file) broken, accepted: \(run.output)")
+        #expect(!run.output.contains("Traceback"), "\(run.output)")
+        for label in labels {
+            #expect(run.output.contains("validate: FAIL \(label): \(expected)"), "\(label): \(run.output)")
+        }
+    }
+
+    @Test("no overlay installs a placeholder: no replace-me; the base ships no Secret; the example, alone or with both components, generates it and the Deployment mounts it by its hashed name")
     func noPlaceholders() async throws {
         let found = try FileManager.default.contentsOfDirectory(atPath: Self.k8s + "/overlays")
         #expect(Set(found) == Set(Self.overlays), "every overlay is rendered here and in overlayValidates")
+        let components = try FileManager.default.contentsOfDirectory(atPath: Self.k8s + "/components")
+        #expect(Set(components) == Set(Self.components), "every component is rendered here, in its overlay and with the example")
         #expect(!FileManager.default.fileExists(atPath: Self.directory + "/secret.yaml"))
         let ignored = try String(contentsOfFile: Self.k8s + "/overlays/example/.gitignore", encoding: .utf8)
         #expect(ignored.split(separator: "\n").contains("/secrets/"), "the example's generated secrets are never committed")
@@ -356,7 +484,17 @@ struct DeployManifestTests {
         let url = "https://incidents.example.com/hooks/meshwatchd"
         let made = try await ChildProcess.run("/bin/bash", [copy + "/overlays/example/make-secrets.sh", url])
         #expect(made.status == 0, "\(made.output)")
-        for overlay in ["base"] + Self.overlays {
+        // The combination as the example's kustomization.yaml has it, commented out: uncommented, in a copy of the example.
+        let combined = "example+servicemonitor+analyze"
+        try FileManager.default.copyItem(atPath: copy + "/overlays/example", toPath: copy + "/overlays/" + combined)
+        let exampleKustomization = try String(contentsOfFile: copy + "/overlays/example/kustomization.yaml", encoding: .utf8)
+        let commented = "# components:\n#   - ../../components/servicemonitor\n#   - ../../components/analyze\n"
+        #expect(exampleKustomization.contains(commented), "the example lists both components, commented out")
+        let uncommented = commented.replacingOccurrences(of: "# components:", with: "components:").replacingOccurrences(of: "#   - ", with: "  - ")
+        try exampleKustomization.replacingOccurrences(of: commented, with: uncommented)
+            .write(toFile: copy + "/overlays/\(combined)/kustomization.yaml", atomically: true, encoding: .utf8)
+        for overlay in ["base"] + Self.overlays + [combined] {
+            let parts = overlay.split(separator: "+").map(String.init)
             let directory = overlay == "base" ? copy : copy + "/overlays/" + overlay
             let output = work + "/\(overlay).yaml"
             let rendered = try await ChildProcess.run("/usr/bin/env", ["kubectl", "kustomize", directory, "-o", output])
@@ -369,15 +507,25 @@ struct DeployManifestTests {
             let deployment = try #require(objects.first { $0["kind"] as? String == "Deployment" }, "\(overlay)")
             let pod = ((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any] ?? [:]
             let mounted = (pod["volumes"] as? [[String: Any]] ?? []).compactMap { ($0["secret"] as? [String: Any])?["secretName"] as? String }
-            guard overlay == "example" else {
+            // The components: the ServiceMonitor without the annotations that would scrape twice; the analyze Role and its binding.
+            let annotations = (((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["metadata"] as? [String: Any])?["annotations"] as? [String: Any] ?? [:]
+            let monitors = objects.filter { $0["kind"] as? String == "ServiceMonitor" }
+            #expect(monitors.count == (parts.contains("servicemonitor") ? 1 : 0), "\(overlay): \(monitors.count) ServiceMonitors")
+            #expect(annotations.keys.contains { $0.hasPrefix("prometheus.io/") } == !parts.contains("servicemonitor"), "\(overlay): \(annotations.keys.sorted())")
+            let analyzeRoles = objects.filter { object in
+                let kind = object["kind"] as? String ?? ""
+                return (kind == "ClusterRole" || kind == "ClusterRoleBinding") && (object["metadata"] as? [String: Any])?["name"] as? String == "meshwatchd-analyze"
+            }
+            #expect(analyzeRoles.count == (parts.contains("analyze") ? 2 : 0), "\(overlay): \(analyzeRoles.count) meshwatchd-analyze roles and bindings")
+            guard parts.contains("example") else {
                 #expect(secrets.isEmpty, "\(overlay) ships a Secret")
                 #expect(mounted == ["meshwatchd-secrets"], "\(overlay): \(mounted)")
                 continue
             }
-            let secret = try #require(secrets.count == 1 ? secrets.first : nil, "the example generates exactly one Secret")
+            let secret = try #require(secrets.count == 1 ? secrets.first : nil, "\(overlay): the example generates exactly one Secret")
             let name = try #require((secret["metadata"] as? [String: Any])?["name"] as? String)
             #expect(name.hasPrefix("meshwatchd-secrets-") && name.count > "meshwatchd-secrets-".count, "\(name): no hash suffix")
-            #expect(mounted == [name], "the Deployment mounts \(mounted), not the generated \(name)")
+            #expect(mounted == [name], "\(overlay): the Deployment mounts \(mounted), not the generated \(name)")
             var values: [String: String] = [:]
             for (key, value) in secret["data"] as? [String: Any] ?? [:] {
                 values[key] = (value as? String).flatMap { Data(base64Encoded: $0.filter { !$0.isWhitespace }) }.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -390,7 +538,7 @@ struct DeployManifestTests {
         }
     }
 
-    @Test("Prometheus finds it: the pod template's prometheus.io annotations and the ServiceMonitor name the status port and /metrics")
+    @Test("Prometheus finds it: the pod template's prometheus.io annotations and the ServiceMonitor name the status port and /metrics; the ServiceMonitor's component removes every one of those annotations")
     func scrapeTargets() throws {
         let deployment = try #require(try documents("deployment.yaml").first)
         let template = try #require((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])
@@ -404,7 +552,7 @@ struct DeployManifestTests {
         let service = try #require(try documents("service.yaml").first)
         let serviceMetadata = service["metadata"] as? [String: Any] ?? [:]
         let servicePort = try #require(((service["spec"] as? [String: Any])?["ports"] as? [[String: Any]])?.first { $0["targetPort"] as? String == "http" })
-        let monitor = try #require(try Yams.load(yaml: String(contentsOfFile: Self.k8s + "/overlays/servicemonitor/servicemonitor.yaml", encoding: .utf8)) as? [String: Any])
+        let monitor = try #require(try Yams.load(yaml: String(contentsOfFile: Self.k8s + "/components/servicemonitor/servicemonitor.yaml", encoding: .utf8)) as? [String: Any])
         #expect(monitor["apiVersion"] as? String == "monitoring.coreos.com/v1" && monitor["kind"] as? String == "ServiceMonitor")
         #expect((monitor["metadata"] as? [String: Any])?["namespace"] as? String == serviceMetadata["namespace"] as? String)
         let spec = try #require(monitor["spec"] as? [String: Any])
@@ -416,8 +564,25 @@ struct DeployManifestTests {
         #expect(endpoint["port"] as? String == servicePort["name"] as? String)
         #expect(endpoint["path"] as? String == "/metrics")
         #expect(endpoint["interval"] as? String == "30s")
-        let kustomization = try #require(try Yams.load(yaml: String(contentsOfFile: Self.k8s + "/overlays/servicemonitor/kustomization.yaml", encoding: .utf8)) as? [String: Any])
-        #expect(kustomization["resources"] as? [String] == ["../../base", "servicemonitor.yaml"])
+        let overlay = try #require(try Yams.load(yaml: String(contentsOfFile: Self.k8s + "/overlays/servicemonitor/kustomization.yaml", encoding: .utf8)) as? [String: Any])
+        #expect(overlay["resources"] as? [String] == ["../../base"])
+        #expect(overlay["components"] as? [String] == ["../../components/servicemonitor"])
+        let component = try #require(try Yams.load(yaml: String(contentsOfFile: Self.k8s + "/components/servicemonitor/kustomization.yaml", encoding: .utf8)) as? [String: Any])
+        #expect(component["apiVersion"] as? String == "kustomize.config.k8s.io/v1alpha1" && component["kind"] as? String == "Component")
+        #expect(component["resources"] as? [String] == ["servicemonitor.yaml"])
+        // Its JSON6902 patch removes exactly the pod template's prometheus.io/* annotations ("/" escaped as "~1").
+        let patches = component["patches"] as? [[String: Any]] ?? []
+        let patch = try #require(patches.first { ($0["target"] as? [String: Any])?["kind"] as? String == "Deployment" })
+        #expect((patch["target"] as? [String: Any])?["name"] as? String == (deployment["metadata"] as? [String: Any])?["name"] as? String)
+        let operations = try #require(try Yams.load(yaml: patch["patch"] as? String ?? "") as? [[String: Any]])
+        #expect(operations.allSatisfy { $0["op"] as? String == "remove" }, "\(operations)")
+        let prefix = "/spec/template/metadata/annotations/"
+        var removed: Set<String> = []
+        for operation in operations {
+            guard let path = operation["path"] as? String, path.hasPrefix(prefix) else { continue }
+            removed.insert(String(path.dropFirst(prefix.count)).replacingOccurrences(of: "~1", with: "/"))
+        }
+        #expect(removed == Set(annotations.keys.filter { $0.hasPrefix("prometheus.io/") }), "removes \(removed.sorted()), the base has \(annotations.keys.sorted())")
     }
 }
 

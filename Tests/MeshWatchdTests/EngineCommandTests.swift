@@ -40,6 +40,12 @@ struct EngineCommandTests {
             #expect(((errorRate?["labels"] as? [String: String])?["alertname"]) == "IstioHighErrorRate")
             #expect(((errorRate?["annotations"] as? [String: String])?["summary"])?.contains("12% of requests fail with 5xx") == true)
             #expect((document["rules"] as? [[String: Any]])?.count == RulePack.withDefaults("istio").definitions.count)
+
+            // jsonl: one line per instance, then one per rule with its health: the same objects as the document.
+            let lines = try await cli.meshwatchd(["eval", "--prometheus", server.url, "--pack", "istio", "--at", unix(55), "-o", "jsonl"])
+            let objects = try lines.stdout.split(separator: "\n").map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+            #expect(objects.count == instances.count + RulePack.withDefaults("istio").definitions.count)
+            #expect(objects.filter { $0["alert"] != nil }.count == instances.count)
         }
     }
 
@@ -68,6 +74,18 @@ struct EngineCommandTests {
             let latencyPending = try #require(times("IstioHighLatency", "pending", workload: "ratings").first.flatMap(formatter.date))
             let latencyFiring = try #require(times("IstioHighLatency", "firing", workload: "ratings").first.flatMap(formatter.date))
             #expect(latencyFiring.timeIntervalSince(latencyPending) == 300)
+
+            // json: the same objects streamed as one array (with --alerts-at's snapshot among them), valid JSON.
+            let document = try await cli.meshwatchd(["replay", "--prometheus", server.url, "--pack", "istio", "--from", unix(30), "--to", unix(60),
+                                                     "--step", "30s", "--alerts-at", unix(50), "-o", "json"])
+            #expect(document.status == 0, "\(document.stderr)")
+            let array = try #require(try JSONSerialization.jsonObject(with: Data(document.stdout.utf8)) as? [[String: Any]], "\(document.stdout.prefix(500))")
+            #expect(array.filter { $0["transition"] != nil }.count == events.count)
+            #expect(array.filter { $0["alertsAt"] != nil }.count == 1)
+            // A short run is a document too, whatever it found.
+            let short = try await cli.meshwatchd(["replay", "--prometheus", server.url, "--pack", "istio", "--from", unix(0), "--to", unix(0),
+                                                  "-o", "json"])
+            #expect((try? JSONSerialization.jsonObject(with: Data(short.stdout.utf8))) is [Any], "\(short.stdout)")
             #expect(times("IstioHighErrorRate", "pending", workload: "batch-report").isEmpty)
             #expect(run.stderr.contains("replay: 61 evaluations"))
         }

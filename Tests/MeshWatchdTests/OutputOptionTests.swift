@@ -1,4 +1,5 @@
 import Foundation
+import MeshFixtures
 import Testing
 
 /// One spelling on every command: `--output table|json|jsonl` where a command prints results,
@@ -88,5 +89,28 @@ struct OutputOptionTests {
         #expect(validDocument?["valid"] as? Bool == true)
         #expect((validDocument?["rules"] as? Int ?? 0) > 0)
         #expect(validDocument?["prometheus"] as? String == "http://127.0.0.1:1")
+    }
+
+    @Test("check-config's document (CI logs keep it) shows no password, query key or header value, with --connect too")
+    func checkConfigHidesSecrets() async throws {
+        let directory = NSTemporaryDirectory() + "meshwatchd-output-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let closed = try ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        try #"""
+            {"prometheus": {"url": "http://scraper:PASSWORD1@127.0.0.1:\#(closed.port)/prom?tenant=QUERYKEY1", "headers": {"X-Scope-OrgID": "HEADER1"}},
+             "packs": {"istio": {}},
+             "sinks": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:\#(closed.port)/hook?token=QUERYKEY2#FRAGMENT1"},
+                       {"name": "am", "type": "alertmanager", "url": "http://admin:PASSWORD2@127.0.0.1:\#(closed.port)"}]}
+            """#.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        for arguments in [["-o", "json"], ["-o", "json", "--connect"], ["--connect"]] {
+            let run = try await cli.meshwatchd(["check-config", "--config", directory + "/config.json"] + arguments)
+            #expect(run.status == (arguments.contains("--connect") ? 1 : 0), "\(arguments): \(run.stdout)\(run.stderr)")
+            for secret in ["PASSWORD1", "PASSWORD2", "QUERYKEY1", "QUERYKEY2", "HEADER1", "FRAGMENT1"] {
+                #expect(!run.stdout.contains(secret) && !run.stderr.contains(secret), "\(arguments) shows \(secret):\n\(run.stdout)")
+            }
+            #expect(run.stdout.contains("127.0.0.1:\(closed.port)"), "the targets are still named: \(run.stdout)")
+        }
     }
 }

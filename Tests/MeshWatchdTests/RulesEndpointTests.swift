@@ -16,7 +16,8 @@ struct RulesEndpointTests {
     /// The groups as the daemon reports them before any evaluation: configured, not evaluated.
     static func unevaluated() -> StatusRendering.Groups {
         RuleEngine(groups: groups).groups.map { state in
-            (name: state.group.name, interval: .seconds(30), state: nil, evaluations: 0, ruleFailures: [:], missedTicks: 0, configured: state)
+            (name: state.group.name, interval: .seconds(30), state: nil, evaluations: 0, ruleFailures: [:], missedTicks: 0, configured: state,
+             ruleEvaluations: 0, templateQueries: 0)
         }
     }
 

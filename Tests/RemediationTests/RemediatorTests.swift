@@ -180,12 +180,15 @@ struct RemediatorTests {
         try await withKubernetes(seed: try Self.seed) { double async throws in
             try await withFaultProxy(upstream: double.url) { proxy async throws in
                 try await proxy.setRules(#"[{"method": "PATCH", "dryRun": true, "times": 1, "action": "hold", "name": "dry"}]"#)
-                let client = KubernetesClient(connection: .init(server: proxy.url))
+                // The held request must outlast the test's own steps on a busy machine: the client's
+                // timeout (10 s by default) ran out under load, which turned the test into another one.
+                let client = KubernetesClient(connection: .init(server: proxy.url), timeout: .seconds(120))
                 let before = try await double.requests().count
                 let remediator = Self.remediator(client, policy, leadership: leadership)
                 let decision = Task { await remediator.decide(proposal(.restart, "shop", "checkout"), criticalWorkloads: 0) }
-                let deadline = ContinuousClock.now + .seconds(20)
+                let deadline = ContinuousClock.now + .seconds(90)
                 while try await proxy.held() != ["dry"] && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                try #require(try await proxy.held() == ["dry"], "the server dry run never reached the proxy")
                 try await meanwhile(double)
                 try await proxy.release("dry")
                 return (await decision.value, try await writes(double, after: before))

@@ -10,6 +10,9 @@ import MeshHTTP
 /// given up on (logged with the reason). A sink with a group wait gets the findings of one
 /// alert and kind that queued together as one message.
 public struct OutboxWorker: Sendable {
+    /// The longest an idle loop sleeps: work queued raises the signal, a retry has its deadline.
+    static let idleWait: Duration = .seconds(3600)
+
     let store: any OutboxStore
     /// By sink name.
     let sinks: [String: any FindingSink]
@@ -42,11 +45,12 @@ public struct OutboxWorker: Sendable {
             var lastExpiry = Date.distantPast
             while !Task.isCancelled {
                 let now = Date()
-                if now.timeIntervalSince(lastExpiry) > 60 {
+                // Hourly is plenty against a maximum age of hours; no timer faster than that when idle.
+                if now.timeIntervalSince(lastExpiry) >= Self.idleWait.seconds {
                     lastExpiry = now
                     await expireUnknownSinks(at: now)
                 }
-                await signal.wait(upTo: .seconds(60))
+                await signal.wait(upTo: Self.idleWait)
                 if signal.take() { for own in signals.values { own.raise() } }
             }
             workers.cancelAll()
@@ -77,9 +81,9 @@ public struct OutboxWorker: Sendable {
                 if handled.isEmpty, let due = nextDue, due <= Date() { nextDue = Date().addingTimeInterval(1) }
             }
             if Task.isCancelled { break }
-            // Sleep until work is queued or the next retry is due (at most a minute).
-            let untilDue = nextDue.map { max(0, $0.timeIntervalSinceNow) } ?? 60
-            await signal.wait(upTo: .milliseconds(Int64(min(untilDue, 60) * 1000) + 1))
+            // Sleep until work is queued (the signal) or the next retry is due; idle, an hour.
+            let untilDue = nextDue.map { max(0, $0.timeIntervalSinceNow) } ?? Self.idleWait.seconds
+            await signal.wait(upTo: .milliseconds(Int64(min(untilDue, Self.idleWait.seconds) * 1000) + 1))
         }
     }
 

@@ -110,12 +110,14 @@ package struct CheckConfigCommand: AsyncParsableCommand {
         if !connected { throw ExitCode(1) }
     }
 
-    /// The URL without user info.
+    /// The URL without user info, query or fragment (where keys and tokens hide).
     static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url) else { return url }
+        guard var components = URLComponents(string: url) else { return "<url hidden>" }
         components.user = nil
         components.password = nil
-        return components.string ?? url
+        if components.query != nil { components.query = "<hidden>" }
+        components.fragment = nil
+        return components.string ?? "<url hidden>"
     }
 
     // MARK: - --connect

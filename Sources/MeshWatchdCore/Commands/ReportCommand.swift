@@ -66,8 +66,8 @@ package struct ReportCommand: AsyncParsableCommand {
         let to = at.flatMap(parseTime) ?? Date()
         let period = PrometheusDuration.parse(since)!.seconds
         let from = to.addingTimeInterval(-period)
-        guard await client.isReady(timeout: .seconds(5)) else {
-            FileHandle.standardError.write(Data("meshwatchd: report: Prometheus at \(CheckConfigCommand.redacted(client.baseURL)) does not answer\n".utf8))
+        if let problem = await client.queryProblem(timeout: .seconds(5)) {
+            FileHandle.standardError.write(Data("meshwatchd: report: Prometheus at \(CheckConfigCommand.redacted(client.baseURL)) does not answer: \(problem)\n".utf8))
             throw ExitCode(2)
         }
         var report = await ReportGatherer(client: client, queries: queries).gather(from: from, to: to)

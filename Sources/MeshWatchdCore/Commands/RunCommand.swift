@@ -108,11 +108,10 @@ package struct RunCommand: AsyncParsableCommand {
         }
         let running = (externalURL: configuration.web?.externalUrl, listen: configuration.listenAddress)
         let reload: @Sendable () throws -> DaemonSettings = { [source, prometheus, kubernetes, logger] in
+            // Users, tokens (their files read again, first: one that cannot be read fails the whole
+            // reload before anything changed), anonymous lists and the session timeout reload with the rest.
             let settings = try DaemonSettings.resolve(source: source, prometheus: prometheus, kubernetes: kubernetes, runtime: runtime, logger: logger)
-            // Users, tokens (their files read again), anonymous lists and the session timeout
-            // reload with the rest; a token file that cannot be read fails the whole reload.
-            let credentials = try Self.webCredentials(settings.web)
-            for user in access.update(credentials) {
+            for user in access.update(settings.credentials) {
                 logger.notice("sessions ended: the user was removed or its password changed", metadata: ["web.user": "\(user)"])
             }
             if settings.web?.externalUrl != running.externalURL || settings.listenAddress != running.listen {

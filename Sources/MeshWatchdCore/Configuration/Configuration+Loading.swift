@@ -28,11 +28,19 @@ extension Configuration {
 
     /// Every path in the file is relative to the configuration file, as in Prometheus: rule
     /// files, Prometheus's credential and TLS files, the kubeconfig, the state directory, the
-    /// sinks' secret files, the kill switch and the opted-in rules' files.
+    /// sinks' secret files, the web tokens' files, the kill switch and the opted-in rules' files.
     mutating func resolvePaths(relativeTo file: String) {
         let base = URL(fileURLWithPath: file).deletingLastPathComponent().path
         func resolved(_ path: String) -> String { path.hasPrefix("/") ? path : base + "/" + path }
         ruleFiles = ruleFiles?.map(resolved)
+        if var web {
+            web.tokens = web.tokens?.map { token in
+                var token = token
+                token.file = token.file.map(resolved)
+                return token
+            }
+            self.web = web
+        }
         packs = packs?.mapValues { pack in
             var pack = pack
             pack.file = pack.file.map(resolved)

@@ -26,6 +26,9 @@ final class WebAccess: Sendable {
         var user: String
         var csrf: String
         var expires: Date
+        /// The hash the password was checked against: a session outlives no password change,
+        /// even one reloaded while its login was being checked.
+        var passwordHash = ""
     }
 
     /// Who a request acts as, and how it proved it.
@@ -130,9 +133,10 @@ final class WebAccess: Sendable {
             return found.map { Principal(name: "token:" + $0, via: .token) }
         }
         guard let id = Self.cookieValue(cookie, name: Self.cookieName) else { return nil }
+        let users = self.users
         return sessions.withLock { sessions -> Principal? in
             guard let session = sessions[id] else { return nil }
-            guard session.expires > time else {
+            guard session.expires > time, users[session.user]?.passwordHash == session.passwordHash else {
                 sessions[id] = nil
                 return nil
             }
@@ -175,7 +179,7 @@ final class WebAccess: Sendable {
         }
         guard mw_crypt_verify(password, user.passwordHash) == 1 else { return nil }
         let session = Session(id: Self.randomToken(), user: user.name, csrf: Self.randomToken(),
-                              expires: time.addingTimeInterval(sessionTimeout.seconds))
+                              expires: time.addingTimeInterval(sessionTimeout.seconds), passwordHash: user.passwordHash)
         sessions.withLock { sessions in
             // Expired sessions go; past the bound, the oldest goes (a login storm cannot fill memory).
             sessions = sessions.filter { $0.value.expires > time }

@@ -20,6 +20,8 @@ package struct DiagnosisWorker: Sendable {
     var notes: RemediationNotes { diagnosis.notes }
     /// Runbooks run at once.
     var concurrency = 4
+    /// The longest the worker sleeps with nothing queued and no verification due.
+    static let idleWait: Duration = .seconds(3600)
 
     func run() async {
         // Reservations a crash left open are settled against the cluster before anything new is decided.
@@ -28,9 +30,12 @@ package struct DiagnosisWorker: Sendable {
         var nextCheck = Date()
         await withDiscardingTaskGroup { tasks in
             while !Task.isCancelled {
+                // Woken by work queued (the signal) or by the next verification window's end; idle,
+                // no timer faster than an hour.
                 if signal.take() || Date() >= nextCheck {
-                    nextCheck = Date().addingTimeInterval(5)
                     await verify()
+                    let next = (try? await store.perform { try $0.nextVerification(at: Date()) }) ?? nil
+                    nextCheck = min(next ?? .distantFuture, Date().addingTimeInterval(Self.idleWait.seconds))
                     let pending = (try? await store.perform { try $0.pendingDiagnoses() }) ?? []
                     // A list read just before a runbook finished still holds its request: what is
                     // done stays known until the store no longer lists it, so nothing runs twice.
@@ -52,7 +57,8 @@ package struct DiagnosisWorker: Sendable {
                     }
                 }
                 if Task.isCancelled { break }
-                await signal.wait(upTo: .seconds(1))
+                let wait = min(max(nextCheck.timeIntervalSinceNow, 0), Self.idleWait.seconds)
+                await signal.wait(upTo: .milliseconds(Int64(wait * 1000) + 1))
             }
             tasks.cancelAll()
         }

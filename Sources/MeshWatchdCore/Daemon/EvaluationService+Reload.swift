@@ -34,7 +34,9 @@ extension EvaluationService {
     /// change (a ConfigMap's symlink swap included). A change whose reload failed is not retried
     /// until the files change again.
     func watchFiles(_ settings: DaemonSettings) async -> Event {
-        guard let every = settings.configCheckInterval, !settings.watchedFiles.isEmpty else { return .done }
+        guard let configured = settings.configCheckInterval, !settings.watchedFiles.isEmpty else { return .done }
+        // No timer faster than the evaluation: at most as often as the shortest group interval.
+        let every = max(configured, settings.groups.map { settings.interval(of: $0) }.min() ?? configured)
         while !Task.isCancelled {
             do { try await Task.sleep(for: every) } catch { break }
             let now = FileWatch(paths: settings.watchedFiles)

@@ -67,7 +67,13 @@ struct EvaluationService: ServiceLifecycle.Service {
     func run() async throws {
         try await withGracefulShutdownHandler {
             try await cancelWhenGracefulShutdown {
-                if let elector { await elected(elector) } else { try await generations() }
+                // SIGHUP is trapped for the whole run, leading or following: its default action
+                // would end the process, and a follower reloads too (its users, tokens, rules).
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask { _ = await self.forwardSIGHUP() }
+                    if let elector { await elected(elector) } else { try await generations() }
+                    tasks.cancelAll()
+                }
             }
         } onGracefulShutdown: { [notifier, logger] in
             logger.info("shutting down")
@@ -87,8 +93,13 @@ struct EvaluationService: ServiceLifecycle.Service {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await elector.run(continuation) }
             var leading: Task<Void, Never>?
+            // While following, reloads still apply (the next generation starts from them).
+            var following: Task<Void, Never>? = Task { await followerReloads() }
             for await isLeader in changes {
                 if isLeader {
+                    following?.cancel()
+                    await following?.value
+                    following = nil
                     await onLeading.run()
                     await status.setFollowing(false)
                     leading = Task { try? await generations() }
@@ -96,6 +107,7 @@ struct EvaluationService: ServiceLifecycle.Service {
                     leading?.cancel()
                     await leading?.value
                     leading = nil
+                    if following == nil { following = Task { await followerReloads() } }
                     // Another replica leads now and announces from its own evaluations: what this one
                     // could not save must not go out later, when it leads again, as a second page.
                     let dropped = unsaved.clear()
@@ -109,7 +121,33 @@ struct EvaluationService: ServiceLifecycle.Service {
             }
             leading?.cancel()
             await leading?.value
+            following?.cancel()
+            await following?.value
             group.cancelAll()
+        }
+    }
+
+    /// A follower's reloads: SIGHUP, `POST /-/reload` (when no leader answers it) and changed
+    /// files load the configuration as the leader's would (users and tokens take effect at once);
+    /// the settings wait for this replica's first generation.
+    private func followerReloads() async {
+        while !Task.isCancelled {
+            let settings = latest.value
+            let next: DaemonSettings? = await withTaskGroup(of: Event.self) { tasks in
+                if let loaded = settings.loadedFiles { reloads.attempted(loaded) }
+                tasks.addTask { await reloadWhenAsked(watching: settings.watchedFiles) }
+                tasks.addTask { await watchFiles(settings) }
+                for await event in tasks {
+                    if case .reload(let next) = event {
+                        tasks.cancelAll()
+                        return next
+                    }
+                }
+                return nil
+            }
+            guard let next else { return }
+            latest.value = next
+            notifier.ready(status: "following: another replica holds the lease (configuration reloaded)")
         }
     }
 
@@ -225,9 +263,16 @@ struct EvaluationService: ServiceLifecycle.Service {
             }
             if let loaded = settings.loadedFiles { reloads.attempted(loaded) }
             tasks.addTask { await reloadWhenAsked(watching: settings.watchedFiles) }
-            tasks.addTask { await forwardSIGHUP() }
             tasks.addTask { await watchFiles(settings) }
-            if let interval = notifier.watchdogInterval { tasks.addTask { await watchdog(every: interval) } }
+            if let interval = notifier.watchdogInterval {
+                // The watchdog follows the evaluation interval: a daemon evaluating every 5 min is
+                // not held to the unit's 90 s; the timeout is twice the longest group interval (never
+                // below the unit's), sent to systemd, and fed at half of it.
+                let longest = settings.groups.map { settings.interval(of: $0) }.max() ?? .zero
+                let timeout = max(interval * 2, longest * 2)
+                if timeout > interval * 2 { notifier.watchdogTimeout(timeout) }
+                tasks.addTask { await watchdog(every: timeout / 2) }
+            }
 
             var engines: [String: RuleEngine] = [:]
             var next: DaemonSettings?
@@ -248,9 +293,10 @@ struct EvaluationService: ServiceLifecycle.Service {
     }
 
     /// READY=1 (and after a reload, READY=1 again) once every group has had its first cycle;
-    /// then STATUS= after each change.
+    /// then STATUS= after each change. Woken by the changes (cycles, reloads), never by a timer.
     private func readiness() async -> Event {
         while !Task.isCancelled {
+            _ = status.readinessSignal.take()
             let summary = await status.summary
             if await status.becameReady() {
                 notifier.ready(status: summary)
@@ -258,14 +304,19 @@ struct EvaluationService: ServiceLifecycle.Service {
             } else {
                 notifier.status(summary)
             }
-            do { try await Task.sleep(for: .milliseconds(200)) } catch { break }
+            await status.readinessSignal.wait(upTo: Self.idleWait)
         }
         return .done
     }
 
+    /// The longest a watcher sleeps without a change to look at.
+    static let idleWait: Duration = .seconds(3600)
+
     /// Raises and resolves `MeshWatchDatasourceDown`: Prometheus is unreachable when no rule of
     /// any group succeeded in its last cycle and it does not answer the query `1` either
     /// (rules failing on a Prometheus that answers are the rules' problem, not an outage).
+    /// Driven by the cycles' outcomes: it looks after each cycle, and probes only while every
+    /// rule failed.
     private func watchDatasource(_ settings: DaemonSettings, committer: StateCommitter) async -> Event {
         let client = settings.datasource.client
         var endpoint = URLComponents(string: client.baseURL)
@@ -275,6 +326,7 @@ struct EvaluationService: ServiceLifecycle.Service {
         let labels = ["prometheus": endpoint?.string ?? ""]
         var wasReachable: Bool?
         while !Task.isCancelled {
+            _ = status.datasourceSignal.take()
             let states = await status.groupStates.compactMap(\.state)
             if !states.isEmpty {
                 let rules = states.flatMap(\.rules)
@@ -298,7 +350,7 @@ struct EvaluationService: ServiceLifecycle.Service {
                     }
                 }
             }
-            do { try await Task.sleep(for: .seconds(1)) } catch { break }
+            await status.datasourceSignal.wait(upTo: Self.idleWait)
         }
         return .done
     }

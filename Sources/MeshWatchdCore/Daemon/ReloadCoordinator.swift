@@ -51,7 +51,7 @@ final class ReloadCoordinator: Sendable {
             _ = signal.take()
             let taken = state.withLock { state in defer { state.pending = [] }; return state.pending }
             if !taken.isEmpty { return taken }
-            await signal.wait(upTo: .seconds(60))
+            await signal.wait(upTo: .seconds(3600))  // every request raises the signal
         }
         return []
     }

@@ -16,6 +16,11 @@ struct SystemdNotifier: Sendable {
     func ready(status: String) { send("READY=1\nSTATUS=\(status)") }
     func status(_ status: String) { send("STATUS=\(status)") }
     func watchdog() { send("WATCHDOG=1") }
+    /// Changes the watchdog's timeout for this run (systemd ≥ 236), and feeds it.
+    func watchdogTimeout(_ timeout: Duration) {
+        let microseconds = timeout.components.seconds * 1_000_000 + timeout.components.attoseconds / 1_000_000_000_000
+        send("WATCHDOG_USEC=\(microseconds)\nWATCHDOG=1")
+    }
 
     /// RELOADING=1 with the monotonic time systemd ≥ 253 asks for (older ones ignore it).
     func reloading() {

@@ -106,6 +106,14 @@ extension StateStore: RemediationLedger {
     }
 
     /// Taken (or unknown) actions whose verification window ended without the alert resolving: not recovered.
+    /// When the next taken action's verification window ends (nil: none waits), so the worker
+    /// sleeps until then instead of looking every few seconds.
+    func nextVerification(at time: Date) throws -> Date? {
+        try ledger(since: time.addingTimeInterval(-7 * 86400))
+            .filter { !$0.open && $0.decision.outcome.countsAsAction && $0.verified == nil }
+            .compactMap(\.verifyUntil).min()
+    }
+
     func markUnrecovered(at time: Date) throws -> [LedgerEntry] {
         let overdue = try ledger(since: time.addingTimeInterval(-7 * 86400)).filter {
             !$0.open && $0.decision.outcome.countsAsAction && $0.verified == nil && ($0.verifyUntil.map { $0 <= time } ?? false)

@@ -24,6 +24,11 @@ actor DaemonStatus: DeliveryReporting {
         var pending = 0
         var failedRules = 0
         var missedTicks = 0
+        /// Counters kept here, not derived from the last state, so a reload never lowers them.
+        var ruleEvaluations = 0
+        var templateQueries = 0
+        /// The last state's template query count (cumulative in the engine), to add only the new ones.
+        var lastTemplateQueries = 0
     }
 
     private var groups: [String: Group] = [:]
@@ -109,6 +114,8 @@ actor DaemonStatus: DeliveryReporting {
                 entry.evaluations = old.evaluations
                 entry.ruleFailures = old.ruleFailures
                 entry.missedTicks = old.missedTicks
+                entry.ruleEvaluations = old.ruleEvaluations
+                entry.templateQueries = old.templateQueries
             }
             next[group.name] = entry
         }
@@ -116,6 +123,7 @@ actor DaemonStatus: DeliveryReporting {
         evaluationDurations.declare(newGroups.map(\.name))
         readySent = false
         configurationLoaded = true
+        changed()
     }
 
     private(set) var configurationLoaded = false
@@ -128,17 +136,33 @@ actor DaemonStatus: DeliveryReporting {
     func stateWriteFailed(error: String, waitingFindings: Int) {
         stateWriteFailure = error
         unsavedFindings = waitingFindings
+        changed()
     }
 
     func stateWritten() {
         stateWriteFailure = nil
         unsavedFindings = 0
+        changed()
     }
 
     /// With leader election: a follower is ready and idle.
     private(set) var following = false
 
-    func setFollowing(_ value: Bool) { following = value }
+    func setFollowing(_ value: Bool) {
+        following = value
+        changed()
+    }
+
+    /// Raised on every change the readiness and datasource watchers act on (a cycle, a new
+    /// generation, following, the state store failing or recovering): they wait on these instead
+    /// of polling. One waiter each.
+    nonisolated let readinessSignal = OutboxSignal()
+    nonisolated let datasourceSignal = OutboxSignal()
+
+    private func changed() {
+        readinessSignal.raise()
+        datasourceSignal.raise()
+    }
 
     /// The groups as the generation starts them, before their first cycle.
     func configure(_ states: [RuleEngine.GroupState]) {
@@ -146,11 +170,10 @@ actor DaemonStatus: DeliveryReporting {
     }
 
     /// Every group's state after its last cycle, by group name.
-    var groupStates: [(name: String, interval: Duration, state: RuleEngine.GroupState?, evaluations: Int,
-                       ruleFailures: [String: Int], missedTicks: Int, configured: RuleEngine.GroupState?)] {
+    var groupStates: StatusRendering.Groups {
         groups.sorted { $0.key < $1.key }.map {
             ($0.key, $0.value.interval, $0.value.state, $0.value.evaluations, $0.value.ruleFailures, $0.value.missedTicks,
-             $0.value.configured)
+             $0.value.configured, $0.value.ruleEvaluations, $0.value.templateQueries)
         }
     }
 
@@ -187,8 +210,14 @@ actor DaemonStatus: DeliveryReporting {
         entry.missedTicks += missed
         entry.state = state
         entry.evaluations += 1
+        entry.ruleEvaluations += state.rules.count
+        // The engine's count is cumulative per rule and starts again with a new engine (a reload).
+        let queries = state.rules.reduce(0) { $0 + $1.templateQueries }
+        entry.templateQueries += queries >= entry.lastTemplateQueries ? queries - entry.lastTemplateQueries : queries
+        entry.lastTemplateQueries = queries
         for rule in state.rules where rule.health == .err { entry.ruleFailures[rule.rule.name, default: 0] += 1 }
         groups[group] = entry
+        changed()
     }
 
     /// True once, when every group has finished its first cycle.

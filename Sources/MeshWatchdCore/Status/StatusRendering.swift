@@ -9,7 +9,8 @@ import RemoteWrite
 /// The status endpoints' bodies: Prometheus's text format and Prometheus's API shapes.
 enum StatusRendering {
     typealias Groups = [(name: String, interval: Duration, state: RuleEngine.GroupState?, evaluations: Int,
-                         ruleFailures: [String: Int], missedTicks: Int, configured: RuleEngine.GroupState?)]
+                         ruleFailures: [String: Int], missedTicks: Int, configured: RuleEngine.GroupState?,
+                         ruleEvaluations: Int, templateQueries: Int)]
 
     typealias Deliveries = [String: (delivered: Int, retried: Int, failed: Int)]
 
@@ -40,14 +41,14 @@ enum StatusRendering {
                groups.map { ([("rule_group", $0.name)], Double($0.missedTicks)) })
         // Every counter shows from zero for every label set known: each group, each of its rules.
         family("meshwatchd_rule_evaluations_total", "counter", "Rule evaluations, each one Prometheus query.",
-               groups.map { ([("rule_group", $0.name)], Double($0.evaluations * ($0.state?.rules.count ?? 0))) })
+               groups.map { ([("rule_group", $0.name)], Double($0.ruleEvaluations)) })
         family("meshwatchd_rule_evaluation_failures_total", "counter", "Rule evaluations that failed (query error, duplicate labels, limit).",
                groups.flatMap { group in
                    let names = Set(((group.state ?? group.configured)?.rules ?? []).map(\.rule.name)).union(group.ruleFailures.keys)
                    return names.sorted().map { ([("rule_group", group.name), ("rule_name", $0)], Double(group.ruleFailures[$0] ?? 0)) }
                })
         family("meshwatchd_template_queries_total", "counter", "Queries run by the templates' query function (each expression once per rule evaluation).",
-               groups.map { ([("rule_group", $0.name)], Double($0.state?.rules.reduce(0) { $0 + $1.templateQueries } ?? 0)) })
+               groups.map { ([("rule_group", $0.name)], Double($0.templateQueries)) })
         var counts: [String: [AlertState: Int]] = [:]
         for (_, state) in evaluated {
             for rule in state.rules {
@@ -93,9 +94,10 @@ enum StatusRendering {
         for (key, count) in remediations {
             outcomes[key.split(separator: "\u{0}", omittingEmptySubsequences: false).prefix(2).joined(separator: "\u{0}"), default: 0] += count
         }
-        family("meshwatchd_remediation_outcomes_total", "counter", "Remediation decisions by action and outcome (taken, dry-run, refused).",
+        family("meshwatchd_remediation_outcomes_total", "counter",
+               "Remediation decisions by action and outcome (taken, dry-run, refused, unknown: the API server's answer did not say; counted as an action).",
                RemediationAction.allCases.flatMap { action in
-                   [RemediationDecision.Outcome.taken, .dryRun, .refused].map { outcome in
+                   RemediationDecision.Outcome.allCases.map { outcome in
                        ([("action", action.rawValue), ("outcome", outcome.rawValue)], Double(outcomes["\(action.rawValue)\u{0}\(outcome.rawValue)"] ?? 0))
                    }
                })

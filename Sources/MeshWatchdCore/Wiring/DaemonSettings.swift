@@ -32,6 +32,8 @@ struct DaemonSettings: Sendable {
     /// The web section and listener as this configuration has them: users and tokens reload,
     /// the listener and the external URL take effect at the next start.
     var web: Configuration.Web? = nil
+    /// The web section's users and tokens, token files read at this load.
+    var credentials = WebAccess.Credentials()
     var listenAddress: String? = nil
 
     struct Diagnosis: Sendable {
@@ -56,6 +58,9 @@ struct DaemonSettings: Sendable {
         let resolved = try source.resolveThrowing()
         for warning in resolved.warnings { logger.warning("\(warning)") }
         let configuration = resolved.configuration
+        // Read before anything below changes running state (the remote-write queue, the mode): a
+        // token file that cannot be read fails the load with nothing changed.
+        let credentials = try RunCommand.webCredentials(configuration.web)
         let queryTimeout = configuration.queryTimeout?.value ?? prometheus.timeout
         let client = try prometheus.makeClient(logger: logger, configuration: configuration.prometheus)
         let longest = resolved.groups.map { $0.interval ?? resolved.interval }.max() ?? resolved.interval
@@ -122,6 +127,7 @@ struct DaemonSettings: Sendable {
         var watched = settings
         let files = resolved.groups.map(\.file).filter { FileManager.default.fileExists(atPath: $0) }
         watched.web = configuration.web
+        watched.credentials = credentials
         watched.listenAddress = configuration.listenAddress
         // Token files too: a rotated token (a Secret's file swapped) reloads like a changed rule.
         let tokenFiles = (configuration.web?.tokens ?? []).compactMap(\.file).filter { FileManager.default.fileExists(atPath: $0) }

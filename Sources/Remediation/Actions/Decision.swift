@@ -18,7 +18,7 @@ public enum RemediationAction: String, Codable, Sendable, CaseIterable {
 /// One decision, taken or not, with the guard that decided it: written to the ledger and
 /// carried by the finding.
 public struct RemediationDecision: Codable, Sendable, Equatable {
-    public enum Outcome: String, Codable, Sendable {
+    public enum Outcome: String, Codable, Sendable, CaseIterable {
         /// The action was written to the Kubernetes API.
         case taken
         /// Every guard allowed it, but the mode (or the kill switch) is dry-run.
