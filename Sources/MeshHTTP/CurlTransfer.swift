@@ -69,17 +69,28 @@ final class CurlTransfer: @unchecked Sendable {
         return true
     }
 
+    /// One header line as libcurl hands it over, parsed on its bytes (HTTP's whitespace is ASCII:
+    /// going through Foundation's trimming was a quarter of a cycle's instructions).
     func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {
-        let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        if line.hasPrefix("HTTP/") {
+        let line = Self.trimmed(bytes.assumingMemoryBound(to: UInt8.self))
+        if line.starts(with: "HTTP/".utf8) {
             // A new response starts (after `100 Continue`, or through a proxy's CONNECT).
             headers.removeAll()
             return
         }
-        guard let colon = line.firstIndex(of: ":") else { return }
-        let name = String(line[..<colon]).trimmingCharacters(in: .whitespaces)
-        let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-        headers.append((name, value))
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+        let name = Self.trimmed(UnsafeBufferPointer(rebasing: line[..<colon]))
+        let value = Self.trimmed(UnsafeBufferPointer(rebasing: line[(colon + 1)...]))
+        headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+    }
+
+    /// Without leading and trailing spaces, tabs, CR and LF.
+    static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> Slice<UnsafeBufferPointer<UInt8>> {
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+        var start = bytes.startIndex, end = bytes.endIndex
+        while start < end && isSpace(bytes[start]) { start += 1 }
+        while end > start && isSpace(bytes[end - 1]) { end -= 1 }
+        return bytes[start..<end]
     }
 
     // MARK: Outcome

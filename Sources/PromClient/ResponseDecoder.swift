@@ -30,7 +30,8 @@ public enum ResponseDecoder {
     /// there (no memory or time is spent on the rest) with an error that says so.
     public static func decode(_ body: [UInt8], maxSeries: Int = .max) throws(ResponseDecodingError) -> APIResponse {
         let outcome = body.withUnsafeBufferPointer { buffer -> Result<APIResponse, ResponseDecodingError> in
-            var reader = Reader(scanner: JSONScanner(buffer), maxSeries: maxSeries)
+            var reader = Reader(scanner: JSONScanner(buffer), maxSeries: maxSeries,
+                                interner: StringInterner(capacity: StringInterner.capacity(forBody: buffer.count)))
             do throws(ResponseDecodingError) {
                 return .success(try reader.envelope())
             } catch {
@@ -45,11 +46,12 @@ public enum ResponseDecoder {
 private struct Reader {
     var scanner: JSONScanner
     let maxSeries: Int
-    var interner = StringInterner()
+    var interner: StringInterner
 
-    init(scanner: JSONScanner, maxSeries: Int) {
+    init(scanner: JSONScanner, maxSeries: Int, interner: StringInterner = StringInterner()) {
         self.scanner = scanner
         self.maxSeries = maxSeries
+        self.interner = interner
     }
 
     /// Called before each series is read.

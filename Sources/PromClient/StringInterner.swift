@@ -17,7 +17,15 @@ struct StringInterner {
     private var arena: [UInt8] = []
     private let capacity: Int
 
-    /// Keeps at most `capacity` distinct strings; past that, new strings are made fresh.
+    /// A capacity (a power of two) for an answer of `bytes`: a small answer (a rule's few series)
+    /// must not pay for filling a 64 KiB table, which was a tenth of a small cycle's instructions.
+    static func capacity(forBody bytes: Int) -> Int {
+        var capacity = 64
+        while capacity < 8192 && capacity * 32 < bytes { capacity *= 2 }
+        return capacity
+    }
+
+    /// Keeps at most `capacity` distinct strings (a power of two); past that, new strings are made fresh.
     init(capacity: Int = 8192) {
         self.capacity = capacity
         slots = Array(repeating: -1, count: capacity * 2)
