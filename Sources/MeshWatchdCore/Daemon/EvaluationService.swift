@@ -127,30 +127,6 @@ struct EvaluationService: ServiceLifecycle.Service {
         }
     }
 
-    /// A follower's reloads: SIGHUP, `POST /-/reload` (when no leader answers it) and changed
-    /// files load the configuration as the leader's would (users and tokens take effect at once);
-    /// the settings wait for this replica's first generation.
-    private func followerReloads() async {
-        while !Task.isCancelled {
-            let settings = latest.value
-            let next: DaemonSettings? = await withTaskGroup(of: Event.self) { tasks in
-                if let loaded = settings.loadedFiles { reloads.attempted(loaded) }
-                tasks.addTask { await reloadWhenAsked(watching: settings.watchedFiles) }
-                tasks.addTask { await watchFiles(settings) }
-                for await event in tasks {
-                    if case .reload(let next) = event {
-                        tasks.cancelAll()
-                        return next
-                    }
-                }
-                return nil
-            }
-            guard let next else { return }
-            latest.value = next
-            notifier.ready(status: "following: another replica holds the lease (configuration reloaded)")
-        }
-    }
-
     private func generations() async throws {
         var settings = latest.value
         var carried: [String: RuleEngine]? = nil
@@ -292,69 +268,6 @@ struct EvaluationService: ServiceLifecycle.Service {
         }
     }
 
-    /// READY=1 (and after a reload, READY=1 again) once every group has had its first cycle;
-    /// then STATUS= after each change. Woken by the changes (cycles, reloads), never by a timer.
-    private func readiness() async -> Event {
-        while !Task.isCancelled {
-            _ = status.readinessSignal.take()
-            let summary = await status.summary
-            if await status.becameReady() {
-                notifier.ready(status: summary)
-                logger.info("ready", metadata: ["status": "\(summary)"])
-            } else {
-                notifier.status(summary)
-            }
-            await status.readinessSignal.wait(upTo: Self.idleWait)
-        }
-        return .done
-    }
-
-    /// The longest a watcher sleeps without a change to look at.
-    static let idleWait: Duration = .seconds(3600)
-
-    /// Raises and resolves `MeshWatchDatasourceDown`: Prometheus is unreachable when no rule of
-    /// any group succeeded in its last cycle and it does not answer the query `1` either
-    /// (rules failing on a Prometheus that answers are the rules' problem, not an outage).
-    /// Driven by the cycles' outcomes: it looks after each cycle, and probes only while every
-    /// rule failed.
-    private func watchDatasource(_ settings: DaemonSettings, committer: StateCommitter) async -> Event {
-        let client = settings.datasource.client
-        var endpoint = URLComponents(string: client.baseURL)
-        endpoint?.user = nil
-        endpoint?.password = nil
-        endpoint?.query = nil
-        let labels = ["prometheus": endpoint?.string ?? ""]
-        var wasReachable: Bool?
-        while !Task.isCancelled {
-            _ = status.datasourceSignal.take()
-            let states = await status.groupStates.compactMap(\.state)
-            if !states.isEmpty {
-                let rules = states.flatMap(\.rules)
-                var reachable = rules.isEmpty || rules.contains { $0.health != .err }
-                if !reachable { reachable = await client.queryProblem() == nil }
-                let error = rules.compactMap(\.lastError).first ?? ""
-                if reachable != wasReachable {
-                    if reachable == false { logger.warning("Prometheus unreachable", metadata: ["error": "\(error)"]) }
-                    if reachable && wasReachable == false { logger.info("Prometheus reachable again") }
-                    wasReachable = reachable
-                }
-                // The failed cycles' ticks: when the queries that failed were sent.
-                let failingSince = reachable ? nil : states.compactMap(\.lastEvaluation).min()
-                let plan = planner.datasource(reachable: reachable, error: error, labels: labels, failingSince: failingSince, at: Date())
-                if !plan.isEmpty || unsaved.keys.contains(NotificationPlanner.ownGroup) {
-                    let committed = await committer.commit(key: NotificationPlanner.ownGroup, snapshot: nil, .init(plan: plan))
-                    if committed && !plan.outgoing.isEmpty {
-                        logger.log(level: reachable ? .info : .critical,
-                                   reachable ? "alert resolved" : "alert firing",
-                                   metadata: ["rule.name": "\(NotificationPlanner.datasourceDownAlert)", "error": "\(error)"])
-                    }
-                }
-            }
-            await status.datasourceSignal.wait(upTo: Self.idleWait)
-        }
-        return .done
-    }
-
     /// Groups a reload removed: their firing alerts resolve (every sink that heard of them
     /// hears the resolve) and their stored state goes.
     /// Staleness markers, at the reload, for what rules the reload removed or relabelled (and
@@ -377,21 +290,6 @@ struct EvaluationService: ServiceLifecycle.Service {
             let plan = settings.sinks.isEmpty ? NotificationPlan() : planner.plan(resolves, at: time)
             await committer.commit(key: name, snapshot: EngineSnapshot(takenAt: time, rules: [:]), .init(plan: plan, transitions: resolves))
         }
-    }
-
-    /// Feeds systemd's watchdog only while every group loop shows life, so a hung loop gets
-    /// the daemon restarted.
-    private func watchdog(every interval: Duration) async -> Event {
-        while !Task.isCancelled {
-            let stuck = await status.stuckGroups()
-            if stuck.isEmpty {
-                notifier.watchdog()
-            } else {
-                logger.critical("evaluation loop stuck; not feeding the watchdog", metadata: ["group.names": "\(stuck)"])
-            }
-            do { try await Task.sleep(for: interval) } catch { break }
-        }
-        return .done
     }
 }
 
