@@ -102,6 +102,22 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
+    /// Waits at most `limit` for the program to exit by itself and returns its exit status;
+    /// nil if it had not exited by then (it is killed with SIGKILL, so no test hangs on it).
+    public func waitForExit(within limit: Duration) async -> Int32? {
+        await offPool {
+            let deadline = ContinuousClock.now.advanced(by: limit)
+            while self.process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+            guard !self.process.isRunning else {
+                kill(self.process.processIdentifier, SIGKILL)
+                self.process.waitUntilExit()
+                return nil
+            }
+            self.process.waitUntilExit()
+            return self.process.terminationStatus
+        }
+    }
+
     /// SIGTERM, then SIGKILL after `grace`; returns once the process has exited.
     /// Runs `body` and stops the process afterwards, whether `body` returns or throws.
     public func stopping<T>(after body: () async throws -> T) async throws -> T {

@@ -243,9 +243,20 @@ struct DaemonFaultTests {
             #expect(peak > 0 && peak < 400_000, "peak RSS \(peak) kB")
             let stopping = ContinuousClock.now
             daemon.signal(SIGTERM)
-            let code = await daemon.process.waitForExit()
-            #expect(ContinuousClock.now - stopping < .seconds(7), "SIGTERM took \(ContinuousClock.now - stopping)")
-            #expect(code == 0)
+            let code = await daemon.process.waitForExit(within: .seconds(30))
+            #expect(code == 0, "SIGTERM took \(ContinuousClock.now - stopping) (nil: not stopped within 30 s)")
+            // The contract (shutdown_timeout, 5 s here) is measured on the daemon's own clock, from
+            // its "shutting down" to "evaluation stopped": what the test process sees also counts
+            // the signal's delivery and the wait for the exit, which take seconds of their own on a
+            // busy machine. A daemon that ignored SIGTERM would miss both bounds by far.
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            func stamp(_ message: String) -> Date? {
+                daemon.logLines.last { $0["msg"] == message }?["ts"].flatMap { formatter.date(from: $0) }
+            }
+            let began = try #require(stamp("shutting down"), "log:\n\(daemon.log.suffix(3000))")
+            let ended = try #require(stamp("evaluation stopped; alert state saved"), "log:\n\(daemon.log.suffix(3000))")
+            #expect(ended.timeIntervalSince(began) < 5, "the daemon took \(ended.timeIntervalSince(began)) s to stop; log:\n\(daemon.log.suffix(3000))")
         }
     }
 
