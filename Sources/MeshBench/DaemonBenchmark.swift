@@ -12,6 +12,8 @@ struct ProcessFigures {
     var residentMegabytes: Double
     var anonymousMegabytes: Double
     var cpuSeconds: Double
+    /// The part of `cpuSeconds` spent in the kernel (system calls, page faults).
+    var systemSeconds: Double
     var contextSwitches: Int
 
     init(_ pid: Int32) {
@@ -26,6 +28,7 @@ struct ProcessFigures {
         let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         cpuSeconds = fields.count > 13 ? ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks : 0
+        systemSeconds = fields.count > 13 ? (Double(fields[12]) ?? 0) / ticks : 0
         var switches = 0
         for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
             let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
@@ -42,6 +45,7 @@ struct Footprint {
     var residentMegabytes: Double
     var anonymousMegabytes: Double
     var cpuSeconds: Double
+    var systemSeconds: Double
     var wakeupsPerSecond: Double
 }
 
@@ -117,7 +121,7 @@ func daemonBenchmark() async throws {
                 await process.stop()
                 guard running else { throw PrometheusServerError(description: "\(name) exited during the benchmark: \(process.stderrTail())") }
                 return Footprint(residentMegabytes: end.residentMegabytes, anonymousMegabytes: end.anonymousMegabytes,
-                                 cpuSeconds: end.cpuSeconds - start.cpuSeconds,
+                                 cpuSeconds: end.cpuSeconds - start.cpuSeconds, systemSeconds: end.systemSeconds - start.systemSeconds,
                                  wakeupsPerSecond: Double(end.contextSwitches - start.contextSwitches) / Double(window))
             }
             func vmalertRun(_ rules: String) async throws -> Footprint {
@@ -148,9 +152,9 @@ func daemonBenchmark() async throws {
                 let cpuRatio = ours.cpuSeconds / max(reference.cpuSeconds, 0.001)
                 print("  \(label):")
                 for (who, figures) in [("vmalert", reference), ("meshwatchd", ours)] {
-                    print(String(format: "    %-10@ %6.1f MB resident (%5.1f MB anonymous), %6.2f s CPU in %d s (%6.1f ms per cycle), %6.1f wake-ups/s",
-                                 who as NSString, figures.residentMegabytes, figures.anonymousMegabytes, figures.cpuSeconds, window,
-                                 figures.cpuSeconds / cycles * 1000, figures.wakeupsPerSecond))
+                    print(String(format: "    %-10@ %6.1f MB resident (%5.1f MB anonymous), %6.2f s CPU (%5.2f s system) in %d s (%6.1f ms per cycle), %6.1f wake-ups/s",
+                                 who as NSString, figures.residentMegabytes, figures.anonymousMegabytes, figures.cpuSeconds, figures.systemSeconds,
+                                 window, figures.cpuSeconds / cycles * 1000, figures.wakeupsPerSecond))
                 }
                 let rssOK = rssRatio <= rssGoal, cpuOK = cpuRatio <= cpuGoal
                 print(String(format: "    ratio: RSS %.2f× (goal ≤ %.1f×: %@), CPU %.2f× (goal ≤ %.1f×: %@)",
@@ -161,6 +165,27 @@ func daemonBenchmark() async throws {
             print(failures.isEmpty ? "  footprint goals: all met" : "  footprint goals NOT met: \(failures.joined(separator: ", "))")
         }
     }
+}
+
+/// `MeshBench scenario`: the daemon benchmark's Prometheus and rule files, left running until
+/// interrupted (its data ends 90 minutes after the start), to profile a daemon against them
+/// (`perf`, `valgrind --tool=callgrind`).
+func serveScenario() async throws {
+    let work = try workDirectory("scenario")
+    try thousandRules().write(toFile: work + "/thousand.yml", atomically: true, encoding: .utf8)
+    try await withPrometheus(openMetrics: benchScenario(minutesAhead: 90).openMetrics()) { server async throws in
+        print("Prometheus with the daemon benchmark's 100 services: \(server.url)")
+        print("the 1,000 rules: \(work)/thousand.yml; the 7: meshwatchd rules export --pack istio --set interval=15s")
+        print("interrupt (Ctrl-C) to stop it")
+        let (signals, continuation) = AsyncStream<Void>.makeStream()
+        let source = DispatchSource.makeSignalSource(signal: SIGINT)
+        signal(SIGINT, SIG_IGN)
+        source.setEventHandler { continuation.finish() }
+        source.resume()
+        for await _ in signals {}
+        source.cancel()
+    }
+    try? FileManager.default.removeItem(atPath: work)
 }
 
 /// The release meshwatchd beside this benchmark, or nil (with a message) when not built.

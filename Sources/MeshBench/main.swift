@@ -8,7 +8,8 @@ case "engine": await engineBenchmark()
 case "replay": try await replayBenchmark()
 case "daemon": try await daemonBenchmark()
 case "webhook": try await webhookBenchmark()
+case "scenario": try await serveScenario()
 default:
-    print("usage: MeshBench decode [--only-ours] | engine | replay | daemon | webhook")
+    print("usage: MeshBench decode [--only-ours] | engine | replay | daemon | webhook | scenario")
     exit(64)
 }

@@ -202,7 +202,7 @@ extension RulePack {
         var runbooks: [Runbook] = []
         for source in self.runbooks {
             do {
-                guard let node = try Yams.compose(yaml: source.text) else { continue }
+                guard let node = try Yams.compose(yaml: source.text, .basic) else { continue }
                 let text = try Yams.serialize(node: try expandScalars(node, values, line: source.line))
                 let runbook = try YAMLDecoder().decode(Runbook.self, from: text)
                 // The configuration's checks for runbooks; exec steps meet the configuration's allow-list when they run.

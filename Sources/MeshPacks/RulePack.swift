@@ -112,7 +112,7 @@ extension RulePack {
     public init(yaml: String, file: String, builtIn: Bool) throws(PackError) {
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: yaml) else { throw PackError("\(file): the pack file is empty") }
+            guard let node = try Yams.compose(yaml: yaml, .basic) else { throw PackError("\(file): the pack file is empty") }
             root = node
         } catch let error as PackError { throw error } catch {
             throw PackError("\(file): not YAML: \(error)")

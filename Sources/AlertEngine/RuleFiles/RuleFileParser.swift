@@ -44,7 +44,10 @@ public struct RuleFileParser {
         var documents: [Node] = []
         do {
             // Every document of the file (`---`), each read as it comes so a YAML error is reported.
-            let parser = try Yams.Parser(yaml: yaml)
+            // Scalars are read as text, never typed (the `.basic` resolver): Yams's default one
+            // matches every key looked up against ICU regular expressions, whose code and data
+            // would then stay resident for the daemon's life.
+            let parser = try Yams.Parser(yaml: yaml, resolver: .basic)
             while let document = try parser.nextRoot() { documents.append(document) }
         } catch let error as YamlError {
             problems.append(Self.yamlProblem(error, file: file))

@@ -6,8 +6,9 @@ import Logging
 /// datasource's health, and a follower's reloads. Each waits on a signal or a deadline, never
 /// on a polling timer.
 extension EvaluationService {
-    /// READY=1 (and after a reload, READY=1 again) once every group has had its first cycle;
-    /// then STATUS= after each change. Woken by the changes (cycles, reloads), never by a timer.
+    /// READY=1 (and after a reload, READY=1 again) once every group has had its first cycle,
+    /// and the start-up's pages released (`StartupPages`); then STATUS= after each change.
+    /// Woken by the changes (cycles, reloads), never by a timer.
     func readiness() async -> Event {
         while !Task.isCancelled {
             _ = status.readinessSignal.take()
@@ -15,6 +16,9 @@ extension EvaluationService {
             if await status.becameReady() {
                 notifier.ready(status: summary)
                 logger.info("ready", metadata: ["status": "\(summary)"])
+                // Every group has had its first cycle (after a start or a reload): the code that
+                // only loading ran need not stay resident.
+                StartupPages.release(logger: logger)
             } else {
                 notifier.status(summary)
             }

@@ -13,7 +13,7 @@ struct ProcessMetrics: Sendable, Equatable {
 
     /// Nil where there is no `/proc` (the metrics are left out, never invented).
     static func read() -> ProcessMetrics? {
-        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8) else { return nil }
+        guard let stat = ProcFile.read("/proc/self/stat") else { return nil }
         // The command name may hold spaces and parentheses: the fields start after the last ")".
         guard let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
@@ -23,13 +23,13 @@ struct ProcessMetrics: Sendable, Equatable {
         let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
         guard ticks > 0 else { return nil }
         var bootTime = 0.0
-        if let proc = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+        if let proc = ProcFile.read("/proc/stat"),
            let line = proc.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }) {
             bootTime = Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) ?? 0
         }
         let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
         var maxFDs = 0.0
-        if let limits = try? String(contentsOfFile: "/proc/self/limits", encoding: .utf8),
+        if let limits = ProcFile.read("/proc/self/limits"),
            let line = limits.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") }) {
             let words = line.dropFirst("Max open files".count).split(separator: " ")
             maxFDs = words.first.flatMap { Double($0) } ?? 0
