@@ -32,6 +32,9 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // The loaded objects' segments from dl_iterate_phdr (a GNU extension Swift's Glibc
+        // module does not declare), for releasing start-up pages.
+        .target(name: "CLoader"),
 
         // snappy's block format (libsnappy), for remote-write requests.
         .systemLibrary(
@@ -179,6 +182,7 @@ let package = Package(
             name: "MeshWatchdCore",
             dependencies: [
                 "CCrypto",
+                "CLoader",
                 "CSystemd",
                 "PromQL",
                 "Incidents",

@@ -171,6 +171,7 @@ func daemonBenchmark() async throws {
 /// interrupted (its data ends 90 minutes after the start), to profile a daemon against them
 /// (`perf`, `valgrind --tool=callgrind`).
 func serveScenario() async throws {
+    setvbuf(stdout, nil, _IOLBF, 0)  // the URL is read while it runs
     let work = try workDirectory("scenario")
     try thousandRules().write(toFile: work + "/thousand.yml", atomically: true, encoding: .utf8)
     try await withPrometheus(openMetrics: benchScenario(minutesAhead: 90).openMetrics()) { server async throws in

@@ -12,65 +12,143 @@ struct StartupPagesTests {
         Size:                688 kB
         Rss:                 600 kB
         Anonymous:             0 kB
+        Swap:                  0 kB
         Locked:                0 kB
         555555600000-555557000000 r-xp 000ac000 08:01 1234                       /opt/mw/meshwatchd
         Size:              26000 kB
         Rss:               22000 kB
         Anonymous:             0 kB
+        Swap:                  0 kB
         Locked:                0 kB
         555557000000-555557100000 r--p 01aac000 08:01 1234                       /opt/mw/meshwatchd
         Rss:                1024 kB
         Anonymous:           800 kB
+        Swap:                  0 kB
         Locked:                0 kB
         555557100000-555557200000 rw-p 01bac000 08:01 1234                       /opt/mw/meshwatchd
         Rss:                1024 kB
         Anonymous:           100 kB
+        Swap:                  0 kB
+        Locked:                0 kB
         555557200000-555557300000 r--p 01cac000 08:01 1234                       /opt/mw/meshwatchd
         Rss:                   0 kB
         Anonymous:             0 kB
+        Swap:                  0 kB
+        Locked:                0 kB
         555557300000-555557400000 r-xp 01dac000 08:01 1234                       /opt/mw/meshwatchd
         Rss:                  64 kB
         Anonymous:             0 kB
+        Swap:                  0 kB
         Locked:               64 kB
         555557400000-555557500000 r-xs 00000000 08:01 1234                       /opt/mw/meshwatchd
         Rss:                  64 kB
         Anonymous:             0 kB
+        Swap:                  0 kB
+        Locked:                0 kB
+        555557500000-555557600000 r--p 01fac000 08:01 1234                       /opt/mw/meshwatchd
+        Rss:                 512 kB
+        Anonymous:             0 kB
+        Swap:                 64 kB
+        Locked:                0 kB
+        555557600000-555557700000 r--p 020ac000 08:01 1234                       /opt/mw/meshwatchd
+        Rss:                 512 kB
+        Swap:                  0 kB
+        Locked:                0 kB
+        5555577zz000-555557800000 r--p 021ac000 08:01 1234                       /opt/mw/meshwatchd
+        Rss:                 512 kB
+        Anonymous:             0 kB
+        Swap:                  0 kB
+        Locked:                0 kB
         7ffff7a00000-7ffff7c00000 r-xp 00028000 08:01 99                         /usr/lib/x86_64-linux-gnu/libc.so.6
         Rss:                1200 kB
         Anonymous:             0 kB
+        Swap:                  0 kB
+        Locked:                0 kB
         7ffff7e00000-7ffff7f00000 rw-p 00000000 00:00 0
         Rss:                 400 kB
         Anonymous:           400 kB
+        Swap:                  0 kB
         7ffff7f00000-7ffff7f10000 r-xp 00000000 00:00 0                          [vdso]
         Rss:                   8 kB
         Anonymous:             0 kB
+        Swap:                  0 kB
+        Locked:                0 kB
         """
 
-    @Test("clean read-only private mappings of files are chosen; RELRO, writable, locked, shared, empty, the vDSO and anonymous memory never")
+    @Test("clean read-only private mappings of files are chosen; RELRO, writable, locked, shared, swapped, empty, unreadable, the vDSO and anonymous memory never")
     func choice() {
         let mappings = StartupPages.mappings(smaps: Self.smaps)
-        #expect(mappings.count == 10)
+        // The garbled header is no mapping, and its fields are not counted to the one before.
+        #expect(mappings.count == 12)
         #expect(mappings[1] == StartupPages.Mapping(start: 0x5555_5560_0000, end: 0x5555_5700_0000, permissions: "r-xp",
-                                                    path: "/opt/mw/meshwatchd", residentKB: 22000, anonymousKB: 0, lockedKB: 0))
-        #expect(mappings[8].path == "" && mappings[8].anonymousKB == 400 && mappings[9].path == "[vdso]")
-        // The library's clean text too (release pins a library before it drops its pages); the
-        // vDSO and anonymous memory are no file.
-        let chosen = StartupPages.releasable(mappings)
-        #expect(chosen.map(\.start) == [0x5555_5555_4000, 0x5555_5560_0000, 0x7fff_f7a0_0000])
-        // A garbled text is no mapping.
+                                                    path: "/opt/mw/meshwatchd", residentKB: 22000, anonymousKB: 0, swapKB: 0, lockedKB: 0))
+        #expect(mappings[8].anonymousKB == nil && mappings[8].residentKB == 512)
+        #expect(mappings[10].path == "" && mappings[10].anonymousKB == 400)
+        #expect(mappings[11].path == "[vdso]")
+        // The executable's first two and the library's text; not the one with a page in swap
+        // (a private copy, out of memory), nor the one whose smaps says nothing of anonymous pages.
+        let clean = StartupPages.clean(mappings)
+        #expect(clean.map(\.start) == [0x5555_5555_4000, 0x5555_5560_0000, 0x7fff_f7a0_0000])
         #expect(StartupPages.mappings(smaps: "Rss: 12 kB\nzz-yy r-xp\n\u{0}\n").isEmpty)
     }
 
-    @Test("released in a running process (this one, with other tests running): its executable's text leaves the resident set, and the code still runs")
+    @Test("only whole pages of the loader's read-only segments inside clean mappings are released")
+    func ranges() {
+        let clean = StartupPages.clean(StartupPages.mappings(smaps: Self.smaps))
+        let page: UInt = 4096
+        // A segment from mid-page in the first mapping into the second: inward to whole pages, cut at the mappings.
+        let segment: Range<UInt> = 0x5555_5555_4010..<0x5555_5560_1800
+        #expect(StartupPages.releasable(segments: [segment], clean: clean, pageSize: page)
+            == [0x5555_5555_5000..<0x5555_5560_0000, 0x5555_5560_0000..<0x5555_5560_1000])
+        // The RELRO mapping (anonymous pages) and the swapped one are in no clean mapping: nothing.
+        #expect(StartupPages.releasable(segments: [0x5555_5700_0000..<0x5555_5710_0000, 0x5555_5750_0000..<0x5555_5760_0000],
+                                        clean: clean, pageSize: page).isEmpty)
+        // Less than a page: nothing.
+        #expect(StartupPages.releasable(segments: [0x5555_5560_0010..<0x5555_5560_0ff0], clean: clean, pageSize: page).isEmpty)
+    }
+
+    @Test("a private mapping with one written page, made read-only, is not clean (the page would be lost)")
+    func writtenPageIsNotClean() throws {
+        let path = NSTemporaryDirectory() + "startup-pages-\(UUID().uuidString)"
+        try Data(repeating: 7, count: 4 * 4096).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let descriptor = open(path, O_RDONLY)
+        try #require(descriptor >= 0)
+        defer { close(descriptor) }
+        let mapped = try #require(mmap(nil, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, descriptor, 0))
+        try #require(mapped != MAP_FAILED)
+        defer { munmap(mapped, 4 * 4096) }
+        _ = mapped.load(fromByteOffset: 0, as: UInt8.self)
+        mapped.storeBytes(of: 9, toByteOffset: 2 * 4096, as: UInt8.self)
+        #expect(mprotect(mapped, 4 * 4096, PROT_READ) == 0)
+        let start = UInt(bitPattern: mapped)
+        let mappings = StartupPages.mappings(smaps: try #require(ProcFile.read("/proc/self/smaps"))).filter { $0.path == path }
+        #expect(mappings.count == 1 && mappings.first?.start == start && mappings.first?.permissions == "r--p", "\(mappings)")
+        #expect((mappings.first?.anonymousKB ?? 0) > 0)
+        #expect(StartupPages.clean(mappings).isEmpty)
+        // Its clean twin (nothing written) is clean; the loader never mapped either, so release leaves both.
+        let twin = try #require(mmap(nil, 4 * 4096, PROT_READ, MAP_PRIVATE, descriptor, 0))
+        try #require(twin != MAP_FAILED)
+        defer { munmap(twin, 4 * 4096) }
+        _ = twin.load(fromByteOffset: 0, as: UInt8.self)
+        let again = StartupPages.mappings(smaps: try #require(ProcFile.read("/proc/self/smaps"))).filter { $0.path == path }
+        #expect(StartupPages.clean(again).map(\.start) == [UInt(bitPattern: twin)])
+        StartupPages.release(logger: Logger(label: "test"))
+        #expect(mapped.load(fromByteOffset: 2 * 4096, as: UInt8.self) == 9)
+        let after = StartupPages.mappings(smaps: try #require(ProcFile.read("/proc/self/smaps"))).filter { $0.start == UInt(bitPattern: twin) }
+        #expect(after.first?.residentKB == again.first { $0.start == UInt(bitPattern: twin) }?.residentKB)
+    }
+
+    @Test("released in a running process (this one, with other tests running): its executable's and libraries' read-only pages leave the resident set, and the code still runs")
     func releaseInProcess() throws {
         // Resident kilobytes of the clean read-only mappings: the executable's, and the libraries'.
         func residentKB() throws -> (executable: Int, libraries: Int) {
             let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
             let smaps = try #require(ProcFile.read("/proc/self/smaps"))
             #expect(smaps.contains("[stack]"))  // read to its end
-            let clean = StartupPages.releasable(StartupPages.mappings(smaps: smaps))
-            return (clean.filter { $0.path == executable }.map(\.residentKB).reduce(0, +),
-                    clean.filter { $0.path != executable && $0.path.contains(".so") }.map(\.residentKB).reduce(0, +))
+            let clean = StartupPages.clean(StartupPages.mappings(smaps: smaps))
+            return (clean.filter { $0.path == executable }.map { $0.residentKB ?? 0 }.reduce(0, +),
+                    clean.filter { $0.path != executable && $0.path.contains(".so") }.map { $0.residentKB ?? 0 }.reduce(0, +))
         }
         let before = try residentKB()
         let released = StartupPages.release(logger: Logger(label: "test"))
@@ -79,7 +157,6 @@ struct StartupPagesTests {
         // What runs next faults its pages back in; much less than was resident comes back at once.
         #expect(after.executable < before.executable, "resident before \(before) kB, after \(after) kB")
         #expect(after.libraries < before.libraries, "resident before \(before) kB, after \(after) kB")
-        #expect(StartupPages.mappings(smaps: Self.smaps).count == 10)
     }
 
     @Test("the daemon releases them once every group has run, and goes on evaluating and answering")

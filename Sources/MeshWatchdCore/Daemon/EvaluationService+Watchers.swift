@@ -7,8 +7,8 @@ import Logging
 /// on a polling timer.
 extension EvaluationService {
     /// READY=1 (and after a reload, READY=1 again) once every group has had its first cycle,
-    /// and the start-up's pages released (`StartupPages`); then STATUS= after each change.
-    /// Woken by the changes (cycles, reloads), never by a timer.
+    /// then the start-up's pages released (`StartupPages`); STATUS= after each change. Woken
+    /// by the changes (cycles, reloads), never by a timer.
     func readiness() async -> Event {
         while !Task.isCancelled {
             _ = status.readinessSignal.take()

@@ -66,10 +66,7 @@ enum InstanceRendering {
     }
 
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = date.timeIntervalSince1970.truncatingRemainder(dividingBy: 1) == 0
-            ? [.withInternetDateTime] : [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        RFC3339.string(date, .millisecondsUnlessWhole)
     }
 
     static func aligned(_ rows: [[String]]) -> [String] {

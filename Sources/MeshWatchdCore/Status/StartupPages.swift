@@ -1,3 +1,4 @@
+import CLoader
 import Foundation
 import Logging
 
@@ -6,82 +7,142 @@ import Logging
 /// Each page of code it touched stays mapped (the kernel maps 64 KB around every page fault),
 /// so without this the resident size counts ~25 MB of code never used after the first cycle.
 ///
-/// Once every group has had its first cycle, the read-only mappings of the executable and its
-/// libraries whose pages are all clean copies of their file are dropped from the process
-/// (`MADV_DONTNEED`): what the cycles use is mapped again from the page cache at their next
-/// touch, a minor fault; nothing is read from disk and nothing is lost, since a clean page is
-/// the file's content.
+/// Once every group has had its first cycle, the pages of the loaded objects' read-only
+/// segments (the executable's and its libraries': code, constants, symbol tables) are dropped
+/// from the process with `MADV_DONTNEED`, where every page is still the file's: what the
+/// cycles use is mapped again at their next touch from the page cache, a minor fault while the
+/// file stays cached. Nothing is lost, since a clean page is the file's content; the kernel's
+/// own reclaim drops such pages whenever it needs memory.
 ///
-/// A range read from `/proc/self/smaps` must still be the same mapping when `madvise` runs:
-/// the executable's are there for the process's life, and a library is first pinned
-/// (`dlopen` with `RTLD_NOLOAD | RTLD_NODELETE`: never unloaded from then on) and its ranges
-/// read again after that, so no `dlclose` can hand a range to live memory in between. A
-/// mapping that is writable, shared, locked, or holds a single private copy (relocated data,
-/// RELRO) is never touched.
+/// What is never touched:
+/// - a segment the object may write (`PF_W`), and its RELRO part (relocated, then read-only);
+/// - a mapping that holds any page of its own, resident (`Anonymous:`) or swapped out
+///   (`Swap:`) — a debugger's breakpoint, a uprobe, relocated data — or that is locked, shared,
+///   or whose smaps entry lacks any of those fields (unknown is not clean);
+/// - anything the loader did not map: the ranges come from `dl_iterate_phdr`, and `madvise`
+///   runs inside its callback, while the loader's lock keeps any `dlclose` from unmapping an
+///   object and handing its range to live memory.
+/// A page a debugger writes between the smaps read and the `madvise` (milliseconds) would be
+/// lost; nothing in the daemon writes its own code.
 enum StartupPages {
     struct Mapping: Equatable {
         var start: UInt
         var end: UInt
         var permissions: String
         var path: String
-        var residentKB = 0
-        var anonymousKB = 0
-        var lockedKB = 0
+        var residentKB: Int?
+        var anonymousKB: Int?
+        var swapKB: Int?
+        var lockedKB: Int?
     }
 
-    /// The mappings of an smaps text.
+    /// The mappings of an smaps text. A line that cannot be read ends the mapping before it:
+    /// the fields after it are not counted to it (they belong to one that could not be read).
     static func mappings(smaps: String) -> [Mapping] {
         var mappings: [Mapping] = []
+        var current: Int?
         for line in smaps.split(separator: "\n", omittingEmptySubsequences: true) {
             let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
             guard let first = fields.first else { continue }
-            if first.hasSuffix(":") {
-                guard !mappings.isEmpty, fields.count >= 2, let value = Int(fields[1]) else { continue }
+            if first.hasSuffix(":") && !first.contains("-") {
+                guard let index = current, fields.count >= 2 else { continue }
+                let value = Int(fields[1])
                 switch first {
-                case "Rss:": mappings[mappings.count - 1].residentKB = value
-                case "Anonymous:": mappings[mappings.count - 1].anonymousKB = value
-                case "Locked:": mappings[mappings.count - 1].lockedKB = value
+                case "Rss:": mappings[index].residentKB = value
+                case "Anonymous:": mappings[index].anonymousKB = value
+                case "Swap:": mappings[index].swapKB = value
+                case "Locked:": mappings[index].lockedKB = value
                 default: break
                 }
                 continue
             }
+            current = nil
             let bounds = first.split(separator: "-")
-            guard bounds.count == 2, fields.count >= 5, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16) else { continue }
+            guard bounds.count == 2, fields.count >= 5, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
+                  start < end else { continue }
             let path = fields.count == 6 ? fields[5].trimmingCharacters(in: .whitespaces) : ""
             mappings.append(Mapping(start: start, end: end, permissions: String(fields[1]), path: path))
+            current = mappings.count - 1
         }
         return mappings
     }
 
-    /// The mappings that may be dropped: of a file, private, not writable, not locked, no page
-    /// of their own (every resident page is the file's), something resident.
-    static func releasable(_ mappings: [Mapping]) -> [Mapping] {
+    /// The mappings whose resident pages are all the file's: of a file, private, not
+    /// writable, not locked, nothing anonymous or swapped, something resident; every one of
+    /// those fields present.
+    static func clean(_ mappings: [Mapping]) -> [Mapping] {
         mappings.filter {
             $0.path.hasPrefix("/") && $0.permissions.count == 4 && $0.permissions.hasPrefix("r") && !$0.permissions.contains("w")
-                && $0.permissions.hasSuffix("p") && $0.anonymousKB == 0 && $0.lockedKB == 0 && $0.residentKB > 0 && $0.end > $0.start
+                && $0.permissions.hasSuffix("p") && $0.anonymousKB == 0 && $0.swapKB == 0 && $0.lockedKB == 0
+                && ($0.residentKB ?? 0) > 0
         }
     }
 
-    /// Drops the clean start-up pages of the executable and of every library that can be
-    /// pinned; returns the kilobytes no longer resident (0 when `/proc` cannot be read).
+    /// The parts of `segments` (read-only ranges the loader mapped) that lie in clean
+    /// mappings, whole pages only.
+    static func releasable(segments: [Range<UInt>], clean: [Mapping], pageSize: UInt) -> [Range<UInt>] {
+        var ranges: [Range<UInt>] = []
+        for segment in segments {
+            // Inward to whole pages: a page shared with a neighbouring segment is kept.
+            let start = (segment.lowerBound + pageSize - 1) / pageSize * pageSize
+            let end = segment.upperBound / pageSize * pageSize
+            guard start < end else { continue }
+            for mapping in clean where mapping.start < end && start < mapping.end {
+                ranges.append(max(start, mapping.start)..<min(end, mapping.end))
+            }
+        }
+        return ranges
+    }
+
+    /// What the callback of `dl_iterate_phdr` works with.
+    private final class Walk {
+        let clean: [Mapping]
+        let pageSize: UInt
+        var releasedBytes = 0
+        var failures = 0
+        /// The starts of the mappings a range was dropped from.
+        var touched: Set<UInt> = []
+        init(clean: [Mapping], pageSize: UInt) {
+            self.clean = clean
+            self.pageSize = pageSize
+        }
+    }
+
+    /// Drops the clean start-up pages of the loaded objects' read-only segments; returns the
+    /// kilobytes of the ranges dropped that were resident (0 when `/proc` cannot be read).
     @discardableResult
     static func release(logger: Logger) -> Int {
-        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
-              let first = ProcFile.read("/proc/self/smaps") else { return 0 }
-        var pinned: Set<String> = [executable]
-        for path in Set(releasable(mappings(smaps: first)).map(\.path)) where path != executable {
-            // A handle to a library already loaded, now never unloaded; nil for anything else.
-            if dlopen(path, RTLD_NOLOAD | RTLD_NODELETE | RTLD_LAZY) != nil { pinned.insert(path) }
-        }
         guard let smaps = ProcFile.read("/proc/self/smaps") else { return 0 }
-        var released = 0
-        for mapping in releasable(mappings(smaps: smaps)) where pinned.contains(mapping.path) {
-            guard let address = UnsafeMutableRawPointer(bitPattern: mapping.start) else { continue }
-            if madvise(address, Int(mapping.end - mapping.start), MADV_DONTNEED) == 0 {
-                released += mapping.residentKB
-            } else {
-                logger.debug("could not release start-up pages", metadata: ["error": "\(String(cString: strerror(errno)))", "file.path": "\(mapping.path)"])
+        let clean = clean(mappings(smaps: smaps))
+        let walk = Walk(clean: clean, pageSize: UInt(max(sysconf(Int32(_SC_PAGESIZE)), 4096)))
+        let context = Unmanaged.passRetained(walk)
+        defer { context.release() }
+        mw_each_loaded_object({ segments, count, context in
+            guard let segments, let context else { return }
+            let walk = Unmanaged<Walk>.fromOpaque(context).takeUnretainedValue()
+            let all = UnsafeBufferPointer(start: segments, count: count)
+            let readOnly = all.filter { $0.kind == 0 }.map { UInt($0.start)..<UInt($0.end) }
+            let relro = all.filter { $0.kind == 1 }.map { UInt($0.start)..<UInt($0.end) }
+            for range in StartupPages.releasable(segments: readOnly, clean: walk.clean, pageSize: walk.pageSize)
+            where !relro.contains(where: { $0.overlaps(range) }) {
+                guard let address = UnsafeMutableRawPointer(bitPattern: range.lowerBound) else { continue }
+                if madvise(address, Int(range.upperBound - range.lowerBound), MADV_DONTNEED) == 0 {
+                    walk.releasedBytes += Int(range.upperBound - range.lowerBound)
+                    if let mapping = walk.clean.first(where: { $0.start <= range.lowerBound && range.upperBound <= $0.end }) {
+                        walk.touched.insert(mapping.start)
+                    }
+                } else {
+                    walk.failures += 1
+                }
             }
+        }, context.toOpaque())
+        // The resident part of what was dropped: smaps again, the same mappings before and after.
+        let after = ProcFile.read("/proc/self/smaps").map { mappings(smaps: $0) } ?? []
+        let residentAfter = Dictionary(after.map { ($0.start, $0.residentKB ?? 0) }, uniquingKeysWith: { $1 })
+        let released = clean.filter { walk.touched.contains($0.start) }
+            .reduce(0) { $0 + max(($1.residentKB ?? 0) - (residentAfter[$1.start] ?? ($1.residentKB ?? 0)), 0) }
+        if walk.failures > 0 {
+            logger.debug("could not release some start-up pages", metadata: ["process.madvise_failures": .stringConvertible(walk.failures)])
         }
         if released > 0 {
             logger.info("start-up pages released", metadata: ["process.released_kb": .stringConvertible(released)])

@@ -240,9 +240,7 @@ enum StatusRendering {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
         let seconds = Date(timeIntervalSince1970: Double(milliseconds.quotientAndRemainder(dividingBy: 1000).quotient
             - (milliseconds % 1000 < 0 ? 1 : 0)))
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        let base = formatter.string(from: seconds)
+        let base = RFC3339.string(seconds)
         let fraction = ((milliseconds % 1000) + 1000) % 1000
         guard fraction != 0 else { return base }
         var digits = String(fraction)
@@ -263,9 +261,7 @@ enum StatusRendering {
     }
 
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        RFC3339.string(date, .milliseconds)
     }
 
     static func number(_ value: Double) -> String {

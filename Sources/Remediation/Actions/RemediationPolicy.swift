@@ -1,4 +1,5 @@
 import Foundation
+import MetricModel
 
 /// The remediation guards' settings; every guard is on, with these defaults.
 public struct RemediationPolicy: Sendable, Equatable {
@@ -88,5 +89,5 @@ extension Duration {
 }
 
 extension KubeTime {
-    public static func format(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+    public static func format(_ date: Date) -> String { RFC3339.string(date) }
 }

@@ -262,14 +262,7 @@ public struct GenericObject: Codable, Sendable, Equatable {
 public enum KubeTime {
     /// RFC 3339 with or without a fraction; MicroTime's six digits are cut to milliseconds.
     public static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        var normalized = text
-        if let dot = text.firstIndex(of: "."), let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
-            let fraction = text[text.index(after: dot)..<zone]
-            normalized = String(text[..<dot]) + "." + String(fraction.prefix(3)).padding(toLength: 3, withPad: "0", startingAt: 0) + String(text[zone...])
-        }
-        return formatter.date(from: normalized)
+        guard let date = RFC3339.date(text) else { return nil }
+        return Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
     }
 }

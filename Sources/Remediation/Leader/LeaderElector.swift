@@ -152,9 +152,7 @@ public actor LeaderElector {
     }
 
     static func microTime(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date).replacingOccurrences(of: "Z", with: "000Z")
+        RFC3339.string(date, .microseconds)
     }
 
     /// One attempt; true when this process holds the lease afterwards.

@@ -379,8 +379,7 @@ extension RunbookRunner {
     }
 
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        return formatter.string(from: date)
+        RFC3339.string(date)
     }
 
     static func clock(_ date: Date) -> String {
