@@ -171,13 +171,14 @@ func daemonBenchmark() async throws {
 /// interrupted (its data ends 90 minutes after the start), to profile a daemon against them
 /// (`perf`, `valgrind --tool=callgrind`).
 func serveScenario() async throws {
-    setvbuf(stdout, nil, _IOLBF, 0)  // the URL is read while it runs
+    // Written at once (print's output to a file waits for the buffer): the URL is read while it runs.
+    func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
     let work = try workDirectory("scenario")
     try thousandRules().write(toFile: work + "/thousand.yml", atomically: true, encoding: .utf8)
     try await withPrometheus(openMetrics: benchScenario(minutesAhead: 90).openMetrics()) { server async throws in
-        print("Prometheus with the daemon benchmark's 100 services: \(server.url)")
-        print("the 1,000 rules: \(work)/thousand.yml; the 7: meshwatchd rules export --pack istio --set interval=15s")
-        print("interrupt (Ctrl-C) to stop it")
+        say("Prometheus with the daemon benchmark's 100 services: \(server.url)")
+        say("the 1,000 rules: \(work)/thousand.yml; the 7: meshwatchd rules export --pack istio --set interval=15s")
+        say("interrupt (Ctrl-C) to stop it")
         let (signals, continuation) = AsyncStream<Void>.makeStream()
         let source = DispatchSource.makeSignalSource(signal: SIGINT)
         signal(SIGINT, SIG_IGN)
