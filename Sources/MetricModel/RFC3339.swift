@@ -12,6 +12,9 @@ public enum RFC3339 {
         case milliseconds
         /// Three digits, none for a whole second.
         case millisecondsUnlessWhole
+        /// Up to three digits without trailing zeros, none for a whole second (Go's
+        /// `time.Time` in JSON, at millisecond precision).
+        case millisecondsTrimmed
         /// Six digits (Kubernetes' MicroTime).
         case microseconds
     }
@@ -47,6 +50,16 @@ public enum RFC3339 {
             if microsecond / 1000 != 0 {
                 out += "."
                 append(&out, microsecond / 1000, width: 3)
+            }
+        case .millisecondsTrimmed:
+            var milliseconds = microsecond / 1000, width = 3
+            if milliseconds != 0 {
+                while milliseconds % 10 == 0 {
+                    milliseconds /= 10
+                    width -= 1
+                }
+                out += "."
+                append(&out, milliseconds, width: width)
             }
         case .microseconds:
             out += "."

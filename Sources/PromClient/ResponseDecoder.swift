@@ -48,7 +48,7 @@ private struct Reader {
     let maxSeries: Int
     var interner: StringInterner
 
-    init(scanner: JSONScanner, maxSeries: Int, interner: StringInterner = StringInterner()) {
+    init(scanner: JSONScanner, maxSeries: Int, interner: StringInterner) {
         self.scanner = scanner
         self.maxSeries = maxSeries
         self.interner = interner

@@ -237,16 +237,9 @@ enum StatusRendering {
     /// zeros); nil is Go's zero time, what Prometheus shows for a group not evaluated yet.
     static func goTime(_ date: Date?) -> String {
         guard let date else { return "0001-01-01T00:00:00Z" }
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        let seconds = Date(timeIntervalSince1970: Double(milliseconds.quotientAndRemainder(dividingBy: 1000).quotient
-            - (milliseconds % 1000 < 0 ? 1 : 0)))
-        let base = RFC3339.string(seconds)
-        let fraction = ((milliseconds % 1000) + 1000) % 1000
-        guard fraction != 0 else { return base }
-        var digits = String(fraction)
-        digits = String(repeating: "0", count: 3 - digits.count) + digits
-        while digits.hasSuffix("0") { digits.removeLast() }
-        return String(base.dropLast()) + "." + digits + "Z"
+        // To the nearest millisecond first, as before: RFC3339 cuts the fraction.
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
+        return RFC3339.string(Date(timeIntervalSince1970: milliseconds / 1000), .millisecondsTrimmed)
     }
 
     static func alert(_ instance: AlertInstance) -> [String: Any] {
