@@ -19,12 +19,24 @@ public enum RFC3339 {
         case microseconds
     }
 
+    /// The first and the last microsecond RFC 3339's four-digit years can write.
+    static let firstMicrosecond: Int64 = -62_135_596_800 * 1_000_000
+    static let lastMicrosecond: Int64 = 253_402_300_799_999_999
+
     /// The date in UTC. The fraction is cut, not rounded, after the date is taken to the
-    /// nearest microsecond (so a time made from whole milliseconds prints them).
+    /// nearest microsecond (so a time made from whole milliseconds prints them). A date past
+    /// year 9999 is written as its last microsecond (a silence "forever" stays in the future),
+    /// one before year 1, or NaN, as year 1's first (Go's zero time).
     public static func string(_ date: Date, _ fraction: Fraction = .none) -> String {
         let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
-        guard micros.isFinite, abs(micros) < 2.5e17 else { return "0001-01-01T00:00:00Z" }
-        let total = Int64(micros)
+        let total: Int64
+        if micros.isNaN || micros <= Double(firstMicrosecond) {
+            total = firstMicrosecond
+        } else if micros >= Double(lastMicrosecond) {
+            total = lastMicrosecond
+        } else {
+            total = Int64(micros)
+        }
         let (seconds, microsecond) = floorDivide(total, 1_000_000)
         let (days, secondOfDay) = floorDivide(seconds, 86_400)
         let (year, month, day) = civil(fromDays: days)

@@ -20,11 +20,17 @@ struct RFC3339Tests {
         return dates
     }
 
-    @Test("writes what ISO8601DateFormatter writes, with and without milliseconds")
-    func writesTheSame() {
+    static var fractionalFormatter: ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }
+
+    @Test("writes what ISO8601DateFormatter writes, with and without milliseconds; years beyond four digits at the ends")
+    func writesTheSame() throws {
         let plain = ISO8601DateFormatter()
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let fractional = Self.fractionalFormatter
+        let fractionalFormatter = fractional
         for date in Self.dates {
             #expect(RFC3339.string(date) == plain.string(from: date))
             #expect(RFC3339.string(date, .milliseconds) == fractional.string(from: date))
@@ -36,6 +42,17 @@ struct RFC3339Tests {
         // Before the epoch the fraction still counts forward within its second.
         #expect(RFC3339.string(Date(timeIntervalSince1970: -0.25), .milliseconds) == "1969-12-31T23:59:59.750Z")
         #expect(RFC3339.string(Date(timeIntervalSince1970: .nan)) == "0001-01-01T00:00:00Z")
+        // Four-digit years to the end (there a Double holds time to ~30 µs, so the half second):
+        // a silence ending in 9950 is written as 9950 and read back,
+        // one past 9999 (a duration of a million years) as 9999's last instant, never as year 1.
+        let late = try! #require(RFC3339.date("9950-06-01T12:00:00.500Z"))
+        #expect(RFC3339.string(late, .milliseconds) == "9950-06-01T12:00:00.500Z")
+        #expect(Finding.timestamp(late) == fractionalFormatter.string(from: late))
+        #expect(RFC3339.string(Date(timeIntervalSince1970: 1e15), .milliseconds) == "9999-12-31T23:59:59.999Z")
+        #expect(RFC3339.string(Date(timeIntervalSince1970: .infinity)) == "9999-12-31T23:59:59Z")
+        #expect(RFC3339.string(Date(timeIntervalSince1970: -1e15)) == "0001-01-01T00:00:00Z")
+        #expect(RFC3339.string(Date(timeIntervalSince1970: -.infinity)) == "0001-01-01T00:00:00Z")
+        #expect(RFC3339.string(RFC3339.date("0001-01-01T00:00:01Z")!) == "0001-01-01T00:00:01Z")
     }
 
     @Test("reads back every text it writes, and offsets and fractions as ISO8601DateFormatter does")
