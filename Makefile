@@ -38,11 +38,17 @@ man: deps
 	$(SWIFT) package --allow-writing-to-directory docs generate-manual --configuration debug --section 8 --date 2026-11-22 -o docs
 	scripts/manual-sections.py docs/meshwatchd.8 docs/meshwatchd-demo.8
 
-# The daemon is measured as the image ships it: release, the Swift runtime linked statically.
+# The release build, as the README installs it and the image ships it: the Swift runtime linked
+# statically; every function in a section of its own (and no merged functions, which LLVM puts
+# back in one `.text` per file), so that the link can put the functions a cycle runs together
+# (Sources/MeshWatchd/hot-functions.order, scripts/hot-functions.sh).
+RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -Xfrontend -Xswiftc -disable-llvm-merge-functions-pass -Xcc -ffunction-sections
+
+# The daemon is measured as the image ships it.
 # `MeshBench daemon` runs vmalert beside it and prints the footprint goals (docs/benchmarks.md).
 bench: deps
-	$(SWIFT) build -c release --static-swift-stdlib --product MeshBench
-	$(SWIFT) build -c release --static-swift-stdlib --product meshwatchd
+	$(SWIFT) build $(RELEASE_FLAGS) --product MeshBench
+	$(SWIFT) build $(RELEASE_FLAGS) --product meshwatchd
 	.build/release/MeshBench decode
 	.build/release/MeshBench engine
 	.build/release/MeshBench replay

@@ -211,11 +211,28 @@ let package = Package(
                 "MeshWatchdCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            exclude: ["read-only-data.ld", "hot-functions.order"],
             // lld packs the ~140,000 relative relocations of a position-independent Swift binary
             // into a few kilobytes (DT_RELR, glibc 2.36: Debian 12): the loader no longer reads
             // 3 MB of them at each start, and the read-only data gets a segment of its own,
             // which `StartupPages` can release (gold puts it among the writable data).
-            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])]
+            // read-only-data.ld keeps `.rodata` read-only although Swift marks some of its
+            // constants writable (the file says how).
+            // In release builds the functions a running daemon uses come first in `.text`, in the
+            // order of hot-functions.order (scripts/hot-functions.sh makes it; with `make bench`'s
+            // function sections, every function can move), so its cycles touch a few megabytes of
+            // code, not pages all over the binary. A name not in the binary is skipped.
+            // scripts/hot-functions.sh links the binary it profiles without packed relocations
+            // and without read-only-data.ld (MESHWATCHD_PROFILE_LINK): Debian's valgrind 3.19
+            // cannot load a binary with either.
+            linkerSettings: [
+                .unsafeFlags(["-use-ld=lld"] + (Context.environment["MESHWATCHD_PROFILE_LINK"] != nil ? [] : [
+                    "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                    "-Xlinker", "-T", "-Xlinker", Context.packageDirectory + "/Sources/MeshWatchd/read-only-data.ld",
+                ])),
+                .unsafeFlags(["-Xlinker", "--symbol-ordering-file=" + Context.packageDirectory + "/Sources/MeshWatchd/hot-functions.order",
+                              "-Xlinker", "--no-warn-symbol-ordering"], .when(configuration: .release)),
+            ]
         ),
 
         // `meshwatchd-demo` (`make run`): a generated incident through the whole pipeline, on the

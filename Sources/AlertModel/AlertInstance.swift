@@ -71,8 +71,8 @@ public struct AlertInstance: Sendable, Codable, Equatable {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(Dictionary(uniqueKeysWithValues: labels.map { ($0.name, $0.value) }), forKey: .labels)
-        try container.encode(Dictionary(uniqueKeysWithValues: annotations.map { ($0.name, $0.value) }), forKey: .annotations)
+        try container.encode(Dictionary(labels.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first }), forKey: .labels)
+        try container.encode(Dictionary(annotations.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first }), forKey: .annotations)
         try container.encode(state, forKey: .state)
         try container.encode(GoFormat.float(value), forKey: .value)
         try container.encode(activeAt, forKey: .activeAt)
@@ -80,6 +80,34 @@ public struct AlertInstance: Sendable, Codable, Equatable {
         try container.encodeIfPresent(resolvedAt, forKey: .resolvedAt)
         try container.encodeIfPresent(lastSentAt, forKey: .lastSentAt)
         try container.encodeIfPresent(keepFiringSince, forKey: .keepFiringSince)
+    }
+
+    /// The JSON `encode(to:)` writes with `JSONEncoder`'s default settings (dates as seconds
+    /// since 2001), written by hand: the store saves every instance of a group each cycle, and
+    /// `JSONEncoder` cost ~140,000 instructions per instance. `JSONDecoder` reads it back the same.
+    public func stateJSON() throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        out.append(contentsOf: #"{"labels":"#.utf8)
+        JSONText.appendObject(labels.lazy.map { ($0.name, $0.value) }, to: &out)
+        out.append(contentsOf: #","annotations":"#.utf8)
+        JSONText.appendObject(annotations.lazy.map { ($0.name, $0.value) }, to: &out)
+        out.append(contentsOf: #","state":"#.utf8)
+        JSONText.appendString(state.rawValue, to: &out)
+        out.append(contentsOf: #","value":"#.utf8)
+        JSONText.appendString(GoFormat.float(value), to: &out)
+        for (name, date) in [("activeAt", activeAt as Date?), ("firedAt", firedAt), ("resolvedAt", resolvedAt),
+                             ("lastSentAt", lastSentAt), ("keepFiringSince", keepFiringSince)] {
+            guard let date else { continue }
+            out.append(contentsOf: ",\"\(name)\":".utf8)
+            guard JSONText.appendNumber(date.timeIntervalSinceReferenceDate, to: &out) else {
+                // The number, not the date: describing a NaN `Date` traps in Foundation.
+                throw EncodingError.invalidValue(date.timeIntervalSinceReferenceDate,
+                                                 .init(codingPath: [CodingKeys(stringValue: name)!], debugDescription: "a date JSON cannot hold"))
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     public static func == (lhs: AlertInstance, rhs: AlertInstance) -> Bool {

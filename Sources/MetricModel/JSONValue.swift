@@ -11,6 +11,12 @@ public enum JSONValue: Codable, Sendable, Equatable {
     case object([String: JSONValue])
 
     public init(from decoder: any Decoder) throws {
+        // Read from a tree (`JSONValue.decode`): the subtree as it is. From any other decoder,
+        // each type in turn (each failure there builds an error: slow, but any decoder works).
+        if let tree = decoder as? JSONValueDecoder {
+            self = tree.value
+            return
+        }
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .null }
         else if let value = try? container.decode(Bool.self) { self = .bool(value) }

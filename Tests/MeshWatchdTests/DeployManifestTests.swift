@@ -627,6 +627,23 @@ struct ContainerImageTests {
         #expect(!readme.contains("ghcr.io/meshwatchd") && !deployment.contains("ghcr.io"), "an image no registry publishes")
     }
 
+    @Test("the image and the README's install build with the Makefile's RELEASE_FLAGS, the build `make bench` measures")
+    func releaseFlags() throws {
+        let makefile = try String(contentsOfFile: PackTests.root + "/Makefile", encoding: .utf8)
+        let line = try #require(makefile.split(separator: "\n").first { $0.hasPrefix("RELEASE_FLAGS := ") })
+        let flags = line.dropFirst("RELEASE_FLAGS := ".count)
+        #expect(flags.contains("--static-swift-stdlib") && flags.contains("-function-sections"), "\(flags)")
+        #expect(makefile.contains("build $(RELEASE_FLAGS) --product meshwatchd"))
+        let containerfile = try String(contentsOfFile: Self.containerfile, encoding: .utf8)
+        #expect(containerfile.contains("RUN swift build \(flags) --product meshwatchd"))
+        let readme = try String(contentsOfFile: PackTests.root + "/README.md", encoding: .utf8)
+        #expect(readme.contains("\nswift build \(flags) --product meshwatchd\n"))
+        // The order the release link follows is there and names functions (mangled Swift, C).
+        let order = try String(contentsOfFile: PackTests.root + "/Sources/MeshWatchd/hot-functions.order", encoding: .utf8)
+        let names = order.split(separator: "\n")
+        #expect(names.count > 1000 && names.contains { $0.hasPrefix("$s9Incidents") } && names.contains("swift_retain"))
+    }
+
     @Test("the build stage has every -dev package of install-deps.sh; the runtime stage the package of every library the binary links")
     func packages() async throws {
         let text = try String(contentsOfFile: Self.containerfile, encoding: .utf8)

@@ -104,9 +104,11 @@ package struct DiagnosisWorker: Sendable {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(ISO8601DateFormatter().string(from: date))
+            try container.encode(RFC3339.string(date))
         }
-        return (try? encoder.encode(value)).flatMap { try? JSONDecoder().decode(JSONValue.self, from: $0) }
+        // Headroom below the parser's depth limit: the value goes inside a finding (under
+        // `diagnostics` or `decision`), which must still be readable as a whole.
+        return (try? encoder.encode(value)).flatMap { try? JSONValue.parse($0, maximumDepth: JSONValue.maximumDepth - 16) }
     }
 
     /// The runbook's proposed action through the guard chain; the remediator writes the ledger.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MetricModel
 import Synchronization
 
 /// One JSON object per line: `ts`, `level`, `msg`, `logger`, then the metadata keys
@@ -53,10 +54,10 @@ struct JSONLineLogHandler: LogHandler {
         }
     }
 
+    /// RFC 3339 with milliseconds, in UTC (by arithmetic: `ISO8601DateFormatter` builds an ICU
+    /// date format per call and keeps ICU's data resident).
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        RFC3339.string(date, .milliseconds)
     }
 
     /// A JSON string literal.

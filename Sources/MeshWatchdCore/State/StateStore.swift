@@ -244,9 +244,8 @@ final class StateStore: Sendable {
     /// together or not at all.
     func save(group: String, snapshot: EngineSnapshot, plan: NotificationPlan = NotificationPlan(),
               delays: [String: Duration] = [:], diagnoses: [DiagnosisRequest] = [], transitions: [AlertTransition] = []) throws {
-        let encoder = JSONEncoder()
         let rows = try snapshot.rules.flatMap { identity, instances in
-            try instances.map { (identity, String($0.fingerprint, radix: 16), try encoder.encode($0)) }
+            try instances.map { (identity, String($0.fingerprint, radix: 16), Data(try $0.stateJSON())) }
         }
         try database.write { db in
             try db.execute(sql: "DELETE FROM alert_instance WHERE group_name = ?", arguments: [group])

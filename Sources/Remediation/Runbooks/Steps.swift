@@ -382,10 +382,9 @@ extension RunbookRunner {
         RFC3339.string(date)
     }
 
+    /// The time of day in UTC, `HH:MM:SSZ`.
     static func clock(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withTime, .withColonSeparatorInTime]
-        return formatter.string(from: date) + "Z"
+        String(RFC3339.string(date).drop { $0 != "T" }.dropFirst())
     }
 
     static func minutes(_ value: Double) -> String {

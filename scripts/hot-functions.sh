@@ -1,0 +1,132 @@
+#!/bin/sh
+# Regenerates Sources/MeshWatchd/hot-functions.order: the functions the daemon runs once it has
+# started (evaluation cycles, findings, sinks, the store), which the release link puts first in
+# `.text` (lld --symbol-ordering-file, Package.swift) so that a cycle touches a few megabytes of
+# code instead of pages scattered over 32 MB (docs/benchmarks.md: the footprint beside vmalert).
+#
+# How: the release build (with the flags of `make bench`, but linked without packed relocations
+# and without read-only-data.ld, which Debian's valgrind 3.19 cannot load) runs under `valgrind --tool=callgrind` against
+# `MeshBench scenario` (the daemon benchmark's Prometheus), once with the Istio pack (7 rules)
+# and once with the 1,000 rules; instrumentation starts when the daemon logs that start-up is
+# over ("start-up pages released") and runs for a few cycles. Every function of the executable
+# that ran then is written, the most instructions first. A function missing from the list only
+# costs a page fault more; a name that no longer exists is ignored by the linker.
+#
+# Needs valgrind and python3 (Debian: valgrind python3). Takes about ten minutes.
+set -eu
+cd "$(dirname "$0")/.."
+SECONDS_PROFILED=${SECONDS_PROFILED:-150}
+FLAGS=$(sed -n 's/^RELEASE_FLAGS := //p' Makefile)
+# shellcheck disable=SC2086
+swift build $FLAGS --product MeshBench
+# shellcheck disable=SC2086
+work=$(mktemp -d)
+MESHWATCHD_PROFILE_LINK=1 swift build $FLAGS --product meshwatchd -Xlinker -Map="$work/link.map"
+bin=$(swift build -c release --show-bin-path)
+cleanup() {
+    [ -n "${scenario:-}" ] && kill -INT "$scenario" 2>/dev/null && wait "$scenario" 2>/dev/null || true
+    [ -n "${receiver:-}" ] && kill "$receiver" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+strip --strip-debug -o "$work/meshwatchd" "$bin/meshwatchd"    # valgrind 3.19 misreads lld's DWARF 5
+
+# A receiver for the sinks: 200 to every POST, `[]` to every GET (Alertmanager's silences).
+python3 -c '
+import http.server, sys
+class Receiver(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def reply(self, body):
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0))); self.reply(b"")
+    def do_GET(self): self.reply(b"[]")
+    def log_message(self, *arguments): pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+print(server.server_address[1], flush=True)
+server.serve_forever()' > "$work/receiver.port" &
+receiver=$!
+"$bin/MeshBench" scenario > "$work/scenario.out" 2>&1 &
+scenario=$!
+url=""
+for _ in $(seq 1 120); do
+    url=$(sed -n 's/^Prometheus with .*: \(http[^ ]*\)$/\1/p' "$work/scenario.out")
+    [ -n "$url" ] && break
+    sleep 1
+done
+[ -n "$url" ] || { cat "$work/scenario.out"; exit 1; }
+port=$(head -1 "$work/receiver.port")
+thousand=$(sed -n 's/^the 1,000 rules: \([^;]*\);.*/\1/p' "$work/scenario.out")
+"$bin/meshwatchd" rules export --pack istio --set interval=15s > "$work/istio.yml"
+
+profile() { # name rule-file
+    mkdir -p "$work/$1"
+    cat > "$work/$1/config.json" <<EOF
+{"prometheus": {"url": "$url"}, "rule_files": ["$2"], "packs": {"istio": {"enabled": false}},
+ "sinks": [{"name": "am", "type": "alertmanager", "url": "http://127.0.0.1:$port/"},
+           {"name": "hook", "type": "webhook", "url": "http://127.0.0.1:$port/hook"}]}
+EOF
+    valgrind --tool=callgrind --instr-atstart=no --demangle=no --callgrind-out-file="$work/$1/callgrind.out" \
+        "$work/meshwatchd" run --config "$work/$1/config.json" --state-directory "$work/$1/state" \
+        --listen 127.0.0.1:$((port + 1)) --log-format json > "$work/$1/log" 2>&1 &
+    daemon=$!
+    for _ in $(seq 1 600); do
+        grep -q 'start-up pages released' "$work/$1/log" && break
+        kill -0 "$daemon" 2>/dev/null || break
+        sleep 1
+    done
+    grep -q 'start-up pages released' "$work/$1/log" || { tail -20 "$work/$1/log"; exit 1; }
+    callgrind_control -i on "$daemon" > /dev/null
+    sleep "$SECONDS_PROFILED"
+    callgrind_control -d "$daemon" > /dev/null
+    sleep 5
+    kill -TERM "$daemon"
+    wait "$daemon" || true
+}
+profile istio "$work/istio.yml"
+profile thousand "$thousand"
+
+python3 - "$work" "$work/meshwatchd" > Sources/MeshWatchd/hot-functions.order <<'EOF'
+import collections, glob, re, subprocess, sys
+work, binary = sys.argv[1], sys.argv[2]
+defined = set(l.split()[2] for l in subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True).stdout.splitlines()
+              if len(l.split()) == 3 and l.split()[1] in "tTwW")
+cost = collections.Counter()
+for path in glob.glob(work + "/*/callgrind.out.*"):
+    objects, functions, current, in_binary, after_call = {}, {}, None, False, False
+    for line in open(path, errors="replace"):
+        m = re.match(r"^(c?)(ob|fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
+        if m:
+            called, kind, key, name = m.groups()
+            table = objects if kind == "ob" else functions
+            if name: table[key] = name
+            if kind == "ob" and not called: in_binary = table[key] == binary
+            if kind == "fn" and not called: current = table[key] if in_binary else None
+            if current: cost[current] += 0
+            continue
+        if line.startswith("calls="): after_call = True; continue
+        m = re.match(r"^[+-]?\d+ (\d+)$|^\* (\d+)$", line.strip())
+        if m and current:
+            if not after_call: cost[current] += int(m.group(1) or m.group(2))
+            after_call = False
+# The size of the input section each function is in, from the link's map: a function in a big
+# section (a file's `.text` of functions compiled without sections of their own, as the
+# toolchain's C++ runtime and Foundation are) moves with all of it. Functions in small sections
+# come first, most instructions first; then the big sections, each once, the costliest first.
+section_size = {}
+size = 0
+for line in open(work + "/link.map", errors="replace"):
+    m = re.match(r"\s+[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+ ( *)(.*)$", line.rstrip("\n"))
+    if not m: continue
+    if len(m.group(2)) == 8: size = int(m.group(1), 16)
+    elif len(m.group(2)) == 16: section_size.setdefault(m.group(3), size)
+ranked = [name for name, _ in sorted(cost.items(), key=lambda item: (-item[1], item[0])) if name in defined]
+small = [name for name in ranked if section_size.get(name, 0) <= 16384]
+print("\n".join(small + [name for name in ranked if section_size.get(name, 0) > 16384]))
+EOF
+echo "$(wc -l < Sources/MeshWatchd/hot-functions.order) functions in Sources/MeshWatchd/hot-functions.order"
+# Linked again as Package.swift says, in the new order (the build does not know the file).
+rm -f "$bin/meshwatchd"
+# shellcheck disable=SC2086
+swift build $FLAGS --product meshwatchd
