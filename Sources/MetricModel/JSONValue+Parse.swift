@@ -232,8 +232,12 @@ private struct JSONTextParser {
         return value
     }
 
+    /// The bytes as a string, if they are UTF-8. `String(decoding:)` puts U+FFFD where the bytes
+    /// are not UTF-8, so the bytes were valid exactly when the string's UTF-8 is them again
+    /// (`String(validating:)` is generic and looks up conformances at each call).
     func validated(_ buffer: UnsafeBufferPointer<UInt8>, at start: Int) throws(JSONValue.ParseError) -> String {
-        guard let text = String(validating: buffer, as: UTF8.self) else {
+        let text = String(decoding: buffer, as: UTF8.self)
+        guard buffer.allSatisfy({ $0 < 0x80 }) || text.utf8.elementsEqual(buffer) else {
             throw JSONValue.ParseError(offset: start, reason: "invalid UTF-8 in a string")
         }
         return text

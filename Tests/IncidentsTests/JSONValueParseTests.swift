@@ -102,6 +102,22 @@ struct JSONValueParseTests {
         }
     }
 
+    @Test("random bytes in a string: accepted and read, or refused, exactly as JSONDecoder does")
+    func randomStringBytes() throws {
+        var generator = SystemRandomNumberGenerator()
+        let pool: [UInt8] = [0x00, 0x1F, 0x20, 0x41, 0x22, 0x5C, 0x2F, 0x75, 0x6E, 0x44, 0x38, 0x30, 0x7F, 0x80, 0xBF, 0xC0, 0xC3, 0xA9, 0xE2,
+                             0x82, 0xAC, 0xED, 0xA0, 0xF0, 0x9F, 0x98, 0x80, 0xF4, 0x90, 0xF5, 0xFE, 0xFF]
+        var accepted = 0
+        for _ in 0..<3000 {
+            let inner = (0..<Int.random(in: 0...10, using: &generator)).map { _ in pool.randomElement(using: &generator)! }
+            let bytes = [0x22] + inner + [0x22]
+            let mine = try? JSONValue.parse(bytes)
+            #expect(mine == (try? Self.foundation(bytes)), "\(bytes)")
+            if mine != nil { accepted += 1 }
+        }
+        #expect(accepted > 100)
+    }
+
     @Test("nesting: 512 deep is read, deeper is refused without exhausting the stack; 200,000 elements are read")
     func limits() throws {
         let deep = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
