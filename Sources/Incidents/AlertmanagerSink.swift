@@ -1,4 +1,5 @@
 import Foundation
+import MetricModel
 import MeshHTTP
 import Synchronization
 
@@ -42,7 +43,7 @@ public struct AlertmanagerSink: FindingSink {
     public func send(body: [UInt8], id: String, at time: Date) async throws -> Result<HTTPResponse, HTTPError> {
         let finding = try Finding.decode(body)
         let alert = Self.alert(finding, at: time, validFor: validFor, template: template)
-        let json = try JSONSerialization.data(withJSONObject: [alert], options: [.sortedKeys, .withoutEscapingSlashes])
+        let json = alert.body
         var first: Result<HTTPResponse, HTTPError>?
         var accepted: Result<HTTPResponse, HTTPError>?
         for url in urls {
@@ -65,7 +66,7 @@ public struct AlertmanagerSink: FindingSink {
     /// fired, as Prometheus sets it. The finding's links become `<name>_url` annotations (a
     /// `runbook` link is kube-prometheus's `runbook_url`), and its evidence and remediation
     /// annotations, unless the rule set annotations of those names itself.
-    static func alert(_ finding: Finding, at time: Date, validFor: Duration, template: MessageTemplate? = nil) -> [String: Any] {
+    static func alert(_ finding: Finding, at time: Date, validFor: Duration, template: MessageTemplate? = nil) -> PostableAlert {
         let alert = finding.alert
         let endsAt = finding.kind == .resolved ? (alert.resolvedAt ?? time) : time.addingTimeInterval(validFor.seconds)
         var labels = alert.labels
@@ -83,12 +84,38 @@ public struct AlertmanagerSink: FindingSink {
         if let acknowledgement = finding.acknowledgement, annotations["acknowledged_by"] == nil {
             annotations["acknowledged_by"] = acknowledgement.line
         }
-        var object: [String: Any] = [
-            "labels": labels, "annotations": annotations,
-            "startsAt": Finding.timestamp(alert.firedAt ?? alert.activeAt), "endsAt": Finding.timestamp(endsAt),
-        ]
-        if let generatorURL = alert.generatorURL { object["generatorURL"] = generatorURL }
-        return object
+        return PostableAlert(labels: labels, annotations: annotations, startsAt: Finding.timestamp(alert.firedAt ?? alert.activeAt),
+                             endsAt: Finding.timestamp(endsAt), generatorURL: alert.generatorURL)
+    }
+
+    /// Alertmanager's `postableAlert`, as `POST /api/v2/alerts` takes it.
+    struct PostableAlert {
+        var labels: [String: String]
+        var annotations: [String: String]
+        var startsAt: String
+        var endsAt: String
+        var generatorURL: String?
+
+        /// The request's body, a list of this one alert: compact JSON, keys sorted, written by
+        /// hand (`JSONSerialization` cost about a million instructions per alert).
+        var body: [UInt8] {
+            var out: [UInt8] = Array("[{".utf8)
+            out.reserveCapacity(1024)
+            JSONText.appendKey("annotations", to: &out)
+            JSONText.appendObject(annotations.lazy.map { ($0.key, $0.value) }, to: &out)
+            JSONText.appendKey("endsAt", to: &out)
+            JSONText.appendString(endsAt, to: &out)
+            if let generatorURL {
+                JSONText.appendKey("generatorURL", to: &out)
+                JSONText.appendString(generatorURL, to: &out)
+            }
+            JSONText.appendKey("labels", to: &out)
+            JSONText.appendObject(labels.lazy.map { ($0.key, $0.value) }, to: &out)
+            JSONText.appendKey("startsAt", to: &out)
+            JSONText.appendString(startsAt, to: &out)
+            out.append(contentsOf: "}]".utf8)
+            return out
+        }
     }
 }
 

@@ -1,13 +1,14 @@
 import Foundation
 
-/// JSON text written by hand where `JSONEncoder`'s per-call set-up costs more than the value
-/// (the state of every alert instance, saved each cycle). Readers are `JSONDecoder` and
-/// `JSONValue.parse`, which read it as they read `JSONEncoder`'s.
+/// JSON text written by hand where `JSONEncoder` costs more than the value (the state of every
+/// alert instance, saved each cycle; findings; evidence). Byte for byte what `JSONEncoder` with
+/// `.sortedKeys` and `.withoutEscapingSlashes` writes for the same values (tests compare), so a
+/// finding's bytes, and the receivers' view of them, do not depend on which wrote them.
 public enum JSONText {
     private static let hex = Array("0123456789abcdef".utf8)
 
-    /// `text` as a JSON string: quotes, backslashes and control characters escaped, the rest
-    /// (any Unicode, `/`) as it is.
+    /// `text` as a JSON string: quotes, backslashes and control characters escaped (`\b`, `\f`,
+    /// `\n`, `\r`, `\t` short, the others `\u00XX`), the rest (any Unicode, DEL, `/`) as it is.
     public static func appendString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
@@ -17,6 +18,8 @@ public enum JSONText {
             case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
             case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
             case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
             case 0..<0x20:
                 out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
             default: out.append(byte)
@@ -37,11 +40,49 @@ public enum JSONText {
         return true
     }
 
-    /// A string-to-string object, keys sorted.
+    /// A finite number as `JSONEncoder` writes a `Double`: Swift's shortest round-trip text,
+    /// less a trailing `.0` (`1`, `-0`, `0.1`, `1e-07`, `1.5e+300`); false for NaN and the
+    /// infinities, which `JSONEncoder` refuses.
+    public static func appendEncoderNumber(_ number: Double, to out: inout [UInt8]) -> Bool {
+        guard number.isFinite else { return false }
+        let text = number.description.utf8
+        if text.count > 2, text.last == UInt8(ascii: "0"), text[text.index(text.endIndex, offsetBy: -2)] == UInt8(ascii: ".") {
+            out.append(contentsOf: text.dropLast(2))
+        } else {
+            out.append(contentsOf: text)
+        }
+        return true
+    }
+
+    /// `"key":` inside an object, after a comma unless it is the object's first member (the
+    /// text so far ends with its `{`: no member's text ends so).
+    public static func appendKey(_ key: String, to out: inout [UInt8]) {
+        if out.last != UInt8(ascii: "{") { out.append(UInt8(ascii: ",")) }
+        appendString(key, to: &out)
+        out.append(UInt8(ascii: ":"))
+    }
+
+    /// An array of strings.
+    public static func appendArray(_ elements: [String], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        for (index, element) in elements.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            appendString(element, to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    /// The order of `.sortedKeys`: by UTF-8 bytes (Unicode scalars), not Swift's `<`, which
+    /// compares canonical forms (`e` + U+0301 sorts with `é` there, with `e` here).
+    public static func precedes(_ a: String, _ b: String) -> Bool {
+        a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+
+    /// A string-to-string object, keys sorted as `.sortedKeys` sorts them.
     public static func appendObject(_ members: some Sequence<(String, String)>, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
         var first = true
-        for (key, value) in members.sorted(by: { $0.0 < $1.0 }) {
+        for (key, value) in members.sorted(by: { precedes($0.0, $1.0) }) {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
             appendString(key, to: &out)
@@ -49,5 +90,51 @@ public enum JSONText {
             appendString(value, to: &out)
         }
         out.append(UInt8(ascii: "}"))
+    }
+}
+
+/// A number `JSONText` cannot write (NaN, an infinity), as `JSONEncoder` refuses it.
+public struct JSONTextError: Error, CustomStringConvertible {
+    public let path: String
+    public let number: Double
+    public var description: String { "\(path): \(number) cannot be written as JSON" }
+}
+
+extension JSONValue {
+    /// Compact JSON text, keys sorted: the bytes `JSONEncoder` (`.sortedKeys`,
+    /// `.withoutEscapingSlashes`) writes for this value. Throws for NaN or an infinity, as it does.
+    public func appendJSON(to out: inout [UInt8]) throws {
+        switch self {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+        case .number(let value):
+            guard JSONText.appendEncoderNumber(value, to: &out) else { throw JSONTextError(path: "number", number: value) }
+        case .string(let value): JSONText.appendString(value, to: &out)
+        case .array(let elements):
+            out.append(UInt8(ascii: "["))
+            for (index, element) in elements.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                try element.appendJSON(to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for (key, value) in members.sorted(by: { JSONText.precedes($0.key, $1.key) }) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                JSONText.appendString(key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                try value.appendJSON(to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// `appendJSON`'s bytes on their own.
+    public func jsonBytes() throws -> [UInt8] {
+        var out: [UInt8] = []
+        try appendJSON(to: &out)
+        return out
     }
 }

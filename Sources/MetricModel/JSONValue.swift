@@ -50,8 +50,6 @@ public enum JSONValue: Codable, Sendable, Equatable {
 
     /// Compact JSON text with sorted keys.
     public var text: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        (try? jsonBytes()).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 }

@@ -136,7 +136,7 @@ extension AlertmanagerSinkTests {
         found.remediation = "DRY RUN: would rollout_undo bookinfo/reviews"
         found.alert.annotations["dashboard_url"] = "https://rule.example/own"
         let alert = AlertmanagerSink.alert(found, at: Date(), validFor: .seconds(240))
-        let annotations = try #require(alert["annotations"] as? [String: String])
+        let annotations = alert.annotations
         #expect(annotations["runbook_url"] == "https://runbooks.example/IstioHighErrorRate")
         #expect(annotations["dashboard_url"] == "https://rule.example/own")
         #expect(annotations["evidence"] == "target: deployment bookinfo/reviews\nrollout history: a new revision")

@@ -129,7 +129,7 @@ struct SilenceTests {
         let slack = SlackSink.message(acknowledged)
         #expect((slack["text"] as? String)?.contains("ACKNOWLEDGED BY alice") == true)
         let alert = AlertmanagerSink.alert(acknowledged, at: Date(), validFor: .seconds(240))
-        #expect((alert["annotations"] as? [String: String])?["acknowledged_by"]?.hasPrefix("alice at 2025-06-15T") == true)
+        #expect(alert.annotations["acknowledged_by"]?.hasPrefix("alice at 2025-06-15T") == true)
         let silence = try Silence(matchers: [#"namespace!~"dev-.*""#, "pod=web"], startsAt: Date(timeIntervalSince1970: 0),
                                   endsAt: Date(timeIntervalSince1970: 2_000_000_000), createdBy: "alice", comment: "window")
         let postable = AlertmanagerSink.postableSilence(silence, at: Date(timeIntervalSince1970: 1_800_000_000))
@@ -178,7 +178,7 @@ struct MessageTemplateTests {
             #expect(webhook.message?.hasPrefix(expected) == true)
         }
         let alert = AlertmanagerSink.alert(finding(), at: Date(), validFor: .seconds(60), template: try MessageTemplate(Self.source, name: "t"))
-        #expect((alert["annotations"] as? [String: String])?["message"]?.hasPrefix("FIRING IstioHighErrorRate on reviews") == true)
+        #expect(alert.annotations["message"]?.hasPrefix("FIRING IstioHighErrorRate on reviews") == true)
     }
 }
 

@@ -27,7 +27,7 @@ extension StateStore {
     func noteDelivery(sink: String, findingIDs: [String], state: String, attempts: Int, detail: String?, at time: Date) throws {
         try database.write { db in
             for id in findingIDs {
-                try db.execute(sql: """
+                try db.execute(cached: """
                     UPDATE finding_history SET state = ?, attempts = ?, detail = ?, updated_at = ? WHERE sink = ? AND finding_id = ?
                     """, arguments: [state, attempts, detail.map { String($0.prefix(500)) }, time.timeIntervalSince1970, sink, id])
             }
@@ -38,8 +38,8 @@ extension StateStore {
     func findings(alertKey: String? = nil, limit: Int = 50) throws -> [StoredFinding] {
         try database.read { db in
             let rows = alertKey == nil
-                ? try Row.fetchAll(db, sql: "SELECT * FROM finding_document ORDER BY at DESC, rowid DESC LIMIT ?", arguments: [limit])
-                : try Row.fetchAll(db, sql: "SELECT * FROM finding_document WHERE alert_key = ? ORDER BY at DESC, rowid DESC LIMIT ?",
+                ? try Row.fetchAll(db, cached: "SELECT * FROM finding_document ORDER BY at DESC, rowid DESC LIMIT ?", arguments: [limit])
+                : try Row.fetchAll(db, cached: "SELECT * FROM finding_document WHERE alert_key = ? ORDER BY at DESC, rowid DESC LIMIT ?",
                                    arguments: [alertKey, limit])
             return try rows.compactMap { try Self.storedFinding($0, db: db) }
         }
@@ -47,7 +47,7 @@ extension StateStore {
 
     func finding(id: String) throws -> StoredFinding? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM finding_document WHERE finding_id = ?", arguments: [id]).flatMap { try Self.storedFinding($0, db: db) }
+            try Row.fetchOne(db, cached: "SELECT * FROM finding_document WHERE finding_id = ?", arguments: [id]).flatMap { try Self.storedFinding($0, db: db) }
         }
     }
 
@@ -55,7 +55,7 @@ extension StateStore {
         let body: Data = row["body"]
         guard let finding = try? Finding.decode(Array(body)) else { return nil }
         let id: String = row["finding_id"]
-        let deliveries = try Row.fetchAll(db, sql: "SELECT sink, state, attempts, detail, updated_at FROM finding_history WHERE finding_id = ? ORDER BY sink",
+        let deliveries = try Row.fetchAll(db, cached: "SELECT sink, state, attempts, detail, updated_at FROM finding_history WHERE finding_id = ? ORDER BY sink",
                                           arguments: [id]).map { row in
             Delivery(sink: row["sink"], state: row["state"], attempts: row["attempts"], detail: row["detail"],
                      updatedAt: (row["updated_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
@@ -71,7 +71,7 @@ extension StateStore {
     func silences() throws -> [Silence] {
         try database.read { db in
             let decoder = JSONDecoder()
-            return try Data.fetchAll(db, sql: "SELECT body FROM silence ORDER BY ends_at DESC").compactMap { try? decoder.decode(Silence.self, from: $0) }
+            return try Data.fetchAll(db, cached: "SELECT body FROM silence ORDER BY ends_at DESC").compactMap { try? decoder.decode(Silence.self, from: $0) }
         }
     }
 
@@ -80,8 +80,8 @@ extension StateStore {
         encoder.outputFormatting = .sortedKeys
         let body = try encoder.encode(silence)
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO silence VALUES (?, ?, ?)", arguments: [silence.id, silence.endsAt.timeIntervalSince1970, body])
-            try db.execute(sql: "DELETE FROM silence WHERE ends_at < ?", arguments: [Date().timeIntervalSince1970 - Self.silenceRetention])
+            try db.execute(cached: "INSERT OR REPLACE INTO silence VALUES (?, ?, ?)", arguments: [silence.id, silence.endsAt.timeIntervalSince1970, body])
+            try db.execute(cached: "DELETE FROM silence WHERE ends_at < ?", arguments: [Date().timeIntervalSince1970 - Self.silenceRetention])
         }
     }
 
@@ -89,7 +89,7 @@ extension StateStore {
         try database.read { db in
             let decoder = JSONDecoder()
             var found: [String: Acknowledgement] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT alert_key, body FROM acknowledgement") {
+            for row in try Row.fetchAll(db, cached: "SELECT alert_key, body FROM acknowledgement") {
                 let body: Data = row["body"]
                 if let acknowledgement = try? decoder.decode(Acknowledgement.self, from: body) { found[row["alert_key"]] = acknowledgement }
             }
@@ -102,9 +102,9 @@ extension StateStore {
         let body = try acknowledgement.map { try JSONEncoder().encode($0) }
         try database.write { db in
             if let body {
-                try db.execute(sql: "INSERT OR REPLACE INTO acknowledgement VALUES (?, ?)", arguments: [alertKey, body])
+                try db.execute(cached: "INSERT OR REPLACE INTO acknowledgement VALUES (?, ?)", arguments: [alertKey, body])
             } else {
-                try db.execute(sql: "DELETE FROM acknowledgement WHERE alert_key = ?", arguments: [alertKey])
+                try db.execute(cached: "DELETE FROM acknowledgement WHERE alert_key = ?", arguments: [alertKey])
             }
             try Self.apply(plan, delays: [:], db: db)
         }
@@ -113,7 +113,7 @@ extension StateStore {
     /// Drops acknowledgements of alerts that are no longer firing (no notification record).
     func pruneAcknowledgements() throws {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM acknowledgement WHERE alert_key NOT IN (SELECT alert_key FROM notification)")
+            try db.execute(cached: "DELETE FROM acknowledgement WHERE alert_key NOT IN (SELECT alert_key FROM notification)")
         }
     }
 }

@@ -32,7 +32,7 @@ extension StateStore: RemediationLedger {
         // One write transaction: the check and the insert commit together or not at all, and the
         // queue serialises every writer of this process (another process gets SQLITE_BUSY).
         try database.write { db in
-            if let holder = try Row.fetchOne(db, sql: "SELECT decision FROM ledger WHERE state = 'open' AND workload = ? LIMIT 1",
+            if let holder = try Row.fetchOne(db, cached: "SELECT decision FROM ledger WHERE state = 'open' AND workload = ? LIMIT 1",
                                              arguments: [request.workload.description]) {
                 let decision = try? Self.decoder.decode(RemediationDecision.self, from: holder["decision"] as Data)
                 return .busy(heldBy: decision.map { "\($0.alert) (\($0.action.rawValue))" } ?? "another decision")
@@ -40,7 +40,7 @@ extension StateStore: RemediationLedger {
             let horizon = LedgerSummary.horizon(now: request.now, cooldown: request.cooldown)
             let summary = LedgerSummary(facts: try Self.entries(db, since: horizon).map(\.fact), now: request.now)
             let decision = request.provisional
-            try db.execute(sql: """
+            try db.execute(cached: """
                 INSERT INTO ledger (at, decision, outcome, workload, alert_key, state) VALUES (?, ?, ?, ?, ?, 'open')
                 """, arguments: [decision.at.timeIntervalSince1970, try Self.encoder.encode(decision), decision.outcome.rawValue,
                                  request.workload.description, decision.alertKey])
@@ -50,21 +50,21 @@ extension StateStore: RemediationLedger {
 
     func noteWrite(reservation: Int64, resourceVersion: String, annotation: String) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE ledger SET resource_version = ?, annotation = ? WHERE id = ?",
+            try db.execute(cached: "UPDATE ledger SET resource_version = ?, annotation = ? WHERE id = ?",
                            arguments: [resourceVersion, annotation, reservation])
         }
     }
 
     func complete(reservation: Int64, with decision: RemediationDecision, verifyUntil: Date?) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE ledger SET decision = ?, outcome = ?, verify_until = ?, state = 'done' WHERE id = ?",
+            try db.execute(cached: "UPDATE ledger SET decision = ?, outcome = ?, verify_until = ?, state = 'done' WHERE id = ?",
                            arguments: [try Self.encoder.encode(decision), decision.outcome.rawValue, verifyUntil?.timeIntervalSince1970, reservation])
         }
     }
 
     func record(_ decision: RemediationDecision) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT INTO ledger (at, decision, outcome, workload, alert_key, state) VALUES (?, ?, ?, ?, ?, 'done')",
+            try db.execute(cached: "INSERT INTO ledger (at, decision, outcome, workload, alert_key, state) VALUES (?, ?, ?, ?, ?, 'done')",
                            arguments: [decision.at.timeIntervalSince1970, try Self.encoder.encode(decision), decision.outcome.rawValue,
                                        decision.workload, decision.alertKey])
         }
@@ -72,7 +72,7 @@ extension StateStore: RemediationLedger {
 
     func openReservations() throws -> [OpenReservation] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM ledger WHERE state = 'open' ORDER BY id").map { row in
+            try Row.fetchAll(db, cached: "SELECT * FROM ledger WHERE state = 'open' ORDER BY id").map { row in
                 OpenReservation(id: row["id"], decision: try Self.decoder.decode(RemediationDecision.self, from: row["decision"] as Data),
                                 resourceVersion: row["resource_version"], annotation: row["annotation"])
             }
@@ -85,7 +85,7 @@ extension StateStore: RemediationLedger {
     }
 
     private static func entries(_ db: Database, since: Date) throws -> [LedgerEntry] {
-        try Row.fetchAll(db, sql: "SELECT * FROM ledger WHERE at >= ? ORDER BY id", arguments: [since.timeIntervalSince1970]).map { row in
+        try Row.fetchAll(db, cached: "SELECT * FROM ledger WHERE at >= ? ORDER BY id", arguments: [since.timeIntervalSince1970]).map { row in
             let until: Double? = row["verify_until"]
             return LedgerEntry(id: row["id"], decision: try decoder.decode(RemediationDecision.self, from: row["decision"] as Data),
                                open: (row["state"] as String?) == "open", verifyUntil: until.map(Date.init(timeIntervalSince1970:)),
@@ -100,7 +100,7 @@ extension StateStore: RemediationLedger {
             !$0.open && $0.decision.outcome.countsAsAction && $0.verified == nil && alertKeys.contains($0.decision.alertKey)
         }
         try database.write { db in
-            for entry in pending { try db.execute(sql: "UPDATE ledger SET verified = 'recovered' WHERE id = ?", arguments: [entry.id]) }
+            for entry in pending { try db.execute(cached: "UPDATE ledger SET verified = 'recovered' WHERE id = ?", arguments: [entry.id]) }
         }
         return pending
     }
@@ -119,7 +119,7 @@ extension StateStore: RemediationLedger {
             !$0.open && $0.decision.outcome.countsAsAction && $0.verified == nil && ($0.verifyUntil.map { $0 <= time } ?? false)
         }
         try database.write { db in
-            for entry in overdue { try db.execute(sql: "UPDATE ledger SET verified = 'not recovered' WHERE id = ?", arguments: [entry.id]) }
+            for entry in overdue { try db.execute(cached: "UPDATE ledger SET verified = 'not recovered' WHERE id = ?", arguments: [entry.id]) }
         }
         return overdue
     }

@@ -27,7 +27,7 @@ extension StateStore {
         var salvaged = 0
         for row in rows {
             let arguments = StatementArguments(row.databaseValues)
-            if (try? database.write({ try $0.execute(sql: insertOutbox, arguments: arguments) })) != nil { salvaged += 1 }
+            if (try? database.write({ try $0.execute(cached: insertOutbox, arguments: arguments) })) != nil { salvaged += 1 }
         }
         return salvaged
     }
@@ -41,22 +41,22 @@ extension StateStore {
         let now = Date().timeIntervalSince1970
         for finding in plan.outgoing {
             if finding.kind == .reminder {
-                try db.execute(sql: "DELETE FROM outbox WHERE sink = ? AND alert_key = ? AND kind = 'reminder'",
+                try db.execute(cached: "DELETE FROM outbox WHERE sink = ? AND alert_key = ? AND kind = 'reminder'",
                                arguments: [finding.sink, finding.alertKey])
             }
             let hold = finding.kind == .firing || finding.kind == .resolved ? (delays[finding.sink]?.seconds ?? 0) : 0
-            try db.execute(sql: insertOutbox, arguments: [finding.sink, finding.id, finding.alertKey, Data(finding.body), now, now + hold,
+            try db.execute(cached: insertOutbox, arguments: [finding.sink, finding.id, finding.alertKey, Data(finding.body), now, now + hold,
                                  finding.alertName, finding.kind.rawValue])
         }
         try remember(plan.outgoing, at: now, db: db)
         let encoder = JSONEncoder()
         for (key, record) in plan.upserts {
-            try db.execute(sql: "INSERT OR REPLACE INTO notification VALUES (?, ?)", arguments: [key, try encoder.encode(record)])
+            try db.execute(cached: "INSERT OR REPLACE INTO notification VALUES (?, ?)", arguments: [key, try encoder.encode(record)])
         }
         for key in plan.removals {
-            try db.execute(sql: "DELETE FROM notification WHERE alert_key = ?", arguments: [key])
+            try db.execute(cached: "DELETE FROM notification WHERE alert_key = ?", arguments: [key])
             // An acknowledgement lasts as long as its alert's episode.
-            try db.execute(sql: "DELETE FROM acknowledgement WHERE alert_key = ?", arguments: [key])
+            try db.execute(cached: "DELETE FROM acknowledgement WHERE alert_key = ?", arguments: [key])
         }
     }
 
@@ -65,7 +65,7 @@ extension StateStore {
         try database.read { db in
             let decoder = JSONDecoder()
             var records: [String: NotificationRecord] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT alert_key, record FROM notification") {
+            for row in try Row.fetchAll(db, cached: "SELECT alert_key, record FROM notification") {
                 let data: Data = row["record"]
                 records[row["alert_key"]] = try decoder.decode(NotificationRecord.self, from: data)
             }
@@ -85,7 +85,7 @@ extension StateStore {
     /// reaches a sink before its resolve.
     func due(at time: Date, sink: String, limit: Int = 100) throws -> [Queued] {
         try database.read { db in
-            try Row.fetchAll(db, sql: """
+            try Row.fetchAll(db, cached: """
                 SELECT \(Self.queuedColumns) FROM outbox
                 WHERE id IN (SELECT MIN(id) FROM outbox WHERE sink = ? GROUP BY alert_key) AND next_attempt_at <= ?
                 ORDER BY id LIMIT ?
@@ -98,7 +98,7 @@ extension StateStore {
     /// wait) or are due as well.
     func companions(of head: Queued, at time: Date, limit: Int) throws -> [Queued] {
         try database.read { db in
-            try Row.fetchAll(db, sql: """
+            try Row.fetchAll(db, cached: """
                 SELECT \(Self.queuedColumns) FROM outbox
                 WHERE id IN (SELECT MIN(id) FROM outbox WHERE sink = ? GROUP BY alert_key)
                   AND alert_name = ? AND kind = ? AND id != ? AND (attempts = 0 OR next_attempt_at <= ?)
@@ -111,7 +111,7 @@ extension StateStore {
     func depthBySink() throws -> [String: Int] {
         try database.read { db in
             var depth: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT sink, COUNT(*) AS n FROM outbox GROUP BY sink") { depth[row["sink"]] = row["n"] }
+            for row in try Row.fetchAll(db, cached: "SELECT sink, COUNT(*) AS n FROM outbox GROUP BY sink") { depth[row["sink"]] = row["n"] }
             return depth
         }
     }
@@ -120,10 +120,10 @@ extension StateStore {
     func expire(sinksOtherThan names: Set<String>, olderThan cutoff: Date) throws -> [String: Int] {
         try database.write { db in
             var removed: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, sink FROM outbox WHERE queued_at < ?", arguments: [cutoff.timeIntervalSince1970]) {
+            for row in try Row.fetchAll(db, cached: "SELECT id, sink FROM outbox WHERE queued_at < ?", arguments: [cutoff.timeIntervalSince1970]) {
                 let sink: String = row["sink"]
                 guard !names.contains(sink) else { continue }
-                try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [row["id"] as Int64])
+                try db.execute(cached: "DELETE FROM outbox WHERE id = ?", arguments: [row["id"] as Int64])
                 removed[sink, default: 0] += 1
             }
             return removed
@@ -135,7 +135,7 @@ extension StateStore {
         try database.read { db in
             // Only each alert's oldest finding can go next (a resolve waits behind its firing), so only
             // those say when the sink has work: a queued-behind row due now must not wake it early.
-            try Double.fetchOne(db, sql: """
+            try Double.fetchOne(db, cached: """
                 SELECT MIN(next_attempt_at) FROM outbox WHERE id IN (SELECT MIN(id) FROM outbox WHERE sink = ? GROUP BY alert_key)
                 """, arguments: [sink])
                 .map(Date.init(timeIntervalSince1970:))
@@ -144,20 +144,20 @@ extension StateStore {
 
     func remove(_ ids: [Int64]) throws {
         try database.write { db in
-            for id in ids { try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id]) }
+            for id in ids { try db.execute(cached: "DELETE FROM outbox WHERE id = ?", arguments: [id]) }
         }
     }
 
     func postpone(_ ids: [Int64], attempts: Int, until time: Date) throws {
         try database.write { db in
             for id in ids {
-                try db.execute(sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ? WHERE id = ?",
+                try db.execute(cached: "UPDATE outbox SET attempts = ?, next_attempt_at = ? WHERE id = ?",
                                arguments: [attempts, time.timeIntervalSince1970, id])
             }
         }
     }
 
     var queuedCount: Int {
-        (try? database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox") }) ?? 0
+        (try? database.read { try Int.fetchOne($0, cached: "SELECT COUNT(*) FROM outbox") }) ?? 0
     }
 }

@@ -248,11 +248,11 @@ final class StateStore: Sendable {
             try instances.map { (identity, String($0.fingerprint, radix: 16), Data(try $0.stateJSON())) }
         }
         try database.write { db in
-            try db.execute(sql: "DELETE FROM alert_instance WHERE group_name = ?", arguments: [group])
+            try db.execute(cached: "DELETE FROM alert_instance WHERE group_name = ?", arguments: [group])
             for (identity, fingerprint, data) in rows {
-                try db.execute(sql: "INSERT INTO alert_instance VALUES (?, ?, ?, ?)", arguments: [group, identity, fingerprint, data])
+                try db.execute(cached: "INSERT INTO alert_instance VALUES (?, ?, ?, ?)", arguments: [group, identity, fingerprint, data])
             }
-            try db.execute(sql: "INSERT OR REPLACE INTO group_evaluation VALUES (?, ?)",
+            try db.execute(cached: "INSERT OR REPLACE INTO group_evaluation VALUES (?, ?)",
                            arguments: [group, snapshot.takenAt.timeIntervalSince1970])
             try Self.apply(plan, delays: delays, db: db)
             try Self.hold(diagnoses, db: db)
@@ -272,11 +272,11 @@ final class StateStore: Sendable {
     /// The stored snapshot of one group, or nil if it was never evaluated.
     func load(group: String) throws -> EngineSnapshot? {
         try database.read { db in
-            guard let evaluatedAt = try Double.fetchOne(db, sql: "SELECT evaluated_at FROM group_evaluation WHERE group_name = ?",
+            guard let evaluatedAt = try Double.fetchOne(db, cached: "SELECT evaluated_at FROM group_evaluation WHERE group_name = ?",
                                                         arguments: [group]) else { return nil }
             var rules: [String: [AlertInstance]] = [:]
             let decoder = JSONDecoder()
-            for row in try Row.fetchAll(db, sql: "SELECT rule_identity, instance FROM alert_instance WHERE group_name = ?",
+            for row in try Row.fetchAll(db, cached: "SELECT rule_identity, instance FROM alert_instance WHERE group_name = ?",
                                         arguments: [group]) {
                 let identity: String = row["rule_identity"]
                 let data: Data = row["instance"]
