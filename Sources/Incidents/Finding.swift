@@ -129,11 +129,11 @@ public struct Finding: Codable, Sendable, Equatable {
         alert.append(to: &out)
         if let decision {
             JSONText.appendKey("decision", to: &out)
-            try decision.appendJSON(to: &out)
+            try decision.appendJSON(to: &out, depth: 1)
         }
         if let diagnostics {
             JSONText.appendKey("diagnostics", to: &out)
-            try diagnostics.appendJSON(to: &out)
+            try diagnostics.appendJSON(to: &out, depth: 1)
         }
         JSONText.appendKey("escalationLevel", to: &out)
         out.append(contentsOf: String(escalationLevel).utf8)

@@ -93,31 +93,42 @@ public enum JSONText {
     }
 }
 
-/// A number `JSONText` cannot write (NaN, an infinity), as `JSONEncoder` refuses it.
-public struct JSONTextError: Error, CustomStringConvertible {
-    public let path: String
-    public let number: Double
-    public var description: String { "\(path): \(number) cannot be written as JSON" }
+/// What `JSONText` will not write: a number JSON cannot hold (NaN, an infinity), as
+/// `JSONEncoder` refuses it, or nesting deeper than `JSONValue.parse` reads.
+public enum JSONTextError: Error, CustomStringConvertible {
+    case nonFinite(Double)
+    case tooDeep
+
+    public var description: String {
+        switch self {
+        case .nonFinite(let number): "\(number) cannot be written as JSON"
+        case .tooDeep: "nested deeper than \(JSONValue.maximumDepth): it could not be read back"
+        }
+    }
 }
 
 extension JSONValue {
     /// Compact JSON text, keys sorted: the bytes `JSONEncoder` (`.sortedKeys`,
-    /// `.withoutEscapingSlashes`) writes for this value. Throws for NaN or an infinity, as it does.
-    public func appendJSON(to out: inout [UInt8]) throws {
+    /// `.withoutEscapingSlashes`) writes for this value. Throws for NaN or an infinity, as it does,
+    /// and for nesting the parser would refuse to read back: `depth` is how many containers
+    /// already enclose the value (a finding's `diagnostics` sit inside the finding: 1).
+    public func appendJSON(to out: inout [UInt8], depth: Int = 0) throws {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .number(let value):
-            guard JSONText.appendEncoderNumber(value, to: &out) else { throw JSONTextError(path: "number", number: value) }
+            guard JSONText.appendEncoderNumber(value, to: &out) else { throw JSONTextError.nonFinite(value) }
         case .string(let value): JSONText.appendString(value, to: &out)
         case .array(let elements):
+            guard depth < JSONValue.maximumDepth else { throw JSONTextError.tooDeep }
             out.append(UInt8(ascii: "["))
             for (index, element) in elements.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                try element.appendJSON(to: &out)
+                try element.appendJSON(to: &out, depth: depth + 1)
             }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
+            guard depth < JSONValue.maximumDepth else { throw JSONTextError.tooDeep }
             out.append(UInt8(ascii: "{"))
             var first = true
             for (key, value) in members.sorted(by: { JSONText.precedes($0.key, $1.key) }) {
@@ -125,7 +136,7 @@ extension JSONValue {
                 first = false
                 JSONText.appendString(key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                try value.appendJSON(to: &out)
+                try value.appendJSON(to: &out, depth: depth + 1)
             }
             out.append(UInt8(ascii: "}"))
         }

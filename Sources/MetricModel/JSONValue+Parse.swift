@@ -269,7 +269,7 @@ private struct JSONTextParser {
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)
         guard let number = Double(text), number.isFinite,
-              number != 0 || !text.prefix { $0 != "e" && $0 != "E" }.contains(where: { ("1"..."9").contains($0) }) else {
+              number != 0 || !text.prefix(while: { $0 != "e" && $0 != "E" }).contains(where: { ("1"..."9").contains($0) }) else {
             throw JSONValue.ParseError(offset: start, reason: "number \(text) is not representable")
         }
         return number

@@ -25,7 +25,7 @@ struct JSONWriteTests {
 
         mutating func number() -> Double {
             switch Int.random(in: 0...6, using: &generator) {
-            case 0: return [0, -0.0, 1, -1, 0.1, 1e-7, 1e15, 1e16, 1e21, 5e-324, 1.7976931348623157e308, 9007199254740993, 123.456].randomElement(using: &generator)!
+            case 0: return [0, -0.0, 1, -1, 0.1, 1e-7, 1e15, 1e16, 1e21, 1.7976931348623157e308, 9007199254740992, .leastNonzeroMagnitude, 123.456].randomElement(using: &generator)!
             case 1: return Double(Int64.random(in: -1_000_000_000_000...1_000_000_000_000, using: &generator))
             case 2: return Double.random(in: -1...1, using: &generator)
             case 3: return Double.random(in: -1e25...1e25, using: &generator)
@@ -133,6 +133,22 @@ struct JSONWriteTests {
         finding.diagnostics = .object(["ratio": .number(.nan)])
         #expect(throws: JSONTextError.self) { try finding.encoded() }
         #expect(throws: (any Error).self) { try Finding.encoderBytes(finding) }
+    }
+
+    @Test("nesting: what the parser reads back is written (a finding's trees one level less), deeper is refused")
+    func nesting() throws {
+        func nested(_ depth: Int) -> JSONValue { (0..<depth).reduce(JSONValue.number(1)) { inner, _ in .object(["a": inner]) } }
+        #expect(try JSONValue.parse(nested(JSONValue.maximumDepth).jsonBytes()) == nested(JSONValue.maximumDepth))
+        #expect(throws: JSONTextError.self) { try nested(JSONValue.maximumDepth + 1).jsonBytes() }
+        #expect(throws: JSONTextError.self) { try JSONValue.array([nested(JSONValue.maximumDepth)]).jsonBytes() }
+        var deep = finding()
+        deep.diagnostics = nested(JSONValue.maximumDepth - 1)
+        #expect(try Finding.decode(try deep.encoded()) == deep)
+        deep.diagnostics = nested(JSONValue.maximumDepth)
+        #expect(throws: JSONTextError.self) { try deep.encoded() }
+        deep.diagnostics = nil
+        deep.decision = .array([nested(JSONValue.maximumDepth - 1)])
+        #expect(throws: JSONTextError.self) { try deep.encoded() }
     }
 
     @Test("findings: JSONEncoder's bytes for random findings, read back equal")

@@ -100,15 +100,12 @@ package struct DiagnosisWorker: Sendable {
         }
     }
 
+    /// The value as a JSON tree: what `JSONEncoder` would write, as the parser reads it (built
+    /// directly: the text in between cost more than the runbook's queries). Nil for what cannot
+    /// be written (NaN), and for trees nested past 16 levels below the parser's limit: the value
+    /// goes inside a finding (under `diagnostics` or `decision`), which must still be readable.
     package static func json(_ value: some Encodable) -> JSONValue? {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(RFC3339.string(date))
-        }
-        // Headroom below the parser's depth limit: the value goes inside a finding (under
-        // `diagnostics` or `decision`), which must still be readable as a whole.
-        return (try? encoder.encode(value)).flatMap { try? JSONValue.parse($0, maximumDepth: JSONValue.maximumDepth - 16) }
+        try? JSONValueEncoder(maximumDepth: JSONValue.maximumDepth - 16, date: { RFC3339.string($0) }).encode(value)
     }
 
     /// The runbook's proposed action through the guard chain; the remediator writes the ledger.
