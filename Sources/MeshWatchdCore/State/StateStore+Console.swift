@@ -36,7 +36,7 @@ extension StateStore {
 
     /// The newest findings (at most `limit`), optionally of one alert.
     func findings(alertKey: String? = nil, limit: Int = 50) throws -> [StoredFinding] {
-        try database.read { db in
+        try read { db in
             let rows = alertKey == nil
                 ? try Row.fetchAll(db, cached: "SELECT * FROM finding_document ORDER BY at DESC, rowid DESC LIMIT ?", arguments: [limit])
                 : try Row.fetchAll(db, cached: "SELECT * FROM finding_document WHERE alert_key = ? ORDER BY at DESC, rowid DESC LIMIT ?",
@@ -46,7 +46,7 @@ extension StateStore {
     }
 
     func finding(id: String) throws -> StoredFinding? {
-        try database.read { db in
+        try read { db in
             try Row.fetchOne(db, cached: "SELECT * FROM finding_document WHERE finding_id = ?", arguments: [id]).flatMap { try Self.storedFinding($0, db: db) }
         }
     }
@@ -69,7 +69,7 @@ extension StateStore {
     static let silenceRetention: TimeInterval = 5 * 86400
 
     func silences() throws -> [Silence] {
-        try database.read { db in
+        try read { db in
             let decoder = JSONDecoder()
             return try Data.fetchAll(db, cached: "SELECT body FROM silence ORDER BY ends_at DESC").compactMap { try? decoder.decode(Silence.self, from: $0) }
         }
@@ -86,7 +86,7 @@ extension StateStore {
     }
 
     func acknowledgements() throws -> [String: Acknowledgement] {
-        try database.read { db in
+        try read { db in
             let decoder = JSONDecoder()
             var found: [String: Acknowledgement] = [:]
             for row in try Row.fetchAll(db, cached: "SELECT alert_key, body FROM acknowledgement") {

@@ -41,7 +41,7 @@ extension StateStore {
 
     /// Runbooks still to run, oldest first.
     func pendingDiagnoses() throws -> [DiagnosisRequest] {
-        try database.read { db in
+        try read { db in
             let decoder = JSONDecoder()
             return try Row.fetchAll(db, cached: "SELECT * FROM diagnosis ORDER BY evaluated_at").map { row in
                 let labels: Data = row["labels"]

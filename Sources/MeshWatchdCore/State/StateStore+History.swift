@@ -53,7 +53,7 @@ extension StateStore {
     }
 
     func alertHistory(from start: Date, to end: Date) throws -> [HistoryEntry] {
-        try database.read { db in
+        try read { db in
             try Row.fetchAll(db, cached: "SELECT * FROM alert_history WHERE at >= ? AND at < ? ORDER BY at",
                              arguments: [start.timeIntervalSince1970, end.timeIntervalSince1970]).map { row in
                 let data: Data = row["labels"]
@@ -66,7 +66,7 @@ extension StateStore {
 
     /// Findings queued per sink and kind in the window.
     func findingCounts(from start: Date, to end: Date) throws -> [(sink: String, kind: String, count: Int)] {
-        try database.read { db in
+        try read { db in
             try Row.fetchAll(db, cached: "SELECT sink, kind, COUNT(*) AS n FROM finding_history WHERE at >= ? AND at < ? GROUP BY sink, kind ORDER BY sink, kind",
                              arguments: [start.timeIntervalSince1970, end.timeIntervalSince1970]).map { ($0["sink"], $0["kind"], $0["n"]) }
         }

@@ -71,7 +71,7 @@ extension StateStore: RemediationLedger {
     }
 
     func openReservations() throws -> [OpenReservation] {
-        try database.read { db in
+        try read { db in
             try Row.fetchAll(db, cached: "SELECT * FROM ledger WHERE state = 'open' ORDER BY id").map { row in
                 OpenReservation(id: row["id"], decision: try Self.decoder.decode(RemediationDecision.self, from: row["decision"] as Data),
                                 resourceVersion: row["resource_version"], annotation: row["annotation"])
@@ -81,7 +81,7 @@ extension StateStore: RemediationLedger {
 
     /// Ledger entries since `since`, oldest first.
     func ledger(since: Date = .distantPast) throws -> [LedgerEntry] {
-        try database.read { db in try Self.entries(db, since: since) }
+        try read { db in try Self.entries(db, since: since) }
     }
 
     private static func entries(_ db: Database, since: Date) throws -> [LedgerEntry] {

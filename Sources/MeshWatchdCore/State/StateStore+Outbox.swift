@@ -62,7 +62,7 @@ extension StateStore {
 
     /// Every alert's notification record, by alert key.
     func notificationRecords() throws -> [String: NotificationRecord] {
-        try database.read { db in
+        try read { db in
             let decoder = JSONDecoder()
             var records: [String: NotificationRecord] = [:]
             for row in try Row.fetchAll(db, cached: "SELECT alert_key, record FROM notification") {
@@ -84,7 +84,7 @@ extension StateStore {
     /// Findings due now for `sink`: per alert only the oldest, so an alert's firing always
     /// reaches a sink before its resolve.
     func due(at time: Date, sink: String, limit: Int = 100) throws -> [Queued] {
-        try database.read { db in
+        try read { db in
             try Row.fetchAll(db, cached: """
                 SELECT \(Self.queuedColumns) FROM outbox
                 WHERE id IN (SELECT MIN(id) FROM outbox WHERE sink = ? GROUP BY alert_key) AND next_attempt_at <= ?
@@ -97,7 +97,7 @@ extension StateStore {
     /// for the same sink, alert name and kind that were never attempted (still in their group
     /// wait) or are due as well.
     func companions(of head: Queued, at time: Date, limit: Int) throws -> [Queued] {
-        try database.read { db in
+        try read { db in
             try Row.fetchAll(db, cached: """
                 SELECT \(Self.queuedColumns) FROM outbox
                 WHERE id IN (SELECT MIN(id) FROM outbox WHERE sink = ? GROUP BY alert_key)
@@ -109,7 +109,7 @@ extension StateStore {
 
     /// Queued findings per sink.
     func depthBySink() throws -> [String: Int] {
-        try database.read { db in
+        try read { db in
             var depth: [String: Int] = [:]
             for row in try Row.fetchAll(db, cached: "SELECT sink, COUNT(*) AS n FROM outbox GROUP BY sink") { depth[row["sink"]] = row["n"] }
             return depth
@@ -132,7 +132,7 @@ extension StateStore {
 
     /// When the next finding queued for `sink` is due, or nil when none is queued.
     func nextDue(sink: String) throws -> Date? {
-        try database.read { db in
+        try read { db in
             // Only each alert's oldest finding can go next (a resolve waits behind its firing), so only
             // those say when the sink has work: a queued-behind row due now must not wake it early.
             try Double.fetchOne(db, cached: """
@@ -158,6 +158,6 @@ extension StateStore {
     }
 
     var queuedCount: Int {
-        (try? database.read { try Int.fetchOne($0, cached: "SELECT COUNT(*) FROM outbox") }) ?? 0
+        (try? read { try Int.fetchOne($0, cached: "SELECT COUNT(*) FROM outbox") }) ?? 0
     }
 }

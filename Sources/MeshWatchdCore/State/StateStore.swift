@@ -271,7 +271,7 @@ final class StateStore: Sendable {
 
     /// The stored snapshot of one group, or nil if it was never evaluated.
     func load(group: String) throws -> EngineSnapshot? {
-        try database.read { db in
+        try read { db in
             guard let evaluatedAt = try Double.fetchOne(db, cached: "SELECT evaluated_at FROM group_evaluation WHERE group_name = ?",
                                                         arguments: [group]) else { return nil }
             var rules: [String: [AlertInstance]] = [:]
