@@ -88,7 +88,14 @@ public enum JSONText {
     /// The order of `.sortedKeys`: by UTF-8 bytes (Unicode scalars), not Swift's `<`, which
     /// compares canonical forms (`e` + U+0301 sorts with `é` there, with `e` here).
     public static func precedes(_ a: String, _ b: String) -> Bool {
-        a.utf8.lexicographicallyPrecedes(b.utf8)
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let common = min(x.count, y.count)
+                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
+                return order != 0 ? order < 0 : x.count < y.count
+            }
+        }
     }
 
     /// A string-to-string object, keys sorted as `.sortedKeys` sorts them.

@@ -121,6 +121,18 @@ struct JSONWriteTests {
         #expect(JSONValue.object(["b": .null, "a": .array([.string("x\u{08}\u{0C}/")])]).text == #"{"a":["x\b\f/"],"b":null}"#)
     }
 
+    @Test("key order: UTF-8 byte order, as .sortedKeys (empty keys, prefixes, decomposed forms)")
+    func keyOrder() {
+        var random = Random()
+        for _ in 0..<20_000 {
+            let a = random.string(0...4), b = Bool.random() ? a + random.string(0...2) : random.string(0...4)
+            #expect(JSONText.precedes(a, b) == a.utf8.lexicographicallyPrecedes(b.utf8), "\(a.debugDescription) \(b.debugDescription)")
+            #expect(JSONText.precedes(b, a) == b.utf8.lexicographicallyPrecedes(a.utf8))
+        }
+        #expect(JSONText.precedes("", "a") && !JSONText.precedes("a", "") && !JSONText.precedes("", ""))
+        #expect(JSONText.precedes("e\u{301}", "é") && !JSONText.precedes("é", "e\u{301}"))
+    }
+
     @Test("numbers JSON cannot hold: refused, as JSONEncoder refuses them")
     func nonFinite() throws {
         for number in [Double.nan, .infinity, -.infinity, -Double.nan] {
