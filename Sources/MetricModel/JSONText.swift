@@ -85,6 +85,10 @@ public enum JSONText {
         out.append(UInt8(ascii: "]"))
     }
 
+    /// The deepest nesting written: `JSONEncoder`'s limit (it refuses a 512th level), one below
+    /// what `JSONValue.parse` reads.
+    public static let maximumDepth = JSONValue.maximumDepth - 1
+
     /// The order of `.sortedKeys`: by UTF-8 bytes (Unicode scalars), not Swift's `<`, which
     /// compares canonical forms (`e` + U+0301 sorts with `é` there, with `e` here).
     public static func precedes(_ a: String, _ b: String) -> Bool {
@@ -122,7 +126,7 @@ public enum JSONTextError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .nonFinite(let number): "\(number) cannot be written as JSON"
-        case .tooDeep: "nested deeper than \(JSONValue.maximumDepth): it could not be read back"
+        case .tooDeep: "nested deeper than \(JSONText.maximumDepth), as JSONEncoder refuses to write"
         }
     }
 }
@@ -130,7 +134,7 @@ public enum JSONTextError: Error, CustomStringConvertible {
 extension JSONValue {
     /// Compact JSON text, keys sorted: the bytes `JSONEncoder` (`.sortedKeys`,
     /// `.withoutEscapingSlashes`) writes for this value. Throws for NaN or an infinity, as it does,
-    /// and for nesting the parser would refuse to read back: `depth` is how many containers
+    /// and for nesting past `JSONText.maximumDepth`, as it does: `depth` is how many containers
     /// already enclose the value (a finding's `diagnostics` sit inside the finding: 1).
     public func appendJSON(to out: inout [UInt8], depth: Int = 0) throws {
         switch self {
@@ -140,7 +144,7 @@ extension JSONValue {
             guard JSONText.appendEncoderNumber(value, to: &out) else { throw JSONTextError.nonFinite(value) }
         case .string(let value): JSONText.appendString(value, to: &out)
         case .array(let elements):
-            guard depth < JSONValue.maximumDepth else { throw JSONTextError.tooDeep }
+            guard depth < JSONText.maximumDepth else { throw JSONTextError.tooDeep }
             out.append(UInt8(ascii: "["))
             for (index, element) in elements.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -148,7 +152,7 @@ extension JSONValue {
             }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
-            guard depth < JSONValue.maximumDepth else { throw JSONTextError.tooDeep }
+            guard depth < JSONText.maximumDepth else { throw JSONTextError.tooDeep }
             out.append(UInt8(ascii: "{"))
             var first = true
             for (key, value) in members.sorted(by: { JSONText.precedes($0.key, $1.key) }) {

@@ -19,6 +19,10 @@ public struct JSONValueEncoder {
     public func encode(_ value: some Encodable) throws -> JSONValue {
         let root = Slot()
         try TreeEncoder.encode(value, into: root, path: [], options: self)
+        guard !root.isEmpty else {
+            // As JSONEncoder: a top-level value must encode something.
+            throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "Top-level value did not encode any values."))
+        }
         return try root.resolve(depth: 0, maximumDepth: maximumDepth)
     }
 }
@@ -30,6 +34,9 @@ final class Slot {
     var object: [String: Slot]?
     var array: [Slot]?
 
+    var isEmpty: Bool { value == nil && object == nil && array == nil }
+
+    /// `depth`: how many containers enclose this place.
     func resolve(depth: Int, maximumDepth: Int) throws -> JSONValue {
         if let object {
             guard depth < maximumDepth else { throw Self.tooDeep(maximumDepth) }
@@ -39,18 +46,29 @@ final class Slot {
             guard depth < maximumDepth else { throw Self.tooDeep(maximumDepth) }
             return .array(try array.map { try $0.resolve(depth: depth + 1, maximumDepth: maximumDepth) })
         }
-        guard let value else { return .object([:]) }
-        let inner = Self.depth(value)
-        guard inner == 0 || depth + inner <= maximumDepth else { throw Self.tooDeep(maximumDepth) }
+        // A value that encoded nothing is `{}`, as JSONEncoder writes it: a container too.
+        guard let value else {
+            guard depth < maximumDepth else { throw Self.tooDeep(maximumDepth) }
+            return .object([:])
+        }
+        try Self.check(value, depth: depth, maximumDepth: maximumDepth)
         return value
     }
 
-    /// How many containers deep `value` nests (a scalar: 0), as the parser counts.
-    static func depth(_ value: JSONValue) -> Int {
+    /// A tree given whole (a `JSONValue` inside the value) is held to what JSONEncoder would
+    /// refuse to write or the parser to read: no NaN or infinity, no nesting past the limit.
+    /// The walk stops at the limit, so a tree of any depth is refused without exhausting the stack.
+    static func check(_ value: JSONValue, depth: Int, maximumDepth: Int) throws {
         switch value {
-        case .array(let elements): return 1 + (elements.lazy.map(depth).max() ?? 0)
-        case .object(let members): return 1 + (members.values.lazy.map(depth).max() ?? 0)
-        default: return 0
+        case .number(let number) where !number.isFinite:
+            throw EncodingError.invalidValue(number, .init(codingPath: [], debugDescription: "\(number) cannot be written as JSON"))
+        case .array(let elements):
+            guard depth < maximumDepth else { throw tooDeep(maximumDepth) }
+            for element in elements { try check(element, depth: depth + 1, maximumDepth: maximumDepth) }
+        case .object(let members):
+            guard depth < maximumDepth else { throw tooDeep(maximumDepth) }
+            for member in members.values { try check(member, depth: depth + 1, maximumDepth: maximumDepth) }
+        default: break
         }
     }
 
@@ -143,6 +161,12 @@ struct KeyedTreeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         return child
     }
 
+    /// A nested container or super encoder asked for again under the same key adds to what is
+    /// there, as JSONEncoder's does.
+    private func existing(_ key: Key) -> Slot {
+        slot.object![key.stringValue] ?? child(key)
+    }
+
     mutating func encodeNil(forKey key: Key) throws { child(key).value = .null }
     mutating func encode(_ value: Bool, forKey key: Key) throws { child(key).value = .bool(value) }
     mutating func encode(_ value: String, forKey key: Key) throws { child(key).value = .string(value) }
@@ -155,11 +179,11 @@ struct KeyedTreeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
-        KeyedEncodingContainer(KeyedTreeContainer<NestedKey>(slot: child(key).keyed(), codingPath: codingPath + [key], options: options))
+        KeyedEncodingContainer(KeyedTreeContainer<NestedKey>(slot: existing(key).keyed(), codingPath: codingPath + [key], options: options))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-        UnkeyedTreeContainer(slot: child(key).unkeyed(), codingPath: codingPath + [key], options: options)
+        UnkeyedTreeContainer(slot: existing(key).unkeyed(), codingPath: codingPath + [key], options: options)
     }
 
     mutating func superEncoder() -> any Encoder {
@@ -167,10 +191,11 @@ struct KeyedTreeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 
     mutating func superEncoder(forKey key: Key) -> any Encoder {
-        TreeEncoder(slot: child(key), codingPath: codingPath + [key], options: options)
+        TreeEncoder(slot: existing(key), codingPath: codingPath + [key], options: options)
     }
 
     private func childNamed(_ name: String) -> Slot {
+        if let existing = slot.object![name] { return existing }
         let child = Slot()
         slot.object![name] = child
         return child

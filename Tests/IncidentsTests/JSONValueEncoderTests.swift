@@ -60,9 +60,14 @@ struct JSONValueEncoderTests {
             try innerList.encode("deep")
             try Inner(name: "super", count: 2, when: nil, data: nil).encode(to: container.superEncoder(forKey: .c))
             try "parent".encode(to: container.superEncoder())
-            // Asking again for the same container adds to it.
+            // Asking again for the same container adds to it; so does a nested one asked for again
+            // under the same key.
             var again = encoder.container(keyedBy: Keys.self)
             try again.encode(7, forKey: .a)
+            var nestedAgain = again.nestedContainer(keyedBy: Keys.self, forKey: .b)
+            try nestedAgain.encode("y", forKey: .c)
+            var listAgain = again.nestedUnkeyedContainer(forKey: .list)
+            try listAgain.encode("more")
         }
     }
 
@@ -114,13 +119,22 @@ struct JSONValueEncoderTests {
     @Test("refused where JSONEncoder or the parser refuses: NaN and infinities anywhere, nesting past the limit")
     func refusals() throws {
         for number in [Double.nan, .infinity, -.infinity] {
-            let inner = Inner(name: "x", count: 1, when: nil, data: nil)
             #expect(throws: EncodingError.self) { try Self.tree(["a": [number]]) }
             #expect(throws: (any Error).self) { try Self.viaText(["a": [number]]) }
             #expect(throws: EncodingError.self) { try Self.tree(number) }
             #expect(throws: EncodingError.self) { try Self.tree(Float(number)) }
-            _ = inner
+            // Inside a tree given whole, too.
+            let embedded = Inner(name: "x", count: 1, when: nil, data: .object(["rows": .array([.number(1), .number(number)])]))
+            #expect(throws: EncodingError.self) { try Self.tree(embedded) }
+            #expect(throws: (any Error).self) { try Self.viaText(embedded) }
         }
+        // A top-level value that encodes nothing: refused, as JSONEncoder refuses it.
+        struct Silent: Encodable { func encode(to encoder: any Encoder) throws {} }
+        #expect(throws: EncodingError.self) { try Self.tree(Silent()) }
+        #expect(throws: (any Error).self) { try Self.viaText(Silent()) }
+        // A tree deeper than the limit given whole is refused (the walk stops at the limit).
+        let abyss = (0..<2_000).reduce(JSONValue.null) { inner, _ in .array([inner]) }
+        #expect(throws: EncodingError.self) { try Self.tree(Inner(name: "n", count: 1, when: nil, data: abyss)) }
         func nested(_ depth: Int) -> JSONValue { (0..<depth).reduce(JSONValue.number(1)) { inner, _ in .array([inner]) } }
         let limit = JSONValue.maximumDepth - 16
         // The tree inside a struct inside an array: the struct and the array count too.
@@ -131,5 +145,9 @@ struct JSONValueEncoderTests {
         #expect(throws: (any Error).self) { try Self.viaText(deeper, maximumDepth: limit) }
         #expect(throws: EncodingError.self) { try Self.tree(nested(limit + 1), maximumDepth: limit) }
         #expect(try Self.tree(nested(limit), maximumDepth: limit) == nested(limit))
+        // A value that encodes nothing is `{}`, a container that counts at the limit too.
+        #expect(try Self.tree([[Empty()]], maximumDepth: 3) == Self.viaText([[Empty()]], maximumDepth: 3))
+        #expect(throws: EncodingError.self) { try Self.tree([[Empty()]], maximumDepth: 2) }
+        #expect(throws: (any Error).self) { try Self.viaText([[Empty()]], maximumDepth: 2) }
     }
 }

@@ -147,19 +147,25 @@ struct JSONWriteTests {
         #expect(throws: (any Error).self) { try Finding.encoderBytes(finding) }
     }
 
-    @Test("nesting: what the parser reads back is written (a finding's trees one level less), deeper is refused")
+    @Test("nesting: as deep as JSONEncoder writes (511 levels, a finding's trees one less), deeper refused as it refuses")
     func nesting() throws {
         func nested(_ depth: Int) -> JSONValue { (0..<depth).reduce(JSONValue.number(1)) { inner, _ in .object(["a": inner]) } }
-        #expect(try JSONValue.parse(nested(JSONValue.maximumDepth).jsonBytes()) == nested(JSONValue.maximumDepth))
-        #expect(throws: JSONTextError.self) { try nested(JSONValue.maximumDepth + 1).jsonBytes() }
-        #expect(throws: JSONTextError.self) { try JSONValue.array([nested(JSONValue.maximumDepth)]).jsonBytes() }
+        // JSONEncoder writes 511 levels and refuses a 512th; the parser reads 512.
+        #expect(try nested(JSONText.maximumDepth).jsonBytes() == Array(try Self.encoder().encode(nested(JSONText.maximumDepth))))
+        #expect(try JSONValue.parse(nested(JSONText.maximumDepth).jsonBytes()) == nested(JSONText.maximumDepth))
+        #expect(throws: JSONTextError.self) { try nested(JSONText.maximumDepth + 1).jsonBytes() }
+        #expect(throws: (any Error).self) { try Self.encoder().encode(nested(JSONText.maximumDepth + 1)) }
+        #expect(throws: JSONTextError.self) { try JSONValue.array([nested(JSONText.maximumDepth)]).jsonBytes() }
+        #expect(JSONValue.array([nested(JSONText.maximumDepth)]).text == "null")
         var deep = finding()
-        deep.diagnostics = nested(JSONValue.maximumDepth - 1)
+        deep.diagnostics = nested(JSONText.maximumDepth - 1)
+        #expect(try deep.encoded() == Finding.encoderBytes(deep))
         #expect(try Finding.decode(try deep.encoded()) == deep)
-        deep.diagnostics = nested(JSONValue.maximumDepth)
+        deep.diagnostics = nested(JSONText.maximumDepth)
         #expect(throws: JSONTextError.self) { try deep.encoded() }
+        #expect(throws: (any Error).self) { try Finding.encoderBytes(deep) }
         deep.diagnostics = nil
-        deep.decision = .array([nested(JSONValue.maximumDepth - 1)])
+        deep.decision = .array([nested(JSONText.maximumDepth - 1)])
         #expect(throws: JSONTextError.self) { try deep.encoded() }
     }
 
