@@ -244,13 +244,15 @@ final class StateStore: Sendable {
     /// together or not at all.
     func save(group: String, snapshot: EngineSnapshot, plan: NotificationPlan = NotificationPlan(),
               delays: [String: Duration] = [:], diagnoses: [DiagnosisRequest] = [], transitions: [AlertTransition] = []) throws {
-        let rows = try snapshot.rules.flatMap { identity, instances in
-            try instances.map { (identity, String($0.fingerprint, radix: 16), Data(try $0.stateJSON())) }
-        }
         try database.write { db in
             try db.execute(cached: "DELETE FROM alert_instance WHERE group_name = ?", arguments: [group])
-            for (identity, fingerprint, data) in rows {
-                try db.execute(cached: "INSERT INTO alert_instance VALUES (?, ?, ?, ?)", arguments: [group, identity, fingerprint, data])
+            // Each instance's state written as it is made: a group of 10,000 pending alerts held
+            // all its rows at once before (megabytes the allocator then kept).
+            for (identity, instances) in snapshot.rules {
+                for instance in instances {
+                    try db.execute(cached: "INSERT INTO alert_instance VALUES (?, ?, ?, ?)",
+                                   arguments: [group, identity, String(instance.fingerprint, radix: 16), Data(try instance.stateJSON())])
+                }
             }
             try db.execute(cached: "INSERT OR REPLACE INTO group_evaluation VALUES (?, ?)",
                            arguments: [group, snapshot.takenAt.timeIntervalSince1970])
