@@ -30,3 +30,9 @@ void mw_each_loaded_object(void (*visit)(const mw_segment *, size_t, void *), vo
     struct walk walk = { visit, context };
     dl_iterate_phdr(each_object, &walk);
 }
+
+#include <malloc.h>
+
+int mw_mallopt(int parameter, int value) { return mallopt(parameter, value); }
+int mw_m_arena_max(void) { return M_ARENA_MAX; }
+int mw_m_mmap_threshold(void) { return M_MMAP_THRESHOLD; }

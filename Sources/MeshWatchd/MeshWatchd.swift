@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MeshWatchdCore
 
 @main
@@ -20,4 +21,10 @@ struct MeshWatchd: AsyncParsableCommand {
                       RunbooksCommand.self, DiagnoseCommand.self, LedgerCommand.self, AckCommand.self, SilenceCommand.self,
                       HashPasswordCommand.self]
     )
+
+    /// The allocator is set up before anything else runs (MallocTuning), then the command.
+    static func main() async {
+        MallocTuning.apply(environment: ProcessInfo.processInfo.environment)
+        await main(nil)
+    }
 }

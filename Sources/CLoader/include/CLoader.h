@@ -17,4 +17,11 @@ typedef struct {
 /// the loader's lock keeps dlclose from unmapping any object. At most 64 segments per object.
 void mw_each_loaded_object(void (*visit)(const mw_segment *segments, size_t count, void *context), void *context);
 
+/// glibc's mallopt (malloc.h is not in Swift's Glibc module): 1 when the setting was taken.
+int mw_mallopt(int parameter, int value);
+
+/// glibc's parameter numbers, for the tests to compare with.
+int mw_m_arena_max(void);
+int mw_m_mmap_threshold(void);
+
 #endif
