@@ -119,7 +119,7 @@ public struct Finding: Codable, Sendable, Equatable {
             JSONText.appendKey(key, to: &out)
             JSONText.appendString(value, to: &out)
         }
-        // The keys in sorted order (`<`, as `.sortedKeys`); absent optionals are left out, as
+        // The keys in `.sortedKeys` order (UTF-8 bytes); absent optionals are left out, as
         // the synthesized `encode(to:)` leaves them.
         if let acknowledgement {
             JSONText.appendKey("acknowledgement", to: &out)
