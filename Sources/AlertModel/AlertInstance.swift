@@ -100,7 +100,7 @@ public struct AlertInstance: Sendable, Codable, Equatable {
                              ("lastSentAt", lastSentAt), ("keepFiringSince", keepFiringSince)] {
             guard let date else { continue }
             out.append(contentsOf: ",\"\(name)\":".utf8)
-            guard JSONText.appendNumber(date.timeIntervalSinceReferenceDate, to: &out) else {
+            guard JSONText.appendEncoderNumber(date.timeIntervalSinceReferenceDate, to: &out) else {
                 // The number, not the date: describing a NaN `Date` traps in Foundation.
                 throw EncodingError.invalidValue(date.timeIntervalSinceReferenceDate,
                                                  .init(codingPath: [CodingKeys(stringValue: name)!], debugDescription: "a date JSON cannot hold"))

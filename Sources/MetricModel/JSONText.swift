@@ -41,18 +41,6 @@ public enum JSONText {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// A finite number, in the shortest text that reads back as the same `Double`; nil for NaN
-    /// and infinities, which JSON cannot hold.
-    public static func appendNumber(_ number: Double, to out: inout [UInt8]) -> Bool {
-        guard number.isFinite else { return false }
-        if number == number.rounded(), abs(number) < 1e15 {
-            out.append(contentsOf: String(Int64(number)).utf8)
-        } else {
-            out.append(contentsOf: number.description.utf8)
-        }
-        return true
-    }
-
     /// A finite number as `JSONEncoder` writes a `Double`: Swift's shortest round-trip text,
     /// less a trailing `.0` (`1`, `-0`, `0.1`, `1e-07`, `1.5e+300`); false for NaN and the
     /// infinities, which `JSONEncoder` refuses.
