@@ -2,6 +2,7 @@ import Foundation
 import Incidents
 import MeshFixtures
 import MeshHTTP
+@testable import MeshWatchdCore
 import Testing
 
 /// Faults an SRE tries before production: each one a lost or an extra page on the old code.
@@ -258,6 +259,14 @@ struct DaemonFaultTests {
             let ended = try #require(stamp("evaluation stopped; alert state saved"), "log:\n\(daemon.log.suffix(3000))")
             #expect(ended.timeIntervalSince(began) < 5, "the daemon took \(ended.timeIntervalSince(began)) s to stop; log:\n\(daemon.log.suffix(3000))")
         }
+    }
+
+    @Test("after SIGTERM, in-flight work is cancelled before the shutdown timeout, leaving a fifth of it (at most 2 s) for the last save")
+    func shutdownReserve() {
+        #expect(RunCommand.gracefulPart(of: .seconds(10)) == .seconds(8))
+        #expect(RunCommand.gracefulPart(of: .seconds(5)) == .seconds(4))
+        #expect(RunCommand.gracefulPart(of: .seconds(60)) == .seconds(58))
+        #expect(RunCommand.gracefulPart(of: .milliseconds(500)) == .milliseconds(400))
     }
 
     @Test("a slow client dripping a request head is disconnected after listen_idle_timeout; a normal request still works")

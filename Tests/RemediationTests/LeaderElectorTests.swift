@@ -9,10 +9,12 @@ import Testing
 struct LeaderElectorTests {
     func elector(_ double: KubernetesDouble, _ identity: String) -> LeaderElector {
         LeaderElector(client: KubernetesClient(connection: .init(server: double.url)),
-                      // A lease long enough that a busy machine (a renewal that takes seconds) does not
-                      // lose it; nothing below waits for an expiry (release and takeover are immediate).
-                      configuration: .init(namespace: "meshwatchd", identity: identity, leaseDuration: .seconds(20),
-                                           renewDeadline: .seconds(15), retryPeriod: .milliseconds(200)),
+                      // A lease long enough that a loaded CI machine does not take it away: the test
+                      // process shares two cores with the whole suite and four `yes`, and a renewal
+                      // starved for longer than the lease is an expiry, correctly. Nothing below waits
+                      // for an expiry of these leases (release and takeover are immediate).
+                      configuration: .init(namespace: "meshwatchd", identity: identity, leaseDuration: .seconds(120),
+                                           renewDeadline: .seconds(90), retryPeriod: .milliseconds(200)),
                       leadership: Leadership(leading: false), logger: Logger(label: "test"))
     }
 
@@ -62,12 +64,12 @@ struct LeaderElectorTests {
             #expect(!a.leadership.isLeader)
             let released = try await client.get(LeaderElector.Lease.self, path)
             #expect(released.spec.holderIdentity == nil || released.spec.holderIdentity == "replica-b")
-            #expect(await waitUntil(.seconds(10)) { b.leadership.isLeader })
+            #expect(await waitUntil(.seconds(60)) { b.leadership.isLeader })
 
             // Someone else takes the lease from under B (as a partitioned leader would find): B stops leading.
             // B renews every retry period: a compare-and-swap that loses to it is simply tried again.
             var taken = false
-            for _ in 0..<20 where !taken {
+            for _ in 0..<100 where !taken {
                 var lease = try await client.get(LeaderElector.Lease.self, path)
                 lease.spec.holderIdentity = "replica-c"
                 lease.spec.renewTime = LeaderElector.microTime(Date().addingTimeInterval(60))
@@ -79,7 +81,7 @@ struct LeaderElectorTests {
                 }
             }
             #expect(taken)
-            #expect(await waitUntil(.seconds(10)) { !b.leadership.isLeader })
+            #expect(await waitUntil(.seconds(60)) { !b.leadership.isLeader })
             taskB.cancel()
             await taskB.value
             let final = try await client.get(LeaderElector.Lease.self, "/apis/coordination.k8s.io/v1/namespaces/meshwatchd/leases/meshwatchd")
@@ -100,7 +102,7 @@ struct LeaderElectorTests {
             let b = elector(double, "replica-b")
             let start = ContinuousClock.now
             let (task, _) = campaign(b)
-            #expect(await waitUntil(.seconds(10)) { b.leadership.isLeader })
+            #expect(await waitUntil(.seconds(60)) { b.leadership.isLeader })
             // Not before the dead holder's lease expired (1 s after the start here).
             let took = ContinuousClock.now - start
             #expect(took >= .milliseconds(700), "\(took)")

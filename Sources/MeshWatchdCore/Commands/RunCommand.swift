@@ -145,11 +145,19 @@ package struct RunCommand: AsyncParsableCommand {
                                               logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(services: [server, service], gracefulShutdownSignals: [.sigterm, .sigint],
                                                            logger: logger)
-        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout?.value ?? ConfigurationDefaults.shutdownTimeout
+        groupConfiguration.maximumGracefulShutdownDuration = Self.gracefulPart(of: configuration.shutdownTimeout?.value ?? ConfigurationDefaults.shutdownTimeout)
         logger.info("starting", metadata: [
             "state.path": "\(store.path)", "config.file": "\(source.config ?? "-")", "listen.address": "\(address.host):\(address.port)",
         ])
         try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+
+    /// How long in-flight work may run after SIGTERM before it is cancelled: the shutdown
+    /// timeout less a reserve (a fifth, at most 2 s) for what runs after the cancellation, the
+    /// last state save above all, so that stopping as a whole keeps within `shutdown_timeout`
+    /// even when a cycle in flight (a huge answer on a busy machine) ends only when cancelled.
+    static func gracefulPart(of shutdownTimeout: Duration) -> Duration {
+        shutdownTimeout - min(shutdownTimeout / 5, .seconds(2))
     }
 
     /// The evaluation service, which from now on holds the only reference to the first
