@@ -5,7 +5,7 @@ import PromClient
 
 /// The engine's datasource on a real Prometheus: instant queries at the evaluation time,
 /// each bounded by the query timeout.
-package struct PrometheusDatasource: InstantQuerying {
+package struct PrometheusDatasource: InstantQuerying, DeadlineBoundedQuerying {
     let client: PrometheusClient
     let timeout: Duration
     /// Shared by every group of the daemon; nil for the one-shot commands.
@@ -34,6 +34,28 @@ package struct PrometheusDatasource: InstantQuerying {
         } else {
             try await timed { try await client.query(expression, at: time, timeout: timeout, maxSeries: maxSeries) }
         }
+        return try samples(response, expression)
+    }
+
+    /// The query with its transfer ended at `deadline` too (libcurl's timeout, no timer of
+    /// ours); nil when the limiter has no free slot now (the caller bounds the wait itself).
+    func instantQuery(_ expression: String, at time: Date, before deadline: ContinuousClock.Instant) async throws -> [Sample]? {
+        let query: @Sendable () async throws -> QueryResponse = { [self] in
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { throw QueryDeadlineReached() }
+            do {
+                return try await timed { try await client.query(expression, at: time, timeout: timeout, maxSeries: maxSeries, transferLimit: remaining) }
+            } catch let error as PrometheusError where error.httpError?.kind == .timeout && ContinuousClock.now >= deadline - .milliseconds(50) {
+                // The deadline, not the query timeout, ended it.
+                throw QueryDeadlineReached()
+            }
+        }
+        guard let limiter else { return try samples(try await query(), expression) }
+        guard let response = try await limiter.runIfFree(query) else { return nil }
+        return try samples(response, expression)
+    }
+
+    private func samples(_ response: QueryResponse, _ expression: String) throws -> [Sample] {
         switch response.result {
         case .vector(let samples):
             return samples

@@ -17,6 +17,14 @@ actor QueryLimiter {
         return try await work()
     }
 
+    /// Runs `work` if a slot is free now; nil, without running it, when every slot is taken.
+    func runIfFree<T: Sendable>(_ work: @Sendable () async throws -> T) async throws -> T? {
+        guard inFlight < limit else { return nil }
+        inFlight += 1
+        defer { release() }
+        return try await work()
+    }
+
     private func acquire() async throws {
         if inFlight < limit {
             inFlight += 1

@@ -229,13 +229,15 @@ final class StateStore: Sendable {
     }
 
     /// The thread SQLite's blocking calls run on, so they never hold one of Swift's
-    /// cooperative threads (two on a small machine) while the disk is slow.
-    private let thread = DispatchQueue(label: "meshwatchd.state")
+    /// cooperative threads (two on a small machine) while the disk is slow. A thread of its
+    /// own for the store's life: a dispatch queue's worker thread retires after a few idle
+    /// seconds, so a queue used once per cycle started (and ended) a thread every cycle.
+    private let thread = WorkerThread(name: "meshwatchd-state")
 
     /// Runs blocking store work on the store's own thread.
     func perform<T: Sendable>(_ work: @escaping @Sendable (StateStore) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            thread.async { continuation.resume(with: Result { try work(self) }) }
+            thread.run { continuation.resume(with: Result { try work(self) }) }
         }
     }
 
