@@ -143,6 +143,22 @@ public enum RFC3339 {
         return era * 146_097 + dayOfEra - 719_468
     }
 
+    /// RFC 9110's IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), an HTTP `Date` header: the
+    /// fields of `string(date)` (so the same clamping), rearranged; no calendar, no locale.
+    public static func httpDate(_ date: Date) -> String {
+        let text = Array(string(date).utf8)  // `YYYY-MM-DDTHH:MM:SSZ`
+        func number(_ range: Range<Int>) -> Int { text[range].reduce(0) { $0 * 10 + Int($1 - 0x30) } }
+        let year = number(0..<4), month = number(5..<7), day = number(8..<10)
+        // Sakamoto's day of the week (0 Sunday), proleptic Gregorian as `string` is.
+        let offsets = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4]
+        let y = month < 3 ? year - 1 : year
+        let weekday = (y + y / 4 - y / 100 + y / 400 + offsets[month - 1] + day) % 7
+        let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        return names[weekday] + ", " + String(decoding: text[8..<10], as: UTF8.self) + " " + months[month - 1] + " "
+            + String(decoding: text[0..<4], as: UTF8.self) + " " + String(decoding: text[11..<19], as: UTF8.self) + " GMT"
+    }
+
     static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097

@@ -78,4 +78,18 @@ struct RFC3339Tests {
         #expect(RFC3339.date(text) == nil)
         #expect(Finding.parseTimestamp(text) == nil)
     }
+
+    @Test("the HTTP Date header (RFC 9110 IMF-fixdate) as a POSIX DateFormatter in GMT writes it, weekdays across leap years and centuries")
+    func httpDate() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        for date in Self.dates + [Date(timeIntervalSince1970: -1), Date(timeIntervalSince1970: -86_400 * 365 * 300)] {
+            // Whole seconds, as `string` writes them (a fraction of .9995 s is the next second's text there too).
+            let whole = Date(timeIntervalSince1970: ((date.timeIntervalSince1970 * 1_000_000).rounded() / 1_000_000).rounded(.down))
+            #expect(RFC3339.httpDate(date) == formatter.string(from: whole), "\(date.timeIntervalSince1970)")
+        }
+        #expect(RFC3339.httpDate(Date(timeIntervalSince1970: 784_111_777)) == "Sun, 06 Nov 1994 08:49:37 GMT")  // RFC 9110's example
+    }
 }

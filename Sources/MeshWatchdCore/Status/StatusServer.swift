@@ -1,5 +1,11 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import MetricModel
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
 import Logging
 
 /// The status listener: `/healthz`, `/readyz`, `/metrics`, `/api/v1/alerts`, `/api/v1/rules`,
@@ -10,7 +16,7 @@ enum StatusServer {
 
     static func application(host: String, port: Int, status: DaemonStatus, store: StateStore?, idleTimeout: Duration = defaultIdleTimeout,
                             console: Console? = nil, forwarding: LeaderForwarding? = nil, reloads: ReloadCoordinator? = nil,
-                            logger: Logger) -> some ApplicationProtocol {
+                            logger: Logger) -> StatusListener<RouterResponder<BasicRequestContext>> {
         let router = Router()
         if let forwarding { router.add(middleware: forwarding) }
         router.get("healthz") { _, _ in "ok\n" }
@@ -71,8 +77,8 @@ enum StatusServer {
         }
         // A slow client (one byte of a request head a minute) is closed after the idle timeout.
         let idle = Int64(idleTimeout.components.seconds) * 1000 + Int64(idleTimeout.components.attoseconds / 1_000_000_000_000_000)
-        return Application(router: router, server: .http1(configuration: .init(idleTimeout: .milliseconds(max(idle, 1)))),
-                           configuration: .init(address: .hostname(host, port: port), serverName: "meshwatchd"), logger: logger)
+        return StatusListener(responder: router.buildResponder(), server: .http1(configuration: .init(idleTimeout: .milliseconds(max(idle, 1)))),
+                              configuration: .init(address: .hostname(host, port: port), serverName: "meshwatchd"), logger: logger)
     }
 
     private static func text(_ status: HTTPResponse.Status, _ body: String, contentType: String = "text/plain; charset=utf-8") -> Response {
@@ -83,5 +89,49 @@ enum StatusServer {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return Response(status: status, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// The listener as a service: Hummingbird's `Application.run` without its date cache, a task
+/// that rewrote the `Date` header's text every second and so woke the idle daemon every second
+/// (the "no timer faster than the evaluation interval"). A status listener answers a
+/// few requests a minute: each response's `Date` is written when it is sent.
+struct StatusListener<Responder: HTTPResponder>: Service where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
+    let responder: Responder
+    let server: HTTPServerBuilder
+    let configuration: ServerConfiguration
+    let logger: Logger
+
+    /// A response already begun when the request turned out malformed: the connection is closed.
+    struct MalformedWhileResponding: Error {}
+
+    func run() async throws {
+        let service = try server.buildServer(configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+                                             logger: logger) { [responder, logger, configuration] request, responseWriter, channel in
+            let context = Responder.Context(source: .init(channel: channel, logger: logger))
+            var response: Response
+            do {
+                response = try await responder.respond(to: request, context: context)
+            } catch let error as HTTPParserError {
+                throw error
+            } catch {
+                logger.debug("request failed", metadata: ["error.type": "\(error)"])
+                response = Response(status: .internalServerError, body: .init())
+            }
+            response.headers[.date] = RFC3339.httpDate(Date())
+            if let name = configuration.serverName { response.headers[.server] = name }
+            do {
+                try await responseWriter.write(response: response.head, body: response.body)
+            } catch is HTTPParserError {
+                // Thrown as the parser's error it would make a second response.
+                throw MalformedWhileResponding()
+            }
+        }
+        try await service.run()
+    }
+
+    /// Runs it alone, stopping on SIGTERM or SIGINT (tests).
+    func runService() async throws {
+        try await ServiceGroup(configuration: .init(services: [self], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
     }
 }

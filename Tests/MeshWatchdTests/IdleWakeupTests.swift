@@ -1,0 +1,48 @@
+import Foundation
+import MeshFixtures
+import MeshHTTP
+@testable import MeshWatchdCore
+import MetricModel
+import Testing
+
+/// Issue 19's idle goal: between two evaluations nothing in the daemon wakes on a timer.
+@Suite("Idle between cycles: no thread of the daemon wakes")
+struct IdleWakeupTests {
+    let harness = DaemonTests()
+
+    /// Voluntary context switches of every thread of `pid` (a thread that sleeps and wakes adds one each time).
+    static func wakeups(_ pid: Int32) -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.reduce(0) { sum, task in
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("voluntary_ctxt_switches:") }
+            return sum + (line.flatMap { Int($0.split(separator: "\t").last ?? "") } ?? 0)
+        }
+    }
+
+    @Test("a daemon with a 2-minute interval, after its first cycle, wakes at most a few times in 10 s (the status listener's date cache woke it every second)")
+    func idle() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
+            try "groups:\n- name: slow\n  interval: 2m\n  rules:\n  - alert: Up\n    expr: vector(1)\n"
+                .write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
+            try #"{"prometheus": {"url": "\#(prometheus.url)"}, "rule_files": ["rules.yml"]}"#
+                .write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+            let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+            defer { daemon.signal(SIGKILL) }
+            // The first cycle comes at the group's first tick (within the interval), then the start-up's pages are released.
+            let ready = await daemon.waitForLog(.seconds(180)) { $0["msg"] == "start-up pages released" }
+            try #require(ready != nil, "log:\n\(daemon.log.suffix(3000))")
+            try await Task.sleep(for: .seconds(1))  // what the first cycle started settles
+            let pid = daemon.process.processIdentifier
+            let before = Self.wakeups(pid), started = ContinuousClock.now
+            try await Task.sleep(for: .seconds(10))
+            let woke = Self.wakeups(pid) - before, took = ContinuousClock.now - started
+            // Well inside the interval: no cycle falls in the window (the next is ~2 minutes after the first).
+            #expect(took < .seconds(60))
+            // A timer every second would be ten wake-ups of the timer thread and ten of a worker.
+            #expect(woke <= 4, "\(woke) wake-ups in \(took); log:\n\(daemon.log.suffix(2000))")
+        }
+    }
+}
