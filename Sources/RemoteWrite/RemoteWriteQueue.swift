@@ -227,9 +227,15 @@ public actor RemoteWriteQueue {
     public func drain(timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while !batches.isEmpty && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+            await Self.pause(.milliseconds(20))
         }
         return batches.isEmpty
+    }
+
+    /// Sleeps for `duration` even in a cancelled task. At shutdown the drain runs in a task
+    /// already cancelled, where `Task.sleep` returns at once: its wait was a busy loop.
+    static func pause(_ duration: Duration) async {
+        await Task.detached { try? await Task.sleep(for: duration) }.value
     }
 
     /// Stops sending (what is queued is lost, as with Prometheus's queue at shutdown past its

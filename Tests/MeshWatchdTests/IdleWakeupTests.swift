@@ -20,7 +20,7 @@ struct IdleWakeupTests {
         }
     }
 
-    @Test("a daemon with a 1-minute interval, after its first cycle, wakes at most a few times in 10 s (the status listener's date cache woke it every second)")
+    @Test("a daemon with a 1-minute interval, after its first cycle, wakes fewer than ten times in 10 s (the status listener's date cache woke it every second)")
     func idle() async throws {
         let state = try DaemonTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
@@ -34,7 +34,7 @@ struct IdleWakeupTests {
             // The first cycle comes at the group's first tick (within the interval), then the start-up's pages are released.
             let ready = await daemon.waitForLog(.seconds(120)) { $0["msg"] == "start-up pages released" }
             try #require(ready != nil, "log:\n\(daemon.log.suffix(3000))")
-            try await Task.sleep(for: .seconds(1))  // what the first cycle started settles
+            try await Task.sleep(for: .seconds(3))  // what the first cycle started settles
             let pid = daemon.process.processIdentifier
             let before = Self.wakeups(pid), started = ContinuousClock.now
             try await Task.sleep(for: .seconds(10))
@@ -42,8 +42,9 @@ struct IdleWakeupTests {
             // No cycle fell in the window: the group has still evaluated once.
             let metrics = String(decoding: try await HTTPClient().get(daemon.statusURL("/metrics")).body, as: UTF8.self)
             #expect(metrics.contains("meshwatchd_rule_group_iterations_total{rule_group=\"slow\"} 1\n"), "a cycle in the window (\(took))")
-            // A timer every second would be ten wake-ups of the timer thread and ten of a worker.
-            #expect(woke <= 4, "\(woke) wake-ups in \(took); log:\n\(daemon.log.suffix(2000))")
+            // A timer every second is at least ten wake-ups of the timer thread and ten of a worker
+            // (55 with Hummingbird's date cache); a few stragglers of the first cycle are allowed.
+            #expect(woke < 10, "\(woke) wake-ups in \(took); log:\n\(daemon.log.suffix(2000))")
         }
     }
 }

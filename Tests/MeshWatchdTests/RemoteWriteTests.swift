@@ -4,7 +4,7 @@ import MeshFixtures
 import MeshHTTP
 import MetricModel
 import PromClient
-import RemoteWrite
+@testable import RemoteWrite
 import Synchronization
 @testable import MeshWatchdCore
 import Testing
@@ -74,6 +74,17 @@ struct RemoteWriteTests {
             let counters = await writer.counters
             #expect(counters.samplesSent == 4 && counters.samplesDropped == 0 && counters.queuedSamples == 0)
         }
+    }
+
+    @Test("the drain's pause pauses in a cancelled task too (at shutdown the drain runs in one, and a cancelled sleep returns at once: a busy loop)")
+    func pauseWhenCancelled() async {
+        let took = await Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            let start = ContinuousClock.now
+            for _ in 0..<5 { await RemoteWriteQueue.pause(.milliseconds(20)) }
+            return ContinuousClock.now - start
+        }.value
+        #expect(took >= .milliseconds(95), "\(took)")
     }
 
     @Test("a receiver that fails (503) is retried with backoff until it accepts; the write returns then, once")

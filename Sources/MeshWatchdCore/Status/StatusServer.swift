@@ -96,11 +96,15 @@ enum StatusServer {
 /// that rewrote the `Date` header's text every second and so woke the idle daemon every second
 /// (the "no timer faster than the evaluation interval"). A status listener answers a
 /// few requests a minute: each response's `Date` is written when it is sent.
-struct StatusListener<Responder: HTTPResponder>: Service where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
+struct StatusListener<Responder: HTTPResponder>: Service, CustomStringConvertible
+    where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
     let responder: Responder
     let server: HTTPServerBuilder
     let configuration: ServerConfiguration
     let logger: Logger
+
+    /// The service's name in the service group's logs (not a dump of the router).
+    var description: String { "StatusListener" }
 
     /// A response already begun when the request turned out malformed: the connection is closed.
     struct MalformedWhileResponding: Error {}
