@@ -39,7 +39,7 @@ struct LeaderElectorTests {
             let a = elector(double, "replica-a"), b = elector(double, "replica-b")
             let (taskA, _) = campaign(a)
             // The first lease is a matter of progress, not speed: a busy machine may take a while.
-            #expect(await waitUntil(.seconds(30)) { a.leadership.isLeader })
+            #expect(await waitUntil(.seconds(120)) { a.leadership.isLeader })
             let (taskB, _) = campaign(b)
             // Progress first: A renews three times while B campaigns (each renewal a retry period
             // in which B tried), and B never gets the lease.
