@@ -1,5 +1,9 @@
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <link.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "CLoader.h"
 
 struct walk {
@@ -29,6 +33,87 @@ static int each_object(struct dl_phdr_info *info, size_t size, void *data) {
 void mw_each_loaded_object(void (*visit)(const mw_segment *, size_t, void *), void *context) {
     struct walk walk = { visit, context };
     dl_iterate_phdr(each_object, &walk);
+}
+
+struct release {
+    const mw_range *ranges;
+    size_t count;
+    /// The executable, opened for posix_fadvise; -1 when it could not be.
+    int executable;
+    mw_release_result result;
+};
+
+/// The read-only PT_LOAD segment of this object that holds all of [start, end), or NULL when
+/// none does or the range touches the object's RELRO range.
+static const ElfW(Phdr) *read_only_segment(struct dl_phdr_info *info, uintptr_t start, uintptr_t end) {
+    const ElfW(Phdr) *found = NULL;
+    for (size_t index = 0; index < info->dlpi_phnum; index++) {
+        const ElfW(Phdr) *header = &info->dlpi_phdr[index];
+        if (header->p_memsz == 0) continue;
+        uintptr_t low = (uintptr_t)info->dlpi_addr + (uintptr_t)header->p_vaddr;
+        uintptr_t high = low + (uintptr_t)header->p_memsz;
+        if (header->p_type == PT_GNU_RELRO && start < high && low < end) return NULL;
+        if (header->p_type == PT_LOAD && !(header->p_flags & PF_W) && low <= start && end <= high) found = header;
+    }
+    return found;
+}
+
+static int release_object(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct release *release = data;
+    // The executable is the object without a name (the loader lists it first).
+    int executable = info->dlpi_name == NULL || info->dlpi_name[0] == 0;
+    for (size_t index = 0; index < release->count; index++) {
+        uintptr_t start = release->ranges[index].start, end = release->ranges[index].end;
+        const ElfW(Phdr) *segment = start < end ? read_only_segment(info, start, end) : NULL;
+        if (segment == NULL) continue;
+        int code = (segment->p_flags & PF_X) != 0;
+        // Constants (not code): no read-around when one is read again, so that it brings back
+        // its own page and not the 128 KB around it. (The kernel reads around code its own
+        // way whatever the advice.)
+        if (!code) (void)madvise((void *)start, end - start, MADV_RANDOM);
+        if (madvise((void *)start, end - start, MADV_DONTNEED) != 0) {
+            release->result.failures += 1;
+            continue;
+        }
+        release->result.advised_bytes += end - start;
+        // The executable's constants are also dropped from the page cache where no process maps
+        // them: pages cached in large blocks (as installing or linking the file left them) would
+        // otherwise come back a block at a time. Its code's cache is kept: the next cycle runs
+        // from it.
+        if (executable && !code && release->executable >= 0) {
+            off_t offset = (off_t)(start - ((uintptr_t)info->dlpi_addr + (uintptr_t)segment->p_vaddr) + (uintptr_t)segment->p_offset);
+            (void)posix_fadvise(release->executable, offset, (off_t)(end - start), POSIX_FADV_DONTNEED);
+        }
+    }
+    return 0;
+}
+
+mw_release_result mw_release_ranges(const mw_range *ranges, size_t count) {
+    struct release release = { ranges, count, open("/proc/self/exe", O_RDONLY | O_CLOEXEC), { 0, 0 } };
+    dl_iterate_phdr(release_object, &release);
+    if (release.executable >= 0) close(release.executable);
+    return release.result;
+}
+
+long mw_resident_file_kb(void) {
+    int descriptor = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (descriptor < 0) return -1;
+    char text[256];
+    ssize_t length = read(descriptor, text, sizeof text - 1);
+    close(descriptor);
+    if (length <= 0) return -1;
+    text[length] = 0;
+    // size resident shared text lib data dt: "shared" is the resident pages of files (and shmem).
+    char *cursor = text, *end = NULL;
+    for (int field = 0; field < 2; field++) {
+        (void)strtol(cursor, &end, 10);
+        if (end == cursor) return -1;
+        cursor = end;
+    }
+    long shared = strtol(cursor, &end, 10);
+    if (end == cursor || shared < 0) return -1;
+    return shared * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 #include <malloc.h>

@@ -94,9 +94,27 @@ public struct HTTPResponse: Sendable {
         self.endpoint = endpoint
     }
 
-    /// The last value of a header, matched case-insensitively.
+    /// The last value of a header, its name matched without regard to ASCII case (field names
+    /// are ASCII tokens, RFC 9110 §5.1): compared byte by byte, not through Foundation's
+    /// Unicode comparison (which folds `K`, the Kelvin sign, to `k`, and runs ICU's code).
     public func header(_ name: String) -> String? {
-        headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.last { Self.sameFieldName($0.name, name) }?.value
+    }
+
+    /// Whether two field names are equal when ASCII letters are folded to lower case; any other
+    /// byte must be equal.
+    static func sameFieldName(_ lhs: String, _ rhs: String) -> Bool {
+        var left = lhs.utf8.makeIterator(), right = rhs.utf8.makeIterator()
+        while true {
+            switch (left.next(), right.next()) {
+            case (nil, nil): return true
+            case let (a?, b?):
+                let foldedA = a >= 0x41 && a <= 0x5A ? a | 0x20 : a
+                let foldedB = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+                if foldedA != foldedB { return false }
+            default: return false
+            }
+        }
     }
 
     public var isSuccess: Bool { (200..<300).contains(status) }

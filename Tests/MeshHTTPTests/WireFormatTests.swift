@@ -37,3 +37,25 @@ struct WireFormatTests {
         #expect(transfer.headers.map(\.value) == ["application/json", "a value with spaces", "http://example.com:8080/path?q=1", "", "Ünïcødé"])
     }
 }
+
+@Suite("Response headers found by name, ASCII case folded only")
+struct ResponseHeaderTests {
+    @Test("the last header of that name, whatever the ASCII case; a non-ASCII letter is never folded to an ASCII one")
+    func headerByName() {
+        let response = HTTPResponse(status: 503, headers: [("retry-after", "5"), ("X-Other", "1"), ("RETRY-AFTER", "7"),
+                                                           ("\u{212A}eep-Alive", "timeout=5"), ("Content-Lengt", "3")],
+                                    body: [], endpoint: "http://127.0.0.1/")
+        #expect(response.header("Retry-After") == "7")
+        #expect(response.header("x-other") == "1")
+        // U+212A KELVIN SIGN folds to "k" in Unicode's case folding; field names are ASCII tokens.
+        #expect(response.header("Keep-Alive") == nil)
+        #expect(response.header("keep-alive") == nil)
+        #expect(response.header("Content-Length") == nil)
+        #expect(response.header("Content-Lengt\u{0301}") == nil)
+        #expect(response.header("") == nil)
+        #expect(HTTPResponse.sameFieldName("", ""))
+        #expect(HTTPResponse.sameFieldName("a-Z", "A-z"))
+        #expect(!HTTPResponse.sameFieldName("[", "{"))  // 0x5B | 0x20 is 0x7B: only letters fold
+        #expect(!HTTPResponse.sameFieldName("@", "`"))
+    }
+}

@@ -159,6 +159,82 @@ struct StartupPagesTests {
         #expect(after.libraries < before.libraries, "resident before \(before) kB, after \(after) kB")
     }
 
+    @Test("constants come back a page at a time: the daemon's read-only data gets MADV_RANDOM and its executable's is dropped from the page cache; its code keeps its cache")
+    func constantsComeBackByThePage() async throws {
+        // The executable's read-only mappings in a process, with file offset and advice flags (none of RELRO: no anonymous page).
+        struct Segment { var start: UInt; var end: UInt; var offset: Int; var code: Bool; var random: Bool }
+        func segments(_ pid: Int32, _ executable: String) throws -> [Segment] {
+            var found: [Segment] = []
+            var current: Segment?
+            var anonymous = 0
+            for line in try #require(ProcFile.read("/proc/\(pid)/smaps")).split(separator: "\n") {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                if let first = fields.first, first.contains("-"), !first.hasSuffix(":"), fields.count >= 6 {
+                    let bounds = first.split(separator: "-")
+                    current = nil
+                    guard String(fields[5]) == executable, fields[1] == "r--p" || fields[1] == "r-xp",
+                          let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
+                          let offset = Int(fields[2], radix: 16) else { continue }
+                    current = Segment(start: start, end: end, offset: offset, code: fields[1] == "r-xp", random: false)
+                } else if fields.first == "Anonymous:" {
+                    anonymous = fields.count > 1 ? Int(fields[1]) ?? 1 : 1
+                } else if fields.first == "VmFlags:", var segment = current {
+                    segment.random = fields.contains("rr")
+                    if anonymous == 0 { found.append(segment) }
+                    current = nil
+                }
+            }
+            return found
+        }
+        // Pages of the file's range in the page cache (mincore over this process's own mapping of the file).
+        func cachedPages(_ executable: String, _ segment: Segment) throws -> (cached: Int, pages: Int) {
+            let descriptor = open(executable, O_RDONLY)
+            try #require(descriptor >= 0)
+            defer { close(descriptor) }
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let length = Int(segment.end - segment.start)
+            let mapped = try #require(mmap(nil, length, PROT_READ, MAP_SHARED, descriptor, off_t(segment.offset / page * page)))
+            try #require(mapped != MAP_FAILED)
+            defer { munmap(mapped, length) }
+            var vector = [UInt8](repeating: 0, count: (length + page - 1) / page)
+            try #require(mincore(mapped, length, &vector) == 0)
+            return (vector.filter { $0 & 1 == 1 }.count, vector.count)
+        }
+        // The daemon's executable read through first, so that all of it is cached when the daemon starts.
+        let descriptor = open(DaemonTests.binary, O_RDONLY)
+        try #require(descriptor >= 0)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
+            guard count > 0 else { break }
+            offset += count
+        }
+        close(descriptor)
+
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try #"{"packs": {"istio": {"parameters": {"interval": "1s"}}}}"#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+        let daemon = try await DaemonTests().start(["--config", state + "/config.json", "--prometheus", "http://127.0.0.1:\(try LoopbackPort.free())",
+                                                    "--state-directory", state], notify: nil)
+        defer { daemon.signal(SIGKILL) }
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(daemon.process.processIdentifier)/exe")
+        let before = try segments(daemon.process.processIdentifier, executable)
+        let data = try #require(before.first { !$0.code }, "\(before)")
+        let code = try #require(before.first { $0.code }, "\(before)")
+        let line = await daemon.waitForLog(.seconds(60)) { $0["msg"] == "start-up pages released" }
+        try #require(line != nil, "log:\n\(daemon.log.suffix(3000))")
+        #expect(await daemon.waitForCycles(2, group: "meshwatchd-istio"), "log:\n\(daemon.log.suffix(3000))")
+        let after = try segments(daemon.process.processIdentifier, executable)
+        #expect(after.contains { $0.start <= data.start && data.start < $0.end && $0.random }, "\(after)")
+        #expect(after.contains { $0.start == code.start && !$0.random }, "\(after)")
+        // What the daemon read since came back a page at a time: far less than the whole.
+        let constants = try cachedPages(executable, data), instructions = try cachedPages(executable, code)
+        #expect(constants.cached < constants.pages / 2, "the executable's constants: \(constants.cached) of \(constants.pages) pages cached")
+        #expect(instructions.cached > instructions.pages / 2, "the executable's code: \(instructions.cached) of \(instructions.pages) pages cached")
+        #expect(daemon.process.isRunning)
+    }
+
     @Test("the daemon releases them once every group has run, and goes on evaluating and answering")
     func daemonReleases() async throws {
         let state = try DaemonTests.temporaryDirectory()

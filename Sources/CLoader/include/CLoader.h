@@ -17,6 +17,32 @@ typedef struct {
 /// the loader's lock keeps dlclose from unmapping any object. At most 64 segments per object.
 void mw_each_loaded_object(void (*visit)(const mw_segment *segments, size_t count, void *context), void *context);
 
+/// A range of addresses, [start, end).
+typedef struct {
+    uintptr_t start;
+    uintptr_t end;
+} mw_range;
+
+typedef struct {
+    /// The bytes of the ranges given back (MADV_DONTNEED) and the calls that failed.
+    size_t advised_bytes;
+    size_t failures;
+} mw_release_result;
+
+/// Gives back the pages of `ranges` (whole pages, computed beforehand) with MADV_DONTNEED, each
+/// only if it still lies wholly inside a read-only PT_LOAD segment of a loaded object and
+/// outside that object's RELRO range; a range in a segment that is not executable gets
+/// MADV_RANDOM first (no read-around when touched again), and when it is the executable's, its
+/// pages are dropped from the page cache too (POSIX_FADV_DONTNEED: those no process maps).
+/// Everything runs in C inside dl_iterate_phdr's callback: the loader's lock keeps dlclose from
+/// unmapping an object, and no Swift code runs between the first page given back and the last
+/// (code that runs then is mapped again, with the pages around it, and stays).
+mw_release_result mw_release_ranges(const mw_range *ranges, size_t count);
+
+/// The process's resident file-backed (and shared) kilobytes from /proc/self/statm; -1 when
+/// it cannot be read.
+long mw_resident_file_kb(void);
+
 /// glibc's mallopt (malloc.h is not in Swift's Glibc module): 1 when the setting was taken.
 int mw_mallopt(int parameter, int value);
 

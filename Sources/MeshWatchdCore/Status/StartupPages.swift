@@ -19,11 +19,21 @@ import Logging
 /// - a mapping that holds any page of its own, resident (`Anonymous:`) or swapped out
 ///   (`Swap:`) — a debugger's breakpoint, a uprobe, relocated data — or that is locked, shared,
 ///   or whose smaps entry lacks any of those fields (unknown is not clean);
-/// - anything the loader did not map: the ranges come from `dl_iterate_phdr`, and `madvise`
-///   runs inside its callback, while the loader's lock keeps any `dlclose` from unmapping an
-///   object and handing its range to live memory.
+/// - anything the loader did not map: the ranges come from `dl_iterate_phdr`, and each is
+///   checked again against the loaded objects' segments inside its callback, where `madvise`
+///   runs, while the loader's lock keeps any `dlclose` from unmapping an object and handing its
+///   range to live memory.
 /// A page a debugger writes between the smaps read and the `madvise` (milliseconds) would be
 /// lost; nothing in the daemon writes its own code.
+///
+/// Constants are read back a page at a time: the read-only data segments get `MADV_RANDOM`, and
+/// the executable's are dropped from the page cache where no process maps them
+/// (`POSIX_FADV_DONTNEED`, its own file only). Otherwise a constant read after the release
+/// brings back the large block the page cache holds it in (a freshly installed or linked file
+/// is cached in blocks of up to 128 KB, and the kernel maps a whole cached block at a fault),
+/// and the kernel's read-around reads 128 KB around each one it must read. Code is left to the
+/// kernel's read-around (it ignores the advice for code): the release link puts the code a
+/// cycle runs together instead (`hot-functions.order`).
 enum StartupPages {
     struct Mapping: Equatable {
         var start: UInt
@@ -94,27 +104,21 @@ enum StartupPages {
         return ranges
     }
 
-    /// What the callback of `dl_iterate_phdr` works with.
+    /// What the callback of `dl_iterate_phdr` collects.
     private final class Walk {
         let clean: [Mapping]
         let pageSize: UInt
-        var releasedBytes = 0
-        var failures = 0
-        /// The starts of the mappings a range was dropped from.
-        var touched: Set<UInt> = []
+        var ranges: [mw_range] = []
         init(clean: [Mapping], pageSize: UInt) {
             self.clean = clean
             self.pageSize = pageSize
         }
     }
 
-    /// Drops the clean start-up pages of the loaded objects' read-only segments; returns the
-    /// kilobytes of the ranges dropped that were resident (0 when `/proc` cannot be read).
-    @discardableResult
-    static func release(logger: Logger) -> Int {
-        guard let smaps = ProcFile.read("/proc/self/smaps") else { return 0 }
-        let clean = clean(mappings(smaps: smaps))
-        let walk = Walk(clean: clean, pageSize: UInt(max(sysconf(Int32(_SC_PAGESIZE)), 4096)))
+    /// The whole pages of the loaded objects' read-only segments that lie in clean mappings and
+    /// outside every RELRO range.
+    static func releasableRanges(clean: [Mapping], pageSize: UInt) -> [mw_range] {
+        let walk = Walk(clean: clean, pageSize: pageSize)
         let context = Unmanaged.passRetained(walk)
         defer { context.release() }
         mw_each_loaded_object({ segments, count, context in
@@ -125,24 +129,29 @@ enum StartupPages {
             let relro = all.filter { $0.kind == 1 }.map { UInt($0.start)..<UInt($0.end) }
             for range in StartupPages.releasable(segments: readOnly, clean: walk.clean, pageSize: walk.pageSize)
             where !relro.contains(where: { $0.overlaps(range) }) {
-                guard let address = UnsafeMutableRawPointer(bitPattern: range.lowerBound) else { continue }
-                if madvise(address, Int(range.upperBound - range.lowerBound), MADV_DONTNEED) == 0 {
-                    walk.releasedBytes += Int(range.upperBound - range.lowerBound)
-                    if let mapping = walk.clean.first(where: { $0.start <= range.lowerBound && range.upperBound <= $0.end }) {
-                        walk.touched.insert(mapping.start)
-                    }
-                } else {
-                    walk.failures += 1
-                }
+                walk.ranges.append(mw_range(start: UInt(range.lowerBound), end: UInt(range.upperBound)))
             }
         }, context.toOpaque())
-        // The resident part of what was dropped: smaps again, the same mappings before and after.
-        let after = ProcFile.read("/proc/self/smaps").map { mappings(smaps: $0) } ?? []
-        let residentAfter = Dictionary(after.map { ($0.start, $0.residentKB ?? 0) }, uniquingKeysWith: { $1 })
-        let released = clean.filter { walk.touched.contains($0.start) }
-            .reduce(0) { $0 + max(($1.residentKB ?? 0) - (residentAfter[$1.start] ?? ($1.residentKB ?? 0)), 0) }
-        if walk.failures > 0 {
-            logger.debug("could not release some start-up pages", metadata: ["process.madvise_failures": .stringConvertible(walk.failures)])
+        return walk.ranges
+    }
+
+    /// Drops the clean start-up pages of the loaded objects' read-only segments; returns the
+    /// kilobytes by which the resident file pages fell (0 when `/proc` cannot be read).
+    ///
+    /// Everything is worked out first; the pages are then given back by one C call
+    /// (`mw_release_ranges`), so that what runs after it (and stays resident, with the pages
+    /// around it) is only this function's end and the log line. That end is among the
+    /// functions the release link puts first (`scripts/hot-functions.sh` pins it).
+    @discardableResult
+    static func release(logger: Logger) -> Int {
+        guard let smaps = ProcFile.read("/proc/self/smaps") else { return 0 }
+        let ranges = releasableRanges(clean: clean(mappings(smaps: smaps)), pageSize: UInt(max(sysconf(Int32(_SC_PAGESIZE)), 4096)))
+        let before = mw_resident_file_kb()
+        let result = ranges.withUnsafeBufferPointer { mw_release_ranges($0.baseAddress, $0.count) }
+        let after = mw_resident_file_kb()
+        let released = before >= 0 && after >= 0 ? max(before - after, 0) : 0
+        if result.failures > 0 {
+            logger.debug("could not release some start-up pages", metadata: ["process.madvise_failures": .stringConvertible(result.failures)])
         }
         if released > 0 {
             logger.info("start-up pages released", metadata: ["process.released_kb": .stringConvertible(released)])
