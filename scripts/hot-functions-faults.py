@@ -69,11 +69,16 @@ for line in open(faults, errors="replace"):
     except ValueError:
         continue
     if text and text[0] <= address < text[1]:
-        _, name, size = symbols[bisect.bisect_right(starts, address) - 1]
-        # A function inside a big section moves only with all of it (the profile placed those).
-        if size <= 16384 and name not in named and name not in found:
+        index = bisect.bisect_right(starts, address) - 1
+        if index < 0:
+            continue
+        _, name, size = symbols[index]
+        # A function inside a big section moves only with all of it (the profile placed those);
+        # the map writes C++ names demangled, which the linker would not know: left out.
+        if size <= 16384 and name not in named and name not in found and not re.search(r"[ (:<]", name):
             found.append(name)
-pinned = [index for index, name in enumerate(order) if "12StartupPagesO7release" in name or name.startswith("mw_re")]
+pinned = [index for index, name in enumerate(order) if "12StartupPagesO7release" in name
+          or name in ("mw_release_ranges", "release_object", "read_only_segment", "mw_resident_file_kb")]
 at = (max(pinned) + 1) if pinned else len(order)
 with open(order_file, "w") as output:
     output.write("\n".join(order[:at] + found + order[at:]) + "\n")

@@ -147,19 +147,21 @@ relink
 # start-up's pages, and that the list does not name, joins the small functions (after the pinned
 # ones). Each round moves some, and the next shows what their old neighbours hid.
 # Skipped when perf cannot record page faults here; ROUNDS=0 skips it too.
-if command -v perf > /dev/null && perf record -q -c 1 -e page-faults -o "$work/probe.data" -- true > /dev/null 2>&1; then
+if command -v perf > /dev/null && perf record -q -k CLOCK_REALTIME -c 1 -e page-faults -d -o "$work/probe.data" -- true > /dev/null 2>&1; then
     for round in $(seq 1 "${ROUNDS:-3}"); do
         mkdir -p "$work/round$round"
-        printf '{"prometheus": {"url": "%s"}, "rule_files": ["%s"], "packs": {"istio": {"enabled": false}},\n "sinks": [{"name": "am", "type": "alertmanager", "url": "http://127.0.0.1:%s/"}]}\n' \
-            "$url" "$work/istio.yml" "$port" > "$work/round$round/config.json"
+        printf '{"prometheus": {"url": "%s"}, "rule_files": ["%s"], "packs": {"istio": {"enabled": false}},\n "sinks": [{"name": "am", "type": "alertmanager", "url": "http://127.0.0.1:%s/"},\n {"name": "hook", "type": "webhook", "url": "http://127.0.0.1:%s/hook"}]}\n' \
+            "$url" "$work/istio.yml" "$port" "$port" > "$work/round$round/config.json"
         perf record -q -k CLOCK_REALTIME -c 1 -e page-faults -d -o "$work/round$round/faults.data" -- \
             "$bin/meshwatchd" run --config "$work/round$round/config.json" --state-directory "$work/round$round/state" \
             --listen 127.0.0.1:$((port + 1)) --log-format json > "$work/round$round/log" 2>&1 &
         recorder=$!
         for _ in $(seq 1 120); do
             grep -q 'start-up pages released' "$work/round$round/log" && break
+            kill -0 "$recorder" 2>/dev/null || break
             sleep 1
         done
+        grep -q 'start-up pages released' "$work/round$round/log" || { tail -20 "$work/round$round/log"; exit 1; }
         sleep "${SECONDS_RECORDED:-100}"
         kill -INT "$recorder"    # perf ends the daemon and writes its recording
         wait "$recorder" || true

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include "CLoader.h"
@@ -61,8 +62,9 @@ static const ElfW(Phdr) *read_only_segment(struct dl_phdr_info *info, uintptr_t 
 static int release_object(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
     struct release *release = data;
-    // The executable is the object without a name (the loader lists it first).
-    int executable = info->dlpi_name == NULL || info->dlpi_name[0] == 0;
+    // The executable: the object whose program headers the kernel handed over (the vdso has no
+    // name either; started through ld.so, /proc/self/exe is ld.so and nothing matches).
+    int executable = (uintptr_t)info->dlpi_phdr == (uintptr_t)getauxval(AT_PHDR);
     for (size_t index = 0; index < release->count; index++) {
         uintptr_t start = release->ranges[index].start, end = release->ranges[index].end;
         const ElfW(Phdr) *segment = start < end ? read_only_segment(info, start, end) : NULL;

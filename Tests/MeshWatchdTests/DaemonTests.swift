@@ -53,7 +53,8 @@ struct DaemonTests {
         }
     }
 
-    func start(_ arguments: [String], notify: NotifySocket?, watchdogMicroseconds: Int? = nil, port: Int? = nil) async throws -> Daemon {
+    func start(_ arguments: [String], notify: NotifySocket?, watchdogMicroseconds: Int? = nil, port: Int? = nil,
+               executable: String = Self.binary) async throws -> Daemon {
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = notify?.path
         environment["WATCHDOG_USEC"] = watchdogMicroseconds.map(String.init)
@@ -62,7 +63,7 @@ struct DaemonTests {
         while true {
             attempt += 1
             let chosen = try port ?? LoopbackPort.free()
-            let process = try await ChildProcess.launch(name: "meshwatchd", executable: Self.binary,
+            let process = try await ChildProcess.launch(name: "meshwatchd", executable: executable,
                                                         arguments: ["run", "--log-format", "json", "--listen", "127.0.0.1:\(chosen)"] + arguments,
                                                         environment: environment)
             let daemon = Daemon(process: process, port: chosen)

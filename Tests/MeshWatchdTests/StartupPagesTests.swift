@@ -159,6 +159,20 @@ struct StartupPagesTests {
         #expect(after.libraries < before.libraries, "resident before \(before) kB, after \(after) kB")
     }
 
+    /// A daemon with the Istio pack at a 1 s interval, its Prometheus not answering; and its state directory.
+    static func startDaemon(executable: String = DaemonTests.binary) async throws -> (DaemonTests.Daemon, String) {
+        let state = try DaemonTests.temporaryDirectory()
+        try #"{"packs": {"istio": {"parameters": {"interval": "1s"}}}}"#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+        do {
+            let daemon = try await DaemonTests().start(["--config", state + "/config.json", "--prometheus", "http://127.0.0.1:\(try LoopbackPort.free())",
+                                                        "--state-directory", state], notify: nil, executable: executable)
+            return (daemon, state)
+        } catch {
+            try? FileManager.default.removeItem(atPath: state)
+            throw error
+        }
+    }
+
     @Test("constants come back a page at a time: the daemon's read-only data gets MADV_RANDOM and its executable's is dropped from the page cache; its code keeps its cache")
     func constantsComeBackByThePage() async throws {
         // The executable's read-only mappings in a process, with file offset and advice flags (none of RELRO: no anonymous page).
@@ -200,8 +214,13 @@ struct StartupPagesTests {
             try #require(mincore(mapped, length, &vector) == 0)
             return (vector.filter { $0 & 1 == 1 }.count, vector.count)
         }
-        // The daemon's executable read through first, so that all of it is cached when the daemon starts.
-        let descriptor = open(DaemonTests.binary, O_RDONLY)
+        // A copy of the daemon's executable of its own (other tests' daemons map the shared one, and
+        // the kernel keeps the pages a process maps), read through, so that all of it is cached when
+        // the daemon starts.
+        let copy = try DaemonTests.temporaryDirectory() + "/meshwatchd"
+        defer { try? FileManager.default.removeItem(atPath: (copy as NSString).deletingLastPathComponent) }
+        try FileManager.default.copyItem(atPath: DaemonTests.binary, toPath: copy)
+        let descriptor = open(copy, O_RDONLY)
         try #require(descriptor >= 0)
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var offset = 0
@@ -210,13 +229,12 @@ struct StartupPagesTests {
             guard count > 0 else { break }
             offset += count
         }
+        // Written back (the kernel drops clean pages only; a copy just written is dirty).
+        #expect(fsync(descriptor) == 0)
         close(descriptor)
 
-        let state = try DaemonTests.temporaryDirectory()
+        let (daemon, state) = try await Self.startDaemon(executable: copy)
         defer { try? FileManager.default.removeItem(atPath: state) }
-        try #"{"packs": {"istio": {"parameters": {"interval": "1s"}}}}"#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
-        let daemon = try await DaemonTests().start(["--config", state + "/config.json", "--prometheus", "http://127.0.0.1:\(try LoopbackPort.free())",
-                                                    "--state-directory", state], notify: nil)
         defer { daemon.signal(SIGKILL) }
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(daemon.process.processIdentifier)/exe")
         let before = try segments(daemon.process.processIdentifier, executable)
@@ -237,11 +255,8 @@ struct StartupPagesTests {
 
     @Test("the daemon releases them once every group has run, and goes on evaluating and answering")
     func daemonReleases() async throws {
-        let state = try DaemonTests.temporaryDirectory()
+        let (daemon, state) = try await Self.startDaemon()
         defer { try? FileManager.default.removeItem(atPath: state) }
-        try #"{"packs": {"istio": {"parameters": {"interval": "1s"}}}}"#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
-        let daemon = try await DaemonTests().start(["--config", state + "/config.json", "--prometheus", "http://127.0.0.1:\(try LoopbackPort.free())",
-                                                    "--state-directory", state], notify: nil)
         defer { daemon.signal(SIGKILL) }
         let line = await daemon.waitForLog(.seconds(60)) { $0["msg"] == "start-up pages released" }
         #expect(line?["process.released_kb"].flatMap(Int.init).map { $0 > 1000 } == true, "log:\n\(daemon.log.suffix(3000))")

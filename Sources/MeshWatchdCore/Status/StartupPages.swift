@@ -153,7 +153,8 @@ enum StartupPages {
         if result.failures > 0 {
             logger.debug("could not release some start-up pages", metadata: ["process.madvise_failures": .stringConvertible(result.failures)])
         }
-        if released > 0 {
+        if result.advised_bytes > 0 {
+            // statm's figure is the whole process's, approximate: information, not the condition.
             logger.info("start-up pages released", metadata: ["process.released_kb": .stringConvertible(released)])
         }
         return released
