@@ -12,7 +12,8 @@
 # that ran then is written, the most instructions first. A function missing from the list only
 # costs a page fault more; a name that no longer exists is ignored by the linker.
 #
-# Needs valgrind and python3 (Debian: valgrind python3). Takes about ten minutes.
+# Needs valgrind and python3 (Debian: valgrind python3), and for the rounds after the profile
+# perf (Debian: linux-perf; they are skipped without it). Takes about twenty minutes.
 set -eu
 cd "$(dirname "$0")/.."
 SECONDS_PROFILED=${SECONDS_PROFILED:-150}
