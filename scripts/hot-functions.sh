@@ -61,23 +61,30 @@ port=$(head -1 "$work/receiver.port")
 thousand=$(sed -n 's/^the 1,000 rules: \([^;]*\);.*/\1/p' "$work/scenario.out")
 "$bin/meshwatchd" rules export --pack istio --set interval=15s > "$work/istio.yml"
 
-profile() { # name rule-file
-    mkdir -p "$work/$1"
-    cat > "$work/$1/config.json" <<EOF
+configure() { # directory rule-file: the daemon's configuration, both sinks to the receiver
+    mkdir -p "$1"
+    cat > "$1/config.json" <<EOF
 {"prometheus": {"url": "$url"}, "rule_files": ["$2"], "packs": {"istio": {"enabled": false}},
  "sinks": [{"name": "am", "type": "alertmanager", "url": "http://127.0.0.1:$port/"},
            {"name": "hook", "type": "webhook", "url": "http://127.0.0.1:$port/hook"}]}
 EOF
+}
+released() { # log pid seconds: waits for the release of start-up's pages; stops the script without it
+    for _ in $(seq 1 "$3"); do
+        grep -q 'start-up pages released' "$1" && break
+        kill -0 "$2" 2>/dev/null || break
+        sleep 1
+    done
+    grep -q 'start-up pages released' "$1" || { tail -20 "$1"; exit 1; }
+}
+
+profile() { # name rule-file
+    configure "$work/$1" "$2"
     valgrind --tool=callgrind --instr-atstart=no --demangle=no --callgrind-out-file="$work/$1/callgrind.out" \
         "$work/meshwatchd" run --config "$work/$1/config.json" --state-directory "$work/$1/state" \
         --listen 127.0.0.1:$((port + 1)) --log-format json > "$work/$1/log" 2>&1 &
     daemon=$!
-    for _ in $(seq 1 600); do
-        grep -q 'start-up pages released' "$work/$1/log" && break
-        kill -0 "$daemon" 2>/dev/null || break
-        sleep 1
-    done
-    grep -q 'start-up pages released' "$work/$1/log" || { tail -20 "$work/$1/log"; exit 1; }
+    released "$work/$1/log" "$daemon" 600
     callgrind_control -i on "$daemon" > /dev/null
     sleep "$SECONDS_PROFILED"
     callgrind_control -d "$daemon" > /dev/null
@@ -150,19 +157,12 @@ relink
 # Skipped when perf cannot record page faults here; ROUNDS=0 skips it too.
 if command -v perf > /dev/null && perf record -q -k CLOCK_REALTIME -c 1 -e page-faults -d -o "$work/probe.data" -- true > /dev/null 2>&1; then
     for round in $(seq 1 "${ROUNDS:-3}"); do
-        mkdir -p "$work/round$round"
-        printf '{"prometheus": {"url": "%s"}, "rule_files": ["%s"], "packs": {"istio": {"enabled": false}},\n "sinks": [{"name": "am", "type": "alertmanager", "url": "http://127.0.0.1:%s/"},\n {"name": "hook", "type": "webhook", "url": "http://127.0.0.1:%s/hook"}]}\n' \
-            "$url" "$work/istio.yml" "$port" "$port" > "$work/round$round/config.json"
+        configure "$work/round$round" "$work/istio.yml"
         perf record -q -k CLOCK_REALTIME -c 1 -e page-faults -d -o "$work/round$round/faults.data" -- \
             "$bin/meshwatchd" run --config "$work/round$round/config.json" --state-directory "$work/round$round/state" \
             --listen 127.0.0.1:$((port + 1)) --log-format json > "$work/round$round/log" 2>&1 &
         recorder=$!
-        for _ in $(seq 1 120); do
-            grep -q 'start-up pages released' "$work/round$round/log" && break
-            kill -0 "$recorder" 2>/dev/null || break
-            sleep 1
-        done
-        grep -q 'start-up pages released' "$work/round$round/log" || { tail -20 "$work/round$round/log"; exit 1; }
+        released "$work/round$round/log" "$recorder" 120
         sleep "${SECONDS_RECORDED:-100}"
         kill -INT "$recorder"    # perf ends the daemon and writes its recording
         wait "$recorder" || true
