@@ -36,6 +36,10 @@ let package = Package(
         // module does not declare), for releasing start-up pages.
         .target(name: "CLoader"),
 
+        // A fixed set of threads that runs Swift's tasks and sleeps with no periodic timer:
+        // the daemon's default executor (MeshWatchdCore's TaskPool).
+        .target(name: "CTaskPool"),
+
         // snappy's block format (libsnappy), for remote-write requests.
         .systemLibrary(
             name: "CSnappy",
@@ -184,6 +188,7 @@ let package = Package(
                 "CCrypto",
                 "CLoader",
                 "CSystemd",
+                "CTaskPool",
                 "PromQL",
                 "Incidents",
                 "Remediation",

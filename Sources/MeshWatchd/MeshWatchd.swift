@@ -22,9 +22,11 @@ struct MeshWatchd: AsyncParsableCommand {
                       HashPasswordCommand.self]
     )
 
-    /// The allocator is set up before anything else runs (MallocTuning), then the command.
+    /// The allocator and the threads tasks run on are set up before anything else runs
+    /// (MallocTuning, TaskPool), then the command.
     static func main() async {
         MallocTuning.apply(environment: ProcessInfo.processInfo.environment)
+        TaskPool.installAsDefault()
         await main(nil)
     }
 }

@@ -40,8 +40,9 @@ extension RunbookRunner {
     }
 }
 
-/// Runs an allow-listed command on a Dispatch thread; its output (stdout and stderr) bounded.
-/// Cancelling the task (the step's timeout) kills the command.
+/// Runs an allow-listed command on a thread of its own; its output (stdout and stderr) bounded.
+/// Cancelling the task (the step's timeout) kills the command. Not on libdispatch's global
+/// queue: its first worker thread starts a one-second timer that lasts as long as the process.
 enum StepProcess {
     static func run(_ executable: String, _ arguments: [String], limit: Int) async throws -> (Int32, String) {
         let process = Process()
@@ -54,7 +55,7 @@ enum StepProcess {
         let box = ProcessBox(process)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async {
+                Thread {
                     do { try box.process.run() } catch {
                         continuation.resume(throwing: error)
                         return
@@ -62,7 +63,7 @@ enum StepProcess {
                     let data = pipe.fileHandleForReading.readDataToEndOfFile()
                     box.process.waitUntilExit()
                     continuation.resume(returning: (box.process.terminationStatus, String(decoding: data.suffix(limit), as: UTF8.self)))
-                }
+                }.start()
             }
         } onCancel: {
             box.kill()

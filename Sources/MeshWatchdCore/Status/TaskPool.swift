@@ -1,0 +1,121 @@
+@_spi(ExperimentalCustomExecutors) @_spi(ExperimentalScheduling) import _Concurrency
+import CTaskPool
+import Foundation
+
+/// Swift concurrency's default executor in the daemon: a fixed set of threads (CTaskPool) that
+/// run jobs in the order given, and sleeping tasks at their deadlines, with no periodic timer.
+///
+/// Without it Swift runs tasks on libdispatch's pool, and libdispatch on Linux starts a
+/// one-second timer with its first worker thread (it checks for stalled workers) and keeps it
+/// for the life of the process: the daemon woke every second between evaluations an hour
+/// apart. Its worker threads also retire after five idle seconds, so every cycle started new
+/// ones. Installed with `installAsDefault()` first thing in `main`, before any task is made.
+///
+/// Jobs are not ordered by priority (the daemon's tasks all run at one). Deadlines are kept on
+/// `ContinuousClock` (CLOCK_BOOTTIME) exactly as given, and waited for on CLOCK_MONOTONIC:
+/// across a suspend of the machine a wait ends late by the time suspended.
+package final class TaskPool: TaskExecutor, SchedulingExecutor, @unchecked Sendable {
+    private let pool: OpaquePointer
+
+    /// `threads` workers (the CPUs this process may run on, at least two, by default), with
+    /// 8 MiB stacks as glibc's threads and libdispatch's workers get by default.
+    package init?(threads: Int = TaskPool.defaultThreads, name: String = "meshwatchd-task") {
+        // The pool lives as long as the process: its threads hold this object's address.
+        let context = Unmanaged.passRetained(Box())
+        let run: mw_task_pool_run = { job, context in
+            let pool = Unmanaged<Box>.fromOpaque(context!).takeUnretainedValue().pool!
+            unsafeBitCast(job, to: UnownedJob.self).runSynchronously(on: pool.asUnownedTaskExecutor())
+        }
+        guard let pool = mw_task_pool_create(Int32(threads), name, 8 << 20, run, context.toOpaque()) else {
+            context.release()
+            return nil
+        }
+        self.pool = pool
+        context.takeUnretainedValue().pool = self
+    }
+
+    /// Holds the pool for its threads; set once, before any job is given.
+    private final class Box: @unchecked Sendable { var pool: TaskPool? }
+
+    /// The CPUs this process may run on (its affinity mask), at least two: a job that blocks
+    /// its thread leaves another to run the rest.
+    package static var defaultThreads: Int {
+        let affinity = Int(mw_task_pool_available_cpus())
+        return max(2, affinity > 0 ? affinity : ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    package func enqueue(_ job: consuming ExecutorJob) {
+        mw_task_pool_enqueue(pool, unsafeBitCast(UnownedJob(job), to: UnsafeMutableRawPointer.self))
+    }
+
+    package func enqueue<C: Clock>(_ job: consuming ExecutorJob, at instant: C.Instant, tolerance: C.Duration?, clock: C) {
+        let job = UnownedJob(job)
+        // A ContinuousClock instant is its CLOCK_BOOTTIME reading: kept as it is, two sleeps
+        // until one instant end in the order they began.
+        if let instant = instant as? ContinuousClock.Instant {
+            return schedule(job, at: Self.deadline(after: instant - ContinuousClock().systemEpoch, from: 0))
+        }
+        schedule(job, after: clock.now.duration(to: instant))
+    }
+
+    package func enqueue<C: Clock>(_ job: consuming ExecutorJob, after delay: C.Duration, tolerance: C.Duration?, clock: C) {
+        schedule(UnownedJob(job), after: delay)
+    }
+
+    /// A delay in a clock's own duration type is one of Swift's `Duration` for every clock the
+    /// runtime schedules on (continuous, suspending); any other runs at once.
+    private func schedule<D: DurationProtocol>(_ job: UnownedJob, after delay: D) {
+        guard let delay = delay as? Duration else { return schedule(job, at: 0) }
+        schedule(job, at: Self.deadline(after: delay, from: mw_boottime_ns()))
+    }
+
+    private func schedule(_ job: UnownedJob, at deadline: UInt64) {
+        let raw = unsafeBitCast(job, to: UnsafeMutableRawPointer.self)
+        if deadline == 0 { return mw_task_pool_enqueue(pool, raw) }
+        mw_task_pool_enqueue_at(pool, raw, deadline)
+    }
+
+    /// `now` plus `delay` in nanoseconds, saturating (a sleep of `Duration.seconds(Int64.max)`
+    /// waits for ever rather than wrapping round to now).
+    package static func deadline(after delay: Duration, from now: UInt64) -> UInt64 {
+        let (seconds, attoseconds) = delay.components
+        guard seconds >= 0, attoseconds >= 0 else { return now }
+        let (whole, overflowed) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        let (total, overflowedAgain) = whole.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000))
+        let (deadline, overflowedLast) = now.addingReportingOverflow(total)
+        return overflowed || overflowedAgain || overflowedLast ? .max : deadline
+    }
+
+    package struct Statistics: Equatable, Sendable {
+        package var threads: Int, idle: Int, timerWaiting: Bool, queuedJobs: Int, pendingDeadlines: Int
+        package var jobsRun: UInt64, scheduled: UInt64, wakeups: UInt64
+    }
+
+    package var statistics: Statistics {
+        var stats = mw_task_pool_stats()
+        mw_task_pool_get_stats(pool, &stats)
+        return Statistics(threads: stats.threads, idle: stats.idle, timerWaiting: stats.timer_waiting != 0,
+                          queuedJobs: stats.queued_jobs, pendingDeadlines: stats.pending_deadlines,
+                          jobsRun: stats.jobs_run, scheduled: stats.scheduled, wakeups: stats.wakeups)
+    }
+
+    /// The pool `installAsDefault` made, if it did.
+    package nonisolated(unsafe) private(set) static var installed: TaskPool?
+
+    private struct Factory: ExecutorFactory {
+        static var mainExecutor: any MainExecutor { PlatformExecutorFactory.mainExecutor }
+        static var defaultExecutor: any TaskExecutor { TaskPool.installed! }
+    }
+
+    /// Makes a pool Swift's default executor: every task without an actor or an executor of its
+    /// own runs on it, and every sleep ends on it. The main actor stays on the main thread's
+    /// executor. Call once, first thing in `main`, before any task is made; false (and Swift's
+    /// own pool kept) if its threads could not start.
+    @discardableResult
+    package static func installAsDefault() -> Bool {
+        guard installed == nil, let pool = TaskPool() else { return installed != nil }
+        installed = pool
+        _createExecutors(factory: Factory.self)
+        return true
+    }
+}
