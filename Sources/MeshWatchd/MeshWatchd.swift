@@ -26,7 +26,10 @@ struct MeshWatchd: AsyncParsableCommand {
     /// (MallocTuning, TaskPool), then the command.
     static func main() async {
         MallocTuning.apply(environment: ProcessInfo.processInfo.environment)
-        TaskPool.installAsDefault()
+        if !TaskPool.installAsDefault() {
+            // Swift's own pool still runs everything; only the idle wake-ups differ.
+            FileHandle.standardError.write(Data("meshwatchd: warning: the task threads could not start (\(String(cString: strerror(errno)))): tasks run on Swift's default pool\n".utf8))
+        }
         await main(nil)
     }
 }

@@ -1,3 +1,4 @@
+import CTaskPool
 import Foundation
 @testable import MeshWatchdCore
 import Synchronization
@@ -5,7 +6,8 @@ import Testing
 
 /// The daemon's default executor (TaskPool over CTaskPool), used here through task executor
 /// preference; `IdleWakeupTests` checks it installed in a running daemon.
-@Suite("TaskPool: tasks and sleeps on a fixed set of threads, and no timer that wakes on a period")
+@Suite("TaskPool: tasks and sleeps on a fixed set of threads, and no timer that wakes on a period",
+       .timeLimit(.minutes(3)))  // a pool that stalls fails here rather than hanging the run
 struct TaskPoolTests {
     /// The calling thread's name as the kernel has it.
     static func threadName() -> String {
@@ -61,33 +63,90 @@ struct TaskPoolTests {
         #expect(pool.statistics.pendingDeadlines == 0)
     }
 
-    @Test("sleeps end in the order of their deadlines, whatever the order they began in; ties in the order given")
-    func deadlineOrder() async throws {
+    @Test("every way to sleep ends on the pool: for a Duration, for nanoseconds, on the suspending clock, until a continuous instant")
+    func sleepKinds() async throws {
+        let pool = try #require(TaskPool(threads: 2, name: "pool-sleeps"))
+        let task = Task(executorPreference: pool) { () async throws -> [Duration] in
+            var took: [Duration] = []
+            for kind in 0..<4 {
+                let started = ContinuousClock.now
+                switch kind {
+                case 0: try await Task.sleep(for: .milliseconds(150))
+                case 1: try await Task.sleep(nanoseconds: 150_000_000)
+                case 2: try await SuspendingClock().sleep(for: .milliseconds(150))
+                default: try await Task.sleep(until: started + .milliseconds(150), clock: .continuous)
+                }
+                took.append(ContinuousClock.now - started)
+                #expect(Self.threadName() == "pool-sleeps")
+            }
+            return took
+        }
+        let took = try await task.value
+        #expect(took.count == 4 && took.allSatisfy { $0 >= .milliseconds(150) }, "\(took)")
+        #expect(pool.statistics.scheduled == 4)
+    }
+
+    @Test("sleeps on shuffled deadlines all end on the pool, none before its deadline")
+    func deadlinesKept() async throws {
         let pool = try #require(TaskPool(threads: 1, name: "pool-deadlines"))
-        // Far enough ahead that every sleep has begun before the first deadline, on a busy machine.
-        let base = ContinuousClock.now + .seconds(5)
-        // 300 deadlines 2 ms apart, begun shuffled, and five sleeps on one deadline begun in order.
+        let base = ContinuousClock.now + .milliseconds(300)
         let offsets = Array(0..<300).shuffled()
-        let woke = Record<[Int]>([])
+        // (offset, woke at, thread)
+        let woke = Record<[(Int, ContinuousClock.Instant, String)]>([])
         await withTaskExecutorPreference(pool) {
             await withTaskGroup(of: Void.self) { group in
                 for offset in offsets {
                     group.addTask {
                         try? await Task.sleep(until: base + .milliseconds(2 * offset), clock: .continuous)
-                        woke.value.withLock { $0.append(offset) }
-                    }
-                }
-                for tie in 0..<5 {
-                    group.addTask {
-                        try? await Task.sleep(until: base + .milliseconds(800), clock: .continuous)
-                        woke.value.withLock { $0.append(1000 + tie) }
+                        woke.value.withLock { $0.append((offset, ContinuousClock.now, Self.threadName())) }
                     }
                 }
             }
         }
-        let order = woke.value.withLock { $0 }
-        #expect(order == Array(0..<300) + Array(1000..<1005))
-        #expect(pool.statistics.scheduled == 305)
+        let ended = woke.value.withLock { $0 }
+        #expect(Set(ended.map(\.0)) == Set(0..<300))
+        #expect(ended.allSatisfy { $0.1 >= base + .milliseconds(2 * $0.0) }, "a sleep ended early")
+        #expect(Set(ended.map(\.2)) == ["pool-deadlines"])
+        #expect(pool.statistics.scheduled == 300)
+    }
+
+    /// What a bare C pool ran, in order: the jobs are numbers, not Swift jobs.
+    final class Ran: @unchecked Sendable {
+        let jobs = Mutex<[Int]>([])
+    }
+
+    @Test("the C pool hands out deadlines in deadline order, ties in the order given, after the ready jobs before them")
+    func heapOrder() async throws {
+        let ran = Ran()
+        let context = Unmanaged.passRetained(ran)  // the pool's threads keep it for the process
+        let created = mw_task_pool_create(1, "pool-heap", 0, { job, context in
+            let ran = Unmanaged<Ran>.fromOpaque(context!).takeUnretainedValue()
+            ran.jobs.withLock { $0.append(Int(bitPattern: job)) }
+        }, context.toOpaque())
+        let pool = try #require(created)
+        let now = mw_boottime_ns(), millisecond: UInt64 = 1_000_000
+        // 300 deadlines 1 ms apart given shuffled, five on one later deadline given in order,
+        // one already past, and two ready jobs.
+        for offset in Array(0..<300).shuffled() {
+            mw_task_pool_enqueue_at(pool, UnsafeMutableRawPointer(bitPattern: 1000 + offset), now + 500 * millisecond + UInt64(offset) * millisecond)
+        }
+        for tie in 0..<5 {
+            mw_task_pool_enqueue_at(pool, UnsafeMutableRawPointer(bitPattern: 2000 + tie), now + 900 * millisecond)
+        }
+        mw_task_pool_enqueue_at(pool, UnsafeMutableRawPointer(bitPattern: 7), now - millisecond)
+        mw_task_pool_enqueue(pool, UnsafeMutableRawPointer(bitPattern: 8))
+        mw_task_pool_enqueue(pool, UnsafeMutableRawPointer(bitPattern: 9))
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ran.jobs.withLock({ $0.count }) < 308 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let order = ran.jobs.withLock { $0 }
+        // The past deadline's job joins the ready ones when a thread next looks: after 8 or after 9.
+        #expect(order.count == 308 && Set(order.prefix(3)) == [7, 8, 9] && order.firstIndex(of: 8)! < order.firstIndex(of: 9)!, "\(order.prefix(3))")
+        #expect(Array(order.dropFirst(3)) == Array(1000..<1300) + Array(2000..<2005))
+        var stats = mw_task_pool_stats()
+        mw_task_pool_get_stats(pool, &stats)
+        #expect(stats.pending_deadlines == 0 && stats.jobs_run == 308 && stats.scheduled == 306)
     }
 
     @Test("idle with a sleep an hour away: no thread of the pool wakes; cancelling the sleep ends it at once")
@@ -133,7 +192,7 @@ struct TaskPoolTests {
         #expect(TaskPool.deadline(after: .seconds(-3), from: 77) == 77)
     }
 
-    @Test("the default size: the CPUs this process may run on, at least two")
+    @Test("the default size: the CPUs this process may run on, at least four")
     func size() throws {
         // Cpus_allowed_list: "0-1", "0,2-5", ...
         let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
@@ -143,6 +202,6 @@ struct TaskPoolTests {
             return bounds.count == 2 ? bounds[1] - bounds[0] + 1 : 1
         }.reduce(0, +)
         #expect(allowed >= 1)
-        #expect(TaskPool.defaultThreads == max(2, allowed))
+        #expect(TaskPool.defaultThreads == max(4, allowed))
     }
 }

@@ -17,8 +17,9 @@ import Foundation
 package final class TaskPool: TaskExecutor, SchedulingExecutor, @unchecked Sendable {
     private let pool: OpaquePointer
 
-    /// `threads` workers (the CPUs this process may run on, at least two, by default), with
-    /// 8 MiB stacks as glibc's threads and libdispatch's workers get by default.
+    /// `threads` workers (the CPUs this process may run on, at least four, by default), with
+    /// 8 MiB stacks as glibc's threads and libdispatch's workers get by default. A failure to
+    /// start some of them leaves a pool with those that started.
     package init?(threads: Int = TaskPool.defaultThreads, name: String = "meshwatchd-task") {
         // The pool lives as long as the process: its threads hold this object's address.
         let context = Unmanaged.passRetained(Box())
@@ -37,11 +38,14 @@ package final class TaskPool: TaskExecutor, SchedulingExecutor, @unchecked Senda
     /// Holds the pool for its threads; set once, before any job is given.
     private final class Box: @unchecked Sendable { var pool: TaskPool? }
 
-    /// The CPUs this process may run on (its affinity mask), at least two: a job that blocks
-    /// its thread leaves another to run the rest.
+    /// The CPUs this process may run on (its affinity mask), at least four. Nothing adds
+    /// threads while some are blocked (libdispatch's monitor did, up to twice the CPUs): a job
+    /// that blocks its thread, a store write waiting out another's fsync or a log line to a
+    /// stalled reader, leaves three to run the rest. An idle thread costs its stack's few
+    /// touched pages.
     package static var defaultThreads: Int {
         let affinity = Int(mw_task_pool_available_cpus())
-        return max(2, affinity > 0 ? affinity : ProcessInfo.processInfo.activeProcessorCount)
+        return max(4, affinity > 0 ? affinity : ProcessInfo.processInfo.activeProcessorCount)
     }
 
     package func enqueue(_ job: consuming ExecutorJob) {
@@ -63,9 +67,10 @@ package final class TaskPool: TaskExecutor, SchedulingExecutor, @unchecked Senda
     }
 
     /// A delay in a clock's own duration type is one of Swift's `Duration` for every clock the
-    /// runtime schedules on (continuous, suspending); any other runs at once.
+    /// runtime schedules on (continuous, suspending). Another would be a clock this program
+    /// does not have: run at once, its sleeps would spin.
     private func schedule<D: DurationProtocol>(_ job: UnownedJob, after delay: D) {
-        guard let delay = delay as? Duration else { return schedule(job, at: 0) }
+        guard let delay = delay as? Duration else { preconditionFailure("TaskPool: a sleep on a clock whose durations are \(D.self)") }
         schedule(job, at: Self.deadline(after: delay, from: mw_boottime_ns()))
     }
 
@@ -75,8 +80,8 @@ package final class TaskPool: TaskExecutor, SchedulingExecutor, @unchecked Senda
         mw_task_pool_enqueue_at(pool, raw, deadline)
     }
 
-    /// `now` plus `delay` in nanoseconds, saturating (a sleep of `Duration.seconds(Int64.max)`
-    /// waits for ever rather than wrapping round to now).
+    /// `now` plus `delay` in nanoseconds, saturating: a deadline past 2554 (UInt64 nanoseconds)
+    /// waits for ever rather than wrapping round to now.
     package static func deadline(after delay: Duration, from now: UInt64) -> UInt64 {
         let (seconds, attoseconds) = delay.components
         guard seconds >= 0, attoseconds >= 0 else { return now }
