@@ -29,6 +29,40 @@ struct RunbookRunnerTests {
         }
     }
 
+    @Test("exec: a command cancelled at any moment ends at once: before its thread starts it, while it starts, or while it runs")
+    func execCancelledEarly() async throws {
+        // Cancelled before the task even began: the command never starts.
+        let started = ContinuousClock.now
+        let early = Task { try await StepProcess.run("/bin/sleep", ["30"], limit: 10) }
+        early.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await early.value }
+        // Cancelled while it runs: killed.
+        let running = Task { try await StepProcess.run("/bin/sleep", ["30"], limit: 10) }
+        try await Task.sleep(for: .milliseconds(300))
+        running.cancel()
+        let outcome = try? await running.value
+        #expect(outcome.map { $0.0 } != 0)
+        #expect(ContinuousClock.now - started < .seconds(20), "\(ContinuousClock.now - started)")
+
+        // Cancelled between the thread's check and the process's start: killed as soon as it has a pid.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        process.arguments = ["30"]
+        let box = ProcessBox(process)
+        #expect(box.markStarting())
+        box.kill()
+        try process.run()
+        let spawned = ContinuousClock.now
+        box.markStarted()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL)
+        #expect(ContinuousClock.now - spawned < .seconds(20))
+        // Cancelled first: the thread must not start it.
+        let unstarted = ProcessBox(Process())
+        unstarted.kill()
+        #expect(!unstarted.markStarting())
+    }
+
     @Test("exec: only allow-listed commands run, output limited; a step past its timeout is killed and reported")
     func exec() async throws {
         let evidence = await run([

@@ -1,5 +1,6 @@
 import Foundation
 import MeshHTTP
+import Synchronization
 
 // The steps that reach beyond the Kubernetes and Prometheus APIs: an HTTP check against a
 // configured host, and an allow-listed command run without a shell.
@@ -56,12 +57,17 @@ enum StepProcess {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 Thread {
+                    // Cancelled before the thread got here (a busy machine starts threads late):
+                    // nothing is started.
+                    guard box.markStarting() else { return continuation.resume(throwing: CancellationError()) }
                     do { try box.process.run() } catch {
                         continuation.resume(throwing: error)
                         return
                     }
+                    box.markStarted()
                     let data = pipe.fileHandleForReading.readDataToEndOfFile()
                     box.process.waitUntilExit()
+                    box.markFinished()
                     continuation.resume(returning: (box.process.terminationStatus, String(decoding: data.suffix(limit), as: UTF8.self)))
                 }.start()
             }
@@ -71,10 +77,45 @@ enum StepProcess {
     }
 }
 
+/// The command and whether it was cancelled, so that a cancellation at any moment kills it:
+/// before it starts (it never does), while it starts (killed as soon as it has a pid), or after;
+/// never once it has been reaped (its pid may be another process's by then).
 final class ProcessBox: @unchecked Sendable {
+    private enum State { case waiting, starting, started, finished, cancelled }
+
     let process: Process
+    private let state = Mutex(State.waiting)
+
     init(_ process: Process) { self.process = process }
-    func kill() { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }
+
+    /// False when cancelled already: the command must not start.
+    func markStarting() -> Bool {
+        state.withLock { state in
+            guard state == .waiting else { return false }
+            state = .starting
+            return true
+        }
+    }
+
+    /// The command runs; cancelled meanwhile, it is killed now.
+    func markStarted() {
+        let cancelled = state.withLock { state -> Bool in
+            defer { if state != .cancelled { state = .started } }
+            return state == .cancelled
+        }
+        if cancelled { Foundation.kill(process.processIdentifier, SIGKILL) }
+    }
+
+    /// Reaped: nothing to kill any more.
+    func markFinished() { state.withLock { $0 = .finished } }
+
+    func kill() {
+        let started = state.withLock { state -> Bool in
+            defer { if state != .finished { state = .cancelled } }
+            return state == .started
+        }
+        if started { Foundation.kill(process.processIdentifier, SIGKILL) }
+    }
 }
 
 extension Pipe {
