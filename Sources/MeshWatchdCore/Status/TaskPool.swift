@@ -54,8 +54,8 @@ package final class TaskPool: TaskExecutor, SchedulingExecutor, @unchecked Senda
 
     package func enqueue<C: Clock>(_ job: consuming ExecutorJob, at instant: C.Instant, tolerance: C.Duration?, clock: C) {
         let job = UnownedJob(job)
-        // A ContinuousClock instant is its CLOCK_BOOTTIME reading: kept as it is, two sleeps
-        // until one instant end in the order they began.
+        // A ContinuousClock instant is its CLOCK_BOOTTIME reading: kept as it is, with no
+        // jitter from reading a second clock to convert it.
         if let instant = instant as? ContinuousClock.Instant {
             return schedule(job, at: Self.deadline(after: instant - ContinuousClock().systemEpoch, from: 0))
         }
