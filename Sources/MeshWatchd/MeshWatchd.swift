@@ -23,9 +23,11 @@ struct MeshWatchd: AsyncParsableCommand {
     )
 
     /// The allocator and the threads tasks run on are set up before anything else runs
-    /// (MallocTuning, TaskPool), then the command.
+    /// (MallocTuning, TaskPool, the listener's one event loop), then the command.
     static func main() async {
-        MallocTuning.apply(environment: ProcessInfo.processInfo.environment)
+        let environment = ProcessInfo.processInfo.environment
+        MallocTuning.apply(environment: environment)
+        StatusServer.limitEventLoops(environment: environment)
         if !TaskPool.installAsDefault() {
             // Swift's own pool still runs everything; only the idle wake-ups differ.
             FileHandle.standardError.write(Data("meshwatchd: warning: the task threads could not start (\(String(cString: strerror(errno)))): tasks run on Swift's default pool\n".utf8))

@@ -29,39 +29,93 @@ struct RunbookRunnerTests {
         }
     }
 
+    /// The pids of the processes whose command line holds `marker`.
+    static func processes(holding marker: String) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+            guard let pid = Int32(entry), let line = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            return String(decoding: line, as: UTF8.self).contains(marker) ? pid : nil
+        }
+    }
+
+    /// A `sleep` of about 300 s whose argument no other process has.
+    static func uniqueSleep() -> String { "300.\(UInt32.random(in: 100_000...999_999))" }
+
     @Test("exec: a command cancelled at any moment ends at once: before its thread starts it, while it starts, or while it runs")
     func execCancelledEarly() async throws {
         // Cancelled before the task even began: the command never starts.
-        let started = ContinuousClock.now
-        let early = Task { try await StepProcess.run("/bin/sleep", ["300"], limit: 10) }
+        let never = Self.uniqueSleep()
+        let early = Task { try await StepProcess.run("/bin/sleep", [never], limit: 10) }
         early.cancel()
         await #expect(throws: CancellationError.self) { _ = try await early.value }
-        // Cancelled while it runs: killed.
-        let running = Task { try await StepProcess.run("/bin/sleep", ["300"], limit: 10) }
-        try await Task.sleep(for: .milliseconds(300))
-        running.cancel()
-        let outcome = try? await running.value
-        #expect(outcome.map { $0.0 } != 0)
-        // Well under the 300 s of a command left to run (a loaded machine is slow to see it end).
-        #expect(ContinuousClock.now - started < .seconds(120), "\(ContinuousClock.now - started)")
+        #expect(Self.processes(holding: never).isEmpty)
+        // Cancelled before the spawn, as the thread sees it: nothing is spawned.
+        let cancelled = SpawnedCommand.Cancellation()
+        cancelled.cancel()
+        let unstarted = SpawnedCommand.runBlocking("/bin/sleep", [never], environment: [:], timeout: nil, limit: 10, cancellation: cancelled)
+        #expect((try? unstarted.get())?.neverStarted == true)
+        #expect(Self.processes(holding: never).isEmpty)
 
-        // Cancelled between the thread's check and the process's start: killed as soon as it has a pid.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        process.arguments = ["300"]
-        let box = ProcessBox(process)
-        #expect(box.markStarting())
-        box.kill()
-        try process.run()
-        let spawned = ContinuousClock.now
-        box.markStarted()
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL)
-        #expect(ContinuousClock.now - spawned < .seconds(120))
-        // Cancelled first: the thread must not start it.
-        let unstarted = ProcessBox(Process())
-        unstarted.kill()
-        #expect(!unstarted.markStarting())
+        // Cancelled at every moment around the start: whichever way it went, nothing is left running.
+        for delay in [0, 1, 2, 5, 10, 20] {
+            let marker = Self.uniqueSleep()
+            let task = Task { try await StepProcess.run("/bin/sleep", [marker], limit: 10) }
+            try await Task.sleep(for: .milliseconds(delay))
+            task.cancel()
+            _ = try? await task.value
+            #expect(Self.processes(holding: marker).isEmpty, "cancelled after \(delay) ms: \(marker) still runs")
+        }
+
+        // Cancelled while it runs: killed, reported as a shell would (128 + SIGKILL), and seen to end
+        // by this thread's own waitpid, not 300 s later.
+        let started = ContinuousClock.now
+        let marker = Self.uniqueSleep()
+        let running = Task { try await StepProcess.run("/bin/sleep", [marker], limit: 10) }
+        while Self.processes(holding: marker).isEmpty && ContinuousClock.now - started < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        running.cancel()
+        let outcome = try await running.value
+        #expect(outcome.0 == 128 + SIGKILL)
+        #expect(Self.processes(holding: marker).isEmpty)
+        #expect(ContinuousClock.now - started < .seconds(60), "\(ContinuousClock.now - started)")
+    }
+
+    @Test("a spawned command: stdout and stderr together in order, the tail kept; cancelled, it ends though a child of its own holds the output open")
+    func spawnedCommand() async throws {
+        let merged = try await SpawnedCommand.run("/bin/sh", ["-c", "echo out; echo err >&2; echo end"], environment: [:], timeout: .seconds(60),
+                                                  mergeErrors: true).get()
+        #expect(String(decoding: merged.output, as: UTF8.self) == "out\nerr\nend\n")
+        #expect(merged.errors.isEmpty && merged.status == 0)
+        let separate = try await SpawnedCommand.run("/bin/sh", ["-c", "echo out; echo err >&2; exit 3"], environment: [:], timeout: .seconds(60)).get()
+        #expect(String(decoding: separate.output, as: UTF8.self) == "out\n" && String(decoding: separate.errors, as: UTF8.self) == "err\n")
+        #expect(separate.status == 3)
+        // 200,000 lines through a 100-byte limit: the last 100 bytes, whole.
+        let tail = try await SpawnedCommand.run("/usr/bin/seq", ["1", "200000"], environment: [:], timeout: .seconds(60), limit: 100, keep: .tail).get()
+        #expect(tail.output.count == 100)
+        #expect(String(decoding: tail.output, as: UTF8.self).hasSuffix("199999\n200000\n"))
+        let head = try await SpawnedCommand.run("/usr/bin/seq", ["1", "200000"], environment: [:], timeout: .seconds(60), limit: 10).get()
+        #expect(String(decoding: head.output, as: UTF8.self) == "1\n2\n3\n4\n5\n")
+        // A child of the command keeps the pipe open after the command is killed: the cancellation
+        // still ends the run, and the command itself is reaped.
+        let marker = Self.uniqueSleep()
+        let cancellation = SpawnedCommand.Cancellation()
+        let started = ContinuousClock.now
+        let run = Task {
+            await SpawnedCommand.run("/bin/sh", ["-c", "/bin/sleep \(marker) & /bin/sleep \(marker)"], environment: [:], timeout: nil,
+                                     mergeErrors: true, cancellation: cancellation)
+        }
+        while Self.processes(holding: marker).count < 2 && ContinuousClock.now - started < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        cancellation.cancel()
+        let outcome = try await run.value.get()
+        #expect(outcome.status == 128 + SIGKILL)
+        #expect(ContinuousClock.now - started < .seconds(60))
+        for pid in Self.processes(holding: marker) { kill(pid, SIGKILL) }  // the shell's orphans
+        // A command that cannot be spawned is a failure that says why.
+        let missing = await SpawnedCommand.run("/nonexistent/meshwatchd-command", [], environment: [:], timeout: .seconds(5))
+        #expect(throws: SpawnedCommand.Failure.self) { try missing.get() }
+        await #expect(throws: StepProcess.SpawnFailed.self) { _ = try await StepProcess.run("/nonexistent/meshwatchd-command", [], limit: 10) }
     }
 
     @Test("exec: only allow-listed commands run, output limited; a step past its timeout is killed and reported")

@@ -10,7 +10,17 @@ import Logging
 
 /// The status listener: `/healthz`, `/readyz`, `/metrics`, `/api/v1/alerts`, `/api/v1/rules`,
 /// and the status page with the operator's API (`Console`).
-enum StatusServer {
+package enum StatusServer {
+    /// The listener's connections take one event-loop thread: they are few (a scrape, a probe,
+    /// an operator's page) and their handlers run as tasks on the daemon's pool. NIO's default
+    /// is one loop per core, each a thread with its own stack and buffers. Call first thing in
+    /// `main`, before anything uses NIO's shared group; an operator's
+    /// `NIO_SINGLETON_GROUP_LOOP_COUNT` wins.
+    package static func limitEventLoops(environment: [String: String]) {
+        guard environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil else { return }
+        NIOSingletons.groupLoopCountSuggestion = 1
+    }
+
     /// How long a connection may stay silent, or send a request head piece by piece, before it is closed.
     static let defaultIdleTimeout = ConfigurationDefaults.listenIdleTimeout
 

@@ -1,47 +1,80 @@
 import Foundation
+import Synchronization
 
-/// Runs one command with `posix_spawn` on a thread of its own: reads its stdout and stderr
-/// with `poll`, reaps it with `waitpid` on its own pid, and kills it at the deadline. Nothing
-/// here waits on Dispatch's global queue or on Foundation's process monitor, which a busy
-/// process (many blocked global-queue threads) can starve for tens of seconds.
+/// Runs one command with `posix_spawn` on a thread of its own: reads its output with `poll`,
+/// reaps it with `waitpid` on its own pid, and kills it at the deadline or when cancelled. Nothing
+/// here waits on Dispatch's global queue or on Foundation's process monitor, which a busy process
+/// (many blocked global-queue threads) can starve for tens of seconds: a killed command was seen
+/// to end 26 to 37 s late under load.
 enum SpawnedCommand {
     struct Outcome: Sendable {
+        /// The exit status; 128 + the signal's number when a signal ended it (as a shell reports it).
         var status: Int32
         var output: Data
+        /// Empty when `mergeErrors`: stderr went to `output`.
         var errors: Data
         var timedOut: Bool
+        /// Cancelled before it was spawned: it never ran (`status` means nothing).
+        var neverStarted = false
     }
 
     struct Failure: Error, Sendable, CustomStringConvertible {
         var description: String
     }
 
-    /// `executable` is a path (no search); `environment` replaces the child's.
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String], timeout: Duration,
-                    limit: Int = 1 << 20) async -> Result<Outcome, Failure> {
+    /// How the output is kept once past the limit: its start (a credential plugin's JSON) or its
+    /// end (a diagnostic command's last lines, which say how it ended).
+    enum Keep: Sendable { case head, tail }
+
+    /// A cancellation a command's thread sees within its poll interval (0.1 s): before the spawn
+    /// (nothing is spawned), right after it (killed at once), or while it runs (killed). The thread
+    /// reaps the command itself, so a kill never reaches a pid that has been reused.
+    final class Cancellation: Sendable {
+        private let flag = Atomic<Bool>(false)
+        init() {}
+        func cancel() { flag.store(true, ordering: .releasing) }
+        var isCancelled: Bool { flag.load(ordering: .acquiring) }
+    }
+
+    /// `executable` is a path (no search); `environment` replaces the child's; `timeout` nil: no
+    /// deadline (a cancellation ends it).
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String], timeout: Duration?,
+                    limit: Int = 1 << 20, keep: Keep = .head, mergeErrors: Bool = false,
+                    cancellation: Cancellation? = nil) async -> Result<Outcome, Failure> {
         await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: runBlocking(executable, arguments, environment: environment, timeout: timeout, limit: limit)) }
+            let thread = Thread {
+                continuation.resume(returning: runBlocking(executable, arguments, environment: environment, timeout: timeout, limit: limit,
+                                                           keep: keep, mergeErrors: mergeErrors, cancellation: cancellation))
+            }
             thread.name = "meshwatchd.spawn"
             thread.start()
         }
     }
 
-    static func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String], timeout: Duration,
-                            limit: Int) -> Result<Outcome, Failure> {
-        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+    static func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String], timeout: Duration?,
+                            limit: Int, keep: Keep = .head, mergeErrors: Bool = false,
+                            cancellation: Cancellation? = nil) -> Result<Outcome, Failure> {
+        // Cancelled before this thread ran (a busy machine starts threads late): nothing is spawned.
+        if cancellation?.isCancelled == true {
+            return .success(Outcome(status: 0, output: Data(), errors: Data(), timedOut: false, neverStarted: true))
+        }
+        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [-1, -1]
         // Close-on-exec: no other child spawned meanwhile keeps these ends open.
         guard pipe(&outPipe) == 0 else { return .failure(Failure(description: "pipe: \(String(cString: strerror(errno)))")) }
-        guard pipe(&errPipe) == 0 else {
-            close(outPipe[0]); close(outPipe[1])
-            return .failure(Failure(description: "pipe: \(String(cString: strerror(errno)))"))
+        if !mergeErrors {
+            guard pipe(&errPipe) == 0 else {
+                close(outPipe[0]); close(outPipe[1])
+                return .failure(Failure(description: "pipe: \(String(cString: strerror(errno)))"))
+            }
         }
-        for descriptor in outPipe + errPipe { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+        let descriptors = mergeErrors ? outPipe : outPipe + errPipe
+        for descriptor in descriptors { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        posix_spawn_file_actions_adddup2(&actions, mergeErrors ? outPipe[1] : errPipe[1], 2)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -53,25 +86,45 @@ enum SpawnedCommand {
         // A script just written may still be open for writing in a child another thread forked
         // (ETXTBSY until that child execs): a few retries.
         var retries = 0
-        while spawned == ETXTBSY && retries < 200 {  // up to 10 s: a busy machine may take that long to exec the forked child
+        while spawned == ETXTBSY && retries < 200 && cancellation?.isCancelled != true {  // up to 10 s: a busy machine may take that long to exec the forked child
             usleep(50_000)
             retries += 1
             spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         }
-        close(outPipe[1]); close(errPipe[1])
+        close(outPipe[1])
+        if !mergeErrors { close(errPipe[1]) }
         guard spawned == 0 else {
-            close(outPipe[0]); close(errPipe[0])
+            close(outPipe[0])
+            if !mergeErrors { close(errPipe[0]) }
+            if spawned == ETXTBSY && cancellation?.isCancelled == true {
+                return .success(Outcome(status: 0, output: Data(), errors: Data(), timedOut: false, neverStarted: true))
+            }
             return .failure(Failure(description: String(cString: strerror(spawned))))
         }
-        let deadline = ContinuousClock.now + timeout
+        let deadline = timeout.map { ContinuousClock.now + $0 }
         var output = Data(), errors = Data()
-        var open: [Int32] = [outPipe[0], errPipe[0]]
-        var timedOut = false
+        func append(_ bytes: ArraySlice<UInt8>, to data: inout Data) {
+            switch keep {
+            case .head:
+                if data.count < limit { data.append(contentsOf: bytes.prefix(limit - data.count)) }
+            case .tail:
+                data.append(contentsOf: bytes)
+                // Trimmed now and then, not at every read: twice the limit at most.
+                if data.count > 2 * limit { data = Data(data.suffix(limit)) }
+            }
+        }
+        var open: [Int32] = mergeErrors ? [outPipe[0]] : [outPipe[0], errPipe[0]]
+        var timedOut = false, killed = false
         var buffer = [UInt8](repeating: 0, count: 65536)
         while !open.isEmpty {
-            if ContinuousClock.now >= deadline {
+            if let deadline, ContinuousClock.now >= deadline {
                 timedOut = true
+            }
+            // Killed, the command's pipes may still be held open by a process it started: stop
+            // reading rather than wait for them.
+            if timedOut || cancellation?.isCancelled == true {
                 kill(pid, SIGKILL)
+                killed = true
                 break
             }
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
@@ -83,26 +136,33 @@ enum SpawnedCommand {
                     close(entry.fd)
                     open.removeAll { $0 == entry.fd }
                 } else if entry.fd == outPipe[0] {
-                    if output.count < limit { output.append(contentsOf: buffer[0..<count]) }
-                } else if errors.count < limit {
-                    errors.append(contentsOf: buffer[0..<count])
+                    append(buffer[0..<count], to: &output)
+                } else {
+                    append(buffer[0..<count], to: &errors)
                 }
             }
         }
         for descriptor in open { close(descriptor) }
         var status: Int32 = 0
         while true {
-            let reaped = waitpid(pid, &status, timedOut ? 0 : WNOHANG)
+            let reaped = waitpid(pid, &status, killed ? 0 : WNOHANG)
             if reaped == pid { break }
             if reaped < 0 && errno != EINTR { break }
             if reaped == 0 {
-                if ContinuousClock.now >= deadline {
-                    timedOut = true
+                // Its output closed, the command has not ended yet: wait for it, within the deadline
+                // and until a cancellation.
+                if let deadline, ContinuousClock.now >= deadline { timedOut = true }
+                if timedOut || cancellation?.isCancelled == true {
                     kill(pid, SIGKILL)
+                    killed = true
                 } else {
                     usleep(10_000)
                 }
             }
+        }
+        if keep == .tail {
+            output = Data(output.suffix(limit))
+            errors = Data(errors.suffix(limit))
         }
         // WIFEXITED / WEXITSTATUS, spelled out (the C macros are not imported).
         let exited = status & 0x7f == 0

@@ -1,6 +1,5 @@
 import Foundation
 import MeshHTTP
-import Synchronization
 
 // The steps that reach beyond the Kubernetes and Prometheus APIs: an HTTP check against a
 // configured host, and an allow-listed command run without a shell.
@@ -41,92 +40,33 @@ extension RunbookRunner {
     }
 }
 
-/// Runs an allow-listed command on a thread of its own; its output (stdout and stderr) bounded.
-/// Cancelling the task (the step's timeout) kills the command. Not on libdispatch's global
-/// queue: its first worker thread starts a one-second timer that lasts as long as the process.
+/// Runs an allow-listed command (`SpawnedCommand`): stdout and stderr together, the last
+/// `limit` bytes kept, the daemon's environment passed on. Cancelling the task (the step's
+/// timeout) kills the command within a tenth of a second, at whatever moment it comes: before the
+/// spawn (it never runs; `CancellationError`), right after it, or while it runs (killed, and
+/// reported with status 128 + 9).
 enum StepProcess {
+    struct SpawnFailed: Error, CustomStringConvertible {
+        let executable: String
+        let reason: String
+        var description: String { "cannot run \(executable): \(reason)" }
+    }
+
     static func run(_ executable: String, _ arguments: [String], limit: Int) async throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe.closedOnExec()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        let box = ProcessBox(process)
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                Thread {
-                    // Cancelled before the thread got here (a busy machine starts threads late):
-                    // nothing is started.
-                    guard box.markStarting() else { return continuation.resume(throwing: CancellationError()) }
-                    do { try box.process.run() } catch {
-                        continuation.resume(throwing: error)
-                        return
-                    }
-                    box.markStarted()
-                    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                    box.process.waitUntilExit()
-                    box.markFinished()
-                    continuation.resume(returning: (box.process.terminationStatus, String(decoding: data.suffix(limit), as: UTF8.self)))
-                }.start()
-            }
+        let cancellation = SpawnedCommand.Cancellation()
+        let result = await withTaskCancellationHandler {
+            await SpawnedCommand.run(executable, arguments, environment: ProcessInfo.processInfo.environment, timeout: nil,
+                                     limit: limit, keep: .tail, mergeErrors: true, cancellation: cancellation)
         } onCancel: {
-            box.kill()
+            cancellation.cancel()
         }
-    }
-}
-
-/// The command and whether it was cancelled, so that a cancellation at any moment kills it:
-/// before it starts (it never does), while it starts (killed as soon as it has a pid), or after;
-/// never once it has been reaped (its pid may be another process's by then).
-final class ProcessBox: @unchecked Sendable {
-    private enum State { case waiting, starting, started, finished, cancelled }
-
-    let process: Process
-    private let state = Mutex(State.waiting)
-
-    init(_ process: Process) { self.process = process }
-
-    /// False when cancelled already: the command must not start.
-    func markStarting() -> Bool {
-        state.withLock { state in
-            guard state == .waiting else { return false }
-            state = .starting
-            return true
+        switch result {
+        case .failure(let failure):
+            throw SpawnFailed(executable: executable, reason: failure.description)
+        case .success(let outcome) where outcome.neverStarted:
+            throw CancellationError()
+        case .success(let outcome):
+            return (outcome.status, String(decoding: outcome.output, as: UTF8.self))
         }
-    }
-
-    /// The command runs; cancelled meanwhile, it is killed now.
-    func markStarted() {
-        let cancelled = state.withLock { state -> Bool in
-            defer { if state != .cancelled { state = .started } }
-            return state == .cancelled
-        }
-        if cancelled { Foundation.kill(process.processIdentifier, SIGKILL) }
-    }
-
-    /// Reaped: nothing to kill any more.
-    func markFinished() { state.withLock { $0 = .finished } }
-
-    func kill() {
-        let started = state.withLock { state -> Bool in
-            defer { if state != .finished { state = .cancelled } }
-            return state == .started
-        }
-        if started { Foundation.kill(process.processIdentifier, SIGKILL) }
-    }
-}
-
-extension Pipe {
-    /// A pipe whose descriptors no other child process inherits: a command spawned meanwhile
-    /// (another step, a credential plugin) holding a copy of the write end would keep the reader
-    /// from ever seeing the end of the output. Spawning gives the child its own copy for stdout.
-    static func closedOnExec() -> Pipe {
-        let pipe = Pipe()
-        for descriptor in [pipe.fileHandleForReading.fileDescriptor, pipe.fileHandleForWriting.fileDescriptor] {
-            _ = fcntl(descriptor, F_SETFD, fcntl(descriptor, F_GETFD) | FD_CLOEXEC)
-        }
-        return pipe
     }
 }

@@ -4,7 +4,9 @@
 Mounts a tmpfs on /run/systemd, listens on /run/systemd/journal/socket as journald does, starts
 the command with stdout on a pipe named by JOURNAL_STREAM (so it knows the journal is its
 stdout), and prints each entry received, decoded from journald's native protocol, as a JSON line.
-Usage: journal_capture.py SECONDS COMMAND [ARGS...]
+Usage: journal_capture.py SECONDS [--until MESSAGE] COMMAND [ARGS...]: the command is stopped
+(SIGTERM) after SECONDS, or as soon as an entry whose MESSAGE is MESSAGE has arrived (on a busy
+machine the command may take many seconds to get that far; an idle one stops early).
 """
 import json, os, socket, struct, subprocess, sys, time
 
@@ -17,11 +19,15 @@ journal.bind("/run/systemd/journal/socket")
 journal.settimeout(0.2)
 
 seconds = float(sys.argv[1])
+command = sys.argv[2:]
+until = None
+if command[:1] == ["--until"]:
+    until, command = command[1], command[2:]
 read_end, write_end = os.pipe()
 info = os.fstat(write_end)
 environment = dict(os.environ, JOURNAL_STREAM=f"{info.st_dev}:{info.st_ino}")
 environment.pop("NOTIFY_SOCKET", None)
-child = subprocess.Popen(sys.argv[2:], stdout=write_end, env=environment)
+child = subprocess.Popen(command, stdout=write_end, env=environment)
 os.close(write_end)
 
 
@@ -48,7 +54,10 @@ while time.time() < deadline:
         data = journal.recv(1 << 20)
     except socket.timeout:
         continue
-    print(json.dumps(decode(data)), flush=True)
+    entry = decode(data)
+    print(json.dumps(entry), flush=True)
+    if until is not None and entry.get("MESSAGE") == until:
+        break
 child.terminate()
 child.wait(timeout=15)
 print(json.dumps({"CAPTURE_EXIT": str(child.returncode)}), flush=True)
