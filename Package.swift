@@ -22,16 +22,14 @@ let package = Package(
     ],
     targets: [
         // C shims over the system libraries: typed wrappers over libcurl's variadic calls,
-        // and libsystemd's sd_notify / sd_journal_sendv.
+        // and libsystemd's sd_notify / sd_watchdog_enabled / sd_journal_sendv.
         .target(
             name: "CCurl",
             linkerSettings: [.linkedLibrary("curl")]
         ),
-        .systemLibrary(
-            name: "CSystemd",
-            pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev"])]
-        ),
+        // libsystemd is loaded (dlopen) only when systemd started the process: NOTIFY_SOCKET,
+        // WATCHDOG_USEC, or the journal as the log's destination (its headers from libsystemd-dev).
+        .target(name: "CSystemd"),
         // The loaded objects' segments from dl_iterate_phdr (a GNU extension Swift's Glibc
         // module does not declare), for releasing start-up pages.
         .target(name: "CLoader"),

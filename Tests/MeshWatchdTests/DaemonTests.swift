@@ -109,6 +109,9 @@ struct DaemonTests {
             #expect(ready != nil, "no READY=1; log:\n\(daemon.log)")
             #expect(ready?.message.contains("STATUS=\(RulePack.withDefaults("istio").definitions.count) rules in 1 groups") == true, "\(ready?.message ?? "")")
             #expect(await notify.wait(for: .seconds(5)) { $0 == "WATCHDOG=1" } != nil)
+            // Under systemd, libsystemd was loaded for these (`CSystemd`).
+            let maps = ProcFile.read("/proc/\(daemon.process.processIdentifier)/maps") ?? ""
+            #expect(maps.contains("libsystemd.so.0"))
 
             let pending = await daemon.waitForLog(.seconds(15)) { isReviewsErrorRate($0) && $0["msg"] == "alert pending" }
             let firing = await daemon.waitForLog(.seconds(15)) { isReviewsErrorRate($0) && $0["msg"] == "alert firing" }
@@ -230,6 +233,10 @@ struct DaemonTests {
             #expect(await daemon.waitForLog(.seconds(25)) { isReviewsErrorRate($0) && $0["msg"] == "alert firing" } != nil,
                     "log:\n\(daemon.log)")
             #expect(try await get("/healthz").status == 200)
+            // Not started by systemd (no NOTIFY_SOCKET, WATCHDOG_USEC or journal): libsystemd is
+            // never loaded, nor the libraries it needs.
+            let maps = ProcFile.read("/proc/\(daemon.process.processIdentifier)/maps") ?? ""
+            #expect(maps.contains("libcurl") && !maps.contains("libsystemd"), "libsystemd mapped without systemd:\n\(maps)")
             let ready = try await get("/readyz")
             #expect(ready.status == 200, "\(String(decoding: ready.body, as: UTF8.self))")
 

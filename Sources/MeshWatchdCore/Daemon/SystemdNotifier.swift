@@ -9,7 +9,7 @@ struct SystemdNotifier: Sendable {
 
     init() {
         var microseconds: UInt64 = 0
-        watchdogInterval = sd_watchdog_enabled(0, &microseconds) > 0 && microseconds > 0
+        watchdogInterval = mw_sd_watchdog_enabled(0, &microseconds) > 0 && microseconds > 0
             ? .microseconds(Int64(microseconds / 2)) : nil
     }
 
@@ -31,5 +31,5 @@ struct SystemdNotifier: Sendable {
 
     func stopping() { send("STOPPING=1") }
 
-    private func send(_ state: String) { _ = sd_notify(0, state) }
+    private func send(_ state: String) { _ = mw_sd_notify(0, state) }
 }

@@ -78,6 +78,6 @@ struct JournalLogHandler: LogHandler {
         }
         defer { buffers.forEach { $0.deallocate() } }
         var vectors = buffers.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
-        return sd_journal_sendv(&vectors, Int32(vectors.count)) >= 0
+        return mw_sd_journal_sendv(&vectors, Int32(vectors.count)) >= 0
     }
 }
