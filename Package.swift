@@ -97,6 +97,7 @@ let package = Package(
         .target(
             name: "Remediation",
             dependencies: [
+                "CSpawn",
                 "PromQL",
                 "MeshHTTP",
                 "PromClient",
@@ -109,6 +110,8 @@ let package = Package(
 
         // snprintf for one double: Go's %g/%f/%e match C's for finite values.
         .target(name: "CFormat"),
+        // pipe2 and posix_spawn's closefrom action, for commands spawned without Foundation.
+        .target(name: "CSpawn"),
 
         // PromQL as Prometheus 2.42 defines it: lexer, parser with Prometheus's type checks and
         // promtool's error positions, and the printer of normalised expressions.

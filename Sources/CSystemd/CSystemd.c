@@ -1,6 +1,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
@@ -11,11 +12,16 @@ static __typeof__(sd_notify) *notify_function;
 static __typeof__(sd_watchdog_enabled) *watchdog_function;
 static __typeof__(sd_journal_sendv) *sendv_function;
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static char load_error[512];
 
 static void load(void) {
     // The soname libsystemd0 installs; RTLD_LOCAL: its symbols stay out of the global scope.
     void *library = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
-    if (library == NULL) return;
+    if (library == NULL) {
+        const char *reason = dlerror();
+        snprintf(load_error, sizeof load_error, "%s", reason != NULL ? reason : "libsystemd.so.0 could not be loaded");
+        return;
+    }
     notify_function = (__typeof__(sd_notify) *)dlsym(library, "sd_notify");
     watchdog_function = (__typeof__(sd_watchdog_enabled) *)dlsym(library, "sd_watchdog_enabled");
     sendv_function = (__typeof__(sd_journal_sendv) *)dlsym(library, "sd_journal_sendv");
@@ -38,4 +44,9 @@ int mw_sd_watchdog_enabled(int unset_environment, uint64_t *usec) {
 int mw_sd_journal_sendv(const struct iovec *iov, int n) {
     pthread_once(&load_once, load);
     return sendv_function != NULL ? sendv_function(iov, n) : -ENOSYS;
+}
+
+const char *mw_systemd_load_error(void) {
+    pthread_once(&load_once, load);
+    return load_error[0] != 0 ? load_error : NULL;
 }

@@ -29,12 +29,19 @@ struct RunbookRunnerTests {
         }
     }
 
-    /// The pids of the processes whose command line holds `marker`.
+    /// The pids of the `sleep` processes whose command line holds `marker` (not a shell that
+    /// names it, nor its fork before the exec).
     static func processes(holding marker: String) -> [Int32] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
-            guard let pid = Int32(entry), let line = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
-            return String(decoding: line, as: UTF8.self).contains(marker) ? pid : nil
+            guard let pid = Int32(entry), let line = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+                  let name = FileManager.default.contents(atPath: "/proc/\(entry)/comm") else { return nil }
+            return String(decoding: name, as: UTF8.self) == "sleep\n" && String(decoding: line, as: UTF8.self).contains(marker) ? pid : nil
         }
+    }
+
+    /// Kills whatever `sleep` of `marker` a test left behind.
+    static func killAll(_ marker: String) {
+        for pid in processes(holding: marker) { kill(pid, SIGKILL) }
     }
 
     /// A `sleep` of about 300 s whose argument no other process has.
@@ -44,8 +51,11 @@ struct RunbookRunnerTests {
     func execCancelledEarly() async throws {
         // Cancelled before the task even began: the command never starts.
         let never = Self.uniqueSleep()
-        let early = Task { try await StepProcess.run("/bin/sleep", [never], limit: 10) }
-        early.cancel()
+        defer { Self.killAll(never) }
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }  // cancelled before the run begins, whenever the task starts
+            return try await StepProcess.run("/bin/sleep", [never], limit: 10)
+        }
         await #expect(throws: CancellationError.self) { _ = try await early.value }
         #expect(Self.processes(holding: never).isEmpty)
         // Cancelled before the spawn, as the thread sees it: nothing is spawned.
@@ -58,6 +68,7 @@ struct RunbookRunnerTests {
         // Cancelled at every moment around the start: whichever way it went, nothing is left running.
         for delay in [0, 1, 2, 5, 10, 20] {
             let marker = Self.uniqueSleep()
+            defer { Self.killAll(marker) }
             let task = Task { try await StepProcess.run("/bin/sleep", [marker], limit: 10) }
             try await Task.sleep(for: .milliseconds(delay))
             task.cancel()
@@ -69,6 +80,7 @@ struct RunbookRunnerTests {
         // by this thread's own waitpid, not 300 s later.
         let started = ContinuousClock.now
         let marker = Self.uniqueSleep()
+        defer { Self.killAll(marker) }
         let running = Task { try await StepProcess.run("/bin/sleep", [marker], limit: 10) }
         while Self.processes(holding: marker).isEmpty && ContinuousClock.now - started < .seconds(60) {
             try await Task.sleep(for: .milliseconds(20))
@@ -80,7 +92,7 @@ struct RunbookRunnerTests {
         #expect(ContinuousClock.now - started < .seconds(60), "\(ContinuousClock.now - started)")
     }
 
-    @Test("a spawned command: stdout and stderr together in order, the tail kept; cancelled, it ends though a child of its own holds the output open")
+    @Test("a spawned command: stdout and stderr together in order, the tail kept; killed with what it started; done when it ends though a child holds its output; none of our descriptors, a process group of its own")
     func spawnedCommand() async throws {
         let merged = try await SpawnedCommand.run("/bin/sh", ["-c", "echo out; echo err >&2; echo end"], environment: [:], timeout: .seconds(60),
                                                   mergeErrors: true).get()
@@ -95,9 +107,10 @@ struct RunbookRunnerTests {
         #expect(String(decoding: tail.output, as: UTF8.self).hasSuffix("199999\n200000\n"))
         let head = try await SpawnedCommand.run("/usr/bin/seq", ["1", "200000"], environment: [:], timeout: .seconds(60), limit: 10).get()
         #expect(String(decoding: head.output, as: UTF8.self) == "1\n2\n3\n4\n5\n")
-        // A child of the command keeps the pipe open after the command is killed: the cancellation
-        // still ends the run, and the command itself is reaped.
+        // Cancelled, the command is killed with what it started (its process group), though a
+        // process it started holds its output open.
         let marker = Self.uniqueSleep()
+        defer { Self.killAll(marker) }
         let cancellation = SpawnedCommand.Cancellation()
         let started = ContinuousClock.now
         let run = Task {
@@ -107,11 +120,41 @@ struct RunbookRunnerTests {
         while Self.processes(holding: marker).count < 2 && ContinuousClock.now - started < .seconds(60) {
             try await Task.sleep(for: .milliseconds(20))
         }
+        #expect(Self.processes(holding: marker).count == 2)
         cancellation.cancel()
         let outcome = try await run.value.get()
         #expect(outcome.status == 128 + SIGKILL)
         #expect(ContinuousClock.now - started < .seconds(60))
-        for pid in Self.processes(holding: marker) { kill(pid, SIGKILL) }  // the shell's orphans
+        var gone = false
+        for _ in 0..<200 where !gone {  // the background sleep, killed too, is reaped by init
+            gone = Self.processes(holding: marker).isEmpty
+            if !gone { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(gone, "the command's own child survived the kill")
+
+        // A command that ends while a process it started still holds its output: done when it
+        // ends, with what it wrote, not when that process does (300 s).
+        let orphan = Self.uniqueSleep()
+        defer { Self.killAll(orphan) }
+        let exiting = ContinuousClock.now
+        let ended = try await SpawnedCommand.run("/bin/sh", ["-c", "/bin/sleep \(orphan) & echo done"], environment: [:], timeout: .seconds(240),
+                                                 mergeErrors: true).get()
+        #expect(String(decoding: ended.output, as: UTF8.self) == "done\n" && ended.status == 0 && !ended.timedOut)
+        #expect(ContinuousClock.now - exiting < .seconds(60), "\(ContinuousClock.now - exiting)")
+
+        // None of this process's descriptors reaches the command: only its stdin, stdout, stderr
+        // (and the directory ls reads), though this one is left inheritable.
+        let inheritable = open("/dev/null", O_RDONLY)
+        defer { close(inheritable) }
+        #expect(inheritable > 3)
+        let listed = try await SpawnedCommand.run("/bin/ls", ["/proc/self/fd"], environment: [:], timeout: .seconds(60)).get()
+        let descriptors = Set(String(decoding: listed.output, as: UTF8.self).split(separator: "\n").compactMap { Int32($0) })
+        #expect(descriptors.isSubset(of: [0, 1, 2, 3]) && descriptors.isSuperset(of: [0, 1, 2]), "\(descriptors)")
+        // Its own process group: a kill of the group reaches nothing of the daemon's.
+        let group = try await SpawnedCommand.run("/bin/sh", ["-c", "echo $$; /usr/bin/cut -d ' ' -f 5 /proc/$$/stat"], environment: [:],
+                                                 timeout: .seconds(60)).get()
+        let fields = String(decoding: group.output, as: UTF8.self).split(whereSeparator: \.isWhitespace)
+        #expect(fields.count == 2 && fields[0] == fields[1] && Int32(fields[0]) != getpgrp(), "\(fields)")
         // A command that cannot be spawned is a failure that says why.
         let missing = await SpawnedCommand.run("/nonexistent/meshwatchd-command", [], environment: [:], timeout: .seconds(5))
         #expect(throws: SpawnedCommand.Failure.self) { try missing.get() }

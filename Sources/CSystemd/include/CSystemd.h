@@ -1,8 +1,8 @@
 // libsystemd's notify, watchdog and journal calls, loaded when first needed: the daemon links no
 // libsystemd, so a process systemd did not start (a pod, a shell) never maps it or the libraries
-// it needs (libgcrypt, liblz4, liblzma, libcap: ~0.5 MB resident). Each call behaves as
-// libsystemd's does when systemd is absent: notify and the watchdog check return 0 without their
-// environment variables, and with libsystemd missing every call returns -ENOSYS.
+// it needs (libgcrypt, liblz4, liblzma, libcap: ~0.5 MB resident). Without their environment
+// variable (unset or empty) notify and the watchdog check return 0 and load nothing, as
+// libsystemd returns 0 when they are unset; with libsystemd missing every call returns -ENOSYS.
 #pragma once
 #include <stdint.h>
 #include <sys/uio.h>
@@ -13,3 +13,5 @@ int mw_sd_notify(int unset_environment, const char *state);
 int mw_sd_watchdog_enabled(int unset_environment, uint64_t *usec);
 /// sd_journal_sendv(iov, n).
 int mw_sd_journal_sendv(const struct iovec *iov, int n);
+/// Loads libsystemd if not yet tried; NULL when it is loaded, else why it could not be (dlerror).
+const char *mw_systemd_load_error(void);

@@ -165,7 +165,7 @@ package struct RunCommand: AsyncParsableCommand {
     static func service(taking settings: inout DaemonSettings?, reload: @escaping @Sendable () throws -> DaemonSettings, store: StateStore,
                         status: DaemonStatus, elector: LeaderElector?, logger: Logger) -> EvaluationService? {
         guard let initial = settings.take() else { return nil }
-        return EvaluationService(initial: initial, reload: reload, store: store, status: status, notifier: SystemdNotifier(),
+        return EvaluationService(initial: initial, reload: reload, store: store, status: status, notifier: SystemdNotifier(logger: logger),
                                  elector: elector, logger: logger)
     }
 

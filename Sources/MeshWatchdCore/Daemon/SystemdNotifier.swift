@@ -1,5 +1,6 @@
 import CSystemd
 import Foundation
+import Logging
 
 /// Talks to systemd through `sd_notify` when the unit is `Type=notify` (NOTIFY_SOCKET set);
 /// does nothing otherwise.
@@ -7,7 +8,13 @@ struct SystemdNotifier: Sendable {
     /// Half of `WATCHDOG_USEC`, when systemd's watchdog is on for this process.
     let watchdogInterval: Duration?
 
-    init() {
+    /// `logger`: where a unit started by systemd (NOTIFY_SOCKET set) hears that libsystemd could
+    /// not be loaded, which means no READY=1 and systemd stopping the unit at its start timeout.
+    init(logger: Logger? = nil) {
+        if let socket = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"], !socket.isEmpty, let reason = mw_systemd_load_error() {
+            logger?.error("NOTIFY_SOCKET is set but libsystemd cannot be loaded: systemd will not hear READY=1 or the watchdog",
+                          metadata: ["error": "\(String(cString: reason))"])
+        }
         var microseconds: UInt64 = 0
         watchdogInterval = mw_sd_watchdog_enabled(0, &microseconds) > 0 && microseconds > 0
             ? .microseconds(Int64(microseconds / 2)) : nil

@@ -1,8 +1,12 @@
+import CSpawn
 import Foundation
 import Synchronization
 
-/// Runs one command with `posix_spawn` on a thread of its own: reads its output with `poll`,
-/// reaps it with `waitpid` on its own pid, and kills it at the deadline or when cancelled. Nothing
+/// Runs one command with `posix_spawn` on a thread of its own: in a process group of its own,
+/// with stdin from /dev/null and no descriptor of the daemon's but its output pipes; reads its
+/// output with `poll`, reaps it with `waitpid` on its own pid, and kills it (its group: what it
+/// started too) at the deadline or when cancelled. A command that ends while a process it
+/// started still holds its output is done: what it wrote is read, the rest is not waited for. Nothing
 /// here waits on Dispatch's global queue or on Foundation's process monitor, which a busy process
 /// (many blocked global-queue threads) can starve for tens of seconds: a killed command was seen
 /// to end 26 to 37 s late under load.
@@ -51,6 +55,10 @@ enum SpawnedCommand {
         }
     }
 
+    /// How long output is still read once the command has ended: what it wrote last, if a
+    /// process it started keeps the pipe open (that process's own output is not waited for).
+    static let drainAfterExit: Duration = .milliseconds(250)
+
     static func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String], timeout: Duration?,
                             limit: Int, keep: Keep = .head, mergeErrors: Bool = false,
                             cancellation: Cancellation? = nil) -> Result<Outcome, Failure> {
@@ -58,23 +66,30 @@ enum SpawnedCommand {
         if cancellation?.isCancelled == true {
             return .success(Outcome(status: 0, output: Data(), errors: Data(), timedOut: false, neverStarted: true))
         }
-        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [-1, -1]
-        // Close-on-exec: no other child spawned meanwhile keeps these ends open.
-        guard pipe(&outPipe) == 0 else { return .failure(Failure(description: "pipe: \(String(cString: strerror(errno)))")) }
+        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
+        // Close-on-exec from the start: no child another thread spawns meanwhile holds these ends.
+        guard mw_pipe_cloexec(&outPipe) == 0 else { return .failure(Failure(description: "pipe: \(String(cString: strerror(errno)))")) }
         if !mergeErrors {
-            guard pipe(&errPipe) == 0 else {
+            guard mw_pipe_cloexec(&errPipe) == 0 else {
                 close(outPipe[0]); close(outPipe[1])
                 return .failure(Failure(description: "pipe: \(String(cString: strerror(errno)))"))
             }
         }
-        let descriptors = mergeErrors ? outPipe : outPipe + errPipe
-        for descriptor in descriptors { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, mergeErrors ? outPipe[1] : errPipe[1], 2)
+        // Nothing else of the daemon's: its listening socket and connections (NIO opens them
+        // inheritable) would otherwise outlive it in whatever the command leaves running.
+        _ = mw_spawn_file_actions_closefrom(&actions, 3)
+        // A process group of its own: a kill reaches what the command started too.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -82,14 +97,14 @@ enum SpawnedCommand {
             for pointer in envp { free(pointer) }
         }
         var pid: pid_t = 0
-        var spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        var spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         // A script just written may still be open for writing in a child another thread forked
         // (ETXTBSY until that child execs): a few retries.
         var retries = 0
         while spawned == ETXTBSY && retries < 200 && cancellation?.isCancelled != true {  // up to 10 s: a busy machine may take that long to exec the forked child
             usleep(50_000)
             retries += 1
-            spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+            spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         }
         close(outPipe[1])
         if !mergeErrors { close(errPipe[1]) }
@@ -113,25 +128,37 @@ enum SpawnedCommand {
                 if data.count > 2 * limit { data = Data(data.suffix(limit)) }
             }
         }
+        // Killed with its process group, while it is unreaped (its pid, and so the group's id,
+        // cannot be another's yet).
+        func killGroup() {
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+        }
         var open: [Int32] = mergeErrors ? [outPipe[0]] : [outPipe[0], errPipe[0]]
         var timedOut = false, killed = false
+        var status: Int32 = 0
+        var reaped = false
+        var drainUntil: ContinuousClock.Instant?
         var buffer = [UInt8](repeating: 0, count: 65536)
         while !open.isEmpty {
-            if let deadline, ContinuousClock.now >= deadline {
-                timedOut = true
-            }
-            // Killed, the command's pipes may still be held open by a process it started: stop
-            // reading rather than wait for them.
-            if timedOut || cancellation?.isCancelled == true {
-                kill(pid, SIGKILL)
-                killed = true
+            if !reaped {
+                if let deadline, ContinuousClock.now >= deadline { timedOut = true }
+                // Killed, the command's pipes may still be held open by a process it started:
+                // stop reading rather than wait for them.
+                if timedOut || cancellation?.isCancelled == true {
+                    killGroup()
+                    killed = true
+                    break
+                }
+            } else if let drainUntil, ContinuousClock.now >= drainUntil || cancellation?.isCancelled == true {
                 break
             }
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let ready = poll(&fds, nfds_t(fds.count), 100)
             if ready < 0 && errno != EINTR { break }
             for entry in fds where entry.revents != 0 {
-                let count = read(entry.fd, &buffer, buffer.count)
+                var count = 0
+                repeat { count = read(entry.fd, &buffer, buffer.count) } while count < 0 && errno == EINTR
                 if count <= 0 {
                     close(entry.fd)
                     open.removeAll { $0 == entry.fd }
@@ -141,19 +168,32 @@ enum SpawnedCommand {
                     append(buffer[0..<count], to: &errors)
                 }
             }
+            // Ended while something it started holds its output: what is in the pipe now is read,
+            // then no more.
+            if !reaped && !open.isEmpty {
+                let result = waitpid(pid, &status, WNOHANG)
+                if result == pid {
+                    reaped = true
+                    drainUntil = ContinuousClock.now + drainAfterExit
+                } else if result < 0 && errno != EINTR {
+                    for descriptor in open { close(descriptor) }
+                    return .failure(Failure(description: "waitpid: \(String(cString: strerror(errno)))"))
+                }
+            }
         }
         for descriptor in open { close(descriptor) }
-        var status: Int32 = 0
-        while true {
-            let reaped = waitpid(pid, &status, killed ? 0 : WNOHANG)
-            if reaped == pid { break }
-            if reaped < 0 && errno != EINTR { break }
-            if reaped == 0 {
+        while !reaped {
+            let result = waitpid(pid, &status, killed ? 0 : WNOHANG)
+            if result == pid {
+                reaped = true
+            } else if result < 0 && errno != EINTR {
+                return .failure(Failure(description: "waitpid: \(String(cString: strerror(errno)))"))
+            } else if result == 0 {
                 // Its output closed, the command has not ended yet: wait for it, within the deadline
                 // and until a cancellation.
                 if let deadline, ContinuousClock.now >= deadline { timedOut = true }
                 if timedOut || cancellation?.isCancelled == true {
-                    kill(pid, SIGKILL)
+                    killGroup()
                     killed = true
                 } else {
                     usleep(10_000)

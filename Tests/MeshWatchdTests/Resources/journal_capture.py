@@ -59,5 +59,9 @@ while time.time() < deadline:
     if until is not None and entry.get("MESSAGE") == until:
         break
 child.terminate()
-child.wait(timeout=15)
+try:
+    child.wait(timeout=60)
+except subprocess.TimeoutExpired:
+    child.kill()  # never left running in the private mount namespace
+    child.wait()
 print(json.dumps({"CAPTURE_EXIT": str(child.returncode)}), flush=True)
