@@ -155,6 +155,14 @@ struct RunbookRunnerTests {
                                                  timeout: .seconds(60)).get()
         let fields = String(decoding: group.output, as: UTF8.self).split(whereSeparator: \.isWhitespace)
         #expect(fields.count == 2 && fields[0] == fields[1] && Int32(fields[0]) != getpgrp(), "\(fields)")
+        // A NUL byte would cut an argument or a variable short in C: refused, nothing run.
+        let nul = await SpawnedCommand.run("/usr/bin/printf", ["%s", "safe\u{0}--rest"], environment: [:], timeout: .seconds(5))
+        #expect(throws: SpawnedCommand.Failure.self) { try nul.get() }
+        for environment in [["A": "x\u{0}y"], ["A=B": "c"], ["": "c"]] {
+            let refused = await SpawnedCommand.run("/usr/bin/true", [], environment: environment, timeout: .seconds(5))
+            #expect(throws: SpawnedCommand.Failure.self, "\(environment)") { try refused.get() }
+        }
+        await #expect(throws: StepProcess.SpawnFailed.self) { _ = try await StepProcess.run("/usr/bin/printf", ["a\u{0}b"], limit: 10) }
         // A command that cannot be spawned is a failure that says why.
         let missing = await SpawnedCommand.run("/nonexistent/meshwatchd-command", [], environment: [:], timeout: .seconds(5))
         #expect(throws: SpawnedCommand.Failure.self) { try missing.get() }

@@ -66,6 +66,15 @@ enum SpawnedCommand {
         if cancellation?.isCancelled == true {
             return .success(Outcome(status: 0, output: Data(), errors: Data(), timedOut: false, neverStarted: true))
         }
+        // A C string ends at its first NUL: an argument or variable holding one (a label value can)
+        // would reach the command cut short, another argument than the one given. Refused.
+        if let index = arguments.firstIndex(where: { $0.utf8.contains(0) }) {
+            return .failure(Failure(description: "argument \(index + 1) holds a NUL byte"))
+        }
+        if executable.utf8.contains(0) { return .failure(Failure(description: "the command's path holds a NUL byte")) }
+        if let name = environment.first(where: { $0.key.utf8.contains(0) || $0.value.utf8.contains(0) || $0.key.contains("=") || $0.key.isEmpty })?.key {
+            return .failure(Failure(description: "environment variable \(name.debugDescription) has an empty name, a '=' in its name or a NUL byte"))
+        }
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         // Close-on-exec from the start: no child another thread spawns meanwhile holds these ends.
         guard mw_pipe_cloexec(&outPipe) == 0 else { return .failure(Failure(description: "pipe: \(String(cString: strerror(errno)))")) }
