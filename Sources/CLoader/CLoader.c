@@ -91,8 +91,8 @@ static int release_object(struct dl_phdr_info *info, size_t size, void *data) {
     return 0;
 }
 
-mw_release_result mw_release_ranges(const mw_range *ranges, size_t count) {
-    struct release release = { ranges, count, open("/proc/self/exe", O_RDONLY | O_CLOEXEC), { 0, 0 } };
+mw_release_result mw_release_ranges(const mw_range *ranges, size_t count, int uncache) {
+    struct release release = { ranges, count, uncache ? open("/proc/self/exe", O_RDONLY | O_CLOEXEC) : -1, { 0, 0 } };
     dl_iterate_phdr(release_object, &release);
     if (release.executable >= 0) close(release.executable);
     return release.result;

@@ -93,6 +93,68 @@ struct StartupPagesTests {
         #expect(StartupPages.mappings(smaps: "Rss: 12 kB\nzz-yy r-xp\n\u{0}\n").isEmpty)
     }
 
+    /// The reader as it was, a line split into fields: what the byte reader must match.
+    static func splitReader(_ smaps: String) -> [StartupPages.Mapping] {
+        var mappings: [StartupPages.Mapping] = []
+        var current: Int?
+        for line in smaps.split(separator: "\n", omittingEmptySubsequences: true) {
+            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard let first = fields.first else { continue }
+            if first.hasSuffix(":") && !first.contains("-") {
+                guard let index = current, fields.count >= 2 else { continue }
+                let value = Int(fields[1])
+                switch first {
+                case "Rss:": mappings[index].residentKB = value
+                case "Anonymous:": mappings[index].anonymousKB = value
+                case "Swap:": mappings[index].swapKB = value
+                case "Locked:": mappings[index].lockedKB = value
+                default: break
+                }
+                continue
+            }
+            current = nil
+            let bounds = first.split(separator: "-")
+            guard bounds.count == 2, fields.count >= 5, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
+                  start < end else { continue }
+            let path = fields.count == 6 ? fields[5].trimmingCharacters(in: .whitespaces) : ""
+            mappings.append(StartupPages.Mapping(start: start, end: end, permissions: String(fields[1]), path: path))
+            current = mappings.count - 1
+        }
+        return mappings
+    }
+
+    @Test("the byte reader reads this process's smaps, the sample and garbled copies of both as the line splitter did")
+    func byteReaderMatchesSplitter() throws {
+        let own = try #require(ProcFile.read("/proc/self/smaps"))
+        var texts = [own, Self.smaps, "", "\n\n", "Rss: 12 kB\nzz-yy r-xp\n\u{0}\n", "  Rss:  7 kB", "Rss:", "a-b:"]
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["Rss:", "Anonymous:", "Swap:", "Locked:", "-", ":", " ", "  ", "\n", "kB", "12", "-3", "+4", "x", "1a-2b",
+                      "7f00-7f10", "r--p", "\u{0}", "é", "\t", "(deleted)", "/a b"]
+        for base in [own, Self.smaps] {
+            let lines = base.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            for _ in 0..<200 {
+                var copy = lines
+                for _ in 0..<8 {
+                    let at = Int.random(in: 0..<copy.count, using: &generator)
+                    switch Int.random(in: 0..<4, using: &generator) {
+                    case 0: copy[at] = String(copy[at].prefix(Int.random(in: 0...copy[at].count, using: &generator)))
+                    case 1: copy.insert((0..<Int.random(in: 1...5, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined(), at: at)
+                    case 2: copy[at] += pieces.randomElement(using: &generator)!
+                    default: copy.remove(at: at)
+                    }
+                    if copy.isEmpty { copy = [""] }
+                }
+                texts.append(copy.joined(separator: "\n"))
+            }
+        }
+        for text in texts {
+            let read = StartupPages.mappings(smaps: text), split = Self.splitReader(text)
+            #expect(read == split, "\(text.prefix(300))")
+            if read != split { break }
+        }
+        #expect(StartupPages.mappings(smaps: own).count > 10)
+    }
+
     @Test("only whole pages of the loader's read-only segments inside clean mappings are released")
     func ranges() {
         let clean = StartupPages.clean(StartupPages.mappings(smaps: Self.smaps))
@@ -106,6 +168,45 @@ struct StartupPagesTests {
                                         clean: clean, pageSize: page).isEmpty)
         // Less than a page: nothing.
         #expect(StartupPages.releasable(segments: [0x5555_5560_0010..<0x5555_5560_0ff0], clean: clean, pageSize: page).isEmpty)
+    }
+
+    @Test("released again only when the resident file pages grow more than a megabyte above the lowest figure since the working set settled; releases at least the settling time apart")
+    func regrowth() {
+        let start = ContinuousClock.now
+        var regrowth = StartupPages.Regrowth(longestInterval: .seconds(15))
+        func due(_ residentKB: Int, _ seconds: Int) -> Bool { regrowth.due(residentKB: residentKB, at: start + .seconds(seconds)) }
+        #expect(regrowth.settle == .seconds(30))
+        #expect(StartupPages.Regrowth(longestInterval: .seconds(1)).settle == .seconds(30))
+        #expect(StartupPages.Regrowth(longestInterval: .seconds(300)).settle == .seconds(600))
+        // Nothing released yet (start-up not over): never.
+        #expect(!due(50_000, 100))
+        regrowth.released(at: start)
+        // While the working set comes back: no baseline, whatever the figure.
+        #expect(!due(9_000, 15))
+        #expect(!due(40_000, 29))
+        #expect(regrowth.baselineKB == nil)
+        // The first figure after it settled is the baseline.
+        #expect(!due(10_000, 30))
+        #expect(regrowth.baselineKB == 10_000)
+        #expect(!due(11_024, 45))
+        // Unknown (statm unreadable): nothing.
+        #expect(!due(-1, 50))
+        // A lower figure (pages the kernel reclaimed) is the new baseline.
+        #expect(!due(9_500, 55))
+        #expect(regrowth.baselineKB == 9_500)
+        #expect(!due(10_524, 58))
+        // Past the megabyte, but still rising (a firing alert's runbook and delivery follow its cycle): not yet.
+        #expect(!due(10_525, 60))
+        #expect(!due(11_000, 62))
+        #expect(due(11_000, 64))
+        regrowth.released(at: start + .seconds(64))
+        #expect(regrowth.baselineKB == nil)
+        #expect(!due(20_000, 75))
+        // A working set that truly grew: the new baseline, no release for it.
+        #expect(!due(12_000, 94))
+        #expect(!due(12_900, 105))
+        #expect(!due(13_100, 120))
+        #expect(due(13_050, 135))
     }
 
     @Test("a private mapping with one written page, made read-only, is not clean (the page would be lost)")

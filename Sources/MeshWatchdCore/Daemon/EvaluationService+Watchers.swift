@@ -1,3 +1,4 @@
+import CLoader
 import Foundation
 import Incidents
 import Logging
@@ -7,9 +8,11 @@ import Logging
 /// on a polling timer.
 extension EvaluationService {
     /// READY=1 (and after a reload, READY=1 again) once every group has had its first cycle,
-    /// then the start-up's pages released (`StartupPages`); STATUS= after each change. Woken
-    /// by the changes (cycles, reloads), never by a timer.
-    func readiness() async -> Event {
+    /// then the start-up's pages released (`StartupPages`), and released again when a one-off
+    /// path left more than a megabyte mapped (`StartupPages.Regrowth`); STATUS= after each
+    /// change. Woken by the changes (cycles, reloads), never by a timer.
+    func readiness(longestInterval: Duration) async -> Event {
+        var regrowth = StartupPages.Regrowth(longestInterval: longestInterval)
         while !Task.isCancelled {
             _ = status.readinessSignal.take()
             let summary = await status.summary
@@ -19,8 +22,13 @@ extension EvaluationService {
                 // Every group has had its first cycle (after a start or a reload): the code that
                 // only loading ran need not stay resident.
                 StartupPages.release(logger: logger)
+                regrowth.released(at: .now)
             } else {
                 notifier.status(summary)
+                if regrowth.due(residentKB: mw_resident_file_kb(), at: .now) {
+                    StartupPages.release(logger: logger, again: true)
+                    regrowth.released(at: .now)
+                }
             }
             await status.readinessSignal.wait(upTo: Self.idleWait)
         }

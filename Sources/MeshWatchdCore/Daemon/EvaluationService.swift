@@ -213,7 +213,8 @@ struct EvaluationService: ServiceLifecycle.Service {
                                      clock: SystemTickClock(), datasource: settings.datasource)
                 tasks.addTask { .loopEnded(group.name, await loop.run(engine: engine)) }
             }
-            tasks.addTask { await readiness() }
+            let longestInterval = settings.groups.map { settings.interval(of: $0) }.max() ?? .zero
+            tasks.addTask { await readiness(longestInterval: longestInterval) }
             let worker = OutboxWorker(store: SQLiteOutbox(store: store), sinks: settings.sinks.map(\.sink), policy: DeliveryPolicy(), signal: outboxSignal,
                                       reporter: status, logger: logger)
             tasks.addTask {
@@ -244,8 +245,7 @@ struct EvaluationService: ServiceLifecycle.Service {
                 // The watchdog follows the evaluation interval: a daemon evaluating every 5 min is
                 // not held to the unit's 90 s; the timeout is twice the longest group interval (never
                 // below the unit's), sent to systemd, and fed at half of it.
-                let longest = settings.groups.map { settings.interval(of: $0) }.max() ?? .zero
-                let timeout = max(interval * 2, longest * 2)
+                let timeout = max(interval * 2, longestInterval * 2)
                 if timeout > interval * 2 { notifier.watchdogTimeout(timeout) }
                 tasks.addTask { await watchdog(every: timeout / 2) }
             }

@@ -48,31 +48,59 @@ enum StartupPages {
 
     /// The mappings of an smaps text. A line that cannot be read ends the mapping before it:
     /// the fields after it are not counted to it (they belong to one that could not be read).
+    ///
+    /// Read a byte at a time: a process's smaps runs to thousands of lines (about 20 per mapping),
+    /// read again at each release (`Regrowth`), and splitting every line into substrings took
+    /// most of a release's 30 ms. Only a mapping's first line is split as text.
     static func mappings(smaps: String) -> [Mapping] {
         var mappings: [Mapping] = []
         var current: Int?
-        for line in smaps.split(separator: "\n", omittingEmptySubsequences: true) {
-            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-            guard let first = fields.first else { continue }
-            if first.hasSuffix(":") && !first.contains("-") {
-                guard let index = current, fields.count >= 2 else { continue }
-                let value = Int(fields[1])
-                switch first {
-                case "Rss:": mappings[index].residentKB = value
-                case "Anonymous:": mappings[index].anonymousKB = value
-                case "Swap:": mappings[index].swapKB = value
-                case "Locked:": mappings[index].lockedKB = value
-                default: break
+        var text = smaps
+        text.withUTF8 { bytes in
+            let space = UInt8(ascii: " "), newline = UInt8(ascii: "\n")
+            var lineStart = 0
+            while lineStart < bytes.count {
+                var lineEnd = lineStart
+                while lineEnd < bytes.count && bytes[lineEnd] != newline { lineEnd += 1 }
+                defer { lineStart = lineEnd + 1 }
+                // The first field, past leading spaces.
+                var first = lineStart
+                while first < lineEnd && bytes[first] == space { first += 1 }
+                guard first < lineEnd else { continue }
+                var firstEnd = first
+                var dash = false
+                while firstEnd < lineEnd && bytes[firstEnd] != space {
+                    if bytes[firstEnd] == UInt8(ascii: "-") { dash = true }
+                    firstEnd += 1
                 }
-                continue
+                if bytes[firstEnd - 1] == UInt8(ascii: ":") && !dash {
+                    // `Key: value kB`: the four keys looked at; the rest skipped without a copy.
+                    guard let index = current else { continue }
+                    let key = UnsafeBufferPointer(rebasing: bytes[first..<firstEnd])
+                    let field: WritableKeyPath<Mapping, Int?>
+                    if key.elementsEqual("Rss:".utf8) { field = \.residentKB }
+                    else if key.elementsEqual("Anonymous:".utf8) { field = \.anonymousKB }
+                    else if key.elementsEqual("Swap:".utf8) { field = \.swapKB }
+                    else if key.elementsEqual("Locked:".utf8) { field = \.lockedKB }
+                    else { continue }
+                    var value = firstEnd
+                    while value < lineEnd && bytes[value] == space { value += 1 }
+                    var valueEnd = value
+                    while valueEnd < lineEnd && bytes[valueEnd] != space { valueEnd += 1 }
+                    guard value < valueEnd else { continue }
+                    mappings[index][keyPath: field] = Int(String(decoding: UnsafeBufferPointer(rebasing: bytes[value..<valueEnd]), as: UTF8.self))
+                    continue
+                }
+                current = nil
+                let line = String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<lineEnd]), as: UTF8.self)
+                let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+                let bounds = fields[0].split(separator: "-")
+                guard bounds.count == 2, fields.count >= 5, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
+                      start < end else { continue }
+                let path = fields.count == 6 ? fields[5].trimmingCharacters(in: .whitespaces) : ""
+                mappings.append(Mapping(start: start, end: end, permissions: String(fields[1]), path: path))
+                current = mappings.count - 1
             }
-            current = nil
-            let bounds = first.split(separator: "-")
-            guard bounds.count == 2, fields.count >= 5, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
-                  start < end else { continue }
-            let path = fields.count == 6 ? fields[5].trimmingCharacters(in: .whitespaces) : ""
-            mappings.append(Mapping(start: start, end: end, permissions: String(fields[1]), path: path))
-            current = mappings.count - 1
         }
         return mappings
     }
@@ -143,11 +171,12 @@ enum StartupPages {
     /// around it) is only this function's end and the log line. That end is among the
     /// functions the release link puts first (`scripts/hot-functions.sh` pins it).
     @discardableResult
-    static func release(logger: Logger) -> Int {
+    static func release(logger: Logger, again: Bool = false) -> Int {
+        let began = ContinuousClock.now
         guard let smaps = ProcFile.read("/proc/self/smaps") else { return 0 }
         let ranges = releasableRanges(clean: clean(mappings(smaps: smaps)), pageSize: UInt(max(sysconf(Int32(_SC_PAGESIZE)), 4096)))
         let before = mw_resident_file_kb()
-        let result = ranges.withUnsafeBufferPointer { mw_release_ranges($0.baseAddress, $0.count) }
+        let result = ranges.withUnsafeBufferPointer { mw_release_ranges($0.baseAddress, $0.count, again ? 0 : 1) }
         let after = mw_resident_file_kb()
         let released = before >= 0 && after >= 0 ? max(before - after, 0) : 0
         if result.failures > 0 {
@@ -155,8 +184,63 @@ enum StartupPages {
         }
         if result.advised_bytes > 0 {
             // statm's figure is the whole process's, approximate: information, not the condition.
-            logger.info("start-up pages released", metadata: ["process.released_kb": .stringConvertible(released)])
+            if again {
+                logger.debug("pages released again", metadata: ["process.released_kb": .stringConvertible(released),
+                                                               "process.release_duration": "\(ContinuousClock.now - began)"])
+            } else {
+                logger.info("start-up pages released", metadata: ["process.released_kb": .stringConvertible(released)])
+            }
         }
         return released
+    }
+
+    /// When to release again. After start-up, a path the daemon runs once maps pages that stay
+    /// resident though nothing touches them again: the first alert that fires, its runbook and
+    /// its delivery; and any first lookup of a type's conformance (a new generic type, a
+    /// dynamic cast), which reads every conformance record of the executable, about 1 MB of
+    /// constants. The readiness watcher asks after each cycle with the resident file pages
+    /// (`mw_resident_file_kb`). Once `settle` has passed since a release (every group has run
+    /// its cycles again and mapped back what it uses), the lowest figure seen since is the
+    /// working set's; when the resident file pages exceed it by more than `growthKB` and have
+    /// stopped rising, the clean read-only pages are released again, and the next cycles map
+    /// back only what they use. A
+    /// working set that truly grew (a new rule path, more series) costs one release and a new
+    /// baseline; releases are at least `settle` apart. Anonymous memory is not looked at (the
+    /// heap's ups and downs are not pages that can be given back this way).
+    struct Regrowth {
+        let settle: Duration
+        let growthKB: Int
+        private(set) var releasedAt: ContinuousClock.Instant?
+        private(set) var baselineKB: Int?
+
+        /// `settle`: twice the longest group interval, never below 30 s.
+        init(longestInterval: Duration, growthKB: Int = 1024) {
+            settle = max(longestInterval * 2, .seconds(30))
+            self.growthKB = growthKB
+        }
+
+        /// The figure at the last look.
+        private var lastKB: Int?
+
+        mutating func released(at now: ContinuousClock.Instant) {
+            releasedAt = now
+            baselineKB = nil
+        }
+
+        /// After a cycle, with the resident file kilobytes (negative: unknown): true when the
+        /// pages should be released again now (the caller then calls `released(at:)`). Not
+        /// while the figure still rises: what a firing alert sets off (its runbook, its
+        /// delivery) runs after the cycle that fired it, and is given back with it.
+        mutating func due(residentKB: Int, at now: ContinuousClock.Instant) -> Bool {
+            guard residentKB >= 0 else { return false }
+            let last = lastKB
+            lastKB = residentKB
+            guard let releasedAt, now - releasedAt >= settle else { return false }
+            guard let baselineKB, residentKB > baselineKB else {
+                baselineKB = residentKB
+                return false
+            }
+            return residentKB > baselineKB + growthKB && residentKB <= last ?? .max
+        }
     }
 }
