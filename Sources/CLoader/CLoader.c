@@ -39,8 +39,10 @@ void mw_each_loaded_object(void (*visit)(const mw_segment *, size_t, void *), vo
 struct release {
     const mw_range *ranges;
     size_t count;
-    /// The executable, opened for posix_fadvise; -1 when it could not be.
+    /// The executable, opened for posix_fadvise; -1 when it could not be (or need not be).
     int executable;
+    /// The release at readiness: advice given, the executable's constants uncached.
+    int uncache;
     mw_release_result result;
 };
 
@@ -73,7 +75,8 @@ static int release_object(struct dl_phdr_info *info, size_t size, void *data) {
         // Constants (not code): no read-around when one is read again, so that it brings back
         // its own page and not the 128 KB around it. (The kernel reads around code its own
         // way whatever the advice.)
-        if (!code) (void)madvise((void *)start, end - start, MADV_RANDOM);
+        // (Once: the advice stays with the mapping, and each call costs a walk of the range.)
+        if (!code && release->uncache) (void)madvise((void *)start, end - start, MADV_RANDOM);
         if (madvise((void *)start, end - start, MADV_DONTNEED) != 0) {
             release->result.failures += 1;
             continue;
@@ -92,7 +95,7 @@ static int release_object(struct dl_phdr_info *info, size_t size, void *data) {
 }
 
 mw_release_result mw_release_ranges(const mw_range *ranges, size_t count, int uncache) {
-    struct release release = { ranges, count, uncache ? open("/proc/self/exe", O_RDONLY | O_CLOEXEC) : -1, { 0, 0 } };
+    struct release release = { ranges, count, uncache ? open("/proc/self/exe", O_RDONLY | O_CLOEXEC) : -1, uncache, { 0, 0 } };
     dl_iterate_phdr(release_object, &release);
     if (release.executable >= 0) close(release.executable);
     return release.result;

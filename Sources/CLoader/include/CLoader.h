@@ -37,8 +37,9 @@ typedef struct {
 /// Everything runs in C inside dl_iterate_phdr's callback: the loader's lock keeps dlclose from
 /// unmapping an object, and no Swift code runs between the first page given back and the last
 /// (code that runs then is mapped again, with the pages around it, and stays).
-/// `uncache`: also drop the executable's constants from the page cache where nothing maps them
-/// (the first release; later ones find them cached a page at a time already).
+/// `uncache`: advise MADV_RANDOM and drop the executable's constants from the page cache where
+/// nothing maps them (the release once every group has run, after start-up or a reload; the
+/// releases between find the advice in place and the constants cached a page at a time).
 mw_release_result mw_release_ranges(const mw_range *ranges, size_t count, int uncache);
 
 /// The process's resident file-backed (and shared) kilobytes from /proc/self/statm; -1 when

@@ -12,7 +12,9 @@ import Logging
 /// from the process with `MADV_DONTNEED`, where every page is still the file's: what the
 /// cycles use is mapped again at their next touch from the page cache, a minor fault while the
 /// file stays cached. Nothing is lost, since a clean page is the file's content; the kernel's
-/// own reclaim drops such pages whenever it needs memory.
+/// own reclaim drops such pages whenever it needs memory. A path run once later (the first alert
+/// that fires, its runbook) leaves its pages mapped the same way: they are released again when
+/// the resident file pages grow more than a megabyte past the settled working set (`Regrowth`).
 ///
 /// What is never touched:
 /// - a segment the object may write (`PF_W`), and its RELRO part (relocated, then read-only);
@@ -51,7 +53,9 @@ enum StartupPages {
     ///
     /// Read a byte at a time: a process's smaps runs to thousands of lines (about 20 per mapping),
     /// read again at each release (`Regrowth`), and splitting every line into substrings took
-    /// most of a release's 30 ms. Only a mapping's first line is split as text.
+    /// most of a release's 30 ms. Lines end at a newline byte and fields at a space byte (a
+    /// carriage return or a combining mark next to one changes nothing), as the kernel writes
+    /// them; only the fields of a mapping's first line are made strings.
     static func mappings(smaps: String) -> [Mapping] {
         var mappings: [Mapping] = []
         var current: Int?
@@ -91,14 +95,25 @@ enum StartupPages {
                     mappings[index][keyPath: field] = Int(String(decoding: UnsafeBufferPointer(rebasing: bytes[value..<valueEnd]), as: UTF8.self))
                     continue
                 }
+                // `start-end perms offset device inode [path]`: five fields, then the path.
                 current = nil
-                let line = String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<lineEnd]), as: UTF8.self)
-                let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+                func text(_ from: Int, _ to: Int) -> String {
+                    String(decoding: UnsafeBufferPointer(rebasing: bytes[from..<to]), as: UTF8.self)
+                }
+                var fields = [text(first, firstEnd)]
+                var cursor = firstEnd
+                while fields.count < 5 {
+                    while cursor < lineEnd && bytes[cursor] == space { cursor += 1 }
+                    guard cursor < lineEnd else { break }
+                    let start = cursor
+                    while cursor < lineEnd && bytes[cursor] != space { cursor += 1 }
+                    fields.append(text(start, cursor))
+                }
                 let bounds = fields[0].split(separator: "-")
-                guard bounds.count == 2, fields.count >= 5, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
+                guard bounds.count == 2, fields.count == 5, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
                       start < end else { continue }
-                let path = fields.count == 6 ? fields[5].trimmingCharacters(in: .whitespaces) : ""
-                mappings.append(Mapping(start: start, end: end, permissions: String(fields[1]), path: path))
+                let path = cursor < lineEnd ? text(cursor, lineEnd).trimmingCharacters(in: .whitespaces) : ""
+                mappings.append(Mapping(start: start, end: end, permissions: fields[1], path: path))
                 current = mappings.count - 1
             }
         }
@@ -173,6 +188,8 @@ enum StartupPages {
     @discardableResult
     static func release(logger: Logger, again: Bool = false) -> Int {
         let began = ContinuousClock.now
+        var cpuBegan = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpuBegan)
         guard let smaps = ProcFile.read("/proc/self/smaps") else { return 0 }
         let ranges = releasableRanges(clean: clean(mappings(smaps: smaps)), pageSize: UInt(max(sysconf(Int32(_SC_PAGESIZE)), 4096)))
         let before = mw_resident_file_kb()
@@ -186,7 +203,8 @@ enum StartupPages {
             // statm's figure is the whole process's, approximate: information, not the condition.
             if again {
                 logger.debug("pages released again", metadata: ["process.released_kb": .stringConvertible(released),
-                                                               "process.release_duration": "\(ContinuousClock.now - began)"])
+                                                               "process.release_duration": "\(ContinuousClock.now - began)",
+                                                               "process.release_cpu_us": .stringConvertible(Self.cpuMicroseconds(since: cpuBegan))])
             } else {
                 logger.info("start-up pages released", metadata: ["process.released_kb": .stringConvertible(released)])
             }
@@ -194,53 +212,76 @@ enum StartupPages {
         return released
     }
 
+    /// This thread's CPU time since `start`, in microseconds.
+    static func cpuMicroseconds(since start: timespec) -> Int {
+        var now = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        return (now.tv_sec - start.tv_sec) * 1_000_000 + (now.tv_nsec - start.tv_nsec) / 1000
+    }
+
     /// When to release again. After start-up, a path the daemon runs once maps pages that stay
     /// resident though nothing touches them again: the first alert that fires, its runbook and
     /// its delivery; and any first lookup of a type's conformance (a new generic type, a
     /// dynamic cast), which reads every conformance record of the executable, about 1 MB of
-    /// constants. The readiness watcher asks after each cycle with the resident file pages
-    /// (`mw_resident_file_kb`). Once `settle` has passed since a release (every group has run
-    /// its cycles again and mapped back what it uses), the lowest figure seen since is the
-    /// working set's; when the resident file pages exceed it by more than `growthKB` and have
-    /// stopped rising, the clean read-only pages are released again, and the next cycles map
-    /// back only what they use. A
-    /// working set that truly grew (a new rule path, more series) costs one release and a new
-    /// baseline; releases are at least `settle` apart. Anonymous memory is not looked at (the
+    /// constants. The readiness watcher asks at each status change (every cycle among them)
+    /// with the resident file pages (`mw_resident_file_kb`).
+    ///
+    /// Once `settle` has passed since a release (every group has run its cycles again and
+    /// mapped back what it uses), the figure at the first look is the working set's, kept until
+    /// the next release: a lower one later (the kernel reclaimed pages the cycles then fault
+    /// back) is not a new baseline, or getting them back would look like growth. When the
+    /// resident file pages exceed the baseline by more than `growthKB` and have stopped rising,
+    /// the clean read-only pages are released again, and the next cycles map back only what
+    /// they use. Releases back off: the gap before the next one is `settle`, then doubles after
+    /// each (at most an hour), so work that recurs (the configuration analysis every 15 minutes,
+    /// a working set that truly grew) costs a release now and then (about 5 ms, and the next
+    /// cycle's page faults), never one per cycle. Anonymous memory is not looked at (the
     /// heap's ups and downs are not pages that can be given back this way).
     struct Regrowth {
         let settle: Duration
         let growthKB: Int
         private(set) var releasedAt: ContinuousClock.Instant?
         private(set) var baselineKB: Int?
+        /// Releases after the first (the start-up's).
+        private(set) var releases = 0
+        /// The figure at the last look.
+        private var lastKB: Int?
 
         /// `settle`: twice the longest group interval, never below 30 s.
         init(longestInterval: Duration, growthKB: Int = 1024) {
+            precondition(growthKB >= 0)
             settle = max(longestInterval * 2, .seconds(30))
             self.growthKB = growthKB
         }
 
-        /// The figure at the last look.
-        private var lastKB: Int?
+        /// The least time from the last release to the next.
+        var gap: Duration {
+            let cap = max(settle, .seconds(3600))
+            var gap = settle
+            for _ in 0..<min(releases, 32) where gap < cap { gap *= 2 }
+            return min(gap, cap)
+        }
 
         mutating func released(at now: ContinuousClock.Instant) {
+            if releasedAt != nil { releases += 1 }
             releasedAt = now
             baselineKB = nil
         }
 
-        /// After a cycle, with the resident file kilobytes (negative: unknown): true when the
-        /// pages should be released again now (the caller then calls `released(at:)`). Not
-        /// while the figure still rises: what a firing alert sets off (its runbook, its
-        /// delivery) runs after the cycle that fired it, and is given back with it.
+        /// With the resident file kilobytes (negative: unknown): true when the pages should be
+        /// released again now (the caller then calls `released(at:)`). Not while the figure
+        /// still rises: what a firing alert sets off (its runbook, its delivery) runs after the
+        /// cycle that fired it, and is given back with it.
         mutating func due(residentKB: Int, at now: ContinuousClock.Instant) -> Bool {
             guard residentKB >= 0 else { return false }
             let last = lastKB
             lastKB = residentKB
             guard let releasedAt, now - releasedAt >= settle else { return false }
-            guard let baselineKB, residentKB > baselineKB else {
+            guard let baselineKB else {
                 baselineKB = residentKB
                 return false
             }
-            return residentKB > baselineKB + growthKB && residentKB <= last ?? .max
+            return now - releasedAt >= gap && residentKB - baselineKB > growthKB && residentKB <= last ?? .max
         }
     }
 }
