@@ -102,7 +102,7 @@ struct StartupPagesTests {
             let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: true)
                 .map { String(decoding: $0, as: UTF8.self) }
             guard let first = fields.first else { continue }
-            if first.hasSuffix(":") && !first.contains("-") {
+            if first.utf8.last == UInt8(ascii: ":") && !first.utf8.contains(UInt8(ascii: "-")) {
                 guard let index = current, fields.count >= 2 else { continue }
                 let value = Int(fields[1])
                 switch first {
