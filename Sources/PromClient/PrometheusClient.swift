@@ -87,7 +87,16 @@ public final class PrometheusClient: Sendable {
             throw PrometheusError(kind: .transport, message: error.message, endpoint: error.endpoint, query: query,
                                   httpError: error)
         }
-        return try Self.interpret(response, query: query, maxSeries: maxSeries)
+        let interpreted: Result<QueryResponse, PrometheusError>
+        do throws(PrometheusError) {
+            interpreted = .success(try Self.interpret(response, query: query, maxSeries: maxSeries))
+        } catch {
+            interpreted = .failure(error)
+        }
+        // Reading the answer stopped because this task was cancelled: the caller sees what a
+        // cancelled transfer throws.
+        if case .failure(let error) = interpreted, error.kind == .canceled, Task.isCancelled { throw CancellationError() }
+        return try interpreted.get()
     }
 
     /// Turns a response into a result or a typed error: Prometheus's error envelope when
@@ -96,6 +105,9 @@ public final class PrometheusClient: Sendable {
         let envelope: APIResponse
         do {
             envelope = try ResponseDecoder.decode(response.body, maxSeries: maxSeries)
+        } catch where error.cancelled {
+            throw PrometheusError(kind: .canceled, message: error.message, status: response.status,
+                                  endpoint: response.endpoint, query: query)
         } catch where error.exceededSeriesLimit {
             throw PrometheusError(kind: .tooManySeries, message: "the answer has more than \(maxSeries) series", status: response.status,
                                   endpoint: response.endpoint, query: query)

@@ -55,7 +55,8 @@ private struct Reader {
     }
 
     /// Called before each series is read.
-    func admit(_ count: Int) throws(ResponseDecodingError) {
+    mutating func admit(_ count: Int) throws(ResponseDecodingError) {
+        try scanner.checkCancellation()
         guard count >= maxSeries else { return }
         var error = scanner.failure("the answer has more than \(maxSeries) series")
         error.exceededSeriesLimit = true
@@ -185,7 +186,10 @@ private struct Reader {
                         labels = try metric()
                     } else if scanner.span(key, is: "values") {
                         if try scanner.enterArray() {
-                            repeat { points.append(try point()) } while try scanner.another(close: UInt8(ascii: "]"))
+                            repeat {
+                                try scanner.checkCancellation()
+                                points.append(try point())
+                            } while try scanner.another(close: UInt8(ascii: "]"))
                         }
                     } else {
                         try scanner.skipValue()

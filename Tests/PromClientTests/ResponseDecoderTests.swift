@@ -1,5 +1,6 @@
 import Foundation
 import MeshFixtures
+import MeshHTTP
 @testable import PromClient
 import Testing
 import MetricModel
@@ -166,5 +167,70 @@ struct ResponseDecoderTests {
             #expect(error.exceededSeriesLimit)
         }
         #expect(try ResponseDecoder.decode(three, maxSeries: 3).result != nil)
+    }
+    /// A vector of `count` series, or one series of `count` points (a matrix): several megabytes.
+    static func large(matrix: Bool, count: Int) -> [UInt8] {
+        var text = #"{"status":"success","data":{"resultType":""# + (matrix ? "matrix" : "vector") + #"","result":["#
+        if matrix {
+            text += #"{"metric":{"__name__":"up"},"values":["#
+            text += (0..<count).map { #"[\#(1_700_000_000 + $0).5,"\#($0)"]"# }.joined(separator: ",")
+            text += "]}"
+        } else {
+            text += (0..<count).map { #"{"metric":{"__name__":"up","instance":"host-\#($0).example:9100"},"value":[1700000000,"\#($0)"]}"# }
+                .joined(separator: ",")
+        }
+        return Array((text + "]}}").utf8)
+    }
+
+    @Test("a cancelled task stops reading a large answer (vector or matrix) within two megabytes, with an error that says so",
+          arguments: [false, true])
+    func cancelledReading(matrix: Bool) async throws {
+        let body = Self.large(matrix: matrix, count: matrix ? 400_000 : 60_000)
+        #expect(body.count > 4 * JSONScanner.cancellationStride)
+        // Not cancelled: the whole answer is read.
+        let whole = try ResponseDecoder.decode(body)
+        switch whole.result {
+        case .vector(let samples)?: #expect(!matrix && samples.count == 60_000)
+        case .matrix(let series)?: #expect(matrix && series.first?.points.count == 400_000)
+        default: Issue.record("unexpected result \(String(describing: whole.result))")
+        }
+        let task = Task { () -> ResponseDecodingError? in
+            while !Task.isCancelled { await Task.yield() }
+            do throws(ResponseDecodingError) {
+                _ = try ResponseDecoder.decode(body)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        task.cancel()
+        let error = try #require(await task.value, "a cancelled task read the whole answer")
+        #expect(error.cancelled && !error.exceededSeriesLimit)
+        #expect(error.offset < 2 * JSONScanner.cancellationStride + 4096, "stopped at byte \(error.offset) of \(body.count)")
+        #expect(error.description.contains("cancelled"))
+    }
+
+    @Test("interpreting an answer in a cancelled task stops with a `canceled` error (which the client throws as CancellationError)")
+    func cancelledInterpretation() async throws {
+        let body = Self.large(matrix: false, count: 60_000)
+        let response = HTTPResponse(status: 200, headers: [], body: body, endpoint: "http://127.0.0.1:9/api/v1/query")
+        let task = Task { () -> PrometheusError? in
+            while !Task.isCancelled { await Task.yield() }
+            do throws(PrometheusError) {
+                _ = try PrometheusClient.interpret(response, query: "up")
+                return nil
+            } catch {
+                return error
+            }
+        }
+        task.cancel()
+        let error = try #require(await task.value)
+        #expect(error.kind == .canceled)
+        // Not cancelled, the same answer reads whole.
+        guard case .vector(let samples) = try PrometheusClient.interpret(response, query: "up").result else {
+            Issue.record("not a vector")
+            return
+        }
+        #expect(samples.count == 60_000)
     }
 }
