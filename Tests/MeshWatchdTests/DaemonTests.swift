@@ -196,7 +196,7 @@ struct DaemonTests {
             #expect(await notify.wait(for: .seconds(20)) { $0.contains("READY=1") } != nil, "log:\n\(daemon.log)")
             try #"{"prometheus": {"url": 42}}"#.write(toFile: config, atomically: true, encoding: .utf8)
             daemon.signal(SIGHUP)
-            let failed = await daemon.waitForLog(.seconds(5)) { $0["msg"] == "reload failed; the previous configuration keeps running" }
+            let failed = await daemon.waitForLog(.seconds(30)) { $0["msg"] == "reload failed; the previous configuration keeps running" }
             #expect(failed?["error"]?.contains("prometheus.url: expected String") == true, "log:\n\(daemon.log)")
             let cyclesBefore = notify.received.filter { $0.hasPrefix("STATUS=") }.count
             try await Task.sleep(for: .seconds(3))
