@@ -111,8 +111,10 @@ struct ReadmeTests {
                     let shell = command.hasPrefix("meshwatchd ") ? CommandLineTests.binary + command.dropFirst("meshwatchd".count) : command
                     if original.hasPrefix("meshwatchd run ") {
                         // The daemon: it must start, evaluate and stop cleanly on SIGTERM.
+                        // Port 0: the kernel picks one as the daemon binds (a port found free before can be
+                        // taken by a test running in parallel first: "Address already in use" in CI).
                         let daemon = try await ChildProcess.launch(name: "readme-run", executable: "/bin/sh",
-                                                                   arguments: ["-c", "exec " + shell + " --log-format json --listen 127.0.0.1:\(try LoopbackPort.free())"],
+                                                                   arguments: ["-c", "exec " + shell + " --log-format json --listen 127.0.0.1:0"],
                                                                    workingDirectory: work)
                         let deadline = ContinuousClock.now + .seconds(30)
                         // Started: configuration and rules accepted, evaluating (the first cycle waits for its aligned tick).
