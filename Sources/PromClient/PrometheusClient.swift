@@ -87,16 +87,14 @@ public final class PrometheusClient: Sendable {
             throw PrometheusError(kind: .transport, message: error.message, endpoint: error.endpoint, query: query,
                                   httpError: error)
         }
-        let interpreted: Result<QueryResponse, PrometheusError>
         do throws(PrometheusError) {
-            interpreted = .success(try Self.interpret(response, query: query, maxSeries: maxSeries))
+            return try Self.interpret(response, query: query, maxSeries: maxSeries)
         } catch {
-            interpreted = .failure(error)
+            // Reading the answer stopped because this task was cancelled: the caller sees what a
+            // cancelled transfer throws.
+            if error.kind == .canceled, Task.isCancelled { throw CancellationError() }
+            throw error
         }
-        // Reading the answer stopped because this task was cancelled: the caller sees what a
-        // cancelled transfer throws.
-        if case .failure(let error) = interpreted, error.kind == .canceled, Task.isCancelled { throw CancellationError() }
-        return try interpreted.get()
     }
 
     /// Turns a response into a result or a typed error: Prometheus's error envelope when

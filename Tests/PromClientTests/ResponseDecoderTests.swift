@@ -168,6 +168,7 @@ struct ResponseDecoderTests {
         }
         #expect(try ResponseDecoder.decode(three, maxSeries: 3).result != nil)
     }
+
     /// A vector of `count` series, or one series of `count` points (a matrix): several megabytes.
     static func large(matrix: Bool, count: Int) -> [UInt8] {
         var text = #"{"status":"success","data":{"resultType":""# + (matrix ? "matrix" : "vector") + #"","result":["#
