@@ -220,7 +220,7 @@ struct ConsoleDaemonTests {
                     let firedBefore = try await receiver.deliveries().bodies.compactMap { try? Finding.decode(Array($0.utf8)) }.filter { $0.kind == .firing }.count
                     a.signal(SIGKILL)
                     _ = await a.process.waitForExit()
-                    #expect(await b.waitForLog(.seconds(15)) { $0["msg"] == "acquired leadership" } != nil, "log:\n\(b.log)")
+                    #expect(await b.waitForLog(.seconds(60)) { $0["msg"] == "acquired leadership" } != nil, "log:\n\(b.log)")
                     #expect(await b.waitForLog(.seconds(10)) { $0["msg"] == "silences and acknowledgements adopted from the cluster" } != nil,
                             "log:\n\(b.log)")
                     #expect(await b.waitForLog(.seconds(40)) { $0["msg"] == "alert firing" && $0["rule.name"] == "IstioHighErrorRate" } != nil,
