@@ -39,6 +39,19 @@ struct mw_task_pool {
     uint64_t jobs_run, scheduled, wakeups;
 };
 
+/// The Swift runtime's entry point for running a job (`SWIFT_CC(swift) void swift_job_run(Job *,
+/// SerialExecutorRef)`), the one libdispatch's global executor calls. A `SerialExecutorRef` is
+/// an identity and an implementation word; both zero is the generic executor.
+typedef struct {
+    const void *identity;
+    uintptr_t implementation;
+} mw_serial_executor_ref;
+extern __attribute__((swiftcall)) void swift_job_run(void *job, mw_serial_executor_ref executor);
+
+void mw_task_pool_run_generic(void *job) {
+    swift_job_run(job, (mw_serial_executor_ref){ NULL, 0 });
+}
+
 int mw_task_pool_available_cpus(void) {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;

@@ -61,4 +61,44 @@ struct IdleWakeupTests {
             #expect(woke < 10, "\(woke) wake-ups in \(took): \(threads.map { "\($0.0) \($0.1): \($0.2)" }); exited: \(exited); log:\n\(daemon.log.suffix(2000))")
         }
     }
+
+    /// A counter's value in an exposition.
+    static func counter(_ name: String, in metrics: String) -> Double? {
+        metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
+    @Test("a cycle of five rules runs few jobs on the task threads: a task moves onto a free actor and back on its own thread, not through the pool")
+    func jobsPerCycle() async throws {
+        let state = try DaemonTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
+            var rules = "groups:\n- name: quick\n  interval: 1s\n  rules:\n"
+            for index in 0..<5 { rules += "  - alert: Never\(index)\n    expr: vector(\(index)) > 10\n" }
+            try rules.write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
+            try #"{"prometheus": {"url": "\#(prometheus.url)"}, "rule_files": ["rules.yml"]}"#
+                .write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+            let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+            defer { daemon.signal(SIGKILL) }
+            let ready = await daemon.waitForLog(.seconds(120)) { $0["msg"] == "start-up pages released" }
+            try #require(ready != nil, "log:\n\(daemon.log.suffix(3000))")
+            func read() async throws -> (jobs: Double, cycles: Double) {
+                let metrics = String(decoding: try await HTTPClient().get(daemon.statusURL("/metrics")).body, as: UTF8.self)
+                let jobs = try #require(Self.counter("meshwatchd_task_jobs_total", in: metrics), "\(metrics)")
+                let cycles = try #require(Self.counter("meshwatchd_rule_group_iterations_total{rule_group=\"quick\"}", in: metrics))
+                #expect(Self.counter("meshwatchd_task_thread_wakeups_total", in: metrics) != nil)
+                return (jobs, cycles)
+            }
+            let first = try await read()
+            try await Task.sleep(for: .seconds(12))
+            let second = try await read()
+            let cycles = second.cycles - first.cycles
+            try #require(cycles >= 5, "\(cycles) cycles in 12 s")
+            let perCycle = (second.jobs - first.jobs) / cycles
+            // Measured with this test (each window holds one /metrics request as well): 10.7 jobs
+            // per cycle; 19.4 with the pool's jobs run on it as their task executor (every move
+            // off an actor a new job, and a thread woken for it). The count does not depend on
+            // how busy the machine is.
+            #expect(perCycle < 15, "\(perCycle) jobs per cycle over \(cycles) cycles")
+        }
+    }
 }

@@ -164,6 +164,52 @@ struct TaskPoolTests {
         #expect(ContinuousClock.now - cancelled < .seconds(10))
     }
 
+    @Test("run as the default executor runs them (the generic executor, swift_job_run): jobs in order on the pool's threads, actor hops, sleeps and 10,000 tasks")
+    func generic() async throws {
+        let pool = try #require(TaskPool(threads: 2, name: "pool-generic", generic: true))
+        let ran = Record<[(Int, String)]>([])
+        actor Counter {
+            var count = 0
+            func add() { count += 1 }
+        }
+        let counter = Counter()
+        await withTaskExecutorPreference(pool) {
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<200 {
+                    group.addTask { ran.value.withLock { $0.append((index, Self.threadName())) } }
+                }
+            }
+            // Onto an actor and back, on the pool's threads.
+            for _ in 0..<1_000 { await counter.add() }
+            ran.value.withLock { $0.append((200, Self.threadName())) }
+        }
+        let (indices, names) = ran.value.withLock { ($0.map(\.0), Set($0.map(\.1))) }
+        #expect(indices.prefix(200).sorted() == Array(0..<200))
+        #expect(names == ["pool-generic"])
+        #expect(await counter.count == 1_000)
+        let started = ContinuousClock.now
+        let slept = Task(executorPreference: pool) { () async throws -> String in
+            try await Task.sleep(for: .milliseconds(300))
+            return Self.threadName()
+        }
+        #expect(try await slept.value == "pool-generic")
+        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        let finished = Record(0)
+        await withTaskExecutorPreference(pool) {
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<10_000 {
+                    group.addTask {
+                        await Task.yield()
+                        try? await Task.sleep(for: .microseconds(index % 5_000))
+                        finished.value.withLock { $0 += 1 }
+                    }
+                }
+            }
+        }
+        #expect(finished.value.withLock { $0 } == 10_000)
+        #expect(try await Self.until(pool) { $0.queuedJobs == 0 }.queuedJobs == 0)
+    }
+
     @Test("10,000 tasks that yield and sleep a few milliseconds on two threads all finish")
     func many() async throws {
         let pool = try #require(TaskPool(threads: 2, name: "pool-many"))

@@ -30,6 +30,12 @@ void mw_task_pool_enqueue(mw_task_pool *pool, void *job);
 /// in deadline order, ties in the order given.
 void mw_task_pool_enqueue_at(mw_task_pool *pool, void *job, uint64_t deadline_ns);
 
+/// Runs a Swift job as Swift's own global executor does: on the generic executor, with no
+/// task executor (the runtime's `swift_job_run` with a null executor). A job run this way
+/// may hop onto a free actor and back off it on the same thread; run on a task executor
+/// (`runSynchronously(on:)`), every such hop is given to the pool as a new job.
+void mw_task_pool_run_generic(void *job);
+
 /// The CPUs this process may run on (its affinity mask); 0 if it cannot be read.
 int mw_task_pool_available_cpus(void);
 

@@ -52,7 +52,8 @@ package enum StatusServer {
                                                remediations: await status.remediations, verifications: await status.verifications,
                                                unsavedFindings: await status.unsavedFindings,
                                                remoteWrite: await status.remoteWrite?.counters, analysis: await status.analysis)
-            return text(.ok, body + status.histograms.map(\.exposition).joined() + (reloads?.exposition ?? "") + (ProcessMetrics.read()?.exposition ?? ""),
+            return text(.ok, body + status.histograms.map(\.exposition).joined() + (reloads?.exposition ?? "") + TaskPool.exposition
+                            + (ProcessMetrics.read()?.exposition ?? ""),
                         contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         // Alert lists: open on a loopback-only listener, elsewhere with a login or token (or web.anonymous_alert_lists).
