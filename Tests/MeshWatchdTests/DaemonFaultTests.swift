@@ -51,8 +51,7 @@ struct DaemonFaultTests {
                     {"prometheus": {"url": "\#(prometheus.url)"}, "rule_files": ["rules.yml"],
                      "sinks": [{"name": "ops", "type": "webhook", "url": "\#(receiver.url("/receiver"))"}]}
                     """#.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
-                let port = try LoopbackPort.free()
-                let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil, port: port)
+                let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
                 defer { daemon.signal(SIGKILL) }
                 #expect(try await Self.eventually(.seconds(30)) { try await Self.findings(receiver).contains { $0.kind == .firing } },
                         "log:\n\(daemon.log.suffix(3000))")
@@ -145,16 +144,15 @@ struct DaemonFaultTests {
                     {"prometheus": {"url": "\#(prometheus.url)"}, "rule_files": ["rules.yml"],
                      "sinks": [{"name": "ops", "type": "webhook", "url": "\#(receiver.url("/receiver"))"}]}
                     """#.write(toFile: base + "/config.json", atomically: true, encoding: .utf8)
-                let port = try LoopbackPort.free()
                 var environment = ProcessInfo.processInfo.environment
                 environment.removeValue(forKey: "JOURNAL_STREAM")
                 // The state directory is a 2 MiB tmpfs seen only by the daemon (and by us through /proc/PID/root).
                 let process = try await ChildProcess.launch(name: "meshwatchd", executable: "/usr/bin/unshare", arguments: [
                     "-m", "/bin/sh", "-c", #"mount -t tmpfs -o size=2m,mode=0700 tmpfs "$0" && exec "$@""#, state,
-                    DaemonTests.binary, "run", "--log-format", "json", "--listen", "127.0.0.1:\(port)",
+                    DaemonTests.binary, "run", "--log-format", "json", "--listen", "127.0.0.1:0",
                     "--config", base + "/config.json", "--state-directory", state,
                 ], environment: environment)
-                let daemon = DaemonTests.Daemon(process: process, port: port)
+                let daemon = DaemonTests.Daemon(process: process, port: await DaemonTests.listeningPort(of: process) ?? 0)
                 defer { daemon.signal(SIGKILL) }
                 let http = HTTPClient()
                 func get(_ path: String) async throws -> (Int, String) {

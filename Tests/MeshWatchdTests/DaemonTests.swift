@@ -59,25 +59,33 @@ struct DaemonTests {
         environment["NOTIFY_SOCKET"] = notify?.path
         environment["WATCHDOG_USEC"] = watchdogMicroseconds.map(String.init)
         environment.removeValue(forKey: "JOURNAL_STREAM")
-        var attempt = 0
-        while true {
-            attempt += 1
-            let chosen = try port ?? LoopbackPort.free()
-            let process = try await ChildProcess.launch(name: "meshwatchd", executable: executable,
-                                                        arguments: ["run", "--log-format", "json", "--listen", "127.0.0.1:\(chosen)"] + arguments,
-                                                        environment: environment)
-            let daemon = Daemon(process: process, port: chosen)
-            // A port found free may be taken by another test before the daemon binds it: the daemon
-            // then exits 69 at once, and another port is tried. (Given a port, the test wants exactly it.)
-            guard port == nil, attempt < 5 else { return daemon }
-            let deadline = ContinuousClock.now + .seconds(60)
-            while ContinuousClock.now < deadline && process.isRunning && !daemon.log.contains("Address already in use") {
-                if (try? await Self.probe.get(daemon.statusURL("/healthz")))?.status == 200 { return daemon }
-                try await Task.sleep(for: .milliseconds(50))
+        // Given no port, the daemon listens on one the kernel picks (port 0) and the test reads it
+        // from the listener's log line: a port found free beforehand could be taken by another
+        // test before the daemon bound it.
+        let process = try await ChildProcess.launch(name: "meshwatchd", executable: executable,
+                                                    arguments: ["run", "--log-format", "json", "--listen", "127.0.0.1:\(port ?? 0)"] + arguments,
+                                                    environment: environment)
+        var daemon = Daemon(process: process, port: port ?? 0)
+        if port == nil { daemon.port = await Self.listeningPort(of: process) ?? 0 }
+        return daemon
+    }
+
+    /// The port in the status listener's "listening on 127.0.0.1:N" line of `process`'s log, once
+    /// it is there (nil if the process exits or 120 s pass first: a busy machine may take long
+    /// to start a debug build).
+    static func listeningPort(of process: ChildProcess, timeout: Duration = .seconds(120)) async -> Int? {
+        let deadline = ContinuousClock.now + timeout
+        let marker = "listening on 127.0.0.1:"
+        while ContinuousClock.now < deadline {
+            let log = process.stderrTail(limit: 1_000_000)
+            if let range = log.range(of: marker) {
+                let digits = log[range.upperBound...].prefix { $0.isNumber }
+                if let port = Int(digits), port > 0 { return port }
             }
-            guard daemon.log.contains("Address already in use") else { return daemon }
-            _ = await process.waitForExit()
+            if !process.isRunning { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
         }
+        return nil
     }
 
     /// One client for every start's probe (each HTTPClient has a transfer thread of its own).
@@ -226,10 +234,9 @@ struct DaemonTests {
         let state = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
         try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { server async throws in
-            let port = try LoopbackPort.free()
-            let daemon = try await start(packArguments(server.url, state: state), notify: nil, port: port)
+            let daemon = try await start(packArguments(server.url, state: state), notify: nil)
             let http = HTTPClient()
-            func get(_ path: String) async throws -> HTTPResponse { try await http.get("http://127.0.0.1:\(port)\(path)") }
+            func get(_ path: String) async throws -> HTTPResponse { try await http.get(daemon.statusURL(path)) }
             #expect(await daemon.waitForLog(.seconds(25)) { isReviewsErrorRate($0) && $0["msg"] == "alert firing" } != nil,
                     "log:\n\(daemon.log)")
             #expect(try await get("/healthz").status == 200)

@@ -17,7 +17,7 @@ struct JournalTests {
             // Stopped once the first failed evaluation is logged: a busy machine may take many
             // seconds to start a debug build and reach its first cycle.
             "-m", "/usr/bin/python3", script, "120", "--until", "rule evaluation failed", CommandLineTests.binary, "run", "--prometheus", "http://127.0.0.1:\(port)",
-            "--pack", "istio", "--set", "interval=1s", "--state-directory", state, "--listen", "127.0.0.1:\(try LoopbackPort.free())",
+            "--pack", "istio", "--set", "interval=1s", "--state-directory", state, "--listen", "127.0.0.1:0",
         ], limit: 2_000_000)
         #expect(status == 0, "\(output.suffix(2000))")
         let entries = output.split(separator: "\n").compactMap {
@@ -55,7 +55,7 @@ struct JournalTests {
         let (status, output) = try await ChildProcess.run("/usr/bin/unshare", [
             "-m", "/bin/sh", "-c", script, "sh", CommandLineTests.binary, "run", "--log-format", "journald",
             "--prometheus", "http://127.0.0.1:\(try LoopbackPort.free())", "--pack", "istio", "--set", "interval=1s",
-            "--state-directory", state, "--listen", "127.0.0.1:\(try LoopbackPort.free())",
+            "--state-directory", state, "--listen", "127.0.0.1:0",
         ])
         let lines = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
         #expect(lines.contains { $0["msg"] == "starting" }, "\(output.suffix(2000))")

@@ -230,4 +230,21 @@ struct RunbookRunnerTests {
         for _ in 0..<3 { #expect(try await credentials.token() == "t") }
         #expect(try String(contentsOfFile: directory + "/runs", encoding: .utf8).split(separator: "\n").count == 3)
     }
+
+    @Test("numbers and durations in evidence read as Foundation's String(format:) wrote them (C's printf through the shim now)")
+    func numberFormatting() {
+        let values: [Double] = [0, 1, -1, 0.5, 0.12345678, 1234.5678, 1e-9, 6.02e23, -3.25e-5, 99_999.5, 1e15, 1e16, 123_456_789.25,
+                                .infinity, -.infinity, .nan, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 0.1 + 0.2]
+        for value in values {
+            let expected = value.isNaN ? "NaN"
+                : value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(format: "%.4g", value)
+            #expect(RunbookRunner.number(value) == expected, "\(value)")
+        }
+        for minutes in [0.5, 1, 59.5, 119.9, 120, 1_000.25] {
+            let expected = minutes < 1 ? "\(Int(minutes * 60)) seconds"
+                : minutes < 120 ? String(format: "%.0f minutes", minutes) : String(format: "%.1f hours", minutes / 60)
+            #expect(RunbookRunner.minutes(minutes) == expected, "\(minutes)")
+        }
+    }
 }
+
