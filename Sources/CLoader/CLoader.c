@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <link.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -36,6 +37,40 @@ void mw_each_loaded_object(void (*visit)(const mw_segment *, size_t, void *), vo
     dl_iterate_phdr(each_object, &walk);
 }
 
+/// The Swift conformance records of the executable (the linker's bounds of the section the
+/// runtime scans); absent (NULL) when nothing in the link has the section.
+extern const int32_t __start_swift5_protocol_conformances[] __attribute__((weak));
+extern const int32_t __stop_swift5_protocol_conformances[] __attribute__((weak));
+
+static int compare_addresses(const void *a, const void *b) {
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+size_t mw_conformance_pages(uintptr_t *pages, size_t capacity) {
+    const int32_t *records = __start_swift5_protocol_conformances, *end = __stop_swift5_protocol_conformances;
+    if (records == NULL || end == NULL || end <= records) return 0;
+    uintptr_t size = (uintptr_t)sysconf(_SC_PAGESIZE);
+    size_t total = (size_t)(end - records) + ((uintptr_t)end - (uintptr_t)records) / size + 2;
+    uintptr_t *all = malloc(total * sizeof *all);
+    if (all == NULL) return 0;
+    size_t count = 0;
+    // The records' own pages, then each record's descriptor (a 32-bit offset from the record).
+    for (uintptr_t page = (uintptr_t)records & ~(size - 1); page < (uintptr_t)end; page += size) all[count++] = page;
+    for (const int32_t *record = records; record < end; record++) {
+        all[count++] = ((uintptr_t)record + (intptr_t)*record) & ~(size - 1);
+    }
+    qsort(all, count, sizeof *all, compare_addresses);
+    size_t unique = 0;
+    for (size_t index = 0; index < count; index++) {
+        if (unique > 0 && all[index] == all[unique - 1]) continue;
+        all[unique++] = all[index];
+    }
+    for (size_t index = 0; index < unique && index < capacity; index++) pages[index] = all[index];
+    free(all);
+    return unique;
+}
+
 struct release {
     const mw_range *ranges;
     size_t count;
@@ -43,8 +78,31 @@ struct release {
     int executable;
     /// The release at readiness: advice given, the executable's constants uncached.
     int uncache;
+    /// The pages of the executable's conformance records and descriptors (sorted), read back
+    /// into the page cache after its constants are dropped from it.
+    uintptr_t *conformances;
+    size_t conformance_count;
     mw_release_result result;
 };
+
+/// Reads back into the page cache, a page at a time, the conformance pages in [start, end) of
+/// the segment at file offset `base` (its first address `low`).
+static void recache_conformances(struct release *release, uintptr_t start, uintptr_t end, uintptr_t low, off_t base) {
+    uintptr_t size = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (size_t index = 0; index < release->conformance_count; index++) {
+        uintptr_t page = release->conformances[index];
+        if (page < start || page + size > end) continue;
+        // Adjacent pages in one call.
+        uintptr_t last = page;
+        while (index + 1 < release->conformance_count && release->conformances[index + 1] == last + size
+               && release->conformances[index + 1] + size <= end) {
+            last = release->conformances[++index];
+        }
+        if (posix_fadvise(release->executable, base + (off_t)(page - low), (off_t)(last + size - page), POSIX_FADV_WILLNEED) == 0) {
+            release->result.recached_bytes += last + size - page;
+        }
+    }
+}
 
 /// The read-only PT_LOAD segment of this object that holds all of [start, end), or NULL when
 /// none does or the range touches the object's RELRO range.
@@ -87,16 +145,29 @@ static int release_object(struct dl_phdr_info *info, size_t size, void *data) {
         // otherwise come back a block at a time. Its code's cache is kept: the next cycle runs
         // from it.
         if (executable && !code && release->executable >= 0) {
-            off_t offset = (off_t)(start - ((uintptr_t)info->dlpi_addr + (uintptr_t)segment->p_vaddr) + (uintptr_t)segment->p_offset);
+            uintptr_t low = (uintptr_t)info->dlpi_addr + (uintptr_t)segment->p_vaddr;
+            off_t offset = (off_t)(start - low + (uintptr_t)segment->p_offset);
             (void)posix_fadvise(release->executable, offset, (off_t)(end - start), POSIX_FADV_DONTNEED);
+            // Except the conformance records and descriptors: the Swift runtime reads all of them
+            // (~300 pages scattered through the constants) at the first lookup of each new type's
+            // conformance (the first alert that fires makes a dozen). Uncached, each page was a
+            // read from the disk then (about 9 ms at the first firing); cached a page at a time,
+            // a minor fault that maps only its own page and the cached ones beside it.
+            recache_conformances(release, start, end, low, (off_t)segment->p_offset);
         }
     }
     return 0;
 }
 
 mw_release_result mw_release_ranges(const mw_range *ranges, size_t count, int uncache) {
-    struct release release = { ranges, count, uncache ? open("/proc/self/exe", O_RDONLY | O_CLOEXEC) : -1, uncache, { 0, 0 } };
+    struct release release = { ranges, count, uncache ? open("/proc/self/exe", O_RDONLY | O_CLOEXEC) : -1, uncache, NULL, 0, { 0, 0, 0 } };
+    if (release.executable >= 0) {
+        size_t needed = mw_conformance_pages(NULL, 0);
+        release.conformances = needed > 0 ? malloc(needed * sizeof(uintptr_t)) : NULL;
+        if (release.conformances != NULL) release.conformance_count = mw_conformance_pages(release.conformances, needed);
+    }
     dl_iterate_phdr(release_object, &release);
+    free(release.conformances);
     if (release.executable >= 0) close(release.executable);
     return release.result;
 }

@@ -1,3 +1,4 @@
+import CLoader
 import Foundation
 import Logging
 import MeshFixtures
@@ -377,6 +378,30 @@ struct StartupPagesTests {
         #expect(daemon.process.isRunning)
     }
 
+    @Test("the executable's conformance pages: sorted, each once, each in a mapping of the executable, the records' own pages among them")
+    func conformancePages() throws {
+        let count = mw_conformance_pages(nil, 0)
+        #expect(count > 50, "\(count) pages")
+        var pages = [UInt](repeating: 0, count: count)
+        #expect(mw_conformance_pages(&pages, count) == count)
+        #expect(pages == pages.sorted() && Set(pages).count == pages.count)
+        let size = UInt(sysconf(Int32(_SC_PAGESIZE)))
+        #expect(pages.allSatisfy { $0 % size == 0 })
+        // Every page lies in a mapping of this process's executable (constants, or RELRO).
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let mapped = try #require(ProcFile.read("/proc/self/maps")).split(separator: "\n").compactMap { line -> Range<UInt>? in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, String(fields[5]) == executable else { return nil }
+            let bounds = fields[0].split(separator: "-").compactMap { UInt($0, radix: 16) }
+            return bounds.count == 2 ? bounds[0]..<bounds[1] : nil
+        }
+        let outside = pages.filter { page in !mapped.contains { $0.contains(page) } }
+        #expect(outside.isEmpty, "\(outside.count) of \(count) pages outside the executable's mappings")
+        // A smaller buffer gets the first pages and the full count.
+        var first = [UInt](repeating: 0, count: 3)
+        #expect(mw_conformance_pages(&first, 3) == count && first == Array(pages.prefix(3)))
+    }
+
     @Test("the daemon releases them once every group has run, and goes on evaluating and answering")
     func daemonReleases() async throws {
         let (daemon, state) = try await Self.startDaemon()
@@ -384,6 +409,8 @@ struct StartupPagesTests {
         defer { daemon.signal(SIGKILL) }
         let line = await daemon.waitForLog(.seconds(60)) { $0["msg"] == "start-up pages released" }
         #expect(line?["process.released_kb"].flatMap(Int.init).map { $0 > 1000 } == true, "log:\n\(daemon.log.suffix(3000))")
+        // The conformance records and descriptors were read back into the page cache (~1 MB).
+        #expect(line?["process.recached_conformance_kb"].flatMap(Int.init).map { $0 > 100 && $0 < 8192 } == true, "\(line ?? [:])")
         let ready = try #require(daemon.logLines.firstIndex { $0["msg"] == "ready" }, "log:\n\(daemon.log.suffix(3000))")
         let released = try #require(daemon.logLines.firstIndex { $0["msg"] == "start-up pages released" })
         #expect(ready < released)

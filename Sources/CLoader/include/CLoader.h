@@ -27,6 +27,8 @@ typedef struct {
     /// The bytes of the ranges given back (MADV_DONTNEED) and the calls that failed.
     size_t advised_bytes;
     size_t failures;
+    /// The bytes of the executable's conformance pages read back into the page cache.
+    size_t recached_bytes;
 } mw_release_result;
 
 /// Gives back the pages of `ranges` (whole pages, computed beforehand) with MADV_DONTNEED, each
@@ -40,7 +42,15 @@ typedef struct {
 /// `uncache`: advise MADV_RANDOM and drop the executable's constants from the page cache where
 /// nothing maps them (the release once every group has run, after start-up or a reload; the
 /// releases between find the advice in place and the constants cached a page at a time).
+/// With `uncache`, the executable's Swift conformance records and descriptors are read back into
+/// the page cache a page at a time (POSIX_FADV_WILLNEED) right after: the runtime reads all of
+/// them at each first lookup of a type's conformance.
 mw_release_result mw_release_ranges(const mw_range *ranges, size_t count, int uncache);
+
+/// The pages (page-aligned addresses, sorted, each once) that hold the executable's Swift
+/// conformance records and the descriptors they point to; writes at most `capacity` of them to
+/// `pages` and returns how many there are (0 when the executable has no such section).
+size_t mw_conformance_pages(uintptr_t *pages, size_t capacity);
 
 /// The process's resident file-backed (and shared) kilobytes from /proc/self/statm; -1 when
 /// it cannot be read.

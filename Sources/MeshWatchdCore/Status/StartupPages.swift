@@ -206,7 +206,8 @@ enum StartupPages {
                                                                "process.release_duration": "\(ContinuousClock.now - began)",
                                                                "process.release_cpu_us": .stringConvertible(Self.cpuMicroseconds(since: cpuBegan))])
             } else {
-                logger.info("start-up pages released", metadata: ["process.released_kb": .stringConvertible(released)])
+                logger.info("start-up pages released", metadata: ["process.released_kb": .stringConvertible(released),
+                                                                  "process.recached_conformance_kb": .stringConvertible(result.recached_bytes / 1024)])
             }
         }
         return released
