@@ -13,6 +13,22 @@ struct OutboxSignalTests {
         }
     }
 
+    /// Waits on `signal` with `timeout` while another task raises it once the wait is waiting;
+    /// true when the wait saw the raise.
+    static func waitRaised(_ signal: OutboxSignal, upTo timeout: Duration) async -> Bool {
+        let raiser = raise(signal)
+        await signal.wait(upTo: timeout)
+        await raiser.value
+        return signal.take()
+    }
+
+    /// How long a wait on `signal` that nothing raises took.
+    static func timedWait(_ signal: OutboxSignal, upTo timeout: Duration) async -> Duration {
+        let began = ContinuousClock.now
+        await signal.wait(upTo: timeout)
+        return ContinuousClock.now - began
+    }
+
     @Test("raised before the wait: it returns at once; take() is true once")
     func raisedFirst() async {
         let signal = OutboxSignal()
@@ -27,9 +43,7 @@ struct OutboxSignalTests {
     @Test("not raised: the wait ends at its timeout, not before")
     func timeout() async {
         let signal = OutboxSignal()
-        let began = ContinuousClock.now
-        await signal.wait(upTo: .milliseconds(300))
-        let took = ContinuousClock.now - began
+        let took = await Self.timedWait(signal, upTo: .milliseconds(300))
         #expect(took >= .milliseconds(300) && took < .seconds(30), "\(took)")
         #expect(!signal.take())
     }
@@ -37,12 +51,7 @@ struct OutboxSignalTests {
     @Test("waits ended by raises, an hour's timeout each: one timer serves them all")
     func oneTimer() async {
         let signal = OutboxSignal()
-        for _ in 0..<200 {
-            let raiser = Self.raise(signal)
-            await signal.wait(upTo: .seconds(3600))
-            await raiser.value
-            _ = signal.take()
-        }
+        for _ in 0..<200 { #expect(await Self.waitRaised(signal, upTo: .seconds(3600))) }
         // A task per wait before: 200 timers made, each put to sleep and cancelled.
         #expect(signal.timersStarted == 1)
     }
@@ -51,14 +60,9 @@ struct OutboxSignalTests {
     func laterWaitKept() async {
         let signal = OutboxSignal()
         // The timer is set for a second; this wait ends by a raise first.
-        let raiser = Self.raise(signal)
-        await signal.wait(upTo: .seconds(1))
-        await raiser.value
-        #expect(signal.take())
+        #expect(await Self.waitRaised(signal, upTo: .seconds(1)))
         // The next wait's deadline is later: the timer, waking at one second, must leave it waiting.
-        let began = ContinuousClock.now
-        await signal.wait(upTo: .seconds(3))
-        let took = ContinuousClock.now - began
+        let took = await Self.timedWait(signal, upTo: .seconds(3))
         #expect(took >= .seconds(3) && took < .seconds(60), "\(took)")
         #expect(signal.timersStarted == 1)
     }
@@ -66,14 +70,9 @@ struct OutboxSignalTests {
     @Test("a shorter wait after a long one gets a timer of its own and ends at its timeout")
     func earlierDeadline() async {
         let signal = OutboxSignal()
-        let raiser = Self.raise(signal)
-        await signal.wait(upTo: .seconds(3600))
-        await raiser.value
-        _ = signal.take()
+        #expect(await Self.waitRaised(signal, upTo: .seconds(3600)))
         // Were the hour's timer kept, this would wait an hour (the suite's limit fails it first).
-        let began = ContinuousClock.now
-        await signal.wait(upTo: .milliseconds(200))
-        let took = ContinuousClock.now - began
+        let took = await Self.timedWait(signal, upTo: .milliseconds(200))
         #expect(took >= .milliseconds(200) && took < .seconds(30), "\(took)")
         #expect(signal.timersStarted == 2)
     }
@@ -104,9 +103,7 @@ struct OutboxSignalTests {
         do {
             let signal = OutboxSignal()
             released = signal
-            let raiser = Self.raise(signal)
-            await signal.wait(upTo: .seconds(3600))
-            await raiser.value
+            #expect(await Self.waitRaised(signal, upTo: .seconds(3600)))
             #expect(signal.timersStarted == 1)
         }
         #expect(released == nil)

@@ -30,11 +30,8 @@ struct IdleWakeupTests {
         let state = try DaemonTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
         try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
-            try "groups:\n- name: slow\n  interval: 1m\n  rules:\n  - alert: Up\n    expr: vector(1)\n"
-                .write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
-            try #"{"prometheus": {"url": "\#(prometheus.url)"}, "rule_files": ["rules.yml"]}"#
-                .write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
-            let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+            let daemon = try await start(rules: "groups:\n- name: slow\n  interval: 1m\n  rules:\n  - alert: Up\n    expr: vector(1)\n",
+                                         prometheus: prometheus.url, state: state)
             defer { daemon.signal(SIGKILL) }
             // The first cycle comes at the group's first tick (within the interval), then the start-up's pages are released.
             let ready = await daemon.waitForLog(.seconds(120)) { $0["msg"] == "start-up pages released" }
@@ -62,6 +59,14 @@ struct IdleWakeupTests {
         }
     }
 
+    /// A daemon with `rules` (a rule file's text) against `prometheus`, its state and files in `state`.
+    func start(rules: String, prometheus: String, state: String) async throws -> DaemonTests.Daemon {
+        try rules.write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
+        try #"{"prometheus": {"url": "\#(prometheus)"}, "rule_files": ["rules.yml"]}"#
+            .write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+        return try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+    }
+
     /// A counter's value in an exposition.
     static func counter(_ name: String, in metrics: String) -> Double? {
         metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
@@ -74,10 +79,7 @@ struct IdleWakeupTests {
         try await withPrometheus(openMetrics: MeshScenario.live().openMetrics()) { prometheus async throws in
             var rules = "groups:\n- name: quick\n  interval: 1s\n  rules:\n"
             for index in 0..<5 { rules += "  - alert: Never\(index)\n    expr: vector(\(index)) > 10\n" }
-            try rules.write(toFile: state + "/rules.yml", atomically: true, encoding: .utf8)
-            try #"{"prometheus": {"url": "\#(prometheus.url)"}, "rule_files": ["rules.yml"]}"#
-                .write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
-            let daemon = try await harness.start(["--config", state + "/config.json", "--state-directory", state], notify: nil)
+            let daemon = try await start(rules: rules, prometheus: prometheus.url, state: state)
             defer { daemon.signal(SIGKILL) }
             let ready = await daemon.waitForLog(.seconds(120)) { $0["msg"] == "start-up pages released" }
             try #require(ready != nil, "log:\n\(daemon.log.suffix(3000))")
