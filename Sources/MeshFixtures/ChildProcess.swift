@@ -97,17 +97,9 @@ public final class ChildProcess: @unchecked Sendable {
     /// Waits for the program to exit by itself and returns its exit status.
     public func waitForExit() async -> Int32 {
         await offPool {
-            self.waitUntilExited()
+            self.process.waitUntilExit()
             return self.process.terminationStatus
         }
-    }
-
-    /// Waits until Foundation has seen the program exit, looking every 10 ms. Not
-    /// `waitUntilExit()`: it spins the calling thread's run loop without sleeping, and a suite's
-    /// worth of those beside a busy machine kept Foundation's own exit handler from running
-    /// (a daemon's exit was seen 48 s late).
-    func waitUntilExited() {
-        while process.isRunning { usleep(10_000) }
     }
 
     /// Waits at most `limit` for the program to exit by itself and returns its exit status;
@@ -118,10 +110,10 @@ public final class ChildProcess: @unchecked Sendable {
             while self.process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
             guard !self.process.isRunning else {
                 kill(self.process.processIdentifier, SIGKILL)
-                self.waitUntilExited()
+                self.process.waitUntilExit()
                 return nil
             }
-            self.waitUntilExited()
+            self.process.waitUntilExit()
             return self.process.terminationStatus
         }
     }
@@ -150,28 +142,23 @@ public final class ChildProcess: @unchecked Sendable {
             let deadline = ContinuousClock.now.advanced(by: grace)
             while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            waitUntilExited()
+            process.waitUntilExit()
         }
         try? FileManager.default.removeItem(atPath: stderrPath)
     }
 }
 
-/// Runs blocking work on a thread of its own and waits for it without holding a pool thread.
-///
-/// Not on Dispatch's global queue: Foundation learns that a child exited (`isRunning`,
-/// `waitUntilExit`) from a handler that runs on Dispatch's threads, and many children stopped at
-/// once, each waiting on one of those threads, left none for that handler: a full run of the
-/// suite beside four busy loops hung with dozens of exited children never reaped.
+/// Runs blocking work on a Dispatch thread and waits for it without holding a pool thread.
 public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
     }
 }
 
 /// `offPool` for work that cannot fail.
 public func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: work()) }
+        DispatchQueue.global().async { continuation.resume(returning: work()) }
     }
 }
 
