@@ -47,13 +47,16 @@ static int compare_addresses(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-size_t mw_conformance_pages(uintptr_t *pages, size_t capacity) {
+/// The conformance pages, sorted, each once, in a block the caller frees (NULL and 0 when
+/// there are none or no memory).
+static uintptr_t *conformance_pages(size_t *unique) {
+    *unique = 0;
     const int32_t *records = __start_swift5_protocol_conformances, *end = __stop_swift5_protocol_conformances;
-    if (records == NULL || end == NULL || end <= records) return 0;
+    if (records == NULL || end == NULL || end <= records) return NULL;
     uintptr_t size = (uintptr_t)sysconf(_SC_PAGESIZE);
     size_t total = (size_t)(end - records) + ((uintptr_t)end - (uintptr_t)records) / size + 2;
     uintptr_t *all = malloc(total * sizeof *all);
-    if (all == NULL) return 0;
+    if (all == NULL) return NULL;
     size_t count = 0;
     // The records' own pages, then each record's descriptor (a 32-bit offset from the record).
     for (uintptr_t page = (uintptr_t)records & ~(size - 1); page < (uintptr_t)end; page += size) all[count++] = page;
@@ -61,11 +64,16 @@ size_t mw_conformance_pages(uintptr_t *pages, size_t capacity) {
         all[count++] = ((uintptr_t)record + (intptr_t)*record) & ~(size - 1);
     }
     qsort(all, count, sizeof *all, compare_addresses);
-    size_t unique = 0;
     for (size_t index = 0; index < count; index++) {
-        if (unique > 0 && all[index] == all[unique - 1]) continue;
-        all[unique++] = all[index];
+        if (*unique > 0 && all[index] == all[*unique - 1]) continue;
+        all[(*unique)++] = all[index];
     }
+    return all;
+}
+
+size_t mw_conformance_pages(uintptr_t *pages, size_t capacity) {
+    size_t unique;
+    uintptr_t *all = conformance_pages(&unique);
     for (size_t index = 0; index < unique && index < capacity; index++) pages[index] = all[index];
     free(all);
     return unique;
@@ -161,11 +169,7 @@ static int release_object(struct dl_phdr_info *info, size_t size, void *data) {
 
 mw_release_result mw_release_ranges(const mw_range *ranges, size_t count, int uncache) {
     struct release release = { ranges, count, uncache ? open("/proc/self/exe", O_RDONLY | O_CLOEXEC) : -1, uncache, NULL, 0, { 0, 0, 0 } };
-    if (release.executable >= 0) {
-        size_t needed = mw_conformance_pages(NULL, 0);
-        release.conformances = needed > 0 ? malloc(needed * sizeof(uintptr_t)) : NULL;
-        if (release.conformances != NULL) release.conformance_count = mw_conformance_pages(release.conformances, needed);
-    }
+    if (release.executable >= 0) release.conformances = conformance_pages(&release.conformance_count);
     dl_iterate_phdr(release_object, &release);
     free(release.conformances);
     if (release.executable >= 0) close(release.executable);
