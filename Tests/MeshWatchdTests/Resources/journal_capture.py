@@ -59,9 +59,15 @@ while time.time() < deadline:
     if until is not None and entry.get("MESSAGE") == until:
         break
 child.terminate()
-try:
-    child.wait(timeout=60)
-except subprocess.TimeoutExpired:
+# Reading on while it stops: with nobody reading, the socket's queue fills and the daemon's
+# next journal write (its shutdown lines) waits for room.
+stop_deadline = time.time() + 60
+while child.poll() is None and time.time() < stop_deadline:
+    try:
+        journal.recv(1 << 20)
+    except socket.timeout:
+        pass
+if child.poll() is None:
     child.kill()  # never left running in the private mount namespace
     child.wait()
 print(json.dumps({"CAPTURE_EXIT": str(child.returncode)}), flush=True)
