@@ -231,8 +231,15 @@ let package = Package(
             // scripts/hot-functions.sh links the binary it profiles without packed relocations
             // and without read-only-data.ld (MESHWATCHD_PROFILE_LINK): Debian's valgrind 3.19
             // cannot load a binary with either.
+            // Every symbol bound at load (-z now: full RELRO, the GOT read-only too), and none of
+            // the executable's own exported (the toolchain's static-stdlib link asks for
+            // --export-dynamic: 48,000 symbols in the dynamic table). Each later lookup (a lazy
+            // binding of the executable's or a library's, a dlsym) searches the executable's table
+            // first, and touched its 370 KB hash table and 4 MB of symbols and names long after
+            // start-up's pages were released. Nothing looks up the executable's symbols by name.
             linkerSettings: [
-                .unsafeFlags(["-use-ld=lld"] + (Context.environment["MESHWATCHD_PROFILE_LINK"] != nil ? [] : [
+                .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "now", "-Xlinker", "--no-export-dynamic"]
+                    + (Context.environment["MESHWATCHD_PROFILE_LINK"] != nil ? [] : [
                     "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
                     "-Xlinker", "-T", "-Xlinker", Context.packageDirectory + "/Sources/MeshWatchd/read-only-data.ld",
                 ])),

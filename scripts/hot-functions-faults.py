@@ -1,7 +1,10 @@
-"""Adds to hot-functions.order the functions of the executable whose first touch faulted in a
-recording (`perf script --show-mmap-events -F addr` of `perf record -e page-faults -d`) and that
-it does not name yet; they go after the pinned release functions, before the big sections.
-Used by scripts/hot-functions.sh.
+"""Adds to hot-functions.order the functions and read-only constants of the executable whose
+first touch faulted in a recording (`perf script --show-mmap-events -F addr` of `perf record -e
+page-faults -d`) and that it does not name yet; they go after the pinned release functions,
+before the big sections. A constant is read back a page at a time after the release (MADV_RANDOM,
+the page cache dropped), so each page a cycle reads faults once, at the first constant it reads
+there; the link then puts those constants together, and the next round shows the others read on
+their old pages. Used by scripts/hot-functions.sh.
 
 Arguments: the link map of the recorded binary, the recording's text (`-F time,addr`, times
 from CLOCK_REALTIME: `perf record -k CLOCK_REALTIME`), the binary's path as the recording names
@@ -37,6 +40,7 @@ if since is None:
 order = [line.rstrip("\n") for line in open(order_file)]
 named = set(order)
 symbols, text, section, current = [], None, None, 0
+ranges = {}    # output section -> (start, end): the code and the read-only constants
 for line in open(link_map, errors="replace"):
     m = re.match(r"\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+ ( *)(.*)$", line.rstrip("\n"))
     if not m:
@@ -44,11 +48,11 @@ for line in open(link_map, errors="replace"):
     address, size, depth, name = int(m.group(1), 16), int(m.group(2), 16), len(m.group(3)), m.group(4)
     if depth == 0:
         section = name
-        if name == ".text":
-            text = (address, address + size)
+        if name in (".text", ".rodata.readonly"):
+            ranges[name] = (address, address + size)
     elif depth == 8:
         current = size
-    elif depth == 16 and section == ".text":
+    elif depth == 16 and section in (".text", ".rodata.readonly"):
         symbols.append((address, name, current))
 symbols.sort()
 starts = [symbol[0] for symbol in symbols]
@@ -68,13 +72,14 @@ for line in open(faults, errors="replace"):
         address = int(fields[1], 16) - base
     except ValueError:
         continue
-    if text and text[0] <= address < text[1]:
+    if any(start <= address < end for start, end in ranges.values()):
         index = bisect.bisect_right(starts, address) - 1
         if index < 0:
             continue
         _, name, size = symbols[index]
-        # A function inside a big section moves only with all of it (the profile placed those);
-        # the map writes C++ names demangled, which the linker would not know: left out.
+        # A function or constant inside a big section moves only with all of it (the profile
+        # placed those; ICU's and Unicode's tables stay where they are); the map writes C++ names
+        # demangled, which the linker would not know: left out.
         if size <= 16384 and name not in named and name not in found and not re.search(r"[ (:<]", name):
             found.append(name)
 pinned = [index for index, name in enumerate(order) if "12StartupPagesO7release" in name
@@ -82,4 +87,4 @@ pinned = [index for index, name in enumerate(order) if "12StartupPagesO7release"
 at = (max(pinned) + 1) if pinned else len(order)
 with open(order_file, "w") as output:
     output.write("\n".join(order[:at] + found + order[at:]) + "\n")
-print(f"{len(found)} functions faulted outside the list", file=sys.stderr)
+print(f"{len(found)} functions and constants faulted outside the list", file=sys.stderr)

@@ -20,10 +20,14 @@ SECONDS_PROFILED=${SECONDS_PROFILED:-150}
 FLAGS=$(sed -n 's/^RELEASE_FLAGS := //p' Makefile)
 # shellcheck disable=SC2086
 swift build $FLAGS --product MeshBench
-# shellcheck disable=SC2086
 work=$(mktemp -d)
-MESHWATCHD_PROFILE_LINK=1 swift build $FLAGS --product meshwatchd -Xlinker -Map="$work/link.map"
 bin=$(swift build -c release --show-bin-path)
+# PROFILE=0 keeps the functions the list names and runs only the rounds after the profile (and
+# the conformance descriptors' step), on the release link as Package.swift makes it.
+if [ "${PROFILE:-1}" != 0 ]; then
+    # shellcheck disable=SC2086
+    MESHWATCHD_PROFILE_LINK=1 swift build $FLAGS --product meshwatchd -Xlinker -Map="$work/link.map"
+fi
 cleanup() {
     [ -n "${scenario:-}" ] && kill -INT "$scenario" 2>/dev/null && wait "$scenario" 2>/dev/null || true
     [ -n "${receiver:-}" ] && kill "$receiver" 2>/dev/null || true
@@ -31,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-strip --strip-debug -o "$work/meshwatchd" "$bin/meshwatchd"    # valgrind 3.19 misreads lld's DWARF 5
+[ "${PROFILE:-1}" = 0 ] || strip --strip-debug -o "$work/meshwatchd" "$bin/meshwatchd"    # valgrind 3.19 misreads lld's DWARF 5
 
 # A receiver for the sinks: 200 to every POST, `[]` to every GET (Alertmanager's silences).
 python3 -c '
@@ -92,6 +96,7 @@ profile() { # name rule-file
     kill -TERM "$daemon"
     wait "$daemon" || true
 }
+if [ "${PROFILE:-1}" != 0 ]; then
 profile istio "$work/istio.yml"
 profile thousand "$thousand"
 
@@ -145,13 +150,24 @@ pinned = sorted(name for name in defined if "12StartupPagesO7release" in name
 small = [name for name in ranked if section_size.get(name, 0) <= 16384 and name not in pinned] + pinned
 print("\n".join(small + [name for name in ranked if section_size.get(name, 0) > 16384 and name not in pinned]))
 EOF
+fi
 echo "$(wc -l < Sources/MeshWatchd/hot-functions.order) functions in Sources/MeshWatchd/hot-functions.order"
+
 # Linked again as Package.swift says, in the new order (the build does not know the file).
 relink() {
     rm -f "$bin/meshwatchd"
     # shellcheck disable=SC2086
     swift build $FLAGS --product meshwatchd -Xlinker -Map="$work/release.map"
 }
+# Then the conformance descriptors, together at the head of the read-only constants (the list's
+# functions order `.text` and its data symbols the constants; each section only among its own).
+# The runtime's first lookup of a type's conformance to a protocol reads every descriptor of the
+# executable (about 12,000; the first alert that fires makes some twenty such lookups): together
+# they are ~450 KB, where scattered among the constants they were on ~290 pages (1.2 MB) that the
+# lookup mapped, and the pages around them. The writable ones (relocated, RELRO) are left.
+# Read from the release link (the profile's link has no read-only constants segment), then linked again.
+relink
+python3 scripts/hot-functions-conformances.py "$bin/meshwatchd" Sources/MeshWatchd/hot-functions.order
 relink
 
 # Then what the profile missed: callgrind runs the daemon many times slower, so the paths that

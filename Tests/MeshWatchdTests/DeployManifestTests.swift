@@ -644,6 +644,46 @@ struct ContainerImageTests {
         #expect(names.count > 1000 && names.contains { $0.hasPrefix("$s9Incidents") } && names.contains("swift_retain"))
     }
 
+    @Test("the executable binds every symbol at load (full RELRO) and exports none of its own: no later lookup searches its symbol table")
+    func bindNowNoExports() async throws {
+        let dynamic = try await ChildProcess.run("/usr/bin/readelf", ["-d", "-W", CommandLineTests.binary])
+        #expect(dynamic.status == 0)
+        let flags = dynamic.output.split(separator: "\n").filter { $0.contains("(FLAGS") }
+        #expect(flags.contains { $0.contains("BIND_NOW") } && flags.contains { $0.contains("NOW") && $0.contains("PIE") }, "\(flags)")
+        let relro = try await ChildProcess.run("/usr/bin/readelf", ["-l", "-W", CommandLineTests.binary])
+        #expect(relro.output.contains("GNU_RELRO"))
+        // The toolchain's static-stdlib link asks for --export-dynamic: 48,000 symbols before.
+        let exported = try await ChildProcess.run("/usr/bin/nm", ["-D", "--defined-only", CommandLineTests.binary])
+        let symbols = exported.output.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(symbols.count < 20, "\(symbols.count) symbols exported: \(symbols.prefix(5))")
+        // What the daemon calls through those libraries still runs.
+        let version = try await ChildProcess.run(CommandLineTests.binary, ["--version"])
+        #expect(version.status == 0)
+    }
+
+    @Test("the order lists the executable's read-only conformance descriptors, together after the functions")
+    func conformanceDescriptorsOrdered() async throws {
+        let order = try String(contentsOfFile: PackTests.root + "/Sources/MeshWatchd/hot-functions.order", encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        let listed = Set(order)
+        // nm writes ~200,000 lines for a debug build: the descriptors' only (ChildProcess keeps 1 MB).
+        let table = try await ChildProcess.run("/bin/sh", ["-c", "/usr/bin/nm --defined-only \"$0\" | grep 'Mc$'", CommandLineTests.binary])
+        #expect(table.status == 0)
+        let descriptors = table.output.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, fields[1] == "r" || fields[1] == "R", fields[2].hasPrefix("$s"), fields[2].hasSuffix("Mc") else { return nil }
+            return String(fields[2])
+        }
+        #expect(descriptors.count > 1000, "\(descriptors.count)")
+        // This build's descriptors (a debug one here) are the release's, less what a change since
+        // the list was made added: scripts/hot-functions.sh (PROFILE=0 is enough) makes it again.
+        let missing = descriptors.filter { !listed.contains($0) }
+        #expect(Double(missing.count) <= Double(descriptors.count) * 0.05, "\(missing.count) of \(descriptors.count) not in the order, e.g. \(missing.prefix(3))")
+        // One run, at the end: the constants the cycles read (listed before them) come first.
+        let first = try #require(order.firstIndex { $0.hasPrefix("$s") && $0.hasSuffix("Mc") })
+        #expect(order[first...].allSatisfy { $0.hasPrefix("$s") && $0.hasSuffix("Mc") })
+    }
+
     @Test("the build stage has every -dev package of install-deps.sh; the runtime stage the package of every library the binary links")
     func packages() async throws {
         let text = try String(contentsOfFile: Self.containerfile, encoding: .utf8)
