@@ -227,7 +227,9 @@ let package = Package(
             // In release builds the functions a running daemon uses come first in `.text`, in the
             // order of hot-functions.order (scripts/hot-functions.sh makes it; with `make bench`'s
             // function sections, every function can move), so its cycles touch a few megabytes of
-            // code, not pages all over the binary. A name not in the binary is skipped.
+            // code, not pages all over the binary; the constants the cycles read come first in the
+            // read-only constants, then the runtime's conformance descriptors, which a conformance
+            // lookup reads all of. A name not in the binary is skipped.
             // scripts/hot-functions.sh links the binary it profiles without packed relocations
             // and without read-only-data.ld (MESHWATCHD_PROFILE_LINK): Debian's valgrind 3.19
             // cannot load a binary with either.
