@@ -14,6 +14,9 @@
 #
 # Needs valgrind and python3 (Debian: valgrind python3), and for the rounds after the profile
 # perf (Debian: linux-perf; they are skipped without it). Takes about twenty minutes.
+# The rounds also add the read-only constants the cycles read, and the runtime's conformance
+# descriptors go at the end (scripts/hot-functions-conformances.py). PROFILE=0 skips the callgrind
+# profile and keeps the list's names: only those steps, about ten minutes.
 set -eu
 cd "$(dirname "$0")/.."
 SECONDS_PROFILED=${SECONDS_PROFILED:-150}
@@ -151,7 +154,7 @@ small = [name for name in ranked if section_size.get(name, 0) <= 16384 and name 
 print("\n".join(small + [name for name in ranked if section_size.get(name, 0) > 16384 and name not in pinned]))
 EOF
 fi
-echo "$(wc -l < Sources/MeshWatchd/hot-functions.order) functions in Sources/MeshWatchd/hot-functions.order"
+echo "$(wc -l < Sources/MeshWatchd/hot-functions.order) names in Sources/MeshWatchd/hot-functions.order"
 
 # Linked again as Package.swift says, in the new order (the build does not know the file).
 relink() {
@@ -159,8 +162,9 @@ relink() {
     # shellcheck disable=SC2086
     swift build $FLAGS --product meshwatchd -Xlinker -Map="$work/release.map"
 }
-# Then the conformance descriptors, together at the head of the read-only constants (the list's
-# functions order `.text` and its data symbols the constants; each section only among its own).
+# Then the conformance descriptors, together in the read-only constants, after the constants the
+# rounds below find the cycles read (the list's functions order `.text` and its constants
+# `.rodata.readonly`; each section only among its own).
 # The runtime's first lookup of a type's conformance to a protocol reads every descriptor of the
 # executable (about 12,000; the first alert that fires makes some twenty such lookups): together
 # they are ~450 KB, where scattered among the constants they were on ~290 pages (1.2 MB) that the

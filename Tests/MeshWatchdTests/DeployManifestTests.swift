@@ -676,7 +676,9 @@ struct ContainerImageTests {
         }
         #expect(descriptors.count > 1000, "\(descriptors.count)")
         // This build's descriptors (a debug one here) are the release's, less what a change since
-        // the list was made added: scripts/hot-functions.sh (PROFILE=0 is enough) makes it again.
+        // the list was made added. To list them again: `python3 scripts/hot-functions-conformances.py
+        // .build/release/meshwatchd Sources/MeshWatchd/hot-functions.order` after a release build
+        // (scripts/hot-functions.sh runs it, and with PROFILE=0 only its fault rounds besides).
         let missing = descriptors.filter { !listed.contains($0) }
         #expect(Double(missing.count) <= Double(descriptors.count) * 0.05, "\(missing.count) of \(descriptors.count) not in the order, e.g. \(missing.prefix(3))")
         // One run, at the end: the constants the cycles read (listed before them) come first.
