@@ -13,6 +13,7 @@ before its "start-up pages released" line count (the first cycle's consequences,
 delivered and runbooks run, come right after the release and stay resident)."""
 import bisect
 import calendar
+import collections
 import json
 import os
 import re
@@ -39,7 +40,7 @@ if since is None:
     sys.exit("no 'start-up pages released' line in " + log)
 order = [line.rstrip("\n") for line in open(order_file)]
 named = set(order)
-symbols, text, section, current = [], None, None, 0
+symbols, section, current = [], None, 0
 ranges = {}    # output section -> (start, end): the code and the read-only constants
 for line in open(link_map, errors="replace"):
     m = re.match(r"\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+ ( *)(.*)$", line.rstrip("\n"))
@@ -56,6 +57,9 @@ for line in open(link_map, errors="replace"):
         symbols.append((address, name, current))
 symbols.sort()
 starts = [symbol[0] for symbol in symbols]
+# A name defined in more than one object (a local constant's, `__unnamed_40`) would move every
+# section that defines it: left out.
+defined = collections.Counter(symbol[1] for symbol in symbols)
 base, found = None, []
 for line in open(faults, errors="replace"):
     if "PERF_RECORD_MMAP" in line:
@@ -80,7 +84,7 @@ for line in open(faults, errors="replace"):
         # A function or constant inside a big section moves only with all of it (the profile
         # placed those; ICU's and Unicode's tables stay where they are); the map writes C++ names
         # demangled, which the linker would not know: left out.
-        if size <= 16384 and name not in named and name not in found and not re.search(r"[ (:<]", name):
+        if size <= 16384 and defined[name] == 1 and name not in named and name not in found and not re.search(r"[ (:<]", name):
             found.append(name)
 pinned = [index for index, name in enumerate(order) if "12StartupPagesO7release" in name
           or name in ("mw_release_ranges", "release_object", "read_only_segment", "mw_resident_file_kb")]
