@@ -13,6 +13,15 @@ struct walk {
     void *context;
 };
 
+/// The end of what may be given back of a read-only PT_LOAD segment: its memory image, or, when
+/// the loader zero-filled part of it (p_memsz > p_filesz: that page was written, and the rest is
+/// anonymous), only the whole pages before the file's part ends.
+static uintptr_t releasable_end(const ElfW(Phdr) *header, uintptr_t start) {
+    if (header->p_memsz <= header->p_filesz) return start + (uintptr_t)header->p_memsz;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    return (start + (uintptr_t)header->p_filesz) & ~(page - 1);
+}
+
 static int each_object(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
     struct walk *walk = data;
@@ -23,9 +32,14 @@ static int each_object(struct dl_phdr_info *info, size_t size, void *data) {
         if (header->p_memsz == 0) continue;
         uintptr_t start = (uintptr_t)info->dlpi_addr + (uintptr_t)header->p_vaddr;
         if (header->p_type == PT_LOAD && !(header->p_flags & PF_W)) {
-            segments[count++] = (mw_segment){ start, start + (uintptr_t)header->p_memsz, 0 };
+            segments[count++] = (mw_segment){ start, releasable_end(header, start), 0 };
+            // The zero-filled part, if any, is the object's own memory: reported as such.
+            uintptr_t end = start + (uintptr_t)header->p_memsz, kept = releasable_end(header, start);
+            if (kept < end && count < 64) segments[count++] = (mw_segment){ kept, end, 2 };
         } else if (header->p_type == PT_GNU_RELRO) {
             segments[count++] = (mw_segment){ start, start + (uintptr_t)header->p_memsz, 1 };
+        } else if (header->p_type == PT_LOAD) {
+            segments[count++] = (mw_segment){ start, start + (uintptr_t)header->p_memsz, 2 };
         }
     }
     walk->visit(segments, count, walk->context);
@@ -90,6 +104,8 @@ struct release {
     /// into the page cache after its constants are dropped from it.
     uintptr_t *conformances;
     size_t conformance_count;
+    /// Room for one object's ranges (`count` of them at most).
+    struct pending *pending;
     mw_release_result result;
 };
 
@@ -112,20 +128,41 @@ static void recache_conformances(struct release *release, uintptr_t start, uintp
     }
 }
 
-/// The read-only PT_LOAD segment of this object that holds all of [start, end), or NULL when
-/// none does or the range touches the object's RELRO range.
+/// The read-only PT_LOAD segment of this object whose pages hold all of [start, end) (the
+/// segment's first and last pages included), or NULL when none does or a byte of any other
+/// segment of the object (PT_LOAD, RELRO) lies in the range: a page shared with a segment that
+/// is written, relocated or zero-filled is never given back.
 static const ElfW(Phdr) *read_only_segment(struct dl_phdr_info *info, uintptr_t start, uintptr_t end) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     const ElfW(Phdr) *found = NULL;
     for (size_t index = 0; index < info->dlpi_phnum; index++) {
         const ElfW(Phdr) *header = &info->dlpi_phdr[index];
-        if (header->p_memsz == 0) continue;
+        if (header->p_memsz == 0 || (header->p_type != PT_LOAD && header->p_type != PT_GNU_RELRO)) continue;
         uintptr_t low = (uintptr_t)info->dlpi_addr + (uintptr_t)header->p_vaddr;
         uintptr_t high = low + (uintptr_t)header->p_memsz;
-        if (header->p_type == PT_GNU_RELRO && start < high && low < end) return NULL;
-        if (header->p_type == PT_LOAD && !(header->p_flags & PF_W) && low <= start && end <= high) found = header;
+        if (found == NULL && header->p_type == PT_LOAD && !(header->p_flags & PF_W)) {
+            uintptr_t kept = releasable_end(header, low);
+            if ((low & ~(page - 1)) <= start && end <= ((kept + page - 1) & ~(page - 1))
+                && (kept == high || end <= kept)) {
+                found = header;
+                continue;
+            }
+        }
+        if (start < high && low < end) return NULL;
     }
     return found;
 }
+
+/// One range of an object to give back, with what the release needs of its segment: read
+/// from the program headers before any page is given back, since the first segment's first
+/// page holds them, and reading them after would map that page (and the 64 KB around it)
+/// straight back.
+struct pending {
+    uintptr_t start, end;
+    int code;
+    uintptr_t low;
+    off_t offset;
+};
 
 static int release_object(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
@@ -133,16 +170,25 @@ static int release_object(struct dl_phdr_info *info, size_t size, void *data) {
     // The executable: the object whose program headers the kernel handed over (the vdso has no
     // name either; started through ld.so, /proc/self/exe is ld.so and nothing matches).
     int executable = (uintptr_t)info->dlpi_phdr == (uintptr_t)getauxval(AT_PHDR);
+    size_t found = 0;
     for (size_t index = 0; index < release->count; index++) {
         uintptr_t start = release->ranges[index].start, end = release->ranges[index].end;
         const ElfW(Phdr) *segment = start < end ? read_only_segment(info, start, end) : NULL;
         if (segment == NULL) continue;
-        int code = (segment->p_flags & PF_X) != 0;
+        release->pending[found++] = (struct pending){
+            start, end, (segment->p_flags & PF_X) != 0,
+            (uintptr_t)info->dlpi_addr + (uintptr_t)segment->p_vaddr, (off_t)segment->p_offset,
+        };
+    }
+    // Nothing below reads the program headers.
+    for (size_t index = 0; index < found; index++) {
+        const struct pending *range = &release->pending[index];
+        uintptr_t start = range->start, end = range->end;
         // Constants (not code): no read-around when one is read again, so that it brings back
         // its own page and not the 128 KB around it. (The kernel reads around code its own
         // way whatever the advice.)
         // (Once: the advice stays with the mapping, and each call costs a walk of the range.)
-        if (!code && release->uncache) (void)madvise((void *)start, end - start, MADV_RANDOM);
+        if (!range->code && release->uncache) (void)madvise((void *)start, end - start, MADV_RANDOM);
         if (madvise((void *)start, end - start, MADV_DONTNEED) != 0) {
             release->result.failures += 1;
             continue;
@@ -152,26 +198,33 @@ static int release_object(struct dl_phdr_info *info, size_t size, void *data) {
         // them: pages cached in large blocks (as installing or linking the file left them) would
         // otherwise come back a block at a time. Its code's cache is kept: the next cycle runs
         // from it.
-        if (executable && !code && release->executable >= 0) {
-            uintptr_t low = (uintptr_t)info->dlpi_addr + (uintptr_t)segment->p_vaddr;
-            off_t offset = (off_t)(start - low + (uintptr_t)segment->p_offset);
+        if (executable && !range->code && release->executable >= 0) {
+            off_t offset = (off_t)(start - range->low) + range->offset;
             (void)posix_fadvise(release->executable, offset, (off_t)(end - start), POSIX_FADV_DONTNEED);
             // Except the conformance records and descriptors: the Swift runtime reads all of them
             // (~300 pages scattered through the constants) at the first lookup of each new type's
             // conformance (the first alert that fires makes a dozen). Uncached, each page was a
             // read from the disk then (about 9 ms at the first firing); cached a page at a time,
             // a minor fault that maps only its own page and the cached ones beside it.
-            recache_conformances(release, start, end, low, (off_t)segment->p_offset);
+            recache_conformances(release, start, end, range->low, range->offset);
         }
     }
     return 0;
 }
 
 mw_release_result mw_release_ranges(const mw_range *ranges, size_t count, int uncache) {
-    struct release release = { ranges, count, uncache ? open("/proc/self/exe", O_RDONLY | O_CLOEXEC) : -1, uncache, NULL, 0, { 0, 0, 0 } };
+    struct release release = { ranges, count, -1, uncache, NULL, 0, NULL, { 0, 0, 0 } };
+    if (count == 0) return release.result;
+    release.pending = malloc(count * sizeof *release.pending);
+    if (release.pending == NULL) {
+        release.result.failures = count;
+        return release.result;
+    }
+    release.executable = uncache ? open("/proc/self/exe", O_RDONLY | O_CLOEXEC) : -1;
     if (release.executable >= 0) release.conformances = conformance_pages(&release.conformance_count);
     dl_iterate_phdr(release_object, &release);
     free(release.conformances);
+    free(release.pending);
     if (release.executable >= 0) close(release.executable);
     return release.result;
 }

@@ -162,19 +162,33 @@ struct StartupPagesTests {
         #expect(StartupPages.mappings(smaps: own).count > 10)
     }
 
-    @Test("only whole pages of the loader's read-only segments inside clean mappings are released")
+    @Test("only whole pages of the loader's read-only segments inside clean mappings are released; a segment's first and last pages too, unless another segment of the object has a byte in them")
     func ranges() {
         let clean = StartupPages.clean(StartupPages.mappings(smaps: Self.smaps))
         let page: UInt = 4096
-        // A segment from mid-page in the first mapping into the second: inward to whole pages, cut at the mappings.
+        // A segment from mid-page in the first mapping into the second, alone in its pages: out to
+        // whole pages (its own first and last), cut at the mappings.
         let segment: Range<UInt> = 0x5555_5555_4010..<0x5555_5560_1800
         #expect(StartupPages.releasable(segments: [segment], clean: clean, pageSize: page)
-            == [0x5555_5555_5000..<0x5555_5560_0000, 0x5555_5560_0000..<0x5555_5560_1000])
+            == [0x5555_5555_4000..<0x5555_5560_0000, 0x5555_5560_0000..<0x5555_5560_2000])
+        // Its first page shared with a writable segment, its last with another read-only one: both kept.
+        #expect(StartupPages.releasable(segments: [segment, 0x5555_5560_1800..<0x5555_5560_3000],
+                                        others: [0x5555_5555_3000..<0x5555_5555_4020], clean: clean, pageSize: page)
+            == [0x5555_5555_5000..<0x5555_5560_0000, 0x5555_5560_0000..<0x5555_5560_1000, 0x5555_5560_2000..<0x5555_5560_3000])
+        // A RELRO range or a zero-filled part in the last page: kept; one byte past the segment's end page: no matter.
+        #expect(StartupPages.releasable(segments: [segment], others: [0x5555_5560_1fff..<0x5555_5560_2000], clean: clean, pageSize: page)
+            == [0x5555_5555_4000..<0x5555_5560_0000, 0x5555_5560_0000..<0x5555_5560_1000])
+        #expect(StartupPages.releasable(segments: [segment], others: [0x5555_5560_2000..<0x5555_5560_2001], clean: clean, pageSize: page)
+            == [0x5555_5555_4000..<0x5555_5560_0000, 0x5555_5560_0000..<0x5555_5560_2000])
+        // A segment inside one page another segment shares: nothing.
+        #expect(StartupPages.releasable(segments: [0x5555_5560_0100..<0x5555_5560_0200], others: [0x5555_5560_0300..<0x5555_5560_0400],
+                                        clean: clean, pageSize: page).isEmpty)
         // The RELRO mapping (anonymous pages) and the swapped one are in no clean mapping: nothing.
         #expect(StartupPages.releasable(segments: [0x5555_5700_0000..<0x5555_5710_0000, 0x5555_5750_0000..<0x5555_5760_0000],
                                         clean: clean, pageSize: page).isEmpty)
-        // Less than a page: nothing.
-        #expect(StartupPages.releasable(segments: [0x5555_5560_0010..<0x5555_5560_0ff0], clean: clean, pageSize: page).isEmpty)
+        // Less than a page, alone in it: that page.
+        #expect(StartupPages.releasable(segments: [0x5555_5560_0010..<0x5555_5560_0ff0], clean: clean, pageSize: page)
+            == [0x5555_5560_0000..<0x5555_5560_1000])
     }
 
     @Test("released again only when the resident file pages grow more than a megabyte above the working set that settled after the last release and stop rising; the gap between releases doubles")
@@ -282,6 +296,58 @@ struct StartupPagesTests {
         // What runs next faults its pages back in; much less than was resident comes back at once.
         #expect(after.executable < before.executable, "resident before \(before) kB, after \(after) kB")
         #expect(after.libraries < before.libraries, "resident before \(before) kB, after \(after) kB")
+    }
+
+    @Test("released in this process: no loaded object's program headers come back with the release, and no segment's last page stays behind (unless another segment shares it)")
+    func headersAndLastPagesReleased() throws {
+        // Each object's first page (its ELF header and program headers: the start of its first
+        // read-only segment) and the last page of each of its read-only segments that no other
+        // segment of it has a byte in.
+        final class Pages { var headers: [UInt] = []; var lastPages: [UInt] = [] }
+        let pages = Pages()
+        let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+        let context = Unmanaged.passRetained(pages)
+        defer { context.release() }
+        mw_each_loaded_object({ segments, count, context in
+            guard let segments, let context, count > 0 else { return }
+            let pages = Unmanaged<Pages>.fromOpaque(context).takeUnretainedValue()
+            let all = Array(UnsafeBufferPointer(start: segments, count: count))
+            let size = UInt(sysconf(Int32(_SC_PAGESIZE)))
+            let readOnly = all.filter { $0.kind == 0 }
+            guard let first = readOnly.min(by: { $0.start < $1.start }) else { return }
+            pages.headers.append(UInt(first.start) / size * size)
+            for segment in readOnly {
+                let last = (UInt(segment.end) - 1) / size * size
+                let shared = all.contains { other in
+                    (other.start != segment.start || other.kind != segment.kind) && UInt(other.start) < last + size && last < UInt(other.end)
+                }
+                if !shared { pages.lastPages.append(last) }
+            }
+        }, context.toOpaque())
+        // Only pages of clean mappings (the vDSO, a written page: never released), all made resident.
+        let clean = StartupPages.clean(StartupPages.mappings(smaps: try #require(ProcFile.read("/proc/self/smaps"))))
+        func inClean(_ address: UInt) -> Bool { clean.contains { $0.start <= address && address + page <= $0.end } }
+        let headers = pages.headers.filter(inClean), lastPages = pages.lastPages.filter(inClean)
+        var sum: UInt8 = 0
+        for address in headers + lastPages { sum &+= UnsafePointer<UInt8>(bitPattern: address)!.pointee }
+        withExtendedLifetime(sum) {}
+        try #require(headers.count >= 3 && lastPages.count >= 3, "headers \(headers.count), last pages \(lastPages.count)")
+        let pagemap = open("/proc/self/pagemap", O_RDONLY)
+        try #require(pagemap >= 0)
+        defer { close(pagemap) }
+        func resident(_ addresses: [UInt]) -> Int {
+            addresses.filter { address in
+                var entry: UInt64 = 0
+                return pread(pagemap, &entry, 8, off_t(address / page * 8)) == 8 && entry >> 63 == 1
+            }.count
+        }
+        #expect(resident(headers) == headers.count && resident(lastPages) == lastPages.count)
+        StartupPages.release(logger: Logger(label: "test"))
+        // Read at once: other tests running beside may touch a few (a dl_iterate_phdr of theirs); before the
+        // fix every header came back (read again after its page was given back) and every last page stayed.
+        let headersBack = resident(headers), lastPagesLeft = resident(lastPages)
+        #expect(headersBack * 5 <= headers.count, "\(headersBack) of \(headers.count) objects' program headers resident after the release")
+        #expect(lastPagesLeft * 5 <= lastPages.count, "\(lastPagesLeft) of \(lastPages.count) segments' last pages resident after the release")
     }
 
     /// A daemon with the Istio pack at a 1 s interval, its Prometheus not answering; and its state directory.

@@ -8,12 +8,14 @@
 typedef struct {
     uintptr_t start;
     uintptr_t end;
-    /// 0: a PT_LOAD segment the object may not write; 1: its PT_GNU_RELRO range.
+    /// 0: a PT_LOAD segment the object may not write (without a part the loader zero-filled);
+    /// 1: its PT_GNU_RELRO range; 2: the rest of the object's memory (a writable PT_LOAD, the
+    /// zero-filled part of a read-only one).
     int kind;
 } mw_segment;
 
-/// Calls `visit` once per loaded object (the executable first) with its read-only PT_LOAD
-/// segments and its RELRO range, from inside dl_iterate_phdr's callback: while `visit` runs,
+/// Calls `visit` once per loaded object (the executable first) with its PT_LOAD segments and its
+/// RELRO range, from inside dl_iterate_phdr's callback: while `visit` runs,
 /// the loader's lock keeps dlclose from unmapping any object. At most 64 segments per object.
 void mw_each_loaded_object(void (*visit)(const mw_segment *segments, size_t count, void *context), void *context);
 
@@ -32,11 +34,12 @@ typedef struct {
 } mw_release_result;
 
 /// Gives back the pages of `ranges` (whole pages, computed beforehand) with MADV_DONTNEED, each
-/// only if it still lies wholly inside a read-only PT_LOAD segment of a loaded object and
-/// outside that object's RELRO range; a range in a segment that is not executable gets
+/// only if it still lies wholly inside the pages of a read-only PT_LOAD segment of a loaded
+/// object and holds no byte of any other segment of it (RELRO, writable, zero-filled); a range in a segment that is not executable gets
 /// MADV_RANDOM first (no read-around when touched again), and when it is the executable's, its
 /// pages are dropped from the page cache too (POSIX_FADV_DONTNEED: those no process maps).
-/// Everything runs in C inside dl_iterate_phdr's callback: the loader's lock keeps dlclose from
+/// An object's program headers are read before any of its pages is given back (they are in its
+/// first page). Everything runs in C inside dl_iterate_phdr's callback: the loader's lock keeps dlclose from
 /// unmapping an object, and no Swift code runs between the first page given back and the last
 /// (code that runs then is mapped again, with the pages around it, and stays).
 /// `uncache`: advise MADV_RANDOM and drop the executable's constants from the page cache where

@@ -17,7 +17,8 @@ import Logging
 /// the resident file pages grow more than a megabyte past the settled working set (`Regrowth`).
 ///
 /// What is never touched:
-/// - a segment the object may write (`PF_W`), and its RELRO part (relocated, then read-only);
+/// - a page holding any byte of a segment the object may write (`PF_W`), of its RELRO part
+///   (relocated, then read-only) or of a part the loader zero-filled;
 /// - a mapping that holds any page of its own, resident (`Anonymous:`) or swapped out
 ///   (`Swap:`) — a debugger's breakpoint, a uprobe, relocated data — or that is locked, shared,
 ///   or whose smaps entry lacks any of those fields (unknown is not clean);
@@ -131,14 +132,20 @@ enum StartupPages {
         }
     }
 
-    /// The parts of `segments` (read-only ranges the loader mapped) that lie in clean
-    /// mappings, whole pages only.
-    static func releasable(segments: [Range<UInt>], clean: [Mapping], pageSize: UInt) -> [Range<UInt>] {
+    /// The parts of `segments` (one object's read-only ranges the loader mapped) that lie in
+    /// clean mappings, whole pages only. A segment's first and last pages are its own unless a
+    /// byte of another segment of the object (`others`: RELRO, writable, zero-filled, or another
+    /// of `segments`) lies in them: such a page is kept. (Rounded inward before, the last page of
+    /// each segment of every library stayed resident: a few hundred kilobytes in all.)
+    static func releasable(segments: [Range<UInt>], others: [Range<UInt>] = [], clean: [Mapping], pageSize: UInt) -> [Range<UInt>] {
         var ranges: [Range<UInt>] = []
-        for segment in segments {
-            // Inward to whole pages: a page shared with a neighbouring segment is kept.
-            let start = (segment.lowerBound + pageSize - 1) / pageSize * pageSize
-            let end = segment.upperBound / pageSize * pageSize
+        for (index, segment) in segments.enumerated() where !segment.isEmpty {
+            let neighbours = others + segments.enumerated().filter { $0.offset != index }.map(\.element)
+            func shared(_ page: UInt) -> Bool { neighbours.contains { $0.overlaps(page..<(page + pageSize)) } }
+            let first = segment.lowerBound / pageSize * pageSize
+            let last = (segment.upperBound - 1) / pageSize * pageSize
+            let start = shared(first) ? first + pageSize : first
+            let end = shared(last) ? last : last + pageSize
             guard start < end else { continue }
             for mapping in clean where mapping.start < end && start < mapping.end {
                 ranges.append(max(start, mapping.start)..<min(end, mapping.end))
@@ -159,7 +166,7 @@ enum StartupPages {
     }
 
     /// The whole pages of the loaded objects' read-only segments that lie in clean mappings and
-    /// outside every RELRO range.
+    /// hold no byte of the objects' other segments (RELRO, writable, zero-filled).
     static func releasableRanges(clean: [Mapping], pageSize: UInt) -> [mw_range] {
         let walk = Walk(clean: clean, pageSize: pageSize)
         let context = Unmanaged.passRetained(walk)
@@ -169,9 +176,9 @@ enum StartupPages {
             let walk = Unmanaged<Walk>.fromOpaque(context).takeUnretainedValue()
             let all = UnsafeBufferPointer(start: segments, count: count)
             let readOnly = all.filter { $0.kind == 0 }.map { UInt($0.start)..<UInt($0.end) }
-            let relro = all.filter { $0.kind == 1 }.map { UInt($0.start)..<UInt($0.end) }
-            for range in StartupPages.releasable(segments: readOnly, clean: walk.clean, pageSize: walk.pageSize)
-            where !relro.contains(where: { $0.overlaps(range) }) {
+            let others = all.filter { $0.kind != 0 }.map { UInt($0.start)..<UInt($0.end) }
+            for range in StartupPages.releasable(segments: readOnly, others: others, clean: walk.clean, pageSize: walk.pageSize)
+            where !others.contains(where: { $0.overlaps(range) }) {
                 walk.ranges.append(mw_range(start: UInt(range.lowerBound), end: UInt(range.upperBound)))
             }
         }, context.toOpaque())
