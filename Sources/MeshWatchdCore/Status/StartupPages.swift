@@ -154,35 +154,41 @@ enum StartupPages {
         return ranges
     }
 
-    /// What the callback of `dl_iterate_phdr` collects.
+    /// What the callback of `dl_iterate_phdr` collects: each object's segments.
     private final class Walk {
-        let clean: [Mapping]
-        let pageSize: UInt
-        var ranges: [mw_range] = []
-        init(clean: [Mapping], pageSize: UInt) {
-            self.clean = clean
-            self.pageSize = pageSize
-        }
+        var objects: [[mw_segment]] = []
     }
 
-    /// The whole pages of the loaded objects' read-only segments that lie in clean mappings and
-    /// hold no byte of the objects' other segments (RELRO, writable, zero-filled).
-    static func releasableRanges(clean: [Mapping], pageSize: UInt) -> [mw_range] {
-        let walk = Walk(clean: clean, pageSize: pageSize)
+    /// The loaded objects' segments (`mw_each_loaded_object`). Reading them reads each object's
+    /// program headers, in its first page: so they are read before smaps is, or a first page
+    /// given back by the last release would be brought back by this read, found not resident in
+    /// smaps (and so not clean), and kept (~1.1 MB of the libraries' first pages came back that
+    /// way at each release after the first).
+    static func loadedSegments() -> [[mw_segment]] {
+        let walk = Walk()
         let context = Unmanaged.passRetained(walk)
         defer { context.release() }
         mw_each_loaded_object({ segments, count, context in
             guard let segments, let context else { return }
-            let walk = Unmanaged<Walk>.fromOpaque(context).takeUnretainedValue()
-            let all = UnsafeBufferPointer(start: segments, count: count)
+            Unmanaged<Walk>.fromOpaque(context).takeUnretainedValue().objects.append(Array(UnsafeBufferPointer(start: segments, count: count)))
+        }, context.toOpaque())
+        return walk.objects
+    }
+
+    /// The whole pages of the loaded objects' read-only segments (`objects`, from
+    /// `loadedSegments`) that lie in clean mappings and hold no byte of the objects' other
+    /// segments (RELRO, writable, zero-filled).
+    static func releasableRanges(objects: [[mw_segment]], clean: [Mapping], pageSize: UInt) -> [mw_range] {
+        var ranges: [mw_range] = []
+        for all in objects {
             let readOnly = all.filter { $0.kind == 0 }.map { UInt($0.start)..<UInt($0.end) }
             let others = all.filter { $0.kind != 0 }.map { UInt($0.start)..<UInt($0.end) }
-            for range in StartupPages.releasable(segments: readOnly, others: others, clean: walk.clean, pageSize: walk.pageSize)
+            for range in releasable(segments: readOnly, others: others, clean: clean, pageSize: pageSize)
             where !others.contains(where: { $0.overlaps(range) }) {
-                walk.ranges.append(mw_range(start: UInt(range.lowerBound), end: UInt(range.upperBound)))
+                ranges.append(mw_range(start: UInt(range.lowerBound), end: UInt(range.upperBound)))
             }
-        }, context.toOpaque())
-        return walk.ranges
+        }
+        return ranges
     }
 
     /// Drops the clean start-up pages of the loaded objects' read-only segments; returns the
@@ -197,8 +203,9 @@ enum StartupPages {
         let began = ContinuousClock.now
         var cpuBegan = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpuBegan)
+        let objects = loadedSegments()
         guard let smaps = ProcFile.read("/proc/self/smaps") else { return 0 }
-        let ranges = releasableRanges(clean: clean(mappings(smaps: smaps)), pageSize: UInt(max(sysconf(Int32(_SC_PAGESIZE)), 4096)))
+        let ranges = releasableRanges(objects: objects, clean: clean(mappings(smaps: smaps)), pageSize: UInt(max(sysconf(Int32(_SC_PAGESIZE)), 4096)))
         let before = mw_resident_file_kb()
         let result = ranges.withUnsafeBufferPointer { mw_release_ranges($0.baseAddress, $0.count, again ? 0 : 1) }
         let after = mw_resident_file_kb()
