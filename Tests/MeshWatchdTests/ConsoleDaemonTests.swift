@@ -86,7 +86,7 @@ struct ConsoleDaemonTests {
                     #expect(added.status == 0, "\(added.stderr)")
                     let id = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
                     #expect(id.count == 36, "\(added.stdout)")
-                    #expect(await daemon.waitForLog(.seconds(5)) { $0["msg"] == "silence added" && $0["silence.id"] == id && $0["user.name"] == "token:ops" } != nil,
+                    #expect(await daemon.waitForLog(.seconds(30)) { $0["msg"] == "silence added" && $0["silence.id"] == id && $0["user.name"] == "token:ops" } != nil,
                             "log:\n\(daemon.log)")
                     #expect(!daemon.logLines.contains { $0["msg"] == "alert firing" && $0["rule.name"] == "IstioHighErrorRate" },
                             "the alert fired before the silence was added: the machine is too slow for this test's 45 s")
@@ -189,7 +189,7 @@ struct ConsoleDaemonTests {
                         }
                     }
                     let (a, b) = (replicas[0].daemon, replicas[1].daemon)
-                    #expect(await b.waitForLog(.seconds(10)) { $0["msg"] == "following: waiting for the lease" } != nil, "log:\n\(b.log)")
+                    #expect(await b.waitForLog(.seconds(30)) { $0["msg"] == "following: waiting for the lease" } != nil, "log:\n\(b.log)")
                     // A follower reloads too (SIGHUP's default action would end it): its configuration, users and tokens.
                     b.signal(SIGHUP)
                     #expect(await b.waitForLog(.seconds(30)) { $0["msg"] == "reloading configuration and rules" } != nil, "log:\n\(b.log)")
@@ -200,7 +200,7 @@ struct ConsoleDaemonTests {
                                                           "--comment", "failover drill", "--url", b.statusURL(""), "--token-file", replicas[1].state + "/ops.token"])
                     #expect(added.status == 0, "\(added.stderr)\nA:\n\(a.log)")
                     let id = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-                    #expect(await a.waitForLog(.seconds(5)) { $0["msg"] == "silence added" && $0["silence.id"] == id } != nil, "log:\n\(a.log)")
+                    #expect(await a.waitForLog(.seconds(30)) { $0["msg"] == "silence added" && $0["silence.id"] == id } != nil, "log:\n\(a.log)")
                     #expect(!b.log.contains(#""msg":"silence added""#))
                     let configMap = String(decoding: try await ConsoleDaemonTests.http.get(double.url + "/api/v1/namespaces/meshwatchd/configmaps/meshwatchd-silences").body,
                                            as: UTF8.self)
@@ -221,7 +221,7 @@ struct ConsoleDaemonTests {
                     a.signal(SIGKILL)
                     _ = await a.process.waitForExit()
                     #expect(await b.waitForLog(.seconds(60)) { $0["msg"] == "acquired leadership" } != nil, "log:\n\(b.log)")
-                    #expect(await b.waitForLog(.seconds(10)) { $0["msg"] == "silences and acknowledgements adopted from the cluster" } != nil,
+                    #expect(await b.waitForLog(.seconds(30)) { $0["msg"] == "silences and acknowledgements adopted from the cluster" } != nil,
                             "log:\n\(b.log)")
                     #expect(await b.waitForLog(.seconds(40)) { $0["msg"] == "alert firing" && $0["rule.name"] == "IstioHighErrorRate" } != nil,
                             "log:\n\(b.log)")
@@ -389,7 +389,7 @@ struct ConsoleBrowserTests {
             #expect(try await post([("Origin", "null"), ("Cookie", session)], csrf: csrf) == 403)
             // And the right one would pass: the refusals were about the session, the token and the Origin alone.
             #expect(try await post([("Origin", origin), ("Cookie", session)], csrf: csrf) == 303)
-            #expect(await daemon.waitForLog(.seconds(5)) { $0["msg"] == "action refused" && $0["reason"]?.contains("CSRF") == true } != nil)
+            #expect(await daemon.waitForLog(.seconds(30)) { $0["msg"] == "action refused" && $0["reason"]?.contains("CSRF") == true } != nil)
         }
     }
 }

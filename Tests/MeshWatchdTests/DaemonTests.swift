@@ -65,9 +65,11 @@ struct DaemonTests {
         let process = try await ChildProcess.launch(name: "meshwatchd", executable: executable,
                                                     arguments: ["run", "--log-format", "json", "--listen", "127.0.0.1:\(port ?? 0)"] + arguments,
                                                     environment: environment)
-        var daemon = Daemon(process: process, port: port ?? 0)
-        if port == nil { daemon.port = await Self.listeningPort(of: process) ?? 0 }
-        return daemon
+        // Given a port or not, the daemon has started (its listener's line is in the log) when
+        // this returns: on a busy machine a debug build can take many seconds to get there, and a
+        // test's next wait is for what the daemon does, not for the process to start.
+        let listening = await Self.listeningPort(of: process)
+        return Daemon(process: process, port: port ?? listening ?? 0)
     }
 
     /// The port in the status listener's "listening on 127.0.0.1:N" line of `process`'s log, once
@@ -116,7 +118,7 @@ struct DaemonTests {
             let ready = await notify.wait(for: .seconds(20)) { $0.contains("READY=1") }
             #expect(ready != nil, "no READY=1; log:\n\(daemon.log)")
             #expect(ready?.message.contains("STATUS=\(RulePack.withDefaults("istio").definitions.count) rules in 1 groups") == true, "\(ready?.message ?? "")")
-            #expect(await notify.wait(for: .seconds(5)) { $0 == "WATCHDOG=1" } != nil)
+            #expect(await notify.wait(for: .seconds(30)) { $0 == "WATCHDOG=1" } != nil)
             // Under systemd, libsystemd was loaded for these (`CSystemd`).
             let maps = ProcFile.read("/proc/\(daemon.process.processIdentifier)/maps") ?? ""
             #expect(maps.contains("libsystemd.so.0"))
@@ -130,7 +132,7 @@ struct DaemonTests {
 
             let beforeReload = notify.received.count
             daemon.signal(SIGHUP)
-            let reloading = await notify.wait(for: .seconds(5), after: beforeReload) { $0.hasPrefix("RELOADING=1") }
+            let reloading = await notify.wait(for: .seconds(30), after: beforeReload) { $0.hasPrefix("RELOADING=1") }
             #expect(reloading != nil)
             #expect(await notify.wait(for: .seconds(15), after: reloading?.index ?? 0) { $0.contains("READY=1") } != nil)
             // A good reload keeps the state of unchanged rules: reviews neither goes pending nor fires again.

@@ -207,8 +207,18 @@ extension RecordingRuleDaemonTests {
 
             let daemon = try await DaemonTests().start(["--config", config], notify: nil)
             let firing = await daemon.waitForLog(.seconds(30)) { $0["msg"] == "alert firing" && $0["rule.name"] == "HeldLong" }
-            let alerts = try JSONSerialization.jsonObject(with: Data(try await http.get(daemon.statusURL("/api/v1/alerts")).body)) as? [String: Any]
-            let pending = ((alerts?["data"] as? [String: Any])?["alerts"] as? [[String: Any]] ?? []).filter { $0["state"] as? String == "pending" }
+            // The cycle logs a transition before it publishes the cycle's state to the API: read
+            // the API until it shows the firing too (the cycle before showed HeldLong pending).
+            var alerts: [String: Any]?
+            var listed: [[String: Any]] = []
+            let deadline = ContinuousClock.now + .seconds(30)
+            repeat {
+                alerts = try JSONSerialization.jsonObject(with: Data(try await http.get(daemon.statusURL("/api/v1/alerts")).body)) as? [String: Any]
+                listed = (alerts?["data"] as? [String: Any])?["alerts"] as? [[String: Any]] ?? []
+                if listed.contains(where: { ($0["labels"] as? [String: String])?["alertname"] == "HeldLong" && $0["state"] as? String == "firing" }) { break }
+                try await Task.sleep(for: .milliseconds(100))
+            } while ContinuousClock.now < deadline
+            let pending = listed.filter { $0["state"] as? String == "pending" }
             // Neither the ended series nor the impossible value restored a clock: both wait out their for from now.
             #expect(Set(pending.compactMap { ($0["labels"] as? [String: String])?["alertname"] }) == ["HeldGone", "HeldHuge"], "\(alerts ?? [:])")
             for alert in pending {

@@ -48,7 +48,7 @@ struct RestartReconcileDaemonTests {
                     try await Task.sleep(for: .milliseconds(100))
                 }
                 // A few more cycles, to see nothing else arrives.
-                let cycles = await second.waitForLog(.seconds(10)) { _ in second.logLines.filter { $0["msg"] == "alert state restored" }.count == 1 }
+                let cycles = await second.waitForLog(.seconds(30)) { _ in second.logLines.filter { $0["msg"] == "alert state restored" }.count == 1 }
                 #expect(cycles != nil)
                 try await Task.sleep(for: .seconds(3))
                 let resolved = try await findings().filter { $0.kind == .resolved }
