@@ -8,12 +8,14 @@
 # and without read-only-data.ld, which Debian's valgrind 3.19 cannot load) runs under `valgrind --tool=callgrind` against
 # `MeshBench scenario` (the daemon benchmark's Prometheus), once with the Istio pack (7 rules)
 # and once with the 1,000 rules; instrumentation starts when the daemon logs that start-up is
-# over ("start-up pages released") and runs for a few cycles. Every function of the executable
-# that ran then is written, the most instructions first. A function missing from the list only
-# costs a page fault more; a name that no longer exists is ignored by the linker.
+# over ("start-up pages released") and runs for a few cycles, then (the Istio pack) six dumps of
+# 30 s each of the steady cycles. Every function of the executable that ran is written: first
+# those that ran in every steady dump, then those that ran in some, then the rest, each group the
+# most instructions first. A function missing from the list only costs a page fault more; a name
+# that no longer exists is ignored by the linker.
 #
 # Needs valgrind and python3 (Debian: valgrind python3), and for the rounds after the profile
-# perf (Debian: linux-perf; they are skipped without it). Takes about twenty minutes.
+# perf (Debian: linux-perf; they are skipped without it). Takes about twenty-five minutes.
 # The rounds also add the read-only constants the cycles read, and the runtime's conformance
 # descriptors go at the end (scripts/hot-functions-conformances.py). PROFILE=0 skips the callgrind
 # profile and keeps the list's names: only those steps, about ten minutes.

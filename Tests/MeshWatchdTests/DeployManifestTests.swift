@@ -644,6 +644,18 @@ struct ContainerImageTests {
         #expect(names.count > 1000 && names.contains { $0.hasPrefix("$s9Incidents") } && names.contains("swift_retain"))
     }
 
+    @Test("the order puts what every cycle runs before what only a firing runs, however many instructions each costs")
+    func cycleCodeFirst() throws {
+        let order = try String(contentsOfFile: PackTests.root + "/Sources/MeshWatchd/hot-functions.order", encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        // Saving a group's state runs in every cycle; a runbook's PromQL step only when an alert
+        // fires. Ordered by instructions alone (before 2026-12-07), the step came first (line 344
+        // against 1,694), and the cycles kept ~60 windows of 64 KB resident over the list's first 5 MB.
+        let save = try #require(order.firstIndex { $0.contains("10StateStoreC4save5group8snapshot") && $0.hasSuffix("TransitionVGtKF") })
+        let runbook = try #require(order.firstIndex { $0.contains("13RunbookRunnerV6promql") })
+        #expect(save < runbook, "StateStore.save at line \(save + 1), RunbookRunner.promql at \(runbook + 1)")
+    }
+
     @Test("the executable binds every symbol at load (full RELRO) and exports none of its own: no later lookup searches its symbol table")
     func bindNowNoExports() async throws {
         let dynamic = try await ChildProcess.run("/usr/bin/readelf", ["-d", "-W", CommandLineTests.binary])
